@@ -1,0 +1,41 @@
+"""What the ERP knows about a posted invoice and a purchase order, in finsync's words."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel
+
+from canonical.money import Money
+from canonical.status import ErpDocument
+
+
+class PostedInvoice(BaseModel):
+    schema_version: Literal[1] = 1
+    erp_document: ErpDocument
+    company_code: str
+    supplier_id: str
+    reference: str
+    gross_amount: Money
+    currency: str
+    net_due_date: date | None = None
+    payment_block: str = ""
+    payment_run_id: str = ""
+
+
+class PurchaseOrderItem(BaseModel):
+    item: str
+    description: str = ""
+    quantity: Decimal
+    unit: str = ""
+    net_price: Money
+    price_unit_quantity: Decimal = Decimal(1)
+
+
+class PurchaseOrder(BaseModel):
+    schema_version: Literal[1] = 1
+    po_number: str
+    company_code: str
+    supplier_id: str
+    currency: str
+    items: list[PurchaseOrderItem] = []

@@ -1,0 +1,100 @@
+"""Money: exact decimals carried as strings, in ISO 4217 currencies with their minor units.
+
+A JSON number for money is refused: by the time pydantic sees it, it has been a float
+(`1050.10` arrives as `Decimal('1050.1')`, 20 digits lose precision), so we cannot tell
+what the sender meant.
+"""
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+# ISO 4217 minor units for the currencies finance teams here pay in. Unknown codes are
+# refused rather than guessed: a wrong exponent pays 100x too much or too little.
+MINOR_UNITS: dict[str, int] = {
+    "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2,
+    "CZK": 2, "HUF": 2, "RON": 2, "BGN": 2, "CAD": 2, "AUD": 2, "NZD": 2, "SGD": 2,
+    "HKD": 2, "CNY": 2, "INR": 2, "MXN": 2, "BRL": 2, "ZAR": 2, "TRY": 2, "AED": 2,
+    "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0,
+    "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
+}
+
+
+class FloatMoneyError(ValueError):
+    """Money given as a JSON number (a float) instead of a string."""
+
+
+def _parse_amount(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("money must be a decimal string such as \"1050.10\", not a boolean")
+    if isinstance(value, float):
+        raise FloatMoneyError(
+            f"money must be a decimal string such as \"1050.10\", not the JSON number {value!r}: "
+            "a JSON number passes through a float and loses digits"
+        )
+    if isinstance(value, int):
+        # An integer is exact, but a sender who writes 1050 for money usually also writes
+        # 1050.1 elsewhere; one rule for every amount keeps the contract simple.
+        raise FloatMoneyError(f"money must be a decimal string such as \"{value}.00\", not the JSON number {value}")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal amount") from None
+    else:
+        raise ValueError(f"money must be a decimal string, got {type(value).__name__}")
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not a finite amount")
+    return amount
+
+
+def format_amount(amount: Decimal) -> str:
+    """Plain notation, never exponent form (`Decimal('1E+2')` would print as `1E+2`)."""
+    return format(amount, "f")
+
+
+# Money: Decimal inside, string on the wire. Scale against the currency is checked by the
+# model that knows the currency (see `check_scale`).
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_parse_amount),
+    PlainSerializer(format_amount, return_type=str, when_used="always"),
+    Field(json_schema_extra={"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+
+
+# Quantities follow the same rule as money: a JSON number is refused, a string is exact.
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_parse_amount),
+    PlainSerializer(format_amount, return_type=str, when_used="always"),
+    Field(gt=0, json_schema_extra={"type": "string"}),
+]
+
+
+def _parse_currency(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("currency must be an ISO 4217 code such as \"EUR\"")
+    code = value.strip().upper()
+    if code not in MINOR_UNITS:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency finsync pays in")
+    return code
+
+
+CurrencyCode = Annotated[str, BeforeValidator(_parse_currency), Field(min_length=3, max_length=3)]
+
+
+def minor_units(currency: str) -> int:
+    return MINOR_UNITS[currency]
+
+
+def check_scale(amount: Decimal, currency: str, what: str) -> Decimal:
+    """Refuse more decimals than the currency has, then fix the scale (`1050.1` → `1050.10`)."""
+    units = MINOR_UNITS[currency]
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > units:
+        raise ValueError(f"{what} {format_amount(amount)} has more decimals than {currency} allows ({units})")
+    return amount.quantize(Decimal(1).scaleb(-units))

@@ -1,0 +1,48 @@
+"""Payment instruction to the bank and the bank's answers, free of ISO 20022 field names."""
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+
+from canonical.money import CurrencyCode, Money
+
+
+class PaymentInstruction(BaseModel):
+    """One credit transfer for one invoice and one payment attempt."""
+
+    schema_version: Literal[1] = 1
+    invoice_key: str
+    attempt: int
+    end_to_end_id: str
+    amount: Money
+    currency: CurrencyCode
+    requested_execution_date: date
+    creditor_name: str
+    creditor_iban: str
+    creditor_bic: str | None = None
+    remittance_reference: str
+
+
+class BankStatus(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    PARTIALLY_ACCEPTED = "PARTIALLY_ACCEPTED"
+    SETTLED = "SETTLED"
+    RETURNED = "RETURNED"
+
+
+class BankStatusReport(BaseModel):
+    """What the bank said about one payment (pain.002, camt.054 or pacs.004), or what
+    treasury signalled by hand."""
+
+    schema_version: Literal[1] = 1
+    message_id: str | None = None
+    original_message_id: str | None = None
+    end_to_end_id: str | None = None
+    status: BankStatus = BankStatus.REJECTED
+    reason_code: str | None = None
+    reason_text: str | None = None
+    booking_date: date | None = None
+    amount: Money | None = None

@@ -1,0 +1,62 @@
+"""Where an invoice stands (DESIGN.md lifecycle), and what the status query returns."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from canonical.exceptions import ExceptionCase
+from canonical.money import Money
+
+
+class InvoiceStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    VALIDATED = "VALIDATED"
+    POSTED = "POSTED"
+    SCHEDULED = "SCHEDULED"
+    IN_PAYMENT_RUN = "IN_PAYMENT_RUN"
+    SENT_TO_BANK = "SENT_TO_BANK"
+    ACCEPTED = "ACCEPTED"
+    SETTLED = "SETTLED"
+    CLEARED = "CLEARED"
+    COMPLETED = "COMPLETED"
+    ON_HOLD = "ON_HOLD"
+    BANK_REJECTED = "BANK_REJECTED"
+    AWAITING_REMEDIATION = "AWAITING_REMEDIATION"
+    RETURNED = "RETURNED"
+    REOPENED = "REOPENED"
+    CANCELLED = "CANCELLED"
+
+
+class StatusChange(BaseModel):
+    status: InvoiceStatus
+    at: datetime
+    note: str = ""
+
+
+class ErpDocument(BaseModel):
+    """The ERP's keys for a posted invoice: the document itself and its accounting document,
+    which is the key into open items and clearing."""
+
+    invoice_document: str
+    fiscal_year: str
+    accounting_document: str
+
+
+class InvoiceLifecycleStatus(BaseModel):
+    """Answer of the `status` query: the business state, readable by a finance engineer."""
+
+    schema_version: Literal[1] = 1
+    invoice_key: str
+    status: InvoiceStatus
+    supplier_id: str
+    company_code: str
+    gross_amount: Money
+    currency: str
+    due_date: str
+    erp_document: ErpDocument | None = None
+    payment_run_id: str | None = None
+    open_exception: ExceptionCase | None = None
+    closed_exceptions: list[ExceptionCase] = []
+    history: list[StatusChange] = Field(default_factory=list)

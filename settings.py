@@ -1,0 +1,51 @@
+"""Configuration from the environment. Credentials come only from here and are never logged
+(DESIGN invariant 9). Production swaps endpoints by setting these, nothing else."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from canonical.supplier import CompanyCode
+
+# The mock ERP has no company-code API; this is the register validation reads.
+DEFAULT_COMPANY_CODES = {
+    "1710": CompanyCode(company_code="1710", name="ACME Europe B.V.", country="NL", currency="EUR"),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINSYNC_", extra="ignore")
+
+    # Temporal: the same variables the `temporal` CLI reads.
+    temporal_address: str = Field(default="localhost:7233", validation_alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
+    temporal_tls_cert: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_KEY")
+    temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
+    task_queue: str = "finsync"
+
+    # ERP (SAP S/4HANA OData V2).
+    sap_url: str = "http://127.0.0.1:8000"
+    sap_client: str = "100"
+    sap_user: str | None = None
+    sap_password: SecretStr | None = None
+    sap_timeout_seconds: float = 30.0
+    # Measured (bench/sap_connection.py): persistent connections stall ~45 ms per request on
+    # this server; a fresh connection per request is faster. Flip for a real gateway.
+    sap_keepalive: bool = False
+
+    # Payload encryption: base64 of a 32-byte AES key, or a file holding it.
+    codec_key: SecretStr | None = None
+    codec_key_file: Path | None = None
+    codec_key_id: str = "finsync-1"
+
+    treasury_db_url: str = "sqlite:///.finsync/treasury.db"
+
+    company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
