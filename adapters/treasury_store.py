@@ -1,0 +1,170 @@
+"""finsync's own treasury store: one expected outflow per invoice, and the cash positions
+they add up to per company code, currency and value date.
+
+SQLite by default (settings.treasury_db_url); any SQLAlchemy URL works for production.
+Synchronous on purpose: activities call it through `asyncio.to_thread`, workflows never.
+"""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Index, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from canonical.money import check_scale, format_amount
+from canonical.treasury import CashPosition, ExpectedOutflow, OutflowState
+
+
+class OutflowNotFound(LookupError):
+    """The bank settled an invoice treasury never expected: a discrepancy for a person,
+    not something to paper over by inventing a row."""
+
+
+class OutflowRow(SQLModel, table=True):
+    __tablename__ = "treasury_outflow"
+    __table_args__ = (Index("ix_treasury_outflow_position", "company_code", "currency", "value_date"),)
+
+    invoice_key: str = Field(primary_key=True)
+    company_code: str
+    supplier_id: str
+    currency: str
+    # Decimal string, never a float column: SQLite's REAL would turn 0.10 into 0.1000000000000000055.
+    amount: str
+    value_date: date
+    state: str
+
+    def to_canonical(self) -> ExpectedOutflow:
+        return ExpectedOutflow(
+            invoice_key=self.invoice_key, company_code=self.company_code, supplier_id=self.supplier_id,
+            currency=self.currency, amount=Decimal(self.amount), value_date=self.value_date,
+            state=OutflowState(self.state),
+        )
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if not parsed.get_backend_name() == "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):  # URI form: leave it to the caller
+        return None
+    return Path(parsed.database)
+
+
+def _enable_wal(engine: Engine) -> None:
+    # WAL lets the CLI read positions while the worker writes. synchronous stays at the
+    # default FULL: this is a money ledger, not a cache.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+class TreasuryStore:
+    def __init__(self, url: str):
+        connect_args: dict = {}
+        if make_url(url).get_backend_name() == "sqlite":
+            # Activities run in worker threads; each Session still uses one connection at a time.
+            connect_args["check_same_thread"] = False
+            if (path := _sqlite_file(url)) is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url, connect_args=connect_args)
+        if connect_args:
+            _enable_wal(self.engine)
+        # Only our table: SQLModel's metadata is shared with any other model in the process.
+        SQLModel.metadata.create_all(self.engine, tables=[OutflowRow.__table__])
+
+    @classmethod
+    def from_settings(cls, s) -> "TreasuryStore":
+        return cls(s.treasury_db_url)
+
+    def upsert_expected_outflow(self, outflow: ExpectedOutflow) -> ExpectedOutflow:
+        """Keyed by invoice key. The invoice's lifecycle owns its row, so whatever it sends
+        last wins (a new due date or amount, or EXPECTED again after a returned payment);
+        the same input twice leaves one unchanged row, so an activity retry is harmless."""
+        values = {
+            "company_code": outflow.company_code,
+            "supplier_id": outflow.supplier_id,
+            "currency": outflow.currency,
+            # Scale fixed to the currency so "1050.1" and "1050.10" are the same stored text.
+            "amount": format_amount(check_scale(outflow.amount, outflow.currency, "expected outflow")),
+            "value_date": outflow.value_date,
+            "state": outflow.state.value,
+        }
+        try:
+            return self._write(outflow.invoice_key, values)
+        except IntegrityError:
+            # Another store inserted the same key between our read and our insert; it is
+            # now an update.
+            return self._write(outflow.invoice_key, values)
+
+    def _write(self, invoice_key: str, values: dict) -> ExpectedOutflow:
+        with Session(self.engine) as session:
+            row = session.get(OutflowRow, invoice_key)
+            if row is None:
+                row = OutflowRow(invoice_key=invoice_key, **values)
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return row.to_canonical()
+
+    def get_outflow(self, invoice_key: str) -> ExpectedOutflow | None:
+        with Session(self.engine) as session:
+            row = session.get(OutflowRow, invoice_key)
+            return row.to_canonical() if row else None
+
+    def withdraw_outflow(self, invoice_key: str) -> None:
+        """The invoice was cancelled: it no longer weighs on the cash position. Kept, not
+        deleted, so treasury can see what was expected and why it went."""
+        with Session(self.engine) as session:
+            row = session.get(OutflowRow, invoice_key)
+            if row is None:
+                return
+            row.state = OutflowState.WITHDRAWN.value
+            session.add(row)
+            session.commit()
+
+    def mark_actual(self, invoice_key: str, value_date: date, amount: Decimal) -> None:
+        """The bank settled it: the outflow moves from expected to actual, on the bank's
+        value date and for the amount the bank booked (which may differ from the forecast)."""
+        with Session(self.engine) as session:
+            row = session.get(OutflowRow, invoice_key)
+            if row is None:
+                raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; the bank settled an unknown payment")
+            row.state = OutflowState.ACTUAL.value
+            row.value_date = value_date
+            row.amount = format_amount(check_scale(amount, row.currency, "actual outflow"))
+            session.add(row)
+            session.commit()
+
+    def cash_positions(self, company_code: str | None = None) -> list[CashPosition]:
+        """Per (company code, currency, value date). Summed as Decimal in Python: SQL SUM
+        over text would go through a float."""
+        query = select(OutflowRow).where(OutflowRow.state != OutflowState.WITHDRAWN.value)
+        if company_code is not None:
+            query = query.where(OutflowRow.company_code == company_code)
+        expected: dict[tuple, Decimal] = defaultdict(Decimal)
+        actual: dict[tuple, Decimal] = defaultdict(Decimal)
+        invoices: dict[tuple, int] = defaultdict(int)
+        with Session(self.engine) as session:
+            for row in session.exec(query):
+                key = (row.company_code, row.currency, row.value_date)
+                bucket = actual if row.state == OutflowState.ACTUAL.value else expected
+                bucket[key] += Decimal(row.amount)
+                invoices[key] += 1
+        return [
+            CashPosition(
+                company_code=key[0], currency=key[1], value_date=key[2], invoices=count,
+                expected_outflow=check_scale(expected[key], key[1], "expected outflow"),
+                actual_outflow=check_scale(actual[key], key[1], "actual outflow"),
+            )
+            for key, count in sorted(invoices.items())
+        ]

@@ -1,0 +1,160 @@
+"""AES-256-GCM payload codec for bank details (DESIGN invariant 9).
+
+Why only some payloads: Temporal history, the Web UI's static summaries and details, and
+`temporal workflow show` are how finance engineers see where an invoice stands. Encrypting
+every payload would make all of that unreadable without a codec server. Bank details are
+the secret that matters, so the codec encrypts exactly the payloads that carry one and lets
+the rest (invoice keys, amounts, statuses, exception cases) through untouched.
+
+A payload carries bank details when its data has:
+- a JSON key that is, or ends in, a name from `canonical.supplier.SENSITIVE_FIELDS`
+  (`iban`, `creditor_iban`, `creditorIban`, ...) with a string value; `"iban": null` alone
+  is not a bank detail, but the `account_number` next to it is;
+- the same inside a JSON string (escaped quotes), e.g. a raw message kept as text;
+- an ISO 20022 account or agent element (`<IBAN>`, `<BIC>`, `<BICFI>`): payment files live
+  in workflow state (invariant 3) and name every creditor's account.
+Errs on the side of encrypting: a false match only costs readability, a miss leaks.
+Not detected: bank details inside base64 or other opaque bytes; don't put them there.
+"""
+
+import base64
+import binascii
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
+
+from canonical.supplier import SENSITIVE_FIELDS
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+ENCODING = b"binary/encrypted"
+KEY_ID_METADATA = "encryption-key-id"
+_NONCE_BYTES = 12  # the GCM standard nonce; random per payload, never reused with a key
+_TAG_BYTES = 16
+
+_NAMES = b"|".join(re.escape(name.encode()) for name in SENSITIVE_FIELDS)
+_BANK_DETAIL = re.compile(
+    rb'\\?"\w*(?:' + _NAMES + rb')\\?"\s*:\s*\\?"'  # "iban": "NL.." / "creditor_iban": "NL.."
+    rb"|<(?:\w+:)?(?:IBAN|BIC|BICFI)>",  # pain.001 / camt creditor and debtor accounts
+    re.IGNORECASE,
+)
+
+
+class CodecKeyError(ValueError):
+    """The payload encryption key is missing or malformed."""
+
+
+class CodecKeyMissing(CodecKeyError):
+    pass
+
+
+def carries_bank_details(data: bytes) -> bool:
+    return _BANK_DETAIL.search(data) is not None
+
+
+class BankDetailsCodec(PayloadCodec):
+    """Encrypts with the active key; decrypts with any configured key, so a rotated-out key
+    still reads the histories it wrote."""
+
+    def __init__(self, keys: Mapping[str, bytes], active_key_id: str):
+        if active_key_id not in keys:
+            raise CodecKeyError(f"active key id {active_key_id!r} is not among the configured keys {sorted(keys)}")
+        for key_id, key in keys.items():
+            if len(key) != 32:
+                raise CodecKeyError(f"key {key_id!r} has {len(key)} bytes; AES-256 needs 32")
+        self.active_key_id = active_key_id
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._encrypt(p) if self._needs_encryption(p) else p for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._decrypt(p) if p.metadata.get("encoding") == ENCODING else p for p in payloads]
+
+    @staticmethod
+    def _needs_encryption(payload: Payload) -> bool:
+        return payload.metadata.get("encoding") != ENCODING and carries_bank_details(payload.data)
+
+    def _encrypt(self, payload: Payload) -> Payload:
+        nonce = os.urandom(_NONCE_BYTES)
+        # The whole payload, metadata included, so decode restores its original encoding.
+        sealed = self._ciphers[self.active_key_id].encrypt(nonce, payload.SerializeToString(), None)
+        return Payload(
+            metadata={"encoding": ENCODING, KEY_ID_METADATA: self.active_key_id.encode()},
+            data=nonce + sealed,
+        )
+
+    def _decrypt(self, payload: Payload) -> Payload:
+        key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode()
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise ValueError(
+                f"payload is encrypted with key id {key_id!r}, which this codec does not have "
+                f"(configured: {sorted(self._ciphers)}); configure that key to read this history"
+            )
+        if len(payload.data) < _NONCE_BYTES + _TAG_BYTES:
+            raise ValueError(f"encrypted payload (key id {key_id!r}) is too short to be valid")
+        nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
+        try:
+            return Payload.FromString(cipher.decrypt(nonce, sealed, None))
+        except InvalidTag:
+            raise ValueError(
+                f"payload could not be decrypted with key id {key_id!r}: the key behind that id "
+                "is not the one that encrypted it, or the payload was altered"
+            ) from None
+
+
+def _parse_key(text: str, source: str) -> bytes:
+    # Never echo the key material in an error: these messages end up in logs.
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except binascii.Error:
+        raise CodecKeyError(f"{source} is not valid base64") from None
+    if len(key) != 32:
+        raise CodecKeyError(f"{source} decodes to {len(key)} bytes; AES-256 needs 32")
+    return key
+
+
+def load_codec(settings: "Settings") -> BankDetailsCodec:
+    if settings.codec_key is not None and settings.codec_key_file is not None:
+        # Two sources could disagree; one encrypting with the other's id would make
+        # history unreadable, so refuse to guess.
+        raise CodecKeyError("set FINSYNC_CODEC_KEY or FINSYNC_CODEC_KEY_FILE, not both")
+    if settings.codec_key is not None:
+        key = _parse_key(settings.codec_key.get_secret_value(), "FINSYNC_CODEC_KEY")
+    elif settings.codec_key_file is not None:
+        key = _parse_key(settings.codec_key_file.read_text(), f"FINSYNC_CODEC_KEY_FILE ({settings.codec_key_file})")
+    else:
+        raise CodecKeyMissing(
+            "no payload encryption key: set FINSYNC_CODEC_KEY to the base64 of 32 random bytes, "
+            "or FINSYNC_CODEC_KEY_FILE to a file holding it (e.g. `openssl rand -base64 32`). "
+            "Bank details in workflow history are encrypted with it."
+        )
+    return BankDetailsCodec({settings.codec_key_id: key}, settings.codec_key_id)
+
+
+def generate_key_file(path: Path) -> None:
+    """Create a new base64 key file readable only by its owner; leave an existing one alone
+    (a new key would make existing histories unreadable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)  # whatever the umask
+    with os.fdopen(fd, "w") as f:
+        f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode() + "\n")
+
+
+def data_converter(codec: PayloadCodec) -> DataConverter:
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
