@@ -1,0 +1,1 @@
+"""Adapters: one module per external system (ERP, bank, e-invoicing), plain async httpx, no Temporal imports."""

@@ -1,0 +1,77 @@
+"""How SAP's answers become exceptions the workflow can act on: retry, ask a person, or
+reconcile an outcome nobody saw."""
+
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+
+class SapError(Exception):
+    """Base of every SAP adapter failure."""
+
+
+class SapTransientError(SapError):
+    """SAP was busy or unreachable and nothing was processed: retrying is safe."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class SapBusinessError(SapError):
+    """SAP refused the request and said why; retrying the same request will not help."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"SAP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SapOutcomeUnknown(SapError):
+    """A write may have reached SAP but no answer came back: look it up before posting again."""
+
+
+def is_csrf_refusal(response: httpx.Response) -> bool:
+    return response.status_code == 403 and response.headers.get("x-csrf-token", "").lower() == "required"
+
+
+def error_envelope(response: httpx.Response) -> tuple[str, str]:
+    """(code, message text) from SAP's OData error envelope; the raw body when it is not one."""
+    try:
+        error = response.json()["error"]
+        message = error.get("message", "")
+        text = message.get("value", "") if isinstance(message, dict) else str(message)
+        return str(error.get("code", "")), text
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "", response.text[:500]
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def raise_for_sap_status(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    status = response.status_code
+    code, message = error_envelope(response)
+    if status == 429 or status >= 500:
+        raise SapTransientError(
+            f"SAP {status} {code}: {message}".strip(),
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            status=status,
+        )
+    raise SapBusinessError(status, code, message)
