@@ -39,3 +39,10 @@ class PurchaseOrder(BaseModel):
     supplier_id: str
     currency: str
     items: list[PurchaseOrderItem] = []
+
+
+class PaymentBlock(BaseModel):
+    """Set (`reason` non-empty) or clear (`""`) the ERP's payment block on a posted invoice."""
+
+    erp_document: ErpDocument
+    reason: str = ""

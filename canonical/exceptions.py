@@ -35,3 +35,28 @@ class ExceptionCase(BaseModel):
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution: str | None = None
+
+
+# Who owns each named failure. Activity errors carry these names as ApplicationError types;
+# the lifecycle turns them into cases for this owner.
+EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
+    "UnknownSupplier": ExceptionOwner.MASTER_DATA,
+    "SupplierBlocked": ExceptionOwner.MASTER_DATA,
+    "MissingBankAccount": ExceptionOwner.MASTER_DATA,
+    "InvalidBankAccount": ExceptionOwner.MASTER_DATA,
+    "UnknownCompanyCode": ExceptionOwner.AP_REMEDIATION,
+    "CurrencyNotAllowed": ExceptionOwner.AP_REMEDIATION,
+    "UnknownPurchaseOrder": ExceptionOwner.BUYER,
+    "PurchaseOrderMismatch": ExceptionOwner.BUYER,
+    "NotPostableInErp": ExceptionOwner.AP_REMEDIATION,
+    "ErpRejectedPosting": ExceptionOwner.AP_REMEDIATION,
+    "DuplicateReferenceConflict": ExceptionOwner.AP_REMEDIATION,
+    "ErpPostingOutcomeUnknown": ExceptionOwner.AP_REMEDIATION,
+    "NotInPaymentRun": ExceptionOwner.TREASURY_OPS,
+}
+
+
+def owner_of(error_type: str | None) -> ExceptionOwner:
+    # An unnamed failure (e.g. the ERP unreachable past the step's deadline) still needs an
+    # owner; AP remediation owns posting, so it gets what nobody else claims.
+    return EXCEPTION_OWNERS.get(error_type or "", ExceptionOwner.AP_REMEDIATION)

@@ -1,0 +1,1 @@
+"""Activities: thin, idempotent steps with their adapters injected (money-transfer style)."""

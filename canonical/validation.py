@@ -1,0 +1,29 @@
+"""Result of validating an invoice against ERP master data, and of posting it."""
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+
+from canonical.erp import PostedInvoice
+from canonical.supplier import SupplierBankAccount
+
+
+class ValidatedInvoice(BaseModel):
+    """Carries the bank account to pay, so this payload is encrypted by the codec."""
+
+    schema_version: Literal[1] = 1
+    supplier_name: str
+    bank_account: SupplierBankAccount
+
+
+class PostingOutcome(StrEnum):
+    POSTED = "POSTED"  # this call created the ERP document
+    ALREADY_POSTED = "ALREADY_POSTED"  # found by reference: an earlier attempt had posted it
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"  # no answer; the ERP may still post it
+
+
+class PostingResult(BaseModel):
+    schema_version: Literal[1] = 1
+    outcome: PostingOutcome
+    posted: PostedInvoice | None = None

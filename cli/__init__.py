@@ -1,0 +1,1 @@
+"""Command-line entry points: `python -m cli up|workflow-id|start-command|status`."""

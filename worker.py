@@ -1,0 +1,82 @@
+"""The finsync worker: wiring only. Connects to Temporal from the environment (the same
+TEMPORAL_* variables as the CLI), injects adapters into activities, and shuts down gracefully
+so in-flight activities finish on deploy."""
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+import pydantic
+from temporalio.client import Client, TLSConfig
+from temporalio.worker import Worker
+
+from activities.erp import ErpActivities
+from activities.treasury import TreasuryActivities
+from adapters.sap import SapClient
+from adapters.treasury_store import TreasuryStore
+from codec.bank_details import data_converter, load_codec
+from settings import Settings, get_settings
+from workflows.invoice_lifecycle import InvoiceToPayment
+
+WORKFLOWS = [InvoiceToPayment]
+
+
+async def connect(settings: Settings) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes(),
+            client_private_key=settings.temporal_tls_key.read_bytes(),
+        )
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls or bool(api_key),
+        api_key=api_key,
+        data_converter=data_converter(load_codec(settings)),
+    )
+
+
+def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, **overrides) -> Worker:
+    erp = ErpActivities(sap)
+    treasury = TreasuryActivities(store)
+    options = dict(
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            erp.validate_invoice_against_master_data,
+            erp.post_supplier_invoice,
+            erp.set_payment_block,
+            treasury.register_expected_outflow,
+            treasury.withdraw_expected_outflow,
+        ],
+        # A malformed --input (bad JSON shape, float money) fails the workflow with the
+        # validation message instead of retrying its first task forever.
+        workflow_failure_exception_types=[pydantic.ValidationError],
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+    options.update(overrides)
+    return Worker(client, **options)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    client = await connect(settings)
+    store = TreasuryStore.from_settings(settings)
+    async with SapClient.from_settings(settings) as sap:
+        worker = build_worker(client, settings, sap, store)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        logging.info("finsync worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+        async with worker:
+            await stop.wait()
+            logging.info("shutting down: letting running activities finish")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,26 @@
+"""Timeouts and retries per counterpart. Each step also has a deadline: when it passes, the
+lifecycle opens an exception case instead of retrying in silence (DESIGN invariant 7)."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# SAP: answers in ms when healthy; "no dialog work process" asks for 30 s (Retry-After).
+# Start-to-close stays above the adapter's 30 s HTTP timeout, so a retry after a worker crash
+# only looks SAP up once the crashed request has had time to finish: the lookup is conclusive.
+ERP = dict(
+    start_to_close_timeout=timedelta(seconds=60),
+    schedule_to_close_timeout=timedelta(minutes=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+    ),
+)
+
+# The treasury store is local SQLite: fast, and a failure is a bug or a full disk.
+TREASURY = dict(
+    start_to_close_timeout=timedelta(seconds=15),
+    schedule_to_close_timeout=timedelta(minutes=10),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
+)

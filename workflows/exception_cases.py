@@ -1,0 +1,56 @@
+"""Opening, escalating and closing exception cases inside a lifecycle. Deterministic: time
+comes from workflow.now(), ids from the business key and a counter."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from canonical.exceptions import ExceptionCase, Severity, owner_of
+
+_ESCALATION = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
+
+
+class CaseBook:
+    """The open case of one lifecycle (at most one at a time) and the closed ones."""
+
+    def __init__(self, business_key: str, sla: timedelta) -> None:
+        self._key = business_key
+        self._sla = sla
+        self._seq = 0
+        self.open: ExceptionCase | None = None
+        self.closed: list[ExceptionCase] = []
+
+    def open_case(self, error_type: str | None, reason: str, severity: Severity = Severity.MEDIUM) -> ExceptionCase:
+        self._seq += 1
+        now = workflow.now()
+        self.open = ExceptionCase(
+            case_id=f"{self._key}#{self._seq}",
+            type=error_type or "UnexpectedFailure",
+            owner=owner_of(error_type),
+            severity=severity,
+            reason=reason,
+            opened_at=now,
+            sla_due_at=now + self._sla,
+        )
+        return self.open
+
+    def escalate(self) -> ExceptionCase:
+        assert self.open is not None
+        self.open = self.open.model_copy(
+            update={
+                "escalated": True,
+                "severity": _ESCALATION.get(self.open.severity, Severity.CRITICAL),
+                "sla_due_at": workflow.now() + self._sla,
+            }
+        )
+        return self.open
+
+    def close(self, resolved_by: str, resolution: str) -> ExceptionCase:
+        assert self.open is not None
+        done = self.open.model_copy(
+            update={"resolved_at": workflow.now(), "resolved_by": resolved_by, "resolution": resolution}
+        )
+        self.closed.append(done)
+        self.open = None
+        return done

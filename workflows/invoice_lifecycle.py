@@ -1,0 +1,232 @@
+"""InvoiceToPayment: one approved supplier invoice, one workflow, id from its business key.
+
+RECEIVED → VALIDATED → POSTED → SCHEDULED → (payment run) IN_PAYMENT_RUN. Any step that
+fails for a reason a person must fix opens an owned exception case and puts the invoice
+ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silently.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.erp import ErpActivities
+    from activities.treasury import TreasuryActivities
+    from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
+    from canonical.erp import PaymentBlock
+    from canonical.invoice import Invoice
+    from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus
+    from canonical.treasury import ExpectedOutflow
+    from canonical.validation import PostingOutcome, ValidatedInvoice
+    from workflows import activity_options as opts
+    from workflows.exception_cases import CaseBook
+    from workflows.lifecycle_state import LifecycleState
+
+T = TypeVar("T")
+
+POLICY_MEMO = "lifecycle_policy"
+
+# Before this point the invoice can still be withdrawn; after it, money may be moving.
+_CANCELLABLE = {InvoiceStatus.RECEIVED, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED,
+                InvoiceStatus.SCHEDULED, InvoiceStatus.ON_HOLD}
+
+
+class _Cancelled(Exception):
+    """Internal: a `cancel` update arrived while the lifecycle waited or worked."""
+
+
+@workflow.defn(name="InvoiceToPayment")
+class InvoiceToPayment:
+    @workflow.init
+    def __init__(self, invoice: Invoice) -> None:
+        # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
+        # input stays the plain canonical invoice a CLI user writes.
+        self._policy = workflow.memo_value(POLICY_MEMO, default=None, type_hint=LifecyclePolicy) or LifecyclePolicy()
+        self._state = LifecycleState(invoice)
+        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours))
+        self._resolution: ResolveException | None = None
+        self._cancel: CancelInvoice | None = None
+        self._inclusion: PaymentRunInclusion | None = None
+
+    @workflow.run
+    async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
+        if workflow.info().workflow_id != invoice.workflow_id:
+            # Invariant 1: a lifecycle under any other id could run beside the real one.
+            raise ApplicationError(
+                f"workflow id must be {invoice.workflow_id!r} (derived from the invoice's business key), "
+                f"got {workflow.info().workflow_id!r}",
+                type="WorkflowIdMismatch",
+                non_retryable=True,
+            )
+        self._state.start(self._cases)
+        try:
+            validated = await self._step(self._validate)
+            self._state.advance(InvoiceStatus.VALIDATED, f"supplier {validated.supplier_name}, pays to {validated.bank_account.masked()}")
+            self._state.erp_document = await self._step(self._post)
+            self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
+            await self._step(self._register_outflow)
+            self._state.advance(InvoiceStatus.SCHEDULED, f"due {self._state.invoice.net_due_date}, awaiting a payment run")
+            await self._await_payment_run()
+            self._state.payment_run_id = self._inclusion.payment_run_id
+            self._state.advance(InvoiceStatus.IN_PAYMENT_RUN, f"payment run {self._inclusion.payment_run_id}")
+            await self._await_bank_execution()
+        except _Cancelled:
+            await self._withdraw()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state.view()
+
+    # -- steps ---------------------------------------------------------------------------
+    async def _validate(self) -> ValidatedInvoice:
+        return await workflow.execute_activity_method(
+            ErpActivities.validate_invoice_against_master_data, self._state.invoice,
+            summary=f"validate {self._ref} against ERP master data", **opts.ERP,
+        )
+
+    async def _post(self) -> ErpDocument:
+        for _ in range(self._policy.erp_unknown_outcome_limit):
+            result = await workflow.execute_activity_method(
+                ErpActivities.post_supplier_invoice, self._state.invoice,
+                summary=f"post {self._ref} to the ERP (looks it up first)", **opts.ERP,
+            )
+            if result.outcome != PostingOutcome.OUTCOME_UNKNOWN:
+                self._state.note(f"ERP answered {result.outcome.value}")
+                return result.posted.erp_document
+            # The ERP may still be posting it: looking again too soon would miss it and post twice.
+            self._state.note("ERP post had no answer; waiting before looking it up again")
+            await workflow.sleep(timedelta(seconds=self._policy.erp_settle_seconds), summary="let the ERP finish an unanswered post")
+        raise ApplicationError(
+            f"the ERP gave no answer to {self._policy.erp_unknown_outcome_limit} posts and does not show the invoice",
+            type="ErpPostingOutcomeUnknown", non_retryable=True,
+        )
+
+    async def _register_outflow(self) -> None:
+        inv = self._state.invoice
+        await workflow.execute_activity_method(
+            TreasuryActivities.register_expected_outflow,
+            ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id,
+                            currency=inv.currency, amount=inv.gross_amount, value_date=inv.net_due_date),
+            summary=f"expect {inv.gross_amount} {inv.currency} out on {inv.net_due_date}", **opts.TREASURY,
+        )
+
+    async def _await_payment_run(self) -> None:
+        due = datetime.combine(self._state.invoice.net_due_date, datetime.min.time(), workflow.now().tzinfo)
+        deadline = due + timedelta(days=self._policy.payment_run_grace_days)
+        if not await self._wait(lambda: self._inclusion is not None, deadline - workflow.now(), "payment run deadline"):
+            self._open_case("NotInPaymentRun", f"due {self._state.invoice.net_due_date} and in no payment run", hold=False)
+            await self._wait_for_person(lambda: self._inclusion is not None)
+            if self._cases.open is not None:
+                self._cases.close("payment-run", f"included in payment run {self._inclusion.payment_run_id}")
+                self._state.case_changed()
+
+    async def _await_bank_execution(self) -> None:
+        # Payment execution (pain.001, bank answers) is the payment-run issue's; until then the
+        # lifecycle waits here with a deadline like every other wait.
+        if not await self._wait(lambda: False, timedelta(days=14), "bank execution deadline"):
+            self._open_case("PaymentNotExecuted", "in a payment run for 14 days without bank execution", hold=False)
+            await self._wait_for_person(lambda: False)
+
+    async def _withdraw(self) -> None:
+        doc = self._state.erp_document
+        if doc is not None:
+            # The ERP has no reversal API: block the document so no payment run can pay it.
+            await workflow.execute_activity_method(
+                ErpActivities.set_payment_block, PaymentBlock(erp_document=doc, reason="R"),
+                summary=f"block ERP document {doc.invoice_document} for payment", **opts.ERP,
+            )
+            await workflow.execute_activity_method(
+                TreasuryActivities.withdraw_expected_outflow, self._state.invoice.key,
+                summary="withdraw the expected outflow", **opts.TREASURY,
+            )
+        if self._cases.open is not None:
+            self._cases.close(self._cancel.requested_by, f"invoice cancelled: {self._cancel.reason}")
+        self._state.advance(InvoiceStatus.CANCELLED, f"by {self._cancel.requested_by}: {self._cancel.reason}")
+
+    # -- exceptions and waiting ----------------------------------------------------------
+    async def _step(self, action: Callable[[], Awaitable[T]]) -> T:
+        """Run a step; when it fails, hold the invoice under an owned case until resolved."""
+        while True:
+            self._raise_if_cancelled()
+            try:
+                return await action()
+            except (ActivityError, ApplicationError) as err:
+                cause = err.cause if isinstance(err, ActivityError) else err
+                error_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+                self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause), hold=True)
+                await self._wait_for_person(lambda: False)
+
+    def _open_case(self, error_type: str | None, reason: str, hold: bool) -> None:
+        case = self._cases.open_case(error_type, reason)
+        workflow.logger.info("exception case %s for %s: %s", case.case_id, case.owner.value, reason)
+        if hold:
+            self._state.advance(InvoiceStatus.ON_HOLD, f"{case.type}: {reason}")
+        self._state.case_changed()
+
+    async def _wait_for_person(self, done: Callable[[], bool]) -> None:
+        """Wait for `resolve`, `cancel` or `done`, escalating the case each time its SLA passes."""
+        while True:
+            sla_left = self._cases.open.sla_due_at - workflow.now()
+            if await self._wait(lambda: done() or self._resolution is not None, sla_left, "exception SLA"):
+                break
+            self._cases.escalate()
+            self._state.case_changed()
+        if self._resolution is not None and self._cases.open is not None:
+            res, self._resolution = self._resolution, None
+            if res.corrected_invoice is not None:
+                self._state.invoice = res.corrected_invoice
+            self._cases.close(res.resolved_by, res.resolution)
+            self._state.resume(f"resolved by {res.resolved_by}: {res.resolution}")
+
+    async def _wait(self, condition: Callable[[], bool], timeout: timedelta, what: str) -> bool:
+        """True when `condition` held before `timeout`; raises _Cancelled on a cancel."""
+        try:
+            await workflow.wait_condition(lambda: condition() or self._cancel is not None,
+                                          timeout=max(timeout, timedelta(seconds=1)), timeout_summary=what)
+        except asyncio.TimeoutError:
+            return False
+        self._raise_if_cancelled()
+        return True
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            raise _Cancelled()
+
+    @property
+    def _ref(self) -> str:
+        return f"{self._state.invoice.supplier_invoice_ref} ({self._state.invoice.gross_amount} {self._state.invoice.currency})"
+
+    # -- messages ------------------------------------------------------------------------
+    @workflow.query
+    def status(self) -> InvoiceLifecycleStatus:
+        return self._state.view()
+
+    @workflow.signal
+    def included_in_payment_run(self, inclusion: PaymentRunInclusion) -> None:
+        if self._inclusion is None:  # signals arrive at least once: the first one counts
+            self._inclusion = inclusion
+
+    @workflow.update
+    def resolve(self, request: ResolveException) -> str:
+        self._resolution = request
+        return self._cases.open.case_id
+
+    @resolve.validator
+    def _validate_resolve(self, request: ResolveException) -> None:
+        if self._cases.open is None or self._resolution is not None:
+            raise ValueError(f"invoice {self._state.invoice.key} has no open exception to resolve")
+        corrected = request.corrected_invoice
+        if corrected is not None and corrected.key != self._state.invoice.key:
+            raise ValueError(f"a correction must keep the business key {self._state.invoice.key}, got {corrected.key}")
+
+    @workflow.update
+    def cancel(self, request: CancelInvoice) -> str:
+        self._cancel = request
+        return f"cancelling {self._state.invoice.key}"
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelInvoice) -> None:
+        if self._cancel is not None or self._state.status not in _CANCELLABLE:
+            raise ValueError(f"invoice {self._state.invoice.key} is {self._state.status.value} and can no longer be cancelled")

@@ -1,0 +1,99 @@
+"""The business state of one lifecycle: status, history, ERP keys and the case book, mirrored
+into search attributes and the Web UI's current details on every change."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from canonical.invoice import Invoice
+    from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
+    from workflows import search_attributes as sa
+    from workflows.exception_cases import CaseBook
+
+# History notes are for people reading the status; keep the query answer small.
+_MAX_HISTORY = 100
+
+
+class LifecycleState:
+    def __init__(self, invoice: Invoice) -> None:
+        self.invoice = invoice
+        self.status = InvoiceStatus.RECEIVED
+        self.erp_document: ErpDocument | None = None
+        self.payment_run_id: str | None = None
+        self._before_hold = InvoiceStatus.RECEIVED
+        self._history: list[StatusChange] = []
+        self._cases: CaseBook | None = None
+
+    def start(self, cases: CaseBook) -> None:
+        self._cases = cases
+        inv = self.invoice
+        workflow.upsert_search_attributes([
+            sa.INVOICE_ID.value_set(inv.key),
+            sa.SUPPLIER_ID.value_set(inv.supplier_id),
+            sa.COMPANY_CODE.value_set(inv.company_code),
+        ])
+        self.advance(InvoiceStatus.RECEIVED, f"{inv.supplier_invoice_ref} from supplier {inv.supplier_id}")
+
+    def advance(self, status: InvoiceStatus, note: str) -> None:
+        if status == InvoiceStatus.ON_HOLD and self.status != InvoiceStatus.ON_HOLD:
+            self._before_hold = self.status
+        self.status = status
+        self._record(note)
+        workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(status.value)])
+        self._show()
+
+    def resume(self, note: str) -> None:
+        """After a resolution: back to where the invoice was before it was held."""
+        if self.status == InvoiceStatus.ON_HOLD:
+            self.advance(self._before_hold, note)
+        else:
+            self.note(note)
+        self.case_changed()
+
+    def note(self, text: str) -> None:
+        self._record(text)
+
+    def case_changed(self) -> None:
+        case = self._cases.open if self._cases else None
+        if case is None:
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
+        else:
+            workflow.upsert_search_attributes([
+                sa.EXCEPTION_OWNER.value_set(case.owner.value),
+                sa.EXCEPTION_TYPE.value_set(case.type),
+            ])
+        self._show()
+
+    def view(self) -> InvoiceLifecycleStatus:
+        inv = self.invoice
+        return InvoiceLifecycleStatus(
+            invoice_key=inv.key,
+            status=self.status,
+            supplier_id=inv.supplier_id,
+            company_code=inv.company_code,
+            gross_amount=inv.gross_amount,
+            currency=inv.currency,
+            due_date=inv.net_due_date.isoformat(),
+            erp_document=self.erp_document,
+            payment_run_id=self.payment_run_id,
+            open_exception=self._cases.open if self._cases else None,
+            closed_exceptions=list(self._cases.closed) if self._cases else [],
+            history=list(self._history),
+        )
+
+    def _record(self, note: str) -> None:
+        self._history.append(StatusChange(status=self.status, at=workflow.now(), note=note))
+        del self._history[:-_MAX_HISTORY]
+
+    def _show(self) -> None:
+        """Live details in the Web UI: what a finance engineer asks first."""
+        inv = self.invoice
+        lines = [
+            f"**{self.status.value}** · {inv.supplier_invoice_ref} · supplier {inv.supplier_id}",
+            f"{inv.gross_amount} {inv.currency}, due {inv.net_due_date}",
+        ]
+        if self.erp_document:
+            lines.append(f"ERP document {self.erp_document.invoice_document}/{self.erp_document.fiscal_year}")
+        case = self._cases.open if self._cases else None
+        if case:
+            lines.append(f"exception {case.type} owned by {case.owner.value}: {case.reason}")
+        workflow.set_current_details("\n\n".join(lines))
