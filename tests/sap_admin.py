@@ -1,0 +1,68 @@
+"""Direct calls to mock-sap for arranging and checking tests: master data, faults, and the
+ERP's own record of posted invoices (the truth we assert "exactly once" against)."""
+
+import httpx
+
+from canonical.keys import normalise_reference
+
+ODATA = "/sap/opu/odata/sap"
+BP = f"{ODATA}/API_BUSINESS_PARTNER_SRV"
+SI = f"{ODATA}/API_SUPPLIERINVOICE_PROCESS_SRV"
+
+
+async def _write(sap_url: str, method: str, path: str, body: dict) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=sap_url, headers={"Accept": "application/json"}) as http:
+        token = (await http.get(path.rsplit("/", 1)[0] + "/", headers={"X-CSRF-Token": "Fetch"})).headers["x-csrf-token"]
+        response = await http.request(method, path, json=body, headers={"X-CSRF-Token": token})
+    response.raise_for_status()
+    return response
+
+
+async def invoices_in_erp(sap_url: str, supplier_id: str, reference: str) -> list[dict]:
+    flt = f"InvoicingParty eq '{supplier_id}' and SupplierInvoiceIDByInvcgParty eq '{normalise_reference(reference)}'"
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        response = await http.get(f"{SI}/A_SupplierInvoice", params={"$filter": flt, "$format": "json"})
+    response.raise_for_status()
+    return response.json()["d"]["results"]
+
+
+async def get_invoice(sap_url: str, invoice_document: str, fiscal_year: str) -> dict:
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        response = await http.get(
+            f"{SI}/A_SupplierInvoice(SupplierInvoice='{invoice_document}',FiscalYear='{fiscal_year}')", params={"$format": "json"}
+        )
+    response.raise_for_status()
+    return response.json()["d"]
+
+
+async def set_supplier_blocked(sap_url: str, supplier_id: str, blocked: bool) -> None:
+    await _write(sap_url, "PATCH", f"{BP}/A_BusinessPartner('{supplier_id}')", {"BusinessPartnerIsBlocked": blocked})
+
+
+async def create_supplier(sap_url: str, supplier_id: str, name: str) -> None:
+    await _write(sap_url, "POST", f"{BP}/A_BusinessPartner", {
+        "BusinessPartner": supplier_id, "Supplier": supplier_id, "BusinessPartnerFullName": name,
+        "BusinessPartnerCategory": "2", "BusinessPartnerGrouping": "BP02",
+    })
+
+
+async def add_bank_account(sap_url: str, supplier_id: str, bank_id: str, iban: str, bic: str) -> None:
+    await _write(sap_url, "POST", f"{BP}/A_BusinessPartnerBank", {
+        "BusinessPartner": supplier_id, "BankIdentification": bank_id, "BankCountryKey": iban[:2], "IBAN": iban, "SWIFTCode": bic,
+    })
+
+
+async def add_fault(sap_url: str, rule: dict) -> None:
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        (await http.post("/_mock/faults", json=rule)).raise_for_status()
+
+
+async def clear_faults(sap_url: str) -> None:
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        (await http.delete("/_mock/faults")).raise_for_status()
+
+
+def iban_with_valid_checksum(country: str, bban: str) -> str:
+    """An IBAN whose mod-97 check digits are right whatever its length: SAP only checks those."""
+    digits = "".join(str(int(ch, 36)) for ch in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"

@@ -1,0 +1,99 @@
+"""Exceptions are owned and resolved by people through updates; cancel withdraws cleanly."""
+
+from datetime import date
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
+from canonical.invoice import Invoice
+from tests import sap_admin
+from tests.helpers import invoice_json, new_worker, wait_for_status, assert_eventually
+from workflows import search_attributes as sa
+from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
+
+async def test_hold_then_resolve_with_corrected_invoice(client: Client, sap_server, store):
+    wrong = Invoice.model_validate(invoice_json(bank_account_id="0009"))
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, wrong, id=wrong.workflow_id, task_queue=worker.task_queue)
+        held = await wait_for_status(handle, "ON_HOLD")
+        assert held.open_exception.owner.value == "master-data"
+        with pytest.raises(WorkflowUpdateFailedError):  # a correction must keep the business key
+            other = Invoice.model_validate(invoice_json())
+            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="md.anna", resolution="x", corrected_invoice=other))
+        corrected = wrong.model_copy(update={"bank_account_id": "0001"})
+        case_id = await handle.execute_update(
+            InvoiceToPayment.resolve,
+            ResolveException(resolved_by="md.anna", resolution="invoice names account 0001", corrected_invoice=corrected),
+        )
+        view = await wait_for_status(handle, "SCHEDULED")
+        described = await handle.describe()
+        with pytest.raises(WorkflowUpdateFailedError):  # nothing left to resolve
+            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="md.anna", resolution="again"))
+        await handle.terminate("test done")
+    assert case_id == held.open_exception.case_id
+    assert view.open_exception is None
+    [closed] = view.closed_exceptions
+    assert closed.resolved_by == "md.anna" and closed.type == "MissingBankAccount"
+    assert described.typed_search_attributes.get(sa.EXCEPTION_OWNER) is None
+    assert len(await sap_admin.invoices_in_erp(sap_server, wrong.supplier_id, wrong.supplier_invoice_ref)) == 1
+
+
+async def test_unresolved_exception_escalates_after_its_sla(client, sap_server, store):
+    invoice = Invoice.model_validate(invoice_json(supplier_id="9999998"))
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(
+            InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
+            memo={POLICY_MEMO: LifecyclePolicy(exception_sla_hours=2 / 3600)},  # two seconds
+        )
+
+        async def escalated():
+            view = await wait_for_status(handle, "ON_HOLD")
+            assert view.open_exception.escalated and view.open_exception.severity.value == "high"
+            return view
+
+        view = await assert_eventually(escalated, timeout=15)
+        await handle.terminate("test done")
+    assert view.open_exception.sla_due_at > view.open_exception.opened_at
+
+
+async def test_cancel_while_on_hold_posts_nothing(client, sap_server, store):
+    invoice = Invoice.model_validate(invoice_json(currency="USD"))
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "ON_HOLD")
+        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="sent in error"))
+        result = await handle.result()
+    assert result.status.value == "CANCELLED"
+    assert result.closed_exceptions[0].resolved_by == "ap.clerk"
+    assert await sap_admin.invoices_in_erp(sap_server, invoice.supplier_id, invoice.supplier_invoice_ref) == []
+
+
+async def test_cancel_after_posting_blocks_payment_in_erp_and_withdraws_outflow(client, sap_server, store):
+    invoice = Invoice.model_validate(invoice_json())
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="credit note agreed"))
+        result = await handle.result()
+    assert result.status.value == "CANCELLED"
+    doc = result.erp_document
+    assert (await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year))["PaymentBlockingReason"] == "R"
+    assert store.get_outflow(invoice.key).state.value == "withdrawn"
+
+
+async def test_payment_run_inclusion_ends_cancellability(client, sap_server, store):
+    invoice = Invoice.model_validate(invoice_json())
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        inclusion = PaymentRunInclusion(payment_run_id="F110A", run_date=date.today())
+        await handle.signal(InvoiceToPayment.included_in_payment_run, inclusion)
+        await handle.signal(InvoiceToPayment.included_in_payment_run, inclusion)  # at-least-once delivery
+        view = await wait_for_status(handle, "IN_PAYMENT_RUN")
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="too late"))
+        await handle.terminate("test done")
+    assert view.payment_run_id == "F110A"
+    assert [h.status.value for h in view.history].count("IN_PAYMENT_RUN") == 1
