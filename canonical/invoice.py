@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from canonical.keys import invoice_key, invoice_workflow_id
 from canonical.money import CurrencyCode, Money, Quantity, check_scale, minor_units
@@ -54,12 +54,16 @@ class Invoice(BaseModel):
     lines: list[InvoiceLine] = Field(min_length=1)
     approved_by: str | None = Field(default=None, description="approver identity in the AP platform")
 
+    @field_validator("net_amount", "tax_amount", "gross_amount", mode="after")
+    @classmethod
+    def _currency_scale(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+        # Fix the scale to the currency's minor units: "1190.0" EUR is carried as "1190.00".
+        currency = info.data.get("currency")
+        return check_scale(amount, currency, info.field_name.replace("_", " ")) if currency else amount
+
     @model_validator(mode="after")
     def _totals(self) -> "Invoice":
-        cur = self.currency
-        net = check_scale(self.net_amount, cur, "net amount")
-        tax = check_scale(self.tax_amount, cur, "tax amount")
-        gross = check_scale(self.gross_amount, cur, "gross amount")
+        cur, net, tax, gross = self.currency, self.net_amount, self.tax_amount, self.gross_amount
         if gross <= 0:
             raise ValueError(f"gross amount must be positive, got {gross} {cur} (credit notes are not invoices)")
         if net <= 0:

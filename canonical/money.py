@@ -8,7 +8,7 @@ what the sender meant.
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 # ISO 4217 minor units for the currencies finance teams here pay in. Unknown codes are
 # refused rather than guessed: a wrong exponent pays 100x too much or too little.
@@ -62,7 +62,7 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
     PlainSerializer(format_amount, return_type=str, when_used="always"),
-    Field(json_schema_extra={"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["1050.10"]}),
 ]
 
 
@@ -71,7 +71,8 @@ Quantity = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
     PlainSerializer(format_amount, return_type=str, when_used="always"),
-    Field(gt=0, json_schema_extra={"type": "string"}),
+    Field(gt=0),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["10", "2.5"]}),
 ]
 
 

@@ -1,0 +1,80 @@
+"""Record the histories the replay test keeps (tests/histories/<workflow id>.json).
+
+    .venv/bin/python -m tests.record_histories
+
+Re-record only on purpose: a committed history is a running workflow from the past, and the
+point of the replay test is that today's code still replays it. Uses the fixed test codec key.
+"""
+
+import asyncio
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
+from canonical.invoice import Invoice
+from cli.processes import BIN, free_port, mock_sap
+from codec.bank_details import data_converter, load_codec
+from settings import Settings
+from adapters.treasury_store import TreasuryStore
+from tests import sap_admin
+from tests.helpers import TEST_CODEC_KEY, invoice_json, new_worker, wait_for_status
+from workflows import search_attributes as sa
+from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record(sap_url: str, env: WorkflowEnvironment, store: TreasuryStore) -> None:
+    client = env.client
+    async with new_worker(client, sap_url, store, sap_timeout=1.0) as worker:
+        start = dict(task_queue=worker.task_queue)
+        # 1. Held for a missing bank account, resolved with a correction, then in a payment run.
+        held = Invoice.model_validate(invoice_json(ref="REPLAY-HOLD-1", bank_account_id="0009"))
+        h1 = await client.start_workflow(InvoiceToPayment.run, held, id=held.workflow_id, **start)
+        await wait_for_status(h1, "ON_HOLD")
+        await h1.execute_update(InvoiceToPayment.resolve, ResolveException(
+            resolved_by="md.anna", resolution="account 0001", corrected_invoice=held.model_copy(update={"bank_account_id": "0001"})))
+        await wait_for_status(h1, "SCHEDULED")
+        await h1.signal(InvoiceToPayment.included_in_payment_run, PaymentRunInclusion(payment_run_id="F110A", run_date=date.today()))
+        await wait_for_status(h1, "IN_PAYMENT_RUN")
+        # 2. Posted, then cancelled: payment block in the ERP, outflow withdrawn, completed.
+        cancelled = Invoice.model_validate(invoice_json(ref="REPLAY-CANCEL-1", supplier_id="1000014"))
+        h2 = await client.start_workflow(InvoiceToPayment.run, cancelled, id=cancelled.workflow_id, **start)
+        await wait_for_status(h2, "SCHEDULED")
+        await h2.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="credit note"))
+        await h2.result()
+        # 3. A post with no answer (SAP slow), a wait, a lookup that finds it.
+        await sap_admin.add_fault(sap_url, {"match": "A_SupplierInvoice$", "method": "POST", "scenario": "slow", "count": 1})
+        slow = Invoice.model_validate(invoice_json(ref="REPLAY-SLOW-1", supplier_id="1000015"))
+        h3 = await client.start_workflow(InvoiceToPayment.run, slow, id=slow.workflow_id,
+                                         memo={POLICY_MEMO: LifecyclePolicy(erp_settle_seconds=5)}, **start)
+        await wait_for_status(h3, "SCHEDULED", timeout=40)
+        for handle in (h1, h2, h3):
+            history = await handle.fetch_history()
+            (HISTORIES / f"{handle.id}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            print("recorded", handle.id, len(history.events), "events")
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    settings = Settings(codec_key=TEST_CODEC_KEY)
+    port = free_port()
+    sap = mock_sap(port, clock=f"{date.today()}T09:00").start()
+    try:
+        sap.wait_http(f"http://127.0.0.1:{port}/_mock/health")
+        async with await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(load_codec(settings)),
+            search_attributes=sa.ALL,
+        ) as env:
+            with tempfile.TemporaryDirectory() as tmp:
+                await record(f"http://127.0.0.1:{port}", env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
+    finally:
+        sap.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

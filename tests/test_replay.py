@@ -1,0 +1,23 @@
+"""Recorded histories must replay on today's code: a change that would break running
+lifecycles fails here (use workflow.patched for intended changes, then re-record)."""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.invoice_lifecycle import InvoiceToPayment
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_committed():
+    assert len(HISTORIES) >= 3
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path: Path, client):
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[InvoiceToPayment], data_converter=client.data_converter)
+    await replayer.replay_workflow(history)
