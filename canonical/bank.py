@@ -1,0 +1,114 @@
+"""Bank-side documents in finsync's words: the payment file we send and what the bank sends
+back (status reports, booking notifications, statements, returns). Adapters map ISO 20022
+to these; nothing above adapters/ sees an ISO element name."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from canonical.money import CurrencyCode, Money
+from canonical.payment import PaymentInstruction
+
+
+class PayingAccount(BaseModel):
+    """Our account at the bank that a payment run pays from."""
+
+    account_id: str = Field(description="the bank's name for the account, e.g. ACME")
+    name: str
+    iban: str
+    bic: str | None = None
+    company_code: str
+    currency: CurrencyCode
+
+
+class PaymentFile(BaseModel):
+    """One pain.001: fixed once built (DESIGN invariant 3). Ids are derived from the run."""
+
+    schema_version: Literal[1] = 1
+    message_id: str = Field(max_length=35)
+    payment_info_id: str = Field(max_length=35)
+    created_at: datetime
+    execution_date: date
+    debtor: PayingAccount
+    payments: list[PaymentInstruction] = Field(min_length=1)
+
+
+class MessageKind(StrEnum):
+    STATUS_REPORT = "pain.002"
+    NOTIFICATION = "camt.054"
+    STATEMENT = "camt.053"
+    INTRADAY_REPORT = "camt.052"
+    RETURN = "pacs.004"
+
+
+class BankMessage(BaseModel):
+    """A message as it came out of the bank's mailbox, recorded before it is acted on."""
+
+    bank_message_id: str = Field(description="the mailbox id, qualified by the bank epoch: ids restart after a bank reset")
+    kind: MessageKind
+    account: str | None = None
+    received_at: datetime | None = None
+    body: str
+
+
+class TransactionStatus(BaseModel):
+    end_to_end_id: str
+    status: Literal["ACCP", "ACSC", "ACSP", "ACWC", "PDNG", "RJCT"]
+    reason_code: str | None = None
+    reason_text: str | None = None
+
+
+class PaymentStatusReport(BaseModel):
+    """pain.002: a group status for the file and one status per payment."""
+
+    message_id: str
+    original_message_id: str
+    original_payment_info_id: str | None = None
+    group_status: str | None = None
+    group_reason_code: str | None = None
+    transactions: list[TransactionStatus] = []
+
+
+class StatementEntry(BaseModel):
+    entry_reference: str | None = Field(default=None, description="the bank's reference (AcctSvcrRef)")
+    amount: Money
+    currency: CurrencyCode
+    direction: Literal["DBIT", "CRDT"]
+    booking_date: date | None = None
+    value_date: date | None = None
+    end_to_end_id: str | None = None
+    original_message_id: str | None = None
+    payment_info_id: str | None = None
+    is_return: bool = False
+    return_reason_code: str | None = None
+    remittance_reference: str | None = None
+
+
+class BankStatement(BaseModel):
+    """camt.053 (end of day statement) or camt.054 (booking notification)."""
+
+    message_id: str
+    kind: MessageKind
+    account_iban: str
+    statement_id: str | None = None
+    sequence_number: str | None = None
+    statement_date: date | None = None
+    currency: CurrencyCode
+    opening_balance: Money | None = None
+    closing_balance: Money | None = None
+    entries: list[StatementEntry] = []
+
+
+class PaymentReturn(BaseModel):
+    """pacs.004: the bank sends back a payment it had settled."""
+
+    message_id: str
+    original_message_id: str | None = None
+    end_to_end_id: str
+    return_id: str | None = None
+    amount: Money
+    currency: CurrencyCode
+    reason_code: str | None = None
+    settlement_date: date | None = None
