@@ -221,12 +221,31 @@ class SapClient:
         raise_for_sap_status(response)
         return response.json()["d"]
 
-    async def _write(self, method: str, service: str, path: str, body: dict) -> httpx.Response:
-        response = await self._send(method, path, json=body, write=True, csrf=await self._csrf_token(service))
+    async def _write(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        body: dict | None,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """The one write path (CSRF, one refetch, error mapping). `content` replaces the JSON
+        body for a non-OData payload (an IDoc's XML, its Content-Type in `headers`); both
+        exist for adapters/sap_payments.py, which writes through this hook."""
+
+        async def send() -> httpx.Response:
+            return await self._send(
+                method, path, json=body, content=content, headers=headers, write=True,
+                csrf=await self._csrf_token(service),
+            )
+
+        response = await send()
         if is_csrf_refusal(response):
             # Refused before processing (nothing written): a fresh token and ONE more try.
             self._csrf.pop(service, None)
-            response = await self._send(method, path, json=body, write=True, csrf=await self._csrf_token(service))
+            response = await send()
         raise_for_sap_status(response)
         return response
 
@@ -244,6 +263,7 @@ class SapClient:
         *,
         params: dict[str, str] | None = None,
         json: dict | None = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         write: bool = False,
         csrf: str | None = None,
@@ -253,7 +273,9 @@ class SapClient:
             headers["X-CSRF-Token"] = csrf
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, params=params, json=json, headers=headers)
+            response = await self._http.request(
+                method, path, params=params, json=json, content=content, headers=headers
+            )
         except _NOT_SENT as exc:
             raise SapTransientError(f"SAP not reachable for {method} {path}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:

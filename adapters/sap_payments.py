@@ -1,0 +1,270 @@
+"""Payment-side ERP operations on SAP: a payment run's claim on an invoice, the invoice's open
+item, and clearing by bank statement (FINSTA01 IDoc). guides/mock-sap.md §5.5, §6, §7.
+
+Every call goes through the given SapClient's own HTTP path (`_get_entity`, `_send`, `_write`:
+one CSRF token cache, one refetch rule, one error mapping), so the errors are the same four:
+SapTransientError (retry), SapBusinessError (a person), SapOutcomeUnknown (look it up first).
+
+What the workflow must know:
+  * Clearing happens ONLY through post_bank_statement; it also releases the run's claim on
+    the invoice, and a returned payment (RET) reopens the item with its claim released too.
+  * SAP does not de-duplicate statements: re-posting one clears again (guide §7.3). Register
+    (account, statement number) before acting and never call post_bank_statement twice.
+"""
+
+import logging
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from adapters.finsta import FinstaLine, LeftOut, build_finsta01
+from adapters.sap import SapClient
+from adapters.sap_errors import SapBusinessError, raise_for_sap_status
+from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
+from canonical.bank import BankStatement
+from canonical.money import MINOR_UNITS, Money
+from canonical.status import ErpDocument
+
+log = logging.getLogger(__name__)
+
+OPEN_ITEM_SRV = f"{ODATA}/API_OPLACCTGDOCITEMCUBE_SRV"
+SUPPLIER_INVOICE_SRV = f"{ODATA}/API_SUPPLIERINVOICE_PROCESS_SRV"
+IDOC = "/sap/bc/idoc"
+MAX_RUN_ID = 6  # F110's LAUFI; SAP refuses a longer PaymentRunID with a 400
+POSTED = "53"  # IDoc status "Application document posted"; 51/56/68 posted nothing
+
+
+def _amount(text: str, currency: str) -> Decimal:
+    """SAP writes invoice and payable amounts with 2 decimals but open items and returns with
+    3 ("1190.000"). Same value; brought to the currency's minor units (when exact) so both
+    print alike in workflow state."""
+    value = Decimal(text)
+    if currency not in MINOR_UNITS:
+        return value
+    scaled = value.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency]))
+    return scaled if scaled == value else value
+
+
+class OpenItem(BaseModel):
+    """The invoice's supplier line (item type K) in A_OperationalAcctgDocItemCube."""
+
+    accounting_document: str
+    company_code: str
+    fiscal_year: str
+    supplier_id: str
+    amount: Money
+    currency: str
+    net_due_date: date | None = None
+    payment_block: str = ""
+    payment_run_id: str = ""
+    payment_run_date: date | None = None
+    clearing_document: str = ""  # "" while open, and again after a return reopened it
+    clearing_date: date | None = None
+    clearing_is_reversed: bool = False  # paid once and returned: tells a reopened item from a never-paid one
+
+    @property
+    def is_cleared(self) -> bool:
+        return bool(self.clearing_document)
+
+
+class _Line(BaseModel):
+    line: str  # the FINSTA01 line number; end_to_end_id/entry_reference tie it back to the bank entry
+    reference: str = ""
+    end_to_end_id: str | None = None
+    entry_reference: str | None = None
+
+
+class ClearedLine(_Line):
+    accounting_document: str
+    clearing_document: str
+    amount: Money
+
+
+class ReopenedLine(_Line):
+    accounting_document: str
+    reversal_document: str
+    amount: Money
+
+
+class UnprocessedLine(_Line):
+    reason: str
+
+
+class StatementPosting(BaseModel):
+    idoc_number: str
+    status: str
+    statement_number: str
+    account: str
+    cleared: list[ClearedLine] = []
+    reopened: list[ReopenedLine] = []
+    unprocessed: list[UnprocessedLine] = []  # sent, and SAP cleared nothing with it: the reconciliation gap
+    left_out: list[LeftOut] = []  # never sent: finsync could not attribute the entry
+    findings: list[str] = []  # the statement does not add up, or one before it is missing
+    message: str = ""
+
+
+class IdocNotPosted(SapBusinessError):
+    """HTTP 201 but the IDoc's status says the application posted nothing (51/56/68)."""
+
+    def __init__(self, idoc_number: str, idoc_status: str, text: str):
+        super().__init__(201, f"IDOC/{idoc_status}", f"IDoc {idoc_number} not posted (status {idoc_status}): {text}")
+        self.idoc_number = idoc_number
+        self.idoc_status = idoc_status
+
+
+class SapPayments:
+    """Uses SapClient's private HTTP hooks on purpose: a second client would mean a second
+    CSRF cache and a second translation of SAP's errors."""
+
+    def __init__(self, sap: SapClient):
+        self._sap = sap
+
+    # -- payment-run claim -----------------------------------------------------------------
+
+    async def claim_for_payment_run(self, doc: ErpDocument, run_id: str, run_date: date) -> None:
+        """Write the run's claim (PaymentRunID ≤ 6 chars, PaymentRunDate) on the invoice; it
+        propagates to the open item. Idempotent for the same run. SapBusinessError 409 when
+        another run holds it (FINSYNC/CLAIMED), it is already cleared (FINSYNC/CLEARED: paying
+        it would pay twice) or payment-blocked (FINSYNC/BLOCKED); a refusal leaves a claim of
+        this run in place, so release it if the invoice leaves the run. Read-then-write:
+        A_SupplierInvoice has no ETag, so runs on the same invoice must not race (DESIGN:
+        runs are serialised per paying account)."""
+        invoice = await self._sap._get_entity(
+            invoice_path(doc), {"$select": "CompanyCode,PaymentRunID,PaymentRunDate,PaymentBlockingReason"}
+        )
+        name = f"invoice {doc.invoice_document}/{doc.fiscal_year}"
+        if invoice is None:
+            raise SapBusinessError(404, "/IWBEP/CX_MGW_RESOURCE_NOT_FOUND", f"{name} does not exist in SAP")
+        current = invoice.get("PaymentRunID") or ""
+        if current and current != run_id:
+            raise SapBusinessError(409, "FINSYNC/CLAIMED", f"{name} is already in payment run {current}")
+        item = await self.open_item(doc, invoice["CompanyCode"])
+        if item is None:
+            raise SapBusinessError(409, "FINSYNC/NO_OPEN_ITEM", f"{name} has no supplier item to pay")
+        if item.is_cleared:
+            raise SapBusinessError(
+                409, "FINSYNC/CLEARED", f"{name} was cleared by {item.clearing_document} on {item.clearing_date}"
+            )
+        if invoice.get("PaymentBlockingReason"):
+            raise SapBusinessError(409, "FINSYNC/BLOCKED", f"{name} has payment block {invoice['PaymentBlockingReason']}")
+        if current == run_id and parse_date(invoice.get("PaymentRunDate")) == run_date:
+            return  # already ours: a retried activity writes nothing
+        await self._patch_claim(doc, {"PaymentRunID": run_id, "PaymentRunDate": format_date(run_date)})
+
+    async def release_from_payment_run(self, doc: ErpDocument) -> None:
+        """A cancelled run gives the invoice back to the next one. Not needed after clearing
+        or a return: SAP releases the claim itself then."""
+        await self._patch_claim(doc, {"PaymentRunID": "", "PaymentRunDate": None})
+
+    async def _patch_claim(self, doc: ErpDocument, fields: dict) -> None:
+        # Only the claim fields: SAP lets a PATCH change any field of a posted invoice.
+        await self._sap._write("PATCH", SUPPLIER_INVOICE_SRV, invoice_path(doc), fields, headers={"If-Match": "*"})
+
+    # -- open item -------------------------------------------------------------------------
+
+    async def open_item(self, doc: ErpDocument, company_code: str) -> OpenItem | None:
+        """The invoice's supplier line, open or cleared; None if SAP has none. `is_cleared`
+        is "paid" in DESIGN's sense (the ERP cleared it from a bank statement)."""
+        response = await self._sap._send(
+            "GET",
+            f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
+            params={
+                "$filter": f"AccountingDocument eq {literal(doc.accounting_document)} "
+                f"and CompanyCode eq {literal(company_code)} and FiscalYear eq {literal(doc.fiscal_year)} "
+                "and AccountingDocumentItemType eq 'K'"
+            },
+        )
+        raise_for_sap_status(response)
+        rows = sorted(response.json()["d"]["results"], key=lambda r: r["AccountingDocumentItem"])
+        if not rows:
+            return None
+        if len(rows) > 1:
+            log.warning("accounting document %s has %d supplier items; reading the first",
+                        doc.accounting_document, len(rows))
+        row = rows[0]
+        currency = row["TransactionCurrency"]
+        return OpenItem(
+            accounting_document=row["AccountingDocument"],
+            company_code=row["CompanyCode"],
+            fiscal_year=row["FiscalYear"],
+            supplier_id=row.get("Supplier", ""),
+            amount=_amount(row["AmountInTransactionCurrency"], currency),
+            currency=currency,
+            net_due_date=parse_date(row.get("NetDueDate")),
+            payment_block=row.get("PaymentBlockingReason", ""),
+            payment_run_id=row.get("PaymentRunID", ""),
+            payment_run_date=parse_date(row.get("PaymentRunDate")),
+            clearing_document=row.get("ClearingAccountingDocument", ""),
+            clearing_date=parse_date(row.get("ClearingDate")),
+            clearing_is_reversed=bool(row.get("ClearingIsReversed")),
+        )
+
+    # -- bank statement --------------------------------------------------------------------
+
+    async def post_bank_statement(self, statement: BankStatement, our_account_bic: str | None = None) -> StatementPosting:
+        """Post the camt.053 as FINSTA01: debits with a reference clear the invoices they pay,
+        returns with a reference reopen them. Call at most ONCE per statement: SAP does not
+        de-duplicate, a second post clears again (and can clear a different supplier's item).
+        On SapOutcomeUnknown, look the outcome up (statements_posted_for) before anything else.
+        IdocNotPosted (a SapBusinessError) when SAP received it but posted nothing."""
+        idoc = build_finsta01(statement, bank_key=our_account_bic)
+        response = await self._sap._write(
+            "POST", IDOC, IDOC, None, content=idoc.xml,
+            # JSON receipt: the XML one renders the outcome as a Python repr (guide §12.11).
+            headers={"Content-Type": "application/xml", "Accept": "application/json"},
+        )
+        receipt = response.json()
+        docnum, status = receipt.get("DOCNUM", ""), receipt.get("STATUS", "")
+        if status != POSTED:
+            raise IdocNotPosted(docnum, status, receipt.get("STATUS_TEXT", ""))
+        applied = (receipt.get("APPLIED") or [{}])[0]
+        sent = {line.line: line for line in idoc.lines}
+
+        def tie(row: dict) -> dict:
+            line: FinstaLine | None = sent.get(row.get("LINE", ""))
+            return {
+                "line": row.get("LINE", ""),
+                "reference": row.get("REFERENCE") or (line.reference if line else ""),
+                "end_to_end_id": line.entry.end_to_end_id if line else None,
+                "entry_reference": line.entry.entry_reference if line else None,
+            }
+
+        def money(row: dict) -> Decimal:
+            line = sent.get(row.get("LINE", ""))
+            return _amount(row["AMOUNT"], line.entry.currency if line else statement.currency)
+
+        posting = StatementPosting(
+            idoc_number=docnum,
+            status=status,
+            statement_number=idoc.statement_number,
+            account=idoc.account,
+            cleared=[
+                ClearedLine(**tie(r), accounting_document=r["ACCOUNTINGDOCUMENT"],
+                            clearing_document=r["CLEARINGDOCUMENT"], amount=money(r))
+                for r in applied.get("CLEARED", [])
+            ],
+            reopened=[
+                ReopenedLine(**tie(r), accounting_document=r["ACCOUNTINGDOCUMENT"],
+                             reversal_document=r["REVERSALDOCUMENT"], amount=money(r))
+                for r in applied.get("REOPENED", [])
+            ],
+            unprocessed=[UnprocessedLine(**tie(r), reason=r.get("REASON", "")) for r in applied.get("UNPROCESSED", [])],
+            left_out=idoc.left_out,
+            findings=list(applied.get("FINDINGS", [])),
+            message=applied.get("MESSAGE", ""),
+        )
+        log.info("statement %s on %s posted as IDoc %s: %s",
+                 posting.statement_number, posting.account, docnum, posting.message)
+        return posting
+
+    async def statements_posted_for(self, accounting_document: str) -> list[str]:
+        """FINSTA IDoc numbers whose statement cleared or reopened this invoice's accounting
+        document (not its clearing document). Recovery after an unknown outcome of
+        post_bank_statement. NOTE: /_mock/idocs is mock-sap's control endpoint, not an SAP
+        API; on a real system this is a read of the EBS log (FEBKO/FEBEP) instead."""
+        response = await self._sap._send(
+            "GET", "/_mock/idocs", params={"settled": accounting_document, "mestyp": "FINSTA"}
+        )
+        raise_for_sap_status(response)
+        return sorted(row["docnum"] for row in response.json()["results"])
