@@ -7,11 +7,18 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from canonical.bank import PayingAccount
 from canonical.supplier import CompanyCode
 
 # The mock ERP has no company-code API; this is the register validation reads.
 DEFAULT_COMPANY_CODES = {
     "1710": CompanyCode(company_code="1710", name="ACME Europe B.V.", country="NL", currency="EUR"),
+}
+
+# Our accounts at the bank (mock-bank's seed account ACME pays for company code 1710).
+DEFAULT_PAYING_ACCOUNTS = {
+    "ACME": PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001", bic="MOCKNL2A",
+                          company_code="1710", currency="EUR"),
 }
 
 
@@ -42,6 +49,13 @@ class Settings(BaseSettings):
     codec_key_id: str = "finsync-1"
 
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
+
+    # Bank (ISO 20022 over HTTP).
+    bank_url: str = "http://127.0.0.1:8090"
+    bank_user: str | None = None
+    bank_password: SecretStr | None = None
+    bank_timeout_seconds: float = 60.0
+    paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))
 
     company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))
 

@@ -11,15 +11,21 @@ import pydantic
 from temporalio.client import Client, TLSConfig
 from temporalio.worker import Worker
 
+from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
+from activities.payment_run import PaymentRunActivities
 from activities.treasury import TreasuryActivities
+from adapters.bank import BankClient
+from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from codec.bank_details import data_converter, load_codec
 from settings import Settings, get_settings
+from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
+from workflows.payment_run import PaymentRun
 
-WORKFLOWS = [InvoiceToPayment]
+WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox]
 
 
 async def connect(settings: Settings) -> Client:
@@ -39,18 +45,24 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, **overrides) -> Worker:
+def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+                 **overrides) -> Worker:
     erp = ErpActivities(sap)
     treasury = TreasuryActivities(store)
+    registers = PaymentRegisters(store.engine)
+    runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
+    inbox = BankInboxActivities(bank, registers, sap)
     options = dict(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=[
-            erp.validate_invoice_against_master_data,
-            erp.post_supplier_invoice,
-            erp.set_payment_block,
-            treasury.register_expected_outflow,
-            treasury.withdraw_expected_outflow,
+            erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
+            erp.release_payment_run_claim, erp.read_open_item,
+            treasury.register_expected_outflow, treasury.withdraw_expected_outflow,
+            runs.paying_account, runs.register_payment_run, runs.select_due_invoices, runs.reserve_invoices,
+            runs.claim_in_erp, runs.register_payments, runs.build_payment_file, runs.submit_payment_file,
+            inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
+            inbox.mark_messages_applied,
         ],
         # A malformed --input (bad JSON shape, float money) fails the workflow with the
         # validation message instead of retrying its first task forever.
@@ -66,8 +78,8 @@ async def main() -> None:
     settings = get_settings()
     client = await connect(settings)
     store = TreasuryStore.from_settings(settings)
-    async with SapClient.from_settings(settings) as sap:
-        worker = build_worker(client, settings, sap, store)
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
+        worker = build_worker(client, settings, sap, store, bank)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,7 +5,9 @@ from temporalio import activity
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from activities.errors import business_error, transient_error
 from activities.master_data import check_bank_account, check_purchase_orders
-from canonical.erp import PaymentBlock, PostedInvoice
+from adapters.sap_payments import SapPayments
+from canonical.erp import OpenItem, OpenItemQuery, PaymentBlock, PostedInvoice
+from canonical.status import ErpDocument
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
 from canonical.validation import PostingOutcome, PostingResult, ValidatedInvoice
@@ -14,6 +16,7 @@ from canonical.validation import PostingOutcome, PostingResult, ValidatedInvoice
 class ErpActivities:
     def __init__(self, sap: SapClient) -> None:
         self._sap = sap
+        self._payments = SapPayments(sap)
 
     @activity.defn
     async def validate_invoice_against_master_data(self, invoice: Invoice) -> ValidatedInvoice:
@@ -90,3 +93,19 @@ class ErpActivities:
             raise transient_error(f"ERP unavailable for the payment block: {e}", getattr(e, "retry_after", None)) from e
         except SapBusinessError as e:
             raise business_error("ErpRejectedPaymentBlock", e.message) from e
+
+    @activity.defn
+    async def release_payment_run_claim(self, doc: ErpDocument) -> None:
+        """After a rejection or return: the next run must be able to claim the invoice."""
+        try:
+            await self._payments.release_from_payment_run(doc)
+        except (SapTransientError, SapOutcomeUnknown) as e:  # blanking a field twice is harmless
+            raise transient_error(f"ERP unavailable to release the payment-run claim: {e}", getattr(e, "retry_after", None)) from e
+
+    @activity.defn
+    async def read_open_item(self, query: OpenItemQuery) -> OpenItem | None:
+        try:
+            item = await self._payments.open_item(query.erp_document, query.company_code)
+        except SapTransientError as e:
+            raise transient_error(f"ERP unavailable for the open item: {e}", e.retry_after) from e
+        return None if item is None else OpenItem.model_validate(item.model_dump(include=set(OpenItem.model_fields)))

@@ -6,8 +6,8 @@ from datetime import timedelta
 from temporalio.exceptions import ApplicationError
 
 
-def business_error(error_type: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=error_type, non_retryable=True)
+def business_error(error_type: str, message: str, *details: object) -> ApplicationError:
+    return ApplicationError(message, *details, type=error_type, non_retryable=True)
 
 
 def transient_error(message: str, retry_after: float | None = None) -> ApplicationError:

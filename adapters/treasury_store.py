@@ -145,6 +145,18 @@ class TreasuryStore:
             session.add(row)
             session.commit()
 
+    def due_outflows(self, company_code: str, currency: str, due_by: date) -> list[ExpectedOutflow]:
+        """What a payment run may pay: still expected, in this company code and currency, due
+        by `due_by`. The lifecycles have the last word (a held invoice refuses to join)."""
+        query = (
+            select(OutflowRow)
+            .where(OutflowRow.state == OutflowState.EXPECTED.value, OutflowRow.company_code == company_code,
+                   OutflowRow.currency == currency, OutflowRow.value_date <= due_by)
+            .order_by(OutflowRow.value_date, OutflowRow.invoice_key)
+        )
+        with Session(self.engine) as session:
+            return [row.to_canonical() for row in session.exec(query)]
+
     def cash_positions(self, company_code: str | None = None) -> list[CashPosition]:
         """Per (company code, currency, value date). Summed as Decimal in Python: SQL SUM
         over text would go through a float."""

@@ -19,6 +19,10 @@ class ResolveException(BaseModel):
     corrected_invoice: Invoice | None = Field(
         default=None, description="a corrected invoice with the same business key, validated again"
     )
+    bank_account_id: str | None = Field(
+        default=None, max_length=4,
+        description="pay to this bank account of the supplier (its ERP id) from now on; checked against the ERP",
+    )
 
 
 class CancelInvoice(BaseModel):
@@ -29,10 +33,30 @@ class CancelInvoice(BaseModel):
 
 
 class PaymentRunInclusion(BaseModel):
-    """`included_in_payment_run` signal from a payment run."""
+    """`reserve_for_payment_run` update: a payment run asks to pay this invoice."""
 
-    payment_run_id: str = Field(min_length=1, max_length=6)
-    run_date: date
+    payment_run_id: str = Field(min_length=1, max_length=6, description="the ERP's run id (F110 LAUFI)")
+    run_key: str = Field(min_length=1)
+    execution_date: date
+
+
+class PaymentSent(BaseModel):
+    """`included_in_payment_run` signal: the run's file went to the bank with this payment."""
+
+    run_key: str
+    message_id: str
+    end_to_end_id: str
+
+
+class BankRejection(BaseModel):
+    """`bank_rejection` signal: treasury reports a rejection by hand (same effect as pain.002)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: str = Field(min_length=4, max_length=4, pattern=r"^[A-Z0-9]{4}$")
+    reason_text: str | None = None
+    end_to_end_id: str | None = Field(default=None, description="defaults to the current payment attempt")
+    reported_by: str | None = None
 
 
 class LifecyclePolicy(BaseModel):
@@ -47,3 +71,7 @@ class LifecyclePolicy(BaseModel):
         default=180, gt=0, description="after a post with unknown outcome, wait this long before looking again"
     )
     erp_unknown_outcome_limit: int = Field(default=5, ge=1)
+    bank_status_sla_hours: float = Field(default=24, gt=0, description="no pain.002 by then: the bank is silent")
+    settlement_sla_days: float = Field(default=3, gt=0, description="accepted but not settled by then")
+    clearing_check_hours: float = Field(default=6, gt=0, description="settled: look at the ERP's open item this often")
+    clearing_sla_days: float = Field(default=2, gt=0, description="settled but not cleared in the ERP by then")

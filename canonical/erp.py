@@ -46,3 +46,26 @@ class PaymentBlock(BaseModel):
 
     erp_document: ErpDocument
     reason: str = ""
+
+
+class OpenItemQuery(BaseModel):
+    erp_document: ErpDocument
+    company_code: str
+
+
+class OpenItem(BaseModel):
+    """The supplier line of a posted invoice in the ERP's open-item view: "paid" means it has
+    a clearing document, not that the bank accepted a file."""
+
+    amount: Money
+    currency: str
+    net_due_date: date | None = None
+    payment_block: str = ""
+    payment_run_id: str = ""
+    clearing_document: str = ""
+    clearing_date: date | None = None
+    clearing_is_reversed: bool = False
+
+    @property
+    def is_cleared(self) -> bool:
+        return bool(self.clearing_document)

@@ -1,5 +1,6 @@
 """Payment instruction to the bank and the bank's answers, free of ISO 20022 field names."""
 
+import hashlib
 from datetime import date
 from enum import StrEnum
 from typing import Literal
@@ -46,3 +47,31 @@ class BankStatusReport(BaseModel):
     reason_text: str | None = None
     booking_date: date | None = None
     amount: Money | None = None
+
+
+class PaymentRecord(BaseModel):
+    """finsync's register of every payment it sent: the bank answers by EndToEndId and
+    MsgId, the ERP clears by reference; this ties each back to one invoice lifecycle."""
+
+    schema_version: Literal[1] = 1
+    end_to_end_id: str
+    invoice_key: str
+    workflow_id: str
+    run_key: str
+    message_id: str
+    payment_info_id: str
+    attempt: int
+    amount: Money
+    currency: CurrencyCode
+    remittance_reference: str
+
+
+def end_to_end_id(invoice_key: str, attempt: int) -> str:
+    """≤ 35 characters (ISO 20022), unique per invoice and attempt, readable by treasury.
+    A long key is shortened with a digest so two keys never share an id. Only characters
+    of the SEPA set (letters, digits, - and /)."""
+    suffix = f"/{attempt}"
+    if len(invoice_key) + len(suffix) <= 35:
+        return invoice_key + suffix
+    digest = hashlib.sha256(invoice_key.encode()).hexdigest()[:10]
+    return f"{invoice_key[: 35 - len(suffix) - 11]}-{digest}{suffix}"

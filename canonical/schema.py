@@ -11,11 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
+from canonical.bank import BankStatement, PaymentFile, PaymentReturn, PaymentStatusReport
+from canonical.commands import BankRejection, CancelInvoice, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException
 from canonical.erp import PostedInvoice, PurchaseOrder
 from canonical.exceptions import ExceptionCase
 from canonical.invoice import Invoice
-from canonical.payment import BankStatusReport, PaymentInstruction
+from canonical.payment import BankStatusReport, PaymentInstruction, PaymentRecord
+from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from canonical.status import InvoiceLifecycleStatus
 from canonical.supplier import CompanyCode, Supplier, SupplierBankAccount
 from canonical.treasury import CashPosition, ExpectedOutflow
@@ -24,6 +26,8 @@ MODELS: list[type[BaseModel]] = [
     Invoice, Supplier, SupplierBankAccount, CompanyCode, PostedInvoice, PurchaseOrder,
     PaymentInstruction, BankStatusReport, ExpectedOutflow, CashPosition, ExceptionCase,
     InvoiceLifecycleStatus, ResolveException, CancelInvoice, PaymentRunInclusion, LifecyclePolicy,
+    PaymentSent, BankRejection, PaymentRecord, PaymentRunRequest, PaymentRunSummary, PaymentFile,
+    PaymentStatusReport, BankStatement, PaymentReturn,
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

@@ -44,6 +44,21 @@ class ErpDocument(BaseModel):
     accounting_document: str
 
 
+class PaymentAttempt(BaseModel):
+    """One try at paying the invoice; a rejected or returned attempt is followed by a new
+    one with a new EndToEndId, never by a resend of the old one."""
+
+    attempt: int
+    end_to_end_id: str
+    payment_run_id: str | None = None
+    run_key: str | None = None
+    message_id: str | None = None
+    outcome: str = "reserved"  # reserved, sent, accepted, settled, rejected, returned
+    reason_code: str | None = None
+    reason: str | None = None  # the reason code in words
+    bank_messages: list[str] = []
+
+
 class InvoiceLifecycleStatus(BaseModel):
     """Answer of the `status` query: the business state, readable by a finance engineer."""
 
@@ -57,6 +72,7 @@ class InvoiceLifecycleStatus(BaseModel):
     due_date: str
     erp_document: ErpDocument | None = None
     payment_run_id: str | None = None
+    payment_attempts: list[PaymentAttempt] = []
     open_exception: ExceptionCase | None = None
     closed_exceptions: list[ExceptionCase] = []
     history: list[StatusChange] = Field(default_factory=list)

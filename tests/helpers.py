@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
 
+from adapters.bank import BankClient
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
@@ -24,10 +25,13 @@ TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
 
 
 @asynccontextmanager
-async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0):
-    settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, task_queue=f"tq-{uuid.uuid4()}")
-    async with SapClient.from_settings(settings) as sap:
-        worker = build_worker(client, settings, sap, store)
+async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0,
+                     bank_url: str = "http://127.0.0.1:9", task_queue: str | None = None):
+    """A worker on its own task queue. Tests without a bank get an address nothing listens on."""
+    settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url,
+                        task_queue=task_queue or f"tq-{uuid.uuid4()}")
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
+        worker = build_worker(client, settings, sap, store, bank)
         async with worker:
             yield worker
 

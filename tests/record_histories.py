@@ -39,7 +39,8 @@ async def record(sap_url: str, env: WorkflowEnvironment, store: TreasuryStore) -
         await h1.execute_update(InvoiceToPayment.resolve, ResolveException(
             resolved_by="md.anna", resolution="account 0001", corrected_invoice=held.model_copy(update={"bank_account_id": "0001"})))
         await wait_for_status(h1, "SCHEDULED")
-        await h1.signal(InvoiceToPayment.included_in_payment_run, PaymentRunInclusion(payment_run_id="F110A", run_date=date.today()))
+        await h1.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
+            payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today()))
         await wait_for_status(h1, "IN_PAYMENT_RUN")
         # 2. Posted, then cancelled: payment block in the ERP, outflow withdrawn, completed.
         cancelled = Invoice.model_validate(invoice_json(ref="REPLAY-CANCEL-1", supplier_id="1000014"))

@@ -83,17 +83,35 @@ async def test_cancel_after_posting_blocks_payment_in_erp_and_withdraws_outflow(
     assert store.get_outflow(invoice.key).state.value == "withdrawn"
 
 
-async def test_payment_run_inclusion_ends_cancellability(client, sap_server, store):
+async def test_reservation_by_a_payment_run_ends_cancellability(client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        inclusion = PaymentRunInclusion(payment_run_id="F110A", run_date=date.today())
-        await handle.signal(InvoiceToPayment.included_in_payment_run, inclusion)
-        await handle.signal(InvoiceToPayment.included_in_payment_run, inclusion)  # at-least-once delivery
+        inclusion = PaymentRunInclusion(payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today())
+        first = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion)
+        again = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion)  # a retried request
+        with pytest.raises(WorkflowUpdateFailedError):  # one run at a time
+            await handle.execute_update(InvoiceToPayment.reserve_for_payment_run,
+                                        inclusion.model_copy(update={"run_key": "ACME-20261122-2"}))
         view = await wait_for_status(handle, "IN_PAYMENT_RUN")
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="too late"))
         await handle.terminate("test done")
-    assert view.payment_run_id == "F110A"
-    assert [h.status.value for h in view.history].count("IN_PAYMENT_RUN") == 1
+    assert first == again
+    assert first.instruction.end_to_end_id == f"{invoice.key}/1" and first.instruction.amount == invoice.gross_amount
+    assert first.instruction.creditor_iban == "NL14MOCK0000000002"
+    assert view.payment_run_id == "A11221"
+    assert [a.end_to_end_id for a in view.payment_attempts] == [f"{invoice.key}/1"]
+
+
+async def test_held_invoice_refuses_a_payment_run(client, sap_server, store):
+    invoice = Invoice.model_validate(invoice_json(currency="USD"))
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "ON_HOLD")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
+                payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today()))
+        await handle.terminate("test done")
+    assert "ON_HOLD, not payable" in refused.value.cause.message

@@ -24,3 +24,25 @@ TREASURY = dict(
     schedule_to_close_timeout=timedelta(minutes=10),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
 )
+
+# The bank takes seconds for a big file and holds one global lock: generous start-to-close.
+# Retries resend the same bytes; a DUPL answer then means "already received".
+BANK = dict(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(hours=4),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=5)),
+)
+
+# Updates to many lifecycles through the Temporal client: heartbeats show progress.
+LIFECYCLE_CALLS = dict(
+    start_to_close_timeout=timedelta(minutes=10),
+    heartbeat_timeout=timedelta(seconds=60),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)),
+)
+
+# Reading the mailbox: quick when healthy; retried patiently, since messages wait for us.
+BANK_INBOX = dict(
+    start_to_close_timeout=timedelta(minutes=2),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=2)),
+)

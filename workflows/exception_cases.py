@@ -6,7 +6,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from canonical.exceptions import ExceptionCase, Severity, owner_of
+    from canonical.exceptions import ExceptionCase, ExceptionOwner, Severity, owner_of
 
 _ESCALATION = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
 
@@ -21,13 +21,14 @@ class CaseBook:
         self.open: ExceptionCase | None = None
         self.closed: list[ExceptionCase] = []
 
-    def open_case(self, error_type: str | None, reason: str, severity: Severity = Severity.MEDIUM) -> ExceptionCase:
+    def open_case(self, error_type: str | None, reason: str, severity: Severity = Severity.MEDIUM,
+                  owner: ExceptionOwner | None = None) -> ExceptionCase:
         self._seq += 1
         now = workflow.now()
         self.open = ExceptionCase(
             case_id=f"{self._key}#{self._seq}",
             type=error_type or "UnexpectedFailure",
-            owner=owner_of(error_type),
+            owner=owner or owner_of(error_type),
             severity=severity,
             reason=reason,
             opened_at=now,

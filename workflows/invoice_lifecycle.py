@@ -16,15 +16,21 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
-    from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
+    from canonical.commands import BankRejection, CancelInvoice, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException
     from canonical.erp import PaymentBlock
+    from canonical.exceptions import ExceptionOwner
     from canonical.invoice import Invoice
+    from canonical.keys import normalise_reference
+    from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction, end_to_end_id
+    from canonical.payment_run import ReservedPayment
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from workflows import activity_options as opts
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
+    from workflows.payment_leg import PaymentLeg
+    from workflows.payment_phase import PaymentPhase
 
 T = TypeVar("T")
 
@@ -32,7 +38,7 @@ POLICY_MEMO = "lifecycle_policy"
 
 # Before this point the invoice can still be withdrawn; after it, money may be moving.
 _CANCELLABLE = {InvoiceStatus.RECEIVED, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED,
-                InvoiceStatus.SCHEDULED, InvoiceStatus.ON_HOLD}
+                InvoiceStatus.SCHEDULED, InvoiceStatus.ON_HOLD, InvoiceStatus.AWAITING_REMEDIATION}
 
 
 class _Cancelled(Exception):
@@ -40,7 +46,7 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment:
+class InvoiceToPayment(PaymentPhase):
     @workflow.init
     def __init__(self, invoice: Invoice) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
@@ -50,7 +56,9 @@ class InvoiceToPayment:
         self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours))
         self._resolution: ResolveException | None = None
         self._cancel: CancelInvoice | None = None
-        self._inclusion: PaymentRunInclusion | None = None
+        self._validated: ValidatedInvoice | None = None
+        self._pay = PaymentLeg()
+        self._state.payment_attempts = self._pay.attempts
 
     @workflow.run
     async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
@@ -64,16 +72,14 @@ class InvoiceToPayment:
             )
         self._state.start(self._cases)
         try:
-            validated = await self._step(self._validate)
-            self._state.advance(InvoiceStatus.VALIDATED, f"supplier {validated.supplier_name}, pays to {validated.bank_account.masked()}")
+            self._validated = await self._step(self._validate)
+            self._state.advance(InvoiceStatus.VALIDATED, f"supplier {self._validated.supplier_name}, pays to {self._validated.bank_account.masked()}")
             self._state.erp_document = await self._step(self._post)
             self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
             await self._step(self._register_outflow)
             self._state.advance(InvoiceStatus.SCHEDULED, f"due {self._state.invoice.net_due_date}, awaiting a payment run")
-            await self._await_payment_run()
-            self._state.payment_run_id = self._inclusion.payment_run_id
-            self._state.advance(InvoiceStatus.IN_PAYMENT_RUN, f"payment run {self._inclusion.payment_run_id}")
-            await self._await_bank_execution()
+            await self._pay_until_cleared()
+            self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
         except _Cancelled:
             await self._withdraw()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -112,23 +118,6 @@ class InvoiceToPayment:
             summary=f"expect {inv.gross_amount} {inv.currency} out on {inv.net_due_date}", **opts.TREASURY,
         )
 
-    async def _await_payment_run(self) -> None:
-        due = datetime.combine(self._state.invoice.net_due_date, datetime.min.time(), workflow.now().tzinfo)
-        deadline = due + timedelta(days=self._policy.payment_run_grace_days)
-        if not await self._wait(lambda: self._inclusion is not None, deadline - workflow.now(), "payment run deadline"):
-            self._open_case("NotInPaymentRun", f"due {self._state.invoice.net_due_date} and in no payment run", hold=False)
-            await self._wait_for_person(lambda: self._inclusion is not None)
-            if self._cases.open is not None:
-                self._cases.close("payment-run", f"included in payment run {self._inclusion.payment_run_id}")
-                self._state.case_changed()
-
-    async def _await_bank_execution(self) -> None:
-        # Payment execution (pain.001, bank answers) is the payment-run issue's; until then the
-        # lifecycle waits here with a deadline like every other wait.
-        if not await self._wait(lambda: False, timedelta(days=14), "bank execution deadline"):
-            self._open_case("PaymentNotExecuted", "in a payment run for 14 days without bank execution", hold=False)
-            await self._wait_for_person(lambda: False)
-
     async def _withdraw(self) -> None:
         doc = self._state.erp_document
         if doc is not None:
@@ -158,8 +147,8 @@ class InvoiceToPayment:
                 self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause), hold=True)
                 await self._wait_for_person(lambda: False)
 
-    def _open_case(self, error_type: str | None, reason: str, hold: bool) -> None:
-        case = self._cases.open_case(error_type, reason)
+    def _open_case(self, error_type: str | None, reason: str, hold: bool, owner: ExceptionOwner | None = None) -> None:
+        case = self._cases.open_case(error_type, reason, owner=owner)
         workflow.logger.info("exception case %s for %s: %s", case.case_id, case.owner.value, reason)
         if hold:
             self._state.advance(InvoiceStatus.ON_HOLD, f"{case.type}: {reason}")
@@ -177,6 +166,8 @@ class InvoiceToPayment:
             res, self._resolution = self._resolution, None
             if res.corrected_invoice is not None:
                 self._state.invoice = res.corrected_invoice
+            if res.bank_account_id is not None:
+                self._state.invoice = self._state.invoice.model_copy(update={"bank_account_id": res.bank_account_id})
             self._cases.close(res.resolved_by, res.resolution)
             self._state.resume(f"resolved by {res.resolved_by}: {res.resolution}")
 
@@ -203,10 +194,67 @@ class InvoiceToPayment:
     def status(self) -> InvoiceLifecycleStatus:
         return self._state.view()
 
+    @workflow.update
+    def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
+        """A payment run takes this invoice. Atomic in the lifecycle: once reserved it can not
+        be cancelled, and a held invoice can not be reserved."""
+        if self._pay.reservation is not None:  # the run retried its request: same answer
+            return self._reserved()
+        inv, account = self._state.invoice, self._validated.bank_account
+        attempt = self._pay.next_attempt()
+        instruction = PaymentInstruction(
+            invoice_key=inv.key, attempt=attempt, end_to_end_id=end_to_end_id(inv.key, attempt),
+            amount=inv.gross_amount, currency=inv.currency, requested_execution_date=inclusion.execution_date,
+            creditor_name=account.holder_name or self._validated.supplier_name, creditor_iban=account.iban,
+            creditor_bic=account.bic, remittance_reference=normalise_reference(inv.supplier_invoice_ref),
+        )
+        self._pay.reserve(inclusion, instruction)
+        return self._reserved()
+
+    def _reserved(self) -> ReservedPayment:
+        return ReservedPayment(workflow_id=workflow.info().workflow_id, erp_document=self._state.erp_document,
+                               instruction=self._pay.instruction)
+
+    @reserve_for_payment_run.validator
+    def _validate_reservation(self, inclusion: PaymentRunInclusion) -> None:
+        if self._pay.reservation is not None:
+            if self._pay.reservation.run_key != inclusion.run_key:
+                raise ValueError(f"{self._state.invoice.key} is already in payment run {self._pay.reservation.run_key}")
+            return
+        if self._state.status != InvoiceStatus.SCHEDULED or self._cancel is not None or self._validated is None:
+            raise ValueError(f"{self._state.invoice.key} is {self._state.status.value}, not payable")
+
     @workflow.signal
-    def included_in_payment_run(self, inclusion: PaymentRunInclusion) -> None:
-        if self._inclusion is None:  # signals arrive at least once: the first one counts
-            self._inclusion = inclusion
+    def included_in_payment_run(self, sent: PaymentSent) -> None:
+        self._pay.sent(sent)
+
+    @workflow.signal
+    def released_from_payment_run(self, sent: PaymentSent) -> None:
+        """The run could not take the invoice after all (e.g. the ERP refused its claim)."""
+        self._pay.release(sent.run_key)
+
+    @workflow.signal
+    def bank_status(self, report: BankStatusReport) -> None:
+        note = self._pay.apply(report)
+        if note:
+            self._state.note(note)
+
+    @workflow.signal
+    def settled(self, report: BankStatusReport) -> None:
+        self.bank_status(report.model_copy(update={"status": BankStatus.SETTLED}))
+
+    @workflow.signal
+    def returned(self, report: BankStatusReport) -> None:
+        self.bank_status(report.model_copy(update={"status": BankStatus.RETURNED}))
+
+    @workflow.signal
+    def bank_rejection(self, rejection: BankRejection) -> None:
+        self.bank_status(self._pay.manual_rejection(rejection))
+
+    @workflow.signal
+    def cleared(self) -> None:
+        """A hint from the bank inbox that a statement was posted to the ERP: look now."""
+        self._pay.clearing_hint = True
 
     @workflow.update
     def resolve(self, request: ResolveException) -> str:

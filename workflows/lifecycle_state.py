@@ -10,7 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.exception_cases import CaseBook
 
 # History notes are for people reading the status; keep the query answer small.
-_MAX_HISTORY = 100
+_MAX_HISTORY = 200
 
 
 class LifecycleState:
@@ -19,6 +19,7 @@ class LifecycleState:
         self.status = InvoiceStatus.RECEIVED
         self.erp_document: ErpDocument | None = None
         self.payment_run_id: str | None = None
+        self.payment_attempts: list = []  # the payment leg's attempts, shared for the status view
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
@@ -49,6 +50,13 @@ class LifecycleState:
             self.note(note)
         self.case_changed()
 
+    def history_since_last(self, status: InvoiceStatus) -> list[StatusChange]:
+        """The changes since the invoice last entered `status` (e.g. this payment attempt)."""
+        for index in range(len(self._history) - 1, -1, -1):
+            if self._history[index].status == status:
+                return self._history[index:]
+        return []
+
     def note(self, text: str) -> None:
         self._record(text)
 
@@ -75,6 +83,7 @@ class LifecycleState:
             due_date=inv.net_due_date.isoformat(),
             erp_document=self.erp_document,
             payment_run_id=self.payment_run_id,
+            payment_attempts=list(self.payment_attempts),
             open_exception=self._cases.open if self._cases else None,
             closed_exceptions=list(self._cases.closed) if self._cases else [],
             history=list(self._history),

@@ -1,0 +1,67 @@
+"""Post one camt.053 to the ERP as FINSTA01, at most once per (account, statement number).
+
+SAP does not refuse a statement it has seen, and a replayed one clears again (guide §7.3),
+so the register is written *before* the call ("pending") and completed after it. A pending
+entry found later means the outcome is unknown: a person checks, finsync never re-posts."""
+
+import asyncio
+
+from adapters.finsta import statement_number
+from adapters.iso20022.readers import read_message_all, statement_balances
+from adapters.payment_registers import PaymentRegisters
+from adapters.sap_payments import SapPayments
+from activities.errors import business_error
+from canonical.bank import BankMessage, BankStatement
+from canonical.inbox import StatementOutcome
+
+PENDING = "pending"
+
+
+async def post_statement(message: BankMessage, registers: PaymentRegisters, erp: SapPayments) -> StatementOutcome:
+    outcome = StatementOutcome(bank_message_id=message.bank_message_id)
+    for statement in read_message_all(message.kind, message.body):
+        await _post_one(statement, message, registers, erp, outcome)
+    return outcome
+
+
+async def _post_one(statement: BankStatement, message: BankMessage, registers: PaymentRegisters, erp: SapPayments,
+                    outcome: StatementOutcome) -> None:
+    key = f"{statement.account_iban}:{statement_number(statement)}"
+    previous = await asyncio.to_thread(registers.statement_posting, key)
+    if previous == PENDING:
+        raise business_error("StatementPostingOutcomeUnknown",
+                             f"statement {key} was sent to the ERP without a recorded answer; check the ERP before anything else")
+    if previous is not None:
+        outcome.already_posted.append(key)
+        return
+    gaps = statement_balances(statement)
+    if gaps:
+        # Nothing is cleared from a statement that does not add up: that is where wrong
+        # clearings come from. Treasury reconciles it with the bank.
+        outcome.problems += [f"statement {key} not posted: {gap}" for gap in gaps]
+        return
+    enriched = await asyncio.to_thread(_with_references, statement, registers)
+    if not any(e.remittance_reference for e in enriched.entries):
+        outcome.already_posted.append(f"{key} (no payments of ours)")
+        return
+    await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, PENDING)
+    posting = await erp.post_bank_statement(enriched)
+    await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, posting.idoc_number)
+    outcome.posted.append(key)
+    for line in posting.cleared:
+        record = await asyncio.to_thread(registers.latest_payment_for_reference, line.reference)
+        if record is not None:
+            outcome.cleared_workflow_ids.append(record.workflow_id)
+    outcome.problems += [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}" for u in posting.unprocessed]
+    outcome.problems += [f"statement {key}: {finding}" for finding in posting.findings]
+
+
+def _with_references(statement: BankStatement, registers: PaymentRegisters) -> BankStatement:
+    """The ERP clears by invoice reference; the bank reports our EndToEndId. The payment
+    register translates, so only payments finsync sent can clear anything."""
+    entries = []
+    for entry in statement.entries:
+        record = registers.payment(entry.end_to_end_id) if entry.end_to_end_id else None
+        reference = record.remittance_reference if record else None
+        entries.append(entry.model_copy(update={"remittance_reference": reference}))
+    return statement.model_copy(update={"entries": entries})

@@ -1,0 +1,175 @@
+"""Registers that make the payment side idempotent (DESIGN invariants 2-4), kept in the
+treasury database: payment runs executed, payments sent, bank messages recorded before
+they are acted on, and bank statements posted to the ERP. Synchronous like the store."""
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, select
+
+from canonical.bank import BankMessage, MessageKind
+from canonical.payment import PaymentRecord
+
+
+class PaymentRunAlreadyExecuted(RuntimeError):
+    """This run key was executed by another workflow run (e.g. after a reset): sending its
+    file again under a new run would pay twice."""
+
+
+class PaymentRunRow(SQLModel, table=True):
+    __tablename__ = "payment_run"
+    run_key: str = Field(primary_key=True)
+    workflow_run_id: str
+    registered_at: datetime
+
+
+class PaymentRow(SQLModel, table=True):
+    __tablename__ = "payment_register"
+    end_to_end_id: str = Field(primary_key=True)
+    invoice_key: str = Field(index=True)
+    workflow_id: str
+    run_key: str
+    message_id: str = Field(index=True)
+    payment_info_id: str
+    attempt: int
+    amount: str
+    currency: str
+    remittance_reference: str = Field(index=True)
+
+
+class BankMessageRow(SQLModel, table=True):
+    __tablename__ = "bank_message"
+    bank_message_id: str = Field(primary_key=True)
+    kind: str
+    account: str | None = None
+    body: str
+    recorded_at: datetime
+    applied_at: datetime | None = Field(default=None, index=True)
+    problem: str | None = None
+
+
+class PostedStatementRow(SQLModel, table=True):
+    __tablename__ = "posted_statement"
+    statement_key: str = Field(primary_key=True)
+    bank_message_id: str
+    erp_reference: str
+    posted_at: datetime
+
+
+_TABLES = [t.__table__ for t in (PaymentRunRow, PaymentRow, BankMessageRow, PostedStatementRow)]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class PaymentRegisters:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        SQLModel.metadata.create_all(engine, tables=_TABLES)
+
+    # -- payment runs -------------------------------------------------------------------
+    def register_payment_run(self, run_key: str, workflow_run_id: str) -> None:
+        with Session(self.engine) as session:
+            row = session.get(PaymentRunRow, run_key)
+            if row is None:
+                session.add(PaymentRunRow(run_key=run_key, workflow_run_id=workflow_run_id, registered_at=_now()))
+                session.commit()
+            elif row.workflow_run_id != workflow_run_id:
+                raise PaymentRunAlreadyExecuted(f"payment run {run_key} was already executed by workflow run {row.workflow_run_id}")
+
+    # -- payments -----------------------------------------------------------------------
+    def register_payments(self, records: list[PaymentRecord]) -> None:
+        """Idempotent: an EndToEndId is registered once, with what it was first sent as."""
+        with Session(self.engine) as session:
+            known = set(session.exec(select(PaymentRow.end_to_end_id).where(
+                PaymentRow.end_to_end_id.in_([r.end_to_end_id for r in records]))))
+            for r in records:
+                if r.end_to_end_id not in known:
+                    session.add(PaymentRow(**r.model_dump(exclude={"schema_version", "amount"}), amount=str(r.amount)))
+            session.commit()
+
+    def payment(self, end_to_end_id: str) -> PaymentRecord | None:
+        with Session(self.engine) as session:
+            row = session.get(PaymentRow, end_to_end_id)
+            return _record(row) if row else None
+
+    def payments_in_message(self, message_id: str) -> list[PaymentRecord]:
+        with Session(self.engine) as session:
+            return [_record(r) for r in session.exec(select(PaymentRow).where(PaymentRow.message_id == message_id))]
+
+    def latest_payment_for_reference(self, remittance_reference: str) -> PaymentRecord | None:
+        with Session(self.engine) as session:
+            rows = session.exec(select(PaymentRow).where(PaymentRow.remittance_reference == remittance_reference)
+                                .order_by(PaymentRow.attempt.desc()))
+            row = rows.first()
+            return _record(row) if row else None
+
+    # -- bank messages ------------------------------------------------------------------
+    def record_bank_messages(self, messages: list[BankMessage]) -> int:
+        """Record before acting (invariant 4). Returns how many were new; ids already seen
+        are ignored, since the bank's ids are not monotonic and a message may come twice."""
+        new = 0
+        for message in messages:
+            with Session(self.engine) as session:
+                if session.get(BankMessageRow, message.bank_message_id) is not None:
+                    continue
+                session.add(BankMessageRow(bank_message_id=message.bank_message_id, kind=message.kind.value,
+                                           account=message.account, body=message.body, recorded_at=_now()))
+                try:
+                    session.commit()
+                    new += 1
+                except IntegrityError:
+                    session.rollback()
+        return new
+
+    def known_message_ids(self, ids: list[str]) -> set[str]:
+        with Session(self.engine) as session:
+            return set(session.exec(select(BankMessageRow.bank_message_id).where(BankMessageRow.bank_message_id.in_(ids))))
+
+    def unapplied_messages(self, limit: int = 200) -> list[BankMessage]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(BankMessageRow).where(BankMessageRow.applied_at.is_(None))
+                                .order_by(BankMessageRow.recorded_at, BankMessageRow.bank_message_id).limit(limit))
+            return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
+                                received_at=r.recorded_at, body=r.body) for r in rows]
+
+    def message(self, bank_message_id: str) -> BankMessage | None:
+        with Session(self.engine) as session:
+            r = session.get(BankMessageRow, bank_message_id)
+            return None if r is None else BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind),
+                                                      account=r.account, received_at=r.recorded_at, body=r.body)
+
+    def mark_applied(self, bank_message_id: str, problem: str | None = None) -> None:
+        with Session(self.engine) as session:
+            row = session.get(BankMessageRow, bank_message_id)
+            if row is not None and row.applied_at is None:
+                row.applied_at, row.problem = _now(), problem
+                session.add(row)
+                session.commit()
+
+    def message_problems(self) -> list[tuple[str, str]]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(BankMessageRow).where(BankMessageRow.problem.is_not(None)))
+            return [(r.bank_message_id, r.problem) for r in rows]
+
+    # -- statements posted to the ERP ---------------------------------------------------
+    def statement_posting(self, statement_key: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(PostedStatementRow, statement_key)
+            return row.erp_reference if row else None
+
+    def record_statement_posting(self, statement_key: str, bank_message_id: str, erp_reference: str) -> None:
+        """`erp_reference` is "pending" just before the ERP call and the IDoc number after it:
+        a "pending" found later means the outcome is unknown and a person must look."""
+        with Session(self.engine) as session:
+            row = session.get(PostedStatementRow, statement_key) or PostedStatementRow(
+                statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference, posted_at=_now())
+            row.erp_reference, row.posted_at = erp_reference, _now()
+            session.add(row)
+            session.commit()
+
+
+def _record(row: PaymentRow) -> PaymentRecord:
+    return PaymentRecord(**row.model_dump(exclude={"amount"}), amount=Decimal(row.amount))

@@ -1,0 +1,102 @@
+"""BankInbox: a long-running workflow that reads the bank's mailbox, records every message
+before acting on it, signals the lifecycles, and posts statements to the ERP once.
+Continues as new before its history grows large; problems travel with it."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.bank_inbox import BankInboxActivities as A
+    from canonical.inbox import BankInboxConfig, InboxProblem, MarkApplied
+    from workflows import activity_options as opts
+    from workflows import search_attributes as sa
+
+_MAX_PROBLEMS = 200
+
+
+@workflow.defn(name="BankInbox")
+class BankInbox:
+    def __init__(self) -> None:
+        self._poll_now = False
+        self._problems: list[InboxProblem] = []
+        self._applied = 0
+
+    @workflow.run
+    async def run(self, config: BankInboxConfig) -> None:
+        self._problems = list(config.problems)
+        self._show_problems()
+        for _ in range(config.iterations_before_continue_as_new):
+            await workflow.execute_activity_method(A.collect_bank_messages, summary="record new bank messages", **opts.BANK_INBOX)
+            work = await workflow.execute_activity_method(A.interpret_bank_messages, config.batch_size,
+                                                          summary="match bank messages to payments", **opts.TREASURY)
+            problems = dict(work.problems)
+            for delivery in work.deliveries:
+                await self._signal(delivery.workflow_id, delivery.signal, delivery.report, problems)
+            for message_id in work.statements:
+                outcome = await workflow.execute_activity_method(A.post_statement_to_erp, message_id,
+                                                                 summary="post the statement to the ERP once", **opts.ERP)
+                for workflow_id in outcome.cleared_workflow_ids:
+                    await self._signal(workflow_id, "cleared", None, problems, message_id)
+                if outcome.problems:
+                    problems[message_id] = "; ".join(filter(None, [problems.get(message_id), *outcome.problems]))
+            if work.message_ids:
+                await workflow.execute_activity_method(A.mark_messages_applied, MarkApplied(
+                    message_ids=work.message_ids, problems=problems), summary=f"{len(work.message_ids)} messages applied", **opts.TREASURY)
+            self._applied += len(work.message_ids)
+            self._add_problems(problems)
+            if workflow.info().is_continue_as_new_suggested():
+                break
+            if len(work.message_ids) < config.batch_size:  # caught up: wait for the next poll
+                self._poll_now = False
+                try:
+                    await workflow.wait_condition(lambda: self._poll_now, timeout=timedelta(seconds=config.poll_seconds),
+                                                  timeout_summary="next mailbox poll")
+                except TimeoutError:
+                    pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(config.model_copy(update={"problems": self._problems}))
+
+    async def _signal(self, workflow_id: str, signal: str, arg, problems: dict, message_id: str | None = None) -> None:
+        handle = workflow.get_external_workflow_handle(workflow_id)
+        try:
+            await (handle.signal(signal, arg) if arg is not None else handle.signal(signal))
+        except Exception as err:  # a lifecycle that ended or never existed: report, keep going
+            key = message_id or (arg.message_id if arg is not None else workflow_id)
+            problems[key] = "; ".join(filter(None, [problems.get(key), f"{signal} to {workflow_id} failed: {err}"]))
+
+    def _add_problems(self, problems: dict[str, str]) -> None:
+        self._problems += [InboxProblem(bank_message_id=k, problem=v) for k, v in problems.items()]
+        del self._problems[:-_MAX_PROBLEMS]
+        self._show_problems()
+
+    def _show_problems(self) -> None:
+        open_problems = [p for p in self._problems if p.acknowledged_by is None]
+        if open_problems:
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set("treasury-ops"),
+                                               sa.EXCEPTION_TYPE.value_set("BankReconciliation")])
+        else:
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
+        workflow.set_current_details(f"{self._applied} messages applied; {len(open_problems)} problems open for treasury-ops")
+
+    @workflow.signal
+    def poll_now(self) -> None:
+        self._poll_now = True
+
+    @workflow.query
+    def status(self) -> dict:
+        return {"applied": self._applied, "problems": [p.model_dump() for p in self._problems]}
+
+    @workflow.update
+    def acknowledge_problems(self, acknowledged_by: str) -> int:
+        count = 0
+        for p in self._problems:
+            if p.acknowledged_by is None:
+                p.acknowledged_by, count = acknowledged_by, count + 1
+        self._show_problems()
+        return count
+
+    @acknowledge_problems.validator
+    def _validate_acknowledge(self, acknowledged_by: str) -> None:
+        if not acknowledged_by.strip():
+            raise ValueError("say who acknowledges the problems")

@@ -1,0 +1,139 @@
+"""The lifecycle after SCHEDULED: reserved by a payment run, sent, the bank's answers,
+settlement, clearing in the ERP; on a rejection or return, remediation and a new attempt.
+A mixin of InvoiceToPayment: it shares the lifecycle's state, cases and waits."""
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.erp import ErpActivities
+    from activities.treasury import TreasuryActivities
+    from canonical.erp import OpenItemQuery
+    from canonical.reason_codes import owner_for_reason
+    from canonical.status import InvoiceStatus as S
+    from canonical.treasury import ExpectedOutflow, OutflowState
+    from workflows import activity_options as opts
+
+_ANSWERED = ("accepted", "settled", "rejected", "returned")
+_FINAL = ("settled", "rejected", "returned")
+
+
+class PaymentPhase:
+    async def _pay_until_cleared(self) -> None:
+        while True:
+            await self._await_reservation()
+            paid = await self._follow_bank()
+            if paid is None:  # released by the run before its file went out: wait for the next run
+                self._pay.clear_reservation()
+                self._state.payment_run_id = None
+                self._state.advance(S.SCHEDULED, "released from the payment run before sending; awaits the next run")
+                continue
+            if paid and await self._await_clearing():
+                return
+            await self._remediate()
+
+    async def _await_reservation(self) -> None:
+        due = datetime.combine(self._state.invoice.net_due_date, datetime.min.time(), workflow.now().tzinfo)
+        deadline = due + timedelta(days=self._policy.payment_run_grace_days)
+        await self._wait_or_case(lambda: self._pay.reservation is not None, deadline - workflow.now(), "NotInPaymentRun",
+                                 f"due {self._state.invoice.net_due_date} and in no payment run")
+        reservation = self._pay.reservation
+        self._state.payment_run_id = reservation.payment_run_id
+        self._state.advance(S.IN_PAYMENT_RUN, f"payment run {reservation.payment_run_id} ({reservation.run_key}), "
+                                              f"attempt {self._pay.current.attempt}, EndToEndId {self._pay.current.end_to_end_id}")
+
+    async def _follow_bank(self) -> bool | None:
+        """True once the bank settled the current attempt; False when it was rejected or
+        returned; None when the run released it unsent."""
+        await self._wait_or_case(lambda: self._pay.outcome() != "reserved", timedelta(days=1), "PaymentRunStalled",
+                                 "reserved by a payment run that has not sent its file for a day")
+        if self._pay.outcome() == "released":
+            return None
+        self._sync_bank_status()
+        await self._wait_or_case(lambda: self._pay.outcome() in _ANSWERED,
+                                 timedelta(hours=self._policy.bank_status_sla_hours), "BankSilent",
+                                 f"no status from the bank for {self._pay.current.end_to_end_id} (message {self._pay.current.message_id})")
+        self._sync_bank_status()
+        await self._wait_or_case(lambda: self._pay.outcome() in _FINAL,
+                                 timedelta(days=self._policy.settlement_sla_days), "NotSettled",
+                                 f"accepted but not settled: {self._pay.current.end_to_end_id}")
+        self._sync_bank_status()
+        if self._pay.outcome() != "settled":
+            return False
+        inv = self._state.invoice
+        await workflow.execute_activity_method(
+            TreasuryActivities.register_expected_outflow,
+            ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id, currency=inv.currency,
+                            amount=inv.gross_amount, value_date=self._pay.instruction.requested_execution_date, state=OutflowState.ACTUAL),
+            summary=f"cash out: {inv.gross_amount} {inv.currency} actual", **opts.TREASURY,
+        )
+        return True
+
+    def _sync_bank_status(self) -> None:
+        """Walk the status forward to what the bank said, through every state in between."""
+        path = {"sent": [S.SENT_TO_BANK], "accepted": [S.SENT_TO_BANK, S.ACCEPTED],
+                "settled": [S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED], "rejected": [S.SENT_TO_BANK, S.BANK_REJECTED],
+                "returned": [S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED, S.RETURNED]}
+        attempt = self._pay.current
+        passed = {h.status for h in self._state.history_since_last(S.IN_PAYMENT_RUN)}
+        for status in path.get(attempt.outcome, []):
+            if status not in passed:
+                note = f"{attempt.end_to_end_id} in message {attempt.message_id}" if status == S.SENT_TO_BANK else (
+                    f"{attempt.end_to_end_id}: {attempt.reason or status.value.lower()}")
+                self._state.advance(status, note)
+
+    async def _await_clearing(self) -> bool:
+        """The ERP clears the item from the bank statement; we believe the ERP, not the bank."""
+        doc, inv = self._state.erp_document, self._state.invoice
+        deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
+        while True:
+            item = await workflow.execute_activity_method(
+                ErpActivities.read_open_item, OpenItemQuery(erp_document=doc, company_code=inv.company_code),
+                summary=f"is ERP document {doc.invoice_document} cleared?", **opts.ERP,
+            )
+            if item is not None and item.is_cleared:
+                if self._cases.open is not None:
+                    self._cases.close("finsync", f"cleared by ERP document {item.clearing_document}")
+                self._state.advance(S.CLEARED, f"ERP clearing document {item.clearing_document} on {item.clearing_date}")
+                return True
+            if self._pay.outcome() == "returned":
+                self._sync_bank_status()
+                return False
+            self._pay.clearing_hint = False
+            await self._wait(lambda: self._pay.clearing_hint or self._pay.outcome() == "returned",
+                             timedelta(hours=self._policy.clearing_check_hours), "next look at the ERP open item")
+            if workflow.now() >= deadline and self._cases.open is None:
+                self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}", hold=False)
+
+    async def _remediate(self) -> None:
+        attempt = self._pay.current
+        self._state.advance(S.AWAITING_REMEDIATION, f"attempt {attempt.attempt} {attempt.outcome}: {attempt.reason or 'no reason given'}")
+        await workflow.execute_activity_method(
+            ErpActivities.release_payment_run_claim, self._state.erp_document,
+            summary="release the ERP payment-run claim", **opts.ERP,
+        )
+        if attempt.outcome == "returned":
+            await self._register_outflow()  # the money came back: expected again
+        self._open_case(f"Payment{attempt.outcome.capitalize()}",
+                        f"attempt {attempt.attempt} ({attempt.end_to_end_id}) {attempt.outcome}: {attempt.reason or 'no reason given'}",
+                        hold=False, owner=owner_for_reason(attempt.reason_code))
+        await self._wait_for_person(lambda: False)
+        # The resolution may name new bank details: check them against the ERP before paying.
+        self._validated = await self._step(self._validate)
+        self._pay.clear_reservation()
+        self._state.payment_run_id = None
+        self._state.advance(S.SCHEDULED, f"attempt {self._pay.next_attempt()} awaits a payment run")
+
+    async def _wait_or_case(self, condition, timeout: timedelta, case_type: str, reason: str) -> None:
+        """Wait; when the deadline passes, open an owned case and keep waiting. The case closes
+        by itself when the awaited thing happens."""
+        while not condition():
+            if await self._wait(condition, timeout, f"{case_type} deadline"):
+                break
+            if self._cases.open is None:
+                self._open_case(case_type, reason, hold=False)
+            await self._wait_for_person(condition)
+        if self._cases.open is not None and self._cases.open.type == case_type:
+            self._cases.close("finsync", "resolved by events: the awaited step happened")
+            self._state.case_changed()

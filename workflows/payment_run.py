@@ -1,0 +1,121 @@
+"""PaymentRun: one run for one paying account and date. Selects what is due, lets each
+lifecycle accept or refuse, claims the invoices in the ERP, builds one fixed pain.001 per
+chunk, sends it once, and tells the lifecycles. Workflow id `payment-run-<account>`:
+Temporal allows one open run per id, so runs for one paying account never overlap."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payment_run import PaymentRunActivities as A
+    from canonical.bank import PaymentFile
+    from canonical.commands import PaymentSent
+    from canonical.payment import BankStatus, BankStatusReport, PaymentRecord
+    from canonical.payment_run import (DueInvoicesQuery, ErpClaims, PaymentRunRequest, PaymentRunSummary,
+                                       ReservationRequest, ReservedPayment)
+    from workflows import activity_options as opts
+
+
+def run_identity(req: PaymentRunRequest) -> tuple[str, str]:
+    """(run key, ERP run id). The ERP's PaymentRunID holds 6 characters (F110's LAUFI)."""
+    run_key = f"{req.paying_account_id}-{req.run_date:%Y%m%d}-{req.run_number}"
+    return run_key, f"{req.paying_account_id[0]}{req.run_date:%m%d}{req.run_number}"
+
+
+@workflow.defn(name="PaymentRun")
+class PaymentRun:
+    def __init__(self) -> None:
+        self._summary: PaymentRunSummary | None = None
+        self._stage = "starting"
+
+    @workflow.run
+    async def run(self, req: PaymentRunRequest) -> PaymentRunSummary:
+        run_key, erp_run_id = run_identity(req)
+        account = await workflow.execute_activity_method(A.paying_account, req.paying_account_id, **opts.TREASURY)
+        self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency)
+        await workflow.execute_activity_method(A.register_payment_run, run_key, summary=f"register run {run_key}", **opts.TREASURY)
+        self._stage = "selecting"
+        due = await workflow.execute_activity_method(
+            A.select_due_invoices,
+            DueInvoicesQuery(company_code=account.company_code, currency=account.currency,
+                             due_by=req.run_date + timedelta(days=req.horizon_days)),
+            summary=f"invoices due by {req.run_date + timedelta(days=req.horizon_days)}", **opts.TREASURY)
+        if not due:
+            self._stage = "nothing to pay"
+            return self._summary
+        self._stage = "reserving"
+        reservations = await workflow.execute_activity_method(
+            A.reserve_invoices,
+            ReservationRequest(run_key=run_key, payment_run_id=erp_run_id, execution_date=req.run_date,
+                               invoice_keys=[o.invoice_key for o in due]),
+            summary=f"ask {len(due)} lifecycles to join", **opts.LIFECYCLE_CALLS)
+        self._summary.refused.update(reservations.refused)
+        payable = await self._claim(reservations.reserved, erp_run_id, req, run_key)
+        for index in range(0, len(payable), req.max_payments_per_file):
+            await self._send(payable[index:index + req.max_payments_per_file], index // req.max_payments_per_file + 1,
+                             run_key, account, req)
+        self._stage = "done"
+        return self._summary
+
+    async def _claim(self, reserved: list[ReservedPayment], erp_run_id: str, req: PaymentRunRequest,
+                     run_key: str) -> list[ReservedPayment]:
+        """Claim in the ERP; whatever the ERP refuses goes back to its lifecycle unsent."""
+        if not reserved:
+            return []
+        self._stage = "claiming in the ERP"
+        claims = await workflow.execute_activity_method(
+            A.claim_in_erp, ErpClaims(payment_run_id=erp_run_id, run_date=req.run_date,
+                                      documents=[r.erp_document for r in reserved]),
+            summary=f"claim {len(reserved)} invoices for run {erp_run_id}", **opts.ERP)
+        payable = []
+        for r in reserved:
+            if r.erp_document.invoice_document in claims.refused:
+                self._summary.refused[r.instruction.invoice_key] = claims.refused[r.erp_document.invoice_document]
+                await self._tell(r, "released_from_payment_run", PaymentSent(run_key=run_key, message_id="", end_to_end_id=r.instruction.end_to_end_id))
+            else:
+                payable.append(r)
+        return payable
+
+    async def _send(self, chunk: list[ReservedPayment], number: int, run_key: str, account, req: PaymentRunRequest) -> None:
+        message_id = f"FS-{run_key}-{number:02d}"
+        payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P", created_at=workflow.now(),
+                                   execution_date=req.run_date, debtor=account, payments=[r.instruction for r in chunk])
+        self._stage = f"sending {message_id}"
+        await workflow.execute_activity_method(A.register_payments, [
+            PaymentRecord(end_to_end_id=r.instruction.end_to_end_id, invoice_key=r.instruction.invoice_key,
+                          workflow_id=r.workflow_id, run_key=run_key, message_id=message_id,
+                          payment_info_id=payment_file.payment_info_id, attempt=r.instruction.attempt,
+                          amount=r.instruction.amount, currency=r.instruction.currency,
+                          remittance_reference=r.instruction.remittance_reference) for r in chunk],
+            summary=f"register {len(chunk)} payments of {message_id}", **opts.TREASURY)
+        # The file's bytes become history here: every retry below sends exactly these bytes.
+        xml = await workflow.execute_activity_method(A.build_payment_file, payment_file,
+                                                     summary=f"build and validate {message_id}", **opts.TREASURY)
+        try:
+            await workflow.execute_activity_method(A.submit_payment_file, xml, summary=f"send {message_id} to the bank", **opts.BANK)
+        except ActivityError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == "PaymentFileRefused"):
+                raise
+            reason = cause.details[0] if cause.details else "FF01"
+            self._summary.file_rejected = f"{message_id}: {cause.message}"
+            for r in chunk:  # the whole file was refused: each payment is rejected with its reason
+                await self._tell(r, "bank_status", BankStatusReport(
+                    message_id=f"refused:{message_id}", original_message_id=message_id,
+                    end_to_end_id=r.instruction.end_to_end_id, status=BankStatus.REJECTED, reason_code=reason))
+            return
+        self._summary.message_ids.append(message_id)
+        for r in chunk:
+            await self._tell(r, "included_in_payment_run", PaymentSent(run_key=run_key, message_id=message_id,
+                                                                       end_to_end_id=r.instruction.end_to_end_id))
+            self._summary.paid_invoices += 1
+            self._summary.total += r.instruction.amount
+
+    async def _tell(self, reserved: ReservedPayment, signal: str, arg) -> None:
+        await workflow.get_external_workflow_handle(reserved.workflow_id).signal(signal, arg)
+
+    @workflow.query
+    def status(self) -> dict:
+        return {"stage": self._stage, "summary": self._summary.model_dump(mode="json") if self._summary else None}
