@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.treasury_store import TreasuryStore
-from cli.processes import BIN, ManagedProcess, free_port, mock_sap
+from cli.processes import BIN, free_port, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from tests.helpers import TEST_CODEC_KEY
@@ -57,6 +57,19 @@ def sap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("sap") / "mock-sap.log"
     proc = mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log).start()
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/_mock/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """mock-bank with its clock at today 09:00, before the 15:00 cut-off."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("bank") / "mock-bank.log"
+    proc = mock_bank(port, clock=f"{date.today().isoformat()}T09:00", log=log).start()
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/_mock/health")
         yield f"http://127.0.0.1:{port}"

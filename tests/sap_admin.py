@@ -52,6 +52,14 @@ async def add_bank_account(sap_url: str, supplier_id: str, bank_id: str, iban: s
     })
 
 
+async def add_bank_account_if_missing(sap_url: str, supplier_id: str, bank_id: str, iban: str, bic: str) -> None:
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        found = await http.get(f"{BP}/A_BusinessPartnerBank(BusinessPartner='{supplier_id}',BankIdentification='{bank_id}')",
+                               params={"$format": "json"})
+    if found.status_code == 404:
+        await add_bank_account(sap_url, supplier_id, bank_id, iban, bic)
+
+
 async def add_fault(sap_url: str, rule: dict) -> None:
     async with httpx.AsyncClient(base_url=sap_url) as http:
         (await http.post("/_mock/faults", json=rule)).raise_for_status()

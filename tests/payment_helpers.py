@@ -1,0 +1,42 @@
+"""Running payment runs and the bank inbox in tests, and moving the bank's clock until a
+lifecycle gets where it should (settlement waits for the next business day)."""
+
+import uuid
+from contextlib import asynccontextmanager
+from datetime import date
+
+from temporalio.client import Client, WorkflowHandle
+
+from canonical.inbox import BankInboxConfig
+from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
+from tests import bank_admin
+from tests.helpers import wait_for_status
+from workflows.bank_inbox import BankInbox
+from workflows.payment_run import PaymentRun
+
+
+async def pay(client: Client, task_queue: str, run_number: int = 1) -> PaymentRunSummary:
+    request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+                                run_number=run_number, requested_by="treasury.tom")
+    return await client.execute_workflow(PaymentRun.run, request, id=f"payment-run-ACME-{uuid.uuid4().hex[:6]}",
+                                         task_queue=task_queue)
+
+
+@asynccontextmanager
+async def bank_inbox(client: Client, task_queue: str):
+    handle = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=0.5), id=f"bank-inbox-{uuid.uuid4().hex[:6]}",
+                                         task_queue=task_queue)
+    try:
+        yield handle
+    finally:
+        await handle.terminate("test done")
+
+
+async def advance_until(handle: WorkflowHandle, status: str, bank_url: str, max_days: int = 5):
+    """Advance the bank one day at a time (weekends included) until the lifecycle says `status`."""
+    for _ in range(max_days):
+        try:
+            return await wait_for_status(handle, status, timeout=6)
+        except AssertionError:
+            await bank_admin.advance(bank_url, 1)
+    return await wait_for_status(handle, status, timeout=10)

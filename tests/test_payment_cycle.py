@@ -1,0 +1,67 @@
+"""From SCHEDULED to COMPLETED against the real mock-bank and mock-sap: a payment run, the
+bank's answers through the inbox, settlement, the statement cleared in the ERP; and a
+rejection remediated into a second attempt without a second payment."""
+
+import pytest
+
+from canonical.commands import ResolveException
+from canonical.invoice import Invoice
+from tests import bank_admin, sap_admin
+from tests.helpers import invoice_json, new_worker, wait_for_status
+from tests.payment_helpers import advance_until, bank_inbox, pay
+from workflows.invoice_lifecycle import InvoiceToPayment
+
+
+@pytest.fixture(autouse=True)
+async def fresh_bank(bank_server):
+    await bank_admin.reset(bank_server)
+
+
+async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_server, store):
+    invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        async with bank_inbox(client, worker.task_queue):
+            summary = await pay(client, worker.task_queue)
+            assert summary.paid_invoices == 1 and str(summary.total) == "1190.00", summary
+            await wait_for_status(handle, "ACCEPTED")
+            await advance_until(handle, "SETTLED", bank_server)
+            view = await advance_until(handle, "COMPLETED", bank_server)
+    statuses = [h.status.value for h in view.history]
+    for expected in ["SCHEDULED", "IN_PAYMENT_RUN", "SENT_TO_BANK", "ACCEPTED", "SETTLED", "CLEARED", "COMPLETED"]:
+        assert expected in statuses, statuses
+    [attempt] = view.payment_attempts
+    assert attempt.outcome == "settled" and attempt.message_id == summary.message_ids[0]
+    doc = view.erp_document
+    erp = await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year)
+    assert erp["PaymentRunID"] == ""  # SAP released the claim on clearing
+    assert len(await bank_admin.payments_for(bank_server, attempt.end_to_end_id)) == 1
+    [position] = [p for p in store.cash_positions("1710") if p.actual_outflow]
+    assert str(position.actual_outflow) == "1190.00"
+
+
+async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store):
+    # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
+    await sap_admin.add_bank_account_if_missing(sap_server, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
+    invoice = Invoice.model_validate(invoice_json(supplier_id="1000014"))
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        async with bank_inbox(client, worker.task_queue):
+            await pay(client, worker.task_queue)
+            held = await wait_for_status(handle, "AWAITING_REMEDIATION")
+            assert held.open_exception.owner.value == "ap-remediation"
+            assert "AC04 account closed" in held.open_exception.reason
+            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
+                resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))
+            await wait_for_status(handle, "SCHEDULED")
+            second = await pay(client, worker.task_queue, run_number=2)
+            assert second.paid_invoices == 1, second
+            view = await advance_until(handle, "COMPLETED", bank_server)
+    first, retry = view.payment_attempts
+    assert (first.outcome, first.reason_code, first.reason) == ("rejected", "AC04", "AC04 account closed")
+    assert retry.outcome == "settled" and retry.end_to_end_id != first.end_to_end_id
+    paid = [p for e2e in (first.end_to_end_id, retry.end_to_end_id) for p in await bank_admin.payments_for(bank_server, e2e)]
+    booked = [p for p in paid if str(p.get("outcome", p.get("status", ""))).lower() not in ("rejected", "rjct")]
+    assert len(booked) == 1, paid
