@@ -1,0 +1,255 @@
+"""Bank adapter (mock-bank 0.9.0 over HTTP): submit pain.001 files, read the mailbox.
+
+Delivery is pull only. Each call is one HTTP exchange plus, for mailbox reads, the bank's
+epoch; there is no retry loop here, the Temporal activity owns retries. Resending the same
+file bytes is always safe: the bank refuses a repeated MsgId with DUPL, which
+submit_payment_file turns into a receipt with duplicate=True (DESIGN invariants 2 and 3).
+"""
+
+import io
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+from lxml import etree
+from pydantic import BaseModel
+
+from adapters.bank_errors import (
+    BankError,
+    BankOutcomeUnknown,
+    BankRejectedFile,
+    BankTransientError,
+    retry_after_seconds,
+)
+from canonical.bank import BankMessage, MessageKind
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+__all__ = [
+    "BankClient", "BankError", "BankOutcomeUnknown", "BankRejectedFile", "BankTransientError",
+    "SubmissionReceipt", "message_kind",
+]
+
+log = logging.getLogger(__name__)
+
+DUPLICATE = "DUPL"
+
+# Raised before any byte of the request left: nothing can have been processed.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class SubmissionReceipt(BaseModel):
+    """The bank has taken the file; its decision comes in the pain.002, never in this receipt.
+
+    duplicate=True: the bank already knew this MsgId from an earlier attempt (a retry after
+    a lost answer). That earlier attempt's pain.002 decides the outcome, and it may be a
+    refusal: the bank burns a MsgId even when it refuses the file at the door (verified:
+    reject-file FF01, then the same bytes once the debtor was fixed -> DUPL, nothing booked).
+    So a duplicate receipt is not an acceptance, and BankRejectedFile must never be retried
+    with the same bytes: a corrected file needs a new MsgId."""
+
+    message_id: str
+    duplicate: bool = False
+
+
+def message_kind(message_type: str) -> MessageKind | None:
+    """MessageKind for a mailbox type such as "pain.002.001.10" (any version); None for
+    a type finsync does not read (NACHA, BAI2)."""
+    for kind in MessageKind:
+        if message_type.startswith(kind.value):
+            return kind
+    return None
+
+
+def _file_message_id(xml: bytes) -> str | None:
+    # Only for the receipt when the bank's answer does not name the file; the builder made it.
+    try:
+        for _, node in etree.iterparse(io.BytesIO(xml), tag="{*}MsgId", resolve_entities=False, no_network=True):
+            return node.text
+    except etree.XMLSyntaxError:
+        return None
+    return None
+
+
+class BankClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        # The mock is HTTP/1.0, one connection per request; keeping none open avoids
+        # reusing a socket the server has already closed.
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json", "Connection": "close"},
+            auth=httpx.BasicAuth(user, password or "") if user else None,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, s: "Settings") -> "BankClient":
+        password = getattr(s, "bank_password", None)
+        return cls(
+            getattr(s, "bank_url", "http://127.0.0.1:8090"),
+            user=getattr(s, "bank_user", None),
+            password=password.get_secret_value() if hasattr(password, "get_secret_value") else password,
+            timeout=getattr(s, "bank_timeout_seconds", 60.0),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "BankClient":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    # -- payment files ---------------------------------------------------------------------
+
+    async def submit_payment_file(self, xml: bytes) -> SubmissionReceipt:
+        """POST one pain.001 (bytes, so httpx sends Content-Length; the bank answers a chunked
+        body with 411). 202: the bank has it. 422 DUPL: it already had it (not a refusal).
+        Any other 422: BankRejectedFile. A lost answer: BankOutcomeUnknown."""
+        response = await self._send(
+            "POST", "/payments", content=bytes(xml), headers={"Content-Type": "application/xml"}, write=True
+        )
+        answer = _json(response)
+        message_id = str(answer.get("msg_id") or _file_message_id(xml) or "")
+        if response.status_code == 202:
+            return SubmissionReceipt(message_id=message_id)
+        if response.status_code == 422:
+            reason = answer.get("reason")
+            if reason == DUPLICATE:
+                log.info("bank already holds payment file %s (DUPL)", message_id)
+                return SubmissionReceipt(message_id=message_id, duplicate=True)
+            findings = [_finding(f) for f in answer.get("findings") or []]
+            raise BankRejectedFile(reason, findings or [answer.get("reason_text") or response.text[:500]], status=422)
+        if response.status_code == 413:
+            # Too big for the bank: the same bytes will never pass; the run must be split.
+            raise BankRejectedFile(None, [f"HTTP 413: the file is too large ({len(xml)} bytes)"], status=413)
+        self._raise_for_status(response)
+        raise BankError(f"unexpected answer {response.status_code} to POST /payments", status=response.status_code)
+
+    # -- mailbox ---------------------------------------------------------------------------
+
+    async def peek_mailbox(self) -> list[BankMessage]:
+        """Everything released and not collected, oldest id first; consumes nothing (and
+        releases what has come due, as every mailbox read does)."""
+        return await self._messages("/_mock/mailbox?leave")
+
+    async def collect_mailbox(self) -> list[BankMessage]:
+        """The same list, consumed: return it from the activity so it lands in history
+        before anything acts on it (DESIGN invariant 4)."""
+        return await self._messages("/_mock/mailbox")
+
+    async def released_messages(self) -> list[BankMessage]:
+        """Everything released, collected or not: recovery after a crash between collect
+        and record. Releases nothing by itself, so peek first if due messages matter."""
+        return await self._messages("/_mock/messages")
+
+    async def bank_epoch(self) -> str:
+        """Identifies one life of the bank's numbering: mailbox ids and the bank's MsgIds
+        (MB-P002-000001 ...) start again at 1 after POST /_mock/reset or a restart on
+        :memory:. Caveat: a restart on --db keeps the ids but still changes the epoch."""
+        state = await self._get_json("/_mock/state")
+        started = "".join(ch for ch in str(state.get("started", "")) if ch.isalnum())
+        return f"{started}.{state.get('resets', 0)}"
+
+    async def payments_for(self, end_to_end_id: str) -> list[dict]:
+        """The bank's own record of every payment with this EndToEndId, newest first; [] if
+        none. The bank pays a repeated EndToEndId in a new file again: this shows it."""
+        response = await self._send("GET", f"/_mock/payments/{quote(end_to_end_id, safe='')}?all")
+        if response.status_code == 404:
+            return []
+        self._raise_for_status(response)
+        return list(response.json())
+
+    async def _messages(self, path: str) -> list[BankMessage]:
+        # The epoch is read on both sides: a reset in between would label ids with the
+        # wrong life, and a wrongly qualified id is a message deduplicated away.
+        before = await self.bank_epoch()
+        rows = await self._get_json(path)
+        if await self.bank_epoch() != before:
+            raise BankTransientError(f"the bank was reset while {path} was read; read again")
+        messages = []
+        for row in rows:
+            kind = message_kind(str(row.get("type", "")))
+            if kind is None:
+                log.warning("bank message %s of type %s is not one finsync reads; left out",
+                            row.get("id"), row.get("type"))
+                continue
+            messages.append(BankMessage(
+                bank_message_id=f"{before}:{row['id']}",
+                kind=kind,
+                account=row.get("account"),
+                received_at=row.get("releasedAt"),
+                body=row["body"],
+            ))
+        return messages
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _get_json(self, path: str) -> Any:
+        response = await self._send("GET", path)
+        self._raise_for_status(response)
+        return response.json()
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response) -> None:
+        status = response.status_code
+        if response.is_success:
+            return
+        text = response.text[:300]
+        if status == 429 or status >= 500:
+            raise BankTransientError(
+                f"bank answered {status}: {text}",
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                status=status,
+            )
+        if status in (401, 403):
+            raise BankError(f"bank refused the credentials ({status})", status=status)
+        raise BankError(f"bank answered {status} to {response.request.method} {response.request.url.path}: {text}",
+                        status=status)
+
+    async def _send(self, method: str, path: str, *, write: bool = False, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except _NOT_SENT as exc:
+            raise BankTransientError(f"bank not reachable for {method} {path}: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            if write:
+                raise BankOutcomeUnknown(
+                    f"{method} {path} was sent but the bank gave no answer ({type(exc).__name__}); "
+                    "it may hold the file: resend the same bytes"
+                ) from exc
+            raise BankTransientError(f"bank gave no answer to {method} {path}: {type(exc).__name__}") from exc
+        # Method, path and status only: headers carry the credentials, bodies bank details.
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug("bank %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed_ms)
+        return response
+
+
+def _finding(finding: Any) -> str:
+    # The bank's findings are {"level", "path", "code", "text"}; one line each for a person.
+    if isinstance(finding, dict):
+        return " ".join(str(finding[k]) for k in ("code", "path") if finding.get(k)) + f": {finding.get('text', '')}"
+    return str(finding)
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
