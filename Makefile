@@ -1,0 +1,30 @@
+# finsync developer entry points. `make up` is the whole local experience: the embedded stack
+# (Temporal dev server with Web UI, mock SAP/bank/e-invoicing, the worker) plus sample invoices.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Installing takes a while and needs the package index: redo it only when the dependencies
+# (pyproject.toml) change, not on every `make up`.
+STAMP  := $(VENV)/.finsync-installed
+
+.PHONY: venv up test bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -e '.[test]'
+	touch $@
+
+up: venv
+	$(PY) -m cli up
+
+test: venv
+	$(PY) -m pytest -q
+
+# Each bench script starts its own servers on free ports and prints its figures. All of them
+# run even if one fails; the failures are named at the end and make the target fail.
+bench: venv
+	@failed=""; for script in bench/*.py; do echo "== $$script"; $(PY) $$script || failed="$$failed $$script"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi

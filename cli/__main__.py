@@ -1,0 +1,63 @@
+"""`python -m cli up|status|workflow-id|start-command` (run from the repository root)."""
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from cli import commands
+
+
+def _local_defaults() -> None:
+    """Let `status` reach the embedded stack without exports: its address and its codec key,
+    unless the environment already names others (a real deployment always does)."""
+    if "TEMPORAL_ADDRESS" not in os.environ and "FINSYNC_TEMPORAL_PORT" in os.environ:
+        os.environ["TEMPORAL_ADDRESS"] = f"127.0.0.1:{os.environ['FINSYNC_TEMPORAL_PORT']}"
+    key = Path(os.environ.get("FINSYNC_STATE_DIR", ".finsync")) / "codec.key"
+    if not {"FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE"} & os.environ.keys() and key.exists():
+        os.environ["FINSYNC_CODEC_KEY_FILE"] = str(key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cli", description="finsync command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the embedded stack (Temporal dev server, mocks, worker) until Ctrl-C")
+    up.add_argument("--no-samples", action="store_true", help="do not start the sample invoice lifecycles")
+    up.add_argument("--exit-after-samples", action="store_true",
+                    help="stop everything and exit once the samples are SCHEDULED/ON_HOLD (smoke runs)")
+    sub.add_parser("status", help="status table of every InvoiceToPayment lifecycle")
+    for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
+                       ("start-command", "print the `temporal workflow start` command for an invoice file")):
+        sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
+
+        return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
+    if args.command == "status":
+        _local_defaults()
+        from codec.bank_details import CodecKeyError
+
+        try:
+            return asyncio.run(commands.status())
+        except CodecKeyError as err:
+            return commands.fail(f"error: {err}", 1)
+        except OSError as err:  # an unreadable FINSYNC_CODEC_KEY_FILE
+            return commands.fail(f"error: cannot read the codec key: {err}", 1)
+        except RuntimeError as err:  # the SDK's "failed client connect"
+            address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+            return commands.fail(f"error: cannot reach Temporal at {address}: {err}", 1)
+    try:
+        if args.command == "workflow-id":
+            print(commands.workflow_id(args.invoice))
+        else:
+            print(commands.start_command(args.invoice))
+    except commands.BadInput as err:
+        return commands.fail(str(err))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

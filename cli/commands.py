@@ -1,0 +1,121 @@
+"""`workflow-id`, `start-command` and `status`: small helpers around the canonical invoice and
+the running lifecycles, so nobody derives a workflow id or a start command by hand."""
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import pydantic
+from temporalio.client import WorkflowExecutionStatus
+
+from canonical.invoice import Invoice
+from canonical.status import InvoiceLifecycleStatus
+from cli.samples import WORKFLOW_TYPE, read_status, summary
+from workflows import search_attributes as sa
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(Exception):
+    """An invoice file that can not become a canonical invoice; the message says why."""
+
+
+def load_invoice(path: str) -> tuple[Invoice, str]:
+    """The validated invoice and the file's text."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise BadInput(f"cannot read {path}: {err.strerror}") from None
+    try:
+        return Invoice.model_validate_json(text), text
+    except pydantic.ValidationError as err:
+        # pydantic names the field and the rule (e.g. "money must be a decimal string").
+        raise BadInput(f"{path} is not a valid canonical invoice:\n{err}") from None
+
+
+def workflow_id(path: str) -> str:
+    return load_invoice(path)[0].workflow_id
+
+
+def start_command(path: str, task_queue: str = "finsync") -> str:
+    """The `temporal workflow start` line for an invoice file, quoted for a POSIX shell.
+
+    `--fail-existing` is essential: without it the CLI answers a start on an id already in
+    use (running, or closed under RejectDuplicate) with exit code 0 and the existing run's id,
+    whatever the reuse/conflict policy says, so a script can not tell "started" from
+    "was already there" (guides/temporal.md §1.4)."""
+    inv, text = load_invoice(path)
+    # The file as written, on one line. Amounts in a valid invoice are strings, so the JSON
+    # round trip keeps them exactly as the sender wrote them.
+    body = json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+    args = [
+        "temporal", "workflow", "start",
+        "--task-queue", task_queue,
+        "--type", WORKFLOW_TYPE,
+        "--workflow-id", inv.workflow_id,
+        "--id-reuse-policy", "RejectDuplicate",
+        "--fail-existing",
+        "--static-summary", summary(inv),
+        # Set at start so `workflow list --query` finds the invoice before its first task runs;
+        # the workflow upserts the same values.
+        "--search-attribute", f'{sa.INVOICE_ID.name}="{inv.key}"',
+        "--search-attribute", f'{sa.SUPPLIER_ID.name}="{inv.supplier_id}"',
+        "--search-attribute", f'{sa.COMPANY_CODE.name}="{inv.company_code}"',
+        "--input", body,
+    ]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+# -- status table -------------------------------------------------------------------------
+_HEADER = ("INVOICE", "STATUS", "ERP DOCUMENT", "OPEN EXCEPTION")
+
+
+def status_row(view: InvoiceLifecycleStatus) -> tuple[str, str, str, str]:
+    doc = view.erp_document
+    case = view.open_exception
+    return (
+        view.invoice_key,
+        view.status.value,
+        f"{doc.invoice_document}/{doc.fiscal_year}" if doc else "-",
+        f"{case.owner.value}/{case.type}" if case else "-",
+    )
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(len(_HEADER))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [_HEADER, *rows])
+
+
+async def status() -> int:
+    """Every InvoiceToPayment lifecycle: running ones by the `status` query, closed ones
+    (completed, cancelled, failed) from their search attributes, since no query runs there
+    without replaying the whole history on a worker."""
+    # Imported here: the worker module pulls in every workflow and adapter, which
+    # `workflow-id` and `start-command` do not need.
+    from settings import get_settings
+    from worker import connect
+
+    client = await connect(get_settings())
+    rows = []
+    async for ex in client.list_workflows(f"WorkflowType='{WORKFLOW_TYPE}'"):
+        view = await read_status(client.get_workflow_handle(ex.id)) if ex.status == WorkflowExecutionStatus.RUNNING else None
+        if view is not None:
+            rows.append(status_row(view))
+            continue
+        attrs = ex.typed_search_attributes
+        owner, kind = attrs.get(sa.EXCEPTION_OWNER), attrs.get(sa.EXCEPTION_TYPE)
+        state = attrs.get(sa.INVOICE_STATUS) or "?"
+        closed = ex.status.name if ex.status and ex.status != WorkflowExecutionStatus.RUNNING else "no answer"
+        rows.append((attrs.get(sa.INVOICE_ID) or ex.id, f"{state} ({closed.lower()})", "-",
+                     f"{owner}/{kind}" if owner else "-"))
+    if not rows:
+        print(f"no {WORKFLOW_TYPE} workflows")
+        return 0
+    print(format_table(sorted(rows)))
+    return 0
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    print(message, file=sys.stderr)
+    return code

@@ -1,0 +1,151 @@
+"""The sample lifecycles `up` starts, so a new engineer sees invoices move at once.
+
+Fixed references make the workflow ids fixed: re-running `up` lands on the same lifecycles
+(DESIGN invariant 1) instead of posting four more invoices to the ERP every time.
+"""
+
+import asyncio
+import json
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from canonical.invoice import Invoice
+from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
+
+# By name, not by importing the workflow class: the CLI's helpers stay usable (and light)
+# whatever state the workflow module is in; the names are the workflow's public contract.
+WORKFLOW_TYPE = "InvoiceToPayment"
+STATUS_QUERY = "status"
+
+COMPANY_CODE = "1710"
+# (mock-sap supplier, reference ≤ 16 chars: the ERP's limit, VAT 21 %, lines as (text, net)).
+_SAMPLES = [
+    ("1000013", "SAMPLE-GLX-001", "210.00", [("Consulting November", "600.00"), ("Travel", "400.00")]),
+    ("1000014", "SAMPLE-INI-001", "514.61", [("TPS report licences", "2000.00"), ("Support", "450.50")]),
+    ("1000015", "SAMPLE-EUR-001", "163.80", [("Office supplies", "780.00")]),
+    ("1000016", "SAMPLE-UMB-001", "2625.00", [("Freight Rotterdam-Lyon", "10000.00"), ("Customs handling", "2500.00")]),
+]
+# A sample has settled once it left these: it waits for a payment run (SCHEDULED), for a
+# person (ON_HOLD), or it has moved on since an earlier `up` (a payment run took it, ...).
+IN_FLIGHT = {InvoiceStatus.RECEIVED, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED}
+_QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+def summary(inv: Invoice) -> str:
+    """The Web UI's one-line summary; `start-command` writes the same one."""
+    return f"{inv.supplier_id} {inv.gross_amount} {inv.currency} due {inv.net_due_date}"
+
+
+def sample_invoices(today: date | None = None) -> list[Invoice]:
+    today = today or date.today()
+    invoices = []
+    for supplier, ref, tax, lines in _SAMPLES:
+        net = sum((Decimal(amount) for _, amount in lines), Decimal(0))
+        invoices.append(Invoice.model_validate({
+            "company_code": COMPANY_CODE, "supplier_id": supplier, "supplier_invoice_ref": ref,
+            "invoice_date": today.isoformat(), "currency": "EUR",
+            "net_amount": str(net), "tax_amount": tax, "gross_amount": str(net + Decimal(tax)),
+            "payment_terms": {"code": "NT30", "net_days": 30},
+            "lines": [{"line_no": i, "description": text, "net_amount": amount}
+                      for i, (text, amount) in enumerate(lines, start=1)],
+            "approved_by": "ap.approver",
+        }))
+    return invoices
+
+
+async def start_samples(client: Client, task_queue: str, invoices: list[Invoice]) -> dict[str, WorkflowHandle]:
+    """Start each sample once. A running one is joined (USE_EXISTING); a closed one is left
+    alone (REJECT_DUPLICATE raises), which is what makes a second `up` resume, not duplicate."""
+    handles: dict[str, WorkflowHandle] = {}
+    for inv in invoices:
+        try:  # only to say "started" or "resumed": the start call below decides
+            before = await client.get_workflow_handle(inv.workflow_id).describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            before = None
+        try:
+            handles[inv.workflow_id] = await client.start_workflow(
+                WORKFLOW_TYPE, inv, id=inv.workflow_id, task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=summary(inv),
+            )
+            print(f"  {'resumed' if before else 'started'}  {inv.workflow_id}", flush=True)
+        except WorkflowAlreadyStartedError:
+            # Closed earlier (completed or cancelled): a new run would be a second lifecycle.
+            handles[inv.workflow_id] = client.get_workflow_handle(inv.workflow_id)
+            print(f"  already done  {inv.workflow_id}", flush=True)
+    return handles
+
+
+async def read_status(handle: WorkflowHandle) -> InvoiceLifecycleStatus | None:
+    """The status query, or None while the lifecycle has not run its first task yet."""
+    try:
+        return await handle.query(STATUS_QUERY, result_type=InvoiceLifecycleStatus,
+                                  rpc_timeout=_QUERY_TIMEOUT)
+    except Exception:  # noqa: BLE001 - not yet queryable (no worker/first task): ask again
+        return None
+
+
+async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check_alive=lambda: None
+                       ) -> tuple[dict[str, InvoiceLifecycleStatus | None], bool]:
+    """Poll until every sample is past IN_FLIGHT (SCHEDULED, ON_HOLD, ...) or closed, printing
+    each change; returns the last views and whether all got there in time. `check_alive`
+    raises when a stack process died, so a dead worker is named, not waited on."""
+    started = time.monotonic()
+    seen: dict[str, str] = {}
+    views: dict[str, InvoiceLifecycleStatus | None] = {}
+    while True:
+        check_alive()
+        done = 0
+        for wf_id, handle in handles.items():
+            views[wf_id] = view = await read_status(handle)
+            label = view.status.value if view else "(waiting for the worker)"
+            if seen.get(wf_id) != label:
+                seen[wf_id] = label
+                print(f"  {time.monotonic() - started:6.1f}s  {wf_id:40} {label}", flush=True)
+            if view and (view.status not in IN_FLIGHT or await _closed(handle)):
+                done += 1
+        if done == len(handles) or time.monotonic() - started > timeout:
+            return views, done == len(handles)
+        await asyncio.sleep(0.5)
+
+
+async def _closed(handle: WorkflowHandle) -> bool:
+    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+
+
+def print_guide(address: str, ui_url: str, repo: Path, state: str, views: dict) -> None:
+    """What to try next, with this stack's real ids and address filled in."""
+    ids = list(views)
+    scheduled = [i for i, v in views.items() if v and v.status.value == "SCHEDULED"] or ids
+    # Cancel a held one if there is one, else the last scheduled one (the run pays the rest).
+    cancel = [i for i, v in views.items() if v and v.status.value == "ON_HOLD"] or scheduled[-1:]
+    today = date.today()
+    # Samples fall due in 30 days: a run today pays them only with a 30-day horizon. One open
+    # run per paying account (the id); a second run on the same day needs run_number 2.
+    run = {"paying_account_id": "ACME", "run_date": today.isoformat(), "horizon_days": 30, "requested_by": "treasury.tom"}
+    print(f"""
+Web UI: {ui_url}
+
+Try (in another terminal, from {repo}):
+  export PATH="$PWD/.venv/bin:$PATH" TEMPORAL_ADDRESS={address}
+  temporal workflow list --query 'InvoiceStatus="SCHEDULED"'
+  temporal workflow query --workflow-id {scheduled[0]} --name status
+  temporal workflow describe --workflow-id {scheduled[0]}
+  python -m cli start-command samples/invoice-globex.json      # prints the start command
+  eval "$(python -m cli start-command samples/invoice-globex.json)"
+  temporal workflow update execute --workflow-id {cancel[0]} --name cancel \\
+    --input '{{"requested_by":"ap.clerk","reason":"duplicate"}}'
+  temporal workflow start --type BankInbox --task-queue finsync --workflow-id bank-inbox --input '{{}}'
+  temporal workflow start --type PaymentRun --task-queue finsync --workflow-id payment-run-ACME \\
+    --input '{json.dumps(run, separators=(",", ":"))}'
+  {state}python -m cli status""", flush=True)

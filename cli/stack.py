@@ -1,0 +1,229 @@
+"""`python -m cli up`: the embedded stack (DESIGN.md) on loopback, with its state in one
+directory so a second `up` resumes the same lifecycles instead of starting over.
+
+Only processes started here are stopped here, each by its PID, worker first (so it stops
+polling before the server it polls goes away). A port already taken stops `up` before it
+starts anything: the owner of that port is somebody else's, and is never touched.
+"""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from cli import samples
+from cli.commands import format_table, status_row
+from cli.processes import BIN, ManagedProcess, port_open
+from codec.bank_details import generate_key_file
+from settings import Settings
+from worker import connect
+from workflows import search_attributes as sa
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES_TIMEOUT = 60.0
+
+
+class StackError(Exception):
+    """Why the stack can not run; printed as is, with exit code 1."""
+
+
+# What listens where: (environment variable, default). Fixed defaults keep bookmarks and the
+# printed commands stable; tests set all five to free ports.
+PORTS = {"temporal": ("FINSYNC_TEMPORAL_PORT", 7233), "web-ui": ("FINSYNC_UI_PORT", 8233),
+         "mock-sap": ("FINSYNC_SAP_PORT", 8000), "mock-bank": ("FINSYNC_BANK_PORT", 8090),
+         "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100)}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path
+    port: dict[str, int]
+
+    @classmethod
+    def from_env(cls) -> "StackConfig":
+        return cls(Path(os.environ.get("FINSYNC_STATE_DIR", ".finsync")).resolve(),
+                   {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port['temporal']}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port['web-ui']}/namespaces/default/workflows"
+
+
+def _environment(cfg: StackConfig) -> dict[str, str]:
+    """One environment for the worker child and this process's own client, so both use the
+    stack's codec key and server. Settings meant for a real deployment are dropped: the
+    embedded stack is plaintext on loopback, and a second key source would make load_codec
+    refuse to start (it will not guess between two keys)."""
+    dropped = [k for k in ("FINSYNC_CODEC_KEY", "FINSYNC_SAP_USER", "FINSYNC_SAP_PASSWORD", "FINSYNC_BANK_USER",
+                           "FINSYNC_BANK_PASSWORD", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_API_KEY")
+               if os.environ.pop(k, None) is not None]
+    if dropped:
+        print(f"note: the embedded stack ignores {', '.join(dropped)} from your environment")
+    env = {"TEMPORAL_ADDRESS": cfg.address, "TEMPORAL_NAMESPACE": "default",
+           "FINSYNC_SAP_URL": f"http://127.0.0.1:{cfg.port['mock-sap']}",
+           "FINSYNC_BANK_URL": f"http://127.0.0.1:{cfg.port['mock-bank']}",
+           "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
+           "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1"}
+    os.environ.update(env)
+    return env
+
+
+def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
+    """(process, health URL; None for Temporal) for everything but the worker."""
+    logs, db = cfg.state_dir / "logs", cfg.state_dir
+    temporal = [str(BIN / "temporal"), "server", "start-dev", "--ip", "127.0.0.1",
+                "--port", str(cfg.port["temporal"]), "--ui-port", str(cfg.port["web-ui"]),
+                "--db-filename", str(db / "temporal.db"),
+                # WAL + synchronous=off: ~3x the default SQLite throughput, still survives a restart.
+                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off", "--log-level", "error"]
+    for flag in sa.cli_flags():
+        temporal += ["--search-attribute", flag]
+
+    def mock(name: str, *extra: str) -> tuple[ManagedProcess, str]:
+        port = cfg.port[name]
+        args = [str(BIN / name), "--port", str(port), *extra, "-q"]
+        return ManagedProcess(name, args, logs / f"{name}.log"), f"http://127.0.0.1:{port}/_mock/health"
+
+    return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
+            mock("mock-sap", "--db", str(db / "sap.db")), mock("mock-bank", "--db", str(db / "bank.db")),
+            mock("mock-einvoice")]
+
+
+def check_alive(procs: list[ManagedProcess]) -> None:
+    for p in procs:
+        if p.proc is not None and p.proc.poll() is not None:
+            raise StackError(f"{p.name} (pid {p.pid}) exited unexpectedly with code {p.proc.returncode}; see {p.log_path}")
+
+
+async def _ready(proc: ManagedProcess, probe, timeout: float = 60.0) -> None:
+    """Poll `probe` without blocking the loop, so Ctrl-C during startup is handled at once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check_alive([proc])
+        if await probe():
+            return
+        await asyncio.sleep(0.1)
+    raise StackError(f"{proc.name} not ready after {timeout:.0f}s; see {proc.log_path}")
+
+
+async def _http_ok(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            return (await http.get(url)).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+async def _temporal_ready(cfg: StackConfig) -> bool:
+    # An open port is not yet a server that answers: connect and see the namespace.
+    if not (port_open(cfg.port["temporal"]) and port_open(cfg.port["web-ui"])):
+        return False
+    try:
+        client = await Client.connect(cfg.address)
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+        return True
+    except Exception:  # noqa: BLE001 - still starting: ask again
+        return False
+
+
+async def _worker_polling(client: Client, task_queue: str, pid: int) -> bool:
+    """This worker process, not one from an earlier run (the server remembers pollers for a
+    while), polls the task queue: the SDK's default identity is `<pid>@<host>`."""
+    try:
+        resp = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+            namespace="default", task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+    except RPCError:
+        return False
+    return any(p.identity.startswith(f"{pid}@") for p in resp.pollers)
+
+
+async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client, str]:
+    env = _environment(cfg)
+    key = cfg.state_dir / "codec.key"
+    if (cfg.state_dir / "temporal.db").exists() and not key.exists():
+        # A new key could not read the bank details already encrypted in those histories.
+        raise StackError(f"{key} is missing but {cfg.state_dir} holds histories encrypted with it: "
+                         f"restore the key, or remove {cfg.state_dir} to start afresh")
+    generate_key_file(key)  # once; an existing key is kept
+    (cfg.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    servers = _servers(cfg)
+    for proc, _ in servers:
+        procs.append(proc.start())
+        print(f"  {proc.name:14} pid {proc.pid:<7} log {proc.log_path}", flush=True)
+    await asyncio.gather(*(_ready(p, (lambda: _temporal_ready(cfg)) if t is None else (lambda t=t: _http_ok(t)))
+                           for p, t in servers))
+    settings = Settings()  # read now: _environment() has just set what it reads
+    client = await connect(settings)
+    worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log", env)
+    procs.append(worker.start())
+    print(f"  {'worker':14} pid {worker.pid:<7} log {worker.log_path}", flush=True)
+    await _ready(worker, lambda: _worker_polling(client, settings.task_queue, worker.pid))
+    print(f"stack up in {time.monotonic() - t0:.1f}s (state in {cfg.state_dir})", flush=True)
+    return client, settings.task_queue
+
+
+async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
+    procs: list[ManagedProcess] = []
+    main, loop, received = asyncio.current_task(), asyncio.get_running_loop(), []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda s=sig: (received.append(s.name), main.cancel()))
+    try:
+        client, task_queue = await _start(cfg, procs)
+        settled = True
+        if with_samples:
+            handles = await samples.start_samples(client, task_queue, samples.sample_invoices())
+            t0 = time.monotonic()
+            views, settled = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs))
+            print(f"\nsamples {'settled' if settled else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"
+                  + format_table([status_row(v) for v in views.values() if v]), flush=True)
+            # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
+            state = "" if cfg.state_dir == REPO / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
+            samples.print_guide(cfg.address, cfg.ui_url, REPO, state, views)
+        if exit_after:
+            return 0 if settled else 1
+        print("\nrunning; Ctrl-C stops everything started here", flush=True)
+        while True:
+            check_alive(procs)
+            await asyncio.sleep(0.5)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        print(f"\n{received[0]}: stopping", flush=True)
+        return 0
+    except StackError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for proc in reversed(procs):  # worker first; it gets its graceful-shutdown time
+            if proc.proc.poll() is not None:
+                print(f"  {proc.name} (pid {proc.pid}) had already exited", flush=True)
+                continue
+            proc.stop(timeout=35.0 if proc.name == "worker" else 15.0)
+            print(f"  stopped {proc.name} (pid {proc.pid})", flush=True)
+
+
+def up(with_samples: bool = True, exit_after: bool = False) -> int:
+    cfg = StackConfig.from_env()
+    taken = [f"{port} ({name}, {PORTS[name][0]})" for name, port in cfg.port.items() if port_open(port)]
+    if taken:
+        print(f"cannot start: port already in use: {', '.join(taken)}.\nIs another `make up` running? "
+              "Stop it, or choose other ports with the variables named.", file=sys.stderr)
+        return 1
+    print(f"starting the embedded stack (Temporal {cfg.address}, Web UI :{cfg.port['web-ui']})", flush=True)
+    return asyncio.run(_run(cfg, with_samples, exit_after))

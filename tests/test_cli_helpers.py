@@ -1,0 +1,100 @@
+"""The command line as a user runs it: a subprocess of `python -m cli` from the repository
+root, and one smoke run of the whole embedded stack on free ports, twice on the same state
+(the second run must resume the same lifecycles, not post new ones)."""
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.processes import free_port, port_open
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = "samples/invoice-globex.json"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Ctrl-C, not a kill: `up` then stops what it started instead of orphaning it.
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"`cli {' '.join(args)}` did not finish in {timeout}s\n{out}\n{err}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_workflow_id_of_the_sample_invoice() -> None:
+    result = run_cli("workflow-id", SAMPLE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "invoice-1710-1000013-GLX-2026-0417"
+
+
+def test_float_money_is_refused_with_exit_code_2(tmp_path: Path) -> None:
+    body = json.loads((REPO / SAMPLE).read_text())
+    body["gross_amount"] = 3932.5
+    path = tmp_path / "float.json"
+    path.write_text(json.dumps(body))
+    result = run_cli("workflow-id", str(path))
+    assert result.returncode == 2
+    assert "decimal string" in result.stderr and "gross_amount" in result.stderr
+    assert result.stdout == ""
+
+
+def test_start_command_fails_on_an_existing_id_and_sends_the_file() -> None:
+    result = run_cli("start-command", SAMPLE)
+    assert result.returncode == 0, result.stderr
+    args = shlex.split(result.stdout)
+    assert args[:3] == ["temporal", "workflow", "start"]
+    assert "--fail-existing" in args
+    assert args[args.index("--workflow-id") + 1] == "invoice-1710-1000013-GLX-2026-0417"
+    assert args[args.index("--id-reuse-policy") + 1] == "RejectDuplicate"
+    assert 'InvoiceId="1710-1000013-GLX-2026-0417"' in args
+    assert args[args.index("--static-summary") + 1] == "1000013 3932.50 EUR due 2026-12-20"
+    assert json.loads(args[args.index("--input") + 1]) == json.loads((REPO / SAMPLE).read_text())
+
+
+def _table(output: str) -> dict[str, tuple[str, str]]:
+    """invoice key -> (status, ERP document) from the report's status table."""
+    rows = {}
+    for line in output.split("INVOICE ", 1)[1].splitlines()[1:]:
+        cols = line.split()
+        if len(cols) < 3 or not cols[0].startswith("1710-"):
+            break
+        rows[cols[0]] = (cols[1], cols[2])
+    return rows
+
+
+def test_up_runs_the_samples_stops_everything_and_resumes(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
+    env.update({f"FINSYNC_{name}_PORT": str(port) for name, port in ports.items()})
+    env["FINSYNC_STATE_DIR"] = str(tmp_path / "state")
+
+    first = run_cli("up", "--exit-after-samples", env=env, timeout=90)
+    assert first.returncode == 0, first.stdout + first.stderr
+    started = re.findall(r"started\s+(invoice-\S+)", first.stdout)
+    assert len(started) == 4
+    table = _table(first.stdout)
+    assert len(table) == 4 and {s for s, _ in table.values()} <= {"SCHEDULED", "ON_HOLD"}, first.stdout
+    pids = [int(p) for p in re.findall(r"pid (\d+)", first.stdout)]
+    assert len(pids) == 5 * 2  # started, then stopped: every process named twice
+    for pid in set(pids):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not [p for p in ports.values() if port_open(p)]
+
+    second = run_cli("up", "--exit-after-samples", env=env, timeout=90)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert sorted(re.findall(r"resumed\s+(invoice-\S+)", second.stdout)) == sorted(started)
+    # Same ERP documents: the resumed lifecycles did not post the samples a second time.
+    assert _table(second.stdout) == table
+    assert not [p for p in ports.values() if port_open(p)]
