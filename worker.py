@@ -45,25 +45,29 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
-                 **overrides) -> Worker:
+def activities_for(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient) -> list:
     erp = ErpActivities(sap)
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
     inbox = BankInboxActivities(bank, registers, sap)
+    return [
+        erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
+        erp.release_payment_run_claim, erp.read_open_item,
+        treasury.register_expected_outflow, treasury.withdraw_expected_outflow,
+        runs.paying_account, runs.register_payment_run, runs.select_due_invoices, runs.reserve_invoices,
+        runs.claim_in_erp, runs.register_payments, runs.build_payment_file, runs.submit_payment_file,
+        inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
+        inbox.mark_messages_applied,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+                 **overrides) -> Worker:
     options = dict(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[
-            erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
-            erp.release_payment_run_claim, erp.read_open_item,
-            treasury.register_expected_outflow, treasury.withdraw_expected_outflow,
-            runs.paying_account, runs.register_payment_run, runs.select_due_invoices, runs.reserve_invoices,
-            runs.claim_in_erp, runs.register_payments, runs.build_payment_file, runs.submit_payment_file,
-            inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
-            inbox.mark_messages_applied,
-        ],
+        activities=activities_for(client, settings, sap, store, bank),
         # A malformed --input (bad JSON shape, float money) fails the workflow with the
         # validation message instead of retrying its first task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],

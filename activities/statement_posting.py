@@ -48,12 +48,16 @@ async def _post_one(statement: BankStatement, message: BankMessage, registers: P
     posting = await erp.post_bank_statement(enriched)
     await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, posting.idoc_number)
     outcome.posted.append(key)
-    for line in posting.cleared:
+    # Cleared and reopened items: their lifecycles look at the ERP now instead of at their next check.
+    for line in [*posting.cleared, *posting.reopened]:
         record = await asyncio.to_thread(registers.latest_payment_for_reference, line.reference)
-        if record is not None:
-            outcome.cleared_workflow_ids.append(record.workflow_id)
+        if record is not None and record.workflow_id not in outcome.notify_workflow_ids:
+            outcome.notify_workflow_ids.append(record.workflow_id)
     outcome.problems += [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}" for u in posting.unprocessed]
     outcome.problems += [f"statement {key}: {finding}" for finding in posting.findings]
+    outcome.problems += [f"statement {key}: {left.entry.direction} {left.entry.amount} {left.entry.currency} "
+                         f"({left.entry.end_to_end_id or left.entry.entry_reference}) left out: {left.reason}"
+                         for left in posting.left_out if left.entry.direction == "DBIT" or left.entry.is_return]
 
 
 def _with_references(statement: BankStatement, registers: PaymentRegisters) -> BankStatement:

@@ -53,6 +53,12 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "DuplicateReferenceConflict": ExceptionOwner.AP_REMEDIATION,
     "ErpPostingOutcomeUnknown": ExceptionOwner.AP_REMEDIATION,
     "NotInPaymentRun": ExceptionOwner.TREASURY_OPS,
+    "PaymentRunStalled": ExceptionOwner.TREASURY_OPS,
+    "BankSilent": ExceptionOwner.TREASURY_OPS,
+    "NotSettled": ExceptionOwner.TREASURY_OPS,
+    "NotCleared": ExceptionOwner.TREASURY_OPS,
+    "NotReopened": ExceptionOwner.TREASURY_OPS,
+    "BankReconciliation": ExceptionOwner.TREASURY_OPS,
 }
 
 

@@ -22,7 +22,7 @@ class StatementOutcome(BaseModel):
     bank_message_id: str
     posted: list[str] = Field(default_factory=list, description="statement keys posted to the ERP now")
     already_posted: list[str] = []
-    cleared_workflow_ids: list[str] = []
+    notify_workflow_ids: list[str] = Field(default_factory=list, description="lifecycles whose ERP item this statement cleared or reopened")
     problems: list[str] = []
 
 

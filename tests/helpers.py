@@ -16,7 +16,7 @@ from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from settings import Settings
-from worker import build_worker
+from worker import activities_for, build_worker
 
 T = TypeVar("T")
 
@@ -26,12 +26,17 @@ TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
 
 @asynccontextmanager
 async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0,
-                     bank_url: str = "http://127.0.0.1:9", task_queue: str | None = None):
-    """A worker on its own task queue. Tests without a bank get an address nothing listens on."""
+                     bank_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None):
+    """A worker on its own task queue. Tests without a bank get an address nothing listens on.
+    `replace`: activities that stand in for the real ones of the same name (fault injection)."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}")
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-        worker = build_worker(client, settings, sap, store, bank)
+        activities = activities_for(client, settings, sap, store, bank)
+        if replace:
+            names = {activity_name(a) for a in replace}
+            activities = [a for a in activities if activity_name(a) not in names] + list(replace)
+        worker = build_worker(client, settings, sap, store, bank, activities=activities)
         async with worker:
             yield worker
 
@@ -55,6 +60,10 @@ async def wait_for_status(handle: WorkflowHandle, status: str, timeout: float = 
         return view
 
     return await assert_eventually(check, timeout)
+
+
+def activity_name(fn) -> str:
+    return fn.__temporal_activity_definition.name
 
 
 def unique_ref(prefix: str = "T") -> str:

@@ -36,8 +36,8 @@ class BankInbox:
             for message_id in work.statements:
                 outcome = await workflow.execute_activity_method(A.post_statement_to_erp, message_id,
                                                                  summary="post the statement to the ERP once", **opts.ERP)
-                for workflow_id in outcome.cleared_workflow_ids:
-                    await self._signal(workflow_id, "cleared", None, problems, message_id)
+                for workflow_id in outcome.notify_workflow_ids:
+                    await self._signal(workflow_id, "statement_posted", None, problems, message_id)
                 if outcome.problems:
                     problems[message_id] = "; ".join(filter(None, [problems.get(message_id), *outcome.problems]))
             if work.message_ids:

@@ -252,8 +252,9 @@ class InvoiceToPayment(PaymentPhase):
         self.bank_status(self._pay.manual_rejection(rejection))
 
     @workflow.signal
-    def cleared(self) -> None:
-        """A hint from the bank inbox that a statement was posted to the ERP: look now."""
+    def statement_posted(self) -> None:
+        """A hint from the bank inbox: a statement touching this invoice reached the ERP, so
+        look at the open item now rather than at the next scheduled check."""
         self._pay.clearing_hint = True
 
     @workflow.update

@@ -106,18 +106,42 @@ class PaymentPhase:
             if workflow.now() >= deadline and self._cases.open is None:
                 self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}", hold=False)
 
+    async def _await_reopen(self) -> None:
+        """A returned payment is paid again only once the ERP has reopened the item (from the
+        statement's return line): claiming a still-cleared item would pay it twice."""
+        doc, inv = self._state.erp_document, self._state.invoice
+        query = OpenItemQuery(erp_document=doc, company_code=inv.company_code)
+        deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
+        while True:
+            item = await workflow.execute_activity_method(ErpActivities.read_open_item, query,
+                                                          summary=f"has the ERP reopened {doc.invoice_document}?", **opts.ERP)
+            # Reopened means the ERP booked both our debit and its return from statements; an
+            # item that merely looks open may still be cleared by a later statement's debit.
+            if item is not None and not item.is_cleared and item.clearing_is_reversed:
+                self._state.advance(S.REOPENED, "the ERP reopened the item from the statement's return line")
+                return
+            self._pay.clearing_hint = False
+            await self._wait(lambda: self._pay.clearing_hint, timedelta(hours=self._policy.clearing_check_hours),
+                             "next look at the ERP open item")
+            if workflow.now() >= deadline and self._cases.open is None:
+                self._open_case("NotReopened", f"returned by the bank but the ERP still shows {doc.invoice_document} cleared", hold=False)
+
     async def _remediate(self) -> None:
         attempt = self._pay.current
+        if attempt.outcome == "returned":
+            await self._await_reopen()
+            if self._cases.open is not None and self._cases.open.type == "NotReopened":
+                self._cases.close("finsync", "the ERP reopened the item")
         self._state.advance(S.AWAITING_REMEDIATION, f"attempt {attempt.attempt} {attempt.outcome}: {attempt.reason or 'no reason given'}")
+        self._open_case(f"Payment{attempt.outcome.capitalize()}",
+                        f"attempt {attempt.attempt} ({attempt.end_to_end_id}) {attempt.outcome}: {attempt.reason or 'no reason given'}",
+                        hold=False, owner=owner_for_reason(attempt.reason_code))
         await workflow.execute_activity_method(
             ErpActivities.release_payment_run_claim, self._state.erp_document,
             summary="release the ERP payment-run claim", **opts.ERP,
         )
         if attempt.outcome == "returned":
             await self._register_outflow()  # the money came back: expected again
-        self._open_case(f"Payment{attempt.outcome.capitalize()}",
-                        f"attempt {attempt.attempt} ({attempt.end_to_end_id}) {attempt.outcome}: {attempt.reason or 'no reason given'}",
-                        hold=False, owner=owner_for_reason(attempt.reason_code))
         await self._wait_for_person(lambda: False)
         # The resolution may name new bank details: check them against the ERP before paying.
         self._validated = await self._step(self._validate)
