@@ -55,7 +55,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
         treasury.register_expected_outflow, treasury.withdraw_expected_outflow,
-        runs.paying_account, runs.register_payment_run, runs.select_due_invoices, runs.reserve_invoices,
+        runs.paying_account, runs.acquire_paying_account, runs.release_paying_account, runs.register_payment_run, runs.select_due_invoices, runs.reserve_invoices,
         runs.claim_in_erp, runs.register_payments, runs.build_payment_file, runs.submit_payment_file,
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.mark_messages_applied,

@@ -4,7 +4,10 @@ idempotent by the run key, so a retry after a crash sends the same bytes once.""
 import asyncio
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.errors import business_error, transient_error
@@ -36,6 +39,28 @@ class PaymentRunActivities:
         if account_id not in self._accounts:
             raise business_error("UnknownPayingAccount", f"no paying account {account_id}; known: {sorted(self._accounts)}")
         return self._accounts[account_id]
+
+    @activity.defn
+    async def acquire_paying_account(self, account_id: str) -> None:
+        """Runs for one paying account never overlap, whoever started them (CLI or Schedule).
+        Busy: retried until the other run ends. A holder that ended without releasing (e.g.
+        terminated) is detected through Temporal and replaced."""
+        me = activity.info().workflow_id
+        holder = await asyncio.to_thread(self._registers.lock_holder, account_id)
+        ended = None
+        if holder and holder != me:
+            try:
+                described = await self._client.get_workflow_handle(holder).describe()
+                ended = holder if described.status != WorkflowExecutionStatus.RUNNING else None
+            except RPCError:
+                ended = holder  # no such workflow any more
+        if not await asyncio.to_thread(self._registers.acquire_account, account_id, me, ended):
+            raise ApplicationError(f"payment run {holder} is still running for {account_id}", type="PayingAccountBusy",
+                                   next_retry_delay=timedelta(seconds=10))
+
+    @activity.defn
+    async def release_paying_account(self, account_id: str) -> None:
+        await asyncio.to_thread(self._registers.release_account, account_id, activity.info().workflow_id)
 
     @activity.defn
     async def register_payment_run(self, run_key: str) -> None:

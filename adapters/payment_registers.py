@@ -24,6 +24,13 @@ class PaymentRunRow(SQLModel, table=True):
     registered_at: datetime
 
 
+class AccountLockRow(SQLModel, table=True):
+    __tablename__ = "paying_account_lock"
+    account_id: str = Field(primary_key=True)
+    holder_workflow_id: str
+    acquired_at: datetime
+
+
 class PaymentRow(SQLModel, table=True):
     __tablename__ = "payment_register"
     end_to_end_id: str = Field(primary_key=True)
@@ -57,7 +64,7 @@ class PostedStatementRow(SQLModel, table=True):
     posted_at: datetime
 
 
-_TABLES = [t.__table__ for t in (PaymentRunRow, PaymentRow, BankMessageRow, PostedStatementRow)]
+_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow)]
 
 
 def _now() -> datetime:
@@ -78,6 +85,32 @@ class PaymentRegisters:
                 session.commit()
             elif row.workflow_run_id != workflow_run_id:
                 raise PaymentRunAlreadyExecuted(f"payment run {run_key} was already executed by workflow run {row.workflow_run_id}")
+
+    # -- one run per paying account at a time ---------------------------------------------
+    def lock_holder(self, account_id: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(AccountLockRow, account_id)
+            return row.holder_workflow_id if row else None
+
+    def acquire_account(self, account_id: str, workflow_id: str, replacing: str | None = None) -> bool:
+        """Take the account for this run; `replacing` names a holder known to have ended."""
+        with Session(self.engine) as session:
+            row = session.get(AccountLockRow, account_id)
+            if row is not None and row.holder_workflow_id not in (workflow_id, replacing):
+                return False
+            session.merge(AccountLockRow(account_id=account_id, holder_workflow_id=workflow_id, acquired_at=_now()))
+            try:
+                session.commit()
+            except IntegrityError:
+                return False
+            return True
+
+    def release_account(self, account_id: str, workflow_id: str) -> None:
+        with Session(self.engine) as session:
+            row = session.get(AccountLockRow, account_id)
+            if row is not None and row.holder_workflow_id == workflow_id:
+                session.delete(row)
+                session.commit()
 
     # -- payments -----------------------------------------------------------------------
     def register_payments(self, records: list[PaymentRecord]) -> None:

@@ -18,7 +18,7 @@ class PaymentRunRequest(BaseModel):
 
     schema_version: Literal[1] = 1
     paying_account_id: str = Field(min_length=1, description="our account at the bank, e.g. ACME")
-    run_date: date
+    run_date: date | None = Field(default=None, description="default: the day the run starts (what a daily Schedule wants)")
     horizon_days: int = Field(default=0, ge=0, le=60, description="also pay what falls due this many days after the run date")
     run_number: int = Field(default=1, ge=1, le=9, description="a second run on the same day and account needs 2")
     requested_by: str = Field(default="treasury-schedule", min_length=1)

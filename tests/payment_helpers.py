@@ -12,14 +12,13 @@ from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from tests import bank_admin
 from tests.helpers import wait_for_status
 from workflows.bank_inbox import BankInbox
-from workflows.payment_run import PaymentRun
+from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
 
 async def pay(client: Client, task_queue: str, run_number: int = 1) -> PaymentRunSummary:
     request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
                                 run_number=run_number, requested_by="treasury.tom")
-    return await client.execute_workflow(PaymentRun.run, request, id=f"payment-run-ACME-{uuid.uuid4().hex[:6]}",
-                                         task_queue=task_queue)
+    return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=task_queue)
 
 
 @asynccontextmanager

@@ -74,3 +74,12 @@ def iban_with_valid_checksum(country: str, bban: str) -> str:
     """An IBAN whose mod-97 check digits are right whatever its length: SAP only checks those."""
     digits = "".join(str(int(ch, 36)) for ch in bban + country + "00")
     return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+async def finsta_idocs(sap_url: str) -> list[dict]:
+    """Every bank statement IDoc the ERP received (mock-sap's control endpoint)."""
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        response = await http.get("/_mock/idocs", params={"mestyp": "FINSTA", "limit": 1000})
+    response.raise_for_status()
+    body = response.json()
+    return body["results"]

@@ -46,3 +46,10 @@ BANK_INBOX = dict(
     start_to_close_timeout=timedelta(minutes=2),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=2)),
 )
+
+# Waiting for another run of the same paying account to finish: poll every 10 s, for hours.
+ACCOUNT_LOCK = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(hours=6),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=1.0),
+)

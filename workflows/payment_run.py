@@ -24,6 +24,10 @@ def run_identity(req: PaymentRunRequest) -> tuple[str, str]:
     return run_key, f"{req.paying_account_id[0]}{req.run_date:%m%d}{req.run_number}"
 
 
+def payment_run_workflow_id(paying_account_id: str) -> str:
+    return f"payment-run-{paying_account_id}"
+
+
 @workflow.defn(name="PaymentRun")
 class PaymentRun:
     def __init__(self) -> None:
@@ -32,8 +36,23 @@ class PaymentRun:
 
     @workflow.run
     async def run(self, req: PaymentRunRequest) -> PaymentRunSummary:
+        if not workflow.info().workflow_id.startswith(payment_run_workflow_id(req.paying_account_id)):
+            # Named for its account, so treasury finds it (a Schedule appends its start time).
+            raise ApplicationError(f"a payment run for {req.paying_account_id} must run as workflow id "
+                                   f"{payment_run_workflow_id(req.paying_account_id)!r}", type="WorkflowIdMismatch", non_retryable=True)
+        if req.run_date is None:
+            req = req.model_copy(update={"run_date": workflow.now().date()})
         run_key, erp_run_id = run_identity(req)
         account = await workflow.execute_activity_method(A.paying_account, req.paying_account_id, **opts.TREASURY)
+        await workflow.execute_activity_method(A.acquire_paying_account, req.paying_account_id,
+                                               summary=f"wait until no other run pays from {req.paying_account_id}", **opts.ACCOUNT_LOCK)
+        try:
+            return await self._pay(req, run_key, erp_run_id, account)
+        finally:
+            await workflow.execute_activity_method(A.release_paying_account, req.paying_account_id,
+                                                   summary=f"free {req.paying_account_id} for the next run", **opts.TREASURY)
+
+    async def _pay(self, req: PaymentRunRequest, run_key: str, erp_run_id: str, account) -> PaymentRunSummary:
         self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency)
         await workflow.execute_activity_method(A.register_payment_run, run_key, summary=f"register run {run_key}", **opts.TREASURY)
         self._stage = "selecting"
