@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
+    from adapters.bank import BankClient
     from adapters.sap import SapClient
     from adapters.treasury_store import TreasuryStore
     from canonical.invoice import Invoice
@@ -341,8 +342,10 @@ def report(noop: Phase, inv: Phase, alone: dict[str, list[float]], sap_requests_
 
 async def measure(client: Client, settings: Settings, sap_url: str, store: TreasuryStore, cpu: CpuMeter,
                   args: argparse.Namespace, prefix: str, warm_prefix: str) -> list[str]:
-    async with SapClient.from_settings(settings) as sap:
-        inv_worker = build_worker(client, settings, sap, store)
+    # The lifecycles stop at SCHEDULED and never reach the bank: settings.bank_url is an
+    # address nothing listens on (as in tests/helpers.new_worker).
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
+        inv_worker = build_worker(client, settings, sap, store, bank)
         # build_worker's defaults (slots, sandboxed runner, shutdown grace); only the workflow differs.
         noop_worker = Worker(
             client, task_queue=f"bench-noop-{uuid.uuid4()}", workflows=[NoOpThreeSteps],
@@ -395,6 +398,7 @@ async def main(args: argparse.Namespace) -> int:
         codec_key=base64.b64encode(AESGCM.generate_key(bit_length=256)).decode(),
         task_queue=f"bench-{uuid.uuid4()}",
         sap_url=sap_url,
+        bank_url="http://127.0.0.1:9",  # discard port: nothing listens; this benchmark never pays
     )
     tmp = tempfile.TemporaryDirectory(prefix="finsync-bench-")
     server_args: dict = {}
