@@ -108,4 +108,4 @@ class ErpActivities:
             item = await self._payments.open_item(query.erp_document, query.company_code)
         except SapTransientError as e:
             raise transient_error(f"ERP unavailable for the open item: {e}", e.retry_after) from e
-        return None if item is None else OpenItem.model_validate(item.model_dump(include=set(OpenItem.model_fields)))
+        return item

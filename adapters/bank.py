@@ -21,8 +21,8 @@ from adapters.bank_errors import (
     BankOutcomeUnknown,
     BankRejectedFile,
     BankTransientError,
-    retry_after_seconds,
 )
+from adapters.http_retry import retry_after_seconds
 from canonical.bank import BankMessage, MessageKind
 
 if TYPE_CHECKING:

@@ -1,9 +1,6 @@
 """How the bank's answers become exceptions the payment workflow can act on: retry the same
 bytes, build a new file, or look up an outcome nobody saw."""
 
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-
 
 class BankError(Exception):
     """Base of every bank adapter failure. Raised as such for what neither a retry nor a new
@@ -38,17 +35,3 @@ class BankRejectedFile(BankError):
 class BankOutcomeUnknown(BankError):
     """The file was sent but no answer came back: the bank may hold it. Resend the same bytes
     (a DUPL answer means it does) or look its payments up; never rebuild the file."""
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None

@@ -1,10 +1,10 @@
 """How SAP's answers become exceptions the workflow can act on: retry, ask a person, or
 reconcile an outcome nobody saw."""
 
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 import httpx
+
+from adapters.http_retry import retry_after_seconds
 
 
 class SapError(Exception):
@@ -47,20 +47,6 @@ def error_envelope(response: httpx.Response) -> tuple[str, str]:
         return str(error.get("code", "")), text
     except (ValueError, KeyError, TypeError, AttributeError):
         return "", response.text[:500]
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def raise_for_sap_status(response: httpx.Response) -> None:

@@ -24,6 +24,7 @@ from adapters.sap_errors import SapBusinessError, raise_for_sap_status
 from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
 from canonical.bank import BankStatement
 from canonical.money import MINOR_UNITS, Money
+from canonical.erp import OpenItem
 from canonical.status import ErpDocument
 
 log = logging.getLogger(__name__)
@@ -44,28 +45,6 @@ def _amount(text: str, currency: str) -> Decimal:
         return value
     scaled = value.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency]))
     return scaled if scaled == value else value
-
-
-class OpenItem(BaseModel):
-    """The invoice's supplier line (item type K) in A_OperationalAcctgDocItemCube."""
-
-    accounting_document: str
-    company_code: str
-    fiscal_year: str
-    supplier_id: str
-    amount: Money
-    currency: str
-    net_due_date: date | None = None
-    payment_block: str = ""
-    payment_run_id: str = ""
-    payment_run_date: date | None = None
-    clearing_document: str = ""  # "" while open, and again after a return reopened it
-    clearing_date: date | None = None
-    clearing_is_reversed: bool = False  # paid once and returned: tells a reopened item from a never-paid one
-
-    @property
-    def is_cleared(self) -> bool:
-        return bool(self.clearing_document)
 
 
 class _Line(BaseModel):

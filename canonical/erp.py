@@ -57,14 +57,19 @@ class OpenItem(BaseModel):
     """The supplier line of a posted invoice in the ERP's open-item view: "paid" means it has
     a clearing document, not that the bank accepted a file."""
 
+    accounting_document: str
+    company_code: str
+    fiscal_year: str
+    supplier_id: str = ""
     amount: Money
     currency: str
     net_due_date: date | None = None
     payment_block: str = ""
     payment_run_id: str = ""
-    clearing_document: str = ""
+    payment_run_date: date | None = None
+    clearing_document: str = ""  # "" while open, and again after a return reopened it
     clearing_date: date | None = None
-    clearing_is_reversed: bool = False
+    clearing_is_reversed: bool = False  # paid and returned: tells a reopened item from a never-paid one
 
     @property
     def is_cleared(self) -> bool:

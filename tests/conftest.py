@@ -12,10 +12,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.treasury_store import TreasuryStore
-from cli.processes import BIN, free_port, mock_bank, mock_sap
+from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from tests.helpers import TEST_CODEC_KEY
+from tests.servers import running
 from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
@@ -54,27 +55,17 @@ def temporal_address(env: WorkflowEnvironment) -> str:
 @pytest.fixture(scope="session")
 def sap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """mock-sap with its clock at today, so ERP due dates line up with the dev server's."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("sap") / "mock-sap.log"
-    proc = mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log).start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{port}/_mock/health")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
+    start = lambda port, log: mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log)  # noqa: E731
+    with running(start, tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """mock-bank with its clock at today 09:00, before the 15:00 cut-off."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("bank") / "mock-bank.log"
-    proc = mock_bank(port, clock=f"{date.today().isoformat()}T09:00", log=log).start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{port}/_mock/health")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
+    start = lambda port, log: mock_bank(port, clock=f"{date.today().isoformat()}T09:00", log=log)  # noqa: E731
+    with running(start, tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
+        yield url
 
 
 @pytest.fixture

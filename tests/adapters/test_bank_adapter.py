@@ -21,6 +21,7 @@ from adapters.iso20022.readers import (
 )
 from canonical.bank import BankMessage, BankStatement, MessageKind
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
+from tests.servers import running
 from tests.adapters.fixtures.capture import CLOCK, EXTERNAL, FOUR, payment, payment_file
 
 FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
@@ -28,13 +29,8 @@ FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
 
 @pytest.fixture(scope="module")
 def bank_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    proc = mock_bank(port, clock=CLOCK, log=tmp_path_factory.mktemp("bank") / "mock-bank.log").start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{port}/_mock/health")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
+    with running(lambda port, log: mock_bank(port, clock=CLOCK, log=log), tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
+        yield url
 
 
 @pytest.fixture

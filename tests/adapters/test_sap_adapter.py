@@ -1,18 +1,15 @@
 """SapClient against a real mock-sap server (no fakes: the point is SAP's actual behaviour)."""
 
 import asyncio
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
+from cli.processes import mock_sap
+from tests.servers import running
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from canonical.invoice import Invoice
 from settings import DEFAULT_COMPANY_CODES
@@ -23,32 +20,9 @@ INVOICE_DATE = date(2026, 9, 20)
 
 
 @pytest.fixture(scope="module")
-def sap_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mock_sap = Path(sys.executable).parent / "mock-sap"
-    proc = subprocess.Popen(
-        [str(mock_sap), "--port", str(port), "--clock", "2026-10-01T09:00", "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert proc.poll() is None, f"mock-sap exited with {proc.returncode}"
-            try:
-                if httpx.get(f"{url}/_mock/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "mock-sap did not come up"
-            time.sleep(0.1)
+def sap_url(tmp_path_factory):
+    with running(lambda port, log: mock_sap(port, clock="2026-10-01T09:00", log=log), tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture

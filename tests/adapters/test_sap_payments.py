@@ -15,7 +15,8 @@ from adapters.sap_payments import IdocNotPosted, SapPayments
 from canonical.bank import BankStatement, MessageKind, StatementEntry
 from canonical.erp import PostedInvoice
 from canonical.invoice import Invoice
-from cli.processes import free_port, mock_sap
+from cli.processes import mock_sap
+from tests.servers import running
 from settings import DEFAULT_COMPANY_CODES
 
 RUN_DATE = date(2026, 10, 5)
@@ -23,14 +24,9 @@ STATEMENT_DATE = date(2026, 10, 6)
 
 
 @pytest.fixture(scope="module")
-def sap_url():
-    port = free_port()
-    proc = mock_sap(port, clock="2026-10-01T09:00").start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{port}/_mock/health", timeout=15)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()  # SIGTERM to this PID only
+def sap_url(tmp_path_factory):
+    with running(lambda port, log: mock_sap(port, clock="2026-10-01T09:00", log=log), tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
+        yield url
 
 
 @pytest.fixture
