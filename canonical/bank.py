@@ -15,6 +15,7 @@ from canonical.payment import PaymentInstruction
 class PayingAccount(BaseModel):
     """Our account at the bank that a payment run pays from."""
 
+    schema_version: Literal[1] = 1
     account_id: str = Field(description="the bank's name for the account, e.g. ACME")
     name: str
     iban: str
@@ -46,6 +47,7 @@ class MessageKind(StrEnum):
 class BankMessage(BaseModel):
     """A message as it came out of the bank's mailbox, recorded before it is acted on."""
 
+    schema_version: Literal[1] = 1
     bank_message_id: str = Field(description="the mailbox id, qualified by the bank epoch: ids restart after a bank reset")
     kind: MessageKind
     account: str | None = None
@@ -63,6 +65,7 @@ class TransactionStatus(BaseModel):
 class PaymentStatusReport(BaseModel):
     """pain.002: a group status for the file and one status per payment."""
 
+    schema_version: Literal[1] = 1
     message_id: str
     original_message_id: str
     original_payment_info_id: str | None = None
@@ -89,6 +92,7 @@ class StatementEntry(BaseModel):
 class BankStatement(BaseModel):
     """camt.053 (end of day statement) or camt.054 (booking notification)."""
 
+    schema_version: Literal[1] = 1
     message_id: str
     kind: MessageKind
     account_iban: str
@@ -104,6 +108,7 @@ class BankStatement(BaseModel):
 class PaymentReturn(BaseModel):
     """pacs.004: the bank sends back a payment it had settled."""
 
+    schema_version: Literal[1] = 1
     message_id: str
     original_message_id: str | None = None
     end_to_end_id: str

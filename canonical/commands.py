@@ -14,6 +14,7 @@ class ResolveException(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: Literal[1] = 1
     resolved_by: str = Field(min_length=1)
     resolution: str = Field(min_length=1, description="what was done, in words")
     corrected_invoice: Invoice | None = Field(
@@ -28,6 +29,7 @@ class ResolveException(BaseModel):
 class CancelInvoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: Literal[1] = 1
     requested_by: str = Field(min_length=1)
     reason: str = Field(min_length=1)
 
@@ -35,6 +37,7 @@ class CancelInvoice(BaseModel):
 class PaymentRunInclusion(BaseModel):
     """`reserve_for_payment_run` update: a payment run asks to pay this invoice."""
 
+    schema_version: Literal[1] = 1
     payment_run_id: str = Field(min_length=1, max_length=6, description="the ERP's run id (F110 LAUFI)")
     run_key: str = Field(min_length=1)
     execution_date: date
@@ -43,6 +46,7 @@ class PaymentRunInclusion(BaseModel):
 class PaymentSent(BaseModel):
     """`included_in_payment_run` signal: the run's file went to the bank with this payment."""
 
+    schema_version: Literal[1] = 1
     run_key: str
     message_id: str
     end_to_end_id: str
@@ -53,6 +57,7 @@ class BankRejection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: Literal[1] = 1
     reason_code: str = Field(min_length=4, max_length=4, pattern=r"^[A-Z0-9]{4}$")
     reason_text: str | None = None
     end_to_end_id: str | None = Field(default=None, description="defaults to the current payment attempt")

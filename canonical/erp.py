@@ -57,6 +57,7 @@ class OpenItem(BaseModel):
     """The supplier line of a posted invoice in the ERP's open-item view: "paid" means it has
     a clearing document, not that the bank accepted a file."""
 
+    schema_version: Literal[1] = 1
     accounting_document: str
     company_code: str
     fiscal_year: str

@@ -1,5 +1,7 @@
 """What the bank inbox hands its workflow: signals to deliver and statements to post."""
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from canonical.payment import BankStatusReport
@@ -38,6 +40,7 @@ class InboxProblem(BaseModel):
 
 
 class BankInboxConfig(BaseModel):
+    schema_version: Literal[1] = 1
     poll_seconds: float = Field(default=30, gt=0)
     batch_size: int = Field(default=100, ge=1)
     iterations_before_continue_as_new: int = Field(default=200, ge=1)
