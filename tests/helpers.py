@@ -16,7 +16,7 @@ from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from settings import Settings
-from worker import activities_for, build_worker
+from worker import WORKFLOWS, activities_for, build_worker
 
 T = TypeVar("T")
 
@@ -26,7 +26,8 @@ TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
 
 @asynccontextmanager
 async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0,
-                     bank_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None):
+                     bank_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None,
+                     extra_workflows: list | None = None, extra_activities: list | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection)."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url,
@@ -36,7 +37,9 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
         if replace:
             names = {activity_name(a) for a in replace}
             activities = [a for a in activities if activity_name(a) not in names] + list(replace)
-        worker = build_worker(client, settings, sap, store, bank, activities=activities)
+        activities += [a for a in (extra_activities or []) if activity_name(a) not in {activity_name(x) for x in activities}]
+        workflows = WORKFLOWS + [w for w in (extra_workflows or []) if w not in WORKFLOWS]
+        worker = build_worker(client, settings, sap, store, bank, activities=activities, workflows=workflows)
         async with worker:
             yield worker
 
