@@ -34,6 +34,13 @@ class PaymentRun:
         self._summary: PaymentRunSummary | None = None
         self._stage = "starting"
 
+    def _set_stage(self, stage: str) -> None:
+        """Shown live in the Web UI: where the run is and what it has paid so far."""
+        self._stage = stage
+        s = self._summary
+        paid = f" · {s.paid_invoices} paid, {s.total} {s.currency}, {len(s.refused)} not taken" if s else ""
+        workflow.set_current_details(f"**{stage}**{paid}")
+
     @workflow.run
     async def run(self, req: PaymentRunRequest) -> PaymentRunSummary:
         if not workflow.info().workflow_id.startswith(payment_run_workflow_id(req.paying_account_id)):
@@ -55,16 +62,16 @@ class PaymentRun:
     async def _pay(self, req: PaymentRunRequest, run_key: str, erp_run_id: str, account) -> PaymentRunSummary:
         self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency)
         await workflow.execute_activity_method(A.register_payment_run, run_key, summary=f"register run {run_key}", **opts.TREASURY)
-        self._stage = "selecting"
+        self._set_stage("selecting")
         due = await workflow.execute_activity_method(
             A.select_due_invoices,
             DueInvoicesQuery(company_code=account.company_code, currency=account.currency,
                              due_by=req.run_date + timedelta(days=req.horizon_days)),
             summary=f"invoices due by {req.run_date + timedelta(days=req.horizon_days)}", **opts.TREASURY)
         if not due:
-            self._stage = "nothing to pay"
+            self._set_stage("nothing to pay")
             return self._summary
-        self._stage = "reserving"
+        self._set_stage("reserving")
         reservations = await workflow.execute_activity_method(
             A.reserve_invoices,
             ReservationRequest(run_key=run_key, payment_run_id=erp_run_id, execution_date=req.run_date,
@@ -75,7 +82,7 @@ class PaymentRun:
         for index in range(0, len(payable), req.max_payments_per_file):
             await self._send(payable[index:index + req.max_payments_per_file], index // req.max_payments_per_file + 1,
                              run_key, account, req)
-        self._stage = "done"
+        self._set_stage("done")
         return self._summary
 
     async def _claim(self, reserved: list[ReservedPayment], erp_run_id: str, req: PaymentRunRequest,
@@ -83,7 +90,7 @@ class PaymentRun:
         """Claim in the ERP; whatever the ERP refuses goes back to its lifecycle unsent."""
         if not reserved:
             return []
-        self._stage = "claiming in the ERP"
+        self._set_stage("claiming in the ERP")
         claims = await workflow.execute_activity_method(
             A.claim_in_erp, ErpClaims(payment_run_id=erp_run_id, run_date=req.run_date,
                                       documents=[r.erp_document for r in reserved]),
@@ -101,7 +108,7 @@ class PaymentRun:
         message_id = f"FS-{run_key}-{number:02d}"
         payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P", created_at=workflow.now(),
                                    execution_date=req.run_date, debtor=account, payments=[r.instruction for r in chunk])
-        self._stage = f"sending {message_id}"
+        self._set_stage(f"sending {message_id}")
         await workflow.execute_activity_method(A.register_payments, [
             PaymentRecord(end_to_end_id=r.instruction.end_to_end_id, invoice_key=r.instruction.invoice_key,
                           workflow_id=r.workflow_id, run_key=run_key, message_id=message_id,
