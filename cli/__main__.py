@@ -22,10 +22,12 @@ def _local_defaults() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli", description="finsync command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="run the embedded stack (Temporal dev server, mocks, worker) until Ctrl-C")
-    up.add_argument("--no-samples", action="store_true", help="do not start the sample invoice lifecycles")
+    up = sub.add_parser("up", help="run the embedded stack (Temporal dev server, mocks, worker, bank inbox) and the "
+                                   "samples through one payment run until Ctrl-C")
+    up.add_argument("--no-samples", action="store_true",
+                    help="do not start the sample invoice lifecycles and their payment run")
     up.add_argument("--exit-after-samples", action="store_true",
-                    help="stop everything and exit once the samples are SCHEDULED/ON_HOLD (smoke runs)")
+                    help="stop everything and exit once the samples are paid (COMPLETED) or wait for AP (smoke runs)")
     sub.add_parser("status", help="status table of every InvoiceToPayment lifecycle")
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
@@ -44,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.status())
         except CodecKeyError as err:
             return commands.fail(f"error: {err}", 1)
-        except OSError as err:  # an unreadable FINSYNC_CODEC_KEY_FILE
-            return commands.fail(f"error: cannot read the codec key: {err}", 1)
+        except OSError as err:  # e.g. an unreadable TLS certificate (the codec key file is a CodecKeyError)
+            return commands.fail(f"error: {err}", 1)
         except RuntimeError as err:  # the SDK's "failed client connect"
             address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
             return commands.fail(f"error: cannot reach Temporal at {address}: {err}", 1)

@@ -68,17 +68,22 @@ def start_command(path: str, task_queue: str = "finsync") -> str:
 
 
 # -- status table -------------------------------------------------------------------------
-_HEADER = ("INVOICE", "STATUS", "ERP DOCUMENT", "OPEN EXCEPTION")
+# The free-text reason last, so the columns before it split on whitespace.
+_HEADER = ("INVOICE", "STATUS", "ERP DOCUMENT", "ATTEMPT", "END-TO-END ID", "OPEN EXCEPTION", "REASON")
 
 
-def status_row(view: InvoiceLifecycleStatus) -> tuple[str, str, str, str]:
+def status_row(view: InvoiceLifecycleStatus) -> tuple[str, ...]:
     doc = view.erp_document
     case = view.open_exception
+    attempt = view.payment_attempts[-1] if view.payment_attempts else None
     return (
         view.invoice_key,
         view.status.value,
         f"{doc.invoice_document}/{doc.fiscal_year}" if doc else "-",
+        f"{attempt.attempt}:{attempt.outcome}" if attempt else "-",
+        attempt.end_to_end_id if attempt else "-",
         f"{case.owner.value}/{case.type}" if case else "-",
+        attempt.reason if attempt and attempt.reason else "-",
     )
 
 
@@ -107,8 +112,8 @@ async def status() -> int:
         owner, kind = attrs.get(sa.EXCEPTION_OWNER), attrs.get(sa.EXCEPTION_TYPE)
         state = attrs.get(sa.INVOICE_STATUS) or "?"
         closed = ex.status.name if ex.status and ex.status != WorkflowExecutionStatus.RUNNING else "no answer"
-        rows.append((attrs.get(sa.INVOICE_ID) or ex.id, f"{state} ({closed.lower()})", "-",
-                     f"{owner}/{kind}" if owner else "-"))
+        rows.append((attrs.get(sa.INVOICE_ID) or ex.id, f"{state} ({closed.lower()})", "-", "-", "-",
+                     f"{owner}/{kind}" if owner else "-", "-"))
     if not rows:
         print(f"no {WORKFLOW_TYPE} workflows")
         return 0

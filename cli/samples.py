@@ -123,29 +123,50 @@ async def _closed(handle: WorkflowHandle) -> bool:
     return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
 
 
-def print_guide(address: str, ui_url: str, repo: Path, state: str, views: dict) -> None:
+def _sample_id(views: dict, supplier_id: str) -> str:
+    return next((i for i in views if f"-{supplier_id}-" in i), next(iter(views)))
+
+
+def print_guide(address: str, ui_url: str, bank_url: str, repo: Path, state: str, task_queue: str, views: dict) -> None:
     """What to try next, with this stack's real ids and address filled in."""
-    ids = list(views)
-    scheduled = [i for i, v in views.items() if v and v.status.value == "SCHEDULED"] or ids
-    # Cancel a held one if there is one, else the last scheduled one (the run pays the rest).
-    cancel = [i for i, v in views.items() if v and v.status.value == "ON_HOLD"] or scheduled[-1:]
-    today = date.today()
-    # Samples fall due in 30 days: a run today pays them only with a 30-day horizon. One open
-    # run per paying account (the id); a second run on the same day needs run_number 2.
-    run = {"paying_account_id": "ACME", "run_date": today.isoformat(), "horizon_days": 30, "requested_by": "treasury.tom"}
+    def rejected_with(code: str) -> str | None:
+        return next((i for i, v in views.items()
+                     if v and v.payment_attempts and v.payment_attempts[-1].reason_code == code), None)
+
+    # INITECH's account is closed at the bank (AC04); `up` gave it a second account, 0002, in the ERP.
+    initech = rejected_with("AC04") or _sample_id(views, "1000014")
+    resolve = {"resolved_by": "ap.anna", "resolution": "new bank details confirmed", "bank_account_id": "0002"}
+    rejection = {"reason_code": "AC04", "reported_by": "treasury.tom"}
+    # No run_date: the run is dated the day it starts. One open run per paying account (the id);
+    # the sample run was run_number 1, so the next one is 2 (3 after that, ...).
+    run = {"paying_account_id": "ACME", "horizon_days": 60, "run_number": 2}
+
+    def js(value: dict) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
     print(f"""
 Web UI: {ui_url}
 
 Try (in another terminal, from {repo}):
   export PATH="$PWD/.venv/bin:$PATH" TEMPORAL_ADDRESS={address}
-  temporal workflow list --query 'InvoiceStatus="SCHEDULED"'
-  temporal workflow query --workflow-id {scheduled[0]} --name status
-  temporal workflow describe --workflow-id {scheduled[0]}
+  {state}python -m cli status
+  # exceptions waiting for AP (AC04 account closed, RC01 bank identifier incorrect)
+  temporal workflow list --query 'ExceptionOwner="ap-remediation"'
+  temporal workflow query --workflow-id {initech} --name status
+  # AP got new bank details from the supplier: pay to its account 0002 from now on
+  temporal workflow update execute --workflow-id {initech} --name resolve \\
+    --input '{js(resolve)}'
+  # the next payment run pays it again (new EndToEndId, attempt 2)
+  temporal workflow start --type PaymentRun --task-queue {task_queue} --workflow-id payment-run-ACME \\
+    --input '{js(run)}'
+  # the bank's next day: settlement and the day's statement, which clears the invoice in the ERP
+  curl -s -X POST '{bank_url}/_mock/advance?days=1'
+  # a payment sent but not answered by the bank (a BankSilent case for treasury-ops):
+  # treasury reports the rejection it learned of by phone, and the invoice goes back to AP
+  temporal workflow signal --workflow-id <invoice workflow id> --name bank_rejection \\
+    --input '{js(rejection)}'
+  # an invoice of your own
   python -m cli start-command samples/invoice-globex.json      # prints the start command
   eval "$(python -m cli start-command samples/invoice-globex.json)"
-  temporal workflow update execute --workflow-id {cancel[0]} --name cancel \\
-    --input '{{"requested_by":"ap.clerk","reason":"duplicate"}}'
-  temporal workflow start --type BankInbox --task-queue finsync --workflow-id bank-inbox --input '{{}}'
-  temporal workflow start --type PaymentRun --task-queue finsync --workflow-id payment-run-ACME \\
-    --input '{json.dumps(run, separators=(",", ":"))}'
-  {state}python -m cli status""", flush=True)
+  temporal workflow update execute --workflow-id $(python -m cli workflow-id samples/invoice-globex.json) \\
+    --name cancel --input '{{"requested_by":"ap.clerk","reason":"duplicate"}}'""", flush=True)

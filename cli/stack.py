@@ -21,7 +21,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cli import samples
+from cli import cycle, samples
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
@@ -62,6 +62,14 @@ class StackConfig:
     def ui_url(self) -> str:
         return f"http://127.0.0.1:{self.port['web-ui']}/namespaces/default/workflows"
 
+    @property
+    def sap_url(self) -> str:
+        return f"http://127.0.0.1:{self.port['mock-sap']}"
+
+    @property
+    def bank_url(self) -> str:
+        return f"http://127.0.0.1:{self.port['mock-bank']}"
+
 
 def _environment(cfg: StackConfig) -> dict[str, str]:
     """One environment for the worker child and this process's own client, so both use the
@@ -69,13 +77,13 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
     embedded stack is plaintext on loopback, and a second key source would make load_codec
     refuse to start (it will not guess between two keys)."""
     dropped = [k for k in ("FINSYNC_CODEC_KEY", "FINSYNC_SAP_USER", "FINSYNC_SAP_PASSWORD", "FINSYNC_BANK_USER",
-                           "FINSYNC_BANK_PASSWORD", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_API_KEY")
+                           "FINSYNC_BANK_PASSWORD", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY",
+                           "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_API_KEY")
                if os.environ.pop(k, None) is not None]
     if dropped:
         print(f"note: the embedded stack ignores {', '.join(dropped)} from your environment")
     env = {"TEMPORAL_ADDRESS": cfg.address, "TEMPORAL_NAMESPACE": "default",
-           "FINSYNC_SAP_URL": f"http://127.0.0.1:{cfg.port['mock-sap']}",
-           "FINSYNC_BANK_URL": f"http://127.0.0.1:{cfg.port['mock-bank']}",
+           "FINSYNC_SAP_URL": cfg.sap_url, "FINSYNC_BANK_URL": cfg.bank_url,
            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
            "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1"}
     os.environ.update(env)
@@ -99,7 +107,8 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
         return ManagedProcess(name, args, logs / f"{name}.log"), f"http://127.0.0.1:{port}/_mock/health"
 
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
-            mock("mock-sap", "--db", str(db / "sap.db")), mock("mock-bank", "--db", str(db / "bank.db")),
+            mock("mock-sap", "--db", str(db / "sap.db")),
+            mock("mock-bank", "--db", str(db / "bank.db"), *cycle.bank_clock_arg(cfg.state_dir)),
             mock("mock-einvoice")]
 
 
@@ -185,18 +194,33 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
         loop.add_signal_handler(sig, lambda s=sig: (received.append(s.name), main.cancel()))
     try:
         client, task_queue = await _start(cfg, procs)
-        settled = True
+        ok, inbox = True, None
         if with_samples:
+            if await cycle.ensure_remediation_account(cfg.sap_url):
+                print(f"  added bank account {cycle.REMEDIATION_ACCOUNT} ({cycle.REMEDIATION_IBAN}) of supplier "
+                      f"{cycle.REMEDIATION_SUPPLIER} in mock-sap, for the remediation example", flush=True)
             handles = await samples.start_samples(client, task_queue, samples.sample_invoices())
             t0 = time.monotonic()
-            views, settled = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs))
-            print(f"\nsamples {'settled' if settled else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"
+            views, ok = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs))
+            print(f"\nsamples {'settled' if ok else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"
                   + format_table([status_row(v) for v in views.values() if v]), flush=True)
+            inbox = await cycle.start_inbox(client, task_queue)
+            if ok:
+                t0 = time.monotonic()
+                run = await cycle.start_sample_run(client, task_queue, cfg.bank_url, views)
+                summary = await cycle.await_run(run, lambda: check_alive(procs)) if run else None
+                first = f"after payment run {summary.run_key} (the bank's answers through the inbox)" if summary else None
+                views, ok = await cycle.drive_to_outcome(handles, cfg.bank_url, cfg.state_dir, inbox,
+                                                         lambda: check_alive(procs), first)
+                ok = ok and (run is None or summary is not None)  # a sample run that failed is a failed smoke run
+                print(f"\npayment cycle {'done' if ok else 'NOT done'} in {time.monotonic() - t0:.1f}s", flush=True)
             # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
             state = "" if cfg.state_dir == REPO / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
-            samples.print_guide(cfg.address, cfg.ui_url, REPO, state, views)
+            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, state, task_queue, views)
+        else:
+            inbox = await cycle.start_inbox(client, task_queue)
         if exit_after:
-            return 0 if settled else 1
+            return 0 if ok else 1
         print("\nrunning; Ctrl-C stops everything started here", flush=True)
         while True:
             check_alive(procs)
@@ -209,7 +233,16 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
     except StackError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1
+    except httpx.HTTPError as err:  # a mock that answered the health check but not the cycle's calls
+        print(f"error: {err.request.method} {err.request.url}: {err}; see {cfg.state_dir / 'logs'}", file=sys.stderr, flush=True)
+        return 1
     finally:
+        bank = next((p for p in procs if p.name == "mock-bank" and p.proc.poll() is None), None)
+        if bank is not None:
+            try:  # where the bank's clock stands, so the next `up` starts it there (cycle.save_bank_clock)
+                cycle.save_bank_clock(cfg.bank_url, cfg.state_dir)
+            except Exception as err:  # noqa: BLE001 - stopping matters more
+                print(f"  note: could not save mock-bank's clock: {err}", flush=True)
         for proc in reversed(procs):  # worker first; it gets its graceful-shutdown time
             if proc.proc.poll() is not None:
                 print(f"  {proc.name} (pid {proc.pid}) had already exited", flush=True)

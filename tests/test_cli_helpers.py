@@ -1,6 +1,6 @@
 """The command line as a user runs it: a subprocess of `python -m cli` from the repository
 root, and one smoke run of the whole embedded stack on free ports, twice on the same state
-(the second run must resume the same lifecycles, not post new ones)."""
+(the second run must resume the same lifecycles, not post or pay them again)."""
 
 import json
 import os
@@ -62,18 +62,30 @@ def test_start_command_fails_on_an_existing_id_and_sends_the_file() -> None:
     assert json.loads(args[args.index("--input") + 1]) == json.loads((REPO / SAMPLE).read_text())
 
 
-def _table(output: str) -> dict[str, tuple[str, str]]:
-    """invoice key -> (status, ERP document) from the report's status table."""
+def _table(output: str) -> dict[str, tuple[str, ...]]:
+    """invoice key -> (status, ERP document, attempt, EndToEndId, open exception, reason) from
+    the last status table in the report (the reason, in words, is the rest of the line)."""
     rows = {}
-    for line in output.split("INVOICE ", 1)[1].splitlines()[1:]:
-        cols = line.split()
-        if len(cols) < 3 or not cols[0].startswith("1710-"):
+    for line in output.rsplit("\nINVOICE ", 1)[1].splitlines()[1:]:
+        cols = line.split(maxsplit=6)
+        if len(cols) < 7 or not cols[0].startswith("1710-"):
             break
-        rows[cols[0]] = (cols[1], cols[2])
+        rows[cols[0]] = tuple(cols[1:])
     return rows
 
 
-def test_up_runs_the_samples_stops_everything_and_resumes(tmp_path: Path) -> None:
+def _by_supplier(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, str]]:
+    """supplier -> (status, reason)."""
+    return {key.split("-")[1]: (cols[0], cols[5]) for key, cols in table.items()}
+
+
+# The sample run pays all four: GLOBEX and Umbrella are paid, settled and cleared; INITECH's
+# account is closed (AC04) and EURODIS's bank unknown (RC01), so both wait for AP.
+EXPECTED = {"1000013": ("COMPLETED", "-"), "1000014": ("AWAITING_REMEDIATION", "AC04 account closed"),
+            "1000015": ("AWAITING_REMEDIATION", "RC01 bank identifier incorrect"), "1000016": ("COMPLETED", "-")}
+
+
+def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
     env.update({f"FINSYNC_{name}_PORT": str(port) for name, port in ports.items()})
@@ -83,8 +95,9 @@ def test_up_runs_the_samples_stops_everything_and_resumes(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stdout + first.stderr
     started = re.findall(r"started\s+(invoice-\S+)", first.stdout)
     assert len(started) == 4
+    assert first.stdout.count("payment-run-ACME started") == 1, first.stdout
     table = _table(first.stdout)
-    assert len(table) == 4 and {s for s, _ in table.values()} <= {"SCHEDULED", "ON_HOLD"}, first.stdout
+    assert _by_supplier(table) == EXPECTED, first.stdout
     pids = [int(p) for p in re.findall(r"pid (\d+)", first.stdout)]
     assert len(pids) == 5 * 2  # started, then stopped: every process named twice
     for pid in set(pids):
@@ -94,7 +107,12 @@ def test_up_runs_the_samples_stops_everything_and_resumes(tmp_path: Path) -> Non
 
     second = run_cli("up", "--exit-after-samples", env=env, timeout=90)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert sorted(re.findall(r"resumed\s+(invoice-\S+)", second.stdout)) == sorted(started)
-    # Same ERP documents: the resumed lifecycles did not post the samples a second time.
+    # The paid ones have ended; the two waiting for AP are the same lifecycles, resumed.
+    resumed = re.findall(r"resumed\s+(invoice-\S+)", second.stdout)
+    done = re.findall(r"already done\s+(invoice-\S+)", second.stdout)
+    assert sorted(resumed + done) == sorted(started) and len(done) == 2, second.stdout
+    # No second payment run, no bank day advanced, the same states and ERP documents.
+    assert "payment-run-ACME started" not in second.stdout and "payment-run-ACME: skipped" in second.stdout
+    assert "bank clock advanced" not in second.stdout and "bank clock   not advanced" in second.stdout
     assert _table(second.stdout) == table
     assert not [p for p in ports.values() if port_open(p)]

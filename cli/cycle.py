@@ -1,0 +1,251 @@
+"""The payment half of `up`: once the samples are SCHEDULED, the bank inbox and one sample
+payment run, then mock-bank's clock a day at a time until every sample has its outcome, so a
+newcomer sees invoices reach COMPLETED (and the AC04/RC01 ones wait for AP) in the Web UI.
+
+Resumable like the samples: the inbox is joined if it runs, the sample run is started once
+(its id is remembered, and a sample past SCHEDULED means it already happened), and the clock
+moves only while a sample waits for the bank.
+"""
+
+import asyncio
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from canonical.inbox import BankInboxConfig
+from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
+from canonical.status import InvoiceLifecycleStatus
+from canonical.status import InvoiceStatus as S
+from cli.commands import format_table, status_row
+from cli.samples import read_status
+from workflows.payment_run import payment_run_workflow_id
+
+# By name, like the lifecycle in cli.samples: the workflows' public contract.
+INBOX_TYPE, INBOX_ID = "BankInbox", "bank-inbox"
+RUN_TYPE = "PaymentRun"
+PAYING_ACCOUNT = "ACME"  # mock-bank's seed account, settings.DEFAULT_PAYING_ACCOUNTS
+RUN_ID = payment_run_workflow_id(PAYING_ACCOUNT)
+INBOX_POLL_SECONDS = 2.0
+
+# The bank account AP switches INITECH (account closed, AC04) to in the guide's `resolve`.
+REMEDIATION_SUPPLIER, REMEDIATION_ACCOUNT = "1000014", "0002"
+REMEDIATION_IBAN, REMEDIATION_BIC = "DE89370400440532013000", "COBADEFFXXX"
+_BP = "/sap/opu/odata/sap/API_BUSINESS_PARTNER_SRV"
+
+MAX_ADVANCES = 5  # a Friday after the cut-off settles on Monday and clears on Tuesday: 4
+QUIET_SECONDS = 3.0  # nothing moved for this long after a step: the inbox has polled
+STEP_TIMEOUT = 20.0
+RUN_TIMEOUT = 30.0
+
+# Where a sample stays whatever the bank's clock does: done, waiting for a person, or (once the
+# run is over) waiting for the next payment run.
+AT_REST = {S.COMPLETED, S.AWAITING_REMEDIATION, S.CANCELLED, S.ON_HOLD, S.SCHEDULED}
+# Moving on without the clock (a pain.002 is released at once, clearing completes at once):
+# wait for these rather than advance past them.
+MOVING = {S.RECEIVED, S.VALIDATED, S.POSTED, S.IN_PAYMENT_RUN, S.SENT_TO_BANK, S.BANK_REJECTED, S.CLEARED}
+# Everything else (ACCEPTED, SETTLED, RETURNED, REOPENED) waits for a bank day: settlement,
+# the day's statement.
+
+Views = dict[str, InvoiceLifecycleStatus | None]
+
+
+# -- the counterparts ---------------------------------------------------------------------
+async def bank_state(bank_url: str) -> dict:
+    async with httpx.AsyncClient(base_url=bank_url, timeout=10) as http:
+        response = await http.get("/_mock/state")
+    response.raise_for_status()
+    return response.json()
+
+
+async def bank_today(bank_url: str) -> date:
+    return date.fromisoformat((await bank_state(bank_url))["clock"]["date"])
+
+
+async def advance_bank_day(bank_url: str) -> dict:
+    # Slow on a big day (the bank books and writes statements under one lock): guide §8.
+    async with httpx.AsyncClient(base_url=bank_url, timeout=60) as http:
+        response = await http.post("/_mock/advance", params={"days": 1})
+    response.raise_for_status()
+    return response.json()
+
+
+def _clock_file(state_dir: Path) -> Path:
+    return state_dir / "bank-clock"
+
+
+def save_bank_clock(bank_url: str, state_dir: Path) -> None:
+    """mock-bank keeps its payments and issued statements in --db but not its clock (guide §4).
+    Restarted at real now, behind the days `up` advanced through, it would book a new payment
+    on a day whose statement it already issued (it never issues one twice) and the ERP would
+    never clear it. So `up` keeps the bank's time and starts it there again.
+    Synchronous (one local GET): it also runs while `up` stops, where a second Ctrl-C must
+    not cancel it halfway and skip stopping the processes."""
+    response = httpx.get(f"{bank_url}/_mock/state", timeout=5)
+    response.raise_for_status()
+    now = response.json()["clock"]["now"]
+    _clock_file(state_dir).write_text(now + "\n")
+
+
+def bank_clock_arg(state_dir: Path) -> list[str]:
+    """`--clock` for mock-bank: where it stood when `up` last stopped, if that is ahead of real
+    time; otherwise nothing (real now)."""
+    try:
+        saved = datetime.fromisoformat(_clock_file(state_dir).read_text().strip()).astimezone(timezone.utc)
+    except (OSError, ValueError):
+        return []
+    if saved <= datetime.now(timezone.utc) + timedelta(minutes=1):
+        return []
+    return ["--clock", saved.strftime("%Y-%m-%dT%H:%M")]  # mock-bank's zone is UTC unless --timezone
+
+
+async def ensure_remediation_account(sap_url: str) -> bool:
+    """Give INITECH a second bank account in the ERP, so the guide's `resolve` (pay to 0002)
+    works. True if it was added now."""
+    key = f"A_BusinessPartnerBank(BusinessPartner='{REMEDIATION_SUPPLIER}',BankIdentification='{REMEDIATION_ACCOUNT}')"
+    async with httpx.AsyncClient(base_url=sap_url, timeout=30, headers={"Accept": "application/json"}) as http:
+        found = await http.get(f"{_BP}/{key}", params={"$format": "json"})
+        if found.status_code != 404:
+            found.raise_for_status()
+            return False
+        # OData writes need a CSRF token, fetched on the service root (same client: its cookie).
+        token = (await http.get(f"{_BP}/", headers={"X-CSRF-Token": "Fetch"})).headers.get("x-csrf-token", "")
+        created = await http.post(f"{_BP}/A_BusinessPartnerBank", headers={"X-CSRF-Token": token}, json={
+            "BusinessPartner": REMEDIATION_SUPPLIER, "BankIdentification": REMEDIATION_ACCOUNT,
+            "BankCountryKey": REMEDIATION_IBAN[:2], "IBAN": REMEDIATION_IBAN, "SWIFTCode": REMEDIATION_BIC,
+        })
+        created.raise_for_status()
+    return True
+
+
+# -- the workflows ------------------------------------------------------------------------
+async def start_inbox(client: Client, task_queue: str) -> WorkflowHandle:
+    """Start the long-running inbox, or join the one an earlier `up` started."""
+    try:  # only to say "started" or "joined": the start call below decides
+        running = (await client.get_workflow_handle(INBOX_ID).describe()).status == WorkflowExecutionStatus.RUNNING
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        running = False
+    try:
+        handle = await client.start_workflow(
+            INBOX_TYPE, BankInboxConfig(poll_seconds=INBOX_POLL_SECONDS), id=INBOX_ID, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary="reads mock-bank's mailbox, signals the lifecycles, posts statements to the ERP")
+    except WorkflowAlreadyStartedError:  # e.g. a closed one under a reuse policy that refuses
+        handle, running = client.get_workflow_handle(INBOX_ID), True
+    print(f"  {'joined ' if running else 'started'}  {INBOX_ID} (BankInbox, polls mock-bank every {INBOX_POLL_SECONDS:g}s)", flush=True)
+    return handle
+
+
+def run_is_due(views: Views) -> bool:
+    """The sample run has not happened: every sample waits for a run (or a person)."""
+    states = [v.status for v in views.values() if v]
+    return S.SCHEDULED in states and all(s in (S.SCHEDULED, S.ON_HOLD) for s in states)
+
+
+async def start_sample_run(client: Client, task_queue: str, bank_url: str, views: Views) -> WorkflowHandle | None:
+    """The one sample payment run, dated by the bank's clock; None when it already happened."""
+    if not run_is_due(views):
+        print(f"  payment run  {RUN_ID}: skipped, no sample waits for its first payment run (an earlier `up` ran it)", flush=True)
+        return None
+    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=await bank_today(bank_url),
+                                horizon_days=60, requested_by="make-up")
+    try:
+        handle = await client.start_workflow(
+            RUN_TYPE, request, id=RUN_ID, task_queue=task_queue, result_type=PaymentRunSummary,
+            # A closed run under this id is a run that happened: never a second sample run.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"sample run: {PAYING_ACCOUNT} pays what falls due by {request.run_date + timedelta(days=60)}")
+    except WorkflowAlreadyStartedError:
+        print(f"  payment run  {RUN_ID}: skipped, it already ran (or runs) on this stack", flush=True)
+        return None
+    print(f"  payment run  {RUN_ID} started: {PAYING_ACCOUNT}, run date {request.run_date} (the bank's), "
+          f"horizon 60 days", flush=True)
+    return handle
+
+
+async def await_run(handle: WorkflowHandle, check_alive) -> PaymentRunSummary | None:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    task = asyncio.ensure_future(handle.result())
+    try:
+        while not task.done():
+            check_alive()
+            if time.monotonic() > deadline:
+                print(f"  payment run  {RUN_ID} not finished after {RUN_TIMEOUT:.0f}s; see the Web UI", flush=True)
+                return None
+            await asyncio.wait([task], timeout=0.5)
+        summary: PaymentRunSummary = task.result()
+    except (WorkflowFailureError, RPCError) as err:  # reported; the stack stays up to look at it
+        print(f"  payment run  {RUN_ID} failed: {err.cause if isinstance(err, WorkflowFailureError) else err}", flush=True)
+        return None
+    finally:
+        task.cancel()
+    refused = "".join(f"\n      refused {k}: {v}" for k, v in summary.refused.items())
+    print(f"  payment run  {summary.run_key} (ERP run {summary.payment_run_id}): {summary.paid_invoices} payments sent, "
+          f"{summary.total} {summary.currency}, file {', '.join(summary.message_ids) or '-'}"
+          + (f"; file refused: {summary.file_rejected}" if summary.file_rejected else "") + refused, flush=True)
+    return summary
+
+
+async def _poke(inbox: WorkflowHandle | None) -> None:
+    """Ask the inbox to read the mailbox now rather than at its next poll."""
+    if inbox is not None:
+        try:
+            await inbox.signal("poll_now")
+        except Exception:  # noqa: BLE001 - it polls by itself anyway
+            pass
+
+
+def _done(views: Views) -> bool:
+    return all(v is not None and v.status in AT_REST for v in views.values())
+
+
+async def _settle_step(handles: dict[str, WorkflowHandle], check_alive) -> Views:
+    """Read the samples until all are at rest, or nothing moved for QUIET_SECONDS while none
+    is in a state that moves by itself."""
+    started = last_change = time.monotonic()
+    seen: dict[str, str] = {}
+    while True:
+        check_alive()
+        views = {wf_id: await read_status(h) for wf_id, h in handles.items()}
+        labels = {k: v.status.value if v else "?" for k, v in views.items()}
+        now = time.monotonic()
+        if labels != seen:
+            seen, last_change = labels, now
+        moving = any(v is None or v.status in MOVING for v in views.values())
+        if _done(views) or now - started > STEP_TIMEOUT or (now - last_change >= QUIET_SECONDS and not moving):
+            return views
+        await asyncio.sleep(0.5)
+
+
+async def drive_to_outcome(handles: dict[str, WorkflowHandle], bank_url: str, state_dir: Path,
+                           inbox: WorkflowHandle | None, check_alive, first_step: str | None) -> tuple[Views, bool]:
+    """Advance the bank a day at a time until every sample is at rest (COMPLETED, or waiting
+    for a person), printing the table after each step. No advance when all are at rest already
+    (a resumed stack: the table above says where they stand)."""
+    await _poke(inbox)
+    step = first_step
+    for advances in range(MAX_ADVANCES + 1):
+        views = await _settle_step(handles, check_alive)
+        if step is None and _done(views):
+            print("  bank clock   not advanced: no sample waits for the bank", flush=True)
+            return views, True
+        print(f"\n{step or 'where the samples stand'}\n" + format_table([status_row(v) for v in views.values() if v]), flush=True)
+        if _done(views):
+            return views, True
+        if advances == MAX_ADVANCES:
+            break
+        moved = await advance_bank_day(bank_url)
+        save_bank_clock(bank_url, state_dir)
+        crossed = ", ".join(moved.get("businessDaysCrossed") or []) or "none"
+        step = (f"bank clock advanced one day ({advances + 1}/{MAX_ADVANCES}): {moved['from'][:16]} -> {moved['to'][:16]}, "
+                f"business days crossed: {crossed}")
+        await _poke(inbox)
+    print(f"\nsamples still wait for the bank after {MAX_ADVANCES} bank days; see the Web UI", flush=True)
+    return views, False
