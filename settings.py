@@ -4,7 +4,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from canonical.bank import PayingAccount
@@ -25,11 +25,16 @@ DEFAULT_PAYING_ACCOUNTS = {
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINSYNC_", extra="ignore")
 
-    # Temporal: the same variables the `temporal` CLI reads.
+    # Temporal: the same variables the `temporal` CLI reads (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+    # TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_API_KEY), so one
+    # environment serves the worker and an operator's CLI. TEMPORAL_TLS_CERT/_KEY, the names
+    # used before, are still read; the CLI's names win when both are set.
     temporal_address: str = Field(default="localhost:7233", validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
-    temporal_tls_cert: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CERT")
-    temporal_tls_key: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_KEY")
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CERT"))
+    temporal_tls_key: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"))
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
     task_queue: str = "finsync"
 
