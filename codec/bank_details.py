@@ -125,6 +125,31 @@ def _parse_key(text: str, source: str) -> bytes:
     return key
 
 
+def _read_key_file(path: Path) -> str:
+    """The key file's text, or a CodecKeyError saying what is wrong with the file (never its
+    content): a worker that can not read its key must say so, not die on a bare OSError."""
+    source = f"FINSYNC_CODEC_KEY_FILE ({path})"
+    if path == Path(""):  # FINSYNC_CODEC_KEY_FILE= (set but empty) arrives as Path(".")
+        raise CodecKeyError("FINSYNC_CODEC_KEY_FILE is set but names no file: set it to the key file's path, "
+                            "or unset it and set FINSYNC_CODEC_KEY")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise CodecKeyError(f"{source} does not exist: restore the key file (a new key can not read the "
+                            "bank details already in workflow histories)") from None
+    except IsADirectoryError:
+        raise CodecKeyError(f"{source} is a directory, not a key file") from None
+    except PermissionError:
+        raise CodecKeyError(f"{source} can not be read by this process (permission denied)") from None
+    except UnicodeDecodeError:
+        raise CodecKeyError(f"{source} is not text: it must hold the base64 of the key, not the raw bytes") from None
+    except OSError as err:
+        raise CodecKeyError(f"{source} can not be read: {err.strerror or err}") from None
+    if not text.strip():
+        raise CodecKeyError(f"{source} is empty: it must hold the base64 of 32 random bytes")
+    return text
+
+
 def load_codec(settings: "Settings") -> BankDetailsCodec:
     if settings.codec_key is not None and settings.codec_key_file is not None:
         # Two sources could disagree; one encrypting with the other's id would make
@@ -133,7 +158,7 @@ def load_codec(settings: "Settings") -> BankDetailsCodec:
     if settings.codec_key is not None:
         key = _parse_key(settings.codec_key.get_secret_value(), "FINSYNC_CODEC_KEY")
     elif settings.codec_key_file is not None:
-        key = _parse_key(settings.codec_key_file.read_text(), f"FINSYNC_CODEC_KEY_FILE ({settings.codec_key_file})")
+        key = _parse_key(_read_key_file(settings.codec_key_file), f"FINSYNC_CODEC_KEY_FILE ({settings.codec_key_file})")
     else:
         raise CodecKeyMissing(
             "no payload encryption key: set FINSYNC_CODEC_KEY to the base64 of 32 random bytes, "

@@ -147,6 +147,41 @@ def test_malformed_key_is_refused_without_echoing_it():
         load_codec(Settings(codec_key="not base64!"))
 
 
+@pytest.mark.parametrize("problem, expected", [
+    ("missing", "does not exist"), ("directory", "is a directory"), ("unreadable", "permission denied"),
+    ("empty", "is empty"), ("binary", "not text"), ("no path", "names no file"),
+])
+def test_unusable_key_file_is_a_codec_key_error_naming_the_problem(tmp_path, monkeypatch, problem, expected):
+    path = tmp_path / "codec.key"
+    if problem == "directory":
+        path.mkdir()
+    elif problem == "unreadable":
+        path.write_text(base64.b64encode(NEW_KEY).decode())
+        path.chmod(0)
+        if os.access(path, os.R_OK):  # root reads it anyway: let the read fail as it would for others
+
+            def refuse(self, *args, **kwargs):
+                raise PermissionError(13, "Permission denied", str(self))
+
+            monkeypatch.setattr(type(path), "read_text", refuse)
+    elif problem == "empty":
+        path.write_text(" \n")
+    elif problem == "binary":
+        path.write_bytes(b"\xff\xfe" + NEW_KEY)
+    elif problem == "no path":
+        path = ""  # FINSYNC_CODEC_KEY_FILE= in the environment
+    with pytest.raises(CodecKeyError, match=expected) as refused:
+        load_codec(Settings(codec_key_file=path))
+    # The message says it all: no OSError traceback chained to it.
+    assert refused.value.__cause__ is None and (refused.value.__context__ is None or refused.value.__suppress_context__)
+
+
+def test_empty_key_file_variable_is_refused(monkeypatch):
+    monkeypatch.setenv("FINSYNC_CODEC_KEY_FILE", "")
+    with pytest.raises(CodecKeyError, match="FINSYNC_CODEC_KEY_FILE is set but names no file"):
+        load_codec(Settings())
+
+
 def test_generate_key_file_is_private_and_never_replaced(tmp_path):
     path = tmp_path / "secrets" / "codec.key"
     generate_key_file(path)
