@@ -71,7 +71,3 @@ def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def store(tmp_path: Path) -> TreasuryStore:
     return TreasuryStore(f"sqlite:///{tmp_path / 'treasury.db'}")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("FINSYNC_CODEC_KEY", TEST_CODEC_KEY)
