@@ -38,10 +38,10 @@ class StackError(Exception):
 
 
 # What listens where: (environment variable, default). Fixed defaults keep bookmarks and the
-# printed commands stable; tests set all five to free ports.
+# printed commands stable; tests set them all to free ports.
 PORTS = {"temporal": ("FINSYNC_TEMPORAL_PORT", 7233), "web-ui": ("FINSYNC_UI_PORT", 8233),
          "mock-sap": ("FINSYNC_SAP_PORT", 8000), "mock-bank": ("FINSYNC_BANK_PORT", 8090),
-         "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100)}
+         "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100), "codec-server": ("FINSYNC_CODEC_PORT", 8234)}
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
                 "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off", "--log-level", "error"]
     for flag in sa.cli_flags():
         temporal += ["--search-attribute", flag]
+    # The Web UI asks the codec server to decrypt bank details for whoever looks (loopback only).
+    codec_port, ui = cfg.port["codec-server"], cfg.port["web-ui"]
+    temporal += ["--ui-codec-endpoint", f"http://127.0.0.1:{codec_port}"]
+    codec_server = [sys.executable, "-m", "codec.server", "--port", str(codec_port),
+                    "--ui-origin", f"http://127.0.0.1:{ui}", "--ui-origin", f"http://localhost:{ui}"]
 
     def mock(name: str, *extra: str) -> tuple[ManagedProcess, str]:
         port = cfg.port[name]
@@ -109,7 +114,8 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
             mock("mock-bank", "--db", str(db / "bank.db"), *cycle.bank_clock_arg(cfg.state_dir)),
-            mock("mock-einvoice")]
+            mock("mock-einvoice"),
+            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"), f"http://127.0.0.1:{codec_port}/health")]
 
 
 def check_alive(procs: list[ManagedProcess]) -> None:

@@ -44,8 +44,12 @@ def codec_app(codec: PayloadCodec, token: str | None, ui_origins: list[str]) -> 
     async def encode(request: Request) -> Response:
         return await transform(request, decode=False)
 
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "UP"})
+
     return Starlette(
-        routes=[Route("/decode", decode, methods=["POST"]), Route("/encode", encode, methods=["POST"])],
+        routes=[Route("/decode", decode, methods=["POST"]), Route("/encode", encode, methods=["POST"]),
+                Route("/health", health, methods=["GET"])],
         # The Web UI calls from its own origin, with the token and the namespace header.
         middleware=[Middleware(CORSMiddleware, allow_origins=ui_origins, allow_methods=["POST"],
                                allow_headers=["content-type", "x-namespace", "authorization"], allow_credentials=True)],
