@@ -1,0 +1,161 @@
+"""Read-only fact gathering for the reconciliation, one function per side. Adapters stay as
+they are: SAP is read through SapClient's own request hook (as adapters/sap_payments.py does,
+one CSRF cache and one error mapping), the bank through BankClient's, and the treasury
+database through read-only queries on the registers' tables."""
+
+from collections import defaultdict
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from adapters.bank import BankClient
+from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
+from adapters.payment_registers import BankMessageRow, PaymentRow
+from adapters.sap import SapClient
+from adapters.sap_errors import raise_for_sap_status
+from adapters.sap_odata import literal, parse_date
+from adapters.sap_payments import OPEN_ITEM_SRV, SUPPLIER_INVOICE_SRV
+from adapters.treasury_store import OutflowRow, TreasuryStore
+from canonical.bank import MessageKind
+from canonical.money import MINOR_UNITS
+from canonical.reconciliation import BankFinding, DriftKind, ErpItem, OutflowFact
+from canonical.treasury import OutflowState
+
+_JOIN_CHUNK = 40  # documents per A_SupplierInvoice filter: keeps the URL well under gateway limits
+_PAID = "accepted"  # mock-bank: accepted (and booked or due), rejected, returned
+
+
+def _exact(text: str, currency: str) -> Decimal:
+    """SAP writes open items with 3 decimals ("1190.000"); bring them to the currency's
+    minor units when that loses nothing, so they print like the invoice."""
+    value = Decimal(text)
+    units = MINOR_UNITS.get(currency)
+    if units is None:
+        return value
+    scaled = value.quantize(Decimal(1).scaleb(-units))
+    return scaled if scaled == value else value
+
+
+async def erp_supplier_items(sap: SapClient, company_code: str, cleared_since: date) -> list[ErpItem]:
+    """Open supplier items plus those cleared since `cleared_since`; payment documents' own
+    self-cleared K lines are left out (AccountingDocument ne ClearingAccountingDocument)."""
+    flt = (f"AccountingDocumentItemType eq 'K' and CompanyCode eq {literal(company_code)} "
+           "and AccountingDocument ne ClearingAccountingDocument "
+           f"and (ClearingAccountingDocument eq '' or ClearingDate ge datetime'{cleared_since.isoformat()}T00:00:00')")
+    select_ = ("AccountingDocument,FiscalYear,CompanyCode,Supplier,AmountInTransactionCurrency,TransactionCurrency,"
+               "PaymentBlockingReason,ClearingAccountingDocument,ClearingDate")
+    response = await sap._send("GET", f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
+                               params={"$filter": flt, "$select": select_})
+    raise_for_sap_status(response)
+    rows = response.json()["d"]["results"]
+    references = await _references(sap, company_code, sorted({r["AccountingDocument"] for r in rows}))
+    return [ErpItem(
+        accounting_document=r["AccountingDocument"], fiscal_year=r["FiscalYear"], company_code=r["CompanyCode"],
+        supplier_id=r.get("Supplier", ""), reference=references.get((r["AccountingDocument"], r["FiscalYear"])),
+        amount=_exact(r["AmountInTransactionCurrency"], r["TransactionCurrency"]), currency=r["TransactionCurrency"],
+        payment_block=r.get("PaymentBlockingReason", ""), clearing_document=r.get("ClearingAccountingDocument", ""),
+        clearing_date=parse_date(r.get("ClearingDate")),
+    ) for r in rows]
+
+
+async def _references(sap: SapClient, company_code: str, documents: list[str]) -> dict[tuple[str, str], str]:
+    """(accounting document, fiscal year) -> the supplier's invoice reference: the open item
+    does not carry it (guide §6)."""
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(documents), _JOIN_CHUNK):
+        docs = " or ".join(f"AccountingDocument eq {literal(d)}" for d in documents[start:start + _JOIN_CHUNK])
+        response = await sap._send("GET", f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", params={
+            "$filter": f"CompanyCode eq {literal(company_code)} and ({docs})",
+            "$select": "AccountingDocument,FiscalYear,SupplierInvoiceIDByInvcgParty"})
+        raise_for_sap_status(response)
+        for row in response.json()["d"]["results"]:
+            found[(row["AccountingDocument"], row["FiscalYear"])] = row["SupplierInvoiceIDByInvcgParty"]
+    return found
+
+
+def expected_outflows(store: TreasuryStore, company_code: str) -> list[OutflowFact]:
+    query = select(OutflowRow).where(OutflowRow.state == OutflowState.EXPECTED.value, OutflowRow.company_code == company_code)
+    with Session(store.engine) as session:
+        return [OutflowFact(invoice_key=r.invoice_key, amount=Decimal(r.amount), currency=r.currency, value_date=r.value_date)
+                for r in session.exec(query)]
+
+
+def payment_register(engine) -> dict[str, PaymentRow]:
+    """EndToEndId -> what finsync sent under it."""
+    with Session(engine) as session:
+        return {row.end_to_end_id: row for row in session.exec(select(PaymentRow))}
+
+
+async def bank_payments(bank: BankClient, account_id: str) -> list[dict]:
+    """The bank's own record of every payment from our account (mock-bank's control listing;
+    a real bank offers the same through its payment-status API or the camt.054s)."""
+    return [p for p in await bank._get_json("/_mock/payments") if p.get("account_id") == account_id]
+
+
+def paid_twice(payments: list[dict], register: dict[str, PaymentRow]) -> list[BankFinding]:
+    """Two payments the bank accepted for one invoice: one EndToEndId in two files, or two
+    attempts both paid (a new attempt is only right after a rejection or a return)."""
+    by_invoice: dict[str, list[dict]] = defaultdict(list)
+    for p in payments:
+        record = register.get(p.get("end_to_end_id") or "")
+        if record is not None and p.get("status") == _PAID:
+            by_invoice[record.invoice_key].append(p)
+    findings = []
+    for key, paid in sorted(by_invoice.items()):
+        if len(paid) < 2:
+            continue
+        first = register[paid[0]["end_to_end_id"]]
+        # mock-bank amounts are integers in minor units.
+        total = sum((Decimal(p["amount"]).scaleb(-MINOR_UNITS.get(p["currency"], 2)) for p in paid), Decimal(0))
+        which = ", ".join(sorted(f"{p['end_to_end_id']} in {p.get('msg_id')}" for p in paid))
+        findings.append(BankFinding(kind=DriftKind.PAID_TWICE, key=key, amount=total - Decimal(first.amount), currency=first.currency,
+                                    detail=f"the bank paid invoice {key} {len(paid)} times ({total} {first.currency} for "
+                                           f"{first.amount}; the amount is what was paid too much): {which}"))
+    return findings
+
+
+def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account_id: str, since: date) -> list[BankFinding]:
+    """Debits on our statements (camt.053) that no payment of finsync explains."""
+    findings: dict[str, BankFinding] = {}
+    query = select(BankMessageRow).where(BankMessageRow.kind == MessageKind.STATEMENT.value, BankMessageRow.account == account_id,
+                                         BankMessageRow.recorded_at >= _start_of(since))
+    with Session(engine) as session:
+        rows = list(session.exec(query.order_by(BankMessageRow.recorded_at)))
+    for row in rows:
+        try:
+            statements = read_message_all(MessageKind.STATEMENT, row.body)
+        except UnreadableBankMessage:
+            continue  # the inbox recorded it as a problem already; message_problems reports it
+        for statement in statements:
+            for entry in statement.entries:
+                if entry.direction != "DBIT" or entry.is_return:
+                    continue
+                record = register.get(entry.end_to_end_id or "")
+                if record is not None and (not entry.original_message_id or entry.original_message_id == record.message_id):
+                    continue
+                key = entry.end_to_end_id or entry.entry_reference or f"{row.bank_message_id}:{entry.amount}"
+                why = ("finsync sent no such payment" if record is None else
+                       f"finsync sent it in {record.message_id}, not in {entry.original_message_id}")
+                # One finding per booking (the bank's own reference), not per EndToEndId: the
+                # same id paid in two files is two debits.
+                findings[entry.entry_reference or key] = BankFinding(
+                    kind=DriftKind.STATEMENT_ENTRY_UNMATCHED, key=key, amount=entry.amount, currency=entry.currency,
+                    detail=f"statement {statement.statement_id or statement.message_id} debits {entry.amount} {entry.currency} "
+                           f"({key}, booking {entry.entry_reference or '?'}): {why}")
+    return list(findings.values())
+
+
+def message_problems(engine, since: date, acknowledged: set[str]) -> list[BankFinding]:
+    """Bank messages the inbox recorded with a problem, unless treasury acknowledged them."""
+    query = select(BankMessageRow).where(BankMessageRow.problem.is_not(None), BankMessageRow.recorded_at >= _start_of(since))
+    with Session(engine) as session:
+        rows = list(session.exec(query.order_by(BankMessageRow.recorded_at, BankMessageRow.bank_message_id)))
+    return [BankFinding(kind=DriftKind.STATEMENT_ENTRY_UNMATCHED, key=r.bank_message_id,
+                        detail=f"{r.kind} {r.bank_message_id}: {r.problem}")
+            for r in rows if r.bank_message_id not in acknowledged]
+
+
+def _start_of(day: date) -> datetime:
+    # recorded_at is written in UTC (payment_registers._now); the column type wants a zone.
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)

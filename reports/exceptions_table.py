@@ -1,0 +1,151 @@
+"""Open exception cases as a table with age and SLA state: `python -m cli exceptions [--owner X]`.
+
+Found through the ExceptionOwner search attribute (what `temporal workflow list --query
+'ExceptionOwner="treasury-ops"'` shows), then each lifecycle is asked for its case: the
+search attribute names the owner, the `status` query has the SLA and the escalation."""
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from canonical.reconciliation import ReconciliationReport
+from canonical.status import InvoiceLifecycleStatus
+from reports import duration, format_table
+from workflows import search_attributes as sa
+
+LIFECYCLE, INBOX, RECONCILIATION = "InvoiceToPayment", "BankInbox", "Reconciliation"
+# The reconciliation runs daily: its drifts are due before the next run reports them again.
+RECONCILIATION_SLA = timedelta(hours=24)
+_QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class ExceptionRow(BaseModel):
+    workflow_id: str
+    subject: str  # the invoice key, or what the workflow is about
+    type: str
+    owner: str
+    severity: str = "medium"
+    reason: str = ""
+    opened_at: datetime
+    sla_due_at: datetime | None = None
+    escalated: bool = False
+
+    def sla_state(self, now: datetime) -> str:
+        if self.sla_due_at is None:
+            state = "no SLA"
+        elif now > self.sla_due_at:
+            state = f"overdue by {duration(now - self.sla_due_at)}"
+        else:
+            state = f"within SLA ({duration(self.sla_due_at - now)} left)"
+        # An escalated case got a new due date; say both, the escalation first.
+        return f"escalated, {state}" if self.escalated else state
+
+    def sla_bucket(self, now: datetime) -> str:
+        """within / overdue / escalated / none: for counting."""
+        if self.escalated:
+            return "escalated"
+        if self.sla_due_at is None:
+            return "none"
+        return "overdue" if now > self.sla_due_at else "within"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "") + "'"
+
+
+async def open_exceptions(client: Client, owner: str | None = None, extra_query: str = "") -> list[ExceptionRow]:
+    """Every open case: running workflows with an owner, plus the newest reconciliation run if
+    it left drifts for people. `extra_query` narrows the visibility query (tests, scripts)."""
+    query = f"{sa.EXCEPTION_OWNER.name} IS NOT NULL AND ExecutionStatus='Running'"
+    if owner:
+        query = f"{sa.EXCEPTION_OWNER.name}={_quoted(owner)} AND ExecutionStatus='Running'"
+    if extra_query:
+        query += f" AND ({extra_query})"
+    rows = []
+    async for ex in client.list_workflows(query):
+        row = await _row(client, ex)
+        if row is not None:
+            rows.append(row)
+    latest = await _reconciliation_case(client, owner, extra_query)
+    if latest is not None:
+        rows.append(latest)
+    return sorted(rows, key=lambda r: (r.owner, r.opened_at))
+
+
+async def _row(client: Client, ex) -> ExceptionRow | None:
+    attrs = ex.typed_search_attributes
+    base = dict(workflow_id=ex.id, subject=attrs.get(sa.INVOICE_ID) or ex.id, type=attrs.get(sa.EXCEPTION_TYPE) or "?",
+                owner=attrs.get(sa.EXCEPTION_OWNER) or "?", opened_at=ex.start_time)
+    handle = client.get_workflow_handle(ex.id)
+    try:
+        if ex.workflow_type == LIFECYCLE:
+            view = await handle.query("status", result_type=InvoiceLifecycleStatus, rpc_timeout=_QUERY_TIMEOUT)
+            case = view.open_exception
+            if case is None:  # resolved since the search attribute was read
+                return None
+            return ExceptionRow(**{**base, "type": case.type, "owner": case.owner.value, "opened_at": case.opened_at},
+                                severity=case.severity.value, reason=case.reason, sla_due_at=case.sla_due_at, escalated=case.escalated)
+        if ex.workflow_type == INBOX:
+            status = await handle.query("status", rpc_timeout=_QUERY_TIMEOUT)
+            problems = [p["problem"] for p in status.get("problems", []) if not p.get("acknowledged_by")]
+            if not problems:
+                return None
+            return ExceptionRow(**base, reason=f"{len(problems)} bank messages not reconciled; latest: {problems[-1]}")
+    except Exception as err:  # noqa: BLE001 - no worker to answer: the search attributes still say who owns it
+        return ExceptionRow(**base, reason=f"(status not available: {type(err).__name__})")
+    return ExceptionRow(**base)
+
+
+async def _reconciliation_case(client: Client, owner: str | None, extra_query: str) -> ExceptionRow | None:
+    query = f"WorkflowType='{RECONCILIATION}' AND ExecutionStatus='Completed'"
+    if extra_query:
+        query += f" AND ({extra_query})"
+    newest = None
+    async for ex in client.list_workflows(query):
+        if newest is None or ex.start_time > newest.start_time:
+            newest = ex
+    case_owner = newest.typed_search_attributes.get(sa.EXCEPTION_OWNER) if newest else None
+    if not case_owner or (owner and owner != case_owner):
+        return None  # the newest run found nothing for people (earlier drifts are gone), or not for this owner
+    report = await client.get_workflow_handle(newest.id, run_id=newest.run_id).result(result_type=ReconciliationReport)
+    kinds = sorted({d.kind.value for d in report.open_drifts})
+    opened = newest.close_time or newest.start_time
+    return ExceptionRow(workflow_id=newest.id, subject=f"{report.company_code}/{report.paying_account_id}", type="ReconciliationDrift",
+                        owner=case_owner, opened_at=opened,
+                        sla_due_at=opened + RECONCILIATION_SLA,
+                        reason=f"{len(report.open_drifts)} drifts ({', '.join(kinds)}); report {report.report_path}")
+
+
+HEADER = ("OWNER", "TYPE", "SUBJECT", "SEVERITY", "AGE", "SLA", "REASON")
+
+
+def render(rows: list[ExceptionRow], now: datetime | None = None) -> str:
+    if not rows:
+        return "no open exceptions"
+    now = now or datetime.now(timezone.utc)
+    return format_table(HEADER, [(r.owner, r.type, r.subject, r.severity, duration(now - r.opened_at), r.sla_state(now), r.reason)
+                                 for r in rows])
+
+
+async def _print(owner: str | None) -> int:
+    from settings import get_settings
+    from worker import connect  # applies the payload codec; imported late, it loads every workflow
+
+    client = await connect(get_settings())
+    print(render(await open_exceptions(client, owner)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cli exceptions", description="open exception cases with age and SLA state")
+    parser.add_argument("--owner", help="only this owner, e.g. treasury-ops, ap-remediation, master-data, buyer")
+    args = parser.parse_args(argv)
+    return asyncio.run(_print(args.owner))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The status report in one command (`python -m cli report`): lifecycles by state with the
+oldest in each, open exceptions by owner and SLA state, cycle time p50/p95 of completed
+lifecycles, and today's cash position by company code and currency.
+
+Everything about lifecycles comes from visibility (search attributes, start and close
+times), so the report wakes no workflow; only the open cases are asked for their SLA."""
+
+import argparse
+import asyncio
+import math
+import sys
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from adapters.treasury_store import TreasuryStore
+from canonical.treasury import CashPosition
+from reports import duration, format_table, latest_reconciliation, load_reconciliation, render_reconciliation
+from reports.exceptions_table import LIFECYCLE, ExceptionRow, open_exceptions
+from workflows import search_attributes as sa
+
+_NORMAL_END = {WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED}
+
+
+class StateLine(BaseModel):
+    state: str
+    count: int
+    oldest_invoice: str
+    oldest_started: datetime
+
+
+class CashLine(BaseModel):
+    company_code: str
+    currency: str
+    actual_today: Decimal = Decimal(0)
+    expected_today: Decimal = Decimal(0)
+    expected_overdue: Decimal = Decimal(0)  # still expected, value date already passed
+    expected_later: Decimal = Decimal(0)
+
+
+class StatusReport(BaseModel):
+    generated_at: datetime
+    today: date
+    states: list[StateLine]
+    exceptions: list[ExceptionRow]
+    cycle_times: list[timedelta]  # close - start of every COMPLETED lifecycle
+    cash: list[CashLine]
+
+
+def percentile(values: list[timedelta], p: float) -> timedelta | None:
+    """Nearest rank: an observed cycle time, never an interpolation between two invoices."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def cash_lines(positions: list[CashPosition], today: date) -> list[CashLine]:
+    lines: dict[tuple[str, str], CashLine] = {}
+    for p in positions:
+        line = lines.setdefault((p.company_code, p.currency), CashLine(company_code=p.company_code, currency=p.currency))
+        if p.value_date == today:
+            line.actual_today += p.actual_outflow
+            line.expected_today += p.expected_outflow
+        elif p.value_date < today:
+            line.expected_overdue += p.expected_outflow
+        else:
+            line.expected_later += p.expected_outflow
+    return [lines[k] for k in sorted(lines)]
+
+
+def _state(ex) -> str:
+    # A lifecycle that was terminated or failed still shows its last business state, marked.
+    state = ex.typed_search_attributes.get(sa.INVOICE_STATUS) or "?"
+    return state if ex.status in _NORMAL_END else f"{state} ({ex.status.name.lower()})"
+
+
+async def collect(client: Client, store: TreasuryStore, now: datetime | None = None, today: date | None = None,
+                  extra_query: str = "") -> StatusReport:
+    """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
+    in UTC; "today" for cash is the local business date, as value dates are."""
+    now, today = now or datetime.now(timezone.utc), today or date.today()
+    query = f"WorkflowType='{LIFECYCLE}'" + (f" AND ({extra_query})" if extra_query else "")
+    counts: Counter[str] = Counter()
+    oldest: dict[str, tuple[datetime, str]] = {}
+    cycles: list[timedelta] = []
+    async for ex in client.list_workflows(query):
+        state = _state(ex)
+        counts[state] += 1
+        key = ex.typed_search_attributes.get(sa.INVOICE_ID) or ex.id
+        if state not in oldest or ex.start_time < oldest[state][0]:
+            oldest[state] = (ex.start_time, key)
+        if ex.status == WorkflowExecutionStatus.COMPLETED and state == "COMPLETED" and ex.close_time:
+            cycles.append(ex.close_time - ex.start_time)
+    states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0]) for s, n in sorted(counts.items())]
+    exceptions = await open_exceptions(client, extra_query=extra_query)
+    positions = await asyncio.to_thread(store.cash_positions)
+    return StatusReport(generated_at=now, today=today, states=states, exceptions=exceptions, cycle_times=cycles,
+                        cash=cash_lines(positions, today))
+
+
+def render(report: StatusReport) -> str:
+    now = report.generated_at
+    out = [f"finsync status at {now:%Y-%m-%d %H:%M} UTC", "", "Invoices by state"]
+    out.append(format_table(("STATE", "COUNT", "OLDEST INVOICE", "AGE"), [
+        (s.state, str(s.count), s.oldest_invoice, duration(now - s.oldest_started)) for s in report.states])
+        if report.states else "  no invoice lifecycles")
+
+    out += ["", "Open exceptions by owner and SLA state"]
+    by_owner: dict[str, Counter] = defaultdict(Counter)
+    for row in report.exceptions:
+        by_owner[row.owner][row.sla_bucket(now)] += 1
+    buckets = ("within", "overdue", "escalated", "none")
+    out.append(format_table(("OWNER", "OPEN", "WITHIN SLA", "OVERDUE", "ESCALATED", "NO SLA"), [
+        (owner, str(sum(c.values())), *(str(c[b]) for b in buckets)) for owner, c in sorted(by_owner.items())])
+        if by_owner else "  none")
+
+    p50, p95 = percentile(report.cycle_times, 50), percentile(report.cycle_times, 95)
+    out += ["", f"Cycle time (received to completed) over {len(report.cycle_times)} completed: "
+                + (f"p50 {duration(p50)}, p95 {duration(p95)}" if p50 is not None else "none completed yet")]
+
+    out += ["", f"Cash position {report.today} (outflows)"]
+    out.append(format_table(("COMPANY", "CURRENCY", "PAID TODAY", "EXPECTED TODAY", "OVERDUE", "EXPECTED LATER"), [
+        (c.company_code, c.currency, str(c.actual_today), str(c.expected_today), str(c.expected_overdue), str(c.expected_later))
+        for c in report.cash]) if report.cash else "  no outflows")
+    return "\n".join(out)
+
+
+async def report_text(client: Client, store: TreasuryStore, extra_query: str = "") -> str:
+    """For `make up`'s closing print: the same text as the command."""
+    return render(await collect(client, store, extra_query=extra_query))
+
+
+async def _print(extra_query: str) -> int:
+    from settings import get_settings
+    from worker import connect  # applies the payload codec; imported late, it loads every workflow
+
+    settings = get_settings()
+    client = await connect(settings)
+    print(await report_text(client, TreasuryStore.from_settings(settings), extra_query))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cli report", description="finsync status report")
+    parser.add_argument("--query", default="", help="narrow the lifecycles, e.g. \"CompanyCode='1710'\"")
+    parser.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
+                        help="print a reconciliation report instead (default: the newest in .finsync/reports)")
+    args = parser.parse_args(argv)
+    if args.reconciliation is not None:
+        path = Path(args.reconciliation) if args.reconciliation else latest_reconciliation(Path(".finsync") / "reports")
+        if path is None or not path.exists():
+            print("no reconciliation report found", file=sys.stderr)
+            return 1
+        print(render_reconciliation(load_reconciliation(path)))
+        return 0
+    return asyncio.run(_print(args.query))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Reconciliation against the real mock-sap, mock-bank and dev server: drifts seeded directly
+into each side are found by kind, the safe one (ERP cleared, lifecycle still waiting) is
+healed by a signal, the rest are left for people and the run is findable by ExceptionOwner."""
+
+import uuid
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec
+
+from activities.reconciliation import ReconciliationActivities
+from adapters.bank import BankClient
+from adapters.iso20022.pain001 import build_pain001
+from adapters.payment_registers import PaymentRegisters
+from adapters.sap import SapClient
+from canonical.bank import PaymentFile
+from canonical.commands import LifecyclePolicy
+from canonical.payment import PaymentInstruction
+from canonical.reconciliation import DriftKind, ReconciliationReport, ReconciliationRequest
+from canonical.treasury import ExpectedOutflow
+from reports import load_reconciliation, render_reconciliation
+from settings import DEFAULT_PAYING_ACCOUNTS, Settings
+from tests import bank_admin
+from tests.bank_files import foreign_payment_file
+from tests.helpers import assert_eventually, make_invoice, new_worker, unique_ref, wait_for_status
+from tests.payment_helpers import advance_until, bank_inbox, pay
+from workflows import search_attributes as sa
+from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+from workflows.reconciliation import Reconciliation
+
+
+@pytest.fixture(autouse=True)
+async def fresh_bank(bank_server):
+    await bank_admin.reset(bank_server)
+
+
+@asynccontextmanager
+async def reconciliation_worker(client, sap_server, bank_server, store, report_dir: Path):
+    """The usual worker plus the reconciliation (worker.py does not register it yet)."""
+    settings = Settings(sap_url=sap_server, bank_url=bank_server)
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
+        rec = ReconciliationActivities(client, sap, store, PaymentRegisters(store.engine), bank, report_dir=report_dir)
+        extra = [rec.erp_supplier_items, rec.expected_outflows, rec.lifecycle_facts, rec.bank_findings, rec.write_report]
+        async with new_worker(client, sap_server, store, bank_url=bank_server, extra_workflows=[Reconciliation],
+                              extra_activities=extra) as worker:
+            yield worker, sap, bank
+
+
+async def first_look_at_erp(handle) -> None:
+    """SETTLED, read the open item once (not cleared yet) and now waits: clearing the item in
+    the ERP after this is something the lifecycle can only learn from a hint."""
+    async def waiting():
+        events = (await handle.fetch_history()).events
+        read = [i for i, e in enumerate(events) if e.HasField("activity_task_scheduled_event_attributes")
+                and e.activity_task_scheduled_event_attributes.activity_type.name == "read_open_item"]
+        assert read and any(e.HasField("timer_started_event_attributes") for e in events[read[0]:]), "not waiting yet"
+
+    await assert_eventually(waiting, timeout=15)
+
+
+async def clear_in_erp(sap_url: str, doc) -> None:
+    """mock-sap's test shortcut (guide §6): cleared without any bank statement."""
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        (await http.patch("/_mock/open-items", json={
+            "AccountingDocument": doc.accounting_document, "CompanyCode": "1710", "FiscalYear": doc.fiscal_year,
+            "AccountingDocumentItem": "000001", "ClearingAccountingDocument": "0199999999",
+            "ClearingDate": date.today().isoformat()})).raise_for_status()
+
+
+def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:
+    """The same payment in a new file (new MsgId): the bank pays it again (guide §5)."""
+    payment = PaymentInstruction(invoice_key=invoice.key, attempt=1, end_to_end_id=end_to_end_id, amount=invoice.gross_amount,
+                                 currency="EUR", requested_execution_date=bank_day, creditor_name="GLOBEX",
+                                 creditor_iban="NL14MOCK0000000002", creditor_bic="MOCKNL2A", remittance_reference="RESENT")
+    return build_pain001(PaymentFile(message_id=f"BY-HAND-{uuid.uuid4().hex[:8]}", payment_info_id="BY-HAND-P",
+                                     created_at=datetime.now(timezone.utc), execution_date=bank_day,
+                                     debtor=DEFAULT_PAYING_ACCOUNTS["ACME"], payments=[payment]))
+
+
+async def bank_day(bank_url: str) -> date:
+    async with httpx.AsyncClient(base_url=bank_url) as http:
+        response = await http.get("/_mock/state")
+    response.raise_for_status()
+    return date.fromisoformat(response.json()["clock"]["date"])
+
+
+async def post_file(bank_url: str, xml: bytes) -> None:
+    async with httpx.AsyncClient(base_url=bank_url) as http:
+        (await http.post("/payments", content=xml, headers={"Content-Type": "application/xml"})).raise_for_status()
+
+
+async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client, sap_server, bank_server, store, tmp_path):
+    registers = PaymentRegisters(store.engine)
+    async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "unused") as (worker, sap, bank):
+        # (a) posted straight into the ERP, no lifecycle
+        stray = make_invoice(supplier_id="1000016")
+        await sap.post_supplier_invoice(stray)
+        # (b) a lifecycle that would look at the ERP only in 1000 hours
+        invoice = make_invoice(supplier_id="1000013")
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
+                                             memo={POLICY_MEMO: LifecyclePolicy(clearing_check_hours=1000)})
+        await wait_for_status(handle, "SCHEDULED")
+        async with bank_inbox(client, worker.task_queue):
+            await post_file(bank_server, foreign_payment_file())  # (d) someone else's payment from our account
+            await pay(client, worker.task_queue)
+            view = await advance_until(handle, "SETTLED", bank_server)
+            await first_look_at_erp(handle)
+            await assert_eventually(lambda: _problem_about(registers, "SOMEONE-ELSE-1"), timeout=15)
+        # The inbox is gone: no statement reaches the ERP, the lifecycle waits at SETTLED.
+        e2e = view.payment_attempts[0].end_to_end_id
+        await post_file(bank_server, resend_by_hand(invoice, e2e, await bank_day(bank_server)))  # paid twice
+        await bank_admin.advance(bank_server, 1)  # the day's camt.053, recorded but not yet applied
+        registers.record_bank_messages(await bank.peek_mailbox())
+        await clear_in_erp(sap_server, view.erp_document)  # (b) the ERP is cleared behind the lifecycle's back
+        ghost = f"1710-1000013-{unique_ref('GHOST')}"  # (c) treasury expects money for no invoice
+        store.upsert_expected_outflow(ExpectedOutflow(invoice_key=ghost, company_code="1710", supplier_id="1000013",
+                                                      currency="EUR", amount=Decimal("77.10"), value_date=date.today()))
+
+        rec_id = f"reconciliation-1710-{uuid.uuid4().hex[:6]}"
+        report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(report_dir=str(tmp_path / "reports")),
+                                               id=rec_id, task_queue=worker.task_queue,
+                                               execution_timeout=timedelta(minutes=1))
+        healed = await wait_for_status(handle, "COMPLETED")
+        described = await client.get_workflow_handle(rec_id).describe()
+
+    by_kind = {(d.kind, d.key): d for d in report.drifts}
+    assert (DriftKind.POSTED_WITHOUT_LIFECYCLE, stray.key) in by_kind
+    waiting = by_kind[(DriftKind.ERP_CLEARED_LIFECYCLE_WAITING, invoice.key)]
+    assert waiting.safe and waiting.healed and waiting.workflow_id == invoice.workflow_id
+    assert "CLEARED" in [h.status.value for h in healed.history]
+    outflow = by_kind[(DriftKind.OUTFLOW_WITHOUT_INVOICE, ghost)]
+    assert outflow.owner.value == "treasury-ops" and str(outflow.amount) == "77.10" and not outflow.healed
+    unmatched = [d for d in report.drifts if d.kind == DriftKind.STATEMENT_ENTRY_UNMATCHED]
+    assert any("SOMEONE-ELSE-1" in d.detail for d in unmatched if d.key != "SOMEONE-ELSE-1"), unmatched  # the inbox's problem
+    assert (DriftKind.STATEMENT_ENTRY_UNMATCHED, "SOMEONE-ELSE-1") in by_kind  # the camt.053 debit
+    twice = by_kind[(DriftKind.PAID_TWICE, invoice.key)]
+    assert str(twice.amount) == "1190.00" and e2e in twice.detail and "2 times" in twice.detail
+    resent = [d for d in unmatched if d.key == e2e]  # the second debit of our EndToEndId, in a file we never sent
+    assert len(resent) == 1 and "BY-HAND-" in resent[0].detail
+    assert by_kind[(DriftKind.POSTED_WITHOUT_LIFECYCLE, stray.key)].owner.value == "ap-remediation"
+    assert [d for d in report.open_drifts if d.healed] == []
+
+    assert described.typed_search_attributes.get(sa.EXCEPTION_OWNER) == "treasury-ops"
+    assert described.typed_search_attributes.get(sa.EXCEPTION_TYPE) == "ReconciliationDrift"
+    saved = load_reconciliation(Path(report.report_path))
+    assert Path(report.report_path).parent == tmp_path / "reports"
+    assert saved.drifts == report.drifts and saved.report_path == report.report_path
+    text = render_reconciliation(saved)
+    for kind in ("POSTED_WITHOUT_LIFECYCLE", "ERP_CLEARED_LIFECYCLE_WAITING", "OUTFLOW_WITHOUT_INVOICE",
+                 "STATEMENT_ENTRY_UNMATCHED", "PAID_TWICE", "healed"):
+        assert kind in text, text
+
+
+async def _problem_about(registers: PaymentRegisters, text: str) -> None:
+    assert any(text in problem for _, problem in registers.message_problems()), registers.message_problems()
+
+
+async def test_reconciliation_runs_on_a_schedule_and_keeps_its_report(client, sap_server, bank_server, store, tmp_path):
+    schedule_id = f"reconciliation-1710-daily-{uuid.uuid4().hex[:6]}"
+    async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "reports") as (worker, _, _):
+        schedule = await client.create_schedule(schedule_id, Schedule(
+            action=ScheduleActionStartWorkflow(Reconciliation.run, ReconciliationRequest(), id="reconciliation-1710",
+                                               task_queue=worker.task_queue),
+            spec=ScheduleSpec(cron_expressions=["30 5 * * *"]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ))
+        try:
+            await schedule.trigger()
+
+            async def finished():
+                runs = [w async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
+                assert runs and runs[0].status.name == "COMPLETED", runs
+                return runs[0]
+
+            run = await assert_eventually(finished, timeout=30)
+            report = await client.get_workflow_handle(run.id, run_id=run.run_id, result_type=ReconciliationReport).result()
+        finally:
+            await schedule.delete()
+    # No report_dir in the request: the worker's default directory.
+    assert Path(report.report_path).parent == tmp_path / "reports" and Path(report.report_path).exists()
+    assert report.checked["erp_items"] >= 0 and run.id.startswith("reconciliation-1710-")
