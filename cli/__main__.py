@@ -1,4 +1,4 @@
-"""`python -m cli up|status|workflow-id|start-command` (run from the repository root)."""
+"""`python -m cli up|status|exceptions|report|workflow-id|start-command` (run from the repository root)."""
 
 import argparse
 import asyncio
@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--exit-after-samples", action="store_true",
                     help="stop everything and exit once the samples are paid (COMPLETED) or wait for AP (smoke runs)")
     sub.add_parser("status", help="status table of every InvoiceToPayment lifecycle")
+    sub.add_parser("exceptions", help="open exception cases with age and SLA state").add_argument(
+        "--owner", help="ap-remediation, treasury-ops, master-data or buyer")
+    report = sub.add_parser("report", help="status report: states, open exceptions, cycle time, today's cash position")
+    report.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
+    report.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
+                        help="print a reconciliation report (the newest saved one without a path)")
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -38,11 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
-    if args.command == "status":
+    if args.command in ("status", "exceptions", "report"):
         _local_defaults()
         from codec.bank_details import CodecKeyError
 
         try:
+            if args.command == "exceptions":
+                from reports.exceptions_table import main as run_exceptions
+
+                return run_exceptions(["--owner", args.owner] if args.owner else [])
+            if args.command == "report":
+                from reports.status_report import main as run_report
+
+                extra = ["--reconciliation", args.reconciliation] if args.reconciliation is not None else []
+                return run_report(["--query", args.query, *extra])
             return asyncio.run(commands.status())
         except CodecKeyError as err:
             return commands.fail(f"error: {err}", 1)

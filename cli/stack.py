@@ -26,6 +26,8 @@ from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
 from settings import Settings
+from adapters.treasury_store import TreasuryStore
+from reports.status_report import report_text
 from worker import connect
 from workflows import search_attributes as sa
 
@@ -220,6 +222,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
                                                          lambda: check_alive(procs), first)
                 ok = ok and (run is None or summary is not None)  # a sample run that failed is a failed smoke run
                 print(f"\npayment cycle {'done' if ok else 'NOT done'} in {time.monotonic() - t0:.1f}s", flush=True)
+            # Where everything stands, as finance asks it: states, open cases, cycle time, cash.
+            print("\n" + await report_text(client, TreasuryStore.from_settings(Settings())), flush=True)
             # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
             state = "" if cfg.state_dir == REPO / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
             samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, state, task_queue, views)
