@@ -64,6 +64,16 @@ class Settings(BaseSettings):
 
     company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))
 
+    # Telemetry, off by default (telemetry/). Tracing: one trace per invoice from the workflow
+    # through each activity into each HTTP call; exported over OTLP/HTTP when an endpoint is
+    # set here or in the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, otherwise only the
+    # trace context travels (traceparent reaches SAP and the bank for their logs).
+    otel_tracing: bool = False
+    otlp_endpoint: str | None = None
+    # host:port of the worker's Prometheus /metrics (SDK runtime and finance metrics), e.g.
+    # "127.0.0.1:9464". Only the worker process binds it, never the CLI.
+    metrics_bind: str | None = None
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -21,6 +21,7 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from codec.bank_details import data_converter, load_codec
 from settings import Settings, get_settings
+from telemetry import metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
@@ -28,7 +29,9 @@ from workflows.payment_run import PaymentRun
 WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox]
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+    """`serve_metrics`: the worker process only; the CLI connects with the same environment
+    and must not try to bind the worker's Prometheus port."""
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         tls = TLSConfig(
@@ -42,6 +45,9 @@ async def connect(settings: Settings) -> Client:
         tls=tls or bool(api_key),
         api_key=api_key,
         data_converter=data_converter(load_codec(settings)),
+        # Tracing off by default: no interceptor. Set on the client, it applies to its workers.
+        interceptors=tracing.configure(settings),
+        runtime=metrics.runtime_for(settings.metrics_bind) if serve_metrics and settings.metrics_bind else None,
     )
 
 
@@ -80,7 +86,7 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    client = await connect(settings)
+    client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
         worker = build_worker(client, settings, sap, store, bank)
@@ -89,9 +95,12 @@ async def main() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         logging.info("finsync worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+        if settings.metrics_bind:
+            logging.info("metrics on http://%s/metrics", settings.metrics_bind)
         async with worker:
             await stop.wait()
             logging.info("shutting down: letting running activities finish")
+    tracing.shutdown()  # flush the spans still batched
 
 
 if __name__ == "__main__":

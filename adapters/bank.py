@@ -24,6 +24,7 @@ from adapters.bank_errors import (
 )
 from adapters.http_retry import retry_after_seconds
 from canonical.bank import BankMessage, MessageKind
+from telemetry.http import instrument
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -86,14 +87,14 @@ class BankClient:
     ):
         # The mock is HTTP/1.0, one connection per request; keeping none open avoids
         # reusing a socket the server has already closed.
-        self._http = httpx.AsyncClient(
+        self._http = instrument(httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Accept": "application/json", "Connection": "close"},
             auth=httpx.BasicAuth(user, password or "") if user else None,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_keepalive_connections=0),
             transport=transport,
-        )
+        ))  # spans + traceparent when tracing is on (telemetry/http.py)
 
     @classmethod
     def from_settings(cls, s: "Settings") -> "BankClient":

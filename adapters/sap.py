@@ -37,6 +37,7 @@ from canonical.keys import normalise_reference
 from canonical.money import format_amount
 from canonical.status import ErpDocument
 from canonical.supplier import CompanyCode, Supplier
+from telemetry.http import instrument
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -116,14 +117,14 @@ class SapClient:
             # Measured (bench/sap_connection.py): a persistent connection to this server stalls
             # ~45 ms per request; a fresh one costs a few ms. Close on both ends.
             headers["Connection"] = "close"
-        self._http = httpx.AsyncClient(
+        self._http = instrument(httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
             auth=httpx.BasicAuth(user, password or "") if user else None,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_keepalive_connections=None if keepalive else 0),
             transport=transport,
-        )
+        ))  # spans + traceparent when tracing is on (telemetry/http.py)
         self._company_codes = dict(company_codes or {})
         self._csrf: dict[str, str] = {}  # per service root: real gateways scope tokens that way
 

@@ -7,6 +7,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionCase, ExceptionOwner, Severity, owner_of
+    from telemetry import finance
 
 _ESCALATION = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
 
@@ -34,6 +35,8 @@ class CaseBook:
             opened_at=now,
             sla_due_at=now + self._sla,
         )
+        if self._seq == 1:
+            finance.invoice_needs_a_person()
         return self.open
 
     def escalate(self) -> ExceptionCase:
@@ -54,4 +57,5 @@ class CaseBook:
         )
         self.closed.append(done)
         self.open = None
+        finance.case_closed(done.type, done.owner.value, done.resolved_at - done.opened_at, resolved_by)
         return done

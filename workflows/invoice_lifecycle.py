@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
+    from telemetry import finance
     from workflows import activity_options as opts
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
@@ -149,6 +150,7 @@ class InvoiceToPayment(PaymentPhase):
 
     def _open_case(self, error_type: str | None, reason: str, hold: bool, owner: ExceptionOwner | None = None) -> None:
         case = self._cases.open_case(error_type, reason, owner=owner)
+        finance.exception_raised(self._state.status.value, case.type, case.owner.value)
         workflow.logger.info("exception case %s for %s: %s", case.case_id, case.owner.value, reason)
         if hold:
             self._state.advance(InvoiceStatus.ON_HOLD, f"{case.type}: {reason}")
@@ -235,9 +237,15 @@ class InvoiceToPayment(PaymentPhase):
 
     @workflow.signal
     def bank_status(self, report: BankStatusReport) -> None:
+        was = self._pay.outcome()
         note = self._pay.apply(report)
         if note:
             self._state.note(note)
+        if was != "settled" and self._pay.outcome() == "settled":
+            # Forecast accuracy: the bank's booking date is when the money actually left.
+            inv = self._state.invoice
+            finance.payment_settled(inv.net_due_date, report.booking_date or self._pay.instruction.requested_execution_date,
+                                    inv.gross_amount, inv.currency)
 
     @workflow.signal
     def settled(self, report: BankStatusReport) -> None:

@@ -6,6 +6,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from canonical.invoice import Invoice
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
+    from telemetry import finance
     from workflows import search_attributes as sa
     from workflows.exception_cases import CaseBook
 
@@ -23,6 +24,7 @@ class LifecycleState:
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
+        self._metrics = finance.LifecycleMetrics()
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases
@@ -38,6 +40,7 @@ class LifecycleState:
         if status == InvoiceStatus.ON_HOLD and self.status != InvoiceStatus.ON_HOLD:
             self._before_hold = self.status
         self.status = status
+        self._metrics.entered(status.value, self.invoice.gross_amount, self.invoice.currency)
         self._record(note)
         workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(status.value)])
         self._show()
