@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
 from activities.payment_run import PaymentRunActivities
+from activities.reconciliation import ReconciliationActivities
 from activities.treasury import TreasuryActivities
 from adapters.bank import BankClient
 from adapters.payment_registers import PaymentRegisters
@@ -25,8 +26,9 @@ from telemetry import metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
+from workflows.reconciliation import Reconciliation
 
-WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox]
+WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, Reconciliation]
 
 
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
@@ -57,6 +59,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     registers = PaymentRegisters(store.engine)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
     inbox = BankInboxActivities(bank, registers, sap)
+    recon = ReconciliationActivities(client, sap, store, registers, bank)
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -65,6 +68,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         runs.claim_in_erp, runs.register_payments, runs.build_payment_file, runs.submit_payment_file,
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.mark_messages_applied,
+        recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
     ]
 
 
