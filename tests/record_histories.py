@@ -16,12 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
 from canonical.invoice import Invoice
-from cli.processes import BIN, free_port, mock_sap
+from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from adapters.treasury_store import TreasuryStore
 from tests import sap_admin
 from tests.helpers import TEST_CODEC_KEY, invoice_json, new_worker, wait_for_status
+from tests.payment_helpers import advance_until, bank_inbox, pay
+from tests.servers import running
+from workflows.payment_run import payment_run_workflow_id
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
@@ -54,27 +57,44 @@ async def record(sap_url: str, env: WorkflowEnvironment, store: TreasuryStore) -
         h3 = await client.start_workflow(InvoiceToPayment.run, slow, id=slow.workflow_id,
                                          memo={POLICY_MEMO: LifecyclePolicy(erp_settle_seconds=5)}, **start)
         await wait_for_status(h3, "SCHEDULED", timeout=40)
+        await sap_admin.clear_faults(sap_url)
         for handle in (h1, h2, h3):
             history = await handle.fetch_history()
             (HISTORIES / f"{handle.id}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
             print("recorded", handle.id, len(history.events), "events")
 
 
+async def record_payment_cycle(sap_url: str, bank_url: str, env: WorkflowEnvironment, store: TreasuryStore) -> None:
+    """4. A lifecycle paid, settled and cleared to COMPLETED, with its PaymentRun and BankInbox."""
+    client = env.client
+    async with new_worker(client, sap_url, store, bank_url=bank_url) as worker:
+        paid = Invoice.model_validate(invoice_json(ref="REPLAY-PAID-1", supplier_id="1000016"))
+        handle = await client.start_workflow(InvoiceToPayment.run, paid, id=paid.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        async with bank_inbox(client, worker.task_queue) as inbox:
+            await pay(client, worker.task_queue)
+            await advance_until(handle, "COMPLETED", bank_url)
+            inbox_history = await inbox.fetch_history()
+        run_history = await client.get_workflow_handle(payment_run_workflow_id("ACME")).fetch_history()
+        for name, history in ((handle.id, await handle.fetch_history()), ("payment-run-ACME", run_history),
+                              ("bank-inbox", inbox_history)):
+            (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            print("recorded", name, len(history.events), "events")
+
+
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     settings = Settings(codec_key=TEST_CODEC_KEY)
-    port = free_port()
-    sap = mock_sap(port, clock=f"{date.today()}T09:00").start()
-    try:
-        sap.wait_http(f"http://127.0.0.1:{port}/_mock/health")
+    today = f"{date.today()}T09:00"
+    with tempfile.TemporaryDirectory() as tmp, \
+            running(lambda port, log: mock_sap(port, clock=today, log=log), Path(tmp) / "sap.log") as sap_url, \
+            running(lambda port, log: mock_bank(port, clock=today, log=log), Path(tmp) / "bank.log") as bank_url:
         async with await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(load_codec(settings)),
             search_attributes=sa.ALL,
         ) as env:
-            with tempfile.TemporaryDirectory() as tmp:
-                await record(f"http://127.0.0.1:{port}", env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
-    finally:
-        sap.stop()
+            await record(sap_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
+            await record_payment_cycle(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury2.db"))
 
 
 if __name__ == "__main__":
