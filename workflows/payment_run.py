@@ -50,7 +50,8 @@ class PaymentRun:
         if req.run_date is None:
             req = req.model_copy(update={"run_date": workflow.now().date()})
         run_key, erp_run_id = run_identity(req)
-        account = await workflow.execute_activity_method(A.paying_account, req.paying_account_id, **opts.TREASURY)
+        account = await workflow.execute_activity_method(A.paying_account, req.paying_account_id,
+                                                         summary=f"paying account {req.paying_account_id}", **opts.TREASURY)
         await workflow.execute_activity_method(A.acquire_paying_account, req.paying_account_id,
                                                summary=f"wait until no other run pays from {req.paying_account_id}", **opts.ACCOUNT_LOCK)
         try:
