@@ -33,11 +33,10 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}")
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-        activities = activities_for(client, settings, sap, store, bank)
-        if replace:
-            names = {activity_name(a) for a in replace}
-            activities = [a for a in activities if activity_name(a) not in names] + list(replace)
-        activities += [a for a in (extra_activities or []) if activity_name(a) not in {activity_name(x) for x in activities}]
+        # Stand-ins and extras win over the worker's own activities of the same name.
+        chosen = list(replace or []) + list(extra_activities or [])
+        names = {activity_name(a) for a in chosen}
+        activities = [a for a in activities_for(client, settings, sap, store, bank) if activity_name(a) not in names] + chosen
         workflows = WORKFLOWS + [w for w in (extra_workflows or []) if w not in WORKFLOWS]
         worker = build_worker(client, settings, sap, store, bank, activities=activities, workflows=workflows)
         async with worker:
