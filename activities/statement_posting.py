@@ -29,8 +29,11 @@ async def _post_one(statement: BankStatement, message: BankMessage, registers: P
     key = f"{statement.account_iban}:{statement_number(statement)}"
     previous = await asyncio.to_thread(registers.statement_posting, key)
     if previous == PENDING:
+        if await _recover(statement, key, message, registers, erp, outcome):
+            return
         raise business_error("StatementPostingOutcomeUnknown",
-                             f"statement {key} was sent to the ERP without a recorded answer; check the ERP before anything else")
+                             f"statement {key} was sent to the ERP without a recorded answer, and the ERP shows no "
+                             "posting of it yet; check the ERP before anything else")
     if previous is not None:
         outcome.already_posted.append(key)
         return
@@ -69,3 +72,20 @@ def _with_references(statement: BankStatement, registers: PaymentRegisters) -> B
         reference = record.remittance_reference if record else None
         entries.append(entry.model_copy(update={"remittance_reference": reference}))
     return statement.model_copy(update={"entries": entries})
+
+
+async def _recover(statement: BankStatement, key: str, message: BankMessage, registers: PaymentRegisters,
+                   erp: SapPayments, outcome: StatementOutcome) -> bool:
+    """After a post with no answer: did the ERP apply it? Ask by one of the invoices the
+    statement pays. If so, complete the register and let the lifecycles look for themselves."""
+    records = [registers.payment(e.end_to_end_id) for e in statement.entries if e.end_to_end_id]
+    records = [r for r in records if r is not None and r.accounting_document]
+    if not records:
+        return False
+    idocs = await erp.statements_posted_for(records[0].accounting_document)
+    if not idocs:
+        return False
+    await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, idocs[-1])
+    outcome.posted.append(f"{key} (answer recovered from the ERP: IDoc {idocs[-1]})")
+    outcome.notify_workflow_ids += sorted({r.workflow_id for r in records} - set(outcome.notify_workflow_ids))
+    return True

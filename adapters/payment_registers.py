@@ -5,6 +5,7 @@ they are acted on, and bank statements posted to the ERP. Synchronous like the s
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -43,6 +44,7 @@ class PaymentRow(SQLModel, table=True):
     amount: str
     currency: str
     remittance_reference: str = Field(index=True)
+    accounting_document: str | None = None
 
 
 class BankMessageRow(SQLModel, table=True):
@@ -75,6 +77,11 @@ class PaymentRegisters:
     def __init__(self, engine) -> None:
         self.engine = engine
         SQLModel.metadata.create_all(engine, tables=_TABLES)
+        # A store from before the ERP key was registered per payment gets the column added.
+        columns = {c["name"] for c in inspect(engine).get_columns("payment_register")}
+        if "accounting_document" not in columns:
+            with engine.begin() as connection:
+                connection.execute(text("ALTER TABLE payment_register ADD COLUMN accounting_document VARCHAR"))
 
     # -- payment runs -------------------------------------------------------------------
     def register_payment_run(self, run_key: str, workflow_run_id: str) -> None:

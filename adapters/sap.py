@@ -231,6 +231,7 @@ class SapClient:
         *,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         """The one write path (CSRF, one refetch, error mapping). `content` replaces the JSON
         body for a non-OData payload (an IDoc's XML, its Content-Type in `headers`); both
@@ -239,7 +240,7 @@ class SapClient:
         async def send() -> httpx.Response:
             return await self._send(
                 method, path, json=body, content=content, headers=headers, write=True,
-                csrf=await self._csrf_token(service),
+                csrf=await self._csrf_token(service), timeout=timeout,
             )
 
         response = await send()
@@ -268,6 +269,7 @@ class SapClient:
         headers: dict[str, str] | None = None,
         write: bool = False,
         csrf: str | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         headers = dict(headers or {})
         if csrf:
@@ -275,7 +277,8 @@ class SapClient:
         started = time.perf_counter()
         try:
             response = await self._http.request(
-                method, path, params=params, json=json, content=content, headers=headers
+                method, path, params=params, json=json, content=content, headers=headers,
+                **({"timeout": timeout} if timeout else {}),
             )
         except _NOT_SENT as exc:
             raise SapTransientError(f"SAP not reachable for {method} {path}: {type(exc).__name__}") from exc

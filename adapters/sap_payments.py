@@ -83,6 +83,9 @@ class StatementPosting(BaseModel):
     message: str = ""
 
 
+STATEMENT_TIMEOUT_SECONDS = 600.0
+
+
 class IdocNotPosted(SapBusinessError):
     """HTTP 201 but the IDoc's status says the application posted nothing (51/56/68)."""
 
@@ -190,6 +193,9 @@ class SapPayments:
         idoc = build_finsta01(statement, bank_key=our_account_bic)
         response = await self._sap._write(
             "POST", IDOC, IDOC, None, content=idoc.xml,
+            # SAP matches every line against every open item: a 1,000-line statement took
+            # 45 s on the mock (bench/payment_cycle.py), so the usual 30 s would cut it off.
+            timeout=STATEMENT_TIMEOUT_SECONDS,
             # JSON receipt: the XML one renders the outcome as a Python repr (guide §12.11).
             headers={"Content-Type": "application/xml", "Accept": "application/json"},
         )

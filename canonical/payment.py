@@ -5,7 +5,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from canonical.money import CurrencyCode, Money
 
@@ -64,6 +64,7 @@ class PaymentRecord(BaseModel):
     amount: Money
     currency: CurrencyCode
     remittance_reference: str
+    accounting_document: str | None = Field(default=None, description="the ERP's key into open items and clearing")
 
 
 def end_to_end_id(invoice_key: str, attempt: int) -> str:

@@ -53,3 +53,12 @@ ACCOUNT_LOCK = dict(
     schedule_to_close_timeout=timedelta(hours=6),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=1.0),
 )
+
+# Posting a bank statement to the ERP: minutes for a big statement (the adapter waits up to
+# 10 min for SAP's answer), never two posts (the register stops a retry after a lost answer).
+ERP_STATEMENT = dict(
+    start_to_close_timeout=timedelta(minutes=12),
+    schedule_to_close_timeout=timedelta(hours=2),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=5)),
+)

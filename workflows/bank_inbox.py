@@ -2,9 +2,11 @@
 before acting on it, signals the lifecycles, and posts statements to the ERP once.
 Continues as new before its history grows large; problems travel with it."""
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.bank_inbox import BankInboxActivities as A
@@ -13,6 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
 
 _MAX_PROBLEMS = 200
+# Histories recorded before signals went out concurrently still replay the old way.
+CONCURRENT_SIGNALS = "concurrent-signals-v1"
 
 
 @workflow.defn(name="BankInbox")
@@ -31,13 +35,17 @@ class BankInbox:
             work = await workflow.execute_activity_method(A.interpret_bank_messages, config.batch_size,
                                                           summary="match bank messages to payments", **opts.TREASURY)
             problems = dict(work.problems)
-            for delivery in work.deliveries:
-                await self._signal(delivery.workflow_id, delivery.signal, delivery.report, problems)
+            await self._deliver([(d.workflow_id, d.signal, d.report, None) for d in work.deliveries], problems)
             for message_id in work.statements:
-                outcome = await workflow.execute_activity_method(A.post_statement_to_erp, message_id,
-                                                                 summary="post the statement to the ERP once", **opts.ERP)
-                for workflow_id in outcome.notify_workflow_ids:
-                    await self._signal(workflow_id, "statement_posted", None, problems, message_id)
+                try:
+                    outcome = await workflow.execute_activity_method(A.post_statement_to_erp, message_id,
+                                                                     summary="post the statement to the ERP once", **opts.ERP_STATEMENT)
+                except ActivityError as err:
+                    # One statement the ERP could not take (or whose answer was lost) is treasury's
+                    # case; the inbox keeps reading the bank for everyone else.
+                    problems[message_id] = f"statement not posted to the ERP: {err.cause or err}"
+                    continue
+                await self._deliver([(w, "statement_posted", None, message_id) for w in outcome.notify_workflow_ids], problems)
                 if outcome.problems:
                     problems[message_id] = "; ".join(filter(None, [problems.get(message_id), *outcome.problems]))
             if work.message_ids:
@@ -56,6 +64,23 @@ class BankInbox:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(config.model_copy(update={"problems": self._problems}))
+
+    async def _deliver(self, signals: list[tuple], problems: dict) -> None:
+        """Signals to many lifecycles. One at a time costs ~100 ms each (10/s, measured with
+        1,000 payments); concurrently, with each lifecycle's own signals still in order."""
+        if not workflow.patched(CONCURRENT_SIGNALS):
+            for workflow_id, signal, arg, message_id in signals:
+                await self._signal(workflow_id, signal, arg, problems, message_id)
+            return
+        by_lifecycle: dict[str, list[tuple]] = {}
+        for item in signals:
+            by_lifecycle.setdefault(item[0], []).append(item)
+
+        async def in_order(items: list[tuple]) -> None:
+            for workflow_id, signal, arg, message_id in items:
+                await self._signal(workflow_id, signal, arg, problems, message_id)
+
+        await asyncio.gather(*(in_order(items) for items in by_lifecycle.values()))
 
     async def _signal(self, workflow_id: str, signal: str, arg, problems: dict, message_id: str | None = None) -> None:
         handle = workflow.get_external_workflow_handle(workflow_id)
