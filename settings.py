@@ -1,6 +1,7 @@
 """Configuration from the environment. Credentials come only from here and are never logged
 (DESIGN invariant 9). Production swaps endpoints by setting these, nothing else."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,6 +64,15 @@ class Settings(BaseSettings):
     paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))
 
     company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))
+
+    # Matching of invoice lines to purchase orders (activities/po_matching.py). Percentages
+    # above the PO's net price per unit and above the ordered (or received) quantity that
+    # still pass; beyond them the invoice waits for the buyer. Decimal, so "2.5" stays exact.
+    po_price_tolerance_percent: Decimal = Field(default=Decimal(2), ge=0)
+    po_quantity_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0)
+    # Off: a PO item without any goods receipt (services, goods not yet received) is matched
+    # two-way against the PO only. On: such lines wait for the buyer until goods are received.
+    po_require_goods_receipt: bool = False
 
     # Telemetry, off by default (telemetry/). Tracing: one trace per invoice from the workflow
     # through each activity into each HTTP call; exported over OTLP/HTTP when an endpoint is

@@ -4,9 +4,12 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from activities.errors import business_error, transient_error
+from activities.po_matching import PoTolerances, match_purchase_order
 from adapters.sap import SapClient, SapTransientError
+from adapters.sap_goods_receipts import SapGoodsReceipts
 from canonical.invoice import Invoice
 from canonical.supplier import Supplier, SupplierBankAccount
+from settings import get_settings
 
 
 def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> SupplierBankAccount:
@@ -34,9 +37,17 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
     return account
 
 
-async def check_purchase_orders(sap: SapClient, invoice: Invoice) -> None:
+async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: PoTolerances | None = None) -> None:
     """Lines that quote a PO must quote one of this supplier's, in this company code and
-    currency. Price and quantity matching comes with AP matching (issue 4)."""
+    currency, and match its items within the tolerances: two-way (price, ordered quantity)
+    and, where goods were received, three-way (activities/po_matching.py). Every mismatch
+    becomes one PurchaseOrderMismatch case for the buyer; nothing is posted around it.
+    Tolerances default to the settings (FINSYNC_PO_*): ErpActivities is built with the
+    SapClient only, and the check reads them when it runs, not at import."""
+    if tolerances is None:
+        tolerances = PoTolerances.from_settings(get_settings())
+    receipts = SapGoodsReceipts(sap)
+    problems: list[str] = []
     for po_number in sorted({line.po_number for line in invoice.lines if line.po_number}):
         try:
             po = await sap.get_purchase_order(po_number)
@@ -50,7 +61,14 @@ async def check_purchase_orders(sap: SapClient, invoice: Invoice) -> None:
                 f"purchase order {po_number} is for supplier {po.supplier_id} in {po.company_code} ({po.currency}), "
                 f"the invoice for {invoice.supplier_id} in {invoice.company_code} ({invoice.currency})",
             )
-        items = {item.item for item in po.items}
-        for line in invoice.lines:
-            if line.po_number == po_number and line.po_item and line.po_item not in items:
-                raise business_error("PurchaseOrderMismatch", f"purchase order {po_number} has no item {line.po_item}")
+        # A line with a PO but no item is refused as not postable later (postability_problems).
+        lines = [line for line in invoice.lines if line.po_number == po_number and line.po_item]
+        if not lines:
+            continue
+        try:
+            received = await receipts.received_quantities(po_number)
+        except SapTransientError as e:
+            raise transient_error(f"ERP unavailable while reading goods receipts of PO {po_number}: {e}", e.retry_after) from e
+        problems += match_purchase_order(po, lines, received, tolerances, invoice.currency)
+    if problems:
+        raise business_error("PurchaseOrderMismatch", "; ".join(problems))
