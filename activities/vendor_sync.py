@@ -1,0 +1,132 @@
+"""Vendor master sync activities. One activity reads SAP, validates and stores, so full IBANs
+stay inside it: what it returns (counts, masked issues, masked changes) is all the workflow
+and its history ever see, whatever the number of suppliers. A retry is harmless: the store's
+writes are idempotent and the bank changes are answered from the store's log of this sync."""
+
+import asyncio
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.errors import business_error, transient_error
+from adapters.sap import SapBusinessError, SapClient, SapTransientError
+from adapters.sap_vendors import SapVendors, SupplierDelta
+from adapters.vendor_store import VendorStore
+from canonical.supplier import SupplierBankAccount
+from canonical.vendors import (
+    VendorBankAccount, VendorIssue, VendorIssueKind, VendorRecord, VendorSyncResult, find_duplicates, fingerprint, mask,
+)
+from workflows import search_attributes as sa
+
+LIFECYCLE_TYPE = "InvoiceToPayment"  # the lifecycle workflow's public name
+_IDS_PER_QUERY = 50
+_MAX_IDS_IN_RESULT = 200
+
+
+class VendorSyncInput(BaseModel):
+    sync_key: str  # the workflow run: the bank changes it detected are logged under it
+    full: bool = False
+
+
+def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[VendorBankAccount, list[VendorIssue]]:
+    """schwifty checks what SAP does not: SAP only checks the mod-97 digits, so an NL IBAN of
+    the wrong length passes SAP and fails here. Messages are masked: they reach the Web UI."""
+    ident = account.iban or " ".join(filter(None, [account.bank_number, account.account_number]))
+    masked = mask(account.iban or account.account_number)
+    issues, iban_valid = [], None
+
+    def issue(kind: VendorIssueKind, err: str) -> None:
+        text = err.replace(account.iban or "\0", masked or "")  # in case schwifty quotes the value
+        issues.append(VendorIssue(kind=kind, supplier_ids=[supplier_id], bank_account_id=account.bank_account_id,
+                                  detail=f"bank account {account.bank_account_id} ({masked}) of supplier {supplier_id}: {text}"))
+
+    iban = None
+    if account.iban:
+        try:
+            iban = IBAN(account.iban)
+            iban_valid = True
+        except SchwiftyException as e:
+            iban_valid = False
+            issue(VendorIssueKind.INVALID_IBAN, f"IBAN {type(e).__name__}: {e}")
+    if account.bic:
+        try:
+            bic = BIC(account.bic)
+            if iban is not None and bic.country_code != iban.country_code:
+                issue(VendorIssueKind.INVALID_BIC, f"the BIC is in {bic.country_code}, the IBAN in {iban.country_code}")
+        except SchwiftyException as e:
+            issue(VendorIssueKind.INVALID_BIC, f"BIC {account.bic}: {e}")  # a BIC names a bank, not an account
+    vendor_account = VendorBankAccount(
+        bank_account_id=account.bank_account_id, country=account.country, masked=masked,
+        fingerprint=fingerprint(ident) if ident else None, has_iban=bool(account.iban), iban_valid=iban_valid,
+        swift=account.bic)
+    return vendor_account, issues
+
+
+class VendorSyncActivities:
+    def __init__(self, client: Client, sap: SapClient, store: VendorStore) -> None:
+        self._client, self._sap, self._store = client, SapVendors(sap), store
+
+    @activity.defn
+    async def sync_vendor_master(self, request: VendorSyncInput) -> VendorSyncResult:
+        token = None if request.full else await asyncio.to_thread(self._store.delta_token)
+        result = VendorSyncResult()
+        try:
+            try:
+                delta = await self._sap.read_suppliers(token)
+            except SapBusinessError as e:
+                if not token:
+                    raise
+                # Expired or foreign token (e.g. the ERP was restored): a full read is always right.
+                activity.logger.warning("SAP refused the supplier delta token (%s); reading every supplier", e.message)
+                result.delta_refused = True
+                delta = await self._sap.read_suppliers(None)
+            banks = await self._sap.read_bank_accounts()
+            vat_ids = await self._sap.read_vat_ids()
+        except SapTransientError as e:
+            raise transient_error(f"ERP unavailable for the vendor master sync: {e}", e.retry_after) from e
+        except SapBusinessError as e:  # the same read will be refused again
+            raise business_error("ErpRefusedVendorRead", e.message) from e
+        return await asyncio.to_thread(self._store_and_check, request.sync_key, delta, banks, vat_ids, result)
+
+    def _store_and_check(self, sync_key: str, delta: SupplierDelta, banks: dict[str, list[SupplierBankAccount]],
+                         vat_ids: dict[str, str] | None, result: VendorSyncResult) -> VendorSyncResult:
+        accounts: dict[str, list[VendorBankAccount]] = {}
+        invalid: dict[str, list[VendorIssue]] = {}
+        for supplier_id, rows in banks.items():
+            for row in rows:
+                account, issues = check_account(supplier_id, row)
+                accounts.setdefault(supplier_id, []).append(account)
+                invalid.setdefault(supplier_id, []).extend(issues)
+        records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked) for s in delta.suppliers]
+        changed, bank_changes = self._store.apply(sync_key, records, delta.deleted_ids, accounts, vat_ids,
+                                                  delta.next_token, datetime.now(timezone.utc))
+        vendors = self._store.vendors()
+        # Only suppliers' accounts count: SAP also holds customers' and orphaned bank rows.
+        own = [i for v in vendors for i in invalid.get(v.supplier_id, [])]
+        ids = sorted(s.supplier_id for s in delta.suppliers)
+        return result.model_copy(update=dict(
+            suppliers_read=len(ids), supplier_ids_read=ids[:_MAX_IDS_IN_RESULT], suppliers_changed=changed,
+            suppliers_deleted=len(delta.deleted_ids), bank_accounts_read=sum(len(v.bank_accounts) for v in vendors),
+            delta_token_used=delta.token_used, vat_ids_offered=vat_ids is not None,
+            issues=own + find_duplicates(vendors), bank_changes=bank_changes))
+
+    @activity.defn
+    async def running_lifecycles_of(self, supplier_ids: list[str]) -> dict[str, list[str]]:
+        """The running InvoiceToPayment workflows of each supplier, from visibility (their
+        SupplierId search attribute), so the workflow can signal them."""
+        found: dict[str, list[str]] = {}
+        listable = sorted({s for s in supplier_ids if "'" not in s and "\\" not in s})  # query-string safe
+        for start in range(0, len(listable), _IDS_PER_QUERY):
+            ids = ", ".join(f"'{s}'" for s in listable[start:start + _IDS_PER_QUERY])
+            query = f"WorkflowType='{LIFECYCLE_TYPE}' AND SupplierId IN ({ids}) AND ExecutionStatus='Running'"
+            async for ex in self._client.list_workflows(query):
+                supplier = ex.typed_search_attributes.get(sa.SUPPLIER_ID)
+                if supplier:
+                    found.setdefault(supplier, []).append(ex.id)
+            activity.heartbeat(start)
+        return {s: sorted(set(ids)) for s, ids in sorted(found.items())}
+

@@ -1,0 +1,129 @@
+"""Vendor master data as finsync keeps it for the AP side, and what a sync of it reports.
+
+Nothing here carries a full IBAN: a bank account is kept as its masked form (last 4) plus a
+fingerprint (sha256 of the normalised IBAN, or of bank number + account number where the
+country has no IBAN), enough to tell "same account" from "changed account" and to find two
+suppliers sharing one. So these models can sit in workflow history, summaries and the Web UI
+in plain text. The fingerprint is a comparison key, not encryption: an IBAN's search space is
+small, so whoever holds the vendor store can test guesses against it; it keeps accounts out of
+reports and casual reads, the database file's permissions protect the rest."""
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def normalise_account(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def mask(value: str | None) -> str | None:
+    """The only form an account number takes outside the ERP and the vendor store."""
+    return f"****{normalise_account(value)[-4:]}" if value else None
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(normalise_account(value).encode()).hexdigest()
+
+
+class VendorBankAccount(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bank_account_id: str
+    country: str = ""
+    masked: str | None = None  # None: SAP holds neither an IBAN nor an account number
+    fingerprint: str | None = None
+    has_iban: bool = False
+    iban_valid: bool | None = None  # None: no IBAN to check (e.g. a US account number)
+    swift: str | None = None  # not named "bic": the codec would encrypt a payload holding one
+
+
+class VendorRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    supplier_id: str
+    name: str
+    is_blocked: bool = False
+    vat_id: str | None = None
+    bank_accounts: list[VendorBankAccount] = []
+
+
+class VendorIssueKind(StrEnum):
+    INVALID_IBAN = "INVALID_IBAN"
+    INVALID_BIC = "INVALID_BIC"
+    DUPLICATE_IBAN = "DUPLICATE_IBAN"
+    DUPLICATE_VAT_ID = "DUPLICATE_VAT_ID"
+
+
+class VendorIssue(BaseModel):
+    """A master-data exception: owner master-data, shown on the sync run (ExceptionType
+    VendorMasterData). `detail` is masked; it is read by people in the Web UI."""
+
+    kind: VendorIssueKind
+    supplier_ids: list[str]
+    bank_account_id: str | None = None
+    detail: str
+
+
+class BankDetailsChange(BaseModel):
+    """An account of a known supplier is new, points elsewhere, or is gone (new_masked None).
+    Sent as the `bank_details_changed` signal to the supplier's running lifecycles."""
+
+    schema_version: Literal[1] = 1
+    supplier_id: str
+    bank_account_id: str
+    old_masked: str | None
+    new_masked: str | None
+    detected_at: datetime
+
+
+class VendorSyncRequest(BaseModel):
+    schema_version: Literal[1] = 1
+    full: bool = Field(default=False, description="ignore the stored delta token and read every supplier")
+
+
+class VendorSyncResult(BaseModel):
+    schema_version: Literal[1] = 1
+    suppliers_read: int = 0
+    supplier_ids_read: list[str] = Field(default=[], description="the first 200, for people and tests")
+    suppliers_changed: int = 0
+    suppliers_deleted: int = 0
+    bank_accounts_read: int = 0
+    delta_token_used: str | None = None  # None: a full read
+    delta_refused: bool = False  # SAP refused the stored token, so this run read in full
+    vat_ids_offered: bool = False  # mock-sap serves no A_BusinessPartnerTaxNumber
+    issues: list[VendorIssue] = []
+    bank_changes: list[BankDetailsChange] = []
+    lifecycles_signalled: list[str] = []
+    signal_failures: list[str] = []
+
+
+def find_duplicates(records: list[VendorRecord]) -> list[VendorIssue]:
+    """Two suppliers paid into one account, or registered under one VAT id: one of them is
+    probably a duplicate (or a fraud), and paying both would pay the same party twice."""
+    by_iban: dict[str, set[str]] = defaultdict(set)
+    masked: dict[str, str] = {}
+    by_vat: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        for account in record.bank_accounts:
+            if account.has_iban and account.fingerprint:
+                by_iban[account.fingerprint].add(record.supplier_id)
+                masked[account.fingerprint] = account.masked or ""
+        if record.vat_id:
+            by_vat[normalise_account(record.vat_id)].add(record.supplier_id)
+    issues = [
+        VendorIssue(kind=VendorIssueKind.DUPLICATE_IBAN, supplier_ids=sorted(ids),
+                    detail=f"IBAN {masked[fp]} is a bank account of {len(ids)} suppliers: {', '.join(sorted(ids))}")
+        for fp, ids in by_iban.items() if len(ids) > 1
+    ]
+    issues += [
+        VendorIssue(kind=VendorIssueKind.DUPLICATE_VAT_ID, supplier_ids=sorted(ids),
+                    detail=f"VAT id {vat} is registered on {len(ids)} suppliers: {', '.join(sorted(ids))}")
+        for vat, ids in by_vat.items() if len(ids) > 1
+    ]
+    return sorted(issues, key=lambda i: (i.kind, i.supplier_ids))
