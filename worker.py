@@ -16,10 +16,12 @@ from activities.erp import ErpActivities
 from activities.payment_run import PaymentRunActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.treasury import TreasuryActivities
+from activities.vendor_sync import VendorSyncActivities
 from adapters.bank import BankClient
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
+from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
 from settings import Settings, get_settings
 from telemetry import metrics, tracing
@@ -27,8 +29,9 @@ from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
 from workflows.reconciliation import Reconciliation
+from workflows.vendor_master_sync import VendorMasterSync
 
-WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, Reconciliation]
+WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, Reconciliation, VendorMasterSync]
 
 
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
@@ -60,6 +63,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
     inbox = BankInboxActivities(bank, registers, sap)
     recon = ReconciliationActivities(client, sap, store, registers, bank)
+    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine))
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -69,6 +73,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.mark_messages_applied,
         recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
+        vendors.sync_vendor_master, vendors.running_lifecycles_of,
     ]
 
 

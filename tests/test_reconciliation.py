@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec
 
 from activities.reconciliation import ReconciliationActivities
 from adapters.bank import BankClient
@@ -26,6 +25,7 @@ from reports import load_reconciliation, render_reconciliation
 from settings import DEFAULT_PAYING_ACCOUNTS, Settings
 from tests import bank_admin
 from tests.bank_files import foreign_payment_file
+from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows import search_attributes as sa
@@ -160,26 +160,9 @@ async def _problem_about(registers: PaymentRegisters, text: str) -> None:
 
 
 async def test_reconciliation_runs_on_a_schedule_and_keeps_its_report(client, sap_server, bank_server, store, tmp_path):
-    schedule_id = f"reconciliation-1710-daily-{uuid.uuid4().hex[:6]}"
     async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "reports") as (worker, _, _):
-        schedule = await client.create_schedule(schedule_id, Schedule(
-            action=ScheduleActionStartWorkflow(Reconciliation.run, ReconciliationRequest(), id="reconciliation-1710",
-                                               task_queue=worker.task_queue),
-            spec=ScheduleSpec(cron_expressions=["30 5 * * *"]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ))
-        try:
-            await schedule.trigger()
-
-            async def finished():
-                runs = [w async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
-                assert runs and runs[0].status.name == "COMPLETED", runs
-                return runs[0]
-
-            run = await assert_eventually(finished, timeout=30)
-            report = await client.get_workflow_handle(run.id, run_id=run.run_id, result_type=ReconciliationReport).result()
-        finally:
-            await schedule.delete()
+        run, report = await run_scheduled_once(client, Reconciliation.run, ReconciliationRequest(), "reconciliation-1710",
+                                               worker.task_queue, "30 5 * * *", ReconciliationReport)
     # No report_dir in the request: the worker's default directory.
     assert Path(report.report_path).parent == tmp_path / "reports" and Path(report.report_path).exists()
     assert report.checked["erp_items"] >= 0 and run.id.startswith("reconciliation-1710-")

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, text
-from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec
 
 from activities.vendor_sync import VendorSyncActivities
 from adapters.sap import SapClient
@@ -19,6 +18,7 @@ from canonical.vendors import (
     find_duplicates, fingerprint, mask,
 )
 from tests import sap_admin
+from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -149,26 +149,9 @@ async def test_changed_bank_account_is_reported_and_signalled_to_running_lifecyc
 
 
 async def test_sync_runs_on_a_schedule(client, sap_server, store):
-    schedule_id = f"vendor-master-sync-hourly-{uuid.uuid4().hex[:6]}"
     async with sync_worker(client, sap_server, store) as (worker, vendors):
-        schedule = await client.create_schedule(schedule_id, Schedule(
-            action=ScheduleActionStartWorkflow(VendorMasterSync.run, VendorSyncRequest(), id="vendor-master-sync",
-                                               task_queue=worker.task_queue),
-            spec=ScheduleSpec(cron_expressions=["15 * * * *"]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ))
-        try:
-            await schedule.trigger()
-
-            async def finished():
-                runs = [w async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
-                assert runs and runs[0].status.name == "COMPLETED", runs
-                return runs[0]
-
-            run = await assert_eventually(finished, timeout=30)
-        finally:
-            await schedule.delete()
-    result = await client.get_workflow_handle(run.id, run_id=run.run_id, result_type=VendorSyncResult).result()
+        _, result = await run_scheduled_once(client, VendorMasterSync.run, VendorSyncRequest(), "vendor-master-sync",
+                                             worker.task_queue, "15 * * * *", VendorSyncResult)
     assert result.suppliers_read >= 10 and vendors.delta_token()
 
 
