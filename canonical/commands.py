@@ -34,6 +34,18 @@ class CancelInvoice(BaseModel):
     reason: str = Field(min_length=1)
 
 
+class ConfirmBankDetails(BaseModel):
+    """`confirm_bank_details` update: master data confirmed a supplier's changed bank details
+    (e.g. by calling the supplier back on a number already on file). Four eyes: the confirmer
+    is not the person who changed them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    confirmed_by: str = Field(min_length=1)
+    note: str = Field(min_length=1, description="how the new details were confirmed, in words")
+
+
 class PaymentRunInclusion(BaseModel):
     """`reserve_for_payment_run` update: a payment run asks to pay this invoice."""
 

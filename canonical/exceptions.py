@@ -51,6 +51,7 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "NotPostableInErp": ExceptionOwner.AP_REMEDIATION,
     "ErpRejectedPosting": ExceptionOwner.AP_REMEDIATION,
     "DuplicateReferenceConflict": ExceptionOwner.AP_REMEDIATION,
+    "BankDetailsChanged": ExceptionOwner.MASTER_DATA,
     "ErpPostingOutcomeUnknown": ExceptionOwner.AP_REMEDIATION,
     "NotInPaymentRun": ExceptionOwner.TREASURY_OPS,
     "PaymentRunStalled": ExceptionOwner.TREASURY_OPS,

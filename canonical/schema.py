@@ -12,7 +12,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from canonical.bank import BankStatement, PaymentFile, PaymentReturn, PaymentStatusReport
-from canonical.commands import BankRejection, CancelInvoice, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException
+from canonical.commands import (
+    BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException,
+)
+from canonical.einvoice import EInvoiceReceipt
 from canonical.erp import PostedInvoice, PurchaseOrder
 from canonical.exceptions import ExceptionCase
 from canonical.invoice import Invoice
@@ -21,13 +24,14 @@ from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from canonical.status import InvoiceLifecycleStatus
 from canonical.supplier import CompanyCode, Supplier, SupplierBankAccount
 from canonical.treasury import CashPosition, ExpectedOutflow
+from canonical.vendors import BankDetailsChange
 
 MODELS: list[type[BaseModel]] = [
     Invoice, Supplier, SupplierBankAccount, CompanyCode, PostedInvoice, PurchaseOrder,
     PaymentInstruction, BankStatusReport, ExpectedOutflow, CashPosition, ExceptionCase,
     InvoiceLifecycleStatus, ResolveException, CancelInvoice, PaymentRunInclusion, LifecyclePolicy,
     PaymentSent, BankRejection, PaymentRecord, PaymentRunRequest, PaymentRunSummary, PaymentFile,
-    PaymentStatusReport, BankStatement, PaymentReturn,
+    PaymentStatusReport, BankStatement, PaymentReturn, EInvoiceReceipt, ConfirmBankDetails, BankDetailsChange,
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

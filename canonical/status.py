@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from canonical.einvoice import EInvoiceReceiptRecord
 from canonical.exceptions import ExceptionCase
 from canonical.money import Money
 
@@ -76,3 +77,6 @@ class InvoiceLifecycleStatus(BaseModel):
     open_exception: ExceptionCase | None = None
     closed_exceptions: list[ExceptionCase] = []
     history: list[StatusChange] = Field(default_factory=list)
+    einvoice_receipts: list[EInvoiceReceiptRecord] = Field(
+        default_factory=list, description="e-invoice documents pushed for this invoice (the newest 50), no bank details"
+    )

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.lifecycle_state import LifecycleState
     from workflows.payment_leg import PaymentLeg
     from workflows.payment_phase import PaymentPhase
+    from workflows.supplier_controls import SupplierControls
 
 T = TypeVar("T")
 
@@ -47,7 +48,7 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(PaymentPhase):
+class InvoiceToPayment(SupplierControls, PaymentPhase):
     @workflow.init
     def __init__(self, invoice: Invoice) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
@@ -60,6 +61,7 @@ class InvoiceToPayment(PaymentPhase):
         self._validated: ValidatedInvoice | None = None
         self._pay = PaymentLeg()
         self._state.payment_attempts = self._pay.attempts
+        self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
 
     @workflow.run
     async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
@@ -225,6 +227,9 @@ class InvoiceToPayment(PaymentPhase):
             return
         if self._state.status != InvoiceStatus.SCHEDULED or self._cancel is not None or self._validated is None:
             raise ValueError(f"{self._state.invoice.key} is {self._state.status.value}, not payable")
+        refusal = self._controls_refusal()
+        if refusal:
+            raise ValueError(refusal)
 
     @workflow.signal
     def included_in_payment_run(self, sent: PaymentSent) -> None:
@@ -277,6 +282,7 @@ class InvoiceToPayment(PaymentPhase):
         corrected = request.corrected_invoice
         if corrected is not None and corrected.key != self._state.invoice.key:
             raise ValueError(f"a correction must keep the business key {self._state.invoice.key}, got {corrected.key}")
+        self._check_resolve(request)
 
     @workflow.update
     def cancel(self, request: CancelInvoice) -> str:

@@ -21,6 +21,7 @@ class LifecycleState:
         self.erp_document: ErpDocument | None = None
         self.payment_run_id: str | None = None
         self.payment_attempts: list = []  # the payment leg's attempts, shared for the status view
+        self.einvoice_receipts: list = []  # EInvoiceReceiptRecord, kept by the supplier controls
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
@@ -90,6 +91,7 @@ class LifecycleState:
             open_exception=self._cases.open if self._cases else None,
             closed_exceptions=list(self._cases.closed) if self._cases else [],
             history=list(self._history),
+            einvoice_receipts=list(self.einvoice_receipts),
         )
 
     def _record(self, note: str) -> None:

@@ -36,8 +36,15 @@ class PaymentPhase:
     async def _await_reservation(self) -> None:
         due = datetime.combine(self._state.invoice.net_due_date, datetime.min.time(), workflow.now().tzinfo)
         deadline = due + timedelta(days=self._policy.payment_run_grace_days)
-        await self._wait_or_case(lambda: self._pay.reservation is not None, deadline - workflow.now(), "NotInPaymentRun",
-                                 f"due {self._state.invoice.net_due_date} and in no payment run")
+        while True:
+            # A document conflict or a bank-detail change (supplier_controls) holds the invoice
+            # here, before any run can reserve it; without those signals this is one wait.
+            await self._wait_or_case(lambda: self._pay.reservation is not None or self._controls_pending(),
+                                     deadline - workflow.now(), "NotInPaymentRun",
+                                     f"due {self._state.invoice.net_due_date} and in no payment run")
+            if self._pay.reservation is not None or not self._controls_pending():
+                break
+            await self._apply_controls()
         reservation = self._pay.reservation
         self._state.payment_run_id = reservation.payment_run_id
         self._state.advance(S.IN_PAYMENT_RUN, f"payment run {reservation.payment_run_id} ({reservation.run_key}), "

@@ -1,0 +1,170 @@
+"""Supplier-side controls of one lifecycle, a mixin of InvoiceToPayment (it shares the
+lifecycle's state, cases and waits):
+
+- **E-invoice receipts** (`einvoice_received`, from intake): recorded once per document
+  (sha256). A document under the same invoice number with another gross or currency is a
+  document conflict: no payment run may reserve the invoice until AP resolves an owned
+  DuplicateReferenceConflict case (`resolve`, saying which document is right).
+- **Bank-detail changes** (`bank_details_changed`, from VendorMasterSync): unless a payment
+  is already in flight (never redirected), the invoice is held: SAP payment block "B", a
+  BankDetailsChanged case for master data, and no reservation until someone other than the
+  person who changed them confirms the new details (`confirm_bank_details`); then the block
+  is lifted and the bank account validated again against the ERP, so the new one is paid.
+
+Signals only record; the main flow acts on them while it waits for a payment run
+(`_await_reservation`), where holding is safe. Nothing here runs unless these signals came,
+so recorded histories replay unchanged.
+"""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.erp import ErpActivities
+    from canonical.commands import ConfirmBankDetails, ResolveException
+    from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
+    from canonical.erp import PaymentBlock
+    from canonical.status import InvoiceStatus as S
+    from canonical.vendors import BankDetailsChange
+    from workflows import activity_options as opts
+
+CONFLICT_CASE = "DuplicateReferenceConflict"
+BANK_CASE = "BankDetailsChanged"
+BANK_BLOCK = "B"  # SAP payment block key: "blocked for payment" pending the bank-detail check
+
+# "Payments already in flight are not redirected."
+IN_FLIGHT = {S.IN_PAYMENT_RUN, S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED, S.CLEARED, S.COMPLETED}
+
+_MAX_RECEIPTS = 50  # shown in the status query
+_MAX_SEEN = 500  # sha256s remembered for de-duplication
+
+
+class SupplierControls:
+    def _init_controls(self) -> None:
+        self._seen_documents: list[str] = []
+        self._conflicts: list[str] = []  # unresolved document conflicts, in words
+        self._conflict_case_id: str | None = None
+        self._bank_changes: list[BankDetailsChange] = []  # not yet confirmed
+        self._bank_case_id: str | None = None
+        self._bank_confirmation: ConfirmBankDetails | None = None
+
+    # -- what the main flow and the validators ask --------------------------------------
+    def _controls_pending(self) -> bool:
+        return bool(self._conflicts or self._bank_changes)
+
+    def _controls_refusal(self) -> str | None:
+        """Why a payment run may not reserve the invoice now, or None."""
+        key = self._state.invoice.key
+        if self._conflicts:
+            return f"{key} has an unresolved e-invoice document conflict: {self._conflicts[0]}"
+        if self._bank_changes:
+            return f"{key} is on payment hold: the supplier's bank details changed and are not confirmed yet"
+        return None
+
+    def _check_resolve(self, request: ResolveException) -> None:
+        open_case = self._cases.open
+        if open_case is None:
+            return
+        if open_case.case_id == self._bank_case_id:
+            raise ValueError(f"{open_case.case_id} is a bank-detail hold: confirm the new details with "
+                             "confirm_bank_details (by someone other than who changed them)")
+        if open_case.case_id == self._conflict_case_id and (request.corrected_invoice or request.bank_account_id):
+            raise ValueError("a document conflict is resolved in words (which document is right); the posted "
+                             "invoice stands, cancel it if the other document is the right one")
+
+    # -- the main flow: called from _await_reservation while nothing is reserved ------------
+    async def _apply_controls(self) -> None:
+        if self._conflicts:
+            await self._hold_for_conflict()
+        elif self._bank_changes:
+            await self._hold_for_bank_details()
+
+    async def _hold_for_conflict(self) -> None:
+        reason = "; ".join(self._conflicts)
+        self._open_case(CONFLICT_CASE, f"{reason}: not paid until AP says which document is right", hold=True)
+        self._conflict_case_id = self._cases.open.case_id
+        handled = len(self._conflicts)
+        await self._wait_for_person(lambda: False)  # `resolve` closes it and resumes; `cancel` raises
+        del self._conflicts[:handled]
+        self._conflict_case_id = None
+
+    async def _hold_for_bank_details(self) -> None:
+        doc = self._state.erp_document
+        changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}" for c in self._bank_changes)
+        if doc is not None:
+            await self._step(lambda: self._payment_block(BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
+        self._open_case(BANK_CASE, f"supplier {self._state.invoice.supplier_id} bank details changed ({changes}); "
+                                   "payment held until confirmed", hold=True)
+        self._bank_case_id = self._cases.open.case_id
+        await self._wait_for_person(lambda: self._bank_confirmation is not None)
+        confirmation, handled = self._bank_confirmation, len(self._bank_changes)
+        self._cases.close(confirmation.confirmed_by, f"bank details confirmed: {confirmation.note}")
+        self._bank_case_id = None
+        self._state.case_changed()
+        if doc is not None:
+            await self._step(lambda: self._payment_block("", f"lift the payment block on ERP document {doc.invoice_document}"))
+        # The new account is what the ERP holds now: validate again so that one is paid.
+        self._validated = await self._step(self._validate)
+        del self._bank_changes[:handled]
+        self._bank_confirmation = None
+        self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; pays to {self._validated.bank_account.masked()}")
+
+    async def _payment_block(self, reason: str, summary: str) -> None:
+        await workflow.execute_activity_method(
+            ErpActivities.set_payment_block, PaymentBlock(erp_document=self._state.erp_document, reason=reason),
+            summary=summary, **opts.ERP,
+        )
+
+    # -- messages ------------------------------------------------------------------------
+    @workflow.signal
+    def einvoice_received(self, receipt: EInvoiceReceipt) -> None:
+        if receipt.sha256 in self._seen_documents:
+            return  # the same document pushed again
+        self._seen_documents.append(receipt.sha256)
+        del self._seen_documents[:-_MAX_SEEN]
+        inv = self._state.invoice
+        conflict = (receipt.gross_amount, receipt.currency) != (inv.gross_amount, inv.currency)
+        self._state.einvoice_receipts.append(EInvoiceReceiptRecord.of(receipt, conflict))
+        del self._state.einvoice_receipts[:-_MAX_RECEIPTS]
+        if not conflict:
+            self._state.note(f"e-invoice {receipt.document_id} received (sha256 {receipt.sha256[:12]})")
+            return
+        what = (f"e-invoice {receipt.document_id} (sha256 {receipt.sha256[:12]}) is for {receipt.gross_amount} "
+                f"{receipt.currency}, this invoice for {inv.gross_amount} {inv.currency}")
+        self._conflicts.append(what)
+        if self._state.status in IN_FLIGHT or self._pay.reservation is not None:
+            self._state.note(f"document conflict: {what}; the payment already in flight goes on, "
+                             "a case opens before any further payment attempt")
+        else:
+            self._state.note(f"document conflict: {what}; no payment until resolved")
+
+    @workflow.signal
+    def bank_details_changed(self, change: BankDetailsChange) -> None:
+        what = (f"bank account {change.bank_account_id} of supplier {change.supplier_id} changed: "
+                f"{change.old_masked or 'none'} → {change.new_masked or 'removed'}"
+                + (f" by {change.changed_by}" if change.changed_by else ""))
+        if change.supplier_id != self._state.invoice.supplier_id:
+            self._state.note(f"{what}: not this invoice's supplier, ignored")
+        elif self._state.status == S.CANCELLED:
+            self._state.note(f"{what}: invoice cancelled, nothing to hold")
+        elif self._state.status in IN_FLIGHT or self._pay.reservation is not None:
+            # The payment in flight is not redirected; a later attempt waits for confirmation.
+            self._bank_changes.append(change)
+            self._state.note(f"{what}; the payment already in flight is not redirected, "
+                             "any further attempt waits for the new details to be confirmed")
+        else:
+            self._bank_changes.append(change)
+            self._state.note(f"{what}; payment held until someone confirms the new details")
+
+    @workflow.update
+    def confirm_bank_details(self, request: ConfirmBankDetails) -> str:
+        self._bank_confirmation = request
+        return self._bank_case_id
+
+    @confirm_bank_details.validator
+    def _validate_confirm_bank_details(self, request: ConfirmBankDetails) -> None:
+        open_case = self._cases.open
+        if open_case is None or open_case.case_id != self._bank_case_id or self._bank_confirmation is not None:
+            raise ValueError(f"invoice {self._state.invoice.key} has no bank-detail hold open")
+        confirmer = request.confirmed_by.strip().casefold()
+        if any(c.changed_by and c.changed_by.strip().casefold() == confirmer for c in self._bank_changes):
+            raise ValueError(f"{request.confirmed_by} changed these bank details and can not confirm them (four eyes)")
