@@ -127,7 +127,8 @@ def _sample_id(views: dict, supplier_id: str) -> str:
     return next((i for i in views if f"-{supplier_id}-" in i), next(iter(views)))
 
 
-def print_guide(address: str, ui_url: str, bank_url: str, repo: Path, state: str, task_queue: str, views: dict) -> None:
+def print_guide(address: str, ui_url: str, bank_url: str, repo: Path, state: str, task_queue: str, views: dict,
+                einvoice_url: str = "http://127.0.0.1:8100") -> None:
     """What to try next, with this stack's real ids and address filled in."""
     def rejected_with(code: str) -> str | None:
         return next((i for i, v in views.items()
@@ -165,6 +166,10 @@ Try (in another terminal, from {repo}):
   # treasury reports the rejection it learned of by phone, and the invoice goes back to AP
   temporal workflow signal --workflow-id <invoice workflow id> --name bank_rejection \\
     --input '{js(rejection)}'
+  # a supplier's e-invoice (Peppol UBL) pushed to finsync's intake endpoint: a new lifecycle
+  curl -s -X POST {einvoice_url}/_mock/orders -H 'Content-Type: application/json' \\
+    -d '{{"number":"4500000102","buyer":{{"name":"ACME Europe B.V.","endpoint":"0088:8712345000011","country":"NL","street":"Keizersgracht 1","city":"Amsterdam","postal_code":"1015 CJ"}},"lines":[{{"line":"00010","name":"Widget","quantity":"4","unit":"C62","price":"12.50"}}]}}'
+  curl -s -X POST -H 'Content-Length: 0' {einvoice_url}/_mock/orders/<order id>/invoices   # the supplier bills it; intake answers 201
   # an invoice of your own
   python -m cli start-command samples/invoice-globex.json      # prints the start command
   eval "$(python -m cli start-command samples/invoice-globex.json)"

@@ -43,7 +43,8 @@ class StackError(Exception):
 # printed commands stable; tests set them all to free ports.
 PORTS = {"temporal": ("FINSYNC_TEMPORAL_PORT", 7233), "web-ui": ("FINSYNC_UI_PORT", 8233),
          "mock-sap": ("FINSYNC_SAP_PORT", 8000), "mock-bank": ("FINSYNC_BANK_PORT", 8090),
-         "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100), "codec-server": ("FINSYNC_CODEC_PORT", 8234)}
+         "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100), "codec-server": ("FINSYNC_CODEC_PORT", 8234),
+         "intake": ("FINSYNC_INTAKE_PORT", 8300)}
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
             mock("mock-bank", "--db", str(db / "bank.db"), *cycle.bank_clock_arg(cfg.state_dir)),
-            mock("mock-einvoice"),
+            # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access point would.
+            mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['intake']}/invoices"),
             (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"), f"http://127.0.0.1:{codec_port}/health")]
 
 
@@ -191,6 +193,12 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     procs.append(worker.start())
     print(f"  {'worker':14} pid {worker.pid:<7} log {worker.log_path}", flush=True)
     await _ready(worker, lambda: _worker_polling(client, settings.task_queue, worker.pid))
+    # After Temporal is up: intake starts lifecycles by signal-with-start.
+    intake = ManagedProcess("intake", [sys.executable, "-m", "intake", "--port", str(cfg.port["intake"])],
+                            cfg.state_dir / "logs" / "intake.log", env)
+    procs.append(intake.start())
+    print(f"  {'intake':14} pid {intake.pid:<7} log {intake.log_path}", flush=True)
+    await _ready(intake, lambda: _http_ok(f"http://127.0.0.1:{cfg.port['intake']}/health"))
     print(f"stack up in {time.monotonic() - t0:.1f}s (state in {cfg.state_dir})", flush=True)
     return client, settings.task_queue
 
@@ -226,7 +234,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
             print("\n" + await report_text(client, TreasuryStore.from_settings(Settings())), flush=True)
             # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
             state = "" if cfg.state_dir == REPO / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
-            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, state, task_queue, views)
+            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, state, task_queue, views,
+                                f"http://127.0.0.1:{cfg.port['mock-einvoice']}")
         else:
             inbox = await cycle.start_inbox(client, task_queue)
         if exit_after:

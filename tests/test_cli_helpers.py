@@ -86,7 +86,7 @@ EXPECTED = {"1000013": ("COMPLETED", "-"), "1000014": ("AWAITING_REMEDIATION", "
 
 
 def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE", "CODEC")}
+    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE", "CODEC", "INTAKE")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
     env.update({f"FINSYNC_{name}_PORT": str(port) for name, port in ports.items()})
     env["FINSYNC_STATE_DIR"] = str(tmp_path / "state")
@@ -99,7 +99,7 @@ def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(
     table = _table(first.stdout)
     assert _by_supplier(table) == EXPECTED, first.stdout
     pids = [int(p) for p in re.findall(r"pid (\d+)", first.stdout)]
-    assert len(pids) == 6 * 2  # 4 servers, the codec server and the worker: started, then stopped
+    assert len(pids) == 7 * 2  # 4 servers, the codec server, the worker and intake: started, then stopped
     for pid in set(pids):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
