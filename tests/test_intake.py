@@ -3,73 +3,25 @@
 afterwards is the judge: one lifecycle per invoice key, one signal per push."""
 
 import uuid
-from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
-import mockeinvoice
 import pytest
-from lxml import etree
-from mockeinvoice.model import Refused
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from adapters.sap import SapClient
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
-from cli.processes import BIN, ManagedProcess, free_port
 from intake import app as intake_app
-from intake import mapping, rules, ubl
-from intake.app import SIGNAL, create_app
-from intake.models import EInvoiceReceipt, NotAnInvoice
-from intake.server import running_server
+from intake import mapping, ubl
+from intake.app import create_app
 from intake.suppliers import DEFAULT_REGISTER
 from settings import Settings
 from tests.helpers import assert_eventually, new_worker
-from tests.servers import running
-
-UBL = Path(__file__).parent / "fixtures" / "ubl"
-IBAN = "DE02120300000000202051"  # the e-invoice's payee account (mock-einvoice's Globex)
-
-
-def document(name: str, number: str | None = None) -> bytes:
-    data = (UBL / name).read_bytes()
-    if number is None:
-        return data
-    root = etree.fromstring(data)  # a fresh invoice number, so each test has its own lifecycle
-    for el in root.xpath("cbc:ID | cac:PaymentMeans/cbc:PaymentID", namespaces=ubl.NS):
-        el.text = number
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-def new_number() -> str:
-    return f"EI-{uuid.uuid4().hex[:8].upper()}"
-
-
-def workflow_id(number: str) -> str:
-    return f"invoice-1710-1000013-{number}"
-
-
-async def signals(handle: WorkflowHandle) -> list:
-    return [e.workflow_execution_signaled_event_attributes async for e in handle.fetch_history_events()
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
-
-
-async def receipts(client: Client, handle: WorkflowHandle) -> list[EInvoiceReceipt]:
-    found = await signals(handle)
-    assert {s.signal_name for s in found} <= {SIGNAL}
-    return [(await client.data_converter.decode(s.input.payloads, [EInvoiceReceipt]))[0] for s in found]
-
-
-async def exists(client: Client, wid: str) -> bool:
-    try:
-        await client.get_workflow_handle(wid).describe()
-        return True
-    except RPCError as e:
-        assert e.status == RPCStatusCode.NOT_FOUND
-        return False
+from tests.intake_helpers import (IBAN, bill, document, exists, new_number, receipts, send, signals, supplier_pushing,
+                                  workflow_id)
 
 
 @pytest.fixture
@@ -94,32 +46,6 @@ async def intake(client: Client, task_queue: str):
     app = create_app(client, task_queue, DEFAULT_REGISTER)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as http:
         yield http
-
-
-@asynccontextmanager
-async def supplier_pushing(client: Client, task_queue: str, log: Path):
-    """The endpoint on a real port, and mock-einvoice started with --buyer-url pointing at it.
-    Yields an HTTP client for mock-einvoice's supplier side."""
-    async with running_server(create_app(client, task_queue, DEFAULT_REGISTER), free_port()) as url:
-        start = lambda port, log_path: ManagedProcess(  # noqa: E731
-            "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url", f"{url}/invoices", "-q"], log_path)
-        with running(start, log) as mock_url:
-            async with httpx.AsyncClient(base_url=mock_url, timeout=30) as mock:
-                # Its own invoice numbers: the session server is shared with other tests.
-                await mock.patch("/_mock/supplier", json={"number_prefix": f"EI{uuid.uuid4().hex[:6].upper()}-"})
-                yield mock
-
-
-async def bill(mock: httpx.AsyncClient, number: str, lines: list[dict]) -> dict:
-    buyer = {"name": "ACME Europe B.V.", "endpoint": "0088:8712345000011", "country": "NL",
-             "street": "Keizersgracht 1", "city": "Amsterdam", "postal_code": "1015 CJ"}
-    order = (await mock.post("/_mock/orders", json={"number": number, "buyer": buyer, "lines": lines})).raise_for_status().json()
-    return (await mock.post(f"/_mock/orders/{order['id']}/invoices")).raise_for_status().json()
-
-
-async def send(mock: httpx.AsyncClient, xml: bytes, force: bool = False) -> dict:
-    sent = await mock.post("/_mock/sent", params={"force": "true"} if force else None, content=xml)
-    return sent.raise_for_status().json()
 
 
 async def test_order_invoice_pushed_by_mock_einvoice_starts_its_lifecycle(client, task_queue, cleanup, tmp_path):
@@ -269,81 +195,3 @@ async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, s
         view = await assert_eventually(validated, timeout=30)
     assert view.history[0].status == InvoiceStatus.RECEIVED
 
-
-# -- agreement with mockeinvoice.validate() -----------------------------------------------
-
-def mutated(path: str, value: str | None) -> bytes:
-    """valid.xml with the first element at `path` removed (None) or given a new text."""
-    root = etree.fromstring(document("valid.xml"))
-    el = root.xpath(path, namespaces=ubl.NS)[0]
-    if value is None:
-        el.getparent().remove(el)
-    else:
-        el.text = value
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-MUTATIONS = {  # one change each to a valid invoice, judged by both
-    "no issue date": ("cbc:IssueDate", None), "no currency": ("cbc:DocumentCurrencyCode", None),
-    "no buyer name": ("cac:AccountingCustomerParty//cbc:RegistrationName", None),
-    "no seller address": ("cac:AccountingSupplierParty//cac:PostalAddress", None),
-    "no BT-106": ("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", None),
-    "no BT-115": ("cac:LegalMonetaryTotal/cbc:PayableAmount", None),
-    "BT-109 off by 1": ("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", "326.00"),
-    "BT-112 off by 0.01": ("cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "386.76"),
-    "BT-106 with 3 decimals": ("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", "325.000"),
-    "VAT breakdown tax off by 1": ("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "60.75"),
-    "VAT breakdown taxable off by 0.50": ("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "325.50"),  # within one unit
-    "VAT rate 20 instead of 19": ("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent", "20"),
-    "no VAT total": ("cac:TaxTotal", None), "no line price": ("cac:InvoiceLine/cac:Price", None),
-    "line price off by 0.01": ("cac:InvoiceLine/cac:Price/cbc:PriceAmount", "12.51"),
-    "buyer country ZZ": ("cac:AccountingCustomerParty//cbc:IdentificationCode", "ZZ"),
-    "no due date": ("cbc:DueDate", None), "type code 384": ("cbc:InvoiceTypeCode", "384"),
-}
-# Where finsync decides differently on purpose, and what it says instead:
-DELIBERATE = {
-    "currency-xxx.xml": ({"FS-CURRENCY"}, "XXX is ISO 4217 ('no currency'): valid EN 16931, nothing finsync can pay"),
-    "unknown-supplier.xml": ({"FS-UNKNOWN-SUPPLIER"}, "valid Peppol; the seller is not in finsync's register"),
-    "no due date": ({"BR-CO-25"}, "EN 16931 1.3's BR-CO-25 (due date or terms when an amount is due): not built in mock-einvoice 0.4.0"),
-    "type code 384": ({"FS-INVOICE-TYPE"}, "a corrected invoice needs a person; mock-einvoice says PEPPOL-EN16931-P0112"),
-}
-AGREEMENT = {name: (lambda name=name: document(name)) for name in (
-    "valid.xml", "charge.xml", "br-co-16-payable.xml", "br-co-10-line-sum.xml", "br-co-14-vat-total.xml", "wrong-currency.xml",
-    "missing-number.xml", "missing-seller-name.xml", "seller-country-xx.xml", "currency-xxx.xml", "unknown-supplier.xml")}
-AGREEMENT.update({name: (lambda change=change: mutated(*change)) for name, change in MUTATIONS.items()})
-
-
-def finsync_verdict(data: bytes) -> set[str]:
-    doc = ubl.read(ubl.parse(data))
-    codes = {f.code for f in rules.check(doc)}
-    return codes or {f.code for f in mapping.to_canonical(doc, DEFAULT_REGISTER)[1]}
-
-
-@pytest.mark.parametrize("name", AGREEMENT)
-def test_finsync_and_mockeinvoice_agree(name):
-    data = AGREEMENT[name]()
-    _, report = mockeinvoice.validate(data)
-    fatal = {f.code for f in report.failures if f.level == "fatal"}
-    ours = finsync_verdict(data)
-    if name in DELIBERATE:
-        assert ours == DELIBERATE[name][0], (ours, report.verdict, fatal, DELIBERATE[name][1])
-        return
-    assert (report.verdict == "valid") == (not ours), (report.verdict, ours)
-    # Every published rule finsync implements says what mockeinvoice says of it; finsync adds none.
-    assert ours == fatal & rules.IMPLEMENTED, (ours, fatal)
-
-
-def test_without_a_specification_id_mockeinvoice_refuses_and_finsync_names_br_01():
-    data = mutated("cbc:CustomizationID", None)
-    with pytest.raises(Refused) as theirs:
-        mockeinvoice.validate(data)
-    assert (theirs.value.code, finsync_verdict(data)) == ("NO-SPECIFICATION", {"BR-01"})
-
-
-@pytest.mark.parametrize("name, expected", [("cii.xml", "CII"), ("dtd.xml", "DTD"), ("not-an-invoice.xml", "NOT-AN-INVOICE")])
-def test_both_refuse_what_is_not_an_invoice_with_the_same_code(name, expected):
-    with pytest.raises(Refused) as theirs:
-        mockeinvoice.validate(document(name))
-    with pytest.raises(NotAnInvoice) as ours:
-        ubl.parse(document(name))
-    assert theirs.value.code == ours.value.code == expected

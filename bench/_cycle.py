@@ -1,0 +1,222 @@
+"""The cycle of bench/payment_cycle.py: N lifecycles to SCHEDULED, a BankInbox, ONE PaymentRun,
+then the bank's clock a day at a time until all N are COMPLETED; and the checks of what the
+run, mock-bank, SAP and the lifecycles hold at the end."""
+
+import sys
+
+if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only serves the scripts
+    print("bench/_cycle.py: a helper of the bench scripts, nothing to measure")
+    sys.exit(0)
+
+import asyncio
+import time
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.service import RPCError
+
+from _invoices import make_invoice, sap_cleared_items, sap_our_invoices, start_lifecycle
+from _progress import TROUBLE, Figures, Progress
+from _stack import CpuMeter
+from adapters.bank import BankClient
+from adapters.sap import SapClient
+from adapters.treasury_store import TreasuryStore
+from canonical.inbox import BankInboxConfig
+from canonical.payment_run import PaymentRunRequest
+from settings import Settings
+from worker import build_worker
+from workflows.bank_inbox import BankInbox
+from workflows.payment_run import PaymentRun, payment_run_workflow_id
+
+SUPPLIERS = ["1000013", "1000016"]  # GLOBEX (held by the bank) and an external IBAN: both settle
+
+
+# -- mock-bank ----------------------------------------------------------------------------
+
+async def bank_state(bank_url: str) -> dict:
+    async with httpx.AsyncClient(base_url=bank_url, timeout=60) as http:
+        return (await http.get("/_mock/state")).raise_for_status().json()
+
+
+async def bank_advance(bank_url: str) -> dict:
+    async with httpx.AsyncClient(base_url=bank_url, timeout=180) as http:
+        return (await http.post("/_mock/advance", params={"days": 1})).raise_for_status().json()
+
+
+async def bank_payments(bank_url: str) -> list[dict]:
+    async with httpx.AsyncClient(base_url=bank_url, timeout=60) as http:
+        body = (await http.get("/_mock/payments", params={"limit": 1_000_000})).raise_for_status().json()
+    return body if isinstance(body, list) else body.get("payments", body.get("results", []))
+
+
+# -- the cycle -----------------------------------------------------------------------------
+
+async def cycle(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter, args, prefix: str,
+                worker_overrides: dict, f: Figures) -> tuple[Progress, list[str]]:
+    failures: list[str] = []
+    store = TreasuryStore(settings.treasury_db_url)
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
+        worker = build_worker(client, settings, sap, store, bank, **worker_overrides)
+        config = worker.config()
+        print(f"worker: max_concurrent_activities={config.get('max_concurrent_activities')}, "
+              f"max_concurrent_workflow_tasks={config.get('max_concurrent_workflow_tasks')}, "
+              f"max_cached_workflows={config.get('max_cached_workflows')}"
+              + (f" (overridden: {worker_overrides})" if worker_overrides else " (build_worker's defaults)"), flush=True)
+        async with worker:
+            f.t0 = time.time()
+            progress = Progress(client, settings.task_queue, args.n, args.poll_ms / 1000, f.t0)
+            watcher = asyncio.create_task(progress.run())
+            try:
+                failures = await _drive(client, settings, bank_url, cpu, args, prefix, progress, f)
+            finally:
+                watcher.cancel()
+                try:
+                    await progress.poll_once()  # the last word, after the watcher stopped
+                except Exception:
+                    pass
+    return progress, failures
+
+
+async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter, args, prefix: str,
+                 progress: Progress, f: Figures) -> list[str]:
+    tq, n = settings.task_queue, args.n
+    # 1. N lifecycles to SCHEDULED, all started at once.
+    invoices = [make_invoice(f"{prefix}{i:05d}", SUPPLIERS[i % len(SUPPLIERS)]) for i in range(n)]
+    before = cpu.sample()
+    await asyncio.gather(*(start_lifecycle(client, inv, tq) for inv in invoices))
+    f.starts_done = time.time()
+    if problem := await progress.wait_for("SCHEDULED", f.t0 + args.schedule_timeout):
+        return [f"{problem} ({args.schedule_timeout:g} s)"]
+    f.cpu["to SCHEDULED"] = cpu.since(before)
+
+    # 2. The inbox, then one payment run.
+    deadline = time.time() + args.timeout
+    before = cpu.sample()
+    inbox = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=args.inbox_poll, batch_size=args.batch),
+                                        id=f"bank-inbox-{prefix}", task_queue=tq)
+    alive = lambda: inbox_dead(client, inbox.id)  # noqa: E731
+    try:
+        return await _pay_and_settle(client, bank_url, cpu, args, progress, f, deadline, before, alive)
+    finally:
+        f.inbox_end = await inbox_dead(client, inbox.id) or "RUNNING"
+        if f.inbox_end == "RUNNING":
+            try:
+                f.inbox_problems = (await inbox.query(BankInbox.status)).get("problems", [])
+                await inbox.terminate("benchmark done")
+            except RPCError as e:
+                print(f"  inbox status query or terminate failed: {e}")
+
+
+async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
+                          deadline: float, before: dict[str, float], alive) -> list[str]:
+    n = args.n
+    request = PaymentRunRequest(paying_account_id="ACME", horizon_days=60, max_payments_per_file=args.per_file,
+                                requested_by="bench")
+    f.run_start = time.time()
+    run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=progress.task_queue)
+    try:
+        f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
+    except asyncio.TimeoutError:
+        f.run_stage = (await run.query(PaymentRun.status)).get("stage", "?")
+        return [f"the payment run did not end within {args.timeout:g} s (stage: {f.run_stage})"]
+    except WorkflowFailureError as e:
+        return [f"the payment run failed: {e.cause}"]
+    f.run_end = time.time()
+    f.cpu["payment run"] = cpu.since(before)
+    failures = []
+    if f.summary.paid_invoices != n:
+        failures.append(f"the payment run paid {f.summary.paid_invoices} of {n} (refused: {dict(list(f.summary.refused.items())[:5])})")
+
+    # 3. The bank's answers, then its clock, a day at a time.
+    before = cpu.sample()
+    try:
+        if problem := await progress.wait_for("ACCEPTED", deadline, alive):
+            return failures + [problem]
+        state = await bank_state(bank_url)
+        for _ in range(args.max_days):  # until the bank has booked every payment
+            if state["payments"]["booked"] >= state["payments"]["accepted"]:
+                break
+            await _advance(bank_url, f)
+            state = await bank_state(bank_url)
+        if problem := await progress.wait_for("SETTLED", deadline, alive):
+            return failures + [f"{problem} (bank booked {state['payments']['booked']}, accepted {state['payments']['accepted']})"]
+        await _advance(bank_url, f)  # closes the booking day: its camt.053 is released
+        if problem := await progress.wait_for("COMPLETED", deadline, alive):
+            return failures + [problem]
+    finally:
+        f.cpu["bank answers, advances, clearing"] = cpu.since(before)
+    return failures
+
+
+async def inbox_dead(client: Client, workflow_id: str) -> str | None:
+    """None while the inbox (its latest run) runs; else its end and why."""
+    handle = client.get_workflow_handle(workflow_id)
+    described = await handle.describe()
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        return None
+    why = ""
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            failure = event.workflow_execution_failed_event_attributes.failure
+            why = failure.message
+            while failure.HasField("cause"):
+                failure = failure.cause
+                why += f" <- {failure.message}"
+    return f"the BankInbox workflow is {described.status.name}" + (f": {why}" if why else "")
+
+
+async def _advance(bank_url: str, f: Figures) -> None:
+    start = time.time()
+    answer = await bank_advance(bank_url)
+    state = await bank_state(bank_url)
+    f.advances.append((start, time.time(), state["clock"]["date"]))
+    print(f"  [{start - f.t0:7.1f} s] bank clock advanced one day to {state['clock']['date']} in {time.time() - start:.2f} s "
+          f"(business days crossed: {answer.get('businessDaysCrossed', '?')}; booked {state['payments']['booked']})", flush=True)
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+async def verify(client: Client, f: Figures, bank_url: str, sap_url: str, prefix: str, n: int, per_file: int,
+                 progress: Progress) -> list[str]:
+    failures = []
+    print("\nChecks")
+    if f.summary:
+        files = -(-n // per_file)
+        print(f"  run summary: paid {f.summary.paid_invoices}, total {f.summary.total} {f.summary.currency}, "
+              f"files {f.summary.message_ids}, refused {len(f.summary.refused)}, file rejected {f.summary.file_rejected}")
+        if len(f.summary.message_ids) != files:
+            failures.append(f"the run sent {len(f.summary.message_ids)} files, expected {files}")
+    state = await bank_state(bank_url)
+    pay = state["payments"]
+    rows = await bank_payments(bank_url)
+    e2e = {row.get("end_to_end_id") or row.get("endToEndId") for row in rows}
+    print(f"  mock-bank /_mock/state: files {pay['files']}, accepted {pay['accepted']}, booked {pay['booked']}, "
+          f"rejected {pay['rejected']}, returned {pay['returned']}; /_mock/payments: {len(rows)} rows, "
+          f"{len(e2e - {None})} distinct EndToEndIds")
+    if pay["accepted"] != n or pay["booked"] != n or pay["rejected"] or pay["returned"]:
+        failures.append(f"mock-bank accepted {pay['accepted']} and booked {pay['booked']} payments "
+                        f"(rejected {pay['rejected']}, returned {pay['returned']}), expected exactly {n}")
+    if rows and len(e2e - {None}) != n:
+        failures.append(f"mock-bank lists {len(e2e - {None})} distinct EndToEndIds, expected {n}")
+    # accounting document -> reference, for this run's invoices
+    ours = {row["AccountingDocument"]: row["SupplierInvoiceIDByInvcgParty"]
+            for row in await sap_our_invoices(sap_url, prefix, "AccountingDocument")}
+    cleared = await sap_cleared_items(sap_url)
+    cleared_ours = {row["AccountingDocument"] for row in cleared if row["AccountingDocument"] in ours}
+    print(f"  SAP: {len(ours)} invoices of this run; supplier items cleared by a payment: {len(cleared)} in all, "
+          f"{len(cleared_ours)} of this run's; still claimed by a run: "
+          f"{sum(1 for row in cleared if row['AccountingDocument'] in ours and row.get('PaymentRunID'))}")
+    if len(ours) != n or len(cleared_ours) != n:
+        failures.append(f"SAP cleared {len(cleared_ours)} of this run's {len(ours)} invoices, expected {n}")
+    print("  lifecycles: " + " ".join(f"{s}≥{c}" for s, c in progress.counts.items())
+          + f"; in trouble states ({', '.join(TROUBLE)}): {progress.trouble}")
+    if progress.trouble:
+        failures.append(f"{progress.trouble} lifecycles in {'/'.join(TROUBLE)}")
+    print(f"  bank inbox at the end: {f.inbox_end or 'never started'}")
+    if f.inbox_end and f.inbox_end != "RUNNING":
+        failures.append(f.inbox_end)  # main() drops it if the cycle already failed on it
+    if f.inbox_problems is not None:
+        print(f"  bank inbox problems for treasury-ops: {len(f.inbox_problems)}"
+              + "".join(f"\n    {p['bank_message_id']}: {p['problem'][:300]}" for p in f.inbox_problems[:5]))
+    return failures
