@@ -26,5 +26,5 @@ test: venv
 # Each bench script starts its own servers on free ports and prints its figures. All of them
 # run even if one fails; the failures are named at the end and make the target fail.
 bench: venv
-	@failed=""; for script in bench/*.py; do echo "== $$script"; $(PY) $$script || failed="$$failed $$script"; done; \
+	@failed=""; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || failed="$$failed $$script"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
