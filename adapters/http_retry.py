@@ -5,13 +5,11 @@ from email.utils import parsedate_to_datetime
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either seconds or an HTTP date."""
+    """Retry-After is either whole seconds (RFC 9110: delay-seconds = 1*DIGIT) or an HTTP date."""
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.strip().isdigit():
+        return max(0, int(value.strip()))
     try:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
     except (TypeError, ValueError):

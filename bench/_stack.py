@@ -125,8 +125,7 @@ class Stack:
             for proc, url in mocks:
                 proc.wait_http(f"{url}/_mock/health")
             booted = time.perf_counter()
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=str(BIN / "temporal"),
+            env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
                 data_converter=data_converter(load_codec(settings)),
                 search_attributes=sa.ALL,
                 port=self.temporal_port,

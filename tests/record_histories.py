@@ -89,8 +89,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, \
             running(lambda port, log: mock_sap(port, clock=today, log=log), Path(tmp) / "sap.log") as sap_url, \
             running(lambda port, log: mock_bank(port, clock=today, log=log), Path(tmp) / "bank.log") as bank_url:
-        async with await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(load_codec(settings)),
+        async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
+            data_converter=data_converter(load_codec(settings)),
             search_attributes=sa.ALL,
         ) as env:
             await record(sap_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))

@@ -18,8 +18,7 @@ from workflows import search_attributes as sa
 
 @pytest.fixture
 async def skipping_env(test_settings):
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=data_converter(load_codec(test_settings)),
     )
     try:
