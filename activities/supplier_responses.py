@@ -1,0 +1,29 @@
+"""Telling the supplier what happened to its invoice (Peppol Invoice Responses, T111).
+
+Safe to retry and to run again after a crash: the adapter looks the response up by its
+deterministic response_id before sending, so one status change is one response.
+"""
+
+from temporalio import activity
+
+from activities.errors import business_error, transient_error
+from adapters.einvoice import EInvoiceClient, EInvoiceTransientError, InvoiceResponseRefused
+from canonical.invoice_response import InvoiceResponse
+
+REFUSED = "InvoiceResponseRefused"
+
+
+class SupplierResponseActivities:
+    def __init__(self, client: EInvoiceClient) -> None:
+        self._client = client
+
+    @activity.defn
+    async def send_invoice_response(self, response: InvoiceResponse) -> str:
+        """"sent" or "already sent". Refusal (out of Peppol order, invalid, unknown invoice):
+        non-retryable InvoiceResponseRefused. Unreachable/5xx/no answer: retryable."""
+        try:
+            return await self._client.send(response)
+        except InvoiceResponseRefused as exc:
+            raise business_error(REFUSED, str(exc), exc.reason, exc.findings) from exc
+        except EInvoiceTransientError as exc:
+            raise transient_error(str(exc), exc.retry_after) from exc

@@ -1,0 +1,258 @@
+"""Supplier side of e-invoicing (mock-einvoice 0.4.0 over HTTP): send Peppol Invoice Responses.
+
+Route. finsync is the *buyer*: suppliers push invoices to finsync's own intake (intake/, the
+guide's "realistic option"), so mock-einvoice's buyer role never holds them and its control
+`POST /_mock/invoices/<id>/responses` (the mock buyer answering what *it* holds) is not ours to
+use. What a real buyer's system does is what the guide describes under "Delivery": write the
+Invoice Response as a UBL ApplicationResponse (T111) and push it to the supplier's side, which
+mock-einvoice exposes as `POST /responses` ("what the other party's system uses, as it would use
+the network", server.py). So this client writes it with `mockeinvoice.write_response`, checks it
+with `validate_response` (the same 82 rules the supplier applies; a failure is a bug of ours,
+never worth a resend), and POSTs it to `<base_url>/responses`.
+
+The supplier side answers 201 with {id, code, ignored} or 422 (`INVALID`, `NO-SUCH-INVOICE`).
+It does NOT refuse a response out of Peppol order: it keeps it flagged `ignored` with the rule
+(OP-BR111-R004/R005/R012) and its status does not move. So the order is checked here, before
+sending (canonical.invoice_response.allowed_next), and a response the supplier flagged is
+reported as refused.
+
+Idempotency. Before sending, the responses the supplier already holds for the invoice are read
+(`GET /_mock/sent` → the document with that number and type code, `GET /_mock/sent/<id>` → its
+responses, `GET /_mock/answers/<id>` → each one's XML, whose cbc:ID is our response_id). One
+with the same response_id means this status change was already told: nothing is sent again.
+That makes a resend after a crash (or after a POST whose answer was lost) safe. These are the
+mock's inspection paths: in production the same lookup is the access point's sent-message log.
+
+One HTTP exchange per call, no retry loop: the Temporal activity owns retries.
+"""
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import httpx
+import mockeinvoice
+from mockeinvoice.model import Value
+from mockeinvoice.response import REASON_LIST, ACTION_LIST, Answered, Party, Response, Status
+from pydantic import BaseModel
+
+from adapters.http_retry import retry_after_seconds
+from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next
+from telemetry.http import instrument
+
+__all__ = [
+    "EInvoiceClient", "EInvoiceError", "EInvoiceTransientError", "EInvoiceOutcomeUnknown",
+    "InvoiceResponseRefused", "RecordedResponse", "to_application_response",
+]
+
+log = logging.getLogger(__name__)
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class EInvoiceError(Exception):
+    """Base of every e-invoice adapter failure; as such: configuration (credentials, a route
+    the counterpart does not have)."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class EInvoiceTransientError(EInvoiceError):
+    """5xx, 429 or unreachable: resend. Safe, because the lookup finds a response that did
+    arrive."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class EInvoiceOutcomeUnknown(EInvoiceTransientError):
+    """The response was sent and no answer came back: the supplier may hold it. Resend the
+    same response; the idempotency lookup decides."""
+
+
+class InvoiceResponseRefused(EInvoiceError):
+    """The supplier will not take this response (4xx with its reason, an `ignored` flag with
+    the Peppol rule it broke) or finsync would not send it (out of Peppol order, invalid UBL).
+    Sending the same response again gives the same answer."""
+
+    def __init__(self, reason: str, message: str, *, findings: list[str] | None = None, status: int | None = None):
+        self.reason = reason
+        self.findings = list(findings or [])
+        super().__init__(f"{reason}: {message}" + (f" ({'; '.join(self.findings)})" if self.findings else ""),
+                         status=status)
+
+
+class RecordedResponse(BaseModel):
+    """A response the supplier holds for one of its invoices, oldest first."""
+
+    answer_id: str           # the supplier's own id (/_mock/answers/<id>)
+    code: str
+    response_id: str         # cbc:ID of the ApplicationResponse: our idempotency key
+    ignored: str = ""        # the Peppol rule it broke by arriving when it did, or ""
+
+
+def _endpoint(scheme_id: str) -> Value:
+    scheme, _, ident = scheme_id.partition(":")
+    return Value(ident, {"schemeID": scheme})
+
+
+def to_application_response(response: InvoiceResponse, now: datetime | None = None) -> bytes:
+    """The UBL ApplicationResponse (Peppol BIS Invoice Response 3) for one status change."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    statuses = ([Status(code, REASON_LIST, text) for code, text in response.reasons]
+                + [Status(code, ACTION_LIST, text) for code, text in response.actions])
+    return mockeinvoice.write_response(Response(
+        id=response.response_id,
+        issue_date=now.date().isoformat(), issue_time=now.strftime("%H:%M:%S"),
+        note=response.note,
+        sender=Party(endpoint=_endpoint(response.buyer_endpoint), name=response.buyer_name),
+        receiver=Party(endpoint=_endpoint(response.supplier_endpoint), name=response.supplier_name),
+        code=response.code.value, effective_date=now.date().isoformat(), statuses=statuses,
+        document=Answered(id=response.document_id,
+                          issue_date=response.document_issue_date.isoformat() if response.document_issue_date else "",
+                          type_code=response.document_type_code),
+    ))
+
+
+class EInvoiceClient:
+    def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None):
+        # mock-einvoice closes the connection after an error answer: keep none open.
+        self._http = instrument(httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json", "Connection": "close"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            transport=transport,
+        ))  # spans + traceparent when tracing is on (telemetry/http.py)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "EInvoiceClient":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    # -- the lookup ------------------------------------------------------------------------
+
+    async def recorded_responses(self, document_id: str, type_code: str = "380") -> list[RecordedResponse]:
+        """What the supplier holds for its invoice `document_id`, oldest first; [] if it holds
+        none (or never sent that number: the POST then says NO-SUCH-INVOICE)."""
+        sent = await self._get_json("/_mock/sent")
+        # The supplier matches a response to the LAST document sent with that number and type.
+        matching = [d for d in sent if str(d.get("number", "")).strip() == document_id.strip()
+                    and str(d.get("type", "")).strip() == type_code]
+        if not matching:
+            return []
+        document = await self._get_json(f"/_mock/sent/{matching[-1]['id']}")
+        recorded = []
+        for got in document.get("responses") or []:
+            xml = await self._get_bytes(f"/_mock/answers/{got['id']}")
+            read, _findings = mockeinvoice.read_response(xml)
+            recorded.append(RecordedResponse(answer_id=str(got["id"]), code=str(got["code"]),
+                                             response_id=read.id, ignored=got.get("ignored") or ""))
+        return recorded
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send(self, response: InvoiceResponse) -> Literal["sent", "already sent"]:
+        """Tell the supplier one status change, exactly once. Raises InvoiceResponseRefused
+        (do not resend), EInvoiceTransientError / EInvoiceOutcomeUnknown (resend)."""
+        recorded = await self.recorded_responses(response.document_id, response.document_type_code)
+        for earlier in recorded:
+            if earlier.response_id == response.response_id:
+                if earlier.ignored:
+                    raise InvoiceResponseRefused(earlier.ignored, f"the supplier holds {response.code} "
+                                                 f"{response.response_id} but ignored it (out of order)")
+                log.info("invoice response %s (%s) for %s already with the supplier",
+                         response.response_id, response.code, response.document_id)
+                return "already sent"
+        heeded = [r for r in recorded if not r.ignored]
+        previous = ResponseCode(heeded[-1].code) if heeded else None
+        if not allowed_next(previous, response.code):
+            raise InvoiceResponseRefused(
+                "OUT-OF-ORDER", f"{response.code} cannot follow {previous or 'nothing'} "
+                "(Peppol BIS Invoice Response process rules; see canonical.invoice_response)")
+        await self.post_response(to_application_response(response))
+        return "sent"
+
+    async def post_response(self, xml: bytes) -> RecordedResponse:
+        """POST one ApplicationResponse to the supplier, no lookup and no order check (send()
+        is the way in; this is its last step, public for tests). Validated first."""
+        read, report = mockeinvoice.validate_response(xml)
+        if report.failures:
+            raise InvoiceResponseRefused(
+                "INVALID", "finsync wrote an Invoice Response that fails its own rules",
+                findings=[f"{f.code} {f.path}: {f.text}" for f in report.failures])
+        http = await self._send("POST", "/responses", content=bytes(xml),
+                                headers={"Content-Type": "application/xml"}, write=True)
+        answer = _json(http)
+        if http.status_code == 201:
+            recorded = RecordedResponse(answer_id=str(answer.get("id", "")), code=str(answer.get("code", read.code)),
+                                        response_id=read.id, ignored=answer.get("ignored") or "")
+            if recorded.ignored:
+                # Kept but not heeded: the supplier's status did not move.
+                raise InvoiceResponseRefused(recorded.ignored, f"the supplier kept {read.code} {read.id} "
+                                             "but ignored it as out of Peppol order", status=201)
+            return recorded
+        if 400 <= http.status_code < 500 and http.status_code != 429:
+            findings = [f"{f.get('code')} {f.get('path')}: {f.get('text')}" for f in answer.get("findings") or []
+                        if isinstance(f, dict)]
+            raise InvoiceResponseRefused(str(answer.get("error") or f"HTTP {http.status_code}"),
+                                         str(answer.get("reason") or http.text[:300]),
+                                         findings=findings, status=http.status_code)
+        self._raise_for_status(http)
+        raise EInvoiceError(f"unexpected answer {http.status_code} to POST /responses", status=http.status_code)
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _get_json(self, path: str) -> Any:
+        response = await self._send("GET", path)
+        self._raise_for_status(response)
+        return response.json()
+
+    async def _get_bytes(self, path: str) -> bytes:
+        response = await self._send("GET", path)
+        self._raise_for_status(response)
+        return response.content
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response) -> None:
+        status = response.status_code
+        if response.is_success:
+            return
+        text = response.text[:300]
+        if status == 429 or status >= 500:
+            raise EInvoiceTransientError(f"e-invoicing answered {status}: {text}",
+                                         retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                                         status=status)
+        raise EInvoiceError(f"e-invoicing answered {status} to {response.request.method} "
+                            f"{response.request.url.path}: {text}", status=status)
+
+    async def _send(self, method: str, path: str, *, write: bool = False, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except _NOT_SENT as exc:
+            raise EInvoiceTransientError(f"e-invoicing not reachable for {method} {path}: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            if write:
+                raise EInvoiceOutcomeUnknown(f"{method} {path} was sent but no answer came ({type(exc).__name__}); "
+                                             "resend: the lookup finds it if it arrived") from exc
+            raise EInvoiceTransientError(f"e-invoicing gave no answer to {method} {path}: {type(exc).__name__}") from exc
+        log.debug("einvoice %s %s -> %s in %.0f ms", method, path, response.status_code,
+                  (time.perf_counter() - started) * 1000)
+        return response
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
