@@ -35,6 +35,7 @@ def make_invoice(ref: str, supplier_id: str) -> Invoice:
             {"line_no": 1, "description": "Consulting", "net_amount": "600.00", "quantity": "6", "unit_price": "100.00"},
             {"line_no": 2, "description": "Travel", "net_amount": "400.00"},
         ],
+        "approved_by": "ap.approver",
     })
 
 

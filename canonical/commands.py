@@ -2,6 +2,7 @@
 policy that sets its timers. Every command names who sent it (DESIGN invariant 8)."""
 
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +47,18 @@ class ConfirmBankDetails(BaseModel):
     note: str = Field(min_length=1, description="how the new details were confirmed, in words")
 
 
+class ApprovalDecision(BaseModel):
+    """`approve` / `reject` update: one approver's decision on an invoice in AWAITING_APPROVAL.
+    The submitter can not approve, and nobody approves twice (DESIGN invariant 8)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    approver: str = Field(min_length=1)
+    note: str | None = None
+    reason: str | None = Field(default=None, description="why the invoice is rejected (required by `reject`)")
+
+
 class PaymentRunInclusion(BaseModel):
     """`reserve_for_payment_run` update: a payment run asks to pay this invoice."""
 
@@ -82,6 +95,10 @@ class LifecyclePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = 1
+    second_approval_above: Decimal = Field(
+        default=Decimal("10000"), gt=0, description="gross amount (invoice currency) above which two distinct approvers are needed"
+    )
+    approval_sla_hours: float = Field(default=24, gt=0, description="nobody approved by then: an ApprovalOverdue case")
     exception_sla_hours: float = Field(default=48, gt=0, description="time to resolve before escalation")
     payment_run_grace_days: int = Field(default=3, ge=0, description="after the due date, before treasury is told")
     erp_settle_seconds: float = Field(

@@ -53,6 +53,7 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "DuplicateReferenceConflict": ExceptionOwner.AP_REMEDIATION,
     "BankDetailsChanged": ExceptionOwner.MASTER_DATA,
     "ErpPostingOutcomeUnknown": ExceptionOwner.AP_REMEDIATION,
+    "ApprovalOverdue": ExceptionOwner.AP_REMEDIATION,
     "NotInPaymentRun": ExceptionOwner.TREASURY_OPS,
     "PaymentRunStalled": ExceptionOwner.TREASURY_OPS,
     "BankSilent": ExceptionOwner.TREASURY_OPS,

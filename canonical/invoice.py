@@ -33,7 +33,8 @@ class InvoiceLine(BaseModel):
 
 
 class Invoice(BaseModel):
-    """An approved supplier invoice. Every amount is a decimal string in `currency`."""
+    """A supplier invoice, approved in the AP platform (`approved_by`) or to be approved in finsync.
+    Every amount is a decimal string in `currency`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,7 +53,10 @@ class Invoice(BaseModel):
         default=None, max_length=4, description="which of the supplier's bank accounts to pay; default: the only/first one"
     )
     lines: list[InvoiceLine] = Field(min_length=1)
-    approved_by: str | None = Field(default=None, description="approver identity in the AP platform")
+    approved_by: str | None = Field(
+        default=None, description="approver identity in the AP platform; absent: the invoice waits for approval in finsync"
+    )
+    submitted_by: str | None = Field(default=None, description="who entered the invoice; can not approve it")
 
     @field_validator("net_amount", "tax_amount", "gross_amount", mode="after")
     @classmethod

@@ -23,6 +23,21 @@ class PaymentRunRequest(BaseModel):
     run_number: int = Field(default=1, ge=1, le=9, description="a second run on the same day and account needs 2")
     requested_by: str = Field(default="treasury-schedule", min_length=1)
     max_payments_per_file: int = Field(default=500, ge=1, le=1000)
+    release_above: Money | None = Field(
+        default=None, description="a run whose reserved total exceeds this waits for a `release` update (none: no release)"
+    )
+    release_sla_hours: float = Field(default=24, gt=0, description="not released by then: visible to treasury-ops")
+
+
+class PaymentRelease(BaseModel):
+    """`release` update of a PaymentRun: someone who approved none of its invoices releases it
+    (segregation of duties)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    released_by: str = Field(min_length=1)
+    note: str | None = None
 
 
 class ReservedPayment(BaseModel):
@@ -31,6 +46,7 @@ class ReservedPayment(BaseModel):
     workflow_id: str
     erp_document: ErpDocument
     instruction: PaymentInstruction
+    approvers: list[str] = Field(default_factory=list, description="who approved the invoice")
 
 
 class Reservations(BaseModel):
@@ -71,4 +87,5 @@ class PaymentRunSummary(BaseModel):
     currency: str
     refused: dict[str, str] = Field(default_factory=dict)
     file_rejected: str | None = None
+    released_by: str | None = None
 

@@ -13,14 +13,14 @@ from pydantic import BaseModel
 
 from canonical.bank import BankStatement, PaymentFile, PaymentReturn, PaymentStatusReport
 from canonical.commands import (
-    BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException,
+    ApprovalDecision, BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException,
 )
 from canonical.einvoice import EInvoiceReceipt
 from canonical.erp import PostedInvoice, PurchaseOrder
 from canonical.exceptions import ExceptionCase
 from canonical.invoice import Invoice
 from canonical.payment import BankStatusReport, PaymentInstruction, PaymentRecord
-from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
+from canonical.payment_run import PaymentRelease, PaymentRunRequest, PaymentRunSummary
 from canonical.status import InvoiceLifecycleStatus
 from canonical.supplier import CompanyCode, Supplier, SupplierBankAccount
 from canonical.treasury import CashPosition, ExpectedOutflow
@@ -32,6 +32,7 @@ MODELS: list[type[BaseModel]] = [
     InvoiceLifecycleStatus, ResolveException, CancelInvoice, PaymentRunInclusion, LifecyclePolicy,
     PaymentSent, BankRejection, PaymentRecord, PaymentRunRequest, PaymentRunSummary, PaymentFile,
     PaymentStatusReport, BankStatement, PaymentReturn, EInvoiceReceipt, ConfirmBankDetails, BankDetailsChange,
+    ApprovalDecision, PaymentRelease,
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

@@ -13,6 +13,7 @@ from canonical.money import Money
 
 class InvoiceStatus(StrEnum):
     RECEIVED = "RECEIVED"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
     VALIDATED = "VALIDATED"
     POSTED = "POSTED"
     SCHEDULED = "SCHEDULED"
@@ -77,6 +78,7 @@ class InvoiceLifecycleStatus(BaseModel):
     open_exception: ExceptionCase | None = None
     closed_exceptions: list[ExceptionCase] = []
     history: list[StatusChange] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=list, description="who approved the invoice (the AP platform's approver, or `approve` updates)")
     einvoice_receipts: list[EInvoiceReceiptRecord] = Field(
         default_factory=list, description="e-invoice documents pushed for this invoice (the newest 50), no bank details"
     )

@@ -73,7 +73,8 @@ def unique_ref(prefix: str = "T") -> str:
 
 
 def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrides: Any) -> dict:
-    """Canonical invoice as a CLI user writes it: every amount a string."""
+    """Canonical invoice as a CLI user writes it: every amount a string. Approved in the AP
+    platform unless `approved_by=None` is passed (then it waits for `approve`)."""
     body = {
         "company_code": "1710",
         "supplier_id": supplier_id,
@@ -88,8 +89,11 @@ def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrid
             {"line_no": 1, "description": "Consulting October", "net_amount": "600.00", "quantity": "6", "unit_price": "100.00"},
             {"line_no": 2, "description": "Travel", "net_amount": "400.00"},
         ],
+        "approved_by": "ap.approver",
     }
     body.update(overrides)
+    if body["approved_by"] is None:
+        del body["approved_by"]
     return body
 
 

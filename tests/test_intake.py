@@ -12,6 +12,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from adapters.sap import SapClient
+from canonical.commands import ApprovalDecision
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
 from intake import app as intake_app
@@ -174,7 +175,8 @@ async def test_charges_become_lines_that_add_up_to_the_tax_base():
 
 
 async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, store, task_queue, cleanup, tmp_path):
-    """With a worker, the pushed invoice moves on like a CLI-started one: its PO is the ERP's."""
+    """With a worker, the pushed invoice moves on like a CLI-started one once approved (a
+    supplier's e-invoice is not approved in the AP platform): its PO is the ERP's."""
     async with SapClient.from_settings(Settings(sap_url=sap_server)) as sap:
         po = await sap.get_purchase_order("4500000102")
     assert (po.supplier_id, po.company_code) == ("1000013", "1710"), "mock-sap's seed changed"
@@ -187,6 +189,12 @@ async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, s
         assert sent["delivery"]["status"] == 201, sent
         cleanup.append(workflow_id(sent["number"]))
         handle = client.get_workflow_handle(workflow_id(sent["number"]))
+
+        async def awaiting_approval() -> None:
+            view = await handle.query("status", result_type=InvoiceLifecycleStatus)
+            assert view.status == InvoiceStatus.AWAITING_APPROVAL, view.history
+        await assert_eventually(awaiting_approval, timeout=30)
+        await handle.execute_update("approve", ApprovalDecision(approver="ap.bob"))
 
         async def validated() -> InvoiceLifecycleStatus:
             view = await handle.query("status", result_type=InvoiceLifecycleStatus)

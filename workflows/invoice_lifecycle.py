@@ -1,6 +1,6 @@
 """InvoiceToPayment: one approved supplier invoice, one workflow, id from its business key.
 
-RECEIVED → VALIDATED → POSTED → SCHEDULED → (payment run) IN_PAYMENT_RUN. Any step that
+RECEIVED → (AWAITING_APPROVAL, unless approved in the AP platform) → VALIDATED → POSTED → SCHEDULED → (payment run) IN_PAYMENT_RUN. Any step that
 fails for a reason a person must fix opens an owned exception case and puts the invoice
 ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silently.
 """
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
     from workflows import activity_options as opts
+    from workflows.approvals import Approvals, Rejected
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
     from workflows.payment_leg import PaymentLeg
@@ -39,7 +40,7 @@ T = TypeVar("T")
 POLICY_MEMO = "lifecycle_policy"
 
 # Before this point the invoice can still be withdrawn; after it, money may be moving.
-_CANCELLABLE = {InvoiceStatus.RECEIVED, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED,
+_CANCELLABLE = {InvoiceStatus.RECEIVED, InvoiceStatus.AWAITING_APPROVAL, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED,
                 InvoiceStatus.SCHEDULED, InvoiceStatus.ON_HOLD, InvoiceStatus.AWAITING_REMEDIATION}
 
 
@@ -48,7 +49,7 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(SupplierControls, PaymentPhase):
+class InvoiceToPayment(Approvals, SupplierControls, PaymentPhase):
     @workflow.init
     def __init__(self, invoice: Invoice) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
@@ -62,6 +63,7 @@ class InvoiceToPayment(SupplierControls, PaymentPhase):
         self._pay = PaymentLeg()
         self._state.payment_attempts = self._pay.attempts
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
+        self._init_approvals()  # approve / reject (approvals)
 
     @workflow.run
     async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
@@ -75,6 +77,7 @@ class InvoiceToPayment(SupplierControls, PaymentPhase):
             )
         self._state.start(self._cases)
         try:
+            await self._await_approval()
             self._validated = await self._step(self._validate)
             self._state.advance(InvoiceStatus.VALIDATED, f"supplier {self._validated.supplier_name}, pays to {self._validated.bank_account.masked()}")
             self._state.erp_document = await self._step(self._post)
@@ -85,6 +88,8 @@ class InvoiceToPayment(SupplierControls, PaymentPhase):
             self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
         except _Cancelled:
             await self._withdraw()
+        except Rejected:
+            pass  # ended CANCELLED by the rejection; nothing reached the ERP
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state.view()
 
@@ -217,7 +222,7 @@ class InvoiceToPayment(SupplierControls, PaymentPhase):
 
     def _reserved(self) -> ReservedPayment:
         return ReservedPayment(workflow_id=workflow.info().workflow_id, erp_document=self._state.erp_document,
-                               instruction=self._pay.instruction)
+                               instruction=self._pay.instruction, approvers=list(self._state.approvers))
 
     @reserve_for_payment_run.validator
     def _validate_reservation(self, inclusion: PaymentRunInclusion) -> None:

@@ -22,6 +22,7 @@ class LifecycleState:
         self.payment_run_id: str | None = None
         self.payment_attempts: list = []  # the payment leg's attempts, shared for the status view
         self.einvoice_receipts: list = []  # EInvoiceReceiptRecord, kept by the supplier controls
+        self.approvers: list[str] = []  # kept by the approvals mixin
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
@@ -92,6 +93,7 @@ class LifecycleState:
             closed_exceptions=list(self._cases.closed) if self._cases else [],
             history=list(self._history),
             einvoice_receipts=list(self.einvoice_receipts),
+            approvers=list(self.approvers),
         )
 
     def _record(self, note: str) -> None:

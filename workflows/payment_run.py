@@ -15,9 +15,10 @@ with workflow.unsafe.imports_passed_through():
     from canonical.bank import PaymentFile
     from canonical.commands import PaymentSent
     from canonical.payment import BankStatus, BankStatusReport, PaymentRecord
-    from canonical.payment_run import (DueInvoicesQuery, ErpClaims, PaymentRunRequest, PaymentRunSummary,
+    from canonical.payment_run import (DueInvoicesQuery, ErpClaims, PaymentRelease, PaymentRunRequest, PaymentRunSummary,
                                        ReservationRequest, ReservedPayment)
     from workflows import activity_options as opts
+    from workflows import search_attributes as sa
 
 
 # Histories recorded before lifecycles were told concurrently still replay the old way.
@@ -39,6 +40,8 @@ class PaymentRun:
     def __init__(self) -> None:
         self._summary: PaymentRunSummary | None = None
         self._stage = "starting"
+        self._release_refused: set[str] | None = None  # while awaiting release: who may not release
+        self._release: PaymentRelease | None = None
 
     def _set_stage(self, stage: str) -> None:
         """Shown live in the Web UI: where the run is and what it has paid so far."""
@@ -85,12 +88,54 @@ class PaymentRun:
                                invoice_keys=[o.invoice_key for o in due]),
             summary=f"ask {len(due)} lifecycles to join", **opts.LIFECYCLE_CALLS)
         self._summary.refused.update(reservations.refused)
+        await self._await_release(reservations.reserved, req)
         payable = await self._claim(reservations.reserved, erp_run_id, req, run_key)
         for index in range(0, len(payable), req.max_payments_per_file):
             await self._send(payable[index:index + req.max_payments_per_file], index // req.max_payments_per_file + 1,
                              run_key, account, req)
         self._set_stage("done")
         return self._summary
+
+    async def _await_release(self, reserved: list[ReservedPayment], req: PaymentRunRequest) -> None:
+        """Above `release_above`, someone who approved none of the run's invoices releases it
+        (segregation of duties) before anything is claimed or sent. Without `release_above`
+        nothing happens here, so runs and histories from before are unchanged."""
+        total = sum((r.instruction.amount for r in reserved), Decimal(0))
+        if req.release_above is None or total <= req.release_above:
+            return
+        self._release_refused = {a.strip().casefold() for r in reserved for a in r.approvers}
+        self._set_stage(f"awaiting release: {total} {self._summary.currency} above {req.release_above}")
+        flagged = False
+        while True:
+            try:
+                await workflow.wait_condition(lambda: self._release is not None, timeout=timedelta(hours=req.release_sla_hours),
+                                              timeout_summary="release SLA")
+                break
+            except asyncio.TimeoutError:
+                if not flagged:  # visible to treasury-ops in the Web UI; the run keeps waiting
+                    workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set("treasury-ops"),
+                                                       sa.EXCEPTION_TYPE.value_set("RunAwaitingRelease")])
+                    flagged = True
+        if flagged:
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
+        self._release_refused = None
+        self._summary.released_by = self._release.released_by
+
+    @workflow.update
+    def release(self, release: PaymentRelease) -> str:
+        self._release = release
+        return f"released by {release.released_by}"
+
+    @release.validator
+    def _validate_release(self, release: PaymentRelease) -> None:
+        if self._release_refused is None or self._release is not None:
+            raise ValueError(f"payment run is {self._stage}, not awaiting a release")
+        who = release.released_by.strip().casefold()
+        if not who:
+            raise ValueError("a release needs the releaser's identity")
+        if who in self._release_refused:
+            raise ValueError(f"{release.released_by} approved invoices in this run and can not release it "
+                             "(segregation of duties)")
 
     async def _claim(self, reserved: list[ReservedPayment], erp_run_id: str, req: PaymentRunRequest,
                      run_key: str) -> list[ReservedPayment]:
