@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     bank_user: str | None = None
     bank_password: SecretStr | None = None
     bank_timeout_seconds: float = 60.0
+    # The e-invoice network's access point (mock-einvoice): Invoice Responses to suppliers.
+    einvoice_url: str = "http://127.0.0.1:8100"
     paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))
 
     company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))

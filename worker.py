@@ -14,10 +14,12 @@ from temporalio.worker import Worker
 from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
 from activities.payment_run import PaymentRunActivities
+from activities.supplier_responses import SupplierResponseActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
 from adapters.bank import BankClient
+from adapters.einvoice import EInvoiceClient
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
@@ -56,7 +58,8 @@ async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
     )
 
 
-def activities_for(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient) -> list:
+def activities_for(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+                   einvoice: EInvoiceClient | None = None) -> list:
     erp = ErpActivities(sap)
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
@@ -64,6 +67,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     inbox = BankInboxActivities(bank, registers, sap)
     recon = ReconciliationActivities(client, sap, store, registers, bank)
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine))
+    answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -74,15 +78,16 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         inbox.mark_messages_applied,
         recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
         vendors.sync_vendor_master, vendors.running_lifecycles_of,
+        answers.send_invoice_response,
     ]
 
 
 def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
-                 **overrides) -> Worker:
+                 einvoice: EInvoiceClient | None = None, **overrides) -> Worker:
     options = dict(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(client, settings, sap, store, bank),
+        activities=activities_for(client, settings, sap, store, bank, einvoice),
         # A malformed --input (bad JSON shape, float money) fails the workflow with the
         # validation message instead of retrying its first task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],
@@ -97,8 +102,9 @@ async def main() -> None:
     settings = get_settings()
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
-    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-        worker = build_worker(client, settings, sap, store, bank)
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
+            EInvoiceClient(settings.einvoice_url) as einvoice:
+        worker = build_worker(client, settings, sap, store, bank, einvoice)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -149,3 +149,10 @@ class InvoiceResponse(BaseModel):
         if self.occurrence > 1 and self.code not in _REPEATABLE:
             raise ValueError(f"{self.code} does not repeat; occurrence must be 1")
         return self
+
+
+# Our own party per company code, as the Invoice Response names the buyer (the intake
+# register's buyer endpoint for 1710).
+BUYER_PARTIES: dict[str, tuple[str, str]] = {
+    "1710": ("0088:8712345000011", "ACME Europe B.V."),
+}

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.bank import BankClient
+from adapters.einvoice import EInvoiceClient
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
@@ -26,19 +27,20 @@ TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
 
 @asynccontextmanager
 async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0,
-                     bank_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None,
+                     bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None,
                      extra_workflows: list | None = None, extra_activities: list | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection)."""
-    settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url,
+    settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}")
-    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
+    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
+            EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.
         chosen = list(replace or []) + list(extra_activities or [])
         names = {activity_name(a) for a in chosen}
-        activities = [a for a in activities_for(client, settings, sap, store, bank) if activity_name(a) not in names] + chosen
+        activities = [a for a in activities_for(client, settings, sap, store, bank, einvoice) if activity_name(a) not in names] + chosen
         workflows = WORKFLOWS + [w for w in (extra_workflows or []) if w not in WORKFLOWS]
-        worker = build_worker(client, settings, sap, store, bank, activities=activities, workflows=workflows)
+        worker = build_worker(client, settings, sap, store, bank, einvoice, activities=activities, workflows=workflows)
         async with worker:
             yield worker
 

@@ -62,3 +62,12 @@ ERP_STATEMENT = dict(
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=5)),
 )
+
+# The supplier's e-invoice access point: a response is small; an unreachable one is retried
+# with backoff for a day and then given up (noted), never blocking payment.
+EINVOICE = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(days=1),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=10)),
+)

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.lifecycle_state import LifecycleState
     from workflows.payment_leg import PaymentLeg
     from workflows.payment_phase import PaymentPhase
+    from workflows.supplier_answers import SupplierAnswers
     from workflows.supplier_controls import SupplierControls
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(Approvals, SupplierControls, PaymentPhase):
+class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhase):
     @workflow.init
     def __init__(self, invoice: Invoice) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
@@ -64,6 +65,8 @@ class InvoiceToPayment(Approvals, SupplierControls, PaymentPhase):
         self._state.payment_attempts = self._pay.attempts
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
         self._init_approvals()  # approve / reject (approvals)
+        self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
+        self._state.on_change = self._status_changed
 
     @workflow.run
     async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
@@ -75,6 +78,7 @@ class InvoiceToPayment(Approvals, SupplierControls, PaymentPhase):
                 type="WorkflowIdMismatch",
                 non_retryable=True,
             )
+        sender = asyncio.get_running_loop().create_task(self._answer_supplier())
         self._state.start(self._cases)
         try:
             await self._await_approval()
@@ -90,6 +94,7 @@ class InvoiceToPayment(Approvals, SupplierControls, PaymentPhase):
             await self._withdraw()
         except Rejected:
             pass  # ended CANCELLED by the rejection; nothing reached the ERP
+        await self._drain_answers(sender)  # a finished lifecycle has answered the supplier
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state.view()
 

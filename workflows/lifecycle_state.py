@@ -27,6 +27,7 @@ class LifecycleState:
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
         self._metrics = finance.LifecycleMetrics()
+        self.on_change = None  # called with (status, note) after each status change (supplier answers)
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases
@@ -46,6 +47,8 @@ class LifecycleState:
         self._record(note)
         workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(status.value)])
         self._show()
+        if self.on_change is not None:
+            self.on_change(status, note)
 
     def resume(self, note: str) -> None:
         """After a resolution: back to where the invoice was before it was held."""

@@ -126,6 +126,8 @@ class SupplierControls:
         self._state.einvoice_receipts.append(EInvoiceReceiptRecord.of(receipt, conflict))
         del self._state.einvoice_receipts[:-_MAX_RECEIPTS]
         if not conflict:
+            self._receipt_for_answers(receipt)  # the supplier hears AB (supplier_answers)
+        if not conflict:
             self._state.note(f"e-invoice {receipt.document_id} received (sha256 {receipt.sha256[:12]})")
             return
         what = (f"e-invoice {receipt.document_id} (sha256 {receipt.sha256[:12]}) is for {receipt.gross_amount} "

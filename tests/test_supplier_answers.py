@@ -1,0 +1,87 @@
+"""The lifecycle tells the supplier (Peppol Invoice Responses through a real mock-einvoice, with
+the dev server and mock-sap): AB on receipt, AP once approved and posted, RE when rejected, and
+one response per status change even when the worker restarts in between."""
+
+import hashlib
+from datetime import datetime, timezone
+
+from temporalio.client import Client
+
+from canonical.commands import ApprovalDecision
+from canonical.einvoice import EInvoiceReceipt
+from canonical.invoice import Invoice
+from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.test_supplier_responses import mock_url, sent_invoice, supplier_side  # noqa: F401 (fixture)
+from workflows.invoice_lifecycle import InvoiceToPayment
+
+
+def lifecycle_for(number: str) -> tuple[Invoice, EInvoiceReceipt]:
+    invoice = Invoice.model_validate(invoice_json(ref=number, approved_by=None, submitted_by="ap.clerk"))
+    receipt = EInvoiceReceipt(
+        invoice_key=invoice.key, document_id=number, sha256=hashlib.sha256(number.encode()).hexdigest(),
+        received_at=datetime.now(timezone.utc), issue_date=invoice.invoice_date, currency=invoice.currency,
+        gross_amount=invoice.gross_amount, supplier_endpoint="0088:4012345000009")
+    return invoice, receipt
+
+
+async def start(client: Client, worker, invoice: Invoice, receipt: EInvoiceReceipt):
+    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
+                                       start_signal="einvoice_received", start_signal_args=[receipt])
+
+
+async def codes(mock_url: str, number: str, expected: list[str]) -> None:
+    async def check():
+        side = await supplier_side(mock_url, number)
+        assert [(r["code"], r["ignored"]) for r in side["responses"]] == [(c, "") for c in expected], side["responses"]
+    await assert_eventually(check, timeout=30)
+
+
+async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sap_server, store, mock_url):  # noqa: F811
+    number = await sent_invoice(mock_url)
+    invoice, receipt = lifecycle_for(number)
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
+        handle = await start(client, worker, invoice, receipt)
+        await wait_for_status(handle, "AWAITING_APPROVAL")
+        await codes(mock_url, number, ["AB"])
+        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await wait_for_status(handle, "SCHEDULED")
+        await codes(mock_url, number, ["AB", "AP"])
+        await handle.signal(InvoiceToPayment.einvoice_received, receipt)  # pushed again: nothing new
+    # A new worker (as after a crash) replays the lifecycle: still exactly one AP.
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url, task_queue=worker.task_queue):
+        await handle.query(InvoiceToPayment.status)
+        await codes(mock_url, number, ["AB", "AP"])
+        await handle.terminate("test done")
+
+
+async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, store, mock_url):  # noqa: F811
+    number = await sent_invoice(mock_url)
+    invoice, receipt = lifecycle_for(number)
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
+        handle = await start(client, worker, invoice, receipt)
+        await wait_for_status(handle, "AWAITING_APPROVAL")
+        await handle.execute_update(InvoiceToPayment.reject, ApprovalDecision(approver="ap.approver", reason="not ordered"))
+        view = await handle.result()
+        assert view.status == "CANCELLED"
+    await codes(mock_url, number, ["AB", "RE"])
+    side = await supplier_side(mock_url, number)
+    assert side["status"] == "RE"
+
+
+async def test_unreachable_access_point_does_not_block_and_answers_resume(client: Client, sap_server, store, mock_url):  # noqa: F811
+    """The access point is down while the invoice is approved and posted: the lifecycle goes on
+    to SCHEDULED; a worker that reaches it later answers AB then AP, once each."""
+    number = await sent_invoice(mock_url)
+    invoice, receipt = lifecycle_for(number)
+    async with new_worker(client, sap_server, store) as worker:  # einvoice: nothing listens
+        handle = await start(client, worker, invoice, receipt)
+        await wait_for_status(handle, "AWAITING_APPROVAL")
+        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await wait_for_status(handle, "SCHEDULED")
+    assert (await supplier_side(mock_url, number))["responses"] == []
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url, task_queue=worker.task_queue):
+        async def check():
+            side = await supplier_side(mock_url, number)
+            assert [(r["code"], r["ignored"]) for r in side["responses"]] == [("AB", ""), ("AP", "")], side["responses"]
+        await assert_eventually(check, timeout=60, interval=0.5)
+        await handle.terminate("test done")
