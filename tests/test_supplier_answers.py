@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from temporalio.client import Client
 
-from canonical.commands import ApprovalDecision
+from canonical.commands import ApprovalDecision, ResolveException
 from canonical.einvoice import EInvoiceReceipt
 from canonical.invoice import Invoice
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
@@ -85,3 +85,27 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
             assert [(r["code"], r["ignored"]) for r in side["responses"]] == [("AB", ""), ("AP", "")], side["responses"]
         await assert_eventually(check, timeout=60, interval=0.5)
         await handle.terminate("test done")
+
+
+async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store, mock_url):  # noqa: F811
+    """A query while on hold (UQ), approval and posting (AP), payment cleared in the ERP (PD)."""
+    from tests import bank_admin
+    from tests.payment_helpers import advance_until, bank_inbox, pay
+
+    await bank_admin.reset(bank_server)
+    number = await sent_invoice(mock_url)
+    invoice, receipt = lifecycle_for(number)
+    held = invoice.model_copy(update={"bank_account_id": "0009"})  # an account the ERP does not have: ON_HOLD
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url, bank_url=bank_server) as worker:
+        handle = await start(client, worker, held, receipt)
+        await wait_for_status(handle, "AWAITING_APPROVAL")
+        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await wait_for_status(handle, "ON_HOLD")
+        await codes(mock_url, number, ["AB", "UQ"])
+        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
+            resolved_by="md.anna", resolution="invoice names account 0001", bank_account_id="0001"))
+        await wait_for_status(handle, "SCHEDULED")
+        async with bank_inbox(client, worker.task_queue):
+            await pay(client, worker.task_queue)
+            await advance_until(handle, "COMPLETED", bank_server)
+        await codes(mock_url, number, ["AB", "UQ", "AP", "PD"])

@@ -48,6 +48,10 @@ class SupplierAnswers:
         if code is None:
             return
         reasons: list[tuple[str, str]] = []
+        if code is C.UQ:
+            # Peppol T111-R001: a query names its reason; a PO question is a reference problem.
+            about_po = note.startswith(("PurchaseOrderMismatch", "UnknownPurchaseOrder"))
+            reasons = [("REF" if about_po else "OTH", (note or "under query")[:500])]
         if code is C.RE:
             if self._conflicts:
                 reasons = [REFUSAL_REASONS["duplicate"]]
