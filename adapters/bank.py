@@ -23,6 +23,7 @@ from adapters.bank_errors import (
     BankTransientError,
 )
 from adapters.http_retry import retry_after_seconds
+from adapters.http_client import HttpAdapter
 from canonical.bank import BankMessage, MessageKind
 from telemetry.http import instrument
 
@@ -75,7 +76,7 @@ def _file_message_id(xml: bytes) -> str | None:
     return None
 
 
-class BankClient:
+class BankClient(HttpAdapter):
     def __init__(
         self,
         base_url: str,
@@ -105,15 +106,6 @@ class BankClient:
             password=password.get_secret_value() if hasattr(password, "get_secret_value") else password,
             timeout=getattr(s, "bank_timeout_seconds", 60.0),
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> "BankClient":
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     # -- payment files ---------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from mockeinvoice.response import REASON_LIST, ACTION_LIST, Answered, Party, Res
 from pydantic import BaseModel
 
 from adapters.http_retry import retry_after_seconds
+from adapters.http_client import HttpAdapter
 from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next
 from telemetry.http import instrument
 
@@ -118,7 +119,7 @@ def to_application_response(response: InvoiceResponse, now: datetime | None = No
     ))
 
 
-class EInvoiceClient:
+class EInvoiceClient(HttpAdapter):
     def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None):
         # mock-einvoice closes the connection after an error answer: keep none open.
         self._http = instrument(httpx.AsyncClient(
@@ -128,15 +129,6 @@ class EInvoiceClient:
             limits=httpx.Limits(max_keepalive_connections=0),
             transport=transport,
         ))  # spans + traceparent when tracing is on (telemetry/http.py)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> "EInvoiceClient":
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     # -- the lookup ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from adapters.http_client import HttpAdapter
 from adapters.sap_errors import (
     SapBusinessError,
     SapError,
@@ -99,7 +100,7 @@ def invoice_body(invoice: Invoice) -> dict:
     return body
 
 
-class SapClient:
+class SapClient(HttpAdapter):
     def __init__(
         self,
         base_url: str,
@@ -139,15 +140,6 @@ class SapClient:
             keepalive=s.sap_keepalive,
             company_codes=s.company_codes,
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> "SapClient":
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     # -- reads -----------------------------------------------------------------------------
 
