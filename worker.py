@@ -119,4 +119,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    from cli.process_exit import run_main
+
+    run_main(lambda: asyncio.run(main()))  # skips finalisation: see cli/process_exit.py

@@ -3,10 +3,10 @@
 import argparse
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 from cli import commands
+from cli.process_exit import run_main
 
 
 def _local_defaults() -> None:
@@ -77,4 +77,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)  # skips finalisation: see cli/process_exit.py

@@ -41,4 +41,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from cli.process_exit import run_main
+
+    run_main(main)  # skips finalisation: see cli/process_exit.py

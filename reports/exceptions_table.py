@@ -6,7 +6,6 @@ search attribute names the owner, the `status` query has the SLA and the escalat
 
 import argparse
 import asyncio
-import sys
 from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
@@ -148,4 +147,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli.process_exit import run_main
+
+    run_main(main)  # skips finalisation: see cli/process_exit.py

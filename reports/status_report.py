@@ -162,4 +162,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli.process_exit import run_main
+
+    run_main(main)  # skips finalisation: see cli/process_exit.py
