@@ -8,7 +8,6 @@ submit_payment_file turns into a receipt with duplicate=True (DESIGN invariants 
 
 import io
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -38,9 +37,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DUPLICATE = "DUPL"
-
-# Raised before any byte of the request left: nothing can have been processed.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class SubmissionReceipt(BaseModel):
@@ -77,6 +73,11 @@ def _file_message_id(xml: bytes) -> str | None:
 
 
 class BankClient(HttpAdapter):
+    counterpart = "bank"
+    transient_error = BankTransientError
+    outcome_unknown_error = BankOutcomeUnknown
+    outcome_unknown_advice = "it may hold the file: resend the same bytes"
+
     def __init__(
         self,
         base_url: str,
@@ -213,24 +214,6 @@ class BankClient(HttpAdapter):
             raise BankError(f"bank refused the credentials ({status})", status=status)
         raise BankError(f"bank answered {status} to {response.request.method} {response.request.url.path}: {text}",
                         status=status)
-
-    async def _send(self, method: str, path: str, *, write: bool = False, **kwargs: Any) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except _NOT_SENT as exc:
-            raise BankTransientError(f"bank not reachable for {method} {path}: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            if write:
-                raise BankOutcomeUnknown(
-                    f"{method} {path} was sent but the bank gave no answer ({type(exc).__name__}); "
-                    "it may hold the file: resend the same bytes"
-                ) from exc
-            raise BankTransientError(f"bank gave no answer to {method} {path}: {type(exc).__name__}") from exc
-        # Method, path and status only: headers carry the credentials, bodies bank details.
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug("bank %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed_ms)
-        return response
 
 
 def _finding(finding: Any) -> str:

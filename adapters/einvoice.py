@@ -27,7 +27,6 @@ One HTTP exchange per call, no retry loop: the Temporal activity owns retries.
 """
 
 import logging
-import time
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -48,8 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class EInvoiceError(Exception):
@@ -120,6 +117,11 @@ def to_application_response(response: InvoiceResponse, now: datetime | None = No
 
 
 class EInvoiceClient(HttpAdapter):
+    counterpart = "e-invoicing"
+    transient_error = EInvoiceTransientError
+    outcome_unknown_error = EInvoiceOutcomeUnknown
+    outcome_unknown_advice = "resend: the lookup finds it if it arrived"
+
     def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None):
         # mock-einvoice closes the connection after an error answer: keep none open.
         self._http = instrument(httpx.AsyncClient(
@@ -225,21 +227,6 @@ class EInvoiceClient(HttpAdapter):
                                          status=status)
         raise EInvoiceError(f"e-invoicing answered {status} to {response.request.method} "
                             f"{response.request.url.path}: {text}", status=status)
-
-    async def _send(self, method: str, path: str, *, write: bool = False, **kwargs: Any) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except _NOT_SENT as exc:
-            raise EInvoiceTransientError(f"e-invoicing not reachable for {method} {path}: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            if write:
-                raise EInvoiceOutcomeUnknown(f"{method} {path} was sent but no answer came ({type(exc).__name__}); "
-                                             "resend: the lookup finds it if it arrived") from exc
-            raise EInvoiceTransientError(f"e-invoicing gave no answer to {method} {path}: {type(exc).__name__}") from exc
-        log.debug("einvoice %s %s -> %s in %.0f ms", method, path, response.status_code,
-                  (time.perf_counter() - started) * 1000)
-        return response
 
 
 def _json(response: httpx.Response) -> dict:

@@ -5,10 +5,8 @@ retry loop here: the Temporal activity owns retries, and a write that may have l
 looked up (find_supplier_invoices), never blindly repeated.
 """
 
-import logging
-import time
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -45,13 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SapBusinessError", "SapClient", "SapError", "SapOutcomeUnknown", "SapTransientError"]
 
-log = logging.getLogger(__name__)
-
 MAX_REFERENCE = 16  # SupplierInvoiceIDByInvcgParty (XBLNR) is CHAR 16
 MAX_ITEM_TEXT = 50  # SupplierInvoiceItemText
-
-# Raised before any byte of the request left: safe to retry even for a write.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def invoice_body(invoice: Invoice) -> dict:
@@ -101,6 +94,11 @@ def invoice_body(invoice: Invoice) -> dict:
 
 
 class SapClient(HttpAdapter):
+    counterpart = "SAP"
+    transient_error = SapTransientError
+    outcome_unknown_error = SapOutcomeUnknown
+    outcome_unknown_advice = "it may have been processed: look it up before posting again"
+
     def __init__(
         self,
         base_url: str,
@@ -255,32 +253,16 @@ class SapClient(HttpAdapter):
         method: str,
         path: str,
         *,
-        params: dict[str, str] | None = None,
-        json: dict | None = None,
-        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         write: bool = False,
         csrf: str | None = None,
         timeout: float | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """HttpAdapter's send with SAP's CSRF header; `kwargs` are httpx's (params, json, content)."""
         headers = dict(headers or {})
         if csrf:
             headers["X-CSRF-Token"] = csrf
-        started = time.perf_counter()
-        try:
-            response = await self._http.request(
-                method, path, params=params, json=json, content=content, headers=headers,
-                **({"timeout": timeout} if timeout else {}),
-            )
-        except _NOT_SENT as exc:
-            raise SapTransientError(f"SAP not reachable for {method} {path}: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            if write:
-                raise SapOutcomeUnknown(
-                    f"{method} {path} was sent but SAP gave no answer ({type(exc).__name__}); "
-                    "it may have been processed"
-                ) from exc
-            raise SapTransientError(f"SAP gave no answer to {method} {path}: {type(exc).__name__}") from exc
-        # Method, path and status only: headers carry the credentials and the CSRF token.
-        log.debug("SAP %s %s -> %s in %.0f ms", method, path, response.status_code, (time.perf_counter() - started) * 1000)
-        return response
+        if timeout:
+            kwargs["timeout"] = timeout
+        return await super()._send(method, path, write=write, headers=headers, **kwargs)
