@@ -8,21 +8,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from cli.processes import mock_sap
-from tests.servers import running
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from canonical.invoice import Invoice
-from settings import DEFAULT_COMPANY_CODES
 
 BP_SRV = "/sap/opu/odata/sap/API_BUSINESS_PARTNER_SRV"
 SI_SRV = "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV"
 INVOICE_DATE = date(2026, 9, 20)
-
-
-@pytest.fixture(scope="module")
-def sap_url(tmp_path_factory):
-    with running(lambda port, log: mock_sap(port, clock="2026-10-01T09:00", log=log), tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
-        yield url
 
 
 @pytest.fixture
@@ -32,12 +23,6 @@ async def control(sap_url):
         await c.delete("/_mock/faults")
         yield c
         await c.delete("/_mock/faults")
-
-
-@pytest.fixture
-async def sap(sap_url):
-    async with SapClient(sap_url, company_codes=DEFAULT_COMPANY_CODES) as client:
-        yield client
 
 
 class RecordingTransport(httpx.AsyncHTTPTransport):

@@ -15,24 +15,9 @@ from adapters.sap_payments import IdocNotPosted, SapPayments
 from canonical.bank import BankStatement, MessageKind, StatementEntry
 from canonical.erp import PostedInvoice
 from canonical.invoice import Invoice
-from cli.processes import mock_sap
-from tests.servers import running
-from settings import DEFAULT_COMPANY_CODES
 
 RUN_DATE = date(2026, 10, 5)
 STATEMENT_DATE = date(2026, 10, 6)
-
-
-@pytest.fixture(scope="module")
-def sap_url(tmp_path_factory):
-    with running(lambda port, log: mock_sap(port, clock="2026-10-01T09:00", log=log), tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
-        yield url
-
-
-@pytest.fixture
-async def sap(sap_url):
-    async with SapClient(sap_url, company_codes=DEFAULT_COMPANY_CODES) as client:
-        yield client
 
 
 @pytest.fixture
