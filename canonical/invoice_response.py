@@ -17,7 +17,7 @@ import hashlib
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class ResponseCode(StrEnum):
@@ -121,20 +121,14 @@ class InvoiceResponse(BaseModel):
             raise ValueError(f"endpoint {v!r} is not scheme:id")
         return v
 
-    @field_validator("reasons")
+    @field_validator("reasons", "actions")
     @classmethod
-    def _known_reasons(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        unknown = [c for c, _ in v if c not in REASON_CODES]
+    def _known_codes(cls, v: list[tuple[str, str]], info: ValidationInfo) -> list[tuple[str, str]]:
+        kind, codes, code_list = (("reason", REASON_CODES, "OPStatusReason") if info.field_name == "reasons"
+                                  else ("action", ACTION_CODES, "OPStatusAction"))
+        unknown = [c for c, _ in v if c not in codes]
         if unknown:
-            raise ValueError(f"reason codes {unknown} are not in OPStatusReason")
-        return v
-
-    @field_validator("actions")
-    @classmethod
-    def _known_actions(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        unknown = [c for c, _ in v if c not in ACTION_CODES]
-        if unknown:
-            raise ValueError(f"action codes {unknown} are not in OPStatusAction")
+            raise ValueError(f"{kind} codes {unknown} are not in {code_list}")
         return v
 
     @model_validator(mode="after")
