@@ -83,9 +83,9 @@ class NoOpThreeSteps:
 
     @workflow.run
     async def run(self, ref: str) -> datetime:
-        await workflow.execute_activity(noop_validate, ref, **opts.ERP)
-        await workflow.execute_activity(noop_post, ref, **opts.ERP)
-        await workflow.execute_activity(noop_register, ref, **opts.TREASURY)
+        await workflow.execute_activity(noop_validate, ref, **opts.ERP.options())
+        await workflow.execute_activity(noop_post, ref, **opts.ERP.options())
+        await workflow.execute_activity(noop_register, ref, **opts.TREASURY.options())
         return workflow.now()
 
 

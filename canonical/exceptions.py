@@ -13,6 +13,8 @@ class ExceptionOwner(StrEnum):
     TREASURY_OPS = "treasury-ops"
     MASTER_DATA = "master-data"
     BUYER = "buyer"
+    # Whoever runs the integrations: an ERP or store outage is theirs, never AP's.
+    INTEGRATION_OPS = "integration-ops"
 
 
 class Severity(StrEnum):
@@ -61,6 +63,12 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "NotCleared": ExceptionOwner.TREASURY_OPS,
     "NotReopened": ExceptionOwner.TREASURY_OPS,
     "BankReconciliation": ExceptionOwner.TREASURY_OPS,
+    "ErpUnavailable": ExceptionOwner.INTEGRATION_OPS,
+    "TreasuryStoreUnavailable": ExceptionOwner.INTEGRATION_OPS,
+    "LifecycleCallsFailing": ExceptionOwner.INTEGRATION_OPS,
+    "EInvoicingUnavailable": ExceptionOwner.INTEGRATION_OPS,
+    "BankUnavailable": ExceptionOwner.TREASURY_OPS,
+    "PayingAccountBusy": ExceptionOwner.TREASURY_OPS,
 }
 
 

@@ -75,7 +75,10 @@ class InvoiceLifecycleStatus(BaseModel):
     erp_document: ErpDocument | None = None
     payment_run_id: str | None = None
     payment_attempts: list[PaymentAttempt] = []
-    open_exception: ExceptionCase | None = None
+    open_exception: ExceptionCase | None = Field(
+        default=None, description="the case waiting for a person, else the oldest open outage case")
+    open_outages: list[ExceptionCase] = Field(
+        default_factory=list, description="counterparts failing past their outage SLA; these cases close themselves")
     closed_exceptions: list[ExceptionCase] = []
     history: list[StatusChange] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list, description="who approved the invoice (the AP platform's approver, or `approve` updates)")

@@ -13,6 +13,8 @@ with workflow.unsafe.imports_passed_through():
     from canonical.inbox import BankInboxConfig, InboxProblem, MarkApplied
     from workflows import activity_options as opts
     from workflows import search_attributes as sa
+    from workflows.counterpart_calls import call
+    from workflows.outage_board import OutageBoard
 
 _MAX_PROBLEMS = 200
 # Histories recorded before signals went out concurrently still replay the old way.
@@ -25,21 +27,26 @@ class BankInbox:
         self._poll_now = False
         self._problems: list[InboxProblem] = []
         self._applied = 0
+        self._outages = OutageBoard(workflow.info().workflow_id, lambda: "BankInbox", on_change=self._show_problems)
+
+    async def _call(self, activity, *args, summary: str, via):
+        """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
+        return await call(activity, *args, summary=summary, via=via, outages=self._outages)
 
     @workflow.run
     async def run(self, config: BankInboxConfig) -> None:
         self._problems = list(config.problems)
         self._show_problems()
         for _ in range(config.iterations_before_continue_as_new):
-            await workflow.execute_activity_method(A.collect_bank_messages, summary="record new bank messages", **opts.BANK_INBOX)
-            work = await workflow.execute_activity_method(A.interpret_bank_messages, config.batch_size,
-                                                          summary="match bank messages to payments", **opts.TREASURY)
+            await self._call(A.collect_bank_messages, summary="record new bank messages", via=opts.BANK_INBOX)
+            work = await self._call(A.interpret_bank_messages, config.batch_size,
+                                                          summary="match bank messages to payments", via=opts.TREASURY)
             problems = dict(work.problems)
             await self._deliver([(d.workflow_id, d.signal, d.report, None) for d in work.deliveries], problems)
             for message_id in work.statements:
                 try:
-                    outcome = await workflow.execute_activity_method(A.post_statement_to_erp, message_id,
-                                                                     summary="post the statement to the ERP once", **opts.ERP_STATEMENT)
+                    outcome = await self._call(A.post_statement_to_erp, message_id,
+                                                                     summary="post the statement to the ERP once", via=opts.ERP_STATEMENT)
                 except ActivityError as err:
                     # One statement the ERP could not take (or whose answer was lost) is treasury's
                     # case; the inbox keeps reading the bank for everyone else.
@@ -49,8 +56,8 @@ class BankInbox:
                 if outcome.problems:
                     problems[message_id] = "; ".join(filter(None, [problems.get(message_id), *outcome.problems]))
             if work.message_ids:
-                await workflow.execute_activity_method(A.mark_messages_applied, MarkApplied(
-                    message_ids=work.message_ids, problems=problems), summary=f"{len(work.message_ids)} messages applied", **opts.TREASURY)
+                await self._call(A.mark_messages_applied, MarkApplied(
+                    message_ids=work.message_ids, problems=problems), summary=f"{len(work.message_ids)} messages applied", via=opts.TREASURY)
             self._applied += len(work.message_ids)
             self._add_problems(problems)
             if workflow.info().is_continue_as_new_suggested():
@@ -97,7 +104,11 @@ class BankInbox:
 
     def _show_problems(self) -> None:
         open_problems = [p for p in self._problems if p.acknowledged_by is None]
-        if open_problems:
+        outage = self._outages.first()
+        if outage is not None:
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(outage.owner.value),
+                                               sa.EXCEPTION_TYPE.value_set(outage.type)])
+        elif open_problems:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set("treasury-ops"),
                                                sa.EXCEPTION_TYPE.value_set("BankReconciliation")])
         else:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from telemetry import finance
     from workflows import activity_options as opts
     from workflows.approvals import Approvals, Rejected
+    from workflows.counterpart_calls import Counterpart, call
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
     from workflows.payment_leg import PaymentLeg
@@ -57,7 +58,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         # input stays the plain canonical invoice a CLI user writes.
         self._policy = workflow.memo_value(POLICY_MEMO, default=None, type_hint=LifecyclePolicy) or LifecyclePolicy()
         self._state = LifecycleState(invoice)
-        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours))
+        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours), stage=lambda: self._state.status.value)
         self._resolution: ResolveException | None = None
         self._cancel: CancelInvoice | None = None
         self._validated: ValidatedInvoice | None = None
@@ -67,6 +68,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._init_approvals()  # approve / reject (approvals)
         self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
         self._state.on_change = self._status_changed
+        self._cases.outages._on_change = self._state.case_changed
 
     @workflow.run
     async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
@@ -99,18 +101,18 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         return self._state.view()
 
     # -- steps ---------------------------------------------------------------------------
+    async def _call(self, activity: Callable, *args, summary: str, via: Counterpart):
+        """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
+        return await call(activity, *args, summary=summary, via=via, outages=self._cases.outages)
+
     async def _validate(self) -> ValidatedInvoice:
-        return await workflow.execute_activity_method(
-            ErpActivities.validate_invoice_against_master_data, self._state.invoice,
-            summary=f"validate {self._ref} against ERP master data", **opts.ERP,
-        )
+        return await self._call(ErpActivities.validate_invoice_against_master_data, self._state.invoice,
+                                summary=f"validate {self._ref} against ERP master data", via=opts.ERP)
 
     async def _post(self) -> ErpDocument:
         for _ in range(self._policy.erp_unknown_outcome_limit):
-            result = await workflow.execute_activity_method(
-                ErpActivities.post_supplier_invoice, self._state.invoice,
-                summary=f"post {self._ref} to the ERP (looks it up first)", **opts.ERP,
-            )
+            result = await self._call(ErpActivities.post_supplier_invoice, self._state.invoice,
+                                      summary=f"post {self._ref} to the ERP (looks it up first)", via=opts.ERP)
             if result.outcome != PostingOutcome.OUTCOME_UNKNOWN:
                 self._state.note(f"ERP answered {result.outcome.value}")
                 return result.posted.erp_document
@@ -124,25 +126,21 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
 
     async def _register_outflow(self) -> None:
         inv = self._state.invoice
-        await workflow.execute_activity_method(
+        await self._call(
             TreasuryActivities.register_expected_outflow,
             ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id,
                             currency=inv.currency, amount=inv.gross_amount, value_date=inv.net_due_date),
-            summary=f"expect {inv.gross_amount} {inv.currency} out on {inv.net_due_date}", **opts.TREASURY,
+            summary=f"expect {inv.gross_amount} {inv.currency} out on {inv.net_due_date}", via=opts.TREASURY,
         )
 
     async def _withdraw(self) -> None:
         doc = self._state.erp_document
         if doc is not None:
             # The ERP has no reversal API: block the document so no payment run can pay it.
-            await workflow.execute_activity_method(
-                ErpActivities.set_payment_block, PaymentBlock(erp_document=doc, reason="R"),
-                summary=f"block ERP document {doc.invoice_document} for payment", **opts.ERP,
-            )
-            await workflow.execute_activity_method(
-                TreasuryActivities.withdraw_expected_outflow, self._state.invoice.key,
-                summary="withdraw the expected outflow", **opts.TREASURY,
-            )
+            await self._call(ErpActivities.set_payment_block, PaymentBlock(erp_document=doc, reason="R"),
+                             summary=f"block ERP document {doc.invoice_document} for payment", via=opts.ERP)
+            await self._call(TreasuryActivities.withdraw_expected_outflow, self._state.invoice.key,
+                             summary="withdraw the expected outflow", via=opts.TREASURY)
         if self._cases.open is not None:
             self._cases.close(self._cancel.requested_by, f"invoice cancelled: {self._cancel.reason}")
         self._state.advance(InvoiceStatus.CANCELLED, f"by {self._cancel.requested_by}: {self._cancel.reason}")

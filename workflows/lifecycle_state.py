@@ -69,7 +69,7 @@ class LifecycleState:
         self._record(text)
 
     def case_changed(self) -> None:
-        case = self._cases.open if self._cases else None
+        case = self._cases.shown() if self._cases else None
         if case is None:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
         else:
@@ -92,8 +92,9 @@ class LifecycleState:
             erp_document=self.erp_document,
             payment_run_id=self.payment_run_id,
             payment_attempts=list(self.payment_attempts),
-            open_exception=self._cases.open if self._cases else None,
-            closed_exceptions=list(self._cases.closed) if self._cases else [],
+            open_exception=self._cases.shown() if self._cases else None,
+            open_outages=list(self._cases.outages.open.values()) if self._cases else [],
+            closed_exceptions=self._cases.all_closed() if self._cases else [],
             history=list(self._history),
             einvoice_receipts=list(self.einvoice_receipts),
             approvers=list(self.approvers),
@@ -112,7 +113,7 @@ class LifecycleState:
         ]
         if self.erp_document:
             lines.append(f"ERP document {self.erp_document.invoice_document}/{self.erp_document.fiscal_year}")
-        case = self._cases.open if self._cases else None
+        case = self._cases.shown() if self._cases else None
         if case:
             lines.append(f"exception {case.type} owned by {case.owner.value}: {case.reason}")
         workflow.set_current_details("\n\n".join(lines))

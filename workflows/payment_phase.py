@@ -69,11 +69,11 @@ class PaymentPhase:
         if self._pay.outcome() != "settled":
             return False
         inv = self._state.invoice
-        await workflow.execute_activity_method(
+        await self._call(
             TreasuryActivities.register_expected_outflow,
             ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id, currency=inv.currency,
                             amount=inv.gross_amount, value_date=self._pay.instruction.requested_execution_date, state=OutflowState.ACTUAL),
-            summary=f"cash out: {inv.gross_amount} {inv.currency} actual", **opts.TREASURY,
+            summary=f"cash out: {inv.gross_amount} {inv.currency} actual", via=opts.TREASURY,
         )
         return True
 
@@ -95,10 +95,8 @@ class PaymentPhase:
         doc, inv = self._state.erp_document, self._state.invoice
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
-            item = await workflow.execute_activity_method(
-                ErpActivities.read_open_item, OpenItemQuery(erp_document=doc, company_code=inv.company_code),
-                summary=f"is ERP document {doc.invoice_document} cleared?", **opts.ERP,
-            )
+            item = await self._call(ErpActivities.read_open_item, OpenItemQuery(erp_document=doc, company_code=inv.company_code),
+                                    summary=f"is ERP document {doc.invoice_document} cleared?", via=opts.ERP)
             if item is not None and item.is_cleared:
                 if self._cases.open is not None:
                     self._cases.close("finsync", f"cleared by ERP document {item.clearing_document}")
@@ -120,8 +118,8 @@ class PaymentPhase:
         query = OpenItemQuery(erp_document=doc, company_code=inv.company_code)
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
-            item = await workflow.execute_activity_method(ErpActivities.read_open_item, query,
-                                                          summary=f"has the ERP reopened {doc.invoice_document}?", **opts.ERP)
+            item = await self._call(ErpActivities.read_open_item, query,
+                                    summary=f"has the ERP reopened {doc.invoice_document}?", via=opts.ERP)
             # Reopened means the ERP booked both our debit and its return from statements; an
             # item that merely looks open may still be cleared by a later statement's debit.
             if item is not None and not item.is_cleared and item.clearing_is_reversed:
@@ -143,10 +141,8 @@ class PaymentPhase:
         self._open_case(f"Payment{attempt.outcome.capitalize()}",
                         f"attempt {attempt.attempt} ({attempt.end_to_end_id}) {attempt.outcome}: {attempt.reason or 'no reason given'}",
                         hold=False, owner=owner_for_reason(attempt.reason_code))
-        await workflow.execute_activity_method(
-            ErpActivities.release_payment_run_claim, self._state.erp_document,
-            summary="release the ERP payment-run claim", **opts.ERP,
-        )
+        await self._call(ErpActivities.release_payment_run_claim, self._state.erp_document,
+                         summary="release the ERP payment-run claim", via=opts.ERP)
         if attempt.outcome == "returned":
             await self._register_outflow()  # the money came back: expected again
         await self._wait_for_person(lambda: False)

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
                                        ReservationRequest, ReservedPayment)
     from workflows import activity_options as opts
     from workflows import search_attributes as sa
+    from workflows.counterpart_calls import call
+    from workflows.outage_board import OutageBoard, show_case
 
 
 # Histories recorded before lifecycles were told concurrently still replay the old way.
@@ -42,6 +44,12 @@ class PaymentRun:
         self._stage = "starting"
         self._release_refused: set[str] | None = None  # while awaiting release: who may not release
         self._release: PaymentRelease | None = None
+        self._outages = OutageBoard(workflow.info().workflow_id, lambda: "PaymentRun",
+                                    on_change=lambda: show_case(self._outages.first()))
+
+    async def _call(self, activity, *args, summary: str, via):
+        """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
+        return await call(activity, *args, summary=summary, via=via, outages=self._outages)
 
     def _set_stage(self, stage: str) -> None:
         """Shown live in the Web UI: where the run is and what it has paid so far."""
@@ -59,34 +67,34 @@ class PaymentRun:
         if req.run_date is None:
             req = req.model_copy(update={"run_date": workflow.now().date()})
         run_key, erp_run_id = run_identity(req)
-        account = await workflow.execute_activity_method(A.paying_account, req.paying_account_id,
-                                                         summary=f"paying account {req.paying_account_id}", **opts.TREASURY)
-        await workflow.execute_activity_method(A.acquire_paying_account, req.paying_account_id,
-                                               summary=f"wait until no other run pays from {req.paying_account_id}", **opts.ACCOUNT_LOCK)
+        account = await self._call(A.paying_account, req.paying_account_id,
+                                                         summary=f"paying account {req.paying_account_id}", via=opts.TREASURY)
+        await self._call(A.acquire_paying_account, req.paying_account_id,
+                                               summary=f"wait until no other run pays from {req.paying_account_id}", via=opts.ACCOUNT_LOCK)
         try:
             return await self._pay(req, run_key, erp_run_id, account)
         finally:
-            await workflow.execute_activity_method(A.release_paying_account, req.paying_account_id,
-                                                   summary=f"free {req.paying_account_id} for the next run", **opts.TREASURY)
+            await self._call(A.release_paying_account, req.paying_account_id,
+                                                   summary=f"free {req.paying_account_id} for the next run", via=opts.TREASURY)
 
     async def _pay(self, req: PaymentRunRequest, run_key: str, erp_run_id: str, account) -> PaymentRunSummary:
         self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency)
-        await workflow.execute_activity_method(A.register_payment_run, run_key, summary=f"register run {run_key}", **opts.TREASURY)
+        await self._call(A.register_payment_run, run_key, summary=f"register run {run_key}", via=opts.TREASURY)
         self._set_stage("selecting")
-        due = await workflow.execute_activity_method(
+        due = await self._call(
             A.select_due_invoices,
             DueInvoicesQuery(company_code=account.company_code, currency=account.currency,
                              due_by=req.run_date + timedelta(days=req.horizon_days)),
-            summary=f"invoices due by {req.run_date + timedelta(days=req.horizon_days)}", **opts.TREASURY)
+            summary=f"invoices due by {req.run_date + timedelta(days=req.horizon_days)}", via=opts.TREASURY)
         if not due:
             self._set_stage("nothing to pay")
             return self._summary
         self._set_stage("reserving")
-        reservations = await workflow.execute_activity_method(
+        reservations = await self._call(
             A.reserve_invoices,
             ReservationRequest(run_key=run_key, payment_run_id=erp_run_id, execution_date=req.run_date,
                                invoice_keys=[o.invoice_key for o in due]),
-            summary=f"ask {len(due)} lifecycles to join", **opts.LIFECYCLE_CALLS)
+            summary=f"ask {len(due)} lifecycles to join", via=opts.LIFECYCLE_CALLS)
         self._summary.refused.update(reservations.refused)
         await self._await_release(reservations.reserved, req)
         payable = await self._claim(reservations.reserved, erp_run_id, req, run_key)
@@ -143,10 +151,10 @@ class PaymentRun:
         if not reserved:
             return []
         self._set_stage("claiming in the ERP")
-        claims = await workflow.execute_activity_method(
+        claims = await self._call(
             A.claim_in_erp, ErpClaims(payment_run_id=erp_run_id, run_date=req.run_date,
                                       documents=[r.erp_document for r in reserved]),
-            summary=f"claim {len(reserved)} invoices for run {erp_run_id}", **opts.ERP)
+            summary=f"claim {len(reserved)} invoices for run {erp_run_id}", via=opts.ERP)
         payable, released = [], []
         for r in reserved:
             if r.erp_document.invoice_document in claims.refused:
@@ -163,19 +171,19 @@ class PaymentRun:
         payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P", created_at=workflow.now(),
                                    execution_date=req.run_date, debtor=account, payments=[r.instruction for r in chunk])
         self._set_stage(f"sending {message_id}")
-        await workflow.execute_activity_method(A.register_payments, [
+        await self._call(A.register_payments, [
             PaymentRecord(end_to_end_id=r.instruction.end_to_end_id, invoice_key=r.instruction.invoice_key,
                           workflow_id=r.workflow_id, run_key=run_key, message_id=message_id,
                           payment_info_id=payment_file.payment_info_id, attempt=r.instruction.attempt,
                           amount=r.instruction.amount, currency=r.instruction.currency,
                           remittance_reference=r.instruction.remittance_reference,
                           accounting_document=r.erp_document.accounting_document) for r in chunk],
-            summary=f"register {len(chunk)} payments of {message_id}", **opts.TREASURY)
+            summary=f"register {len(chunk)} payments of {message_id}", via=opts.TREASURY)
         # The file's bytes become history here: every retry below sends exactly these bytes.
-        xml = await workflow.execute_activity_method(A.build_payment_file, payment_file,
-                                                     summary=f"build and validate {message_id}", **opts.TREASURY)
+        xml = await self._call(A.build_payment_file, payment_file,
+                                                     summary=f"build and validate {message_id}", via=opts.TREASURY)
         try:
-            await workflow.execute_activity_method(A.submit_payment_file, xml, summary=f"send {message_id} to the bank", **opts.BANK)
+            await self._call(A.submit_payment_file, xml, summary=f"send {message_id} to the bank", via=opts.BANK)
         except ActivityError as err:
             cause = err.cause
             if not (isinstance(cause, ApplicationError) and cause.type == "PaymentFileRefused"):

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from telemetry import finance
     from workflows import activity_options as opts
     from workflows import search_attributes as sa
+    from workflows.counterpart_calls import call
+    from workflows.outage_board import OutageBoard, show_case
 
 CASE_TYPE = "ReconciliationDrift"
 
@@ -27,6 +29,11 @@ CASE_TYPE = "ReconciliationDrift"
 class Reconciliation:
     def __init__(self) -> None:
         self._report: ReconciliationReport | None = None
+        self._outages = OutageBoard(workflow.info().workflow_id, lambda: "Reconciliation",
+                                    on_change=lambda: show_case(self._outages.first()))
+
+    async def _call(self, activity, *args, summary: str, via):
+        return await call(activity, *args, summary=summary, via=via, outages=self._outages)
 
     @workflow.run
     async def run(self, req: ReconciliationRequest) -> ReconciliationReport:
@@ -36,19 +43,19 @@ class Reconciliation:
         self._report = report = ReconciliationReport(company_code=req.company_code, paying_account_id=req.paying_account_id,
                                                      run_at=workflow.now(), workflow_id=info.workflow_id, run_id=info.run_id)
         workflow.set_current_details("gathering facts from the ERP, the lifecycles, treasury and the bank")
-        erp = await workflow.execute_activity_method(
+        erp = await self._call(
             A.erp_supplier_items, ErpItemsQuery(company_code=req.company_code, cleared_since=since),
-            summary=f"ERP supplier items of {req.company_code}: open, or cleared since {since}", **opts.ERP)
-        outflows = await workflow.execute_activity_method(
-            A.expected_outflows, req.company_code, summary="treasury's expected outflows", **opts.TREASURY)
+            summary=f"ERP supplier items of {req.company_code}: open, or cleared since {since}", via=opts.ERP)
+        outflows = await self._call(A.expected_outflows, req.company_code, summary="treasury's expected outflows",
+                                    via=opts.TREASURY)
         # Only the lifecycles the other sides name: the payload grows with open items, not with history.
         ids = sorted({invoice_workflow_id(i.company_code, i.supplier_id, i.reference) for i in erp if i.reference}
                      | {f"invoice-{o.invoice_key}" for o in outflows})
-        lifecycles = await workflow.execute_activity_method(
-            A.lifecycle_facts, ids, summary=f"state of {len(ids)} lifecycles (visibility)", **opts.LIFECYCLE_CALLS)
-        bank = await workflow.execute_activity_method(
+        lifecycles = await self._call(A.lifecycle_facts, ids, summary=f"state of {len(ids)} lifecycles (visibility)",
+                                      via=opts.LIFECYCLE_CALLS)
+        bank = await self._call(
             A.bank_findings, BankFindingsQuery(paying_account_id=req.paying_account_id, since=since),
-            summary=f"bank payments and statements of {req.paying_account_id}", **opts.BANK)
+            summary=f"bank payments and statements of {req.paying_account_id}", via=opts.BANK)
         report.checked = {"erp_items": len(erp), "lifecycles": len(lifecycles), "expected_outflows": len(outflows)}
         report.drifts = find_drifts(erp, lifecycles, outflows, bank)
 
@@ -56,10 +63,10 @@ class Reconciliation:
             if drift.safe:
                 await self._heal(drift)
         self._publish(report)
-        report.report_path = await workflow.execute_activity_method(
+        report.report_path = await self._call(
             A.write_report, ReportToWrite(report=report, report_dir=req.report_dir,
                                           file_name=f"reconciliation-{today.isoformat()}-{info.run_id}.json"),
-            summary="keep the report (JSON)", **opts.TREASURY)
+            summary="keep the report (JSON)", via=opts.TREASURY)
         return report
 
     async def _heal(self, drift: Drift) -> None:

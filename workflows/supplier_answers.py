@@ -74,10 +74,9 @@ class SupplierAnswers:
                 return
             response = self._answer_queue[0]
             try:
-                result = await workflow.execute_activity_method(
-                    SupplierResponseActivities.send_invoice_response, response,
-                    summary=f"tell the supplier {response.code.value} for {response.document_id}", **opts.EINVOICE,
-                )
+                result = await self._call(SupplierResponseActivities.send_invoice_response, response,
+                                          summary=f"tell the supplier {response.code.value} for {response.document_id}",
+                                          via=opts.EINVOICE)
                 self._state.note(f"supplier told {response.code.value} ({result})")
             except ActivityError as err:
                 cause = err.cause

@@ -109,10 +109,8 @@ class SupplierControls:
         self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; pays to {self._validated.bank_account.masked()}")
 
     async def _payment_block(self, reason: str, summary: str) -> None:
-        await workflow.execute_activity_method(
-            ErpActivities.set_payment_block, PaymentBlock(erp_document=self._state.erp_document, reason=reason),
-            summary=summary, **opts.ERP,
-        )
+        await self._call(ErpActivities.set_payment_block, PaymentBlock(erp_document=self._state.erp_document, reason=reason),
+                         summary=summary, via=opts.ERP)
 
     # -- messages ------------------------------------------------------------------------
     @workflow.signal

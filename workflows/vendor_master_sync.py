@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from canonical.vendors import BankDetailsChange, VendorSyncRequest, VendorSyncResult
     from workflows import activity_options as opts
     from workflows import search_attributes as sa
+    from workflows.counterpart_calls import call
+    from workflows.outage_board import OutageBoard, show_case
 
 CASE_TYPE = "VendorMasterData"
 SIGNAL = "bank_details_changed"
@@ -28,20 +30,22 @@ SIGNAL = "bank_details_changed"
 class VendorMasterSync:
     def __init__(self) -> None:
         self._result: VendorSyncResult | None = None
+        self._outages = OutageBoard(workflow.info().workflow_id, lambda: "VendorMasterSync",
+                                    on_change=lambda: show_case(self._outages.first()))
 
     @workflow.run
     async def run(self, req: VendorSyncRequest) -> VendorSyncResult:
         info = workflow.info()
         workflow.set_current_details("reading suppliers and bank details from the ERP")
-        self._result = result = await workflow.execute_activity_method(
+        self._result = result = await call(
             A.sync_vendor_master, VendorSyncInput(sync_key=f"{info.workflow_id}/{info.run_id}", full=req.full),
             summary="ERP suppliers (full read)" if req.full else "ERP suppliers (delta) and all bank details",
-            **opts.ERP)
+            via=opts.ERP, outages=self._outages)
         changed = sorted({c.supplier_id for c in result.bank_changes})
         if changed:
-            lifecycles = await workflow.execute_activity_method(
+            lifecycles = await call(
                 A.running_lifecycles_of, changed, summary=f"running lifecycles of {len(changed)} suppliers with new bank details",
-                **opts.LIFECYCLE_CALLS)
+                via=opts.LIFECYCLE_CALLS, outages=self._outages)
             sends = [(wf_id, change) for change in result.bank_changes for wf_id in lifecycles.get(change.supplier_id, [])]
             # Concurrently: one at a time is ~10 signals/s (bench/payment_cycle.py).
             outcomes = await asyncio.gather(*(self._signal(wf_id, change) for wf_id, change in sends))

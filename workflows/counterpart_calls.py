@@ -1,0 +1,90 @@
+"""Every activity call of every workflow goes through `call` (architecture invariant 12):
+
+- a transient failure (the counterpart down, busy, slow) is retried by Temporal, without end;
+- when it has failed for its counterpart's outage SLA, an owned outage case opens (and is
+  escalated each further SLA), while the call keeps being retried;
+- when the call finally succeeds, the case closes itself: nobody has to resolve an outage;
+- a business failure (a non-retryable ApplicationError: the ERP refused, the bank refused
+  the file) is raised to the workflow, which opens a case for a person as before.
+
+One round is one activity execution with `schedule_to_close = outage_sla`, so a healthy call
+writes exactly the commands a plain `execute_activity` wrote: histories recorded before this
+module existed replay unchanged, and no timer is started per call.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from canonical.exceptions import ExceptionOwner
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """How finsync calls one counterpart: timeouts, retries, and who owns its outages."""
+
+    name: str  # in words, for case reasons: "the ERP", "the bank"
+    case_type: str  # the outage case's type, e.g. ErpUnavailable
+    owner: ExceptionOwner
+    start_to_close: timedelta
+    retry: RetryPolicy
+    outage_sla: timedelta  # failing this long opens (then escalates) an outage case
+    heartbeat: timedelta | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Plain activity options (one round), for code that schedules activities itself."""
+        return dict(start_to_close_timeout=self.start_to_close, schedule_to_close_timeout=self.outage_sla,
+                    heartbeat_timeout=self.heartbeat, retry_policy=self.retry)
+
+
+class OutageListener(Protocol):
+    """What a workflow does with an outage: open, escalate and close its case."""
+
+    def outage_opened(self, via: Counterpart, what: str, error: str) -> None: ...
+
+    def outage_persists(self, via: Counterpart, what: str, error: str) -> None: ...
+
+    def outage_closed(self, via: Counterpart, what: str) -> None: ...
+
+
+async def call(activity: Callable | str, *args: Any, summary: str, via: Counterpart, outages: OutageListener,
+               result_type: type | None = None) -> Any:
+    """Run `activity(*args)` until it succeeds or fails for a business reason (raised)."""
+    failed_rounds = 0
+    while True:
+        try:
+            result = await workflow.execute_activity(activity, args=list(args), summary=summary, result_type=result_type,
+                                                     **via.options())
+        except ActivityError as err:
+            if is_business_failure(err):
+                raise
+            failed_rounds += 1
+            report = outages.outage_opened if failed_rounds == 1 else outages.outage_persists
+            report(via, summary, describe(err))
+            continue
+        if failed_rounds:
+            outages.outage_closed(via, summary)
+        return result
+
+
+def is_business_failure(err: ActivityError) -> bool:
+    """A named refusal that retrying can only repeat; everything else is an outage."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.non_retryable
+
+
+def describe(err: ActivityError) -> str:
+    """The last failure in words: a schedule-to-close timeout wraps the attempt that failed."""
+    cause = err.cause
+    if isinstance(cause, TimeoutError) and cause.cause is not None:
+        inner = cause.cause
+        return str(inner.message if isinstance(inner, ApplicationError) else inner)
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause or err)
