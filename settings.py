@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     bank_user: str | None = None
     bank_password: SecretStr | None = None
     bank_timeout_seconds: float = 60.0
+    # A payment someone reports rejected is only paid again once the bank's own messages say
+    # it will not be: a balanced end-of-day statement this many days past the requested
+    # execution date without the debit counts as "not booked" (weekend + a holiday).
+    bank_not_booked_margin_days: int = Field(default=4, ge=1)
     # The e-invoice network's access point (mock-einvoice): Invoice Responses to suppliers.
     einvoice_url: str = "http://127.0.0.1:8100"
     paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))

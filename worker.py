@@ -11,6 +11,7 @@ import pydantic
 from temporalio.client import Client, TLSConfig
 from temporalio.worker import Worker
 
+from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
 from activities.payment_run import PaymentRunActivities
@@ -68,6 +69,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     recon = ReconciliationActivities(client, sap, store, registers, bank)
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine))
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
+    evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -79,6 +81,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
         vendors.sync_vendor_master, vendors.running_lifecycles_of,
         answers.send_invoice_response,
+        evidence.bank_evidence_for_payment, evidence.payment_file_of,
     ]
 
 

@@ -11,7 +11,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.errors import business_error, transient_error
-from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
+from adapters.bank import (BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt,
+                           file_message_id)
 from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
@@ -131,6 +132,12 @@ class PaymentRunActivities:
         try:
             return await self._bank.submit_payment_file(xml.encode())
         except BankRejectedFile as e:
+            # Recorded before anyone acts on it: the lifecycles check the bank's evidence
+            # (this refusal) before paying again.
+            message_id = file_message_id(xml.encode())
+            if message_id and e.reason_code != "DUPL":
+                await asyncio.to_thread(self._registers.record_file_refusal, message_id, e.reason_code,
+                                        f"{e.reason_code}: {'; '.join(e.findings[:5])}")
             raise business_error("PaymentFileRefused", f"{e.reason_code}: {'; '.join(e.findings[:5])}", e.reason_code) from e
         except (BankTransientError, BankOutcomeUnknown) as e:
             raise transient_error(f"bank did not take the file yet: {e}", getattr(e, "retry_after", None)) from e

@@ -2,7 +2,7 @@
 treasury database: payment runs executed, payments sent, bank messages recorded before
 they are acted on, and bank statements posted to the ERP. Synchronous like the store."""
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from sqlalchemy import inspect, text
@@ -58,6 +58,17 @@ class BankMessageRow(SQLModel, table=True):
     problem: str | None = None
 
 
+class FileRefusalRow(SQLModel, table=True):
+    """The bank's answer to a whole file it refused at the door (HTTP 422): the bank's own
+    evidence that none of its payments will be made, recorded before anyone acts on it."""
+
+    __tablename__ = "payment_file_refusal"
+    message_id: str = Field(primary_key=True)
+    reason_code: str | None = None
+    detail: str
+    refused_at: datetime
+
+
 class PostedStatementRow(SQLModel, table=True):
     __tablename__ = "posted_statement"
     statement_key: str = Field(primary_key=True)
@@ -66,7 +77,8 @@ class PostedStatementRow(SQLModel, table=True):
     posted_at: datetime
 
 
-_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow)]
+_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
+                                 FileRefusalRow)]
 
 
 def _now() -> datetime:
@@ -146,6 +158,17 @@ class PaymentRegisters:
             row = rows.first()
             return _record(row) if row else None
 
+    def record_file_refusal(self, message_id: str, reason_code: str | None, detail: str) -> None:
+        with Session(self.engine) as session:
+            if session.get(FileRefusalRow, message_id) is None:
+                session.add(FileRefusalRow(message_id=message_id, reason_code=reason_code, detail=detail[:1000],
+                                           refused_at=_now()))
+                session.commit()
+
+    def file_refusal(self, message_id: str) -> FileRefusalRow | None:
+        with Session(self.engine) as session:
+            return session.get(FileRefusalRow, message_id)
+
     # -- bank messages ------------------------------------------------------------------
     def record_bank_messages(self, messages: list[BankMessage]) -> int:
         """Record before acting (invariant 4). Returns how many were new; ids already seen
@@ -180,6 +203,16 @@ class PaymentRegisters:
             r = session.get(BankMessageRow, bank_message_id)
             return None if r is None else BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind),
                                                       account=r.account, received_at=r.recorded_at, body=r.body)
+
+    def messages_since(self, day: date) -> list[BankMessage]:
+        """Every recorded bank message since `day` (recorded time), applied or not: what the
+        bank has said, for weighing evidence about one payment."""
+        since = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        with Session(self.engine) as session:
+            rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since)
+                                .order_by(BankMessageRow.recorded_at))
+            return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
+                                received_at=r.recorded_at, body=r.body) for r in rows]
 
     def mark_applied(self, bank_message_id: str, problem: str | None = None) -> None:
         with Session(self.engine) as session:

@@ -35,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
     report.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
                         help="print a reconciliation report (the newest saved one without a path)")
+    resolve = sub.add_parser("resolve", help="resolve the open case of every running lifecycle a visibility query "
+                                             "finds, through each one's `resolve` update")
+    resolve.add_argument("--query", required=True, help='e.g. ExceptionOwner="ap-remediation" AND ExceptionType="X"')
+    resolve.add_argument("--as", dest="resolved_by", required=True, help="who resolves (your identity)")
+    resolve.add_argument("--resolution", required=True, help="what was done, in words")
+    resolve.add_argument("--case-type", help="only cases of this type (e.g. NotPostableInErp)")
+    resolve.add_argument("--dry-run", action="store_true", help="list what would be resolved, change nothing")
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
-    if args.command in ("status", "exceptions", "report"):
+    if args.command in ("status", "exceptions", "report", "resolve"):
         _local_defaults()
         from codec.bank_details import CodecKeyError
 
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 extra = ["--reconciliation", args.reconciliation] if args.reconciliation is not None else []
                 return run_report(["--query", args.query, *extra])
+            if args.command == "resolve":
+                return asyncio.run(commands.resolve(args))
             return asyncio.run(commands.status())
         except CodecKeyError as err:
             return commands.fail(f"error: {err}", 1)

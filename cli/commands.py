@@ -124,3 +124,15 @@ async def status() -> int:
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+async def resolve(args) -> int:
+    """`python -m cli resolve`: see cli/bulk_resolve.py."""
+    from cli.bulk_resolve import print_outcomes, resolve_many
+    from settings import get_settings
+    from worker import connect
+
+    client = await connect(get_settings())
+    outcomes = await resolve_many(client, args.query, args.resolved_by, args.resolution, case_type=args.case_type,
+                                  dry_run=args.dry_run)
+    return print_outcomes(outcomes)

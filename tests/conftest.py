@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.treasury_store import TreasuryStore
@@ -39,6 +41,21 @@ async def env(test_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
         yield environment
     finally:
         await environment.shutdown()
+
+
+@pytest_asyncio.fixture
+async def skipping_env(test_settings):
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(load_codec(test_settings)),
+    )
+    try:
+        # The test server knows only built-in search attributes until told of ours.
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in sa.ALL}))
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @pytest.fixture

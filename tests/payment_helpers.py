@@ -15,8 +15,8 @@ from workflows.bank_inbox import BankInbox
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
 
-async def pay(client: Client, task_queue: str, run_number: int = 1) -> PaymentRunSummary:
-    request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+async def pay(client: Client, task_queue: str, run_number: int = 1, run_date: date | None = None) -> PaymentRunSummary:
+    request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date or date.today(), horizon_days=60,
                                 run_number=run_number, requested_by="treasury.tom")
     return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=task_queue)
 

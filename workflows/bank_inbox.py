@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.bank_inbox import BankInboxActivities as A
     from canonical.inbox import BankInboxConfig, InboxProblem, MarkApplied
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.erp import PaymentBlock
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
 BANK_CASE = "BankDetailsChanged"

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.vendor_sync import VendorSyncInput
     from canonical.exceptions import ExceptionOwner
     from canonical.vendors import BankDetailsChange, VendorSyncRequest, VendorSyncResult
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
