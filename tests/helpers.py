@@ -1,11 +1,11 @@
 """Test helpers in the sdk-python style: a worker on a uuid task queue, eventual assertions
-instead of sleeps, and invoices with unique references."""
+instead of sleeps, and invoices with unique references dated by the clock profile."""
 
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
@@ -17,6 +17,7 @@ from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from settings import Settings
+from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
 
 T = TypeVar("T")
@@ -58,9 +59,35 @@ async def assert_eventually(check: Callable[[], Awaitable[T]], timeout: float = 
 
 
 async def wait_for_status(handle: WorkflowHandle, status: str, timeout: float = 20.0) -> Any:
+    """Until the lifecycle *is* in `status`: for states it rests in until someone or something
+    (a person, a payment run, the bank's next day) moves it on, e.g. SCHEDULED, ON_HOLD,
+    AWAITING_REMEDIATION, COMPLETED. For states it may pass straight through, wait_for_history."""
     async def check():
         view = await handle.query("status", result_type=InvoiceLifecycleStatus)
         assert view.status == status, f"status {view.status}, history {[h.note for h in view.history]}"
+        return view
+
+    return await assert_eventually(check, timeout)
+
+
+def path(view: InvoiceLifecycleStatus) -> list[str]:
+    """The states the lifecycle went through, in order, each once per stay (notes recorded in
+    the same state do not repeat it)."""
+    states: list[str] = []
+    for change in view.history:
+        if not states or states[-1] != change.status.value:
+            states.append(change.status.value)
+    return states
+
+
+async def wait_for_history(handle: WorkflowHandle, status: str, *, after: int = 0, timeout: float = 20.0) -> Any:
+    """Until the lifecycle has *reached* `status`: it is in the recorded history (past the first
+    `after` entries, e.g. a view's len(history) before a second attempt), wherever the lifecycle
+    has moved on to since. For transient states such as SENT_TO_BANK, ACCEPTED or SETTLED,
+    which the bank's calendar may take it straight through (booked on receipt, tests/clock.py)."""
+    async def check():
+        view = await handle.query("status", result_type=InvoiceLifecycleStatus)
+        assert status in [h.status.value for h in view.history[after:]], f"{status} not reached: {path(view)}"
         return view
 
     return await assert_eventually(check, timeout)
@@ -81,7 +108,7 @@ def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrid
         "company_code": "1710",
         "supplier_id": supplier_id,
         "supplier_invoice_ref": ref or unique_ref(),
-        "invoice_date": date.today().isoformat(),
+        "invoice_date": business_today().isoformat(),
         "currency": "EUR",
         "net_amount": "1000.00",
         "tax_amount": "190.00",
@@ -105,4 +132,4 @@ def make_invoice(**kwargs: Any) -> Invoice:
 
 def far_due_date() -> str:
     """A due date well past the test run, so the payment-run timer never fires in a test."""
-    return (date.today() + timedelta(days=60)).isoformat()
+    return (business_today() + timedelta(days=60)).isoformat()

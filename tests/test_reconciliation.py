@@ -25,12 +25,15 @@ from reports import load_reconciliation, render_reconciliation
 from settings import DEFAULT_PAYING_ACCOUNTS, Settings
 from tests import bank_admin
 from tests.bank_files import foreign_payment_file
+from tests.clock import business_today
 from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.reconciliation import Reconciliation
+
+pytestmark = pytest.mark.clock_sensitive
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +71,7 @@ async def clear_in_erp(sap_url: str, doc) -> None:
         (await http.patch("/_mock/open-items", json={
             "AccountingDocument": doc.accounting_document, "CompanyCode": "1710", "FiscalYear": doc.fiscal_year,
             "AccountingDocumentItem": "000001", "ClearingAccountingDocument": "0199999999",
-            "ClearingDate": date.today().isoformat()})).raise_for_status()
+            "ClearingDate": business_today().isoformat()})).raise_for_status()
 
 
 def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:
@@ -118,7 +121,7 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
         await clear_in_erp(sap_server, view.erp_document)  # (b) the ERP is cleared behind the lifecycle's back
         ghost = f"1710-1000013-{unique_ref('GHOST')}"  # (c) treasury expects money for no invoice
         store.upsert_expected_outflow(ExpectedOutflow(invoice_key=ghost, company_code="1710", supplier_id="1000013",
-                                                      currency="EUR", amount=Decimal("77.10"), value_date=date.today()))
+                                                      currency="EUR", amount=Decimal("77.10"), value_date=business_today()))
 
         rec_id = f"reconciliation-1710-{uuid.uuid4().hex[:6]}"
         report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(report_dir=str(tmp_path / "reports")),

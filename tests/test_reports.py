@@ -6,9 +6,11 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from canonical.commands import LifecyclePolicy
 from canonical.exceptions import ExceptionOwner
@@ -17,6 +19,7 @@ from canonical.reconciliation import Drift, DriftKind, ReconciliationReport
 from canonical.treasury import ExpectedOutflow, OutflowState
 from reports import exceptions_table, status_report
 from tests import bank_admin
+from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, new_worker, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
@@ -70,6 +73,7 @@ def test_sla_states_read_like_a_person_says_them():
     assert "2d 2h" in exceptions_table.render([row], now)
 
 
+@pytest.mark.clock_sensitive
 async def test_status_report_counts_cycle_time_and_cash_position(client, sap_server, bank_server, store):
     await bank_admin.reset(bank_server)
     paid = Invoice.model_validate(invoice_json(supplier_id="1000013"))
@@ -86,13 +90,13 @@ async def test_status_report_counts_cycle_time_and_cash_position(client, sap_ser
         await wait_for_status(handles[1], "SCHEDULED")
         await wait_for_status(handles[2], "ON_HOLD")
         # Treasury's rows today beside the lifecycles' own: an expected one and one overdue.
-        today = date.today()
+        today = business_today()  # the day the run paid on: the cash position is asked for that day
         for key, amount, day in ((f"1710-X-{unique_ref()}", "10.00", today), (f"1710-X-{unique_ref()}", "5.50", today - timedelta(days=3))):
             store.upsert_expected_outflow(ExpectedOutflow(invoice_key=key, company_code="1710", supplier_id="X", currency="EUR",
                                                           amount=Decimal(amount), value_date=day))
 
         async def settled():
-            report = await status_report.collect(client, store, extra_query=ids_query(*(h.id for h in handles)))
+            report = await status_report.collect(client, store, today=today, extra_query=ids_query(*(h.id for h in handles)))
             assert {s.state: s.count for s in report.states} == {"COMPLETED": 1, "ON_HOLD": 1, "SCHEDULED": 1}, report.states
             assert len(report.exceptions) == 1
             return report
