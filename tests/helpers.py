@@ -2,10 +2,14 @@
 instead of sleeps, and invoices with unique references dated by the clock profile."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
@@ -24,6 +28,7 @@ T = TypeVar("T")
 
 # A fixed test key, so recorded histories under tests/histories replay. Never used outside tests.
 TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
+REPO = Path(__file__).resolve().parent.parent
 
 
 @asynccontextmanager
@@ -91,6 +96,17 @@ async def wait_for_history(handle: WorkflowHandle, status: str, *, after: int = 
         return view
 
     return await assert_eventually(check, timeout)
+
+
+def run_module(module: str, *args: str, address: str, cwd: Path = REPO, env: dict[str, str | None] | None = None
+               ) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` as a person runs it against the test dev server: none of this
+    shell's TEMPORAL_/FINSYNC_ settings, the test codec key, plus `env` (None unsets). Blocking:
+    call it in a thread when a worker in this process must keep answering."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
+    clean.update({"TEMPORAL_ADDRESS": address, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, **(env or {})})
+    clean = {k: v for k, v in clean.items() if v is not None}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=clean, text=True, capture_output=True, timeout=60)
 
 
 def activity_name(fn) -> str:
