@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+from temporalio.client import WorkflowFailureError
 
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, MessageKind
@@ -129,6 +130,18 @@ async def test_nothing_to_pay_ends_cleanly(client, sap_server, bank_server, stor
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         summary = await pay(client, worker.task_queue)
     assert summary.paid_invoices == 0 and summary.message_ids == [] and summary.refused == {}
+
+
+async def test_a_second_run_on_the_same_day_is_refused_with_the_run_number_that_works(client, sap_server, bank_server, store):
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        await pay(client, worker.task_queue)
+        with pytest.raises(WorkflowFailureError) as refused:
+            await pay(client, worker.task_queue)  # as the README's run command would, run_number left at 1
+        second = await pay(client, worker.task_queue, run_number=2)
+    message = str(refused.value.cause.cause)  # the workflow's failure: register_payment_run's
+    assert refused.value.cause.cause.type == "PaymentRunAlreadyExecuted", refused.value.cause
+    assert f"run date {business_today()}" in message and '"run_number": 2 in the run request' in message, message
+    assert second.run_key == f"ACME-{business_today():%Y%m%d}-2"
 
 
 async def test_runs_for_one_paying_account_never_overlap(client, sap_server, bank_server, store):
