@@ -104,7 +104,7 @@ async def _reconciliation_case(client: Client, owner: str | None, extra_query: s
     """What the newest reconciliation that has ended leaves for people: its open drifts, or,
     when it failed, timed out or was terminated, that nobody knows the drifts since the run
     before. A running one has nothing to say yet; the one before it still stands."""
-    query = f"WorkflowType='{RECONCILIATION}' AND ExecutionStatus!='Running'"
+    query = f"WorkflowType='{RECONCILIATION}' AND ExecutionStatus!='Running' AND ExecutionStatus!='ContinuedAsNew'"
     if extra_query:
         query += f" AND ({extra_query})"
     newest = None
@@ -119,7 +119,8 @@ async def _reconciliation_case(client: Client, owner: str | None, extra_query: s
         if owner and owner != RECONCILIATION_OWNER:
             return None
         ended = newest.status.name.lower().replace("_", " ") if newest.status else "without a status"
-        return ExceptionRow(**base, subject=newest.id, type="ReconciliationFailed", owner=RECONCILIATION_OWNER, severity="high",
+        return ExceptionRow(**base, subject=newest.id, type="ReconciliationFailed", owner=RECONCILIATION_OWNER,
+                            severity="high",
                             reason=f"the newest reconciliation ended {ended}: drifts since the run before are unknown; "
                                    f"`temporal workflow show --workflow-id {newest.id}` says why")
     case_owner = newest.typed_search_attributes.get(sa.EXCEPTION_OWNER)

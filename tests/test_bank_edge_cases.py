@@ -104,7 +104,8 @@ async def test_late_ac04_after_acceptance_is_a_rejection(client, sap_server, ban
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server)
         await handle.terminate("test done")
     states = path(view)
-    assert states[states.index("SENT_TO_BANK"):] == ["SENT_TO_BANK", "ACCEPTED", "BANK_REJECTED", "AWAITING_REMEDIATION"], states
+    after_sending = states[states.index("SENT_TO_BANK"):]
+    assert after_sending == ["SENT_TO_BANK", "ACCEPTED", "BANK_REJECTED", "AWAITING_REMEDIATION"], states
     assert view.payment_attempts[0].reason_code == "AC04"
 
 
@@ -150,7 +151,8 @@ async def test_runs_for_one_paying_account_never_overlap(client, sap_server, ban
         other = await start(client, worker, "1000013")  # a running workflow stands in for the other run
         assert registers.acquire_account("ACME", other.id)
         request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60)
-        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=worker.task_queue)
+        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                          task_queue=worker.task_queue)
         await asyncio.sleep(3)
         assert (await run.query("status"))["stage"] == "starting"  # still waiting for the account
         registers.release_account("ACME", other.id)

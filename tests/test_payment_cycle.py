@@ -62,8 +62,8 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
             assert held.open_exception.owner.value == "ap-remediation"
             assert "AC04 account closed" in held.open_exception.reason
             # What AP reads in a terminal, as the README writes it: plain JSON, no codec, no flags.
-            shown = await asyncio.to_thread(subprocess.run, [str(BIN / "temporal"), "workflow", "query", "--address", temporal_address,
-                                                             "--workflow-id", invoice.workflow_id, "--name", "status"],
+            query = [str(BIN / "temporal"), "workflow", "query", "--workflow-id", invoice.workflow_id, "--name", "status"]
+            shown = await asyncio.to_thread(subprocess.run, [*query, "--address", temporal_address],
                                             capture_output=True, text=True, timeout=60)
             await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
                 resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))

@@ -166,7 +166,8 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
     assert case.reason == f"{len(report.open_drifts)} drifts ({', '.join(open_kinds)}); report {report.report_path}"
     exceptions, status = printed
     assert exceptions.returncode == 0 and status.returncode == 0, exceptions.stderr + status.stderr
-    assert any("ReconciliationDrift" in line and "PAID_TWICE" in line for line in exceptions.stdout.splitlines()), exceptions.stdout
+    rows = exceptions.stdout.splitlines()
+    assert any("ReconciliationDrift" in line and "PAID_TWICE" in line for line in rows), exceptions.stdout
     assert "treasury-ops  1" in status.stdout and "no outflows" not in status.stdout, status.stdout
 
 

@@ -134,7 +134,8 @@ def test_a_kept_reconciliation_report_prints(tmp_path, capsys):
     assert "PAID_TWICE  treasury-ops  open   1710-1-A  1.10 EUR" in out and "1 drifts: 0 healed, 1 for people" in out
 
 
-async def test_reports_survive_a_reconciliation_that_ended_badly_and_a_case_nobody_answers_for(client, store, temporal_address):
+async def test_reports_survive_a_reconciliation_that_ended_badly_and_a_case_nobody_answers_for(client, store,
+                                                                                               temporal_address):
     """No worker at all: a reconciliation that runs (nothing to say yet), then is terminated (a
     case: its drifts are unknown), and a lifecycle whose search attributes name a case but whose
     status query nobody answers. Both reports list what they can and say what they can not."""

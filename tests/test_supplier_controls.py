@@ -33,7 +33,8 @@ def receipt_for(invoice: Invoice, gross: str | None = None, content: str | None 
 
 
 def inclusion(run: str = "1") -> PaymentRunInclusion:
-    return PaymentRunInclusion(payment_run_id="S" + run, run_key=f"ACME-{uuid.uuid4().hex[:6]}-{run}", execution_date=business_today())
+    return PaymentRunInclusion(payment_run_id="S" + run, run_key=f"ACME-{uuid.uuid4().hex[:6]}-{run}",
+                               execution_date=business_today())
 
 
 def bank_change(invoice: Invoice, changed_by: str | None = "md.mallory") -> BankDetailsChange:

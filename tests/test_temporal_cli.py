@@ -96,7 +96,8 @@ async def test_corrected_invoice_starts_after_a_failed_start_and_no_invoice_star
     body = invoice_json()
     invoice = Invoice.model_validate(body)
     (tmp_path / "invoice.json").write_text(json.dumps(body))
-    printed = await asyncio.to_thread(run_module, "cli", "start-command", str(tmp_path / "invoice.json"), address=temporal_address)
+    printed = await asyncio.to_thread(run_module, "cli", "start-command", str(tmp_path / "invoice.json"),
+                                      address=temporal_address)
     assert printed.returncode == 0, printed.stderr
     command = shlex.split(printed.stdout)[1:]  # without the leading `temporal`
     async with new_worker(client, sap_server, store) as worker:
