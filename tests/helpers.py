@@ -85,14 +85,14 @@ def path(view: InvoiceLifecycleStatus) -> list[str]:
     return states
 
 
-async def wait_for_history(handle: WorkflowHandle, status: str, *, after: int = 0, timeout: float = 20.0) -> Any:
-    """Until the lifecycle has *reached* `status`: it is in the recorded history (past the first
-    `after` entries, e.g. a view's len(history) before a second attempt), wherever the lifecycle
-    has moved on to since. For transient states such as SENT_TO_BANK, ACCEPTED or SETTLED,
-    which the bank's calendar may take it straight through (booked on receipt, tests/clock.py)."""
+async def wait_for_history(handle: WorkflowHandle, status: str, timeout: float = 20.0) -> Any:
+    """Until the lifecycle has *reached* `status`: it is in the recorded history, wherever the
+    lifecycle has moved on to since. For transient states such as SENT_TO_BANK, ACCEPTED or
+    SETTLED, which the bank's calendar may take it straight through (booked on receipt,
+    tests/clock.py). States recur with a second payment attempt: check path(view) for which."""
     async def check():
         view = await handle.query("status", result_type=InvoiceLifecycleStatus)
-        assert status in [h.status.value for h in view.history[after:]], f"{status} not reached: {path(view)}"
+        assert status in path(view), f"{status} not reached: {path(view)}"
         return view
 
     return await assert_eventually(check, timeout)

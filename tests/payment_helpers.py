@@ -41,12 +41,12 @@ async def bank_inbox(client: Client, task_queue: str):
         await handle.terminate("test done")
 
 
-async def advance_until(handle: WorkflowHandle, status: str, bank_url: str, max_days: int = 5, after: int = 0):
+async def advance_until(handle: WorkflowHandle, status: str, bank_url: str, max_days: int = 5):
     """Advance the bank one day at a time (weekends included) until the lifecycle has reached
-    `status` (its recorded history, past the first `after` entries, says so)."""
+    `status` (its recorded history says so)."""
     for _ in range(max_days):
         try:
-            return await wait_for_history(handle, status, after=after, timeout=6)
+            return await wait_for_history(handle, status, timeout=6)
         except AssertionError:
             await bank_admin.advance(bank_url, 1)
-    return await wait_for_history(handle, status, after=after, timeout=10)
+    return await wait_for_history(handle, status, timeout=10)

@@ -92,6 +92,12 @@ async def bank_day(bank_url: str) -> date:
     return date.fromisoformat(response.json()["clock"]["date"])
 
 
+async def days_past_booking(bank_url: str, end_to_end_id: str) -> int:
+    """Days to advance the bank until the statement of the last payment's settlement day is out."""
+    settled = max(date.fromisoformat(p["settlement_date"]) for p in await bank_admin.payments_for(bank_url, end_to_end_id))
+    return (settled - await bank_day(bank_url)).days + 1
+
+
 async def post_file(bank_url: str, xml: bytes) -> None:
     async with httpx.AsyncClient(base_url=bank_url) as http:
         (await http.post("/payments", content=xml, headers={"Content-Type": "application/xml"})).raise_for_status()
@@ -118,7 +124,9 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
         # The inbox is gone: no statement reaches the ERP, the lifecycle waits at SETTLED.
         e2e = view.payment_attempts[0].end_to_end_id
         await post_file(bank_server, resend_by_hand(invoice, e2e, await bank_day(bank_server)))  # paid twice
-        await bank_admin.advance(bank_server, 1)  # the day's camt.053, recorded but not yet applied
+        # Through the statement of the day the resent payment is booked (the next business day when
+        # it came after the cut-off), recorded but not yet applied.
+        await bank_admin.advance(bank_server, await days_past_booking(bank_server, e2e))
         registers.record_bank_messages(await bank.peek_mailbox())
         await clear_in_erp(sap_server, view.erp_document)  # (b) the ERP is cleared behind the lifecycle's back
         ghost = f"1710-1000013-{unique_ref('GHOST')}"  # (c) treasury expects money for no invoice
