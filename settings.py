@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     codec_key_id: str = "finsync-1"
 
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
+    # Where the Reconciliation keeps its JSON reports (`python -m cli report --reconciliation`).
+    report_dir: Path = Path(".finsync") / "reports"
 
     # Bank (ISO 20022 over HTTP).
     bank_url: str = "http://127.0.0.1:8090"

@@ -18,6 +18,25 @@ class PaymentRunAlreadyExecuted(RuntimeError):
     file again under a new run would pay twice."""
 
 
+MAX_RUN_NUMBER = 9  # canonical.payment_run.PaymentRunRequest.run_number: one digit in the ERP's 6-character run id
+
+
+def _already_executed(run_key: str, workflow_run_id: str, taken_keys: list[str]) -> PaymentRunAlreadyExecuted:
+    """The refusal, with the fix a treasurer needs: a second run of the same account and run
+    date is another run number. Run keys are `<account>-<yyyymmdd>-<run number>`
+    (workflows.payment_run.run_identity)."""
+    prefix, number = run_key.rsplit("-", 1)
+    account, day = prefix.rsplit("-", 1)
+    day = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    taken = sorted({int(k.rsplit("-", 1)[1]) for k in taken_keys if k.rsplit("-", 1)[1].isdigit()})
+    free = [n for n in range(1, MAX_RUN_NUMBER + 1) if n not in taken]
+    fix = (f'to pay again for {account} on that date, start a new run with "run_number": {free[0]} in the run request '
+           f"(taken: {', '.join(map(str, taken))})" if free else
+           f"every run number 1-{MAX_RUN_NUMBER} of {account} on that date is taken: give the run another run_date")
+    return PaymentRunAlreadyExecuted(f"payment run {run_key} (paying account {account}, run date {day}, run number {number}) "
+                                     f"was already executed by workflow run {workflow_run_id}; {fix}")
+
+
 class PaymentRunRow(SQLModel, table=True):
     __tablename__ = "payment_run"
     run_key: str = Field(primary_key=True)
@@ -103,7 +122,9 @@ class PaymentRegisters:
                 session.add(PaymentRunRow(run_key=run_key, workflow_run_id=workflow_run_id, registered_at=_now()))
                 session.commit()
             elif row.workflow_run_id != workflow_run_id:
-                raise PaymentRunAlreadyExecuted(f"payment run {run_key} was already executed by workflow run {row.workflow_run_id}")
+                same_day = run_key.rsplit("-", 1)[0] + "-"
+                taken = session.exec(select(PaymentRunRow.run_key).where(PaymentRunRow.run_key.startswith(same_day))).all()
+                raise _already_executed(run_key, row.workflow_run_id, list(taken))
 
     # -- one run per paying account at a time ---------------------------------------------
     def lock_holder(self, account_id: str) -> str | None:

@@ -1,9 +1,9 @@
 """Session fixtures: one real Temporal dev server and one real mock-sap on free loopback
-ports for the whole run, each stopped by its own PID at the end."""
+ports for the whole run, each stopped by its own PID at the end. The mocks' clocks follow the
+session's clock profile (tests/clock.py)."""
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,11 +17,26 @@ from adapters.treasury_store import TreasuryStore
 from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
+from tests import clock
 from tests.helpers import TEST_CODEC_KEY
 from tests.servers import running
 from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
+CLOCK_SENSITIVE = "clock_sensitive"
+
+
+def pytest_report_header() -> str:
+    return f"clock profile {clock.profile().describe()} ({clock.ENV})"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the session's mock-bank depends on the bank's calendar (booked at once, or on
+    a later day): it must carry the marker, so `make test` runs it under the weekend clock too."""
+    unmarked = [i.nodeid for i in items if "bank_server" in getattr(i, "fixturenames", ())
+                and i.get_closest_marker(CLOCK_SENSITIVE) is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests using bank_server need @pytest.mark.{CLOCK_SENSITIVE}: {', '.join(unmarked)}")
 
 
 @pytest.fixture(scope="session")
@@ -70,16 +85,16 @@ def temporal_address(env: WorkflowEnvironment) -> str:
 
 @pytest.fixture(scope="session")
 def sap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """mock-sap with its clock at today, so ERP due dates line up with the dev server's."""
-    start = lambda port, log: mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log)  # noqa: E731
+    """mock-sap at the profile's moment: posting and due dates are the tests' business dates."""
+    start = lambda port, log: mock_sap(port, clock=clock.profile().clock_arg, log=log)  # noqa: E731
     with running(start, tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """mock-bank with its clock at today 09:00, before the 15:00 cut-off."""
-    start = lambda port, log: mock_bank(port, clock=f"{date.today().isoformat()}T09:00", log=log)  # noqa: E731
+    """mock-bank at the profile's moment (weekday morning before the cut-off, by default)."""
+    start = lambda port, log: mock_bank(port, clock=clock.profile().clock_arg, log=log)  # noqa: E731
     with running(start, tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
         yield url
 

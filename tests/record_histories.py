@@ -3,13 +3,13 @@
     .venv/bin/python -m tests.record_histories
 
 Re-record only on purpose: a committed history is a running workflow from the past, and the
-point of the replay test is that today's code still replays it. Uses the fixed test codec key.
+point of the replay test is that today's code still replays it. Uses the fixed test codec key
+and the tests' clock profile (tests/clock.py; FINSYNC_TEST_CLOCK, weekday-morning by default).
 """
 
 import asyncio
 import json
 import tempfile
-from datetime import date
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -21,6 +21,7 @@ from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from adapters.treasury_store import TreasuryStore
 from tests import sap_admin
+from tests.clock import business_today, profile
 from tests.helpers import TEST_CODEC_KEY, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.servers import running
@@ -43,7 +44,7 @@ async def record(sap_url: str, env: WorkflowEnvironment, store: TreasuryStore) -
             resolved_by="md.anna", resolution="account 0001", corrected_invoice=held.model_copy(update={"bank_account_id": "0001"})))
         await wait_for_status(h1, "SCHEDULED")
         await h1.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
-            payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today()))
+            payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=business_today()))
         await wait_for_status(h1, "IN_PAYMENT_RUN")
         # 2. Posted, then cancelled: payment block in the ERP, outflow withdrawn, completed.
         cancelled = Invoice.model_validate(invoice_json(ref="REPLAY-CANCEL-1", supplier_id="1000014"))
@@ -85,10 +86,11 @@ async def record_payment_cycle(sap_url: str, bank_url: str, env: WorkflowEnviron
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     settings = Settings(codec_key=TEST_CODEC_KEY)
-    today = f"{date.today()}T09:00"
+    moment = profile().clock_arg
+    print("clock profile", profile().describe())
     with tempfile.TemporaryDirectory() as tmp, \
-            running(lambda port, log: mock_sap(port, clock=today, log=log), Path(tmp) / "sap.log") as sap_url, \
-            running(lambda port, log: mock_bank(port, clock=today, log=log), Path(tmp) / "bank.log") as bank_url:
+            running(lambda port, log: mock_sap(port, clock=moment, log=log), Path(tmp) / "sap.log") as sap_url, \
+            running(lambda port, log: mock_bank(port, clock=moment, log=log), Path(tmp) / "bank.log") as bank_url:
         async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
             data_converter=data_converter(load_codec(settings)),
             search_attributes=sa.ALL,

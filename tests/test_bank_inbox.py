@@ -3,6 +3,8 @@ problems it reported travel with it until treasury acknowledges them."""
 
 import uuid
 
+import pytest
+
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, MessageKind
 from canonical.inbox import BankInboxConfig
@@ -12,6 +14,7 @@ from workflows import search_attributes as sa
 from workflows.bank_inbox import BankInbox
 
 
+@pytest.mark.clock_sensitive  # on the session's mock-bank
 async def test_inbox_continues_as_new_and_keeps_its_problems(client, sap_server, bank_server, store):
     await bank_admin.reset(bank_server)
     PaymentRegisters(store.engine).record_bank_messages([
