@@ -1,6 +1,5 @@
-"""Helpers for tests that follow a payment through the bank: the bank's own date, the
-recorded history of states (a transient live state may be passed before anyone looks), and
-the side cases a lifecycle keeps."""
+"""Helpers for tests that follow a payment through the bank: the bank's own date, the side
+cases a lifecycle keeps, and the refusal an update gets."""
 
 from datetime import date
 
@@ -9,7 +8,6 @@ from temporalio.client import WorkflowHandle
 
 from canonical.exceptions import ExceptionCase
 from canonical.status import InvoiceLifecycleStatus
-from tests.helpers import assert_eventually
 
 
 async def bank_date(bank_url: str) -> date:
@@ -17,16 +15,6 @@ async def bank_date(bank_url: str) -> date:
         response = await http.get("/_mock/state")
     response.raise_for_status()
     return date.fromisoformat(response.json()["clock"]["date"])
-
-
-async def reached(handle: WorkflowHandle, status: str, timeout: float = 20.0) -> InvoiceLifecycleStatus:
-    """The lifecycle has passed through `status` (it may have moved on since)."""
-    async def check():
-        view = await handle.query("status", result_type=InvoiceLifecycleStatus)
-        assert status in [h.status.value for h in view.history], [h.note for h in view.history]
-        return view
-
-    return await assert_eventually(check, timeout)
 
 
 def side_case(view: InvoiceLifecycleStatus, case_type: str) -> ExceptionCase | None:

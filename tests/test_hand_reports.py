@@ -10,11 +10,12 @@ from canonical.commands import LifecyclePolicy, ReportBankRejection, ResolveExce
 from canonical.invoice import Invoice
 from canonical.payment import BankStatus, BankStatusReport
 from tests import bank_admin
-from tests.evidence_helpers import bank_date, reached, refusal, side_case
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.evidence_helpers import bank_date, refusal, side_case
+from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
+pytestmark = pytest.mark.clock_sensitive
 FAST_CHECKS = LifecyclePolicy(bank_check_minutes=0.05)
 
 
@@ -40,7 +41,7 @@ async def test_report_on_a_sent_payment_opens_a_case_and_the_booking_pays_once(c
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await scheduled(client, worker, "1000013")
         await pay(client, worker.task_queue, run_date=await bank_date(bank_server))  # no inbox yet: nothing read back
-        sent = await reached(handle, "SENT_TO_BANK")
+        sent = await wait_for_history(handle, "SENT_TO_BANK")
         answer = await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(sent))
         assert "nothing is paid again" in answer
         held = await handle.query(InvoiceToPayment.status)
@@ -62,7 +63,7 @@ async def test_report_on_an_accepted_payment_waits_for_the_bank(client, sap_serv
         execution = await bank_date(bank_server) + timedelta(days=3)  # accepted now, booked on that day
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue, run_date=execution)
-            accepted = await reached(handle, "ACCEPTED")
+            accepted = await wait_for_history(handle, "ACCEPTED")
             await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(accepted, "AC06"))
 
             async def still_waiting():
@@ -84,7 +85,7 @@ async def test_report_confirmed_by_the_bank_leads_to_remediation_and_no_repeat_t
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await scheduled(client, worker, "1000014")  # INITECH: its account is closed at the bank
         await pay(client, worker.task_queue, run_date=await bank_date(bank_server))
-        sent = await reached(handle, "SENT_TO_BANK")
+        sent = await wait_for_history(handle, "SENT_TO_BANK")
         await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(sent))
         async with bank_inbox(client, worker.task_queue):
             view = await wait_for_status(handle, "AWAITING_REMEDIATION", timeout=30)
@@ -114,7 +115,7 @@ async def test_silent_bank_payment_not_booked_by_a_balanced_statement_frees_a_ne
         handle = await scheduled(client, worker, "1000014")  # the bank rejects it AC04 but says nothing
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue, run_date=await bank_date(bank_server))
-            sent = await reached(handle, "SENT_TO_BANK")
+            sent = await wait_for_history(handle, "SENT_TO_BANK")
             await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(sent))
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server, max_days=6)
         await handle.terminate("test done")

@@ -40,6 +40,7 @@ async def sap_faults(sap_server):
         await sap_admin.clear_faults(sap_server)
 
 
+@pytest.mark.clock_sensitive
 async def test_erp_down_after_settlement_opens_an_outage_case_that_closes_itself(
         client, sap_faults, bank_server, store, short_erp_outage_sla):
     await bank_admin.reset(bank_server)
