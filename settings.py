@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     codec_key_id: str = "finsync-1"
 
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
+    # E-invoice intake's own register of documents already passed on (byte-identical pushes).
+    intake_db_url: str = "sqlite:///.finsync/intake.db"
     # Where the Reconciliation keeps its JSON reports (`python -m cli report --reconciliation`).
     report_dir: Path = Path(".finsync") / "reports"
 
