@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from temporalio import activity
 
-from activities.errors import transient_error
-from adapters.bank import BankClient, BankTransientError
+from adapters.bank import BankClient
+from adapters.bank_errors import BankError
 from adapters.iso20022.readers import UnreadableBankMessage, read_message_all, statement_balances
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, BankStatement, MessageKind, PayingAccount, PaymentReturn, PaymentStatusReport
@@ -92,10 +92,12 @@ class BankEvidenceActivities:
         if account is None:
             return BankEvidence(evidence=Evidence.NONE, detail=f"run {record.run_key} names no known paying account")
         if query.request_intraday_report:
+            # Only a nudge for fresher evidence; what decides is what the bank has sent. A bank
+            # that refuses the report (a closed account: 409) or is down must not stop the look.
             try:
                 await self._bank.request_intraday_report(account.account_id)
-            except BankTransientError as e:
-                raise transient_error(f"bank unavailable for an intraday report: {e}", e.retry_after) from e
+            except BankError as e:
+                activity.logger.warning("no intraday report for %s: %s", account.account_id, e)
         since = query.value_date - timedelta(days=7)
         messages = await asyncio.to_thread(self._registers.messages_since, since)
         return weigh(query, messages, account.iban.replace(" ", ""), self._margin)
