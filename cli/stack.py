@@ -88,6 +88,7 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            "FINSYNC_SAP_URL": cfg.sap_url, "FINSYNC_BANK_URL": cfg.bank_url,
            "FINSYNC_EINVOICE_URL": f"http://127.0.0.1:{cfg.port['mock-einvoice']}",
            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
+           "FINSYNC_INTAKE_DB_URL": f"sqlite:///{cfg.state_dir / 'intake.db'}",
            "FINSYNC_REPORT_DIR": str(cfg.state_dir / "reports"),
            "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1"}
     os.environ.update(env)

@@ -4,6 +4,7 @@ event per push. Kept in intake's own small database, by the document's SHA-256; 
 is recorded only once its lifecycle has it, so a push that failed half-way is taken again."""
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import create_engine, update
 from sqlalchemy.pool import StaticPool
@@ -24,6 +25,8 @@ class PushRegister:
         # In memory (the default, for tests and one-off runs) every connection must see the
         # same database; a file or a server URL needs no such pool.
         pool = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if url == "sqlite://" else {}
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, **pool)
         SQLModel.metadata.create_all(self.engine, tables=[EInvoicePushRow.__table__])
 

@@ -18,7 +18,7 @@ OPS, TREASURY_OPS = ExceptionOwner.INTEGRATION_OPS, ExceptionOwner.TREASURY_OPS
 # A maintenance window is an outage for integration ops, never a ticket per invoice for AP.
 ERP = Counterpart(
     name="the ERP", case_type="ErpUnavailable", owner=OPS,
-    start_to_close=timedelta(seconds=60), outage_sla=timedelta(minutes=30),
+    start_to_close=timedelta(seconds=60), outage_sla=timedelta(minutes=30), settle_after_timeout=timedelta(minutes=3),
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)),
 )
 
@@ -72,6 +72,6 @@ ERP_STATEMENT = Counterpart(
 # with backoff and never blocks payment (answers are sent from a queue beside the lifecycle).
 EINVOICE = Counterpart(
     name="the e-invoicing access point", case_type="EInvoicingUnavailable", owner=OPS,
-    start_to_close=timedelta(seconds=30), outage_sla=timedelta(days=1),
+    start_to_close=timedelta(seconds=30), outage_sla=timedelta(days=1), settle_after_timeout=timedelta(minutes=1),
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)),
 )
