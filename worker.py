@@ -71,7 +71,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
     inbox = BankInboxActivities(bank, registers, sap, outbox)
     recon = ReconciliationActivities(client, sap, store, registers, bank)
-    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine))
+    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox)
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
@@ -82,7 +82,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.record_statement_problems, inbox.mark_messages_applied, deliveries.deliver_to_lifecycles,
         recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
-        vendors.sync_vendor_master, vendors.running_lifecycles_of,
+        vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         answers.send_invoice_response,
     ]
 
