@@ -190,7 +190,8 @@ class PaymentRegisters:
         with Session(self.engine) as session:
             row = session.get(BankMessageRow, bank_message_id)
             if row is not None and row.applied_at is None:
-                row.applied_at, row.problem = _now(), problem
+                # A statement's post may have noted its problem already (it runs beside the inbox).
+                row.applied_at, row.problem = _now(), "; ".join(filter(None, [row.problem, problem])) or None
                 session.add(row)
                 session.commit()
 
