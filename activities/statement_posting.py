@@ -15,7 +15,7 @@ window and calls again."""
 
 import asyncio
 
-from adapters.finsta import build_finsta01, statement_number
+from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
 from adapters.iso20022.readers import read_message_all, statement_balances
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PENDING, PaymentRegisters
@@ -95,6 +95,9 @@ class Posting:
     async def _send(self, statement: BankStatement, key: str, message_id: str) -> StatementPosting:
         try:
             posting = await self._erp.post_bank_statement(statement)
+        except StatementNotPostable:  # refused while building the IDoc: nothing was sent
+            await asyncio.to_thread(self._registers.release_statement_claim, key, message_id)
+            raise
         except SapTransientError as e:
             if e.status in _NOTHING_PROCESSED:  # the next attempt may post: SAP certainly has nothing
                 await asyncio.to_thread(self._registers.release_statement_claim, key, message_id)
