@@ -64,6 +64,7 @@ class Posting:
             if not any(e.remittance_reference for e in statement.entries):
                 outcome.already_posted.append(f"{key} (no payments of ours)")
                 return None
+            await self._erp.ready_for_statement()  # a token refused now is an outage, not an unknown post
             existing = await asyncio.to_thread(self._registers.claim_statement_posting, key, message_id)
             if existing is None:
                 posting = await self._send(statement, key, message_id)

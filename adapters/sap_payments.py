@@ -184,6 +184,11 @@ class SapPayments:
 
     # -- bank statement --------------------------------------------------------------------
 
+    async def ready_for_statement(self) -> None:
+        """Fetch the IDoc endpoint's CSRF token now: once the caller has claimed a statement,
+        the POST is then the only request, so a failure after the claim is the post's own."""
+        await self._sap._csrf_token(IDOC)
+
     async def post_bank_statement(self, statement: BankStatement, our_account_bic: str | None = None) -> StatementPosting:
         """Post the camt.053 as FINSTA01: debits with a reference clear the invoices they pay,
         returns with a reference reopen them. Call at most ONCE per statement: SAP does not
