@@ -78,19 +78,19 @@ class Posting:
         if reference.startswith(REFUSED):
             problems.append(f"statement {key} was refused by the ERP ({reference[len(REFUSED):]}); not posted again")
             return None
-        if reference != PENDING:
-            outcome.already_posted.append(key)
-            return await erp_view(statement, self._registers, self._clearing)
-        # Claimed, then no answer recorded: a crash or a lost answer. Only the ERP can say.
         view = await erp_view(statement, self._registers, self._clearing)
-        evidence = await view.evidence_of(statement_number(statement))
-        if evidence is None:
-            outcome.unknown.append(key)
-            return None
-        await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, f"recovered: {evidence}")
-        outcome.posted.append(f"{key} (answer recovered from the ERP: {evidence})")
-        problems += [f"statement {key}: {p}" for p in view.not_applied()]
-        problems += _left_out(key, statement)
+        if reference == PENDING:  # claimed, then no answer recorded: a crash or a lost answer
+            evidence = await view.evidence_of(statement_number(statement))
+            if evidence is None:
+                outcome.unknown.append(key)
+                return None
+            await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, f"recovered: {evidence}")
+            outcome.posted.append(f"{key} (answer recovered from the ERP: {evidence})")
+        else:  # this message's own post, answered: a retry after the answer was recorded
+            outcome.already_posted.append(key)
+        # SAP's answer (lines it could not clear) may have died with the attempt that got it:
+        # what the ERP shows now says the same for every line of ours.
+        problems += [f"statement {key}: {p}" for p in view.not_applied()] + _left_out(key, statement)
         return view
 
     async def _send(self, statement: BankStatement, key: str, message_id: str) -> StatementPosting:
