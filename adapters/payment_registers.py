@@ -96,6 +96,8 @@ class PostedStatementRow(SQLModel, table=True):
     posted_at: datetime
 
 
+PENDING = "pending"  # a statement claimed for posting whose ERP answer is not recorded (yet)
+
 _TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
                                  FileRefusalRow)]
 
@@ -168,16 +170,19 @@ class PaymentRegisters:
             row = session.get(PaymentRow, end_to_end_id)
             return _record(row) if row else None
 
+    def payments(self, end_to_end_ids: list[str]) -> dict[str, PaymentRecord]:
+        """Many at once, by EndToEndId: a pain.002 or camt.054 names thousands."""
+        found: dict[str, PaymentRecord] = {}
+        unique = sorted(set(end_to_end_ids))
+        with Session(self.engine) as session:
+            for start in range(0, len(unique), 500):  # below SQLite's bound-parameter limit
+                rows = session.exec(select(PaymentRow).where(PaymentRow.end_to_end_id.in_(unique[start:start + 500])))
+                found.update((row.end_to_end_id, _record(row)) for row in rows)
+        return found
+
     def payments_in_message(self, message_id: str) -> list[PaymentRecord]:
         with Session(self.engine) as session:
             return [_record(r) for r in session.exec(select(PaymentRow).where(PaymentRow.message_id == message_id))]
-
-    def latest_payment_for_reference(self, remittance_reference: str) -> PaymentRecord | None:
-        with Session(self.engine) as session:
-            rows = session.exec(select(PaymentRow).where(PaymentRow.remittance_reference == remittance_reference)
-                                .order_by(PaymentRow.attempt.desc()))
-            row = rows.first()
-            return _record(row) if row else None
 
     def record_file_refusal(self, message_id: str, reason_code: str | None, detail: str) -> None:
         with Session(self.engine) as session:
@@ -239,7 +244,17 @@ class PaymentRegisters:
         with Session(self.engine) as session:
             row = session.get(BankMessageRow, bank_message_id)
             if row is not None and row.applied_at is None:
-                row.applied_at, row.problem = _now(), problem
+                # A statement's post may have noted its problem already (it runs beside the inbox).
+                row.applied_at, row.problem = _now(), "; ".join(filter(None, [row.problem, problem])) or None
+                session.add(row)
+                session.commit()
+
+    def add_message_problem(self, bank_message_id: str, problem: str) -> None:
+        """A problem found after the message was applied (its statement's post to the ERP)."""
+        with Session(self.engine) as session:
+            row = session.get(BankMessageRow, bank_message_id)
+            if row is not None and problem not in (row.problem or ""):
+                row.problem = "; ".join(filter(None, [row.problem, problem]))
                 session.add(row)
                 session.commit()
 
@@ -249,14 +264,37 @@ class PaymentRegisters:
             return [(r.bank_message_id, r.problem) for r in rows]
 
     # -- statements posted to the ERP ---------------------------------------------------
-    def statement_posting(self, statement_key: str) -> str | None:
+    def statement_posting(self, statement_key: str) -> tuple[str, str] | None:
+        """(bank message id, ERP reference) of the statement's entry, or None."""
         with Session(self.engine) as session:
             row = session.get(PostedStatementRow, statement_key)
-            return row.erp_reference if row else None
+            return (row.bank_message_id, row.erp_reference) if row else None
+
+    def claim_statement_posting(self, statement_key: str, bank_message_id: str) -> tuple[str, str] | None:
+        """Write "pending" for the statement unless an entry exists; atomic, so two messages
+        carrying the same statement (the bank sent it twice) cannot both post it. None: this
+        message holds the claim now; else the entry that was there."""
+        with Session(self.engine) as session:
+            session.add(PostedStatementRow(statement_key=statement_key, bank_message_id=bank_message_id,
+                                           erp_reference=PENDING, posted_at=_now()))
+            try:
+                session.commit()
+                return None
+            except IntegrityError:
+                session.rollback()
+        return self.statement_posting(statement_key)
+
+    def release_statement_claim(self, statement_key: str, bank_message_id: str) -> None:
+        """Only when the ERP certainly received nothing (not reachable, or busy before processing)."""
+        with Session(self.engine) as session:
+            row = session.get(PostedStatementRow, statement_key)
+            if row is not None and row.bank_message_id == bank_message_id and row.erp_reference == PENDING:
+                session.delete(row)
+                session.commit()
 
     def record_statement_posting(self, statement_key: str, bank_message_id: str, erp_reference: str) -> None:
-        """`erp_reference` is "pending" just before the ERP call and the IDoc number after it:
-        a "pending" found later means the outcome is unknown and a person must look."""
+        """The ERP's answer to a claimed post: its IDoc number, what recovery found, or its refusal.
+        A "pending" entry found later means the outcome is unknown: the ERP is asked, never posted to again."""
         with Session(self.engine) as session:
             row = session.get(PostedStatementRow, statement_key) or PostedStatementRow(
                 statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference, posted_at=_now())

@@ -83,6 +83,36 @@ async def record_payment_cycle(sap_url: str, bank_url: str, env: WorkflowEnviron
             print("recorded", name, len(history.events), "events")
 
 
+async def record_bank_inbox(sap_url: str, bank_url: str, env: WorkflowEnvironment, store: TreasuryStore) -> None:
+    """5. BankInbox (pinned; commands changed in v2) with the StatementPost child it hands a
+    camt.053 to: a lifecycle paid, settled and cleared, its statement posted and hinted twice.
+    The lifecycle's own history is not kept: REPLAY-PAID-1 covers that path."""
+    from canonical.inbox import BankInboxConfig, StatementReport
+    from tests import bank_admin
+    from workflows.bank_inbox import BankInbox
+
+    client = env.client
+    await bank_admin.reset(bank_url)  # its clock back to today; the MsgIds of the run recorded before are free again
+    async with new_worker(client, sap_url, store, bank_url=bank_url) as worker:
+        paid = Invoice.model_validate(invoice_json(ref="REPLAY-INBOX-1", supplier_id="1000016"))
+        handle = await client.start_workflow(InvoiceToPayment.run, paid, id=paid.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        inbox = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=0.5, statement_rehint_seconds=1),
+                                            id="bank-inbox-replay", task_queue=worker.task_queue)
+        await pay(client, worker.task_queue)
+        await advance_until(handle, "COMPLETED", bank_url)
+        posts = [w async for w in client.list_workflows("WorkflowType='StatementPost'")]
+        post_histories = []
+        for post in posts:
+            report = await client.get_workflow_handle(post.id, result_type=StatementReport).result()
+            if report.posted:  # the statement that cleared the invoice, not an empty day's
+                post_histories.append(await client.get_workflow_handle(post.id).fetch_history())
+        await inbox.terminate("recorded")
+        for name, history in (("bank-inbox", await inbox.fetch_history()), ("statement-post", post_histories[-1])):
+            (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            print("recorded", name, len(history.events), "events")
+
+
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     settings = Settings(codec_key=TEST_CODEC_KEY)
@@ -97,6 +127,7 @@ async def main() -> None:
         ) as env:
             await record(sap_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
             await record_payment_cycle(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury2.db"))
+            await record_bank_inbox(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury3.db"))
 
 
 if __name__ == "__main__":
