@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payment_leg import account_digest
 
 _ANSWERED = ("accepted", "settled", "rejected", "returned")
+CLEARING_HINT_PATCH = "clearing-hint-before-read"
 _FINAL = ("settled", "rejected", "returned")
 
 
@@ -103,6 +104,11 @@ class PaymentPhase:
         doc, inv = self._state.erp_document, self._state.invoice
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
+            # A statement_posted hint that arrives while the ERP is read must not be wiped after
+            # the read (it would wait clearing_check_hours for a clearing already there).
+            hint_first = workflow.patched(CLEARING_HINT_PATCH)
+            if hint_first:
+                self._pay.clearing_hint = False
             item = await self._call(ErpActivities.read_open_item, OpenItemQuery(erp_document=doc, company_code=inv.company_code),
                                     summary=f"is ERP document {doc.invoice_document} cleared?", via=opts.ERP)
             if item is not None and item.is_cleared:
@@ -113,7 +119,8 @@ class PaymentPhase:
             if self._pay.outcome() == "returned":
                 self._sync_bank_status()
                 return False
-            self._pay.clearing_hint = False
+            if not hint_first:
+                self._pay.clearing_hint = False
             await self._wait(lambda: self._pay.clearing_hint or self._pay.outcome() == "returned",
                              timedelta(hours=self._policy.clearing_check_hours), "next look at the ERP open item")
             if workflow.now() >= deadline and self._cases.open is None:
@@ -126,6 +133,9 @@ class PaymentPhase:
         query = OpenItemQuery(erp_document=doc, company_code=inv.company_code)
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
+            hint_first = workflow.patched(CLEARING_HINT_PATCH)
+            if hint_first:
+                self._pay.clearing_hint = False
             item = await self._call(ErpActivities.read_open_item, query,
                                     summary=f"has the ERP reopened {doc.invoice_document}?", via=opts.ERP)
             # Reopened means the ERP booked both our debit and its return from statements; an
@@ -133,7 +143,8 @@ class PaymentPhase:
             if item is not None and not item.is_cleared and item.clearing_is_reversed:
                 self._state.advance(S.REOPENED, "the ERP reopened the item from the statement's return line")
                 return
-            self._pay.clearing_hint = False
+            if not hint_first:
+                self._pay.clearing_hint = False
             await self._wait(lambda: self._pay.clearing_hint, timedelta(hours=self._policy.clearing_check_hours),
                              "next look at the ERP open item")
             if workflow.now() >= deadline and self._cases.open is None:
