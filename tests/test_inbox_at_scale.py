@@ -15,6 +15,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
@@ -29,6 +30,7 @@ from tests import bank_admin
 from tests.helpers import assert_eventually, new_worker
 from workflows.bank_inbox import BankInbox
 
+pytestmark = pytest.mark.clock_sensitive
 PAYMENTS = 3000
 CREDITOR_IBAN = "NL30MOCK0000000005"  # "banked elsewhere": the bank accepts and pays it
 

@@ -22,6 +22,7 @@ from workflows import search_attributes as sa
 from workflows.bank_inbox import BankInbox
 from workflows.statement_post import statement_post_id
 
+pytestmark = pytest.mark.clock_sensitive
 CONFIG = BankInboxConfig(poll_seconds=0.5, statement_settle_seconds=2, statement_looks=3, statement_rehint_seconds=1)
 IDOC_POST = {"match": "^/sap/bc/idoc$", "method": "POST"}
 

@@ -30,6 +30,7 @@ from tests.statement_helpers import (all_completed, all_went_through, finsta_pos
                                      worker_ready)
 from workflows.bank_inbox import BankInbox
 
+pytestmark = pytest.mark.clock_sensitive
 DAY_OF_PAYMENTS = 40  # lifecycles paid in one run, so 40 debit lines on one camt.053
 # Short settle windows and a quick second hint: the lifecycles' own look is 6 hours away, so
 # every COMPLETED below came from the statement post telling them.
