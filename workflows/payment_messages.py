@@ -55,13 +55,17 @@ class PaymentMessages:
             raise ValueError(refusal)
 
     @workflow.signal
-    def included_in_payment_run(self, sent: PaymentSent) -> None:
-        self._pay.sent(sent)
+    def included_in_payment_run(self, payload: RawValue) -> None:
+        sent = self._decode("included_in_payment_run", payload, PaymentSent)
+        if sent is not None:
+            self._pay.sent(sent)
 
     @workflow.signal
-    def released_from_payment_run(self, sent: PaymentSent) -> None:
+    def released_from_payment_run(self, payload: RawValue) -> None:
         """The run could not take the invoice after all (e.g. the ERP refused its claim)."""
-        self._pay.release(sent.run_key)
+        sent = self._decode("released_from_payment_run", payload, PaymentSent)
+        if sent is not None:
+            self._pay.release(sent.run_key)
 
     @workflow.signal
     def bank_status(self, payload: RawValue) -> None:
