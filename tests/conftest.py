@@ -24,6 +24,7 @@ from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
 CLOCK_SENSITIVE = "clock_sensitive"
+CLOCK_INDEPENDENT = "clock_independent"
 
 
 def pytest_report_header() -> str:
@@ -31,12 +32,14 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test on the session's mock-bank depends on the bank's calendar (booked at once, or on
-    a later day): it must carry the marker, so `make test` runs it under the weekend clock too."""
+    """A test on the session's mock-bank may depend on the bank's calendar (booked at once, or on
+    a later day): it must say so, so `make test` runs it under the weekend clock too, or say
+    why it does not (clock_independent: e.g. it only reads a pain.002, released at once)."""
     unmarked = [i.nodeid for i in items if "bank_server" in getattr(i, "fixturenames", ())
-                and i.get_closest_marker(CLOCK_SENSITIVE) is None]
+                and i.get_closest_marker(CLOCK_SENSITIVE) is None and i.get_closest_marker(CLOCK_INDEPENDENT) is None]
     if unmarked:
-        raise pytest.UsageError(f"tests using bank_server need @pytest.mark.{CLOCK_SENSITIVE}: {', '.join(unmarked)}")
+        raise pytest.UsageError(f"tests using bank_server need @pytest.mark.{CLOCK_SENSITIVE} "
+                                f"(or {CLOCK_INDEPENDENT}): {', '.join(unmarked)}")
 
 
 @pytest.fixture(scope="session")
