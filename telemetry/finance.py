@@ -52,24 +52,25 @@ class LifecycleMetrics:
     workflow state, rebuilt identically on replay."""
 
     def __init__(self) -> None:
-        self._first: dict[str, datetime] = {}
+        self.first: dict[str, datetime] = {}
+        self.started_at: datetime | None = None  # the first run's start, once the lifecycle continued as new
 
     @_never_raises
     def entered(self, status: str, amount: Decimal, currency: str) -> None:
-        if status in self._first:  # a re-entry (after a hold or a new attempt) is not a new invoice or hop
+        if status in self.first:  # a re-entry (after a hold or a new attempt) is not a new invoice or hop
             return
-        now = self._first[status] = workflow.now()
+        now = self.first[status] = workflow.now()
         # Invoices reaching each stage: the denominator of the failure rate by stage.
         _count("lifecycle_stage_entered_total", {"stage": status})
         if status == "RECEIVED":
             _count("invoices_total")
-        elif status == "POSTED" and "RECEIVED" in self._first:
-            _duration("sync_latency_seconds", now - self._first["RECEIVED"], {"hop": "ap_to_erp"})
-        elif status == "SCHEDULED" and "POSTED" in self._first:
-            _duration("sync_latency_seconds", now - self._first["POSTED"], {"hop": "erp_to_treasury"})
+        elif status == "POSTED" and "RECEIVED" in self.first:
+            _duration("sync_latency_seconds", now - self.first["RECEIVED"], {"hop": "ap_to_erp"})
+        elif status == "SCHEDULED" and "POSTED" in self.first:
+            _duration("sync_latency_seconds", now - self.first["POSTED"], {"hop": "erp_to_treasury"})
             _count("cash_outflow_minor_units_total", {"kind": "expected", "currency": currency}, _minor(amount, currency))
         elif status == "COMPLETED":
-            _duration("invoice_to_payment_cycle_seconds", now - workflow.info().start_time)
+            _duration("invoice_to_payment_cycle_seconds", now - (self.started_at or workflow.info().start_time))
 
 
 @_never_raises

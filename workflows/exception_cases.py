@@ -8,6 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionCase, ExceptionOwner, Severity, owner_of
+    from canonical.lifecycle_snapshot import MAX_CLOSED_CASES, CaseBookSnapshot
     from telemetry import finance
     from workflows.outage_board import OutageBoard
 
@@ -97,3 +98,15 @@ class CaseBook:
         self.open = None
         finance.case_closed(done.type, done.owner.value, done.resolved_at - done.opened_at, resolved_by)
         return done
+
+    def snapshot(self) -> CaseBookSnapshot:
+        board = self.outages
+        return CaseBookSnapshot(sequence=self._seq, open=self.open, side=list(self.side.values()),
+                                closed=self.closed[-MAX_CLOSED_CASES:], outage_sequence=board.sequence,
+                                outages_open=board.open, outages_closed=board.closed[-MAX_CLOSED_CASES:])
+
+    def restore(self, snap: CaseBookSnapshot) -> None:
+        """The same cases under the same ids, SLAs and escalations; new ids go on from the counter."""
+        self._seq, self.open, self.closed = snap.sequence, snap.open, list(snap.closed)
+        self.side = {case.case_id: case for case in snap.side}
+        self.outages.restore(snap.outage_sequence, snap.outages_open, snap.outages_closed)

@@ -5,6 +5,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.invoice import Invoice
+    from canonical.lifecycle_snapshot import StateSnapshot
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
     from telemetry import finance
     from workflows import search_attributes as sa
@@ -38,6 +39,26 @@ class LifecycleState:
             sa.COMPANY_CODE.value_set(inv.company_code),
         ])
         self.advance(InvoiceStatus.RECEIVED, f"{inv.supplier_invoice_ref} from supplier {inv.supplier_id}")
+
+    def snapshot(self) -> StateSnapshot:
+        return StateSnapshot(
+            status=self.status, before_hold=self._before_hold, history=self._history, erp_document=self.erp_document,
+            payment_run_id=self.payment_run_id, einvoice_receipts=self.einvoice_receipts, approvers=self.approvers,
+            first_entered=self._metrics.first, started_at=self._metrics.started_at or workflow.info().start_time,
+        )
+
+    def restore(self, snap: StateSnapshot, cases: CaseBook) -> None:
+        """A run that continued as new takes over where the last one stood: no status change,
+        no history line, nothing counted again."""
+        self._cases = cases
+        self.status, self._before_hold, self._history = snap.status, snap.before_hold, list(snap.history)
+        self.erp_document, self.payment_run_id = snap.erp_document, snap.payment_run_id
+        self.einvoice_receipts, self.approvers = list(snap.einvoice_receipts), list(snap.approvers)
+        self._metrics.first, self._metrics.started_at = dict(snap.first_entered), snap.started_at
+
+    def show(self) -> None:
+        """The Web UI's current details belong to a run: a continued run shows them again."""
+        self._show()
 
     def advance(self, status: InvoiceStatus, note: str) -> None:
         if status == InvoiceStatus.ON_HOLD and self.status != InvoiceStatus.ON_HOLD:

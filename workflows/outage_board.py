@@ -59,6 +59,14 @@ class OutageBoard:
         workflow.logger.info("outage case %s closed: %s answered again", done.case_id, via.name)
         self._changed()
 
+    @property
+    def sequence(self) -> int:
+        return self._seq
+
+    def restore(self, sequence: int, open_cases: dict[str, ExceptionCase], closed: list[ExceptionCase]) -> None:
+        """After a continue-as-new: the same cases; no telemetry, they were counted when opened."""
+        self._seq, self.open, self.closed = sequence, dict(open_cases), list(closed)
+
     def first(self) -> ExceptionCase | None:
         """The outage to show when only one fits (search attributes): the oldest."""
         return min(self.open.values(), key=lambda c: c.opened_at, default=None)

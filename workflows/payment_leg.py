@@ -14,6 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from canonical.bank_evidence import BankEvidence
     from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent
+    from canonical.lifecycle_snapshot import MAX_BANK_ANSWER_KEYS, MAX_LATE_ANSWERS, PaymentLegSnapshot
     from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction
     from canonical.reason_codes import ACCOUNT_REASONS, in_words
     from canonical.status import PaymentAttempt
@@ -33,7 +34,7 @@ class PaymentLeg:
         self.instruction: PaymentInstruction | None = None
         self.reservation: PaymentRunInclusion | None = None
         self.clearing_hint = False
-        self._seen: set[str] = set()
+        self._seen: dict[str, None] = {}  # answer keys in arrival order: the newest are kept on continue-as-new
         self.late_answers: list[str] = []
         self.paid_twice: list[str] = []  # alerts not yet turned into cases
         self.confirmed: set[str] = set()  # EndToEndIds whose failure the bank's messages confirmed
@@ -73,7 +74,7 @@ class PaymentLeg:
         key = f"{report.message_id}|{report.end_to_end_id}|{report.status.value}"
         if key in self._seen:
             return None
-        self._seen.add(key)
+        self._seen[key] = None
         current = self.current
         if current is None or (report.end_to_end_id and report.end_to_end_id != current.end_to_end_id):
             return self._late(report)
@@ -143,6 +144,22 @@ class PaymentLeg:
             end_to_end_id=rejection.end_to_end_id or (current.end_to_end_id if current else None),
             status=BankStatus.REJECTED, reason_code=rejection.reason_code, reason_text=rejection.reason_text,
         )
+
+    def snapshot(self) -> PaymentLegSnapshot:
+        return PaymentLegSnapshot(
+            attempts=self.attempts, instruction=self.instruction, reservation=self.reservation,
+            clearing_hint=self.clearing_hint, seen_answers=list(self._seen)[-MAX_BANK_ANSWER_KEYS:],
+            late_answers=self.late_answers[-MAX_LATE_ANSWERS:], paid_twice=self.paid_twice,
+            confirmed=sorted(self.confirmed), rejected_accounts=self.rejected_accounts,
+        )
+
+    def restore(self, snap: PaymentLegSnapshot) -> None:
+        # In place: the lifecycle state shows the same attempts list.
+        self.attempts[:] = snap.attempts
+        self.instruction, self.reservation, self.clearing_hint = snap.instruction, snap.reservation, snap.clearing_hint
+        self._seen = dict.fromkeys(snap.seen_answers)
+        self.late_answers, self.paid_twice = list(snap.late_answers), list(snap.paid_twice)
+        self.confirmed, self.rejected_accounts = set(snap.confirmed), list(snap.rejected_accounts)
 
     def next_attempt(self) -> int:
         """Attempt number for the next reservation. Only after the last one failed for good."""
