@@ -140,3 +140,6 @@ class LifecyclePolicy(BaseModel):
     clearing_sla_days: float = Field(default=2, gt=0, description="settled but not cleared in the ERP by then")
     bank_check_minutes: float = Field(
         default=240, gt=0, description="a rejection the bank has not confirmed: look at its messages again this often")
+    continue_after_events: int = Field(
+        default=8000, ge=20, description="continue as new at a long wait once the history has this many events, if "
+                                         "Temporal has not suggested it before (it does at 4,096 by default)")

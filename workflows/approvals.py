@@ -16,6 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.commands import ApprovalDecision
+    from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
 
 APPROVALS_PATCH = "approvals-v1"
@@ -34,6 +35,7 @@ class Approvals:
     def _init_approvals(self) -> None:
         self._rejection: ApprovalDecision | None = None
         self._awaiting_approval = False
+        self._approval_due = None  # when the approval SLA ends: a continued run waits out the rest
 
     def _approvals_needed(self) -> int:
         return 2 if self._state.invoice.gross_amount > self._policy.second_approval_above else 1
@@ -41,25 +43,30 @@ class Approvals:
     def _approved(self) -> bool:
         return len(self._state.approvers) >= self._approvals_needed()
 
-    async def _await_approval(self) -> None:
-        """Returns once approved; raises Rejected (after ending CANCELLED) on a rejection."""
+    async def _await_approval(self, resumed: bool = False) -> None:
+        """Returns once approved; raises Rejected (after ending CANCELLED) on a rejection.
+        `resumed`: a run that continued as new goes on waiting, with the approvals it has."""
         inv = self._state.invoice
-        if inv.approved_by:
-            self._state.approvers = [inv.approved_by]
-            self._state.note(f"approved by {inv.approved_by} in the AP platform")
-            return
-        if not workflow.patched(APPROVALS_PATCH):
-            return  # started before approvals existed: it went straight to validation
         needed = self._approvals_needed()
+        if not resumed:
+            if inv.approved_by:
+                self._state.approvers = [inv.approved_by]
+                self._state.note(f"approved by {inv.approved_by} in the AP platform")
+                return
+            if not workflow.patched(APPROVALS_PATCH):
+                return  # started before approvals existed: it went straight to validation
+            self._approval_due = workflow.now() + timedelta(hours=self._policy.approval_sla_hours)
+            above = f" (above {self._policy.second_approval_above} {inv.currency})" if needed > 1 else ""
+            self._state.advance(S.AWAITING_APPROVAL, f"needs {needed} approver{'s' if needed > 1 else ''}{above}"
+                                                     + (f"; submitted by {inv.submitted_by}" if inv.submitted_by else ""))
         self._awaiting_approval = True
-        self._state.advance(S.AWAITING_APPROVAL, f"needs {needed} approver{'s' if needed > 1 else ''}"
-                                                 + (f" (above {self._policy.second_approval_above} {inv.currency})" if needed > 1 else "")
-                                                 + (f"; submitted by {inv.submitted_by}" if inv.submitted_by else ""))
         try:
-            await self._wait_or_case(lambda: self._approved() or self._rejection is not None,
-                                     timedelta(hours=self._policy.approval_sla_hours), OVERDUE_CASE,
-                                     f"{inv.supplier_invoice_ref} ({inv.gross_amount} {inv.currency}) has "
-                                     f"{len(self._state.approvers)} of {needed} approvals after {self._policy.approval_sla_hours} h")
+            with self._continuable(WaitPoint(stage=Stage.APPROVAL, at=WaitingAt.APPROVAL)):
+                await self._wait_or_case(lambda: self._approved() or self._rejection is not None,
+                                         self._approval_due - workflow.now(), OVERDUE_CASE,
+                                         f"{inv.supplier_invoice_ref} ({inv.gross_amount} {inv.currency}) has "
+                                         f"{len(self._state.approvers)} of {needed} approvals "
+                                         f"after {self._policy.approval_sla_hours} h")
         finally:
             self._awaiting_approval = False
         if self._rejection is not None:

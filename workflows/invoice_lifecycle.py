@@ -7,6 +7,7 @@ ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silentl
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.erp import PaymentBlock
     from canonical.exceptions import ExceptionOwner
     from canonical.invoice import Invoice
-    from canonical.reason_codes import ACCOUNT_REASONS
+    from canonical.lifecycle_snapshot import LifecycleSnapshot, Stage, WaitingAt, WaitPoint
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from workflows.approvals import Approvals, Rejected
     from workflows.bank_confirmation import BankConfirmation
+    from workflows.continuation import Continuation
     from workflows.counterpart_calls import Counterpart, call
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
@@ -53,12 +55,16 @@ class _Cancelled(Exception):
 
 @workflow.defn(name="InvoiceToPayment")
 class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages, BankConfirmation,
-                       OperatorInputs):
+                       OperatorInputs, Continuation):
     @workflow.init
-    def __init__(self, invoice: Invoice) -> None:
+    def __init__(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
-        # input stays the plain canonical invoice a CLI user writes.
-        self._policy = workflow.memo_value(POLICY_MEMO, default=None, type_hint=LifecyclePolicy) or LifecyclePolicy()
+        # input stays the plain canonical invoice a CLI user writes. `resume`: what the last
+        # run knew, when this run continues it (workflows/continuation.py). The SDK decodes by
+        # type hints only when the argument count matches: a plain start's invoice is a dict.
+        invoice = Invoice.model_validate(invoice)
+        self._policy = resume.policy if resume else (
+            workflow.memo_value(POLICY_MEMO, default=None, type_hint=LifecyclePolicy) or LifecyclePolicy())
         self._state = LifecycleState(invoice)
         self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours), stage=lambda: self._state.status.value)
         self._resolution: ResolveException | None = None
@@ -73,29 +79,25 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
         self._state.on_change = self._status_changed
         self._cases.outages._on_change = self._state.case_changed
+        self._init_continuation(resume)  # last, so a continued run's state replaces the fresh one
 
     @workflow.run
-    async def run(self, invoice: Invoice) -> InvoiceLifecycleStatus:
-        if workflow.info().workflow_id != invoice.workflow_id:
+    async def run(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> InvoiceLifecycleStatus:
+        if workflow.info().workflow_id != self._state.invoice.workflow_id:
             # Invariant 1: a lifecycle under any other id could run beside the real one.
             raise ApplicationError(
-                f"workflow id must be {invoice.workflow_id!r} (derived from the invoice's business key), "
+                f"workflow id must be {self._state.invoice.workflow_id!r} (derived from the invoice's business key), "
                 f"got {workflow.info().workflow_id!r}",
                 type="WorkflowIdMismatch",
                 non_retryable=True,
             )
         sender = asyncio.get_running_loop().create_task(self._answer_supplier())
-        self._state.start(self._cases)
+        if resume is None:
+            self._state.start(self._cases)
+        else:
+            self._state.show()
         try:
-            await self._await_approval()
-            self._validated = await self._step(self._validate)
-            self._state.advance(InvoiceStatus.VALIDATED, f"supplier {self._validated.supplier_name}, pays to {self._validated.bank_account.masked()}")
-            self._state.erp_document = await self._step(self._post)
-            self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
-            await self._step(self._register_outflow)
-            self._state.advance(InvoiceStatus.SCHEDULED, f"due {self._state.invoice.net_due_date}, awaiting a payment run")
-            await self._pay_until_cleared()
-            self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
+            await self._flow(resume.waiting if resume else None)
         except _Cancelled:
             await self._withdraw()
         except Rejected:
@@ -104,6 +106,26 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         await self._drain_answers(sender)  # a finished lifecycle has answered the supplier
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state.view()
+
+    async def _flow(self, resume: WaitPoint | None) -> None:
+        """The main flow. A run that continued as new enters it at the stage it waited in, and
+        that stage resumes the wait (`resume`); the stages after it run as usual."""
+        start = resume.stage if resume else Stage.APPROVAL
+        held = resume.stage if resume and resume.at is WaitingAt.STEP_HOLD else None  # the step it was held in
+        if start <= Stage.APPROVAL:
+            await self._await_approval(resumed=resume is not None)
+        if start <= Stage.VALIDATION:
+            self._validated = await self._step(self._validate, Stage.VALIDATION, held=held is Stage.VALIDATION)
+            self._state.advance(InvoiceStatus.VALIDATED, f"supplier {self._validated.supplier_name}, "
+                                                         f"pays to {self._validated.bank_account.masked()}")
+        if start <= Stage.POSTING:
+            self._state.erp_document = await self._step(self._post, Stage.POSTING, held=held is Stage.POSTING)
+            self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
+        if start <= Stage.OUTFLOW:
+            await self._step(self._register_outflow, Stage.OUTFLOW, held=held is Stage.OUTFLOW)
+            self._state.advance(InvoiceStatus.SCHEDULED, f"due {self._state.invoice.net_due_date}, awaiting a payment run")
+        await self._pay_until_cleared(resume if start is Stage.PAYMENT else None)
+        self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
 
     # -- steps ---------------------------------------------------------------------------
     async def _call(self, activity: Callable, *args, summary: str, via: Counterpart):
@@ -151,8 +173,12 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._state.advance(InvoiceStatus.CANCELLED, f"by {self._cancel.requested_by}: {self._cancel.reason}")
 
     # -- exceptions and waiting ----------------------------------------------------------
-    async def _step(self, action: Callable[[], Awaitable[T]]) -> T:
-        """Run a step; when it fails, hold the invoice under an owned case until resolved."""
+    async def _step(self, action: Callable[[], Awaitable[T]], stage: Stage | None = None, held: bool = False) -> T:
+        """Run a step; when it fails, hold the invoice under an owned case until resolved. A
+        step of the main flow (`stage`) may continue as new while held; `held`: the continued
+        run resumes that hold, then runs the step again as the resolution would have."""
+        if held:
+            await self._hold_step(stage)
         while True:
             self._raise_if_cancelled()
             try:
@@ -161,7 +187,12 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                 cause = err.cause if isinstance(err, ActivityError) else err
                 error_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
                 self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause), hold=True)
-                await self._wait_for_person(lambda: False)
+                await self._hold_step(stage)
+
+    async def _hold_step(self, stage: Stage | None) -> None:
+        # A nested step (no stage) keeps whatever its caller allows.
+        with self._continuable(WaitPoint(stage=stage, at=WaitingAt.STEP_HOLD)) if stage else nullcontext():
+            await self._wait_for_person(lambda: False)
 
     def _open_case(self, error_type: str | None, reason: str, hold: bool, owner: ExceptionOwner | None = None) -> None:
         case = self._cases.open_case(error_type, reason, owner=owner)
@@ -189,13 +220,16 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.resume(f"resolved by {res.resolved_by}: {res.resolution}")
 
     async def _wait(self, condition: Callable[[], bool], timeout: timedelta, what: str) -> bool:
-        """True when `condition` held before `timeout`; raises _Cancelled on a cancel."""
+        """True when `condition` held before `timeout`; raises _Cancelled on a cancel. At a wait
+        marked continuable, the history grown long ends this run for a continued one."""
         try:
-            await workflow.wait_condition(lambda: condition() or self._cancel is not None,
+            await workflow.wait_condition(lambda: condition() or self._cancel is not None or self._continue_due(),
                                           timeout=max(timeout, timedelta(seconds=1)), timeout_summary=what)
         except asyncio.TimeoutError:
             return False
         self._raise_if_cancelled()
+        if not condition() and self._continue_due():
+            self._continue_as_new()
         return True
 
     def _raise_if_cancelled(self) -> None:
@@ -240,20 +274,6 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         if corrected is not None and corrected.key != self._state.invoice.key:
             raise ValueError(f"a correction must keep the business key {self._state.invoice.key}, got {corrected.key}")
         self._check_resolve(request)
-
-    def _check_payee_change(self, request: ResolveException) -> None:
-        """After the bank refused the payee's account as wrong, a resolution must name another
-        account, or say master data corrected it in the ERP (checked again before paying)."""
-        attempt = self._pay.attempts[-1] if self._pay.attempts else None
-        if (self._cases.open.type not in ("PaymentRejected", "PaymentReturned") or attempt is None
-                or attempt.reason_code not in ACCOUNT_REASONS or request.bank_details_corrected):
-            return
-        current = self._state.invoice.bank_account_id
-        named = request.bank_account_id or (request.corrected_invoice.bank_account_id if request.corrected_invoice else None)
-        if named is None or named == current:
-            raise ValueError(f"the bank refused the payee's account ({attempt.reason}): name another bank account "
-                             "(bank_account_id), or set bank_details_corrected once master data has corrected it in "
-                             "the ERP; paying the same account again is refused")
 
     @workflow.update
     def cancel(self, request: CancelInvoice) -> str:

@@ -9,8 +9,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
+    from canonical.commands import ResolveException
     from canonical.erp import OpenItemQuery
-    from canonical.reason_codes import owner_for_reason
+    from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
+    from canonical.reason_codes import ACCOUNT_REASONS, owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
     from activities.bank_evidence import BankEvidenceActivities
@@ -21,31 +23,46 @@ with workflow.unsafe.imports_passed_through():
 _ANSWERED = ("accepted", "settled", "rejected", "returned")
 CLEARING_HINT_PATCH = "clearing-hint-before-read"
 _FINAL = ("settled", "rejected", "returned")
+_RESERVE, _CLEAR, _REMEDIATE = "reserve", "clear", "remediate"
+_PHASE_OF = {WaitingAt.CLEARING: _CLEAR, WaitingAt.REMEDIATION: _REMEDIATE}  # else: for a payment run
 
 
 class PaymentPhase:
-    async def _pay_until_cleared(self) -> None:
+    async def _pay_until_cleared(self, resume: WaitPoint | None = None) -> None:
+        """`resume`: where a run that continued as new waited; that phase resumes its wait."""
+        phase = _PHASE_OF.get(resume.at, _RESERVE) if resume else _RESERVE
         while True:
-            await self._await_reservation()
-            paid = await self._follow_bank()
-            if paid is None:  # released by the run before its file went out: wait for the next run
-                self._pay.clear_reservation()
-                self._state.payment_run_id = None
-                self._state.advance(S.SCHEDULED, "released from the payment run before sending; awaits the next run")
-                continue
-            if paid and await self._await_clearing():
-                return
-            await self._remediate()
+            if phase == _RESERVE:
+                await self._await_reservation(resume)
+                resume = None
+                paid = await self._follow_bank()
+                if paid is None:  # released by the run before its file went out: wait for the next run
+                    self._pay.clear_reservation()
+                    self._state.payment_run_id = None
+                    self._state.advance(S.SCHEDULED, "released from the payment run before sending; "
+                                                     "awaits the next run")
+                    continue
+                phase = _CLEAR if paid else _REMEDIATE
+            if phase == _CLEAR:
+                cleared = await self._await_clearing(resume)
+                resume = None
+                if cleared:
+                    return
+            await self._remediate(resumed=resume is not None)
+            phase, resume = _RESERVE, None
 
-    async def _await_reservation(self) -> None:
+    async def _await_reservation(self, resume: WaitPoint | None = None) -> None:
+        if resume is not None:
+            await self._resume_controls(resume)  # a document-conflict or bank-detail hold (supplier_controls)
         due = datetime.combine(self._state.invoice.net_due_date, datetime.min.time(), workflow.now().tzinfo)
         deadline = due + timedelta(days=self._policy.payment_run_grace_days)
         while True:
             # A document conflict or a bank-detail change (supplier_controls) holds the invoice
             # here, before any run can reserve it; without those signals this is one wait.
-            await self._wait_or_case(lambda: self._pay.reservation is not None or self._controls_pending(),
-                                     deadline - workflow.now(), "NotInPaymentRun",
-                                     f"due {self._state.invoice.net_due_date} and in no payment run")
+            with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.RESERVATION)):
+                await self._wait_or_case(lambda: self._pay.reservation is not None or self._controls_pending(),
+                                         deadline - workflow.now(), "NotInPaymentRun",
+                                         f"due {self._state.invoice.net_due_date} and in no payment run")
             if self._pay.reservation is not None or not self._controls_pending():
                 break
             await self._apply_controls()
@@ -99,30 +116,39 @@ class PaymentPhase:
                     f"{attempt.end_to_end_id}: {attempt.reason or status.value.lower()}")
                 self._state.advance(status, note)
 
-    async def _await_clearing(self) -> bool:
-        """The ERP clears the item from the bank statement; we believe the ERP, not the bank."""
+    async def _await_clearing(self, resume: WaitPoint | None = None) -> bool:
+        """The ERP clears the item from the bank statement; we believe the ERP, not the bank.
+        `resume`: a continued run keeps the clearing SLA and waits out the look it planned."""
         doc, inv = self._state.erp_document, self._state.invoice
-        deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
+        deadline = resume.deadline if resume else workflow.now() + timedelta(days=self._policy.clearing_sla_days)
+        next_look = resume.next_look_at if resume else None
         while True:
-            # A statement_posted hint that arrives while the ERP is read must not be wiped after
-            # the read (it would wait clearing_check_hours for a clearing already there).
-            hint_first = workflow.patched(CLEARING_HINT_PATCH)
-            if hint_first:
-                self._pay.clearing_hint = False
-            item = await self._call(ErpActivities.read_open_item, OpenItemQuery(erp_document=doc, company_code=inv.company_code),
-                                    summary=f"is ERP document {doc.invoice_document} cleared?", via=opts.ERP)
-            if item is not None and item.is_cleared:
-                if self._cases.open is not None:
-                    self._cases.close("finsync", f"cleared by ERP document {item.clearing_document}")
-                self._state.advance(S.CLEARED, f"ERP clearing document {item.clearing_document} on {item.clearing_date}")
-                return True
-            if self._pay.outcome() == "returned":
-                self._sync_bank_status()
-                return False
-            if not hint_first:
-                self._pay.clearing_hint = False
-            await self._wait(lambda: self._pay.clearing_hint or self._pay.outcome() == "returned",
-                             timedelta(hours=self._policy.clearing_check_hours), "next look at the ERP open item")
+            if next_look is None:
+                # A statement_posted hint that arrives while the ERP is read must not be wiped after
+                # the read (it would wait clearing_check_hours for a clearing already there).
+                hint_first = workflow.patched(CLEARING_HINT_PATCH)
+                if hint_first:
+                    self._pay.clearing_hint = False
+                item = await self._call(ErpActivities.read_open_item,
+                                        OpenItemQuery(erp_document=doc, company_code=inv.company_code),
+                                        summary=f"is ERP document {doc.invoice_document} cleared?", via=opts.ERP)
+                if item is not None and item.is_cleared:
+                    if self._cases.open is not None:
+                        self._cases.close("finsync", f"cleared by ERP document {item.clearing_document}")
+                    self._state.advance(S.CLEARED, f"ERP clearing document {item.clearing_document} "
+                                                   f"on {item.clearing_date}")
+                    return True
+                if self._pay.outcome() == "returned":
+                    self._sync_bank_status()
+                    return False
+                if not hint_first:
+                    self._pay.clearing_hint = False
+                next_look = workflow.now() + timedelta(hours=self._policy.clearing_check_hours)
+            at = WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.CLEARING, deadline=deadline, next_look_at=next_look)
+            with self._continuable(at):
+                await self._wait(lambda: self._pay.clearing_hint or self._pay.outcome() == "returned",
+                                 next_look - workflow.now(), "next look at the ERP open item")
+            next_look = None
             if workflow.now() >= deadline and self._cases.open is None:
                 self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}", hold=False)
 
@@ -150,32 +176,53 @@ class PaymentPhase:
             if workflow.now() >= deadline and self._cases.open is None:
                 self._open_case("NotReopened", f"returned by the bank but the ERP still shows {doc.invoice_document} cleared", hold=False)
 
-    async def _remediate(self) -> None:
+    async def _remediate(self, resumed: bool = False) -> None:
+        """`resumed`: a continued run waits on with the open case (the payment's, a hold of the
+        validation after it, or SameAccountRejected): each is followed by validating again."""
         attempt = self._pay.current
-        if attempt.outcome == "returned":
-            await self._await_reopen()
-            if self._cases.open is not None and self._cases.open.type == "NotReopened":
-                self._cases.close("finsync", "the ERP reopened the item")
-        self._state.advance(S.AWAITING_REMEDIATION, f"attempt {attempt.attempt} {attempt.outcome}: {attempt.reason or 'no reason given'}")
-        self._open_case(f"Payment{attempt.outcome.capitalize()}",
-                        f"attempt {attempt.attempt} ({attempt.end_to_end_id}) {attempt.outcome}: {attempt.reason or 'no reason given'}",
-                        hold=False, owner=owner_for_reason(attempt.reason_code))
-        await self._call(ErpActivities.release_payment_run_claim, self._state.erp_document,
-                         summary="release the ERP payment-run claim", via=opts.ERP)
-        if attempt.outcome == "returned":
-            await self._register_outflow()  # the money came back: expected again
-        await self._wait_for_person(lambda: False)
-        # The resolution may name new bank details: check them against the ERP before paying.
-        self._validated = await self._step(self._validate)
-        while workflow.patched(EVIDENCE_PATCH) and account_digest(self._validated.bank_account.iban) in self._pay.rejected_accounts:
-            self._open_case("SameAccountRejected", f"the ERP still gives {self._validated.bank_account.masked()}, the account "
-                                                   f"the bank refused ({attempt.reason}); name another account or have "
-                                                   "master data correct it", hold=False, owner=owner_for_reason(attempt.reason_code))
+        if not resumed:
+            if attempt.outcome == "returned":
+                await self._await_reopen()
+                if self._cases.open is not None and self._cases.open.type == "NotReopened":
+                    self._cases.close("finsync", "the ERP reopened the item")
+            why = attempt.reason or "no reason given"
+            self._state.advance(S.AWAITING_REMEDIATION, f"attempt {attempt.attempt} {attempt.outcome}: {why}")
+            self._open_case(f"Payment{attempt.outcome.capitalize()}",
+                            f"attempt {attempt.attempt} ({attempt.end_to_end_id}) {attempt.outcome}: {why}",
+                            hold=False, owner=owner_for_reason(attempt.reason_code))
+            await self._call(ErpActivities.release_payment_run_claim, self._state.erp_document,
+                             summary="release the ERP payment-run claim", via=opts.ERP)
+            if attempt.outcome == "returned":
+                await self._register_outflow()  # the money came back: expected again
+        with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.REMEDIATION)):
             await self._wait_for_person(lambda: False)
+            # The resolution may name new bank details: check them against the ERP before paying.
             self._validated = await self._step(self._validate)
+            while (workflow.patched(EVIDENCE_PATCH)
+                   and account_digest(self._validated.bank_account.iban) in self._pay.rejected_accounts):
+                self._open_case("SameAccountRejected", f"the ERP still gives {self._validated.bank_account.masked()}, "
+                                                       f"the account the bank refused ({attempt.reason}); name another "
+                                                       "account or have master data correct it",
+                                hold=False, owner=owner_for_reason(attempt.reason_code))
+                await self._wait_for_person(lambda: False)
+                self._validated = await self._step(self._validate)
         self._pay.clear_reservation()
         self._state.payment_run_id = None
         self._state.advance(S.SCHEDULED, f"attempt {self._pay.next_attempt()} awaits a payment run")
+
+    def _check_payee_change(self, request: ResolveException) -> None:
+        """After the bank refused the payee's account as wrong, a resolution must name another
+        account, or say master data corrected it in the ERP (checked again before paying)."""
+        attempt = self._pay.attempts[-1] if self._pay.attempts else None
+        if (self._cases.open.type not in ("PaymentRejected", "PaymentReturned") or attempt is None
+                or attempt.reason_code not in ACCOUNT_REASONS or request.bank_details_corrected):
+            return
+        current = self._state.invoice.bank_account_id
+        named = request.bank_account_id or (request.corrected_invoice.bank_account_id if request.corrected_invoice else None)
+        if named is None or named == current:
+            raise ValueError(f"the bank refused the payee's account ({attempt.reason}): name another bank account "
+                             "(bank_account_id), or set bank_details_corrected once master data has corrected it in "
+                             "the ERP; paying the same account again is refused")
 
     async def _release_is_void(self) -> bool:
         """A release only counts while the payment is in no file: once it is in one, the file
@@ -191,9 +238,11 @@ class PaymentPhase:
 
     async def _wait_or_case(self, condition, timeout: timedelta, case_type: str, reason: str) -> None:
         """Wait; when the deadline passes, open an owned case and keep waiting. The case closes
-        by itself when the awaited thing happens."""
+        by itself when the awaited thing happens. A run that continued as new with the case open
+        goes on waiting under it."""
         while not condition():
-            if await self._wait(condition, timeout, f"{case_type} deadline"):
+            under_case = self._cases.open is not None and self._cases.open.type == case_type
+            if not under_case and await self._wait(condition, timeout, f"{case_type} deadline"):
                 break
             if self._cases.open is None:
                 self._open_case(case_type, reason, hold=False)

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.commands import ConfirmBankDetails, ResolveException
     from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
     from canonical.erp import PaymentBlock
+    from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
     import workflows.activity_options as opts
@@ -80,24 +81,37 @@ class SupplierControls:
         elif self._bank_changes:
             await self._hold_for_bank_details()
 
-    async def _hold_for_conflict(self) -> None:
-        reason = "; ".join(self._conflicts)
-        self._open_case(CONFLICT_CASE, f"{reason}: not paid until AP says which document is right", hold=True)
-        self._conflict_case_id = self._cases.open.case_id
-        handled = len(self._conflicts)
-        await self._wait_for_person(lambda: False)  # `resolve` closes it and resumes; `cancel` raises
+    async def _resume_controls(self, resume: WaitPoint) -> None:
+        """A run that continued as new during a hold here goes on holding."""
+        if resume.at is WaitingAt.DOCUMENT_CONFLICT:
+            await self._hold_for_conflict(resume)
+        elif resume.at is WaitingAt.BANK_DETAILS:
+            await self._hold_for_bank_details(resumed=True)
+
+    async def _hold_for_conflict(self, resume: WaitPoint | None = None) -> None:
+        if resume is None:
+            reason = "; ".join(self._conflicts)
+            self._open_case(CONFLICT_CASE, f"{reason}: not paid until AP says which document is right", hold=True)
+            self._conflict_case_id = self._cases.open.case_id
+        handled = resume.conflicts_held if resume else len(self._conflicts)
+        with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.DOCUMENT_CONFLICT, conflicts_held=handled)):
+            await self._wait_for_person(lambda: False)  # `resolve` closes it and resumes; `cancel` raises
         del self._conflicts[:handled]
         self._conflict_case_id = None
 
-    async def _hold_for_bank_details(self) -> None:
+    async def _hold_for_bank_details(self, resumed: bool = False) -> None:
+        """`resumed`: a continued run waits on for the confirmation. The holds of the ERP calls
+        around it do not continue as new (nested steps): resuming would block or lift again."""
         doc = self._state.erp_document
-        changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}" for c in self._bank_changes)
-        if doc is not None:
-            await self._step(lambda: self._payment_block(BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
-        self._open_case(BANK_CASE, f"supplier {self._state.invoice.supplier_id} bank details changed ({changes}); "
-                                   "payment held until confirmed", hold=True)
-        self._bank_case_id = self._cases.open.case_id
-        await self._wait_for_person(lambda: self._bank_confirmation is not None)
+        if not resumed:
+            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}" for c in self._bank_changes)
+            if doc is not None:
+                await self._step(lambda: self._payment_block(BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
+            self._open_case(BANK_CASE, f"supplier {self._state.invoice.supplier_id} bank details changed ({changes}); "
+                                       "payment held until confirmed", hold=True)
+            self._bank_case_id = self._cases.open.case_id
+        with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.BANK_DETAILS)):
+            await self._wait_for_person(lambda: self._bank_confirmation is not None)
         confirmation, handled = self._bank_confirmation, len(self._bank_changes)
         self._cases.close(confirmation.confirmed_by, f"bank details confirmed: {confirmation.note}")
         self._bank_case_id = None

@@ -1,0 +1,286 @@
+"""InvoiceToPayment continues as new at its long waits (workflows/continuation.py), on a real dev
+server told to suggest it early (`limit.historyCount.suggestContinueAsNew`), with mock-sap,
+mock-einvoice and mock-bank: held ON_HOLD under a flood of signals, then resolved with one
+ERP post and each supplier answer once; SCHEDULED, then paid by a run to COMPLETED; awaiting
+a second approval, which the first approver still can not give. The status query answers the
+same before and after, the new run keeps the id, memo and search attributes, and the snapshot
+(it carries the supplier's IBAN) is encrypted in history."""
+
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.treasury import TreasuryActivities
+from canonical.commands import ApprovalDecision, LifecyclePolicy, PaymentSent, ResolveException
+from canonical.invoice import Invoice
+from canonical.lifecycle_snapshot import LifecycleSnapshot
+from canonical.status import InvoiceLifecycleStatus
+from canonical.treasury import ExpectedOutflow
+from codec.bank_details import ENCODING, data_converter, load_codec
+from tests import bank_admin, sap_admin
+from tests.conftest import TEMPORAL_BIN
+from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.payment_helpers import advance_until, bank_inbox, pay
+from tests.test_supplier_answers import codes, lifecycle_for
+from tests.test_supplier_responses import mock_url, sent_invoice  # noqa: F401 (fixture)
+from workflows import search_attributes as sa
+from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
+SUGGEST_AT = 40  # events; a lifecycle reaches SCHEDULED in about 30
+
+
+@pytest_asyncio.fixture(scope="module")
+async def can_env(test_settings) -> WorkflowEnvironment:
+    """A dev server of its own: the suggestion is server configuration (never downloads)."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL_BIN, data_converter=data_converter(load_codec(test_settings)),
+        search_attributes=sa.ALL, dev_server_log_level="error",
+        dev_server_extra_args=["--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SUGGEST_AT}"])
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture
+def can_client(can_env: WorkflowEnvironment) -> Client:
+    return can_env.client
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+async def runs(client: Client, handle: WorkflowHandle) -> list[WorkflowHistory]:
+    """Every run's history, first to last: each run that continued as new names the next."""
+    histories, run_id = [], handle.first_execution_run_id or handle.result_run_id
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
+    return histories
+
+
+async def flood_until_continued(client: Client, handle: WorkflowHandle, send, times: int = 1) -> list[WorkflowHistory]:
+    """Send signals (`send`, a few at a time) until the lifecycle has continued as new `times` more."""
+    before = len(await runs(client, handle))
+
+    async def continued():
+        for _ in range(5):
+            await send()
+        chain = await runs(client, handle)
+        assert len(chain) >= before + times, f"{len(chain)} runs"
+        return chain
+
+    return await assert_eventually(continued, timeout=60, interval=0.05)
+
+
+def scheduled_activities(chain: list[WorkflowHistory], name: str) -> int:
+    return sum(1 for history in chain for event in history.events
+               if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+               and event.activity_task_scheduled_event_attributes.activity_type.name == name)
+
+
+def continue_as_new_inputs(history: WorkflowHistory):
+    [event] = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW]
+    return event.workflow_execution_continued_as_new_event_attributes.input.payloads
+
+
+async def waited_at(client: Client, chain: list[WorkflowHistory]) -> list[str]:
+    """Where each run that continued as new was waiting, from its (decrypted) snapshot."""
+    snapshots = [(await client.data_converter.decode([continue_as_new_inputs(h)[1]], [LifecycleSnapshot]))[0]
+                 for h in chain[:-1]]
+    return [f"{s.waiting.stage.name}/{s.waiting.at.value}" for s in snapshots]
+
+
+async def start(client: Client, worker, invoice: Invoice, **kwargs) -> WorkflowHandle:
+    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                       task_queue=worker.task_queue, **kwargs)
+
+
+async def status(handle: WorkflowHandle) -> InvoiceLifecycleStatus:
+    return await handle.query(InvoiceToPayment.status)
+
+
+def refusing_the_first_outflow(store):
+    """Treasury refuses the first registration (a named business error): ON_HOLD after POSTED."""
+    real, calls = TreasuryActivities(store), []
+
+    @activity.defn(name="register_expected_outflow")
+    async def register_expected_outflow(outflow: ExpectedOutflow) -> ExpectedOutflow:
+        calls.append(outflow.invoice_key)
+        if len(calls) == 1:
+            raise ApplicationError("treasury refused the outflow: cash pool closed", type="TreasuryRefused",
+                                   non_retryable=True)
+        return await real.register_expected_outflow(outflow)
+
+    return register_expected_outflow
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+async def test_held_lifecycle_continues_under_a_flood_and_resumes_its_case(
+        can_client, sap_server, store, mock_url):  # noqa: F811
+    client = can_client
+    number = await sent_invoice(mock_url)
+    invoice, receipt = lifecycle_for(number)
+    invoice = invoice.model_copy(update={"approved_by": "ap.approver"})
+    refusing = refusing_the_first_outflow(store)
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url, replace=[refusing]) as worker:
+        handle = await start(client, worker, invoice, memo={POLICY_MEMO: LifecyclePolicy(exception_sla_hours=72)},
+                             start_signal="einvoice_received", start_signal_args=[receipt])
+        await wait_for_status(handle, "ON_HOLD")
+        await codes(mock_url, number, ["AB", "AP"])
+
+        async def answered():
+            view = await status(handle)
+            assert len([h for h in view.history if h.note.startswith("supplier told")]) == 2, view.history
+            return view
+
+        held = await assert_eventually(answered)  # nothing in flight any more: it may continue as new
+        before = await client.get_workflow_handle(invoice.workflow_id).describe()
+
+        async def hints_and_the_same_document():
+            await handle.signal(InvoiceToPayment.statement_posted)
+            await handle.signal(InvoiceToPayment.einvoice_received, receipt)  # pushed again: one receipt
+
+        flooded = await flood_until_continued(client, handle, hints_and_the_same_document, times=2)
+        after = await status(handle)
+        described = await client.get_workflow_handle(invoice.workflow_id).describe()
+        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
+            resolved_by="treasury.tom", resolution="cash pool reopened"))
+        view = await wait_for_status(handle, "SCHEDULED")
+        chain = await runs(client, handle)
+        await handle.terminate("test done")
+
+    assert after == held  # the same answer from the new run: case, SLA, history, receipts
+    assert set(await waited_at(client, flooded)) == {"OUTFLOW/step-hold"}
+    assert held.open_exception.type == "TreasuryRefused" and not held.open_exception.escalated
+    assert described.run_id != before.run_id and described.id == before.id
+    assert described.typed_search_attributes == before.typed_search_attributes
+    assert await described.memo_value(POLICY_MEMO, type_hint=LifecyclePolicy) == LifecyclePolicy(exception_sla_hours=72)
+    # Resolved once, the same case; the step ran again; nothing else did.
+    assert path(view) == ["RECEIVED", "VALIDATED", "POSTED", "ON_HOLD", "POSTED", "SCHEDULED"], path(view)
+    [closed] = view.closed_exceptions
+    assert (closed.case_id, closed.resolved_by) == (held.open_exception.case_id, "treasury.tom")
+    assert len(await sap_admin.invoices_in_erp(sap_server, invoice.supplier_id, invoice.supplier_invoice_ref)) == 1
+    assert scheduled_activities(chain, "post_supplier_invoice") == 1
+    assert scheduled_activities(chain, "register_expected_outflow") == 2  # refused, then after the resolution
+    assert scheduled_activities(chain, "send_invoice_response") == 2
+    await codes(mock_url, number, ["AB", "AP"])
+    assert [r.sha256 for r in view.einvoice_receipts] == [receipt.sha256]
+    # The snapshot names the supplier's IBAN (the validated invoice): the codec encrypted it.
+    invoice_payload, snapshot_payload = continue_as_new_inputs(chain[0])
+    assert snapshot_payload.metadata["encoding"] == ENCODING and b"iban" not in snapshot_payload.data
+    assert invoice_payload.metadata["encoding"] == b"json/plain"
+
+
+@pytest.mark.clock_sensitive
+async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_client, sap_server, bank_server, store):
+    client = can_client
+    await bank_admin.reset(bank_server)
+    invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        handle = await start(client, worker, invoice)
+        scheduled = await wait_for_status(handle, "SCHEDULED")
+        await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
+        assert await status(handle) == scheduled
+        async with bank_inbox(client, worker.task_queue):
+            summary = await pay(client, worker.task_queue)
+            assert summary.paid_invoices == 1, summary
+            await advance_until(handle, "SETTLED", bank_server)
+            # Settled, it waits for the ERP to clear it from the day's statement (the bank's next day).
+            await wait_for_status(handle, "SETTLED")
+            elsewhere = PaymentSent(run_key="OTHER-RUN", message_id="M-OTHER", end_to_end_id="not-this-invoice")
+            await flood_until_continued(client, handle, lambda: handle.signal(
+                InvoiceToPayment.released_from_payment_run, elsewhere))  # another run's news: nothing to do
+            view = await advance_until(handle, "COMPLETED", bank_server)
+        chain = await runs(client, handle)
+    waits = await waited_at(client, chain)
+    assert waits[0] == "PAYMENT/reservation" and "PAYMENT/clearing" in waits, waits
+    states = path(view)
+    assert states[states.index("SCHEDULED"):] == [
+        "SCHEDULED", "IN_PAYMENT_RUN", "SENT_TO_BANK", "ACCEPTED", "SETTLED", "CLEARED", "COMPLETED"], states
+    [attempt] = view.payment_attempts
+    assert attempt.outcome == "settled" and len(await bank_admin.payments_for(bank_server, attempt.end_to_end_id)) == 1
+    assert scheduled_activities(chain, "post_supplier_invoice") == 1
+    assert scheduled_activities(chain, "register_expected_outflow") == 2  # expected, then actual
+
+
+async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store):
+    client = can_client
+    invoice = Invoice.model_validate(invoice_json(
+        approved_by=None, submitted_by="ap.sam", net_amount="10000.00", tax_amount="1900.00", gross_amount="11900.00",
+        lines=[{"line_no": 1, "description": "Annual licence", "net_amount": "10000.00"}]))
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await start(client, worker, invoice)
+        await wait_for_status(handle, "AWAITING_APPROVAL")
+        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.bob"))
+        once = await status(handle)
+        chain = await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
+        assert await status(handle) == once
+        assert set(await waited_at(client, chain)) == {"APPROVAL/approval"}
+        with pytest.raises(WorkflowUpdateFailedError) as twice:
+            await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="AP.Bob"))
+        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.carol"))
+        view = await wait_for_history(handle, "SCHEDULED")
+        await handle.terminate("test done")
+    assert "already approved" in twice.value.cause.message
+    assert view.approvers == ["ap.bob", "ap.carol"]
+    assert path(view)[:3] == ["RECEIVED", "AWAITING_APPROVAL", "VALIDATED"], path(view)
+    assert len(await sap_admin.invoices_in_erp(sap_server, invoice.supplier_id, invoice.supplier_invoice_ref)) == 1
+
+
+# -- timers after a continue-as-new, over real days (time-skipping test server) ---------------
+# The test server has no dynamic config: the policy's own bound on events makes it continue.
+
+async def flood_and_count(client: Client, handle: WorkflowHandle) -> list[WorkflowHistory]:
+    return await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
+
+
+async def test_case_escalates_on_its_own_sla_after_continuing_time_skipping(skipping_env, sap_server, store):
+    """Held for 40 h, continued, then escalated at 48 h (not 48 h after the new run began)."""
+    client = skipping_env.client
+    invoice = Invoice.model_validate(invoice_json(supplier_id="9999997"))  # unknown to the ERP: held
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await start(client, worker, invoice, memo={POLICY_MEMO: LifecyclePolicy(continue_after_events=40)})
+        held = await wait_for_status(handle, "ON_HOLD")
+        await skipping_env.sleep(timedelta(hours=40))
+        chain = await flood_and_count(client, handle)
+        await skipping_env.sleep(timedelta(hours=7))
+        still = await status(handle)
+        await skipping_env.sleep(timedelta(hours=2))
+        once = await status(handle)
+        await handle.terminate("test done")
+    assert await waited_at(client, chain) == ["VALIDATION/step-hold"]
+    assert still.open_exception == held.open_exception and not still.open_exception.escalated
+    assert once.open_exception.case_id == held.open_exception.case_id and once.open_exception.escalated
+    assert once.open_exception.severity.value == "high"
+    assert timedelta(hours=49) <= once.open_exception.sla_due_at - held.open_exception.opened_at < timedelta(hours=97)
+
+
+async def test_approval_sla_runs_on_after_continuing_time_skipping(skipping_env, sap_server, store):
+    """Awaiting approval for 20 h, continued: ApprovalOverdue opens at 24 h, as it would have."""
+    client = skipping_env.client
+    invoice = Invoice.model_validate(invoice_json(approved_by=None, submitted_by="ap.sam"))
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await start(client, worker, invoice, memo={POLICY_MEMO: LifecyclePolicy(continue_after_events=40)})
+        waiting = await wait_for_status(handle, "AWAITING_APPROVAL")
+        await skipping_env.sleep(timedelta(hours=20))
+        chain = await flood_and_count(client, handle)
+        await skipping_env.sleep(timedelta(hours=3))
+        before_sla = await status(handle)
+        await skipping_env.sleep(timedelta(hours=2))
+        overdue = await status(handle)
+        await handle.terminate("test done")
+    assert await waited_at(client, chain) == ["APPROVAL/approval"]
+    assert before_sla.open_exception is None
+    entered = waiting.history[-1].at
+    assert overdue.open_exception.type == "ApprovalOverdue"
+    assert timedelta(hours=24) <= overdue.open_exception.opened_at - entered < timedelta(hours=25)
