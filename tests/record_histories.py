@@ -22,7 +22,7 @@ from settings import Settings
 from adapters.treasury_store import TreasuryStore
 from tests import sap_admin
 from tests.clock import business_today, profile
-from tests.helpers import TEST_CODEC_KEY, invoice_json, new_worker, wait_for_status
+from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.servers import running
 from workflows.payment_run import payment_run_workflow_id
@@ -113,6 +113,46 @@ async def record_bank_inbox(sap_url: str, bank_url: str, env: WorkflowEnvironmen
             print("recorded", name, len(history.events), "events")
 
 
+async def record_continued_as_new(sap_url: str, settings: Settings, store: TreasuryStore) -> None:
+    """6. Lifecycles that continued as new, on a dev server of their own that suggests it at 40
+    events, flooded with statement_posted hints until they did: the first run of one SCHEDULED
+    (the continue-as-new command; its snapshot holds the IBAN, encrypted), the last run of one
+    held for a missing bank account (resumed in the hold, resolved, scheduled, reserved by a run)."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(load_codec(settings)),
+        search_attributes=sa.ALL, dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"],
+    ) as env:
+        client = env.client
+        async with new_worker(client, sap_url, store, sap_timeout=1.0) as worker:
+            handles = []
+            for ref, waits_in, overrides in (("REPLAY-CAN-1", "SCHEDULED", {}), ("REPLAY-CAN-2", "ON_HOLD", {"bank_account_id": "0009"})):
+                invoice = Invoice.model_validate(invoice_json(ref=ref, **overrides))
+                handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+                await wait_for_status(handle, waits_in)
+
+                async def continued(handle=handle):
+                    for _ in range(5):
+                        await handle.signal(InvoiceToPayment.statement_posted)
+                    assert (await handle.describe()).run_id != handle.result_run_id
+
+                await assert_eventually(continued, timeout=60)
+                handles.append(handle)
+            scheduled, resumed = handles
+            await resumed.execute_update(InvoiceToPayment.resolve, ResolveException(
+                resolved_by="md.anna", resolution="account 0001", bank_account_id="0001"))
+            await wait_for_status(resumed, "SCHEDULED")
+            await resumed.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
+                payment_run_id="A11222", run_key="ACME-20261122-2", execution_date=business_today()))
+            await wait_for_status(resumed, "IN_PAYMENT_RUN")
+            first_run = client.get_workflow_handle(scheduled.id, run_id=scheduled.result_run_id)
+            for handle in (first_run, resumed):  # no run id: the latest run
+                history = await handle.fetch_history()
+                (HISTORIES / f"{handle.id}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                print("recorded", handle.id, len(history.events), "events")
+            for handle in handles:
+                await handle.terminate("recorded")
+
+
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     settings = Settings(codec_key=TEST_CODEC_KEY)
@@ -128,6 +168,7 @@ async def main() -> None:
             await record(sap_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
             await record_payment_cycle(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury2.db"))
             await record_bank_inbox(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury3.db"))
+        await record_continued_as_new(sap_url, settings, TreasuryStore(f"sqlite:///{tmp}/treasury4.db"))
 
 
 if __name__ == "__main__":
