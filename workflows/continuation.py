@@ -33,7 +33,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import (AnswersSnapshot, ControlsSnapshot, LifecycleSnapshot, PendingAnswer,
-                                              WaitPoint)
+                                              WaitingAt, WaitPoint)
 
 CONTINUE_PATCH = "continue-as-new-v1"
 # Our own bound on size, for a namespace whose suggestion is set higher: below Temporal's
@@ -104,6 +104,8 @@ class Continuation:
         self._cases.restore(snap.cases)
         self._state.restore(snap.state, self._cases)
         self._validated, self._approval_due, self._resolution = snap.validated, snap.approval_due, snap.resolution
+        # Updates in the new run's first task are validated before its main flow runs.
+        self._awaiting_approval = snap.waiting.at is WaitingAt.APPROVAL
         self._pay.restore(snap.payment)
         controls = snap.controls
         self._seen_documents, self._conflicts = list(controls.seen_documents), list(controls.conflicts)
