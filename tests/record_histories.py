@@ -118,16 +118,19 @@ async def record_continued_as_new(sap_url: str, settings: Settings, store: Treas
     events, flooded with statement_posted hints until they did: the first run of one SCHEDULED
     (the continue-as-new command; its snapshot holds the IBAN, encrypted), the last run of one
     held for a missing bank account (resumed in the hold, resolved, scheduled, reserved by a run)."""
+    suggest = ["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"]
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(load_codec(settings)),
-        search_attributes=sa.ALL, dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"],
+        search_attributes=sa.ALL, dev_server_extra_args=suggest,
     ) as env:
         client = env.client
         async with new_worker(client, sap_url, store, sap_timeout=1.0) as worker:
             handles = []
-            for ref, waits_in, overrides in (("REPLAY-CAN-1", "SCHEDULED", {}), ("REPLAY-CAN-2", "ON_HOLD", {"bank_account_id": "0009"})):
+            for ref, waits_in, overrides in (("REPLAY-CAN-1", "SCHEDULED", {}),
+                                             ("REPLAY-CAN-2", "ON_HOLD", {"bank_account_id": "0009"})):
                 invoice = Invoice.model_validate(invoice_json(ref=ref, **overrides))
-                handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+                handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                                     task_queue=worker.task_queue)
                 await wait_for_status(handle, waits_in)
 
                 async def continued(handle=handle):
@@ -147,7 +150,8 @@ async def record_continued_as_new(sap_url: str, settings: Settings, store: Treas
             first_run = client.get_workflow_handle(scheduled.id, run_id=scheduled.result_run_id)
             for handle in (first_run, resumed):  # no run id: the latest run
                 history = await handle.fetch_history()
-                (HISTORIES / f"{handle.id}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                text = json.dumps(json.loads(history.to_json()), indent=1) + "\n"
+                (HISTORIES / f"{handle.id}.json").write_text(text)
                 print("recorded", handle.id, len(history.events), "events")
             for handle in handles:
                 await handle.terminate("recorded")

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from canonical.commands import ConfirmBankDetails, ResolveException
 from canonical.invoice import Invoice
 from tests import bank_admin, sap_admin
-from tests.continuation_helpers import (can_client, can_env, flood_until_continued, runs,  # noqa: F401
+from tests.continuation_helpers import (can_client, can_env, flood_until_continued, runs,  # noqa: F401 (fixtures)
                                         scheduled_activities, start, status, waited_at)
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
