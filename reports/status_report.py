@@ -105,7 +105,9 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
     """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
     in UTC; "today" for cash is the local business date, as value dates are."""
     now, today = now or datetime.now(timezone.utc), today or date.today()
-    query = f"WorkflowType='{LIFECYCLE}'" + (f" AND ({extra_query})" if extra_query else "")
+    # A lifecycle that continued as new is one invoice: count its current run only.
+    query = f"WorkflowType='{LIFECYCLE}' AND ExecutionStatus!='ContinuedAsNew'"
+    query += f" AND ({extra_query})" if extra_query else ""
     counts: Counter[str] = Counter()
     oldest: dict[str, tuple[datetime, str]] = {}
     cycles: list[timedelta] = []

@@ -18,6 +18,7 @@ from canonical.commands import ApprovalDecision, LifecyclePolicy, PaymentSent, R
 from canonical.invoice import Invoice
 from canonical.treasury import ExpectedOutflow
 from codec.bank_details import ENCODING
+from reports.status_report import collect
 from tests import bank_admin, sap_admin
 from tests.continuation_helpers import (can_client, can_env, continue_as_new_inputs,  # noqa: F401 (fixtures)
                                         flood_until_continued, runs, scheduled_activities, start, status, waited_at)
@@ -145,6 +146,12 @@ async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_clie
         chain = await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
         assert await status(handle) == once
         assert set(await waited_at(client, chain)) == {"APPROVAL/approval"}
+
+        async def one_invoice_in_the_report():  # its runs before are not invoices of their own
+            report = await collect(client, store, extra_query=f"WorkflowId='{invoice.workflow_id}'")
+            assert [(s.state, s.count) for s in report.states] == [("AWAITING_APPROVAL", 1)], report.states
+
+        await assert_eventually(one_invoice_in_the_report)
         with pytest.raises(WorkflowUpdateFailedError) as twice:
             await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="AP.Bob"))
         await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.carol"))
