@@ -10,7 +10,6 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
     sys.exit(0)
 
 import asyncio
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -37,19 +36,26 @@ class Verdict:
             self.failures.append(text)
 
 
-async def sap_faults(sap_url: str, stop: asyncio.Event, error_share: float = 0.10, slow_posts: int = 5) -> None:
-    """About `error_share` of SAP's invoice posts answer 503 (as a busy gateway does), and a
-    few take longer than the worker waits (the POST lands, the answer is lost). mock-sap's
-    rules are counted, not random: every half second one 503 rule is armed with that chance."""
-    rng = random.Random(7)
-    async with httpx.AsyncClient(base_url=sap_url, timeout=10) as http:
+async def sap_faults(sap_url: str, stop: asyncio.Event, every: int = 10, slow_posts: int = 5) -> None:
+    """About one in `every` of SAP's invoice posts answers 503 (no dialog work process), and a
+    few take longer than the worker waits (the POST lands, the answer is lost). mock-sap's fault
+    rules are counted, not random, so one 503 rule is armed per `every` invoices SAP has taken,
+    and never a second while one is still waiting for its post."""
+    async with httpx.AsyncClient(base_url=sap_url, timeout=30) as http:
         for _ in range(slow_posts):
             await http.post("/_mock/faults", json={**SI_POST, "scenario": "slow", "count": 1})
+        armed_at = -every
         while not stop.is_set():
-            if rng.random() < error_share * 5:  # ~2 posts per rule window at the rates seen here
-                await http.post("/_mock/faults", json={**SI_POST, "scenario": "busy", "count": 1})
+            taken = (await http.get("/_mock/state")).json().get("A_SupplierInvoice", 0)
+            rules = (await http.get("/_mock/faults")).json()
+            waiting = [r for r in (rules if isinstance(rules, list) else rules.get("results", []))
+                       if r.get("status") == 503 and r.get("hits", 0) < r.get("count", 1)]
+            if not waiting and taken - armed_at >= every:
+                await http.post("/_mock/faults", json={**SI_POST, "status": 503, "count": 1,
+                                                       "message": "No dialog work process available"})
+                armed_at = taken
             try:
-                await asyncio.wait_for(stop.wait(), 0.5)
+                await asyncio.wait_for(stop.wait(), 0.3)
             except TimeoutError:
                 pass
         await http.delete("/_mock/faults")

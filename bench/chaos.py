@@ -12,6 +12,7 @@ killed and restarted once on its SQLite file; the bank is silent (no pain.002) f
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 import uuid
@@ -40,12 +41,16 @@ def say(text: str) -> None:
     print(f"[{time.monotonic() - T0:6.0f} s] {text}", flush=True)
 
 
-async def until(check, what: str, timeout: float, every: float = 1.0):
-    deadline = time.monotonic() + timeout
+async def until(check, what: str, timeout: float, every: float = 1.0, show=None):
+    """Poll `check` until true; every 30 s `show()` says where things stand."""
+    deadline, shown = time.monotonic() + timeout, time.monotonic()
     while time.monotonic() < deadline:
         result = await check()
         if result:
             return result
+        if show is not None and time.monotonic() - shown > 30:
+            say(f"waiting for {what}: {await show()}")
+            shown = time.monotonic()
         await asyncio.sleep(every)
     raise TimeoutError(f"{what}: not within {timeout:.0f} s")
 
@@ -96,7 +101,8 @@ async def run(n: int, v: Verdict) -> None:
                 say("worker SIGKILLed while invoices post")
                 stack.start_worker()
         say(f"{n} lifecycles started")
-        await until(lambda: _settled_before_run(client, q, n), "all SCHEDULED (or owned case)", 1800, every=3)
+        await until(lambda: _settled_before_run(client, q, n), "all SCHEDULED (or owned case)", 1800, every=3,
+                    show=lambda: states(client, q))
         stop_faults.set()
         await faults
         say(f"to SCHEDULED; SAP answered the posts {dict(await sap_post_answers(stack.sap_url))}")
@@ -149,7 +155,8 @@ async def _drive_to_the_end(stack: ChaosStack, client: Client, q: str, n: int, d
     """A bank day at a time until every lifecycle is COMPLETED or owned, and nothing moves."""
     for day in range(days):
         try:
-            await until(lambda: _all_done(client, q, n), "all COMPLETED or owned", 240, every=3)
+            await until(lambda: _all_done(client, q, n), "all COMPLETED or owned", 240, every=3,
+                        show=lambda: states(client, q))
             return
         except TimeoutError:
             await bank(stack, "POST", "/_mock/advance", params={"days": 1})
@@ -161,7 +168,16 @@ async def _all_done(client: Client, q: str, n: int) -> bool:
     counts = await states(client, q)
     return counts["(unowned, not COMPLETED)"] == 0 and counts.get("COMPLETED", 0) + 0 <= n
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (e.g. `timeout`) ends the run through its finally: every process it started stops."""
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> int:
+    _stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="invoices (default 1,000)")
     args = parser.parse_args()

@@ -151,8 +151,10 @@ class SupplierControls:
             return
         what = (f"e-invoice {receipt.document_id} (sha256 {receipt.sha256[:12]}) is for {receipt.gross_amount} "
                 f"{receipt.currency}, this invoice for {inv.gross_amount} {inv.currency}")
+        if len(self._conflicts) >= _MAX_CONFLICTS:  # a flood of other documents: noted, the list stays bounded
+            self._state.note(f"document conflict beyond the first {_MAX_CONFLICTS}, not listed in the case: {what}")
+            return
         self._conflicts.append(what)
-        del self._conflicts[:-_MAX_CONFLICTS]  # a flood of other documents stays one bounded case
         if self._state.status in IN_FLIGHT or self._pay.reservation is not None:
             self._state.note(f"document conflict: {what}; the payment already in flight goes on, "
                              "a case opens before any further payment attempt")
