@@ -97,7 +97,7 @@ async def judge(client: Client, task_queue: str, sap_url: str, bank_url: str, pr
     v.fail_if(bool(missing), f"{len(missing)} invoices never reached SAP, e.g. {missing[:3]}")
 
     booked = Counter(p["end_to_end_id"].rsplit("/", 1)[0] for p in await bank_payments(bank_url)
-                     if p.get("booked") and p.get("end_to_end_id", "").split("-", 2)[-1].startswith(prefix))
+                     if p.get("booked_at") and p.get("end_to_end_id", "").split("-", 2)[-1].startswith(prefix))
     paid_twice = sorted(k for k, c in booked.items() if c > 1)
     unpaid = sorted(set(expected) - set(booked))
     v.say(f"bank payments: {sum(booked.values())} booked for {len(booked)} invoices, {len(paid_twice)} invoices paid "
