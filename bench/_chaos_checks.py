@@ -39,21 +39,20 @@ class Verdict:
 async def sap_faults(sap_url: str, stop: asyncio.Event, every: int = 10, slow_posts: int = 5) -> None:
     """About one in `every` of SAP's invoice posts answers 503 (no dialog work process), and a
     few take longer than the worker waits (the POST lands, the answer is lost). mock-sap's fault
-    rules are counted, not random, so one 503 rule is armed per `every` invoices SAP has taken,
-    and never a second while one is still waiting for its post."""
+    rules are counted, not random: 503 rules are armed as SAP takes invoices, so that they make
+    one post in `every`, a few at a time."""
     async with httpx.AsyncClient(base_url=sap_url, timeout=30) as http:
         for _ in range(slow_posts):
             await http.post("/_mock/faults", json={**SI_POST, "scenario": "slow", "count": 1})
-        armed_at = -every
+        armed = 0
         while not stop.is_set():
             taken = (await http.get("/_mock/state")).json().get("A_SupplierInvoice", 0)
             rules = (await http.get("/_mock/faults")).json()
-            waiting = [r for r in (rules if isinstance(rules, list) else rules.get("results", []))
-                       if r.get("status") == 503 and r.get("hits", 0) < r.get("count", 1)]
-            if not waiting and taken - armed_at >= every:
+            pending = [r for r in (rules if isinstance(rules, list) else rules.get("results", [])) if r.get("status") == 503]
+            for _ in range(min(taken // (every - 1) - armed, 3 - len(pending))):
                 await http.post("/_mock/faults", json={**SI_POST, "status": 503, "count": 1,
                                                        "message": "No dialog work process available"})
-                armed_at = taken
+                armed += 1
             try:
                 await asyncio.wait_for(stop.wait(), 0.3)
             except TimeoutError:
@@ -61,11 +60,15 @@ async def sap_faults(sap_url: str, stop: asyncio.Event, every: int = 10, slow_po
         await http.delete("/_mock/faults")
 
 
-async def sap_post_answers(sap_url: str) -> Counter:
-    """HTTP status of every invoice POST SAP logged: what the faults really did."""
+async def sap_post_answers(sap_url: str, lost_after_ms: int) -> Counter:
+    """What the faults really did to SAP's invoice POSTs: HTTP status, and answers slower than
+    the worker waits (posted, answer lost)."""
     async with httpx.AsyncClient(base_url=sap_url, timeout=60) as http:
         rows = (await http.get("/_mock/requests", params={"limit": 10_000_000})).raise_for_status().json()["results"]
-    return Counter(r["status"] for r in rows if r["method"] == "POST" and r["path"].endswith("A_SupplierInvoice"))
+    posts = [r for r in rows if r["method"] == "POST" and r["path"].endswith("A_SupplierInvoice")]
+    answers = Counter(str(r["status"]) for r in posts)
+    answers["answer lost"] = sum(1 for r in posts if r.get("duration_ms", 0) >= lost_after_ms)
+    return answers
 
 
 async def bank_payments(bank_url: str) -> list[dict]:

@@ -24,7 +24,7 @@ import httpx  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 from _chaos_checks import Verdict, judge, sap_faults, sap_post_answers, states  # noqa: E402
-from _chaos_stack import ChaosStack  # noqa: E402
+from _chaos_stack import SAP_TIMEOUT, ChaosStack  # noqa: E402
 from _invoices import make_invoice, sap_our_invoices, start_lifecycle  # noqa: E402
 from canonical.commands import LifecyclePolicy  # noqa: E402
 from canonical.inbox import BankInboxConfig  # noqa: E402
@@ -105,7 +105,8 @@ async def run(n: int, v: Verdict) -> None:
                     show=lambda: states(client, q))
         stop_faults.set()
         await faults
-        say(f"to SCHEDULED; SAP answered the posts {dict(await sap_post_answers(stack.sap_url))}")
+        answers = await sap_post_answers(stack.sap_url, lost_after_ms=SAP_TIMEOUT * 1000)
+        v.say(f"invoice POSTs at SAP: {dict(answers)}")
 
         await bank(stack, "PATCH", "/_mock/accounts/ACME", json={"behaviour": "silent"})  # silent for a day
         run_date = (await bank(stack, "GET", "/_mock/state"))["clock"]["date"]
