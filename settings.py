@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"))
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
     task_queue: str = "finsync"
+    # Worker Deployment Versioning (docs/architecture.md, "Upgrades"): set both in production so
+    # runs, the inbox, statement posts, reconciliation and vendor sync stay on the build that
+    # started them (pinned) while lifecycles move to the current build (auto-upgrade, patched).
+    # Unset (the embedded stack, tests): an unversioned worker.
+    deployment_name: str | None = None
+    build_id: str | None = None
 
     # ERP (SAP S/4HANA OData V2).
     sap_url: str = "http://127.0.0.1:8000"

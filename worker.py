@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pydantic
 from temporalio.client import Client, TLSConfig
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior
+from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVersion
 
 from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
@@ -102,7 +103,24 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
     options.update(overrides)
+    deployment = deployment_config(settings)
+    if deployment is not None:
+        from workflows.versioned import VersionedInvoiceToPayment
+
+        options["deployment_config"] = deployment
+        options["workflows"] = [VersionedInvoiceToPayment if w is InvoiceToPayment else w for w in options["workflows"]]
     return Worker(client, **options)
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Versioned workers: every workflow is pinned to its build unless it says otherwise (the
+    lifecycle auto-upgrades). Both settings or neither: half a version is a mistake."""
+    if not (settings.deployment_name or settings.build_id):
+        return None
+    if not (settings.deployment_name and settings.build_id):
+        raise ValueError("set both FINSYNC_DEPLOYMENT_NAME and FINSYNC_BUILD_ID (worker versioning), or neither")
+    return WorkerDeploymentConfig(version=WorkerDeploymentVersion(settings.deployment_name, settings.build_id),
+                                  use_worker_versioning=True, default_versioning_behavior=VersioningBehavior.PINNED)
 
 
 async def main() -> None:

@@ -73,7 +73,9 @@ class BankInbox:
                 except TimeoutError:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(config.model_copy(update={"problems": self._problems}))
+        # Pinned to its build, the inbox moves to the current one at each continue-as-new.
+        workflow.continue_as_new(config.model_copy(update={"problems": self._problems}),
+                                 initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE)
 
     async def _hand_over(self, message_id: str, config: BankInboxConfig) -> None:
         """The statement's post becomes its own workflow; the message counts as applied once it
