@@ -171,7 +171,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
     @activity.defn
     async def release_unsent(self, request: UnsentRelease) -> UnsentReleaseResult:
-        return await self._release_unsent(request, activity.heartbeat)
+        return await self.give_back_unsent(request, activity.heartbeat)
 
 
 def _record(r: ReservedPayment, run_key: str, payment_file: PaymentFile) -> PaymentRecord:

@@ -64,7 +64,7 @@ class RunClaimsAndRecovery:
         result.refused_sample = await asyncio.to_thread(self._runs.reasons, claims.run_key, (ERP_REFUSED,), SAMPLE)
         return result
 
-    async def _release_unsent(self, request: UnsentRelease, progress: Progress) -> UnsentReleaseResult:
+    async def give_back_unsent(self, request: UnsentRelease, progress: Progress) -> UnsentReleaseResult:
         run_key, why = request.run_key, f"{request.reason} (by {request.requested_by})"
         header = await asyncio.to_thread(self._runs.header, run_key)
         if header is None:

@@ -1,4 +1,5 @@
-"""`python -m cli up|status|exceptions|report|workflow-id|start-command` (run from the repository root)."""
+"""`python -m cli up|status|exceptions|report|payment-run recover|workflow-id|start-command` (run from the repository
+root)."""
 
 import argparse
 import asyncio
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
     report.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
                         help="print a reconciliation report (the newest saved one without a path)")
+    run = sub.add_parser("payment-run", help="payment-run operations").add_subparsers(dest="action", required=True)
+    recover = run.add_parser("recover", help="give the invoices of a run that is no longer running and never sent "
+                                             "them back to their lifecycles (never what may be at the bank)")
+    recover.add_argument("run_key", help="e.g. ACME-20261127-1 (the run's summary and its store rows name it)")
+    recover.add_argument("--by", required=True, help="who recovers it (kept in the treasury store)")
+    recover.add_argument("--reason", default="run ended without sending its files", help="why, in words")
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -44,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
+    if args.command == "payment-run":
+        _local_defaults()
+        from cli.payment_run import recover as run_recover
+
+        return asyncio.run(run_recover(args.run_key, args.by, args.reason))
     if args.command in ("status", "exceptions", "report"):
         _local_defaults()
         from codec.bank_details import CodecKeyError
