@@ -49,7 +49,8 @@ class RunClaimsAndRecovery:
         result = ErpClaimResult(resumed_from=before[CLAIMED] + before[FILED], refused=before[ERP_REFUSED])
         while chunk := await asyncio.to_thread(self._runs.items, claims.run_key, (RESERVED,), self._claim_chunk):
             try:
-                outcome = await self._claims.claim([erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date)
+                outcome = await self._claims.claim([erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date,
+                                                   alive=lambda: progress({"claimed": result.claimed + result.resumed_from}))
             except (SapTransientError, SapOutcomeUnknown) as e:  # claiming again with the same run is harmless
                 raise _erp_unavailable(e) from e
             except SapBusinessError as e:  # SAP refused to read: no chunk would fare better

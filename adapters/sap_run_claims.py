@@ -7,6 +7,7 @@ Claiming again with the same run id and date writes nothing: an invoice already 
 this run is not PATCHed again, so a retried chunk is harmless."""
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from urllib.parse import quote
 
@@ -41,11 +42,15 @@ class SapRunClaims:
         self._sap = sap
         self._single = SapPayments(sap)
 
-    async def claim(self, docs: list[ErpDocument], run_id: str, run_date: date) -> dict[str, str | None]:
+    async def claim(self, docs: list[ErpDocument], run_id: str, run_date: date,
+                    alive: Callable[[], None] = lambda: None) -> dict[str, str | None]:
         """Invoice document -> None (claimed for this run) or why SAP may not be asked to pay
-        it. A refused invoice that still carries this run's claim gets it released."""
+        it. A refused invoice that still carries this run's claim gets it released. `alive`
+        is called after each request to SAP (the caller's heartbeat)."""
         invoices = await self._invoices(docs)
+        alive()
         items = await self._open_items(docs, invoices)
+        alive()
         outcome: dict[str, str | None] = {}
         writes: list[tuple[ErpDocument, dict]] = []
         for doc in docs:
@@ -56,7 +61,7 @@ class SapRunClaims:
                 writes.append((doc, claim_fields(run_id, run_date)))
             elif refusal is not None and invoice and (invoice.get("PaymentRunID") or "") == run_id:
                 writes.append((doc, RELEASED_CLAIM))
-        await self._write(writes, outcome)
+        await self._write(writes, outcome, alive)
         return outcome
 
     async def release(self, docs: list[ErpDocument], run_id: str) -> int:
@@ -99,7 +104,8 @@ class SapRunClaims:
             items[doc.invoice_document] = to_open_item(doc, answer.json()["d"]["results"])
         return items
 
-    async def _write(self, writes: list[tuple[ErpDocument, dict]], outcome: dict[str, str | None]) -> None:
+    async def _write(self, writes: list[tuple[ErpDocument, dict]], outcome: dict[str, str | None],
+                     alive: Callable[[], None] = lambda: None) -> None:
         """One changeset. SAP rolls it back whole when one member fails; then each is written
         on its own, so one refused invoice does not keep the others from the run."""
         if not writes:
@@ -117,6 +123,7 @@ class SapRunClaims:
             except SapBusinessError as e:
                 if fields is not RELEASED_CLAIM:
                     outcome[doc.invoice_document] = e.message
+            alive()
 
     async def _batch(self, service: str, reads: list[BatchRequest],
                      changeset: list[BatchRequest] | None = None) -> list[list[BatchAnswer]]:

@@ -1,17 +1,18 @@
 """Payment runs against stand-in lifecycles (tests/stand_in_lifecycle.py): a private Temporal
 dev server (stand-ins named InvoiceToPayment must not show in the session's listings and
 reports), invoices posted to a real mock-sap in bulk, their expected outflows, the stand-ins,
-and a worker pair: the run on one task queue, the stand-ins on another."""
+and two workers: the run's in the test process, the stand-ins' in a process of its own."""
 
 import asyncio
+import sys
 import uuid
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path
 
 from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from adapters.bank import BankClient
 from adapters.sap import SapClient
@@ -21,7 +22,8 @@ from canonical.invoice import Invoice
 from canonical.payment import PaymentInstruction, end_to_end_id
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
-from tests.helpers import activity_name, invoice_json
+from cli.processes import ManagedProcess
+from tests.helpers import TEST_CODEC_KEY, activity_name, assert_eventually, invoice_json
 from tests.sap_bulk import post_invoices
 from tests.stand_in_lifecycle import StandInLifecycle, StandInPayable
 from worker import activities_for, build_worker
@@ -81,22 +83,37 @@ async def start_stand_ins(client: Client, task_queue: str, invoice_list: list[In
 
 
 @asynccontextmanager
-async def run_and_stand_ins(client: Client, store: TreasuryStore, sap_url: str, bank_url: str, *,
+async def stand_in_worker(client: Client, task_queue: str, cached: int, log: Path):
+    """The stand-ins' worker in a process of its own (tests/stand_in_worker.py): thousands of
+    them in the test process would share its interpreter lock with the run's worker."""
+    process = ManagedProcess("stand-in worker", [sys.executable, "-m", "tests.stand_in_worker",
+                                                 client.service_client.config.target_host, task_queue, str(cached)],
+                             log, env={"FINSYNC_CODEC_KEY": TEST_CODEC_KEY}).start()
+    try:
+        async def ready():
+            assert process.proc.poll() is None, f"stand-in worker exited; see {log}"
+            assert log.exists() and "ready" in log.read_text(), "stand-in worker not ready yet"
+
+        await assert_eventually(ready, timeout=30)
+        yield
+    finally:
+        process.stop()
+
+
+@asynccontextmanager
+async def run_and_stand_ins(client: Client, store: TreasuryStore, sap_url: str, bank_url: str, log_dir: Path, *,
                             sap_timeout: float = 30.0, replace=None, stand_ins: int = 1000):
     """(settings, stand-ins' task queue): the run's worker with the real activities (or
-    `replace`-ments built by the caller) and, on their own queue, the stand-ins' worker, all of
-    them cached (an evicted one is replayed for each update and signal) and with more pollers
-    than the default 5, which fetch tasks slower than the dev server hands them out."""
+    `replace`-ments built by the caller), and the stand-ins' worker on a queue of its own."""
     settings = Settings(sap_url=sap_url, bank_url=bank_url, task_queue=f"tq-{uuid.uuid4()}",
                         sap_timeout_seconds=sap_timeout)
+    lifecycles_queue = f"{settings.task_queue}-lifecycles"
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
         chosen = {activity_name(a): a for a in replace or []}
         activities = [chosen.get(activity_name(a), a) for a in activities_for(client, settings, sap, store, bank)]
         run_worker = build_worker(client, settings, sap, store, bank, workflows=[PaymentRun], activities=activities)
-        lifecycles = Worker(client, task_queue=f"{settings.task_queue}-lifecycles", workflows=[StandInLifecycle],
-                            max_cached_workflows=stand_ins + 100, max_concurrent_workflow_task_polls=20)
-        async with run_worker, lifecycles:
-            yield settings, f"{settings.task_queue}-lifecycles"
+        async with stand_in_worker(client, lifecycles_queue, stand_ins + 100, log_dir / "stand-in-worker.log"), run_worker:
+            yield settings, lifecycles_queue
 
 
 def activity_spans(history) -> list[str]:

@@ -54,7 +54,7 @@ async def batch_bodies(sap_url: str) -> list[str]:
 
 
 async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_once(
-        private_client, slow_sap, bank_server, store):
+        private_client, slow_sap, bank_server, store, tmp_path):
     client = private_client
     await bank_admin.reset(bank_server)
     invoice_list, posted = await payable_invoices(slow_sap, store, INVOICES)
@@ -63,7 +63,7 @@ async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_
     async with SapClient(slow_sap, timeout=SAP_TIMEOUT) as sap, BankClient(bank_server) as bank:
         small_chunks = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, bank,
                                             settings.paying_accounts, claim_chunk=CHUNK)
-        async with run_and_stand_ins(client, store, slow_sap, bank_server, sap_timeout=SAP_TIMEOUT,
+        async with run_and_stand_ins(client, store, slow_sap, bank_server, tmp_path, sap_timeout=SAP_TIMEOUT,
                                      replace=[small_chunks.claim_in_erp]) as (worker_settings, lifecycles_queue):
             await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
             request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
