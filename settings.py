@@ -55,12 +55,20 @@ class Settings(BaseSettings):
     codec_key_id: str = "finsync-1"
 
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
+    # E-invoice intake's own register of documents already passed on (byte-identical pushes).
+    intake_db_url: str = "sqlite:///.finsync/intake.db"
+    # Where the Reconciliation keeps its JSON reports (`python -m cli report --reconciliation`).
+    report_dir: Path = Path(".finsync") / "reports"
 
     # Bank (ISO 20022 over HTTP).
     bank_url: str = "http://127.0.0.1:8090"
     bank_user: str | None = None
     bank_password: SecretStr | None = None
     bank_timeout_seconds: float = 60.0
+    # A payment someone reports rejected is only paid again once the bank's own messages say
+    # it will not be: a balanced end-of-day statement this many days past the requested
+    # execution date without the debit counts as "not booked" (weekend + a holiday).
+    bank_not_booked_margin_days: int = Field(default=4, ge=1)
     # The e-invoice network's access point (mock-einvoice): Invoice Responses to suppliers.
     einvoice_url: str = "http://127.0.0.1:8100"
     paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))

@@ -11,8 +11,10 @@ import pydantic
 from temporalio.client import Client, TLSConfig
 from temporalio.worker import Worker
 
+from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
+from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
 from activities.supplier_responses import SupplierResponseActivities
 from activities.reconciliation import ReconciliationActivities
@@ -20,6 +22,7 @@ from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
 from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
+from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
@@ -31,9 +34,10 @@ from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
 from workflows.reconciliation import Reconciliation
+from workflows.statement_post import StatementPost
 from workflows.vendor_master_sync import VendorMasterSync
 
-WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, Reconciliation, VendorMasterSync]
+WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, StatementPost, Reconciliation, VendorMasterSync]
 
 
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
@@ -63,11 +67,14 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     erp = ErpActivities(sap)
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
+    outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
+    deliveries = LifecycleDeliveries(client, outbox)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
-    inbox = BankInboxActivities(bank, registers, sap)
-    recon = ReconciliationActivities(client, sap, store, registers, bank)
-    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine))
+    inbox = BankInboxActivities(bank, registers, sap, outbox)
+    recon = ReconciliationActivities(client, sap, store, registers, bank, report_dir=settings.report_dir)
+    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox)
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
+    evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -76,10 +83,11 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         runs.select_for_payment_run, runs.reserve_invoices, runs.claim_in_erp, runs.build_payment_files,
         runs.submit_payment_file, runs.tell_lifecycles, runs.release_unsent,
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
-        inbox.mark_messages_applied,
+        inbox.record_statement_problems, inbox.mark_messages_applied, deliveries.deliver_to_lifecycles,
         recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
-        vendors.sync_vendor_master, vendors.running_lifecycles_of,
+        vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         answers.send_invoice_response,
+        evidence.bank_evidence_for_payment, evidence.payment_file_of,
     ]
 
 

@@ -1,26 +1,33 @@
-"""Bank inbox activities: record bank messages before acting on them, turn them into
-lifecycle signals, and post statements to the ERP exactly once (DESIGN invariant 4)."""
+"""Bank inbox activities: record bank messages before acting on them, turn them into lifecycle
+signals queued in the treasury store (sent by activities.lifecycle_delivery), and post
+statements to the ERP exactly once (DESIGN invariant 4)."""
 
 import asyncio
 
 from temporalio import activity
 
+from activities.bank_interpretation import deliveries_for_return, deliveries_for_statement, deliveries_for_status
 from activities.errors import business_error, transient_error
+from activities.heartbeat import heartbeating
+from activities.statement_posting import Posting
 from adapters.bank import BankClient, BankTransientError
-from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
 from adapters.finsta import StatementNotPostable
+from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
+from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
+from adapters.sap_clearing import SapClearing
 from adapters.sap_payments import SapPayments
 from canonical.bank import BankMessage, BankStatement, MessageKind, PaymentReturn, PaymentStatusReport
-from canonical.inbox import InboxWork, MarkApplied, StatementOutcome
-from activities.bank_interpretation import deliveries_for_return, deliveries_for_statement, deliveries_for_status
-from activities.statement_posting import post_statement
+from canonical.inbox import InboxBatch, InboxWork, LifecycleSignal, MarkApplied, StatementOutcome
+
+_MAX_PROBLEMS_PER_MESSAGE = 20
 
 
 class BankInboxActivities:
-    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient) -> None:
-        self._bank, self._registers, self._erp = bank, registers, SapPayments(sap)
+    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox) -> None:
+        self._bank, self._registers, self._outbox = bank, registers, outbox
+        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox)
 
     @activity.defn
     async def collect_bank_messages(self) -> int:
@@ -40,9 +47,19 @@ class BankInboxActivities:
         return await asyncio.to_thread(self._registers.record_bank_messages, messages) if messages else 0
 
     @activity.defn
-    async def interpret_bank_messages(self, limit: int) -> InboxWork:
+    async def interpret_bank_messages(self, batch: InboxBatch) -> InboxWork:
+        """The next batch of unapplied messages, sized by the payments they name: their signals
+        go to the treasury store's outbox under each message's id; the workflow sees counts."""
+        return await asyncio.to_thread(self._interpret, batch)
+
+    def _interpret(self, batch: InboxBatch) -> InboxWork:
         work = InboxWork()
-        for message in await asyncio.to_thread(self._registers.unapplied_messages, limit):
+        messages = self._registers.unapplied_messages(batch.max_messages + 1)
+        work.more = len(messages) > batch.max_messages
+        for message in messages[:batch.max_messages]:
+            if work.message_ids and work.payments >= batch.max_payments:
+                work.more = True
+                break
             work.message_ids.append(message.bank_message_id)
             try:
                 documents = read_message_all(message.kind, message.body)
@@ -51,41 +68,73 @@ class BankInboxActivities:
                 continue
             if message.kind == MessageKind.STATEMENT:
                 work.statements.append(message.bank_message_id)
-            problems: list[str] = []
+                work.payments += sum(len(d.entries) for d in documents)
+            signals, problems = [], []
             for document in documents:
                 found, trouble = self._deliveries(message.kind, document)
-                work.deliveries.extend(found)
+                signals += [LifecycleSignal(workflow_id=d.workflow_id, signal=d.signal,
+                                            argument=d.report.model_dump(mode="json")) for d in found]
                 problems += trouble
+            work.signals_queued += self._outbox.queue(message.bank_message_id, signals) if signals else 0
+            work.payments += len(signals)
             if problems:
-                work.problems[message.bank_message_id] = "; ".join(problems)
+                more = len(problems) - _MAX_PROBLEMS_PER_MESSAGE
+                work.problems[message.bank_message_id] = "; ".join(
+                    problems[:_MAX_PROBLEMS_PER_MESSAGE] + ([f"and {more} more"] if more > 0 else []))
         return work
 
     def _deliveries(self, kind: MessageKind, document) -> tuple[list, list[str]]:
         if isinstance(document, PaymentStatusReport):
-            return deliveries_for_status(document, self._registers)
+            ids = [tx.end_to_end_id for tx in document.transactions]
+            return deliveries_for_status(document, _Preloaded(self._registers, ids))
         if isinstance(document, PaymentReturn):
             return deliveries_for_return(document, self._registers)
         if isinstance(document, BankStatement) and kind == MessageKind.NOTIFICATION:
-            return deliveries_for_statement(document, self._registers)
+            ids = [e.end_to_end_id for e in document.entries if e.end_to_end_id]
+            return deliveries_for_statement(document, _Preloaded(self._registers, ids))
         # Statements go to the ERP (their bookings were notified by camt.054); intraday
         # reports only inform.
         return [], []
 
     @activity.defn
     async def post_statement_to_erp(self, bank_message_id: str) -> StatementOutcome:
+        """Heartbeats throughout: SAP takes minutes for a big statement, and a worker that dies
+        meanwhile must be noticed within the heartbeat timeout, not the 12-minute one."""
         message = await asyncio.to_thread(self._registers.message, bank_message_id)
         if message is None:
             raise business_error("UnknownBankMessage", f"bank message {bank_message_id} was never recorded")
         try:
-            return await post_statement(message, self._registers, self._erp)
+            return await heartbeating(self._posting.post(message))
         except StatementNotPostable as e:
             raise business_error("StatementNotPostable", str(e)) from e
         except (SapTransientError, SapOutcomeUnknown) as e:
+            # Outcome unknown: the register says "pending", so the retry asks the ERP, never re-posts.
             raise transient_error(f"ERP unavailable for the statement: {e}", getattr(e, "retry_after", None)) from e
         except SapBusinessError as e:
             raise business_error("StatementRefusedByErp", e.message) from e
 
     @activity.defn
+    async def record_statement_problems(self, done: MarkApplied) -> None:
+        """What a statement's post found, on the bank message (reconciliation reports it)."""
+        for message_id in done.message_ids:
+            if done.problems.get(message_id):
+                await asyncio.to_thread(self._registers.add_message_problem, message_id, done.problems[message_id])
+
+    @activity.defn
     async def mark_messages_applied(self, done: MarkApplied) -> None:
         for message_id in done.message_ids:
             await asyncio.to_thread(self._registers.mark_applied, message_id, done.problems.get(message_id))
+
+
+class _Preloaded:
+    """The payment register, with one document's payments read in one query: a pain.002 can
+    name thousands, and one lookup each would make the batch slow."""
+
+    def __init__(self, registers: PaymentRegisters, end_to_end_ids: list[str]) -> None:
+        self._registers, self._found = registers, registers.payments(end_to_end_ids)
+
+    def payment(self, end_to_end_id: str):
+        return self._found.get(end_to_end_id)
+
+    def payments_in_message(self, message_id: str):
+        return self._registers.payments_in_message(message_id)

@@ -158,6 +158,10 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
             receipt = await self._bank.submit_payment_file(xml)
         except BankRejectedFile as e:
             reason = f"{e.reason_code}: {'; '.join(e.findings[:5])}"
+            if e.reason_code != "DUPL":
+                # Recorded before anyone acts on it: the lifecycles check the bank's evidence
+                # (this refusal) before paying again.
+                await asyncio.to_thread(self._registers.record_file_refusal, ref.message_id, e.reason_code, reason)
             await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (SUBMITTING,), REFUSED, reason)
             raise business_error("PaymentFileRefused", reason, e.reason_code) from e
         except (BankTransientError, BankOutcomeUnknown) as e:

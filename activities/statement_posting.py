@@ -1,91 +1,146 @@
-"""Post one camt.053 to the ERP as FINSTA01, at most once per (account, statement number).
+"""Post one camt.053 to the ERP as FINSTA01, at most once per (account, statement number),
+and queue a `statement_posted` hint for every lifecycle whose item the ERP cleared or reopened.
 
-SAP does not refuse a statement it has seen, and a replayed one clears again (guide §7.3),
-so the register is written *before* the call ("pending") and completed after it. A pending
-entry found later means the outcome is unknown: a person checks, finsync never re-posts."""
+SAP does not refuse a statement it has seen, and a replayed one clears again (guide §7.3), so
+the register is claimed *before* the call ("pending", atomically: two messages carrying one
+statement cannot both post it) and completed after it. A pending entry is never posted again:
+the ERP is asked whether it applied the statement (see statement_evidence).
+
+Whatever an attempt finds (posted now, a pending entry the ERP shows applied, a statement posted
+before), the lifecycles to tell are read from the statement and the ERP, never from what a
+crashed attempt held in memory: the statement's entries name our payments, the payment
+register names their ERP documents, and SAP's open-item API says which are cleared or
+reopened. A pending entry the ERP shows no trace of is `unknown`: the workflow waits a settle
+window and calls again."""
 
 import asyncio
 
-from adapters.finsta import statement_number
+from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
 from adapters.iso20022.readers import read_message_all, statement_balances
-from adapters.payment_registers import PaymentRegisters
-from adapters.sap_payments import SapPayments
-from activities.errors import business_error
+from adapters.lifecycle_outbox import LifecycleOutbox
+from adapters.payment_registers import PENDING, PaymentRegisters
+from adapters.sap_clearing import SapClearing
+from adapters.sap_errors import SapBusinessError, SapTransientError
+from adapters.sap_payments import SapPayments, StatementPosting
+from activities.statement_evidence import ErpView, erp_view
 from canonical.bank import BankMessage, BankStatement
-from canonical.inbox import StatementOutcome
+from canonical.inbox import LifecycleSignal, StatementOutcome
 
-PENDING = "pending"
-
-
-async def post_statement(message: BankMessage, registers: PaymentRegisters, erp: SapPayments) -> StatementOutcome:
-    outcome = StatementOutcome(bank_message_id=message.bank_message_id)
-    for statement in read_message_all(message.kind, message.body):
-        await _post_one(statement, message, registers, erp, outcome)
-    return outcome
+REFUSED = "refused:"  # register prefix: the ERP answered and posted nothing
+HINTS, AGAIN = "#erp:", "/again"  # outbox batch keys: <message>#erp:<statement>, and its second round
+MAX_PROBLEMS = 20
+_NOTHING_PROCESSED = (None, 429, 503)  # not reachable, or busy before processing: SAP has nothing
 
 
-async def _post_one(statement: BankStatement, message: BankMessage, registers: PaymentRegisters, erp: SapPayments,
-                    outcome: StatementOutcome) -> None:
-    key = f"{statement.account_iban}:{statement_number(statement)}"
-    previous = await asyncio.to_thread(registers.statement_posting, key)
-    if previous == PENDING:
-        if await _recover(statement, key, message, registers, erp, outcome):
+class Posting:
+    def __init__(self, registers: PaymentRegisters, erp: SapPayments, clearing: SapClearing,
+                 outbox: LifecycleOutbox) -> None:
+        self._registers, self._erp, self._clearing, self._outbox = registers, erp, clearing, outbox
+
+    async def post(self, message: BankMessage) -> StatementOutcome:
+        outcome = StatementOutcome(bank_message_id=message.bank_message_id)
+        problems: list[str] = []
+        for statement in read_message_all(message.kind, message.body):
+            key = f"{statement.account_iban}:{statement_number(statement)}"
+            enriched = await asyncio.to_thread(_with_references, statement, self._registers)
+            view = await self._post_one(enriched, key, message.bank_message_id, outcome, problems)
+            if view is not None:
+                await self._queue_hints(view, f"{message.bank_message_id}{HINTS}{key}", outcome)
+        outcome.problems = problems[:MAX_PROBLEMS] + (
+            [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else [])
+        return outcome
+
+    async def _post_one(self, statement: BankStatement, key: str, message_id: str, outcome: StatementOutcome,
+                        problems: list[str]) -> ErpView | None:
+        """The ERP's view of the statement's payments once the ERP has it, else None."""
+        existing = await asyncio.to_thread(self._registers.statement_posting, key)
+        if existing is None:
+            gaps = statement_balances(statement)
+            if gaps:
+                # Nothing is cleared from a statement that does not add up: that is where wrong
+                # clearings come from. Treasury reconciles it with the bank.
+                problems += [f"statement {key} not posted: {gap}" for gap in gaps]
+                return None
+            if not any(e.remittance_reference for e in statement.entries):
+                outcome.already_posted.append(f"{key} (no payments of ours)")
+                return None
+            await self._erp.ready_for_statement()  # a token refused now is an outage, not an unknown post
+            existing = await asyncio.to_thread(self._registers.claim_statement_posting, key, message_id)
+            if existing is None:
+                posting = await self._send(statement, key, message_id)
+                outcome.posted.append(key)
+                problems += _answer_problems(key, posting)
+                return await erp_view(statement, self._registers, self._clearing)
+        owner, reference = existing
+        if owner != message_id:  # the bank sent this statement again under another message id
+            outcome.already_posted.append(f"{key} (from bank message {owner})")
+            return None if reference == PENDING else await erp_view(statement, self._registers, self._clearing)
+        if reference.startswith(REFUSED):
+            problems.append(f"statement {key} was refused by the ERP ({reference[len(REFUSED):]}); not posted again")
+            return None
+        view = await erp_view(statement, self._registers, self._clearing)
+        if reference == PENDING:  # claimed, then no answer recorded: a crash or a lost answer
+            evidence = await view.evidence_of(statement_number(statement))
+            if evidence is None:
+                outcome.unknown.append(key)
+                return None
+            await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, f"recovered: {evidence}")
+            outcome.posted.append(f"{key} (answer recovered from the ERP: {evidence})")
+        else:  # this message's own post, answered: a retry after the answer was recorded
+            outcome.already_posted.append(key)
+        # SAP's answer (lines it could not clear) may have died with the attempt that got it:
+        # what the ERP shows now says the same for every line of ours.
+        problems += [f"statement {key}: {p}" for p in view.not_applied()] + _left_out(key, statement)
+        return view
+
+    async def _send(self, statement: BankStatement, key: str, message_id: str) -> StatementPosting:
+        try:
+            posting = await self._erp.post_bank_statement(statement)
+        except StatementNotPostable:  # refused while building the IDoc: nothing was sent
+            await asyncio.to_thread(self._registers.release_statement_claim, key, message_id)
+            raise
+        except SapTransientError as e:
+            if e.status in _NOTHING_PROCESSED:  # the next attempt may post: SAP certainly has nothing
+                await asyncio.to_thread(self._registers.release_statement_claim, key, message_id)
+            raise
+        except SapBusinessError as e:  # answered and posted nothing (IDoc status 51, a 4xx)
+            await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, REFUSED + e.message)
+            raise
+        await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, posting.idoc_number)
+        return posting
+
+    async def _queue_hints(self, view: ErpView, batch_key: str, outcome: StatementOutcome) -> None:
+        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True) for w in view.lifecycles_to_tell()]
+        if not hints:
             return
-        raise business_error("StatementPostingOutcomeUnknown",
-                             f"statement {key} was sent to the ERP without a recorded answer, and the ERP shows no "
-                             "posting of it yet; check the ERP before anything else")
-    if previous is not None:
-        outcome.already_posted.append(key)
-        return
-    gaps = statement_balances(statement)
-    if gaps:
-        # Nothing is cleared from a statement that does not add up: that is where wrong
-        # clearings come from. Treasury reconciles it with the bank.
-        outcome.problems += [f"statement {key} not posted: {gap}" for gap in gaps]
-        return
-    enriched = await asyncio.to_thread(_with_references, statement, registers)
-    if not any(e.remittance_reference for e in enriched.entries):
-        outcome.already_posted.append(f"{key} (no payments of ours)")
-        return
-    await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, PENDING)
-    posting = await erp.post_bank_statement(enriched)
-    await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, posting.idoc_number)
-    outcome.posted.append(key)
-    # Cleared and reopened items: their lifecycles look at the ERP now instead of at their next check.
-    for line in [*posting.cleared, *posting.reopened]:
-        record = await asyncio.to_thread(registers.latest_payment_for_reference, line.reference)
-        if record is not None and record.workflow_id not in outcome.notify_workflow_ids:
-            outcome.notify_workflow_ids.append(record.workflow_id)
-    outcome.problems += [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}" for u in posting.unprocessed]
-    outcome.problems += [f"statement {key}: {finding}" for finding in posting.findings]
-    outcome.problems += [f"statement {key}: {left.entry.direction} {left.entry.amount} {left.entry.currency} "
-                         f"({left.entry.end_to_end_id or left.entry.entry_reference}) left out: {left.reason}"
-                         for left in posting.left_out if left.entry.direction == "DBIT" or left.entry.is_return]
+        for key in (batch_key, batch_key + AGAIN):
+            await asyncio.to_thread(self._outbox.queue, key, hints)
+        outcome.hint_batches.append(batch_key)
+        outcome.lifecycles_to_tell += len(hints)
 
 
 def _with_references(statement: BankStatement, registers: PaymentRegisters) -> BankStatement:
     """The ERP clears by invoice reference; the bank reports our EndToEndId. The payment
     register translates, so only payments finsync sent can clear anything."""
+    records = registers.payments([e.end_to_end_id for e in statement.entries if e.end_to_end_id])
     entries = []
     for entry in statement.entries:
-        record = registers.payment(entry.end_to_end_id) if entry.end_to_end_id else None
-        reference = record.remittance_reference if record else None
-        entries.append(entry.model_copy(update={"remittance_reference": reference}))
+        record = records.get(entry.end_to_end_id or "")
+        entries.append(entry.model_copy(update={"remittance_reference": record.remittance_reference if record else None}))
     return statement.model_copy(update={"entries": entries})
 
 
-async def _recover(statement: BankStatement, key: str, message: BankMessage, registers: PaymentRegisters,
-                   erp: SapPayments, outcome: StatementOutcome) -> bool:
-    """After a post with no answer: did the ERP apply it? Ask by one of the invoices the
-    statement pays. If so, complete the register and let the lifecycles look for themselves."""
-    records = [registers.payment(e.end_to_end_id) for e in statement.entries if e.end_to_end_id]
-    records = [r for r in records if r is not None and r.accounting_document]
-    if not records:
-        return False
-    idocs = await erp.statements_posted_for(records[0].accounting_document)
-    if not idocs:
-        return False
-    await asyncio.to_thread(registers.record_statement_posting, key, message.bank_message_id, idocs[-1])
-    outcome.posted.append(f"{key} (answer recovered from the ERP: IDoc {idocs[-1]})")
-    outcome.notify_workflow_ids += sorted({r.workflow_id for r in records} - set(outcome.notify_workflow_ids))
-    return True
+def _answer_problems(key: str, posting: StatementPosting) -> list[str]:
+    problems = [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}" for u in posting.unprocessed]
+    problems += [f"statement {key}: {finding}" for finding in posting.findings]
+    return problems + _describe_left_out(key, posting.left_out)
+
+
+def _left_out(key: str, statement: BankStatement) -> list[str]:
+    return _describe_left_out(key, build_finsta01(statement).left_out)
+
+
+def _describe_left_out(key: str, left_out) -> list[str]:
+    return [f"statement {key}: {left.entry.direction} {left.entry.amount} {left.entry.currency} "
+            f"({left.entry.end_to_end_id or left.entry.entry_reference}) left out: {left.reason}"
+            for left in left_out if left.entry.direction == "DBIT" or left.entry.is_return]

@@ -13,16 +13,20 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import business_error, transient_error
+from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.sap_vendors import SapVendors, SupplierDelta
 from adapters.vendor_store import VendorStore
+from canonical.inbox import LifecycleSignal
 from canonical.supplier import SupplierBankAccount
 from canonical.vendors import (
-    VendorBankAccount, VendorIssue, VendorIssueKind, VendorRecord, VendorSyncResult, find_duplicates, fingerprint, mask,
+    BankChangeNotice, VendorBankAccount, VendorIssue, VendorIssueKind, VendorRecord, VendorSyncResult, find_duplicates,
+    fingerprint, mask,
 )
 from workflows import search_attributes as sa
 
 LIFECYCLE_TYPE = "InvoiceToPayment"  # the lifecycle workflow's public name
+SIGNAL = "bank_details_changed"
 _IDS_PER_QUERY = 50
 _MAX_IDS_IN_RESULT = 200
 
@@ -67,8 +71,8 @@ def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[Vendo
 
 
 class VendorSyncActivities:
-    def __init__(self, client: Client, sap: SapClient, store: VendorStore) -> None:
-        self._client, self._sap, self._store = client, SapVendors(sap), store
+    def __init__(self, client: Client, sap: SapClient, store: VendorStore, outbox: LifecycleOutbox) -> None:
+        self._client, self._sap, self._store, self._outbox = client, SapVendors(sap), store, outbox
 
     @activity.defn
     async def sync_vendor_master(self, request: VendorSyncInput) -> VendorSyncResult:
@@ -115,9 +119,18 @@ class VendorSyncActivities:
             issues=own + find_duplicates(vendors), bank_changes=bank_changes))
 
     @activity.defn
-    async def running_lifecycles_of(self, supplier_ids: list[str]) -> dict[str, list[str]]:
+    async def queue_bank_change_signals(self, notice: BankChangeNotice) -> int:
+        """One `bank_details_changed` (masked values only) per change to every running lifecycle
+        of its supplier, queued in the treasury store's outbox under `notice.batch_key` for
+        activities.lifecycle_delivery to send. Idempotent: a retry keeps the first batch."""
+        lifecycles = await self._running_lifecycles_of(sorted({c.supplier_id for c in notice.changes}))
+        signals = [LifecycleSignal(workflow_id=workflow_id, signal=SIGNAL, argument=change.model_dump(mode="json"))
+                   for change in notice.changes for workflow_id in lifecycles.get(change.supplier_id, [])]
+        return await asyncio.to_thread(self._outbox.queue, notice.batch_key, signals) if signals else 0
+
+    async def _running_lifecycles_of(self, supplier_ids: list[str]) -> dict[str, list[str]]:
         """The running InvoiceToPayment workflows of each supplier, from visibility (their
-        SupplierId search attribute), so the workflow can signal them."""
+        SupplierId search attribute)."""
         found: dict[str, list[str]] = {}
         listable = sorted({s for s in supplier_ids if "'" not in s and "\\" not in s})  # query-string safe
         for start in range(0, len(listable), _IDS_PER_QUERY):
@@ -129,4 +142,3 @@ class VendorSyncActivities:
                     found.setdefault(supplier, []).append(ex.id)
             activity.heartbeat(start)
         return {s: sorted(set(ids)) for s, ids in sorted(found.items())}
-

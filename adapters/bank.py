@@ -62,7 +62,7 @@ def message_kind(message_type: str) -> MessageKind | None:
     return None
 
 
-def _file_message_id(xml: bytes) -> str | None:
+def file_message_id(xml: bytes) -> str | None:
     # Only for the receipt when the bank's answer does not name the file; the builder made it.
     try:
         for _, node in etree.iterparse(io.BytesIO(xml), tag="{*}MsgId", resolve_entities=False, no_network=True):
@@ -118,7 +118,7 @@ class BankClient(HttpAdapter):
             "POST", "/payments", content=bytes(xml), headers={"Content-Type": "application/xml"}, write=True
         )
         answer = _json(response)
-        message_id = str(answer.get("msg_id") or _file_message_id(xml) or "")
+        message_id = str(answer.get("msg_id") or file_message_id(xml) or "")
         if response.status_code == 202:
             return SubmissionReceipt(message_id=message_id)
         if response.status_code == 422:
@@ -167,6 +167,13 @@ class BankClient(HttpAdapter):
             return []
         self._raise_for_status(response)
         return list(response.json())
+
+    async def request_intraday_report(self, account_id: str) -> None:
+        """Ask for an intraday report (camt.052) of one of our accounts now; it arrives in the
+        mailbox. mock-bank takes the request on /_mock/accounts/<id>/report; a real bank offers
+        the same as an EBICS order (C52) or an API call."""
+        response = await self._send("POST", f"/_mock/accounts/{quote(account_id, safe='')}/report")
+        self._raise_for_status(response)
 
     async def _messages(self, path: str) -> list[BankMessage]:
         # The epoch is read on both sides: a reset in between would label ids with the

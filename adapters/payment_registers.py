@@ -2,7 +2,7 @@
 treasury database: payment runs executed, payments sent, bank messages recorded before
 they are acted on, and bank statements posted to the ERP. Synchronous like the store."""
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from sqlalchemy import inspect, text
@@ -16,6 +16,25 @@ from canonical.payment import PaymentRecord
 class PaymentRunAlreadyExecuted(RuntimeError):
     """This run key was executed by another workflow run (e.g. after a reset): sending its
     file again under a new run would pay twice."""
+
+
+MAX_RUN_NUMBER = 9  # canonical.payment_run.PaymentRunRequest.run_number: one digit in the ERP's 6-character run id
+
+
+def _already_executed(run_key: str, workflow_run_id: str, taken_keys: list[str]) -> PaymentRunAlreadyExecuted:
+    """The refusal, with the fix a treasurer needs: a second run of the same account and run
+    date is another run number. Run keys are `<account>-<yyyymmdd>-<run number>`
+    (workflows.payment_run.run_identity)."""
+    prefix, number = run_key.rsplit("-", 1)
+    account, day = prefix.rsplit("-", 1)
+    day = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    taken = sorted({int(k.rsplit("-", 1)[1]) for k in taken_keys if k.rsplit("-", 1)[1].isdigit()})
+    free = [n for n in range(1, MAX_RUN_NUMBER + 1) if n not in taken]
+    fix = (f'to pay again for {account} on that date, start a new run with "run_number": {free[0]} in the run request '
+           f"(taken: {', '.join(map(str, taken))})" if free else
+           f"every run number 1-{MAX_RUN_NUMBER} of {account} on that date is taken: give the run another run_date")
+    return PaymentRunAlreadyExecuted(f"payment run {run_key} (paying account {account}, run date {day}, run number {number}) "
+                                     f"was already executed by workflow run {workflow_run_id}; {fix}")
 
 
 class PaymentRunRow(SQLModel, table=True):
@@ -58,6 +77,17 @@ class BankMessageRow(SQLModel, table=True):
     problem: str | None = None
 
 
+class FileRefusalRow(SQLModel, table=True):
+    """The bank's answer to a whole file it refused at the door (HTTP 422): the bank's own
+    evidence that none of its payments will be made, recorded before anyone acts on it."""
+
+    __tablename__ = "payment_file_refusal"
+    message_id: str = Field(primary_key=True)
+    reason_code: str | None = None
+    detail: str
+    refused_at: datetime
+
+
 class PostedStatementRow(SQLModel, table=True):
     __tablename__ = "posted_statement"
     statement_key: str = Field(primary_key=True)
@@ -66,7 +96,10 @@ class PostedStatementRow(SQLModel, table=True):
     posted_at: datetime
 
 
-_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow)]
+PENDING = "pending"  # a statement claimed for posting whose ERP answer is not recorded (yet)
+
+_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
+                                 FileRefusalRow)]
 
 
 def _now() -> datetime:
@@ -91,7 +124,9 @@ class PaymentRegisters:
                 session.add(PaymentRunRow(run_key=run_key, workflow_run_id=workflow_run_id, registered_at=_now()))
                 session.commit()
             elif row.workflow_run_id != workflow_run_id:
-                raise PaymentRunAlreadyExecuted(f"payment run {run_key} was already executed by workflow run {row.workflow_run_id}")
+                same_day = run_key.rsplit("-", 1)[0] + "-"
+                taken = session.exec(select(PaymentRunRow.run_key).where(PaymentRunRow.run_key.startswith(same_day))).all()
+                raise _already_executed(run_key, row.workflow_run_id, list(taken))
 
     # -- one run per paying account at a time ---------------------------------------------
     def lock_holder(self, account_id: str) -> str | None:
@@ -135,16 +170,30 @@ class PaymentRegisters:
             row = session.get(PaymentRow, end_to_end_id)
             return _record(row) if row else None
 
+    def payments(self, end_to_end_ids: list[str]) -> dict[str, PaymentRecord]:
+        """Many at once, by EndToEndId: a pain.002 or camt.054 names thousands."""
+        found: dict[str, PaymentRecord] = {}
+        unique = sorted(set(end_to_end_ids))
+        with Session(self.engine) as session:
+            for start in range(0, len(unique), 500):  # below SQLite's bound-parameter limit
+                rows = session.exec(select(PaymentRow).where(PaymentRow.end_to_end_id.in_(unique[start:start + 500])))
+                found.update((row.end_to_end_id, _record(row)) for row in rows)
+        return found
+
     def payments_in_message(self, message_id: str) -> list[PaymentRecord]:
         with Session(self.engine) as session:
             return [_record(r) for r in session.exec(select(PaymentRow).where(PaymentRow.message_id == message_id))]
 
-    def latest_payment_for_reference(self, remittance_reference: str) -> PaymentRecord | None:
+    def record_file_refusal(self, message_id: str, reason_code: str | None, detail: str) -> None:
         with Session(self.engine) as session:
-            rows = session.exec(select(PaymentRow).where(PaymentRow.remittance_reference == remittance_reference)
-                                .order_by(PaymentRow.attempt.desc()))
-            row = rows.first()
-            return _record(row) if row else None
+            if session.get(FileRefusalRow, message_id) is None:
+                session.add(FileRefusalRow(message_id=message_id, reason_code=reason_code, detail=detail[:1000],
+                                           refused_at=_now()))
+                session.commit()
+
+    def file_refusal(self, message_id: str) -> FileRefusalRow | None:
+        with Session(self.engine) as session:
+            return session.get(FileRefusalRow, message_id)
 
     # -- bank messages ------------------------------------------------------------------
     def record_bank_messages(self, messages: list[BankMessage]) -> int:
@@ -181,11 +230,31 @@ class PaymentRegisters:
             return None if r is None else BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind),
                                                       account=r.account, received_at=r.recorded_at, body=r.body)
 
+    def messages_since(self, day: date) -> list[BankMessage]:
+        """Every recorded bank message since `day` (recorded time), applied or not: what the
+        bank has said, for weighing evidence about one payment."""
+        since = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        with Session(self.engine) as session:
+            rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since)
+                                .order_by(BankMessageRow.recorded_at))
+            return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
+                                received_at=r.recorded_at, body=r.body) for r in rows]
+
     def mark_applied(self, bank_message_id: str, problem: str | None = None) -> None:
         with Session(self.engine) as session:
             row = session.get(BankMessageRow, bank_message_id)
             if row is not None and row.applied_at is None:
-                row.applied_at, row.problem = _now(), problem
+                # A statement's post may have noted its problem already (it runs beside the inbox).
+                row.applied_at, row.problem = _now(), "; ".join(filter(None, [row.problem, problem])) or None
+                session.add(row)
+                session.commit()
+
+    def add_message_problem(self, bank_message_id: str, problem: str) -> None:
+        """A problem found after the message was applied (its statement's post to the ERP)."""
+        with Session(self.engine) as session:
+            row = session.get(BankMessageRow, bank_message_id)
+            if row is not None and problem not in (row.problem or ""):
+                row.problem = "; ".join(filter(None, [row.problem, problem]))
                 session.add(row)
                 session.commit()
 
@@ -195,14 +264,37 @@ class PaymentRegisters:
             return [(r.bank_message_id, r.problem) for r in rows]
 
     # -- statements posted to the ERP ---------------------------------------------------
-    def statement_posting(self, statement_key: str) -> str | None:
+    def statement_posting(self, statement_key: str) -> tuple[str, str] | None:
+        """(bank message id, ERP reference) of the statement's entry, or None."""
         with Session(self.engine) as session:
             row = session.get(PostedStatementRow, statement_key)
-            return row.erp_reference if row else None
+            return (row.bank_message_id, row.erp_reference) if row else None
+
+    def claim_statement_posting(self, statement_key: str, bank_message_id: str) -> tuple[str, str] | None:
+        """Write "pending" for the statement unless an entry exists; atomic, so two messages
+        carrying the same statement (the bank sent it twice) cannot both post it. None: this
+        message holds the claim now; else the entry that was there."""
+        with Session(self.engine) as session:
+            session.add(PostedStatementRow(statement_key=statement_key, bank_message_id=bank_message_id,
+                                           erp_reference=PENDING, posted_at=_now()))
+            try:
+                session.commit()
+                return None
+            except IntegrityError:
+                session.rollback()
+        return self.statement_posting(statement_key)
+
+    def release_statement_claim(self, statement_key: str, bank_message_id: str) -> None:
+        """Only when the ERP certainly received nothing (not reachable, or busy before processing)."""
+        with Session(self.engine) as session:
+            row = session.get(PostedStatementRow, statement_key)
+            if row is not None and row.bank_message_id == bank_message_id and row.erp_reference == PENDING:
+                session.delete(row)
+                session.commit()
 
     def record_statement_posting(self, statement_key: str, bank_message_id: str, erp_reference: str) -> None:
-        """`erp_reference` is "pending" just before the ERP call and the IDoc number after it:
-        a "pending" found later means the outcome is unknown and a person must look."""
+        """The ERP's answer to a claimed post: its IDoc number, what recovery found, or its refusal.
+        A "pending" entry found later means the outcome is unknown: the ERP is asked, never posted to again."""
         with Session(self.engine) as session:
             row = session.get(PostedStatementRow, statement_key) or PostedStatementRow(
                 statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference, posted_at=_now())

@@ -202,11 +202,16 @@ class SapPayments:
 
     # -- bank statement --------------------------------------------------------------------
 
+    async def ready_for_statement(self) -> None:
+        """Fetch the IDoc endpoint's CSRF token now: once the caller has claimed a statement,
+        the POST is then the only request, so a failure after the claim is the post's own."""
+        await self._sap._csrf_token(IDOC)
+
     async def post_bank_statement(self, statement: BankStatement, our_account_bic: str | None = None) -> StatementPosting:
         """Post the camt.053 as FINSTA01: debits with a reference clear the invoices they pay,
         returns with a reference reopen them. Call at most ONCE per statement: SAP does not
         de-duplicate, a second post clears again (and can clear a different supplier's item).
-        On SapOutcomeUnknown, look the outcome up (statements_posted_for) before anything else.
+        On SapOutcomeUnknown, ask the ERP (adapters/sap_clearing.py) before anything else.
         IdocNotPosted (a SapBusinessError) when SAP received it but posted nothing."""
         idoc = build_finsta01(statement, bank_key=our_account_bic)
         response = await self._sap._write(
@@ -260,14 +265,3 @@ class SapPayments:
         log.info("statement %s on %s posted as IDoc %s: %s",
                  posting.statement_number, posting.account, docnum, posting.message)
         return posting
-
-    async def statements_posted_for(self, accounting_document: str) -> list[str]:
-        """FINSTA IDoc numbers whose statement cleared or reopened this invoice's accounting
-        document (not its clearing document). Recovery after an unknown outcome of
-        post_bank_statement. NOTE: /_mock/idocs is mock-sap's control endpoint, not an SAP
-        API; on a real system this is a read of the EBS log (FEBKO/FEBEP) instead."""
-        response = await self._sap._send(
-            "GET", "/_mock/idocs", params={"settled": accounting_document, "mestyp": "FINSTA"}
-        )
-        raise_for_sap_status(response)
-        return sorted(row["docnum"] for row in response.json()["results"])

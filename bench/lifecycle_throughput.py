@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from adapters.treasury_store import TreasuryStore
     from settings import Settings
     from worker import build_worker
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
 
 
 # -- the baseline: 3 sequential no-op activities, the lifecycle's activity options --------

@@ -5,9 +5,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from canonical.invoice import Invoice
+from canonical.reason_codes import is_iso_status_reason
 
 
 class ResolveException(BaseModel):
@@ -25,6 +26,10 @@ class ResolveException(BaseModel):
         default=None, max_length=4,
         description="pay to this bank account of the supplier (its ERP id) from now on; checked against the ERP",
     )
+    bank_details_corrected: bool = Field(
+        default=False, description="master data corrected the account the bank refused in the ERP, under the same id")
+    case_id: str | None = Field(
+        default=None, description="the case to resolve (a side case such as PaidTwice); default: the case holding the flow")
 
 
 class CancelInvoice(BaseModel):
@@ -78,7 +83,9 @@ class PaymentSent(BaseModel):
 
 
 class BankRejection(BaseModel):
-    """`bank_rejection` signal: treasury reports a rejection by hand (same effect as pain.002)."""
+    """`bank_rejection` signal, kept for old scripts: treasury reports a rejection by hand. It
+    never frees a second payment by itself (architecture invariant 11): it is handled as a
+    `report_bank_rejection` update, and a malformed one opens a visible case."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +94,28 @@ class BankRejection(BaseModel):
     reason_text: str | None = None
     end_to_end_id: str | None = Field(default=None, description="defaults to the current payment attempt")
     reported_by: str | None = None
+
+
+class ReportBankRejection(BaseModel):
+    """`report_bank_rejection` update: treasury says the bank rejected a payment attempt (by
+    phone, on the portal). The lifecycle checks with the bank before anything is paid again;
+    only the bank's own evidence (pain.002, pacs.004, a statement without the booking) frees a
+    new attempt (architecture invariant 11)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    reason_code: str = Field(description="ISO 20022 ExternalStatusReason1Code, e.g. AC04")
+    end_to_end_id: str = Field(min_length=1, max_length=35, description="the attempt the report is about")
+    reported_by: str = Field(min_length=1)
+    reason_text: str | None = Field(default=None, max_length=500)
+
+    @field_validator("reason_code")
+    @classmethod
+    def _iso_code(cls, code: str) -> str:
+        if not is_iso_status_reason(code):
+            raise ValueError(f"{code!r} is not an ISO 20022 status reason code (e.g. AC04, AM04, RC01; upper case)")
+        return code
 
 
 class LifecyclePolicy(BaseModel):
@@ -109,3 +138,5 @@ class LifecyclePolicy(BaseModel):
     settlement_sla_days: float = Field(default=3, gt=0, description="accepted but not settled by then")
     clearing_check_hours: float = Field(default=6, gt=0, description="settled: look at the ERP's open item this often")
     clearing_sla_days: float = Field(default=2, gt=0, description="settled but not cleared in the ERP by then")
+    bank_check_minutes: float = Field(
+        default=240, gt=0, description="a rejection the bank has not confirmed: look at its messages again this often")

@@ -1,6 +1,8 @@
-"""What the bank inbox hands its workflow: signals to deliver and statements to post."""
+"""What the bank inbox and its statement posts hand their workflows: keys and counts only.
+The detail (thousands of signals, a statement's lines) stays in the treasury store, so no
+batch, however large, can push a workflow over Temporal's payload or history limits."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -13,18 +15,66 @@ class Delivery(BaseModel):
     report: BankStatusReport
 
 
+class LifecycleSignal(BaseModel):
+    """One signal for one lifecycle, queued in the treasury store and sent by an activity."""
+
+    workflow_id: str
+    signal: str
+    argument: dict[str, Any] | None = None
+    hint: bool = Field(default=False, description="a hint to a lifecycle that has ended is moot, not a problem")
+
+
+class InboxBatch(BaseModel):
+    max_messages: int = Field(ge=1)
+    max_payments: int = Field(ge=1, description="a batch ends once its messages name this many payments")
+
+
 class InboxWork(BaseModel):
-    deliveries: list[Delivery] = []
+    message_ids: list[str] = Field(default_factory=list, description="also the outbox batch keys of their signals")
     statements: list[str] = Field(default_factory=list, description="bank message ids of statements to post to the ERP")
-    message_ids: list[str] = []
+    signals_queued: int = 0
+    payments: int = 0
+    more: bool = Field(default=False, description="more messages wait: the batch ended at its size")
     problems: dict[str, str] = Field(default_factory=dict, description="bank message id -> what could not be applied")
+
+
+class DeliveryRequest(BaseModel):
+    batch_keys: list[str]
+
+
+class DeliveryReport(BaseModel):
+    queued: int = 0
+    delivered: int = 0
+    ended: int = Field(default=0, description="hints to lifecycles that had already ended")
+    failed: int = 0
+    lifecycles: list[str] = Field(default_factory=list, description="the first 200 lifecycles told, for people and tests")
+    problems: dict[str, str] = Field(default_factory=dict, description="batch key -> what could not be delivered")
 
 
 class StatementOutcome(BaseModel):
     bank_message_id: str
-    posted: list[str] = Field(default_factory=list, description="statement keys posted to the ERP now")
+    posted: list[str] = Field(default_factory=list, description="statement keys posted to the ERP now (or recovered)")
     already_posted: list[str] = []
-    notify_workflow_ids: list[str] = Field(default_factory=list, description="lifecycles whose ERP item this statement cleared or reopened")
+    unknown: list[str] = Field(default_factory=list, description="sent without a recorded answer, no trace in the ERP yet")
+    hint_batches: list[str] = Field(default_factory=list, description="outbox batches of statement_posted hints")
+    lifecycles_to_tell: int = 0
+    problems: list[str] = []
+
+
+class StatementPostRequest(BaseModel):
+    schema_version: Literal[1] = 1
+    bank_message_id: str
+    inbox_workflow_id: str
+    settle_seconds: float = Field(default=120, gt=0)
+    looks: int = Field(default=5, ge=1)
+    rehint_seconds: float = Field(default=60, gt=0)
+
+
+class StatementReport(BaseModel):
+    bank_message_id: str
+    posted: list[str] = []
+    already_posted: list[str] = []
+    lifecycles_told: int = 0
     problems: list[str] = []
 
 
@@ -42,6 +92,13 @@ class InboxProblem(BaseModel):
 class BankInboxConfig(BaseModel):
     schema_version: Literal[1] = 1
     poll_seconds: float = Field(default=30, gt=0)
-    batch_size: int = Field(default=100, ge=1)
+    batch_size: int = Field(default=100, ge=1, description="at most this many bank messages per batch")
+    batch_payments: int = Field(default=2000, ge=1, description="a batch ends once its messages name this many payments")
     iterations_before_continue_as_new: int = Field(default=200, ge=1)
+    # A statement post whose answer was lost: wait, ask the ERP again, and only after `statement_looks`
+    # looks without a trace make it treasury's case. 5 x 2 min covers SAP's 10 min for a big statement.
+    statement_settle_seconds: float = Field(default=120, gt=0)
+    statement_looks: int = Field(default=5, ge=1)
+    # A second statement_posted hint: one that lands while the lifecycle reads the ERP is spent by that read.
+    statement_rehint_seconds: float = Field(default=60, gt=0)
     problems: list[InboxProblem] = []

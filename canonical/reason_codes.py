@@ -43,3 +43,29 @@ def in_words(code: str | None) -> str:
 
 def owner_for_reason(code: str | None) -> ExceptionOwner:
     return REASONS.get(code or "", ("", TREASURY))[1]
+
+
+def _series(prefix: str, last: int, first: int = 1) -> set[str]:
+    return {f"{prefix}{n:02d}" for n in range(first, last + 1)}
+
+
+# ISO 20022 ExternalStatusReason1Code (the external code list a pain.002 quotes). A code a
+# person types must be one of these: "AC4" or "ac04" is a typo, not a reason.
+ISO_STATUS_REASONS: frozenset[str] = frozenset(
+    _series("AB", 11) | _series("AC", 16) | _series("AG", 13) | {"AGNT"} | _series("AM", 23) - {"AM08"}
+    | {"BE01"} | _series("BE", 23, 4) | {"CERI", "CH03", "CH04", "CH07", "CH09"} | _series("CH", 22, 10) - {"CH18"}
+    | {"CNOR", "CURR", "CUST", "DNOR"} | _series("DS", 27) | {"DS0A", "DS0B", "DS0C", "DS0D", "DS0E", "DS0F", "DS0G",
+                                                                 "DS0H", "DS0K"}
+    | _series("DT", 6) | _series("DU", 5) | {"DUPL", "ED01", "ED03", "ED05", "ED06", "ERIN"} | _series("FF", 11)
+    | {"G000", "G001", "G002", "G003", "G004", "G005", "G006", "ID01", "MD01", "MD02", "MD05", "MD06", "MD07"}
+    | {"MS02", "MS03", "NARR", "NERI"} | _series("RC", 12) | {"RCON", "RF01"} | _series("RR", 12)
+    | {"SL01", "SL02", "SL03", "SL11", "SL12", "SL13", "SL14", "TA01", "TD01", "TD02", "TD03", "TM01", "TS01", "TS04"}
+)
+
+# Rejections that say the payee's account itself is wrong (closed, invalid, blocked, unknown
+# bank): paying the same account again can only fail again, or worse, reach someone else.
+ACCOUNT_REASONS: frozenset[str] = frozenset({"AC01", "AC03", "AC04", "AC06", "AC13", "AG01", "BE04", "RC01"})
+
+
+def is_iso_status_reason(code: str) -> bool:
+    return code in ISO_STATUS_REASONS

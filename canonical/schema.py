@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from canonical.bank import BankStatement, PaymentFile, PaymentReturn, PaymentStatusReport
 from canonical.commands import (
-    ApprovalDecision, BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException,
+    ApprovalDecision, BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent,
+    ReportBankRejection, ResolveException,
 )
 from canonical.einvoice import EInvoiceReceipt
 from canonical.erp import PostedInvoice, PurchaseOrder
@@ -32,7 +33,7 @@ MODELS: list[type[BaseModel]] = [
     InvoiceLifecycleStatus, ResolveException, CancelInvoice, PaymentRunInclusion, LifecyclePolicy,
     PaymentSent, BankRejection, PaymentRecord, PaymentRunRequest, PaymentRunSummary, PaymentFile,
     PaymentStatusReport, BankStatement, PaymentReturn, EInvoiceReceipt, ConfirmBankDetails, BankDetailsChange,
-    ApprovalDecision, PaymentRelease,
+    ApprovalDecision, PaymentRelease, ReportBankRejection,
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

@@ -55,10 +55,12 @@ class PaymentAttempt(BaseModel):
     payment_run_id: str | None = None
     run_key: str | None = None
     message_id: str | None = None
-    outcome: str = "reserved"  # reserved, sent, accepted, settled, rejected, returned
+    outcome: str = "reserved"  # reserved, sent, accepted, settled, rejected, returned, released
     reason_code: str | None = None
     reason: str | None = None  # the reason code in words
     bank_messages: list[str] = []
+    reported_rejection: str | None = Field(default=None, description="a person's report of a rejection, not yet the bank's")
+    bank_evidence: str | None = Field(default=None, description="what the bank's own messages showed when checked")
 
 
 class InvoiceLifecycleStatus(BaseModel):
@@ -77,6 +79,8 @@ class InvoiceLifecycleStatus(BaseModel):
     payment_attempts: list[PaymentAttempt] = []
     open_exception: ExceptionCase | None = Field(
         default=None, description="the case waiting for a person, else the oldest open outage case")
+    open_side_cases: list[ExceptionCase] = Field(
+        default_factory=list, description="cases for a person that do not hold the flow (e.g. PaidTwice)")
     open_outages: list[ExceptionCase] = Field(
         default_factory=list, description="counterparts failing past their outage SLA; these cases close themselves")
     closed_exceptions: list[ExceptionCase] = []

@@ -83,6 +83,13 @@ class BankDetailsChange(BaseModel):
     changed_by: str | None = Field(default=None, description="who changed them in the ERP, when known: may not confirm them")
 
 
+class BankChangeNotice(BaseModel):
+    """Bank changes of one sync, to be told to the suppliers' running lifecycles."""
+
+    batch_key: str = Field(description="the treasury store's outbox batch: one per sync run")
+    changes: list[BankDetailsChange]
+
+
 class VendorSyncRequest(BaseModel):
     schema_version: Literal[1] = 1
     full: bool = Field(default=False, description="ignore the stored delta token and read every supplier")
@@ -100,7 +107,8 @@ class VendorSyncResult(BaseModel):
     vat_ids_offered: bool = False  # mock-sap serves no A_BusinessPartnerTaxNumber
     issues: list[VendorIssue] = []
     bank_changes: list[BankDetailsChange] = []
-    lifecycles_signalled: list[str] = []
+    lifecycles_signalled: list[str] = Field(default=[], description="the first 200, for people and tests")
+    signals_sent: int = 0
     signal_failures: list[str] = []
 
 

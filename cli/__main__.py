@@ -1,23 +1,27 @@
-"""`python -m cli up|status|exceptions|report|payment-run recover|workflow-id|start-command` (run from the repository
-root)."""
+"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|workflow-id|start-command`, from any
+directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
 import os
-from pathlib import Path
 
-from cli import commands
+from cli import commands, state
 from cli.process_exit import run_main
 
 
-def _local_defaults() -> None:
-    """Let `status` reach the embedded stack without exports: its address and its codec key,
-    unless the environment already names others (a real deployment always does)."""
+def _local_defaults() -> bool:
+    """Let `status`, `exceptions` and `report` reach the embedded stack without exports: its
+    address, its codec key and its treasury database, unless the environment names others (a
+    real deployment always does). False when no codec key is set and the stack has none."""
     if "TEMPORAL_ADDRESS" not in os.environ and "FINSYNC_TEMPORAL_PORT" in os.environ:
         os.environ["TEMPORAL_ADDRESS"] = f"127.0.0.1:{os.environ['FINSYNC_TEMPORAL_PORT']}"
-    key = Path(os.environ.get("FINSYNC_STATE_DIR", ".finsync")) / "codec.key"
-    if not {"FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE"} & os.environ.keys() and key.exists():
-        os.environ["FINSYNC_CODEC_KEY_FILE"] = str(key)
+    os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
+    if {"FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE"} & os.environ.keys():
+        return True
+    if not state.codec_key_file().exists():
+        return False
+    os.environ["FINSYNC_CODEC_KEY_FILE"] = str(state.codec_key_file())
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--exit-after-samples", action="store_true",
                     help="stop everything and exit once the samples are paid (COMPLETED) or wait for AP (smoke runs)")
     sub.add_parser("status", help="status table of every InvoiceToPayment lifecycle")
-    sub.add_parser("exceptions", help="open exception cases with age and SLA state").add_argument(
-        "--owner", help="ap-remediation, treasury-ops, master-data or buyer")
+    exceptions = sub.add_parser("exceptions", help="open exception cases with age and SLA state")
+    exceptions.add_argument("--owner", help="ap-remediation, treasury-ops, master-data or buyer")
+    exceptions.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
     report = sub.add_parser("report", help="status report: states, open exceptions, cycle time, today's cash position")
     report.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
     report.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
                         help="print a reconciliation report (the newest saved one without a path)")
+    resolve = sub.add_parser("resolve", help="resolve the open case of every running lifecycle a visibility query "
+                                             "finds, through each one's `resolve` update")
+    resolve.add_argument("--query", required=True, help='e.g. ExceptionOwner="ap-remediation" AND ExceptionType="X"')
+    resolve.add_argument("--as", dest="resolved_by", required=True, help="who resolves (your identity)")
+    resolve.add_argument("--resolution", required=True, help="what was done, in words")
+    resolve.add_argument("--case-type", help="only cases of this type (e.g. NotPostableInErp)")
+    resolve.add_argument("--dry-run", action="store_true", help="list what would be resolved, change nothing")
     run = sub.add_parser("payment-run", help="payment-run operations").add_subparsers(dest="action", required=True)
     recover = run.add_parser("recover", help="give the invoices of a run that is no longer running and never sent "
                                              "them back to their lifecycles (never what may be at the bank)")
@@ -52,24 +64,33 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
     if args.command == "payment-run":
-        _local_defaults()
+        if not _local_defaults():
+            return commands.fail(f"error: {state.no_key_message()}", 1)
         from cli.payment_run import recover as run_recover
 
         return asyncio.run(run_recover(args.run_key, args.by, args.reason))
-    if args.command in ("status", "exceptions", "report"):
-        _local_defaults()
+    if args.command == "report" and args.reconciliation is not None:  # a file: no Temporal, no key
+        from reports.status_report import main as run_report
+
+        return run_report(["--reconciliation", args.reconciliation])
+    if args.command in ("status", "exceptions", "report", "resolve"):
+        if not _local_defaults():
+            return commands.fail(f"error: {state.no_key_message()}", 1)
+        from temporalio.service import RPCError
+
         from codec.bank_details import CodecKeyError
 
         try:
             if args.command == "exceptions":
                 from reports.exceptions_table import main as run_exceptions
 
-                return run_exceptions(["--owner", args.owner] if args.owner else [])
+                return run_exceptions([*(["--owner", args.owner] if args.owner else []), "--query", args.query])
             if args.command == "report":
                 from reports.status_report import main as run_report
 
-                extra = ["--reconciliation", args.reconciliation] if args.reconciliation is not None else []
-                return run_report(["--query", args.query, *extra])
+                return run_report(["--query", args.query])
+            if args.command == "resolve":
+                return asyncio.run(commands.resolve(args))
             return asyncio.run(commands.status())
         except CodecKeyError as err:
             return commands.fail(f"error: {err}", 1)
@@ -78,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as err:  # the SDK's "failed client connect"
             address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
             return commands.fail(f"error: cannot reach Temporal at {address}: {err}", 1)
+        except RPCError as err:  # connected, then the server refused or went away (e.g. the stack stopped)
+            address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+            return commands.fail(f"error: Temporal at {address} answered {err.status.name}: {err}", 1)
     try:
         if args.command == "workflow-id":
             print(commands.workflow_id(args.invoice))

@@ -42,9 +42,14 @@ def start_command(path: str, task_queue: str = "finsync") -> str:
     """The `temporal workflow start` line for an invoice file, quoted for a POSIX shell.
 
     `--fail-existing` is essential: without it the CLI answers a start on an id already in
-    use (running, or closed under RejectDuplicate) with exit code 0 and the existing run's id,
+    use (running, or closed and not reusable) with exit code 0 and the existing run's id,
     whatever the reuse/conflict policy says, so a script can not tell "started" from
-    "was already there" (guides/temporal.md §1.4)."""
+    "was already there" (guides/temporal.md §1.4).
+
+    `AllowDuplicateFailedOnly`: an invoice whose start failed (input that is not a valid
+    invoice fails the workflow at once) can be started again, corrected, under its one id (the
+    workflow refuses any other); a running or completed lifecycle, paid or cancelled, is never
+    started twice. Terminated counts as failed for Temporal: cancel a lifecycle, don't terminate it."""
     inv, text = load_invoice(path)
     # The file as written, on one line. Amounts in a valid invoice are strings, so the JSON
     # round trip keeps them exactly as the sender wrote them.
@@ -54,7 +59,7 @@ def start_command(path: str, task_queue: str = "finsync") -> str:
         "--task-queue", task_queue,
         "--type", WORKFLOW_TYPE,
         "--workflow-id", inv.workflow_id,
-        "--id-reuse-policy", "RejectDuplicate",
+        "--id-reuse-policy", "AllowDuplicateFailedOnly",
         "--fail-existing",
         "--static-summary", summary(inv),
         # Set at start so `workflow list --query` finds the invoice before its first task runs;
@@ -124,3 +129,15 @@ async def status() -> int:
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+async def resolve(args) -> int:
+    """`python -m cli resolve`: see cli/bulk_resolve.py."""
+    from cli.bulk_resolve import print_outcomes, resolve_many
+    from settings import get_settings
+    from worker import connect
+
+    client = await connect(get_settings())
+    outcomes = await resolve_many(client, args.query, args.resolved_by, args.resolution, case_type=args.case_type,
+                                  dry_run=args.dry_run)
+    return print_outcomes(outcomes)

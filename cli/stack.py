@@ -21,13 +21,12 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cli import cycle, samples
+from cli import cycle, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
 from settings import Settings
-from adapters.treasury_store import TreasuryStore
-from reports.status_report import report_text
+from reports.status_report import open_store, report_text
 from worker import connect
 from workflows import search_attributes as sa
 
@@ -54,8 +53,8 @@ class StackConfig:
 
     @classmethod
     def from_env(cls) -> "StackConfig":
-        return cls(Path(os.environ.get("FINSYNC_STATE_DIR", ".finsync")).resolve(),
-                   {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
+        # The checkout's .finsync/ wherever `up` is started, where `status` will look (cli.state).
+        return cls(state.state_dir(), {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
 
     @property
     def address(self) -> str:
@@ -89,6 +88,8 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            "FINSYNC_SAP_URL": cfg.sap_url, "FINSYNC_BANK_URL": cfg.bank_url,
            "FINSYNC_EINVOICE_URL": f"http://127.0.0.1:{cfg.port['mock-einvoice']}",
            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
+           "FINSYNC_INTAKE_DB_URL": f"sqlite:///{cfg.state_dir / 'intake.db'}",
+           "FINSYNC_REPORT_DIR": str(cfg.state_dir / "reports"),
            "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1"}
     os.environ.update(env)
     return env
@@ -231,11 +232,10 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
                                                          lambda: check_alive(procs), first)
                 ok = ok and (run is None or summary is not None)  # a sample run that failed is a failed smoke run
                 print(f"\npayment cycle {'done' if ok else 'NOT done'} in {time.monotonic() - t0:.1f}s", flush=True)
-            # Where everything stands, as finance asks it: states, open cases, cycle time, cash.
-            print("\n" + await report_text(client, TreasuryStore.from_settings(Settings())), flush=True)
+            await _print_report(client)
             # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
-            state = "" if cfg.state_dir == REPO / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
-            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, state, task_queue, views,
+            named = "" if cfg.state_dir == state.CHECKOUT / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
+            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, named, task_queue, views,
                                 f"http://127.0.0.1:{cfg.port['mock-einvoice']}")
         else:
             inbox = await cycle.start_inbox(client, task_queue)
@@ -269,6 +269,18 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
                 continue
             proc.stop(timeout=35.0 if proc.name == "worker" else 15.0)
             print(f"  stopped {proc.name} (pid {proc.pid})", flush=True)
+
+
+async def _print_report(client: Client) -> None:
+    """Where everything stands, as finance asks it: states, open cases, cycle time, cash. A
+    report that fails is an error line, never the end of the stack it reports on."""
+    try:
+        text = await report_text(client, open_store(Settings()))
+    except Exception as err:  # noqa: BLE001 - the stack is up and useful without the report
+        print(f"\nstatus report failed ({type(err).__name__}: {err}); the stack keeps running, "
+              "try `python -m cli report` again", file=sys.stderr, flush=True)
+        return
+    print("\n" + text, flush=True)
 
 
 def up(with_samples: bool = True, exit_after: bool = False) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from intake.app import create_app
+from intake.push_register import PushRegister
 from intake.suppliers import DEFAULT_REGISTER, SupplierRegister
 
 
@@ -24,7 +25,8 @@ async def serve(host: str, port: int, register: SupplierRegister) -> None:
     settings = get_settings()
     client = await connect(settings)
     logging.info("e-invoice intake on http://%s:%d/invoices, task queue %s", host, port, settings.task_queue)
-    config = uvicorn.Config(create_app(client, settings.task_queue, register), host=host, port=port, log_level="warning")
+    app = create_app(client, settings.task_queue, register, PushRegister(settings.intake_db_url))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     await uvicorn.Server(config).serve()
 
 

@@ -4,9 +4,11 @@ Answers as a receiving access point does: 201 accepted, 422 with the failed rule
 400 for a body that is not an invoice at all. An accepted invoice becomes (or reaches) its
 lifecycle by signal-with-start: the workflow id comes from the business key, so a second
 push of the same invoice signals the running lifecycle instead of starting a second one
-(DESIGN invariant 1). The lifecycle dedupes receipts by the document's sha256.
+(architecture invariant 1). A byte-identical push is recognised here, by the document's
+sha256, before anything is signalled (push_register); the lifecycle dedupes receipts again.
 """
 
+import asyncio
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from temporalio.service import RPCError
 
 from intake import mapping, rules, ubl
 from intake.models import Finding, NotAnInvoice
+from intake.push_register import PushRegister
 from intake.suppliers import SupplierRegister
 
 log = logging.getLogger("finsync.intake")
@@ -32,7 +35,10 @@ MAX_BODY = 10 * 1024 * 1024  # a Peppol invoice with embedded attachments stays 
 _RPC_TIMEOUT = timedelta(seconds=10)
 
 
-def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegister) -> Starlette:
+def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegister,
+               pushes: PushRegister | None = None) -> Starlette:
+    pushes = pushes or PushRegister()
+
     async def receive(request: Request) -> JSONResponse:
         received_at = datetime.now(UTC)
         body = await _read_capped(request)
@@ -51,6 +57,11 @@ def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegi
             log.info("invoice %r refused: %s", doc.number, ", ".join(sorted({f.code for f in findings})))
             return _refused(findings)
         sha256 = hashlib.sha256(body).hexdigest()
+        known = await asyncio.to_thread(pushes.known, sha256)
+        if known is not None:  # the same bytes again: the lifecycle has them; nothing to signal
+            log.info("invoice %s pushed again, byte-identical (document %s...)", invoice.key, sha256[:12])
+            return JSONResponse({"invoice_key": invoice.key, "workflow_id": known, "sha256": sha256, "started": False,
+                                 "duplicate": True}, status_code=201)
         receipt = mapping.receipt(invoice, doc, sha256, received_at)
         try:
             handle = await client.start_workflow(
@@ -72,6 +83,7 @@ def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegi
             # Temporal unreachable: the sender's access point retries later, nothing is lost.
             log.warning("could not reach Temporal for %s: %s", invoice.key, e.status)
             return JSONResponse({"code": "UNAVAILABLE", "reason": "try again later"}, status_code=503, headers={"Retry-After": "30"})
+        await asyncio.to_thread(pushes.record, sha256, invoice.workflow_id)
         started = _started(handle)
         log.info("invoice %s accepted (document %s..., %s)", invoice.key, sha256[:12],
                  "new lifecycle" if started else "signalled the existing lifecycle" if started is False else "lifecycle reached")

@@ -9,7 +9,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from canonical.reconciliation import ReconciliationReport
 from canonical.status import InvoiceLifecycleStatus
@@ -19,6 +19,7 @@ from workflows import search_attributes as sa
 LIFECYCLE, INBOX, RECONCILIATION = "InvoiceToPayment", "BankInbox", "Reconciliation"
 # The reconciliation runs daily: its drifts are due before the next run reports them again.
 RECONCILIATION_SLA = timedelta(hours=24)
+RECONCILIATION_OWNER = "treasury-ops"  # who runs it and owns what it finds (canonical.reconciliation.OWNERS)
 _QUERY_TIMEOUT = timedelta(seconds=5)
 
 
@@ -90,7 +91,7 @@ async def _row(client: Client, ex) -> ExceptionRow | None:
                                 severity=case.severity.value, reason=case.reason, sla_due_at=case.sla_due_at, escalated=case.escalated)
         if ex.workflow_type == INBOX:
             status = await handle.query("status", rpc_timeout=_QUERY_TIMEOUT)
-            problems = [p["problem"] for p in status.get("problems", []) if not p.get("acknowledged_by")]
+            problems = [p["problem"] for p in status.get("problems") or [] if not p.get("acknowledged_by")]
             if not problems:
                 return None
             return ExceptionRow(**base, reason=f"{len(problems)} bank messages not reconciled; latest: {problems[-1]}")
@@ -100,23 +101,41 @@ async def _row(client: Client, ex) -> ExceptionRow | None:
 
 
 async def _reconciliation_case(client: Client, owner: str | None, extra_query: str) -> ExceptionRow | None:
-    query = f"WorkflowType='{RECONCILIATION}' AND ExecutionStatus='Completed'"
+    """What the newest reconciliation that has ended leaves for people: its open drifts, or,
+    when it failed, timed out or was terminated, that nobody knows the drifts since the run
+    before. A running one has nothing to say yet; the one before it still stands."""
+    query = f"WorkflowType='{RECONCILIATION}' AND ExecutionStatus!='Running' AND ExecutionStatus!='ContinuedAsNew'"
     if extra_query:
         query += f" AND ({extra_query})"
     newest = None
     async for ex in client.list_workflows(query):
         if newest is None or ex.start_time > newest.start_time:
             newest = ex
-    case_owner = newest.typed_search_attributes.get(sa.EXCEPTION_OWNER) if newest else None
+    if newest is None:
+        return None
+    opened = newest.close_time or newest.start_time
+    base = dict(workflow_id=newest.id, opened_at=opened, sla_due_at=opened + RECONCILIATION_SLA)
+    if newest.status != WorkflowExecutionStatus.COMPLETED:
+        if owner and owner != RECONCILIATION_OWNER:
+            return None
+        ended = newest.status.name.lower().replace("_", " ") if newest.status else "without a status"
+        return ExceptionRow(**base, subject=newest.id, type="ReconciliationFailed", owner=RECONCILIATION_OWNER,
+                            severity="high",
+                            reason=f"the newest reconciliation ended {ended}: drifts since the run before are unknown; "
+                                   f"`temporal workflow show --workflow-id {newest.id}` says why")
+    case_owner = newest.typed_search_attributes.get(sa.EXCEPTION_OWNER)
     if not case_owner or (owner and owner != case_owner):
         return None  # the newest run found nothing for people (earlier drifts are gone), or not for this owner
-    report = await client.get_workflow_handle(newest.id, run_id=newest.run_id).result(result_type=ReconciliationReport)
+    try:  # the run's result is in its history: no worker needed, only the codec
+        handle = client.get_workflow_handle(newest.id, run_id=newest.run_id, result_type=ReconciliationReport)
+        report = await handle.result(follow_runs=False, rpc_timeout=_QUERY_TIMEOUT)
+    except Exception as err:  # noqa: BLE001 - the search attributes still say there is a case, and whose
+        return ExceptionRow(**base, subject=newest.id, type="ReconciliationDrift", owner=case_owner,
+                            reason=f"(report not available: {type(err).__name__}: {err})")
     kinds = sorted({d.kind.value for d in report.open_drifts})
-    opened = newest.close_time or newest.start_time
-    return ExceptionRow(workflow_id=newest.id, subject=f"{report.company_code}/{report.paying_account_id}", type="ReconciliationDrift",
-                        owner=case_owner, opened_at=opened,
-                        sla_due_at=opened + RECONCILIATION_SLA,
-                        reason=f"{len(report.open_drifts)} drifts ({', '.join(kinds)}); report {report.report_path}")
+    kept = f"; report {report.report_path}" if report.report_path else ""
+    return ExceptionRow(**base, subject=f"{report.company_code}/{report.paying_account_id}", type="ReconciliationDrift",
+                        owner=case_owner, reason=f"{len(report.open_drifts)} drifts ({', '.join(kinds)}){kept}")
 
 
 HEADER = ("OWNER", "TYPE", "SUBJECT", "SEVERITY", "AGE", "SLA", "REASON")
@@ -130,20 +149,21 @@ def render(rows: list[ExceptionRow], now: datetime | None = None) -> str:
                                  for r in rows])
 
 
-async def _print(owner: str | None) -> int:
+async def _print(owner: str | None, extra_query: str) -> int:
     from settings import get_settings
     from worker import connect  # applies the payload codec; imported late, it loads every workflow
 
     client = await connect(get_settings())
-    print(render(await open_exceptions(client, owner)))
+    print(render(await open_exceptions(client, owner, extra_query)))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli exceptions", description="open exception cases with age and SLA state")
     parser.add_argument("--owner", help="only this owner, e.g. treasury-ops, ap-remediation, master-data, buyer")
+    parser.add_argument("--query", default="", help="narrow the workflows, e.g. \"CompanyCode='1710'\"")
     args = parser.parse_args(argv)
-    return asyncio.run(_print(args.owner))
+    return asyncio.run(_print(args.owner, args.query))
 
 
 if __name__ == "__main__":

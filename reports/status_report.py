@@ -49,6 +49,25 @@ class StatusReport(BaseModel):
     exceptions: list[ExceptionRow]
     cycle_times: list[timedelta]  # close - start of every COMPLETED lifecycle
     cash: list[CashLine]
+    cash_error: str | None = None  # the treasury store could not be read: the rest still reports
+
+
+class UnreadableStore:
+    """Stands in for a treasury store that could not be opened (no database where the settings
+    point): the report says why under the cash position instead of not printing at all."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def cash_positions(self) -> list[CashPosition]:
+        raise self.error
+
+
+def open_store(settings) -> TreasuryStore | UnreadableStore:
+    try:
+        return TreasuryStore.from_settings(settings)
+    except Exception as err:  # noqa: BLE001 - reported with the cash position
+        return UnreadableStore(err)
 
 
 def percentile(values: list[timedelta], p: float) -> timedelta | None:
@@ -76,10 +95,12 @@ def cash_lines(positions: list[CashPosition], today: date) -> list[CashLine]:
 def _state(ex) -> str:
     # A lifecycle that was terminated or failed still shows its last business state, marked.
     state = ex.typed_search_attributes.get(sa.INVOICE_STATUS) or "?"
-    return state if ex.status in _NORMAL_END else f"{state} ({ex.status.name.lower()})"
+    if ex.status in _NORMAL_END:
+        return state
+    return f"{state} ({ex.status.name.lower() if ex.status else 'no status'})"
 
 
-async def collect(client: Client, store: TreasuryStore, now: datetime | None = None, today: date | None = None,
+async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None, today: date | None = None,
                   extra_query: str = "") -> StatusReport:
     """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
     in UTC; "today" for cash is the local business date, as value dates are."""
@@ -98,9 +119,13 @@ async def collect(client: Client, store: TreasuryStore, now: datetime | None = N
             cycles.append(ex.close_time - ex.start_time)
     states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0]) for s, n in sorted(counts.items())]
     exceptions = await open_exceptions(client, extra_query=extra_query)
-    positions = await asyncio.to_thread(store.cash_positions)
+    cash, cash_error = [], None
+    try:
+        cash = cash_lines(await asyncio.to_thread(store.cash_positions), today)
+    except Exception as err:  # noqa: BLE001 - e.g. no treasury database here: the lifecycles still report
+        cash_error = f"{type(err).__name__}: {err}".splitlines()[0]
     return StatusReport(generated_at=now, today=today, states=states, exceptions=exceptions, cycle_times=cycles,
-                        cash=cash_lines(positions, today))
+                        cash=cash, cash_error=cash_error)
 
 
 def render(report: StatusReport) -> str:
@@ -124,13 +149,16 @@ def render(report: StatusReport) -> str:
                 + (f"p50 {duration(p50)}, p95 {duration(p95)}" if p50 is not None else "none completed yet")]
 
     out += ["", f"Cash position {report.today} (outflows)"]
+    if report.cash_error:
+        out.append(f"  not available: {report.cash_error}")
+        return "\n".join(out)
     out.append(format_table(("COMPANY", "CURRENCY", "PAID TODAY", "EXPECTED TODAY", "OVERDUE", "EXPECTED LATER"), [
         (c.company_code, c.currency, str(c.actual_today), str(c.expected_today), str(c.expected_overdue), str(c.expected_later))
         for c in report.cash]) if report.cash else "  no outflows")
     return "\n".join(out)
 
 
-async def report_text(client: Client, store: TreasuryStore, extra_query: str = "") -> str:
+async def report_text(client: Client, store: TreasuryStore | UnreadableStore, extra_query: str = "") -> str:
     """For `make up`'s closing print: the same text as the command."""
     return render(await collect(client, store, extra_query=extra_query))
 
@@ -141,7 +169,7 @@ async def _print(extra_query: str) -> int:
 
     settings = get_settings()
     client = await connect(settings)
-    print(await report_text(client, TreasuryStore.from_settings(settings), extra_query))
+    print(await report_text(client, open_store(settings), extra_query))
     return 0
 
 
@@ -149,12 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli report", description="finsync status report")
     parser.add_argument("--query", default="", help="narrow the lifecycles, e.g. \"CompanyCode='1710'\"")
     parser.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
-                        help="print a reconciliation report instead (default: the newest in .finsync/reports)")
+                        help="print a reconciliation report instead (default: the newest in the stack's .finsync/reports)")
     args = parser.parse_args(argv)
     if args.reconciliation is not None:
-        path = Path(args.reconciliation) if args.reconciliation else latest_reconciliation(Path(".finsync") / "reports")
+        from cli.state import reports_dir
+
+        path = Path(args.reconciliation) if args.reconciliation else latest_reconciliation(reports_dir())
         if path is None or not path.exists():
-            print("no reconciliation report found", file=sys.stderr)
+            print(f"no reconciliation report found ({path or f'none in {reports_dir()}'})", file=sys.stderr)
             return 1
         print(render_reconciliation(load_reconciliation(path)))
         return 0

@@ -1,6 +1,7 @@
 """Direct calls to mock-bank for arranging tests and for its own record of payments (the
 truth "never two payments for one invoice" is asserted against)."""
 
+from datetime import date
 from urllib.parse import quote
 
 import httpx
@@ -31,3 +32,11 @@ async def payments_for(bank_url: str, end_to_end_id: str) -> list[dict]:
     response.raise_for_status()
     body = response.json()
     return body if isinstance(body, list) else body.get("payments", [body])
+
+
+async def next_business_day(bank_url: str) -> date:
+    """The bank's next business day after its today (its own calendar: weekends, holidays)."""
+    async with httpx.AsyncClient(base_url=bank_url) as http:
+        response = await http.get("/_mock/state")
+    response.raise_for_status()
+    return date.fromisoformat(response.json()["clock"]["nextBusinessDay"])

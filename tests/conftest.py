@@ -1,25 +1,45 @@
 """Session fixtures: one real Temporal dev server and one real mock-sap on free loopback
-ports for the whole run, each stopped by its own PID at the end."""
+ports for the whole run, each stopped by its own PID at the end. The mocks' clocks follow the
+session's clock profile (tests/clock.py)."""
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.treasury_store import TreasuryStore
 from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
+from tests import clock
 from tests.helpers import TEST_CODEC_KEY
 from tests.servers import running
 from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
+CLOCK_SENSITIVE = "clock_sensitive"
+CLOCK_INDEPENDENT = "clock_independent"
+
+
+def pytest_report_header() -> str:
+    return f"clock profile {clock.profile().describe()} ({clock.ENV})"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the session's mock-bank may depend on the bank's calendar (booked at once, or on
+    a later day): it must say so, so `make test` runs it under the weekend clock too, or say
+    why it does not (clock_independent: e.g. it only reads a pain.002, released at once)."""
+    unmarked = [i.nodeid for i in items if "bank_server" in getattr(i, "fixturenames", ())
+                and i.get_closest_marker(CLOCK_SENSITIVE) is None and i.get_closest_marker(CLOCK_INDEPENDENT) is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests using bank_server need @pytest.mark.{CLOCK_SENSITIVE} "
+                                f"(or {CLOCK_INDEPENDENT}): {', '.join(unmarked)}")
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +61,21 @@ async def env(test_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
         await environment.shutdown()
 
 
+@pytest_asyncio.fixture
+async def skipping_env(test_settings):
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(load_codec(test_settings)),
+    )
+    try:
+        # The test server knows only built-in search attributes until told of ours.
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in sa.ALL}))
+        yield env
+    finally:
+        await env.shutdown()
+
+
 @pytest.fixture
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
@@ -53,16 +88,16 @@ def temporal_address(env: WorkflowEnvironment) -> str:
 
 @pytest.fixture(scope="session")
 def sap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """mock-sap with its clock at today, so ERP due dates line up with the dev server's."""
-    start = lambda port, log: mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log)  # noqa: E731
+    """mock-sap at the profile's moment: posting and due dates are the tests' business dates."""
+    start = lambda port, log: mock_sap(port, clock=clock.profile().clock_arg, log=log)  # noqa: E731
     with running(start, tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """mock-bank with its clock at today 09:00, before the 15:00 cut-off."""
-    start = lambda port, log: mock_bank(port, clock=f"{date.today().isoformat()}T09:00", log=log)  # noqa: E731
+    """mock-bank at the profile's moment (weekday morning before the cut-off, by default)."""
+    start = lambda port, log: mock_bank(port, clock=clock.profile().clock_arg, log=log)  # noqa: E731
     with running(start, tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
         yield url
 

@@ -1,11 +1,15 @@
 """Test helpers in the sdk-python style: a worker on a uuid task queue, eventual assertions
-instead of sleeps, and invoices with unique references."""
+instead of sleeps, and invoices with unique references dated by the clock profile."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowHandle
@@ -17,22 +21,25 @@ from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from settings import Settings
+from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
 
 T = TypeVar("T")
 
 # A fixed test key, so recorded histories under tests/histories replay. Never used outside tests.
 TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
+REPO = Path(__file__).resolve().parent.parent
 
 
 @asynccontextmanager
 async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0,
                      bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None,
-                     extra_workflows: list | None = None, extra_activities: list | None = None):
+                     extra_workflows: list | None = None, extra_activities: list | None = None,
+                     not_booked_margin_days: int = 4):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection)."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
-                        task_queue=task_queue or f"tq-{uuid.uuid4()}")
+                        task_queue=task_queue or f"tq-{uuid.uuid4()}", bank_not_booked_margin_days=not_booked_margin_days)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.
@@ -58,12 +65,49 @@ async def assert_eventually(check: Callable[[], Awaitable[T]], timeout: float = 
 
 
 async def wait_for_status(handle: WorkflowHandle, status: str, timeout: float = 20.0) -> Any:
+    """Until the lifecycle *is* in `status`: for states it rests in until someone or something
+    (a person, a payment run, the bank's next day) moves it on, e.g. SCHEDULED, ON_HOLD,
+    AWAITING_REMEDIATION, COMPLETED. For states it may pass straight through, wait_for_history."""
     async def check():
         view = await handle.query("status", result_type=InvoiceLifecycleStatus)
         assert view.status == status, f"status {view.status}, history {[h.note for h in view.history]}"
         return view
 
     return await assert_eventually(check, timeout)
+
+
+def path(view: InvoiceLifecycleStatus) -> list[str]:
+    """The states the lifecycle went through, in order, each once per stay (notes recorded in
+    the same state do not repeat it)."""
+    states: list[str] = []
+    for change in view.history:
+        if not states or states[-1] != change.status.value:
+            states.append(change.status.value)
+    return states
+
+
+async def wait_for_history(handle: WorkflowHandle, status: str, timeout: float = 20.0) -> Any:
+    """Until the lifecycle has *reached* `status`: it is in the recorded history, wherever the
+    lifecycle has moved on to since. For transient states such as SENT_TO_BANK, ACCEPTED or
+    SETTLED, which the bank's calendar may take it straight through (booked on receipt,
+    tests/clock.py). States recur with a second payment attempt: check path(view) for which."""
+    async def check():
+        view = await handle.query("status", result_type=InvoiceLifecycleStatus)
+        assert status in path(view), f"{status} not reached: {path(view)}"
+        return view
+
+    return await assert_eventually(check, timeout)
+
+
+def run_module(module: str, *args: str, address: str, cwd: Path = REPO, env: dict[str, str | None] | None = None
+               ) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` as a person runs it against the test dev server: none of this
+    shell's TEMPORAL_/FINSYNC_ settings, the test codec key, plus `env` (None unsets). Blocking:
+    call it in a thread when a worker in this process must keep answering."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
+    clean.update({"TEMPORAL_ADDRESS": address, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, **(env or {})})
+    clean = {k: v for k, v in clean.items() if v is not None}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=clean, text=True, capture_output=True, timeout=60)
 
 
 def activity_name(fn) -> str:
@@ -81,7 +125,7 @@ def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrid
         "company_code": "1710",
         "supplier_id": supplier_id,
         "supplier_invoice_ref": ref or unique_ref(),
-        "invoice_date": date.today().isoformat(),
+        "invoice_date": business_today().isoformat(),
         "currency": "EUR",
         "net_amount": "1000.00",
         "tax_amount": "190.00",
@@ -105,4 +149,4 @@ def make_invoice(**kwargs: Any) -> Invoice:
 
 def far_due_date() -> str:
     """A due date well past the test run, so the payment-run timer never fires in a test."""
-    return (date.today() + timedelta(days=60)).isoformat()
+    return (business_today() + timedelta(days=60)).isoformat()

@@ -10,15 +10,25 @@ from temporalio.client import Client, WorkflowHandle
 from canonical.inbox import BankInboxConfig
 from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from tests import bank_admin
-from tests.helpers import wait_for_status
+from tests.clock import business_today, profile
+from tests.helpers import wait_for_history
 from workflows.bank_inbox import BankInbox
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
 
-async def pay(client: Client, task_queue: str, run_number: int = 1) -> PaymentRunSummary:
-    request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+async def pay(client: Client, task_queue: str, run_number: int = 1, run_date: date | None = None) -> PaymentRunSummary:
+    """A run dated the profile's business date (the bank's day when the clock was pinned);
+    `run_date` a later day asks the bank to execute then (booked only on that day)."""
+    request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date or business_today(), horizon_days=60,
                                 run_number=run_number, requested_by="treasury.tom")
     return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=task_queue)
+
+
+def resting_after_acceptance() -> str:
+    """Where an accepted payment of a run dated today waits for the bank's next day: SETTLED
+    when the bank books it on receipt (a business day before the cut-off; the camt.054 comes at
+    once), otherwise ACCEPTED (booked on the settlement day, after an advance)."""
+    return "SETTLED" if profile().books_on_receipt else "ACCEPTED"
 
 
 @asynccontextmanager
@@ -32,10 +42,11 @@ async def bank_inbox(client: Client, task_queue: str):
 
 
 async def advance_until(handle: WorkflowHandle, status: str, bank_url: str, max_days: int = 5):
-    """Advance the bank one day at a time (weekends included) until the lifecycle says `status`."""
+    """Advance the bank one day at a time (weekends included) until the lifecycle has reached
+    `status` (its recorded history says so)."""
     for _ in range(max_days):
         try:
-            return await wait_for_status(handle, status, timeout=6)
+            return await wait_for_history(handle, status, timeout=6)
         except AssertionError:
             await bank_admin.advance(bank_url, 1)
-    return await wait_for_status(handle, status, timeout=10)
+    return await wait_for_history(handle, status, timeout=10)

@@ -4,13 +4,13 @@
     .venv/bin/python -m tests.record_histories payment-run   # only the pinned PaymentRun's history
 
 Re-record only on purpose: a committed history is a running workflow from the past, and the
-point of the replay test is that today's code still replays it. Uses the fixed test codec key.
+point of the replay test is that today's code still replays it. Uses the fixed test codec key
+and the tests' clock profile (tests/clock.py; FINSYNC_TEST_CLOCK, weekday-morning by default).
 """
 
 import asyncio
 import json
 import tempfile
-from datetime import date
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -22,6 +22,7 @@ from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from adapters.treasury_store import TreasuryStore
 from tests import sap_admin
+from tests.clock import business_today, profile
 from tests.helpers import TEST_CODEC_KEY, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.servers import running
@@ -44,7 +45,7 @@ async def record(sap_url: str, env: WorkflowEnvironment, store: TreasuryStore) -
             resolved_by="md.anna", resolution="account 0001", corrected_invoice=held.model_copy(update={"bank_account_id": "0001"})))
         await wait_for_status(h1, "SCHEDULED")
         await h1.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
-            payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today()))
+            payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=business_today()))
         await wait_for_status(h1, "IN_PAYMENT_RUN")
         # 2. Posted, then cancelled: payment block in the ERP, outflow withdrawn, completed.
         cancelled = Invoice.model_validate(invoice_json(ref="REPLAY-CANCEL-1", supplier_id="1000014"))
@@ -83,6 +84,36 @@ async def record_payment_cycle(sap_url: str, bank_url: str, env: WorkflowEnviron
             print("recorded", name, len(history.events), "events")
 
 
+async def record_bank_inbox(sap_url: str, bank_url: str, env: WorkflowEnvironment, store: TreasuryStore) -> None:
+    """5. BankInbox (pinned; commands changed in v2) with the StatementPost child it hands a
+    camt.053 to: a lifecycle paid, settled and cleared, its statement posted and hinted twice.
+    The lifecycle's own history is not kept: REPLAY-PAID-1 covers that path."""
+    from canonical.inbox import BankInboxConfig, StatementReport
+    from tests import bank_admin
+    from workflows.bank_inbox import BankInbox
+
+    client = env.client
+    await bank_admin.reset(bank_url)  # its clock back to today; the MsgIds of the run recorded before are free again
+    async with new_worker(client, sap_url, store, bank_url=bank_url) as worker:
+        paid = Invoice.model_validate(invoice_json(ref="REPLAY-INBOX-1", supplier_id="1000016"))
+        handle = await client.start_workflow(InvoiceToPayment.run, paid, id=paid.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        inbox = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=0.5, statement_rehint_seconds=1),
+                                            id="bank-inbox-replay", task_queue=worker.task_queue)
+        await pay(client, worker.task_queue)
+        await advance_until(handle, "COMPLETED", bank_url)
+        posts = [w async for w in client.list_workflows("WorkflowType='StatementPost'")]
+        post_histories = []
+        for post in posts:
+            report = await client.get_workflow_handle(post.id, result_type=StatementReport).result()
+            if report.posted:  # the statement that cleared the invoice, not an empty day's
+                post_histories.append(await client.get_workflow_handle(post.id).fetch_history())
+        await inbox.terminate("recorded")
+        for name, history in (("bank-inbox", await inbox.fetch_history()), ("statement-post", post_histories[-1])):
+            (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            print("recorded", name, len(history.events), "events")
+
+
 async def record_released_payment_run(sap_url: str, bank_url: str, env: WorkflowEnvironment, store: TreasuryStore) -> None:
     """5. A PaymentRun above its release limit: selected, released by a non-approver, then two
     invoices reserved, claimed and sent in two files (payment-run-ACME-released.json). Only
@@ -99,7 +130,7 @@ async def record_released_payment_run(sap_url: str, bank_url: str, env: Workflow
                                                           task_queue=worker.task_queue))
         for handle in lifecycles:
             await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60, max_payments_per_file=1,
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60, max_payments_per_file=1,
                                     requested_by="treasury.tom", release_above="1000.00")
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=worker.task_queue)
         while not (await run.query(PaymentRun.status))["stage"].startswith("awaiting release"):
@@ -117,30 +148,32 @@ async def payment_runs_only() -> None:
     """`python -m tests.record_histories payment-run`: the pinned PaymentRun's history alone,
     for a new deployment version of it (docs/architecture.md, "Upgrades")."""
     settings = Settings(codec_key=TEST_CODEC_KEY)
-    today = f"{date.today()}T09:00"
+    moment = profile().clock_arg
     with tempfile.TemporaryDirectory() as tmp, \
-            running(lambda port, log: mock_sap(port, clock=today, log=log), Path(tmp) / "sap.log") as sap_url, \
-            running(lambda port, log: mock_bank(port, clock=today, log=log), Path(tmp) / "bank.log") as bank_url:
+            running(lambda port, log: mock_sap(port, clock=moment, log=log), Path(tmp) / "sap.log") as sap_url, \
+            running(lambda port, log: mock_bank(port, clock=moment, log=log), Path(tmp) / "bank.log") as bank_url:
         async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
                                                          data_converter=data_converter(load_codec(settings)),
                                                          search_attributes=sa.ALL) as env:
-            await record_released_payment_run(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury3.db"))
+            await record_released_payment_run(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury4.db"))
 
 
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     settings = Settings(codec_key=TEST_CODEC_KEY)
-    today = f"{date.today()}T09:00"
+    moment = profile().clock_arg
+    print("clock profile", profile().describe())
     with tempfile.TemporaryDirectory() as tmp, \
-            running(lambda port, log: mock_sap(port, clock=today, log=log), Path(tmp) / "sap.log") as sap_url, \
-            running(lambda port, log: mock_bank(port, clock=today, log=log), Path(tmp) / "bank.log") as bank_url:
+            running(lambda port, log: mock_sap(port, clock=moment, log=log), Path(tmp) / "sap.log") as sap_url, \
+            running(lambda port, log: mock_bank(port, clock=moment, log=log), Path(tmp) / "bank.log") as bank_url:
         async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
             data_converter=data_converter(load_codec(settings)),
             search_attributes=sa.ALL,
         ) as env:
             await record(sap_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
             await record_payment_cycle(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury2.db"))
-            await record_released_payment_run(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury3.db"))
+            await record_bank_inbox(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury3.db"))
+            await record_released_payment_run(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury4.db"))
 
 
 if __name__ == "__main__":

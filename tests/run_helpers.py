@@ -7,7 +7,6 @@ import asyncio
 import sys
 import uuid
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path
 
 from sqlmodel import Session
@@ -23,6 +22,7 @@ from canonical.payment import PaymentInstruction, end_to_end_id
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from cli.processes import ManagedProcess
+from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, activity_name, assert_eventually, invoice_json
 from tests.sap_bulk import post_invoices
 from tests.stand_in_lifecycle import StandInLifecycle, StandInPayable
@@ -74,7 +74,7 @@ async def start_stand_ins(client: Client, task_queue: str, invoice_list: list[In
     async def start(invoice: Invoice, erp: PostedInvoice) -> None:
         payable = StandInPayable(erp_document=erp.erp_document, approvers=[approver], instruction=PaymentInstruction(
             invoice_key=invoice.key, attempt=1, end_to_end_id=end_to_end_id(invoice.key, 1), amount=invoice.gross_amount,
-            currency=invoice.currency, requested_execution_date=date.today(), creditor_name="Stand-in Supplier GmbH",
+            currency=invoice.currency, requested_execution_date=business_today(), creditor_name="Stand-in Supplier GmbH",
             creditor_iban="DE89370400440532013000", remittance_reference=erp.reference))
         async with gate:
             await client.start_workflow(StandInLifecycle.run, payable, id=invoice.workflow_id, task_queue=task_queue)

@@ -26,6 +26,16 @@ async def invoices_in_erp(sap_url: str, supplier_id: str, reference: str) -> lis
     return response.json()["d"]["results"]
 
 
+async def references_of(sap_url: str, supplier_id: str) -> list[str]:
+    """Every reference SAP holds for the supplier, once per posted invoice (duplicates show)."""
+    async with httpx.AsyncClient(base_url=sap_url, timeout=60) as http:
+        response = await http.get(f"{SI}/A_SupplierInvoice", params={
+            "$filter": f"InvoicingParty eq '{supplier_id}'", "$select": "SupplierInvoiceIDByInvcgParty",
+            "$top": "1000000", "$format": "json"})
+    response.raise_for_status()
+    return [r["SupplierInvoiceIDByInvcgParty"] for r in response.json()["d"]["results"]]
+
+
 async def get_invoice(sap_url: str, invoice_document: str, fiscal_year: str) -> dict:
     async with httpx.AsyncClient(base_url=sap_url) as http:
         response = await http.get(

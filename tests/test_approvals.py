@@ -4,7 +4,6 @@ ends it with nothing posted, an overdue approval opens a case; a payment run abo
 `release_above` waits for a `release` by someone who approved none of its invoices."""
 
 import asyncio
-from datetime import date
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -13,6 +12,7 @@ from canonical.commands import ApprovalDecision, CancelInvoice, LifecyclePolicy
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRelease, PaymentRunRequest, PaymentRunSummary
 from tests import bank_admin, sap_admin
+from tests.clock import business_today
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
@@ -126,6 +126,7 @@ async def test_overdue_approval_opens_a_case_for_ap_and_keeps_waiting(client, sa
     assert view.open_exception is None and view.closed_exceptions[0].type == "ApprovalOverdue"
 
 
+@pytest.mark.clock_sensitive
 async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approver(client, sap_server, bank_server, store):
     await bank_admin.reset(bank_server)
     by_platform = Invoice.model_validate(invoice_json())  # approved by ap.approver
@@ -136,7 +137,7 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
         await handles[1].execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.bob"))
         for handle in handles:
             await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
                                     requested_by="treasury.tom", release_above="2000.00", release_sla_hours=1 / 3600)
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=worker.task_queue)
 
@@ -153,7 +154,7 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
         assert "identity" in refused.value.cause.message
         await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
         summary = await run.result()
-        for handle in handles:
+        for handle in handles:  # no inbox reads the bank's answers: sent is where they stay
             await wait_for_status(handle, "SENT_TO_BANK")
         described = await run.describe()
         for handle in handles:
@@ -164,13 +165,14 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
     assert described.typed_search_attributes.get(sa.EXCEPTION_TYPE) is None
 
 
+@pytest.mark.clock_sensitive
 async def test_payment_run_within_release_limit_needs_no_release(client, sap_server, bank_server, store):
     await bank_admin.reset(bank_server)
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await start(client, invoice, worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
                                     requested_by="treasury.tom", release_above="5000.00")
         summary = await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                                 task_queue=worker.task_queue)

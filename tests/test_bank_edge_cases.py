@@ -3,20 +3,23 @@ file, our own account short of funds, a statement with a gap, a late AC04 after 
 messages that match nothing or can not be read, a statement seen twice, and run overlap."""
 
 import asyncio
-from datetime import date
 
 import httpx
 import pytest
+from temporalio.client import WorkflowFailureError
 
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, MessageKind
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from tests import bank_admin, sap_admin
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
-from tests.payment_helpers import advance_until, bank_inbox, pay
+from tests.clock import business_today
+from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.payment_helpers import advance_until, bank_inbox, pay, resting_after_acceptance
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
+
+pytestmark = pytest.mark.clock_sensitive
 
 
 @pytest.fixture(autouse=True)
@@ -36,13 +39,15 @@ async def test_part_file_rejects_single_payments_with_reasons_in_words(client, s
         ok, closed, bad_bank = [await start(client, worker, s) for s in ("1000013", "1000014", "1000015")]
         async with bank_inbox(client, worker.task_queue):
             summary = await pay(client, worker.task_queue)
-            accepted = await wait_for_status(ok, "ACCEPTED")
+            # Accepted, then booked at once or on a later bank day: it waits in one or the other.
+            paid = await wait_for_status(ok, resting_after_acceptance())
             ac04 = await wait_for_status(closed, "AWAITING_REMEDIATION")
             rc01 = await wait_for_status(bad_bank, "AWAITING_REMEDIATION")
         for handle in (ok, closed, bad_bank):
             await handle.terminate("test done")
     assert summary.paid_invoices == 3 and len(summary.message_ids) == 1
-    assert accepted.payment_attempts[0].outcome == "accepted"
+    assert paid.payment_attempts[0].outcome == resting_after_acceptance().lower()
+    assert "ACCEPTED" in path(paid) and "BANK_REJECTED" not in path(paid), path(paid)
     assert ac04.payment_attempts[0].reason == "AC04 account closed"
     assert rc01.payment_attempts[0].reason == "RC01 bank identifier incorrect"
     assert {ac04.open_exception.owner.value, rc01.open_exception.owner.value} == {"ap-remediation"}
@@ -91,13 +96,16 @@ async def test_late_ac04_after_acceptance_is_a_rejection(client, sap_server, ban
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await start(client, worker, "1000013")
         async with bank_inbox(client, worker.task_queue):
-            await pay(client, worker.task_queue)
+            # Executed on the bank's next business day: accepted now, booked only then, whatever
+            # the clock profile (a payment for today may be booked inside the POST).
+            await pay(client, worker.task_queue, run_date=await bank_admin.next_business_day(bank_server))
             await wait_for_status(handle, "ACCEPTED")
             await bank_admin.set_account(bank_server, "ACME", closed=True)  # our account closes before settlement
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server)
         await handle.terminate("test done")
-    statuses = [h.status.value for h in view.history]
-    assert statuses.index("ACCEPTED") < statuses.index("BANK_REJECTED")
+    states = path(view)
+    after_sending = states[states.index("SENT_TO_BANK"):]
+    assert after_sending == ["SENT_TO_BANK", "ACCEPTED", "BANK_REJECTED", "AWAITING_REMEDIATION"], states
     assert view.payment_attempts[0].reason_code == "AC04"
 
 
@@ -111,7 +119,7 @@ async def test_unknown_and_unreadable_messages_are_reported_and_the_inbox_goes_o
         handle = await start(client, worker, "1000013")
         async with bank_inbox(client, worker.task_queue) as inbox:
             await pay(client, worker.task_queue)
-            await wait_for_status(handle, "ACCEPTED")  # the inbox kept working
+            await wait_for_history(handle, "ACCEPTED")  # the inbox kept working
             status = await inbox.query("status")
         await handle.terminate("test done")
     problems = {p["bank_message_id"]: p["problem"] for p in status["problems"]}
@@ -125,13 +133,26 @@ async def test_nothing_to_pay_ends_cleanly(client, sap_server, bank_server, stor
     assert summary.paid_invoices == 0 and summary.message_ids == [] and summary.refused == {}
 
 
+async def test_a_second_run_on_the_same_day_is_refused_with_the_run_number_that_works(client, sap_server, bank_server, store):
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        await pay(client, worker.task_queue)
+        with pytest.raises(WorkflowFailureError) as refused:
+            await pay(client, worker.task_queue)  # as the README's run command would, run_number left at 1
+        second = await pay(client, worker.task_queue, run_number=2)
+    message = str(refused.value.cause.cause)  # the workflow's failure: register_payment_run's
+    assert refused.value.cause.cause.type == "PaymentRunAlreadyExecuted", refused.value.cause
+    assert f"run date {business_today()}" in message and '"run_number": 2 in the run request' in message, message
+    assert second.run_key == f"ACME-{business_today():%Y%m%d}-2"
+
+
 async def test_runs_for_one_paying_account_never_overlap(client, sap_server, bank_server, store):
     registers = PaymentRegisters(store.engine)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         other = await start(client, worker, "1000013")  # a running workflow stands in for the other run
         assert registers.acquire_account("ACME", other.id)
-        run = await client.start_workflow(PaymentRun.run, PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60),
-                                          id=payment_run_workflow_id("ACME"), task_queue=worker.task_queue)
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60)
+        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                          task_queue=worker.task_queue)
         await asyncio.sleep(3)
         assert (await run.query("status"))["stage"] == "waiting until no other run pays from ACME"
         registers.release_account("ACME", other.id)

@@ -15,9 +15,11 @@ from canonical.invoice import Invoice
 from canonical.payment_run import PaymentFileRef
 from cli.processes import BIN
 from tests import bank_admin, sap_admin
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
+pytestmark = pytest.mark.clock_sensitive
 
 
 @pytest.fixture(autouse=True)
@@ -33,12 +35,18 @@ async def scheduled(client, worker, supplier="1000013", policy: LifecyclePolicy 
     return invoice, handle
 
 
-async def test_silent_bank_raises_a_treasury_case_and_treasury_rejects_by_hand(client, sap_server, bank_server, store, temporal_address):
+async def test_silent_bank_case_then_a_hand_rejection_is_checked_and_pays_once(client, sap_server, bank_server, store,
+                                                                               temporal_address):
+    """The issue's own case: the bank says nothing, treasury signals AC04 by hand (the old
+    signal, as a script would), the bank in fact books the payment. One payment, no attempt 2."""
     await bank_admin.set_account(bank_server, "ACME", behaviour="silent")
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        invoice, handle = await scheduled(client, worker, policy=LifecyclePolicy(bank_status_sla_hours=2 / 3600))
+        invoice, handle = await scheduled(client, worker, policy=LifecyclePolicy(bank_status_sla_hours=2 / 3600,
+                                                                                 bank_check_minutes=0.05))
         async with bank_inbox(client, worker.task_queue):
-            await pay(client, worker.task_queue)
+            # For the bank's next business day: a payment booked at once would send its camt.054
+            # (even a silent bank does) and settle; this one hears nothing until that day.
+            await pay(client, worker.task_queue, run_date=await bank_admin.next_business_day(bank_server))
 
             async def silent_case():
                 view = await wait_for_status(handle, "SENT_TO_BANK")
@@ -47,16 +55,26 @@ async def test_silent_bank_raises_a_treasury_case_and_treasury_rejects_by_hand(c
 
             silent = await assert_eventually(silent_case, timeout=20)
             assert silent.open_exception.owner.value == "treasury-ops"
-            # Exactly as the README shows it.
             cli = await asyncio.to_thread(subprocess.run, [
                 str(BIN / "temporal"), "workflow", "signal", "--address", temporal_address, "--workflow-id", invoice.workflow_id,
                 "--name", "bank_rejection", "--input", json.dumps({"reason_code": "AC04", "reported_by": "treasury.tom"})],
                 capture_output=True, text=True)
             assert cli.returncode == 0, cli.stderr
-            view = await wait_for_status(handle, "AWAITING_REMEDIATION")
-        await handle.terminate("test done")
-    assert view.open_exception.type == "PaymentRejected" and "AC04 account closed" in view.open_exception.reason
-    assert any(c.type == "BankSilent" and c.resolved_by == "finsync" for c in view.closed_exceptions)
+
+            async def unconfirmed():
+                view = await handle.query(InvoiceToPayment.status)
+                assert [c.type for c in view.open_side_cases] == ["RejectionNotConfirmed"], view.open_side_cases
+                assert view.status.value == "SENT_TO_BANK" and len(view.payment_attempts) == 1
+                return view
+
+            await assert_eventually(unconfirmed, timeout=20)
+            done = await advance_until(handle, "COMPLETED", bank_server)
+    e2e = done.payment_attempts[0].end_to_end_id
+    assert len(done.payment_attempts) == 1 and len(await bank_admin.payments_for(bank_server, e2e)) == 1
+    closed = {c.type: c for c in done.closed_exceptions}
+    assert closed["RejectionNotConfirmed"].resolution.startswith("not confirmed: the bank booked")
+    assert closed["BankSilent"].resolved_by == "finsync"
+    assert "AWAITING_REMEDIATION" not in [h.status.value for h in done.history]
 
 
 async def test_refused_file_rejects_each_payment_for_treasury(client, sap_server, bank_server, store):
@@ -99,7 +117,7 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
             invoice, handle = await scheduled(client, worker)
             async with bank_inbox(client, worker.task_queue):
                 summary = await pay(client, worker.task_queue)
-                view = await wait_for_status(handle, "ACCEPTED")
+                view = await wait_for_history(handle, "ACCEPTED")
             await handle.terminate("test done")
     assert len(sent) == 2 and sent[0][0] == sent[1][0] and [duplicate for _, duplicate in sent] == [False, True]
     assert summary.paid_invoices == 1
@@ -114,7 +132,7 @@ async def test_return_after_settlement_reopens_and_pays_again_once(client, sap_s
             await pay(client, worker.task_queue)
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server)
             assert view.payment_attempts[0].outcome == "returned" and view.payment_attempts[0].reason_code == "MD07"
-            assert "RETURNED" in [h.status.value for h in view.history]
+            assert path(view)[-5:] == ["ACCEPTED", "SETTLED", "RETURNED", "REOPENED", "AWAITING_REMEDIATION"], path(view)
             await bank_admin.set_account(bank_server, "ACME", behaviour="accept")
             await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="ap.anna", resolution="supplier confirmed account"))
             await wait_for_status(handle, "SCHEDULED")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cli import state
 from cli.processes import free_port, port_open
+from tests.helpers import TEST_CODEC_KEY, run_module
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = "samples/invoice-globex.json"
@@ -56,10 +58,32 @@ def test_start_command_fails_on_an_existing_id_and_sends_the_file() -> None:
     assert args[:3] == ["temporal", "workflow", "start"]
     assert "--fail-existing" in args
     assert args[args.index("--workflow-id") + 1] == "invoice-1710-1000013-GLX-2026-0417"
-    assert args[args.index("--id-reuse-policy") + 1] == "RejectDuplicate"
+    assert args[args.index("--id-reuse-policy") + 1] == "AllowDuplicateFailedOnly"  # a failed start can be corrected
     assert 'InvoiceId="1710-1000013-GLX-2026-0417"' in args
     assert args[args.index("--static-summary") + 1] == "1000013 3932.50 EUR due 2026-12-20"
     assert json.loads(args[args.index("--input") + 1]) == json.loads((REPO / SAMPLE).read_text())
+
+
+def test_the_stack_state_is_the_checkouts_wherever_the_command_runs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("FINSYNC_STATE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert state.state_dir() == REPO / ".finsync" and state.codec_key_file() == REPO / ".finsync" / "codec.key"
+    monkeypatch.setenv("FINSYNC_STATE_DIR", "elsewhere")  # relative, as typed in a shell: to where it was typed
+    assert state.state_dir() == tmp_path / "elsewhere"
+
+
+def test_commands_find_the_stacks_codec_key_from_a_subdirectory(tmp_path: Path, temporal_address: str) -> None:
+    stack = tmp_path / "state"
+    stack.mkdir()
+    (stack / "codec.key").write_text(TEST_CODEC_KEY + "\n")
+    nothing = "WorkflowId = 'no-such-workflow'"
+    found = run_module("cli", "exceptions", "--query", nothing, address=temporal_address, cwd=REPO / "samples",
+                       env={"FINSYNC_STATE_DIR": str(stack), "FINSYNC_CODEC_KEY": None})
+    missing = run_module("cli", "status", address=temporal_address, cwd=REPO / "samples",
+                         env={"FINSYNC_STATE_DIR": str(tmp_path / "empty"), "FINSYNC_CODEC_KEY": None})
+    assert (found.returncode, found.stdout.strip()) == (0, "no open exceptions"), found.stderr
+    assert missing.returncode == 1 and f"{tmp_path / 'empty' / 'codec.key'}, which does not exist" in missing.stderr
+    assert "make up" in missing.stderr and missing.stdout == ""
 
 
 def _table(output: str) -> dict[str, tuple[str, ...]]:

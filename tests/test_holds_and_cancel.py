@@ -1,6 +1,5 @@
 """Exceptions are owned and resolved by people through updates; cancel withdraws cleanly."""
 
-from datetime import date
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -8,6 +7,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
 from canonical.invoice import Invoice
 from tests import sap_admin
+from tests.clock import business_today
 from tests.helpers import invoice_json, new_worker, wait_for_status, assert_eventually
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
@@ -88,7 +88,7 @@ async def test_reservation_by_a_payment_run_ends_cancellability(client, sap_serv
     async with new_worker(client, sap_server, store) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        inclusion = PaymentRunInclusion(payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today())
+        inclusion = PaymentRunInclusion(payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=business_today())
         first = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion)
         again = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion)  # a retried request
         with pytest.raises(WorkflowUpdateFailedError):  # one run at a time
@@ -112,6 +112,6 @@ async def test_held_invoice_refuses_a_payment_run(client, sap_server, store):
         await wait_for_status(handle, "ON_HOLD")
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
-                payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=date.today()))
+                payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=business_today()))
         await handle.terminate("test done")
     assert "ON_HOLD, not payable" in refused.value.cause.message

@@ -2,14 +2,21 @@
 bank's answers through the inbox, settlement, the statement cleared in the ERP; and a
 rejection remediated into a second attempt without a second payment."""
 
+import asyncio
+import json
+import subprocess
+
 import pytest
 
 from canonical.commands import ResolveException
 from canonical.invoice import Invoice
+from cli.processes import BIN
 from tests import bank_admin, sap_admin
-from tests.helpers import invoice_json, new_worker, wait_for_status
+from tests.helpers import invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import InvoiceToPayment
+
+pytestmark = pytest.mark.clock_sensitive
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +32,13 @@ async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_serv
         async with bank_inbox(client, worker.task_queue):
             summary = await pay(client, worker.task_queue)
             assert summary.paid_invoices == 1 and str(summary.total) == "1190.00", summary
-            await wait_for_status(handle, "ACCEPTED")
+            # Reached, not waited in: booked on receipt, the lifecycle passes straight through.
+            await wait_for_history(handle, "ACCEPTED")
             await advance_until(handle, "SETTLED", bank_server)
             view = await advance_until(handle, "COMPLETED", bank_server)
-    statuses = [h.status.value for h in view.history]
-    for expected in ["SCHEDULED", "IN_PAYMENT_RUN", "SENT_TO_BANK", "ACCEPTED", "SETTLED", "CLEARED", "COMPLETED"]:
-        assert expected in statuses, statuses
+    states = path(view)
+    assert states[states.index("SCHEDULED"):] == [
+        "SCHEDULED", "IN_PAYMENT_RUN", "SENT_TO_BANK", "ACCEPTED", "SETTLED", "CLEARED", "COMPLETED"], states
     [attempt] = view.payment_attempts
     assert attempt.outcome == "settled" and attempt.message_id == summary.message_ids[0]
     doc = view.erp_document
@@ -41,7 +49,7 @@ async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_serv
     assert str(position.actual_outflow) == "1190.00"
 
 
-async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store):
+async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store, temporal_address):
     # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
     await sap_admin.add_bank_account_if_missing(sap_server, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000014"))
@@ -53,12 +61,20 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
             held = await wait_for_status(handle, "AWAITING_REMEDIATION")
             assert held.open_exception.owner.value == "ap-remediation"
             assert "AC04 account closed" in held.open_exception.reason
+            # What AP reads in a terminal, as the README writes it: plain JSON, no codec, no flags.
+            query = [str(BIN / "temporal"), "workflow", "query", "--workflow-id", invoice.workflow_id, "--name", "status"]
+            shown = await asyncio.to_thread(subprocess.run, [*query, "--address", temporal_address],
+                                            capture_output=True, text=True, timeout=60)
             await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
                 resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))
             await wait_for_status(handle, "SCHEDULED")
             second = await pay(client, worker.task_queue, run_number=2)
             assert second.paid_invoices == 1, second
             view = await advance_until(handle, "COMPLETED", bank_server)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout[shown.stdout.index("{"):])
+    assert (status["status"], status["open_exception"]["reason"]) == ("AWAITING_REMEDIATION", held.open_exception.reason)
+    assert status["payment_attempts"][0]["reason"] == "AC04 account closed", status
     first, retry = view.payment_attempts
     assert (first.outcome, first.reason_code, first.reason) == ("rejected", "AC04", "AC04 account closed")
     assert retry.outcome == "settled" and retry.end_to_end_id != first.end_to_end_id

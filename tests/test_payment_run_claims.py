@@ -5,7 +5,6 @@ not yet claimed: no document is written twice, none claimed before is read again
 lifecycles (tests/stand_in_lifecycle.py) on a private dev server keep the test about the ERP."""
 
 import re
-from datetime import date
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ from adapters.sap import SapClient
 from canonical.payment_run import ErpClaimResult, PaymentRunRequest
 from cli.processes import BIN, ManagedProcess
 from settings import get_settings
+from tests.clock import business_today, profile
 from tests import bank_admin, sap_admin
 from tests.conftest import TEMPORAL_BIN
 from tests.helpers import assert_eventually
@@ -41,7 +41,7 @@ async def private_client(test_settings):
 def slow_sap(tmp_path_factory):
     def start(port, log):
         return ManagedProcess("mock-sap", [str(BIN / "mock-sap"), "--port", str(port), "--db", ":memory:", "-q",
-                                           "--clock", f"{date.today().isoformat()}T09:00", "--latency-ms", str(LATENCY_MS)], log)
+                                           "--clock", profile().clock_arg, "--latency-ms", str(LATENCY_MS)], log)
 
     with running(start, tmp_path_factory.mktemp("sap-slow") / "mock-sap.log") as url:
         yield url
@@ -66,7 +66,7 @@ async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_
         async with run_and_stand_ins(client, store, slow_sap, bank_server, tmp_path, sap_timeout=SAP_TIMEOUT,
                                      replace=[small_chunks.claim_in_erp]) as (worker_settings, lifecycles_queue):
             await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
-            request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+            request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
                                         requested_by="treasury.tom")
             run_key, erp_run_id = run_identity(request)
             run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME") + "-claims",

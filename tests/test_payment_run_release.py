@@ -14,6 +14,7 @@ from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import SELECTED, SENT, PaymentRunStore
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
+from tests.clock import business_today
 from tests import bank_admin
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -29,7 +30,8 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
     registers, runs = PaymentRegisters(store.engine), PaymentRunStore(store.engine)
     due_soon = [Invoice.model_validate(invoice_json()) for _ in range(2)]  # NT30
     due_later = Invoice.model_validate(invoice_json(payment_terms={"code": "NT45", "net_days": 45}))
-    # Scheduled yesterday, released today: it pays today, not on its run date.
+    # Dated yesterday (real time: a release is dated by the workflow's clock), released today:
+    # it pays today, not on its run date.
     waiting_request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today() - timedelta(days=1), horizon_days=60,
                                         requested_by="treasury.tom", release_above="100.00")
     waiting_key, _ = run_identity(waiting_request)
@@ -55,7 +57,7 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
 
         # Meanwhile the next run of the same account takes the invoices due soon.
         other = await client.execute_workflow(PaymentRun.run, PaymentRunRequest(
-            paying_account_id="ACME", run_date=date.today(), horizon_days=35, run_number=2, requested_by="treasury.tom"),
+            paying_account_id="ACME", run_date=business_today(), horizon_days=35, run_number=2, requested_by="treasury.tom"),
             id=payment_run_workflow_id("ACME") + "-2", task_queue=worker.task_queue)
         still = ((await waiting.query(PaymentRun.status))["stage"], runs.counts(waiting_key))
 

@@ -6,7 +6,6 @@ lifecycle is told, and the run's history stays small whatever the run's size."""
 
 import os
 import time
-from datetime import date
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import SENT, PaymentRunStore
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
 from cli.processes import mock_sap
+from tests.clock import business_today, profile
 from tests import bank_admin
 from tests.conftest import TEMPORAL_BIN
 from tests.helpers import assert_eventually
@@ -38,7 +38,7 @@ async def private_client(test_settings):
 
 @pytest.fixture(scope="module")
 def big_sap(tmp_path_factory):
-    with running(lambda port, log: mock_sap(port, clock=f"{date.today().isoformat()}T09:00", log=log),
+    with running(lambda port, log: mock_sap(port, clock=profile().clock_arg, log=log),
                  tmp_path_factory.mktemp("sap-scale") / "mock-sap.log") as url:
         yield url
 
@@ -53,7 +53,7 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
     async with run_and_stand_ins(client, store, big_sap, bank_server, tmp_path, stand_ins=INVOICES) as (settings, lifecycles_queue):
         await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
         arranged = time.monotonic()
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today(), horizon_days=60,
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
                                     max_payments_per_file=PER_FILE, requested_by="treasury.tom", release_above="1000.00")
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME") + "-scale",
                                           task_queue=settings.task_queue)
@@ -79,7 +79,7 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
         assert summary.selected == summary.paid_invoices == INVOICES and summary.not_taken == 0, summary
         assert summary.message_ids == [f"FS-{run_key}-{n:02d}" for n in range(1, files + 1)]
         assert str(summary.total) == f"{INVOICES * 10}.00" and summary.released_by == "treasury.tina"
-        assert summary.execution_date == date.today()
+        assert summary.execution_date == business_today()
         assert len(history.events) <= HISTORY_EVENTS_MAX and size <= HISTORY_BYTES_MAX
         assert PaymentRunStore(store.engine).counts(run_key) == {SENT: INVOICES}  # every lifecycle was told
         assert await count_claimed(big_sap, erp_run_id) == INVOICES

@@ -1,11 +1,14 @@
 """Treasury's daily payment run as a Temporal Schedule: the run date is the day it starts."""
 
+import pytest
+
 from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from tests.helpers import new_worker
 from tests.schedules import run_scheduled_once
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
 
+@pytest.mark.clock_sensitive  # a run against the session's mock-bank
 async def test_scheduled_payment_run_starts_and_ends_cleanly(client, sap_server, bank_server, store):
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         run, summary = await run_scheduled_once(

@@ -2,6 +2,7 @@
 into each side are found by kind, the safe one (ERP cleared, lifecycle still waiting) is
 healed by a signal, the rest are left for people and the run is findable by ExceptionOwner."""
 
+import asyncio
 import uuid
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -21,16 +22,19 @@ from canonical.commands import LifecyclePolicy
 from canonical.payment import PaymentInstruction
 from canonical.reconciliation import DriftKind, ReconciliationReport, ReconciliationRequest
 from canonical.treasury import ExpectedOutflow
-from reports import load_reconciliation, render_reconciliation
+from reports import exceptions_table, load_reconciliation, render_reconciliation
 from settings import DEFAULT_PAYING_ACCOUNTS, Settings
 from tests import bank_admin
 from tests.bank_files import foreign_payment_file
+from tests.clock import business_today
 from tests.schedules import run_scheduled_once
-from tests.helpers import assert_eventually, make_invoice, new_worker, unique_ref, wait_for_status
+from tests.helpers import assert_eventually, make_invoice, new_worker, run_module, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.reconciliation import Reconciliation
+
+pytestmark = pytest.mark.clock_sensitive
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +72,7 @@ async def clear_in_erp(sap_url: str, doc) -> None:
         (await http.patch("/_mock/open-items", json={
             "AccountingDocument": doc.accounting_document, "CompanyCode": "1710", "FiscalYear": doc.fiscal_year,
             "AccountingDocumentItem": "000001", "ClearingAccountingDocument": "0199999999",
-            "ClearingDate": date.today().isoformat()})).raise_for_status()
+            "ClearingDate": business_today().isoformat()})).raise_for_status()
 
 
 def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:
@@ -88,12 +92,19 @@ async def bank_day(bank_url: str) -> date:
     return date.fromisoformat(response.json()["clock"]["date"])
 
 
+async def days_past_booking(bank_url: str, end_to_end_id: str) -> int:
+    """Days to advance the bank until the statement of the last payment's settlement day is out."""
+    settled = max(date.fromisoformat(p["settlement_date"]) for p in await bank_admin.payments_for(bank_url, end_to_end_id))
+    return (settled - await bank_day(bank_url)).days + 1
+
+
 async def post_file(bank_url: str, xml: bytes) -> None:
     async with httpx.AsyncClient(base_url=bank_url) as http:
         (await http.post("/payments", content=xml, headers={"Content-Type": "application/xml"})).raise_for_status()
 
 
-async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client, sap_server, bank_server, store, tmp_path):
+async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client, sap_server, bank_server, store, tmp_path,
+                                                                         temporal_address):
     registers = PaymentRegisters(store.engine)
     async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "unused") as (worker, sap, bank):
         # (a) posted straight into the ERP, no lifecycle
@@ -113,12 +124,14 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
         # The inbox is gone: no statement reaches the ERP, the lifecycle waits at SETTLED.
         e2e = view.payment_attempts[0].end_to_end_id
         await post_file(bank_server, resend_by_hand(invoice, e2e, await bank_day(bank_server)))  # paid twice
-        await bank_admin.advance(bank_server, 1)  # the day's camt.053, recorded but not yet applied
+        # Through the statement of the day the resent payment is booked (the next business day when
+        # it came after the cut-off), recorded but not yet applied.
+        await bank_admin.advance(bank_server, await days_past_booking(bank_server, e2e))
         registers.record_bank_messages(await bank.peek_mailbox())
         await clear_in_erp(sap_server, view.erp_document)  # (b) the ERP is cleared behind the lifecycle's back
         ghost = f"1710-1000013-{unique_ref('GHOST')}"  # (c) treasury expects money for no invoice
         store.upsert_expected_outflow(ExpectedOutflow(invoice_key=ghost, company_code="1710", supplier_id="1000013",
-                                                      currency="EUR", amount=Decimal("77.10"), value_date=date.today()))
+                                                      currency="EUR", amount=Decimal("77.10"), value_date=business_today()))
 
         rec_id = f"reconciliation-1710-{uuid.uuid4().hex[:6]}"
         report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(report_dir=str(tmp_path / "reports")),
@@ -126,6 +139,7 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
                                                execution_timeout=timedelta(minutes=1))
         healed = await wait_for_status(handle, "COMPLETED")
         described = await client.get_workflow_handle(rec_id).describe()
+        case, printed = await reports_after(client, rec_id, temporal_address, str(store.engine.url))
 
     by_kind = {(d.kind, d.key): d for d in report.drifts}
     assert (DriftKind.POSTED_WITHOUT_LIFECYCLE, stray.key) in by_kind
@@ -153,6 +167,33 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
     for kind in ("POSTED_WITHOUT_LIFECYCLE", "ERP_CLEARED_LIFECYCLE_WAITING", "OUTFLOW_WITHOUT_INVOICE",
                  "STATEMENT_ENTRY_UNMATCHED", "PAID_TWICE", "healed"):
         assert kind in text, text
+
+    # The people's reports on the run: its open drifts are one treasury case, with the kinds and the kept report.
+    assert (case.type, case.owner, case.subject) == ("ReconciliationDrift", "treasury-ops", "1710/ACME")
+    open_kinds = sorted({d.kind.value for d in report.open_drifts})
+    assert case.reason == f"{len(report.open_drifts)} drifts ({', '.join(open_kinds)}); report {report.report_path}"
+    exceptions, status = printed
+    assert exceptions.returncode == 0 and status.returncode == 0, exceptions.stderr + status.stderr
+    rows = exceptions.stdout.splitlines()
+    assert any("ReconciliationDrift" in line and "PAID_TWICE" in line for line in rows), exceptions.stdout
+    assert "treasury-ops  1" in status.stdout and "no outflows" not in status.stdout, status.stdout
+
+
+async def reports_after(client, rec_id: str, address: str, treasury_db_url: str):
+    """The open-exceptions row for one reconciliation run, and `python -m cli exceptions` and
+    `python -m cli report` as a person runs them, narrowed to that run."""
+    query = f"WorkflowId = '{rec_id}'"
+
+    async def listed():
+        [row] = await exceptions_table.open_exceptions(client, extra_query=query)
+        return row
+
+    row = await assert_eventually(listed, timeout=15)
+    env = {"FINSYNC_TREASURY_DB_URL": treasury_db_url}
+    exceptions = await asyncio.to_thread(run_module, "cli", "exceptions", "--owner", "treasury-ops", "--query", query,
+                                         address=address, env=env)
+    status = await asyncio.to_thread(run_module, "cli", "report", "--query", query, address=address, env=env)
+    return row, (exceptions, status)
 
 
 async def _problem_about(registers: PaymentRegisters, text: str) -> None:

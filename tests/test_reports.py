@@ -3,25 +3,26 @@ state (in-process and as the command a person runs), and the status report's cou
 time and cash position for a small scenario."""
 
 import asyncio
-import os
-import subprocess
-import sys
-from datetime import date, datetime, timedelta, timezone
+import uuid
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
+import pytest
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.commands import LifecyclePolicy
 from canonical.exceptions import ExceptionOwner
 from canonical.invoice import Invoice
-from canonical.reconciliation import Drift, DriftKind, ReconciliationReport
+from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest
 from canonical.treasury import ExpectedOutflow, OutflowState
 from reports import exceptions_table, status_report
 from tests import bank_admin
-from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, new_worker, unique_ref, wait_for_status
+from tests.clock import business_today
+from tests.helpers import assert_eventually, invoice_json, make_invoice, new_worker, run_module, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
+from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
-
-REPO = Path(__file__).resolve().parent.parent
+from workflows.reconciliation import Reconciliation
 
 
 def ids_query(*workflow_ids: str) -> str:
@@ -70,6 +71,7 @@ def test_sla_states_read_like_a_person_says_them():
     assert "2d 2h" in exceptions_table.render([row], now)
 
 
+@pytest.mark.clock_sensitive
 async def test_status_report_counts_cycle_time_and_cash_position(client, sap_server, bank_server, store):
     await bank_admin.reset(bank_server)
     paid = Invoice.model_validate(invoice_json(supplier_id="1000013"))
@@ -86,13 +88,13 @@ async def test_status_report_counts_cycle_time_and_cash_position(client, sap_ser
         await wait_for_status(handles[1], "SCHEDULED")
         await wait_for_status(handles[2], "ON_HOLD")
         # Treasury's rows today beside the lifecycles' own: an expected one and one overdue.
-        today = date.today()
+        today = business_today()  # the day the run paid on: the cash position is asked for that day
         for key, amount, day in ((f"1710-X-{unique_ref()}", "10.00", today), (f"1710-X-{unique_ref()}", "5.50", today - timedelta(days=3))):
             store.upsert_expected_outflow(ExpectedOutflow(invoice_key=key, company_code="1710", supplier_id="X", currency="EUR",
                                                           amount=Decimal(amount), value_date=day))
 
         async def settled():
-            report = await status_report.collect(client, store, extra_query=ids_query(*(h.id for h in handles)))
+            report = await status_report.collect(client, store, today=today, extra_query=ids_query(*(h.id for h in handles)))
             assert {s.state: s.count for s in report.states} == {"COMPLETED": 1, "ON_HOLD": 1, "SCHEDULED": 1}, report.states
             assert len(report.exceptions) == 1
             return report
@@ -132,7 +134,56 @@ def test_a_kept_reconciliation_report_prints(tmp_path, capsys):
     assert "PAID_TWICE  treasury-ops  open   1710-1-A  1.10 EUR" in out and "1 drifts: 0 healed, 1 for people" in out
 
 
-def run_module(module: str, *args: str, address: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
-    env.update({"TEMPORAL_ADDRESS": address, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY})
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, text=True, capture_output=True, timeout=60)
+async def test_reports_survive_a_reconciliation_that_ended_badly_and_a_case_nobody_answers_for(client, store,
+                                                                                               temporal_address):
+    """No worker at all: a reconciliation that runs (nothing to say yet), then is terminated (a
+    case: its drifts are unknown), and a lifecycle whose search attributes name a case but whose
+    status query nobody answers. Both reports list what they can and say what they can not."""
+    nobody = f"no-worker-{uuid.uuid4().hex[:8]}"
+    reconciliation = await client.start_workflow(Reconciliation.run, ReconciliationRequest(), task_queue=nobody,
+                                                 id=f"reconciliation-1710-{uuid.uuid4().hex[:6]}")
+    invoice = make_invoice()
+    case = TypedSearchAttributes([SearchAttributePair(sa.EXCEPTION_OWNER, "treasury-ops"),
+                                  SearchAttributePair(sa.EXCEPTION_TYPE, "BankSilent")])
+    lifecycle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=nobody,
+                                            search_attributes=case)
+    query = ids_query(reconciliation.id, lifecycle.id)
+    try:
+        async def lifecycle_only():
+            rows = await exceptions_table.open_exceptions(client, extra_query=query)
+            assert [(r.type, r.workflow_id) for r in rows] == [("BankSilent", lifecycle.id)], rows
+            return rows
+
+        [unanswered] = await assert_eventually(lifecycle_only, timeout=30)
+        await reconciliation.terminate("stopped by an operator")
+
+        async def both():
+            rows = await exceptions_table.open_exceptions(client, owner="treasury-ops", extra_query=query)
+            assert sorted(r.type for r in rows) == ["BankSilent", "ReconciliationFailed"], rows
+            return rows
+
+        rows = await assert_eventually(both, timeout=30)
+        report = await status_report.collect(client, store, extra_query=query)
+        printed = await asyncio.to_thread(run_module, "cli", "exceptions", "--query", query, address=temporal_address)
+    finally:
+        await lifecycle.terminate("test done")
+    assert "status not available" in unanswered.reason
+    [failed] = [r for r in rows if r.type == "ReconciliationFailed"]
+    assert failed.workflow_id == reconciliation.id and "ended terminated" in failed.reason and failed.severity == "high"
+    assert {r.owner for r in report.exceptions} == {"treasury-ops"} and len(report.exceptions) == 2
+    assert "treasury-ops  2" in status_report.render(report)
+    assert printed.returncode == 0, printed.stderr
+    assert "ReconciliationFailed" in printed.stdout and "status not available" in printed.stdout, printed.stdout
+
+
+async def test_make_up_prints_a_failed_report_and_keeps_the_stack(capsys):
+    from cli.stack import _print_report
+
+    class ServerGone:  # the Temporal client of a stack whose server stopped answering mid-report
+        def list_workflows(self, query: str):
+            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    await _print_report(ServerGone())  # returns: `up` goes on to the guide and keeps running
+    printed = capsys.readouterr()
+    assert "status report failed (RPCError: connection refused); the stack keeps running" in printed.err
+    assert printed.out == ""

@@ -5,6 +5,7 @@ one response per status change even when the worker restarts in between."""
 import hashlib
 from datetime import datetime, timezone
 
+import pytest
 from temporalio.client import Client
 
 from canonical.commands import ApprovalDecision, ResolveException
@@ -87,6 +88,7 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
         await handle.terminate("test done")
 
 
+@pytest.mark.clock_sensitive
 async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store, mock_url):  # noqa: F811
     """A query while on hold (UQ), approval and posting (AP), payment cleared in the ERP (PD)."""
     from tests import bank_admin

@@ -5,7 +5,7 @@ unless a payment is already in flight."""
 
 import hashlib
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from canonical.vendors import BankDetailsChange
 from tests import sap_admin
+from tests.clock import business_today
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 
@@ -32,7 +33,8 @@ def receipt_for(invoice: Invoice, gross: str | None = None, content: str | None 
 
 
 def inclusion(run: str = "1") -> PaymentRunInclusion:
-    return PaymentRunInclusion(payment_run_id="S" + run, run_key=f"ACME-{uuid.uuid4().hex[:6]}-{run}", execution_date=date.today())
+    return PaymentRunInclusion(payment_run_id="S" + run, run_key=f"ACME-{uuid.uuid4().hex[:6]}-{run}",
+                               execution_date=business_today())
 
 
 def bank_change(invoice: Invoice, changed_by: str | None = "md.mallory") -> BankDetailsChange:

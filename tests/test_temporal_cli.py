@@ -3,15 +3,19 @@
 import asyncio
 import base64
 import json
+import shlex
 import subprocess
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from canonical.commands import CancelInvoice
 from canonical.invoice import Invoice
+from canonical.status import InvoiceLifecycleStatus
 from cli.processes import BIN
 from tests import sap_admin
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, invoice_json, new_worker, run_module, wait_for_status
+from workflows.invoice_lifecycle import InvoiceToPayment
 
 TEMPORAL = str(BIN / "temporal")
 
@@ -82,6 +86,44 @@ async def test_cli_bad_invoice_fails_the_workflow_with_the_reason(client, tempor
             shown = await temporal(temporal_address, "workflow", "show", "--workflow-id", workflow_id, "--output", "json")
             assert "ValidationError" in shown.stdout and message in shown.stdout, (name, shown.stdout[-2000:])
             assert await sap_admin.invoices_in_erp(sap_server, body["supplier_id"], ref) == []
+
+
+async def test_corrected_invoice_starts_after_a_failed_start_and_no_invoice_starts_twice(
+        client, temporal_address, sap_server, store, tmp_path):
+    """The README's start command (`python -m cli start-command`), run as printed: after a start
+    whose input failed validation, the corrected invoice starts under the same id; a running or a
+    completed lifecycle is refused (non-zero exit), never a second lifecycle."""
+    body = invoice_json()
+    invoice = Invoice.model_validate(body)
+    (tmp_path / "invoice.json").write_text(json.dumps(body))
+    printed = await asyncio.to_thread(run_module, "cli", "start-command", str(tmp_path / "invoice.json"),
+                                      address=temporal_address)
+    assert printed.returncode == 0, printed.stderr
+    command = shlex.split(printed.stdout)[1:]  # without the leading `temporal`
+    async with new_worker(client, sap_server, store) as worker:
+        command[command.index("--task-queue") + 1] = worker.task_queue
+        typo = list(command)
+        typo[typo.index("--input") + 1] = json.dumps({**body, "gross_amount": "1200.00"})  # net + tax is 1190.00
+        assert (await temporal(temporal_address, *typo)).returncode == 0
+        handle = client.get_workflow_handle(invoice.workflow_id, result_type=InvoiceLifecycleStatus)
+
+        async def failed():
+            assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+
+        await assert_eventually(failed, timeout=15)
+        corrected = await temporal(temporal_address, *command)
+        assert corrected.returncode == 0, corrected.stderr
+        await wait_for_status(handle, "SCHEDULED")
+        while_running = await temporal(temporal_address, *command)
+        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="test done"))
+        cancelled = await handle.result()
+        once_ended = await temporal(temporal_address, *command)
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{invoice.workflow_id}'")]
+    assert while_running.returncode != 0 and "already running" in (while_running.stderr + while_running.stdout).lower()
+    assert cancelled.status.value == "CANCELLED"
+    assert once_ended.returncode != 0 and "already" in (once_ended.stderr + once_ended.stdout).lower(), once_ended
+    assert sorted(r.status.name for r in runs) == ["COMPLETED", "FAILED"]
+    assert len(await sap_admin.invoices_in_erp(sap_server, invoice.supplier_id, invoice.supplier_invoice_ref)) == 1
 
 
 def payloads_in(node) -> list[Payload]:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from sqlmodel import Session, text
 
 from activities.vendor_sync import VendorSyncActivities
+from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.sap import SapClient
 from adapters.vendor_store import SUPPLIER_DELTA, VendorStore, VendorSyncStateRow
 from canonical.vendors import (
@@ -39,12 +40,12 @@ async def fresh_supplier(sap_url: str, iban: str | None = None) -> str:
 
 @asynccontextmanager
 async def sync_worker(client, sap_server, store):
-    """The usual worker plus the sync (worker.py does not register it yet)."""
+    """The usual worker, with the sync's activities on a store the test can look into."""
     vendors = VendorStore(store.engine)
     async with SapClient(sap_server) as sap:
-        acts = VendorSyncActivities(client, sap, vendors)
+        acts = VendorSyncActivities(client, sap, vendors, LifecycleOutbox(store.engine))
         async with new_worker(client, sap_server, store, extra_workflows=[VendorMasterSync],
-                              extra_activities=[acts.sync_vendor_master, acts.running_lifecycles_of]) as worker:
+                              extra_activities=[acts.sync_vendor_master, acts.queue_bank_change_signals]) as worker:
             yield worker, vendors
 
 
@@ -142,6 +143,7 @@ async def test_changed_bank_account_is_reported_and_signalled_to_running_lifecyc
                                                                                  ("0002", None, mask(second))]
     assert all(c.detected_at.tzinfo is not None for c in changes)
     assert result.lifecycles_signalled == [invoice.workflow_id] and result.signal_failures == []
+    assert result.signals_sent == 2
     signalled = [e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")
                  and e.workflow_execution_signaled_event_attributes.signal_name == "bank_details_changed"]
     assert len(signalled) == 2

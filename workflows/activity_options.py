@@ -18,7 +18,7 @@ OPS, TREASURY_OPS = ExceptionOwner.INTEGRATION_OPS, ExceptionOwner.TREASURY_OPS
 # A maintenance window is an outage for integration ops, never a ticket per invoice for AP.
 ERP = Counterpart(
     name="the ERP", case_type="ErpUnavailable", owner=OPS,
-    start_to_close=timedelta(seconds=60), outage_sla=timedelta(minutes=30),
+    start_to_close=timedelta(seconds=60), outage_sla=timedelta(minutes=30), settle_after_timeout=timedelta(minutes=3),
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)),
 )
 
@@ -38,7 +38,9 @@ BANK = Counterpart(
     retry=RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)),
 )
 
-# Updates and signals to many lifecycles through the Temporal client: heartbeats show progress.
+# Updates and signals to many lifecycles through the Temporal client (reservations, and the
+# outbox of bank answers, statement hints and bank-detail changes): heartbeats show progress,
+# and a retry resumes with what is still unsent.
 LIFECYCLE_CALLS = Counterpart(
     name="Temporal (calls to lifecycles)", case_type="LifecycleCallsFailing", owner=OPS,
     start_to_close=timedelta(minutes=10), heartbeat=timedelta(seconds=60), outage_sla=timedelta(minutes=30),
@@ -62,9 +64,12 @@ ACCOUNT_LOCK = Counterpart(
 
 # Posting a bank statement to the ERP: minutes for a big statement (the adapter waits up to
 # 10 min for SAP's answer), never two posts (the register stops a retry after a lost answer).
+# The activity heartbeats while SAP works: a worker that dies mid-post is noticed within 30 s
+# and its retry (after 10 s) asks the ERP what became of the post, instead of waiting 12 minutes.
+# It runs in its own StatementPost workflow, so an ERP outage here never holds up the inbox.
 ERP_STATEMENT = Counterpart(
     name="the ERP (bank statement)", case_type="ErpUnavailable", owner=OPS,
-    start_to_close=timedelta(minutes=12), outage_sla=timedelta(hours=2),
+    start_to_close=timedelta(minutes=12), heartbeat=timedelta(seconds=30), outage_sla=timedelta(hours=2),
     retry=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)),
 )
 
@@ -72,7 +77,7 @@ ERP_STATEMENT = Counterpart(
 # with backoff and never blocks payment (answers are sent from a queue beside the lifecycle).
 EINVOICE = Counterpart(
     name="the e-invoicing access point", case_type="EInvoicingUnavailable", owner=OPS,
-    start_to_close=timedelta(seconds=30), outage_sla=timedelta(days=1),
+    start_to_close=timedelta(seconds=30), outage_sla=timedelta(days=1), settle_after_timeout=timedelta(minutes=1),
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)),
 )
 

@@ -1,24 +1,31 @@
 """BankInbox: a long-running workflow that reads the bank's mailbox, records every message
-before acting on it, signals the lifecycles, and posts statements to the ERP once.
-Continues as new before its history grows large; problems travel with it."""
+before acting on it, tells the lifecycles, and hands each statement to its own StatementPost.
+Continues as new before its history grows large; problems travel with it.
 
-import asyncio
+Its history holds keys and counts only, whatever the bank sends: batches are sized by the
+payments their messages name, the signals wait in the treasury store's outbox and an activity
+sends them a bounded number at a time (a pain.002 can name 3,000 payments; workflow code
+could signal at most 2,000 at once). A statement post runs as an abandoned child workflow,
+so a slow post or an ERP outage on it never stops the inbox reading the bank for everyone else."""
+
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.bank_inbox import BankInboxActivities as A
-    from canonical.inbox import BankInboxConfig, InboxProblem, MarkApplied
-    from workflows import activity_options as opts
+    from activities.lifecycle_delivery import LifecycleDeliveries as D
+    from canonical.inbox import (BankInboxConfig, DeliveryRequest, InboxBatch, InboxProblem, MarkApplied,
+                                 StatementPostRequest, StatementReport)
+    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard
+    from workflows.statement_post import StatementPost, statement_post_id
 
 _MAX_PROBLEMS = 200
-# Histories recorded before signals went out concurrently still replay the old way.
-CONCURRENT_SIGNALS = "concurrent-signals-v1"
 
 
 @workflow.defn(name="BankInbox")
@@ -37,32 +44,28 @@ class BankInbox:
     async def run(self, config: BankInboxConfig) -> None:
         self._problems = list(config.problems)
         self._show_problems()
+        batch = InboxBatch(max_messages=config.batch_size, max_payments=config.batch_payments)
         for _ in range(config.iterations_before_continue_as_new):
             await self._call(A.collect_bank_messages, summary="record new bank messages", via=opts.BANK_INBOX)
-            work = await self._call(A.interpret_bank_messages, config.batch_size,
-                                                          summary="match bank messages to payments", via=opts.TREASURY)
+            work = await self._call(A.interpret_bank_messages, batch, summary="match bank messages to payments",
+                                    via=opts.TREASURY)
             problems = dict(work.problems)
-            await self._deliver([(d.workflow_id, d.signal, d.report, None) for d in work.deliveries], problems)
+            if work.signals_queued:
+                told = await self._call(D.deliver_to_lifecycles, DeliveryRequest(batch_keys=work.message_ids),
+                                        summary=f"tell lifecycles what the bank said ({work.signals_queued} signals)",
+                                        via=opts.LIFECYCLE_CALLS)
+                for key, problem in told.problems.items():
+                    problems[key] = "; ".join(filter(None, [problems.get(key), problem]))
             for message_id in work.statements:
-                try:
-                    outcome = await self._call(A.post_statement_to_erp, message_id,
-                                                                     summary="post the statement to the ERP once", via=opts.ERP_STATEMENT)
-                except ActivityError as err:
-                    # One statement the ERP could not take (or whose answer was lost) is treasury's
-                    # case; the inbox keeps reading the bank for everyone else.
-                    problems[message_id] = f"statement not posted to the ERP: {err.cause or err}"
-                    continue
-                await self._deliver([(w, "statement_posted", None, message_id) for w in outcome.notify_workflow_ids], problems)
-                if outcome.problems:
-                    problems[message_id] = "; ".join(filter(None, [problems.get(message_id), *outcome.problems]))
+                await self._hand_over(message_id, config)
             if work.message_ids:
-                await self._call(A.mark_messages_applied, MarkApplied(
-                    message_ids=work.message_ids, problems=problems), summary=f"{len(work.message_ids)} messages applied", via=opts.TREASURY)
+                await self._call(A.mark_messages_applied, MarkApplied(message_ids=work.message_ids, problems=problems),
+                                 summary=f"{len(work.message_ids)} messages applied", via=opts.TREASURY)
             self._applied += len(work.message_ids)
             self._add_problems(problems)
             if workflow.info().is_continue_as_new_suggested():
                 break
-            if len(work.message_ids) < config.batch_size:  # caught up: wait for the next poll
+            if not work.more:  # caught up: wait for the next poll
                 self._poll_now = False
                 try:
                     await workflow.wait_condition(lambda: self._poll_now, timeout=timedelta(seconds=config.poll_seconds),
@@ -72,30 +75,25 @@ class BankInbox:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(config.model_copy(update={"problems": self._problems}))
 
-    async def _deliver(self, signals: list[tuple], problems: dict) -> None:
-        """Signals to many lifecycles. One at a time costs ~100 ms each (10/s, measured with
-        1,000 payments); concurrently, with each lifecycle's own signals still in order."""
-        if not workflow.patched(CONCURRENT_SIGNALS):
-            for workflow_id, signal, arg, message_id in signals:
-                await self._signal(workflow_id, signal, arg, problems, message_id)
-            return
-        by_lifecycle: dict[str, list[tuple]] = {}
-        for item in signals:
-            by_lifecycle.setdefault(item[0], []).append(item)
-
-        async def in_order(items: list[tuple]) -> None:
-            for workflow_id, signal, arg, message_id in items:
-                await self._signal(workflow_id, signal, arg, problems, message_id)
-
-        await asyncio.gather(*(in_order(items) for items in by_lifecycle.values()))
-
-    async def _signal(self, workflow_id: str, signal: str, arg, problems: dict, message_id: str | None = None) -> None:
-        handle = workflow.get_external_workflow_handle(workflow_id)
+    async def _hand_over(self, message_id: str, config: BankInboxConfig) -> None:
+        """The statement's post becomes its own workflow; the message counts as applied once it
+        has started (it owns the post from then on and reports problems back by signal)."""
+        request = StatementPostRequest(
+            bank_message_id=message_id, inbox_workflow_id=workflow.info().workflow_id,
+            settle_seconds=config.statement_settle_seconds, looks=config.statement_looks,
+            rehint_seconds=config.statement_rehint_seconds)
         try:
-            await (handle.signal(signal, arg) if arg is not None else handle.signal(signal))
-        except Exception as err:  # a lifecycle that ended or never existed: report, keep going
-            key = message_id or (arg.message_id if arg is not None else workflow_id)
-            problems[key] = "; ".join(filter(None, [problems.get(key), f"{signal} to {workflow_id} failed: {err}"]))
+            await workflow.start_child_workflow(StatementPost.run, request, id=statement_post_id(message_id),
+                                                parent_close_policy=ParentClosePolicy.ABANDON,
+                                                static_summary=f"post bank statement {message_id} to the ERP once")
+        except WorkflowAlreadyStartedError:
+            pass  # a post of this message is already under way (e.g. after the inbox was restarted)
+
+    @workflow.signal
+    def statement_reported(self, report: StatementReport) -> None:
+        """A StatementPost's problems, for treasury's list (the inbox may have continued as new since)."""
+        if report.problems:
+            self._add_problems({report.bank_message_id: "; ".join(report.problems)})
 
     def _add_problems(self, problems: dict[str, str]) -> None:
         self._problems += [InboxProblem(bank_message_id=k, problem=v) for k, v in problems.items()]

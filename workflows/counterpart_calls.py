@@ -37,6 +37,15 @@ class Counterpart:
     retry: RetryPolicy
     outage_sla: timedelta  # failing this long opens (then escalates) an outage case
     heartbeat: timedelta | None = None
+    # For writes made safe by "look it up before writing again": after a round that timed out
+    # (its last attempt may still be in flight, and its answer is lost), wait this long so
+    # whatever it sent has landed before the next round looks (architecture invariant 2).
+    settle_after_timeout: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        # The server caps an attempt at the round: attempts shorter than the adapter's own
+        # timeout would overlap, and a lookup could then miss a write still in flight.
+        assert self.outage_sla >= self.start_to_close, f"{self.name}: outage SLA below start-to-close"
 
     def options(self) -> dict[str, Any]:
         """Plain activity options (one round), for code that schedules activities itself."""
@@ -68,6 +77,8 @@ async def call(activity: Callable | str, *args: Any, summary: str, via: Counterp
             failed_rounds += 1
             report = outages.outage_opened if failed_rounds == 1 else outages.outage_persists
             report(via, summary, describe(err))
+            if via.settle_after_timeout is not None and isinstance(err.cause, TimeoutError):
+                await workflow.sleep(via.settle_after_timeout, summary=f"let a timed-out call to {via.name} land")
             continue
         if failed_rounds:
             outages.outage_closed(via, summary)

@@ -15,8 +15,10 @@ _ESCALATION = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH, Se
 
 
 class CaseBook:
-    """The open case of one lifecycle that needs a person (at most one at a time), the closed
-    ones, and beside them the outage cases finsync opens and closes itself (`outages`)."""
+    """The open case of one lifecycle that needs a person and holds its flow (at most one at a
+    time), side cases that need a person without holding the flow (a paid-twice alert, a
+    rejection the bank has not confirmed, a malformed operator input), the closed ones, and
+    the outage cases finsync opens and closes itself (`outages`)."""
 
     def __init__(self, business_key: str, sla: timedelta, stage: Callable[[], str] = lambda: "") -> None:
         self._key = business_key
@@ -25,13 +27,38 @@ class CaseBook:
         self.open: ExceptionCase | None = None
         self.closed: list[ExceptionCase] = []
         self.outages = OutageBoard(business_key, stage)
+        self.side: dict[str, ExceptionCase] = {}
 
     def shown(self) -> ExceptionCase | None:
-        """The case people see first: the one waiting for a person, else an outage."""
-        return self.open or self.outages.first()
+        """The case people see first: a critical side case, the one holding the flow, another
+        side case, else an outage."""
+        critical = [c for c in self.side.values() if c.severity == Severity.CRITICAL]
+        return next(iter(critical), None) or self.open or next(iter(self.side.values()), None) or self.outages.first()
 
     def all_closed(self) -> list[ExceptionCase]:
         return sorted([*self.closed, *self.outages.closed], key=lambda c: c.resolved_at or c.opened_at)
+
+    def open_side(self, error_type: str, reason: str, owner: ExceptionOwner,
+                  severity: Severity = Severity.HIGH) -> ExceptionCase:
+        self._seq += 1
+        now = workflow.now()
+        case = ExceptionCase(case_id=f"{self._key}#{self._seq}", type=error_type, owner=owner, severity=severity,
+                             reason=reason[:1000], opened_at=now, sla_due_at=now + self._sla)
+        self.side[case.case_id] = case
+        return case
+
+    def close_side(self, case_id: str, resolved_by: str, resolution: str) -> ExceptionCase | None:
+        case = self.side.pop(case_id, None)
+        if case is None:
+            return None
+        done = case.model_copy(update={"resolved_at": workflow.now(), "resolved_by": resolved_by,
+                                       "resolution": resolution})
+        self.closed.append(done)
+        finance.case_closed(done.type, done.owner.value, done.resolved_at - done.opened_at, resolved_by)
+        return done
+
+    def side_of_type(self, error_type: str) -> list[ExceptionCase]:
+        return [c for c in self.side.values() if c.type == error_type]
 
     def open_case(self, error_type: str | None, reason: str, severity: Severity = Severity.MEDIUM,
                   owner: ExceptionOwner | None = None) -> ExceptionCase:

@@ -16,23 +16,24 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
-    from canonical.commands import BankRejection, CancelInvoice, LifecyclePolicy, PaymentRunInclusion, PaymentSent, ResolveException
+    from canonical.commands import CancelInvoice, LifecyclePolicy, ResolveException
     from canonical.erp import PaymentBlock
     from canonical.exceptions import ExceptionOwner
     from canonical.invoice import Invoice
-    from canonical.keys import normalise_reference
-    from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction, end_to_end_id
-    from canonical.payment_run import ReservedPayment
+    from canonical.reason_codes import ACCOUNT_REASONS
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
     from workflows.approvals import Approvals, Rejected
+    from workflows.bank_confirmation import BankConfirmation
     from workflows.counterpart_calls import Counterpart, call
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
+    from workflows.operator_inputs import OperatorInputs
     from workflows.payment_leg import PaymentLeg
+    from workflows.payment_messages import PaymentMessages
     from workflows.payment_phase import PaymentPhase
     from workflows.supplier_answers import SupplierAnswers
     from workflows.supplier_controls import SupplierControls
@@ -51,7 +52,8 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhase):
+class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages, BankConfirmation,
+                       OperatorInputs):
     @workflow.init
     def __init__(self, invoice: Invoice) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
@@ -67,6 +69,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
         self._init_approvals()  # approve / reject (approvals)
         self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
+        self._init_bank_confirmation()  # only the bank's evidence frees a second payment (bank_confirmation)
+        self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
         self._state.on_change = self._status_changed
         self._cases.outages._on_change = self._state.case_changed
 
@@ -96,6 +100,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             await self._withdraw()
         except Rejected:
             pass  # ended CANCELLED by the rejection; nothing reached the ERP
+        await self._finish_bank_checks()
         await self._drain_answers(sender)  # a finished lifecycle has answered the supplier
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state.view()
@@ -208,90 +213,48 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         return self._state.view()
 
     @workflow.update
-    def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
-        """A payment run takes this invoice. Atomic in the lifecycle: once reserved it can not
-        be cancelled, and a held invoice can not be reserved."""
-        if self._pay.reservation is not None:  # the run retried its request: same answer
-            return self._reserved()
-        inv, account = self._state.invoice, self._validated.bank_account
-        attempt = self._pay.next_attempt()
-        instruction = PaymentInstruction(
-            invoice_key=inv.key, attempt=attempt, end_to_end_id=end_to_end_id(inv.key, attempt),
-            amount=inv.gross_amount, currency=inv.currency, requested_execution_date=inclusion.execution_date,
-            creditor_name=account.holder_name or self._validated.supplier_name, creditor_iban=account.iban,
-            creditor_bic=account.bic, remittance_reference=normalise_reference(inv.supplier_invoice_ref),
-        )
-        self._pay.reserve(inclusion, instruction)
-        return self._reserved()
-
-    def _reserved(self) -> ReservedPayment:
-        return ReservedPayment(workflow_id=workflow.info().workflow_id, erp_document=self._state.erp_document,
-                               instruction=self._pay.instruction, approvers=list(self._state.approvers))
-
-    @reserve_for_payment_run.validator
-    def _validate_reservation(self, inclusion: PaymentRunInclusion) -> None:
-        if self._pay.reservation is not None:
-            if self._pay.reservation.run_key != inclusion.run_key:
-                raise ValueError(f"{self._state.invoice.key} is already in payment run {self._pay.reservation.run_key}")
-            return
-        if self._state.status != InvoiceStatus.SCHEDULED or self._cancel is not None or self._validated is None:
-            raise ValueError(f"{self._state.invoice.key} is {self._state.status.value}, not payable")
-        refusal = self._controls_refusal()
-        if refusal:
-            raise ValueError(refusal)
-
-    @workflow.signal
-    def included_in_payment_run(self, sent: PaymentSent) -> None:
-        self._pay.sent(sent)
-
-    @workflow.signal
-    def released_from_payment_run(self, sent: PaymentSent) -> None:
-        """The run could not take the invoice after all (e.g. the ERP refused its claim)."""
-        self._pay.release(sent.run_key)
-
-    @workflow.signal
-    def bank_status(self, report: BankStatusReport) -> None:
-        was = self._pay.outcome()
-        note = self._pay.apply(report)
-        if note:
-            self._state.note(note)
-        if was != "settled" and self._pay.outcome() == "settled":
-            # Forecast accuracy: the bank's booking date is when the money actually left.
-            inv = self._state.invoice
-            finance.payment_settled(inv.net_due_date, report.booking_date or self._pay.instruction.requested_execution_date,
-                                    inv.gross_amount, inv.currency)
-
-    @workflow.signal
-    def settled(self, report: BankStatusReport) -> None:
-        self.bank_status(report.model_copy(update={"status": BankStatus.SETTLED}))
-
-    @workflow.signal
-    def returned(self, report: BankStatusReport) -> None:
-        self.bank_status(report.model_copy(update={"status": BankStatus.RETURNED}))
-
-    @workflow.signal
-    def bank_rejection(self, rejection: BankRejection) -> None:
-        self.bank_status(self._pay.manual_rejection(rejection))
-
-    @workflow.signal
-    def statement_posted(self) -> None:
-        """A hint from the bank inbox: a statement touching this invoice reached the ERP, so
-        look at the open item now rather than at the next scheduled check."""
-        self._pay.clearing_hint = True
-
-    @workflow.update
     def resolve(self, request: ResolveException) -> str:
+        if request.case_id is not None and request.case_id in self._cases.side:
+            # A side case holds no flow: closing it is the whole resolution.
+            self._cases.close_side(request.case_id, request.resolved_by, request.resolution)
+            self._state.note(f"{request.case_id} resolved by {request.resolved_by}: {request.resolution}")
+            self._state.case_changed()
+            return request.case_id
         self._resolution = request
         return self._cases.open.case_id
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveException) -> None:
+        key = self._state.invoice.key
+        if request.case_id is not None and request.case_id in self._cases.side:
+            if request.corrected_invoice is not None or request.bank_account_id is not None:
+                raise ValueError(f"{request.case_id} is resolved in words; it changes nothing about the invoice")
+            return
         if self._cases.open is None or self._resolution is not None:
-            raise ValueError(f"invoice {self._state.invoice.key} has no open exception to resolve")
+            open_ids = [c.case_id for c in self._cases.side.values()]
+            raise ValueError(f"invoice {key} has no open exception to resolve"
+                             + (f" (side cases: {', '.join(open_ids)}; name one as case_id)" if open_ids else ""))
+        if request.case_id is not None and request.case_id != self._cases.open.case_id:
+            raise ValueError(f"invoice {key} has no open case {request.case_id}; open: {self._cases.open.case_id}")
+        self._check_payee_change(request)
         corrected = request.corrected_invoice
         if corrected is not None and corrected.key != self._state.invoice.key:
             raise ValueError(f"a correction must keep the business key {self._state.invoice.key}, got {corrected.key}")
         self._check_resolve(request)
+
+    def _check_payee_change(self, request: ResolveException) -> None:
+        """After the bank refused the payee's account as wrong, a resolution must name another
+        account, or say master data corrected it in the ERP (checked again before paying)."""
+        attempt = self._pay.attempts[-1] if self._pay.attempts else None
+        if (self._cases.open.type not in ("PaymentRejected", "PaymentReturned") or attempt is None
+                or attempt.reason_code not in ACCOUNT_REASONS or request.bank_details_corrected):
+            return
+        current = self._state.invoice.bank_account_id
+        named = request.bank_account_id or (request.corrected_invoice.bank_account_id if request.corrected_invoice else None)
+        if named is None or named == current:
+            raise ValueError(f"the bank refused the payee's account ({attempt.reason}): name another bank account "
+                             "(bank_account_id), or set bank_details_corrected once master data has corrected it in "
+                             "the ERP; paying the same account again is refused")
 
     @workflow.update
     def cancel(self, request: CancelInvoice) -> str:

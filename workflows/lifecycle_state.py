@@ -94,6 +94,7 @@ class LifecycleState:
             payment_attempts=list(self.payment_attempts),
             open_exception=self._cases.shown() if self._cases else None,
             open_outages=list(self._cases.outages.open.values()) if self._cases else [],
+            open_side_cases=list(self._cases.side.values()) if self._cases else [],
             closed_exceptions=self._cases.all_closed() if self._cases else [],
             history=list(self._history),
             einvoice_receipts=list(self.einvoice_receipts),

@@ -69,8 +69,10 @@ class OutageBoard:
 
 
 def _hours(via: Counterpart) -> str:
-    minutes = via.outage_sla.total_seconds() / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.0f} h"
+    seconds = via.outage_sla.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.0f} h"
 
 
 def show_case(case: ExceptionCase | None) -> None:

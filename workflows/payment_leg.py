@@ -2,15 +2,29 @@
 state (no awaits), fed by signal handlers; the lifecycle waits on its properties.
 
 Bank answers arrive at least once and out of order (settled before accepted, a late AC04
-after acceptance), so each is de-duplicated and applied by what it says, not by arrival."""
+after acceptance), so each is de-duplicated and applied by what it says, not by arrival.
+A rejection only counts once the bank's recorded messages confirm it (architecture
+invariant 11): until then a settlement still wins, and a settlement of an attempt that was
+given up is a paid-twice alert, never a note."""
+
+import hashlib
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from canonical.bank_evidence import BankEvidence
     from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent
     from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction
-    from canonical.reason_codes import in_words
+    from canonical.reason_codes import ACCOUNT_REASONS, in_words
     from canonical.status import PaymentAttempt
+
+FAILED = ("rejected", "returned")
+_RANKS = {"reserved": 0, "sent": 1, "accepted": 2, "settled": 3}
+
+
+def account_digest(iban: str) -> str:
+    """Which account an attempt paid, without keeping the IBAN in workflow state."""
+    return hashlib.sha256(iban.replace(" ", "").upper().encode()).hexdigest()[:16]
 
 
 class PaymentLeg:
@@ -21,6 +35,9 @@ class PaymentLeg:
         self.clearing_hint = False
         self._seen: set[str] = set()
         self.late_answers: list[str] = []
+        self.paid_twice: list[str] = []  # alerts not yet turned into cases
+        self.confirmed: set[str] = set()  # EndToEndIds whose failure the bank's messages confirmed
+        self.rejected_accounts: list[str] = []  # digests of accounts the bank refused as wrong
 
     @property
     def current(self) -> PaymentAttempt | None:
@@ -28,6 +45,9 @@ class PaymentLeg:
 
     def outcome(self) -> str | None:
         return self.current.outcome if self.current else None
+
+    def attempt(self, end_to_end_id: str | None) -> PaymentAttempt | None:
+        return next((a for a in reversed(self.attempts) if a.end_to_end_id == end_to_end_id), None)
 
     def reserve(self, inclusion: PaymentRunInclusion, instruction: PaymentInstruction) -> None:
         self.reservation, self.instruction = inclusion, instruction
@@ -56,28 +76,67 @@ class PaymentLeg:
         self._seen.add(key)
         current = self.current
         if current is None or (report.end_to_end_id and report.end_to_end_id != current.end_to_end_id):
-            note = f"{report.status.value} for {report.end_to_end_id}, not the current attempt: recorded, not acted on"
-            self.late_answers.append(note)
-            return note
+            return self._late(report)
         if report.message_id:
             current.bank_messages.append(report.message_id)
+        if current.message_id is None and report.original_message_id:
+            current.message_id = report.original_message_id  # a whole file refused before it was "sent"
         words = in_words(report.reason_code) if report.reason_code else None
-        ranks = {"reserved": 0, "sent": 1, "accepted": 2, "settled": 3}
         if report.status == BankStatus.ACCEPTED:
-            if ranks.get(current.outcome, 9) < ranks["accepted"]:
+            if _RANKS.get(current.outcome, 9) < _RANKS["accepted"]:
                 current.outcome = "accepted"
         elif report.status == BankStatus.SETTLED:
-            if current.outcome in ranks:
+            if current.outcome in _RANKS:
                 current.outcome = "settled"
+            elif current.outcome in FAILED and current.end_to_end_id not in self.confirmed:
+                # The money left after all: an unconfirmed rejection report is void.
+                current.outcome, current.reason_code, current.reason = "settled", None, None
+                return f"bank: settled {current.end_to_end_id}; the rejection reported before is void"
         elif report.status in (BankStatus.REJECTED, BankStatus.RETURNED):
-            if current.outcome in ("rejected", "returned"):
+            if current.outcome in FAILED:
                 return f"{report.status.value} again for {current.end_to_end_id}"
             # A rejection after a settlement is a contradiction for treasury, not a re-payment.
             current.outcome = "returned" if report.status == BankStatus.RETURNED or current.outcome == "settled" else "rejected"
             current.reason_code, current.reason = report.reason_code, words
         return f"bank: {report.status.value} {current.end_to_end_id}" + (f" ({words})" if words else "")
 
+    def _late(self, report: BankStatusReport) -> str:
+        earlier = self.attempt(report.end_to_end_id)
+        if earlier is not None and report.status == BankStatus.SETTLED and earlier.outcome not in ("settled", "returned"):
+            # An attempt finsync had given up on was paid: the invoice may be paid twice.
+            was = earlier.outcome
+            earlier.outcome = "settled"
+            now = self.attempts[-1]
+            alert = (f"attempt {earlier.attempt} ({earlier.end_to_end_id}, {was} until now) was settled by the bank "
+                     f"({report.message_id}, {report.amount or 'amount not given'}, booked {report.booking_date or '?'}); "
+                     f"attempt {now.attempt} ({now.end_to_end_id}) is {now.outcome}")
+            self.paid_twice.append(alert)
+            return f"PAID TWICE? {alert}"
+        note = f"{report.status.value} for {report.end_to_end_id}, not the current attempt: recorded, not acted on"
+        self.late_answers.append(note)
+        return note
+
+    def confirm_failure(self, evidence: BankEvidence) -> None:
+        """The bank's own messages confirm the current attempt will not be paid."""
+        current = self.current
+        self.confirmed.add(current.end_to_end_id)
+        current.bank_evidence = evidence.detail
+        if self.instruction is not None and current.reason_code in ACCOUNT_REASONS:
+            self.rejected_accounts.append(account_digest(self.instruction.creditor_iban))
+
+    def not_booked(self, evidence: BankEvidence) -> None:
+        """A balanced statement past value date + margin shows no debit: the attempt failed."""
+        current = self.current
+        code = current.reason_code or "MS03"
+        current.outcome, current.reason_code = "rejected", code
+        current.reason = f"not booked by the bank ({evidence.detail})"
+        self.confirm_failure(evidence)
+
+    def report(self, reported: str) -> None:
+        self.current.reported_rejection = reported
+
     def manual_rejection(self, rejection: BankRejection) -> BankStatusReport:
+        """Histories from before hand reports were checked with the bank replay this."""
         current = self.current
         return BankStatusReport(
             message_id=f"manual:{rejection.reported_by or 'treasury'}:{rejection.reason_code}",

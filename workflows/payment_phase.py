@@ -13,9 +13,13 @@ with workflow.unsafe.imports_passed_through():
     from canonical.reason_codes import owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
-    from workflows import activity_options as opts
+    from activities.bank_evidence import BankEvidenceActivities
+    import workflows.activity_options as opts
+    from workflows.bank_confirmation import EVIDENCE_PATCH
+    from workflows.payment_leg import account_digest
 
 _ANSWERED = ("accepted", "settled", "rejected", "returned")
+CLEARING_HINT_PATCH = "clearing-hint-before-read"
 _FINAL = ("settled", "rejected", "returned")
 
 
@@ -56,7 +60,8 @@ class PaymentPhase:
         await self._wait_or_case(lambda: self._pay.outcome() != "reserved", timedelta(days=1), "PaymentRunStalled",
                                  "reserved by a payment run that has not sent its file for a day")
         if self._pay.outcome() == "released":
-            return None
+            if not workflow.patched(EVIDENCE_PATCH) or not await self._release_is_void():
+                return None
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _ANSWERED,
                                  timedelta(hours=self._policy.bank_status_sla_hours), "BankSilent",
@@ -67,7 +72,11 @@ class PaymentPhase:
                                  f"accepted but not settled: {self._pay.current.end_to_end_id}")
         self._sync_bank_status()
         if self._pay.outcome() != "settled":
-            return False
+            # Whoever signalled the failure, only the bank's own messages make it one
+            # (architecture invariant 11); if they show the debit, the payment goes on.
+            if not workflow.patched(EVIDENCE_PATCH) or await self._bank_confirms_failure():
+                return False
+            self._sync_bank_status()
         inv = self._state.invoice
         await self._call(
             TreasuryActivities.register_expected_outflow,
@@ -95,6 +104,11 @@ class PaymentPhase:
         doc, inv = self._state.erp_document, self._state.invoice
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
+            # A statement_posted hint that arrives while the ERP is read must not be wiped after
+            # the read (it would wait clearing_check_hours for a clearing already there).
+            hint_first = workflow.patched(CLEARING_HINT_PATCH)
+            if hint_first:
+                self._pay.clearing_hint = False
             item = await self._call(ErpActivities.read_open_item, OpenItemQuery(erp_document=doc, company_code=inv.company_code),
                                     summary=f"is ERP document {doc.invoice_document} cleared?", via=opts.ERP)
             if item is not None and item.is_cleared:
@@ -105,7 +119,8 @@ class PaymentPhase:
             if self._pay.outcome() == "returned":
                 self._sync_bank_status()
                 return False
-            self._pay.clearing_hint = False
+            if not hint_first:
+                self._pay.clearing_hint = False
             await self._wait(lambda: self._pay.clearing_hint or self._pay.outcome() == "returned",
                              timedelta(hours=self._policy.clearing_check_hours), "next look at the ERP open item")
             if workflow.now() >= deadline and self._cases.open is None:
@@ -118,6 +133,9 @@ class PaymentPhase:
         query = OpenItemQuery(erp_document=doc, company_code=inv.company_code)
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
+            hint_first = workflow.patched(CLEARING_HINT_PATCH)
+            if hint_first:
+                self._pay.clearing_hint = False
             item = await self._call(ErpActivities.read_open_item, query,
                                     summary=f"has the ERP reopened {doc.invoice_document}?", via=opts.ERP)
             # Reopened means the ERP booked both our debit and its return from statements; an
@@ -125,7 +143,8 @@ class PaymentPhase:
             if item is not None and not item.is_cleared and item.clearing_is_reversed:
                 self._state.advance(S.REOPENED, "the ERP reopened the item from the statement's return line")
                 return
-            self._pay.clearing_hint = False
+            if not hint_first:
+                self._pay.clearing_hint = False
             await self._wait(lambda: self._pay.clearing_hint, timedelta(hours=self._policy.clearing_check_hours),
                              "next look at the ERP open item")
             if workflow.now() >= deadline and self._cases.open is None:
@@ -148,9 +167,27 @@ class PaymentPhase:
         await self._wait_for_person(lambda: False)
         # The resolution may name new bank details: check them against the ERP before paying.
         self._validated = await self._step(self._validate)
+        while workflow.patched(EVIDENCE_PATCH) and account_digest(self._validated.bank_account.iban) in self._pay.rejected_accounts:
+            self._open_case("SameAccountRejected", f"the ERP still gives {self._validated.bank_account.masked()}, the account "
+                                                   f"the bank refused ({attempt.reason}); name another account or have "
+                                                   "master data correct it", hold=False, owner=owner_for_reason(attempt.reason_code))
+            await self._wait_for_person(lambda: False)
+            self._validated = await self._step(self._validate)
         self._pay.clear_reservation()
         self._state.payment_run_id = None
         self._state.advance(S.SCHEDULED, f"attempt {self._pay.next_attempt()} awaits a payment run")
+
+    async def _release_is_void(self) -> bool:
+        """A release only counts while the payment is in no file: once it is in one, the file
+        may be at the bank, and paying the invoice in another run would pay it twice."""
+        attempt = self._pay.current
+        message_id = await self._call(BankEvidenceActivities.payment_file_of, attempt.end_to_end_id,
+                                      summary=f"is {attempt.end_to_end_id} in a payment file?", via=opts.TREASURY)
+        if message_id is None:
+            return False
+        attempt.outcome, attempt.message_id = "sent", message_id
+        self._state.note(f"release of {attempt.end_to_end_id} ignored: it is in payment file {message_id}")
+        return True
 
     async def _wait_or_case(self, condition, timeout: timedelta, case_type: str, reason: str) -> None:
         """Wait; when the deadline passes, open an owned case and keep waiting. The case closes

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment_run import (ErpClaims, LifecycleNotice, PaymentFileRef, PaymentFilesRequest, PaymentRelease,
                                        PaymentRunRequest, PaymentRunSummary, ReservationRequest, RunSelection,
                                        SelectionRequest, UnsentRelease)
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.keys import invoice_workflow_id
     from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest, find_drifts
     from telemetry import finance
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.einvoice import EInvoiceReceipt
     from canonical.invoice_response import BUYER_PARTIES, REFUSAL_REASONS, InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
 
 C = ResponseCode
 

@@ -17,6 +17,7 @@ so recorded histories replay unchanged.
 """
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.erp import ErpActivities
@@ -25,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.erp import PaymentBlock
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
-    from workflows import activity_options as opts
+    import workflows.activity_options as opts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
 BANK_CASE = "BankDetailsChanged"
@@ -36,6 +37,7 @@ IN_FLIGHT = {S.IN_PAYMENT_RUN, S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED, S.CLEARED,
 
 _MAX_RECEIPTS = 50  # shown in the status query
 _MAX_SEEN = 500  # sha256s remembered for de-duplication
+_MAX_CONFLICTS = 20  # document conflicts kept in words; the case says there were more
 
 
 class SupplierControls:
@@ -114,7 +116,12 @@ class SupplierControls:
 
     # -- messages ------------------------------------------------------------------------
     @workflow.signal
-    def einvoice_received(self, receipt: EInvoiceReceipt) -> None:
+    def einvoice_received(self, payload: RawValue) -> None:
+        receipt = self._decode("einvoice_received", payload, EInvoiceReceipt)
+        if receipt is not None:
+            self._receive_einvoice(receipt)
+
+    def _receive_einvoice(self, receipt: EInvoiceReceipt) -> None:
         if receipt.sha256 in self._seen_documents:
             return  # the same document pushed again
         self._seen_documents.append(receipt.sha256)
@@ -131,6 +138,7 @@ class SupplierControls:
         what = (f"e-invoice {receipt.document_id} (sha256 {receipt.sha256[:12]}) is for {receipt.gross_amount} "
                 f"{receipt.currency}, this invoice for {inv.gross_amount} {inv.currency}")
         self._conflicts.append(what)
+        del self._conflicts[:-_MAX_CONFLICTS]  # a flood of other documents stays one bounded case
         if self._state.status in IN_FLIGHT or self._pay.reservation is not None:
             self._state.note(f"document conflict: {what}; the payment already in flight goes on, "
                              "a case opens before any further payment attempt")
@@ -138,7 +146,12 @@ class SupplierControls:
             self._state.note(f"document conflict: {what}; no payment until resolved")
 
     @workflow.signal
-    def bank_details_changed(self, change: BankDetailsChange) -> None:
+    def bank_details_changed(self, payload: RawValue) -> None:
+        change = self._decode("bank_details_changed", payload, BankDetailsChange)
+        if change is not None:
+            self._bank_details_changed(change)
+
+    def _bank_details_changed(self, change: BankDetailsChange) -> None:
         what = (f"bank account {change.bank_account_id} of supplier {change.supplier_id} changed: "
                 f"{change.old_masked or 'none'} → {change.new_masked or 'removed'}"
                 + (f" by {change.changed_by}" if change.changed_by else ""))

@@ -6,24 +6,26 @@ suppliers (same IBAN or VAT id) and the bank accounts that changed. Issues make 
 master-data case, found like any other: `temporal workflow list --query
 'ExceptionOwner="master-data" AND ExceptionType="VendorMasterData"'`. Each bank change is
 signalled (`bank_details_changed`, masked values only) to every running lifecycle of that
-supplier, so it can hold the invoice before paying an account nobody has confirmed."""
-
-import asyncio
+supplier, so it can hold the invoice before paying an account nobody has confirmed. The
+signals are queued in the treasury store and sent by an activity, a bounded number at a time:
+a supplier with thousands of open invoices cannot push this workflow over Temporal's
+2,000-pending-signal limit, and its history holds a count, not one event per lifecycle."""
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.lifecycle_delivery import LifecycleDeliveries as D
     from activities.vendor_sync import VendorSyncActivities as A
     from activities.vendor_sync import VendorSyncInput
     from canonical.exceptions import ExceptionOwner
-    from canonical.vendors import BankDetailsChange, VendorSyncRequest, VendorSyncResult
-    from workflows import activity_options as opts
+    from canonical.inbox import DeliveryRequest
+    from canonical.vendors import BankChangeNotice, VendorSyncRequest, VendorSyncResult
+    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
 
 CASE_TYPE = "VendorMasterData"
-SIGNAL = "bank_details_changed"
 
 
 @workflow.defn(name="VendorMasterSync")
@@ -41,27 +43,20 @@ class VendorMasterSync:
             A.sync_vendor_master, VendorSyncInput(sync_key=f"{info.workflow_id}/{info.run_id}", full=req.full),
             summary="ERP suppliers (full read)" if req.full else "ERP suppliers (delta) and all bank details",
             via=opts.ERP, outages=self._outages)
-        changed = sorted({c.supplier_id for c in result.bank_changes})
-        if changed:
-            lifecycles = await call(
-                A.running_lifecycles_of, changed, summary=f"running lifecycles of {len(changed)} suppliers with new bank details",
-                via=opts.LIFECYCLE_CALLS, outages=self._outages)
-            sends = [(wf_id, change) for change in result.bank_changes for wf_id in lifecycles.get(change.supplier_id, [])]
-            # Concurrently: one at a time is ~10 signals/s (bench/payment_cycle.py).
-            outcomes = await asyncio.gather(*(self._signal(wf_id, change) for wf_id, change in sends))
-            result.lifecycles_signalled = sorted({wf_id for (wf_id, _), error in zip(sends, outcomes) if error is None})
-            result.signal_failures = [f"{wf_id}: {error}" for (wf_id, _), error in zip(sends, outcomes) if error]
+        if result.bank_changes:
+            notice = BankChangeNotice(batch_key=f"vendor-sync:{info.workflow_id}/{info.run_id}",
+                                      changes=result.bank_changes)
+            queued = await call(A.queue_bank_change_signals, notice,
+                                summary=f"queue {len(result.bank_changes)} bank changes for the suppliers' running lifecycles",
+                                via=opts.LIFECYCLE_CALLS, outages=self._outages)
+            if queued:
+                told = await call(D.deliver_to_lifecycles, DeliveryRequest(batch_keys=[notice.batch_key]),
+                                  summary=f"tell lifecycles of new bank details ({queued} signals)",
+                                  via=opts.LIFECYCLE_CALLS, outages=self._outages)
+                result.lifecycles_signalled, result.signals_sent = told.lifecycles, told.delivered
+                result.signal_failures = list(told.problems.values())
         self._publish(result)
         return result
-
-    @staticmethod
-    async def _signal(workflow_id: str, change: BankDetailsChange) -> str | None:
-        try:
-            # A lifecycle without a handler yet keeps the signal buffered: not an error.
-            await workflow.get_external_workflow_handle(workflow_id).signal(SIGNAL, change)
-        except Exception as err:  # noqa: BLE001 - it ended meanwhile: nothing left to hold
-            return str(err)
-        return None
 
     @staticmethod
     def _publish(result: VendorSyncResult) -> None:
@@ -71,7 +66,7 @@ class VendorMasterSync:
         read = f"delta since {result.delta_token_used}" if result.delta_token_used else "full read"
         lines = [f"**{result.suppliers_read} suppliers read** ({read}), {result.suppliers_changed} changed, "
                  f"{result.bank_accounts_read} bank accounts, {len(result.issues)} issues, "
-                 f"{len(result.bank_changes)} bank changes, {len(result.lifecycles_signalled)} lifecycles told"]
+                 f"{len(result.bank_changes)} bank changes, {result.signals_sent} signals to lifecycles"]
         lines += [f"{i.kind}: {i.detail}" for i in result.issues[:20]]
         lines += [f"bank change {c.supplier_id}/{c.bank_account_id}: {c.old_masked} → {c.new_masked}"
                   for c in result.bank_changes[:20]]

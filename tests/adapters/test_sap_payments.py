@@ -11,6 +11,7 @@ from lxml import etree
 
 from adapters.finsta import build_finsta01
 from adapters.sap import SapBusinessError, SapClient
+from adapters.sap_clearing import SapClearing
 from adapters.sap_payments import IdocNotPosted, SapPayments
 from canonical.bank import BankStatement, MessageKind, StatementEntry
 from canonical.erp import PostedInvoice
@@ -145,7 +146,10 @@ async def test_statement_clears_then_return_reopens(sap, payments):
     item = await payments.open_item(doc, "1710")
     assert item.is_cleared and item.clearing_document == cleared.clearing_document
     assert item.clearing_date == STATEMENT_DATE and item.payment_run_id == ""  # clearing released the claim
-    assert await payments.statements_posted_for(doc.accounting_document) == [posting.idoc_number]
+    # What recovery after a lost answer reads: SAP's own open-item and journal-entry APIs.
+    [state] = (await SapClearing(sap).supplier_items([doc.accounting_document]))[doc.accounting_document]
+    assert state.cleared and not state.reopened and state.clearing_document == cleared.clearing_document
+    assert await SapClearing(sap).document_reference(state.clearing_document, "1710", state.clearing_fiscal_year) == "00001"
     with pytest.raises(SapBusinessError) as caught:
         await payments.claim_for_payment_run(doc, "F110D", RUN_DATE)  # paying it again would pay twice
     assert caught.value.code == "FINSYNC/CLEARED"
@@ -159,7 +163,8 @@ async def test_statement_clears_then_return_reopens(sap, payments):
     assert (reopened.accounting_document, str(reopened.amount)) == (doc.accounting_document, "1190.00")
     item = await payments.open_item(doc, "1710")
     assert not item.is_cleared and item.clearing_is_reversed and item.clearing_date is None
-    assert await payments.statements_posted_for(doc.accounting_document) == sorted([posting.idoc_number, back.idoc_number])
+    [state] = (await SapClearing(sap).supplier_items([doc.accounting_document]))[doc.accounting_document]
+    assert state.reopened and state.clearing_document == ""
     await payments.claim_for_payment_run(doc, "F110E", RUN_DATE)  # open again: the next run may take it
 
 
@@ -191,7 +196,9 @@ async def test_idoc_status_51_is_an_error_and_clears_nothing(sap, payments, cont
     assert isinstance(caught.value, SapBusinessError) and caught.value.idoc_status == "51"
     assert "Posting period 010 2026 is not open" in caught.value.message and caught.value.idoc_number
     assert not (await payments.open_item(posted.erp_document, "1710")).is_cleared
-    assert await payments.statements_posted_for(posted.erp_document.accounting_document) == []
+    [state] = (await SapClearing(sap).supplier_items([posted.erp_document.accounting_document]))[
+        posted.erp_document.accounting_document]
+    assert not state.cleared and not state.reopened
 
 
 async def test_refused_csrf_token_on_the_idoc_post_is_refetched_once(sap, payments, control):

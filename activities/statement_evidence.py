@@ -1,0 +1,74 @@
+"""What the ERP shows about the payments one bank statement carries, read in bulk from SAP's
+own open-item API: which lifecycles it cleared or reopened (they are told to look now), and
+whether the ERP applied the statement at all (the recovery after a post whose answer was lost).
+
+Evidence that SAP applied a statement, strongest first:
+  * an item one of its debits pays is cleared by a payment document whose ReferenceDocument is
+    the statement number: SAP writes BGMREF there when a FINSTA01 clears (guide §7.1);
+  * an item one of its return lines names is reopened (ClearingIsReversed, no clearing):
+    only a statement's RET line does that, and a payment is returned on one statement only.
+A statement SAP applied without clearing or reopening anything leaves no trace: that stays
+unknown, and after several looks it is treasury's case. It is never posted again."""
+
+import asyncio
+
+from adapters.payment_registers import PaymentRegisters
+from adapters.sap_clearing import MAX_REFERENCE, ItemClearing, SapClearing
+from canonical.bank import BankStatement, StatementEntry
+from canonical.payment import PaymentRecord
+
+
+class ErpView:
+    def __init__(self, ours: list[tuple[StatementEntry, PaymentRecord, ItemClearing | None]], clearing: SapClearing):
+        self._ours, self._clearing = ours, clearing
+
+    def lifecycles_to_tell(self) -> list[str]:
+        """Lifecycles whose item the ERP shows as the statement left it: paid items cleared,
+        returned items reopened. Telling one too many only costs it a look."""
+        told: dict[str, None] = {}
+        for entry, record, item in self._ours:
+            if item is not None and (item.reopened if entry.is_return else item.cleared):
+                told[record.workflow_id] = None
+        return list(told)
+
+    def not_applied(self) -> list[str]:
+        """Payments of ours on the statement whose item the ERP does not show cleared (or reopened)."""
+        return [f"{entry.direction} {entry.amount} {entry.currency} ({entry.end_to_end_id}, invoice "
+                f"{record.remittance_reference}) is not {'reopened' if entry.is_return else 'cleared'} in the ERP"
+                for entry, record, item in self._ours
+                if item is None or not (item.reopened if entry.is_return else item.cleared)]
+
+    async def evidence_of(self, number: str) -> str | None:
+        """The ERP's own record that it applied statement `number`, in words; None if it shows none."""
+        checked: set[tuple[str, str, str]] = set()
+        for entry, _, item in self._ours:
+            if entry.is_return or item is None or not item.cleared:
+                continue
+            document = (item.clearing_document, item.company_code, item.clearing_fiscal_year or item.fiscal_year)
+            if document in checked:
+                continue
+            checked.add(document)
+            if await self._clearing.document_reference(*document) == number[:MAX_REFERENCE]:
+                return f"payment document {document[0]} refers to statement {number}"
+        for entry, _, item in self._ours:
+            if entry.is_return and item is not None and item.reopened:
+                return f"item {item.accounting_document} reopened by the return {entry.end_to_end_id}"
+        return None
+
+
+async def erp_view(statement: BankStatement, registers: PaymentRegisters, clearing: SapClearing) -> ErpView:
+    """The statement's payments of ours (debits, and returns of them) with their ERP items."""
+    entries = [e for e in statement.entries if e.end_to_end_id and e.remittance_reference
+               and (e.direction == "CRDT") == e.is_return]
+    records = await asyncio.to_thread(registers.payments, [e.end_to_end_id for e in entries])
+    ours = [(e, records[e.end_to_end_id]) for e in entries
+            if e.end_to_end_id in records and records[e.end_to_end_id].accounting_document]
+    items = await clearing.supplier_items([r.accounting_document for _, r in ours])
+    return ErpView([(e, r, _pick(items.get(r.accounting_document, []), r)) for e, r in ours], clearing)
+
+
+def _pick(candidates: list[ItemClearing], record: PaymentRecord) -> ItemClearing | None:
+    """One document number can exist in several company codes or fiscal years: the item for
+    this payment's amount and currency, the latest year first."""
+    matching = [c for c in candidates if c.amount == record.amount and c.currency == record.currency]
+    return max(matching, key=lambda c: c.fiscal_year, default=None)

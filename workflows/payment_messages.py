@@ -1,0 +1,128 @@
+"""What payment runs, the bank inbox and people send a lifecycle about its payment, a mixin
+of InvoiceToPayment. Reservation is an update (it can refuse); the bank's answers arrive as
+signals, decoded here so that a malformed one is shown (operator_inputs) instead of being
+dropped by the SDK with a log line."""
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RawValue
+
+with workflow.unsafe.imports_passed_through():
+    from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent, ReportBankRejection
+    from canonical.keys import normalise_reference
+    from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction, end_to_end_id
+    from canonical.payment_run import ReservedPayment
+    from canonical.status import InvoiceStatus
+    from telemetry import finance
+    from workflows.bank_confirmation import EVIDENCE_PATCH
+
+
+class PaymentMessages:
+    @workflow.update
+    def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
+        """A payment run takes this invoice. Atomic in the lifecycle: once reserved it can not
+        be cancelled, and a held invoice can not be reserved."""
+        if self._pay.reservation is not None:  # the run retried its request: same answer
+            return self._reserved()
+        inv, account = self._state.invoice, self._validated.bank_account
+        attempt = self._pay.next_attempt()
+        instruction = PaymentInstruction(
+            invoice_key=inv.key, attempt=attempt, end_to_end_id=end_to_end_id(inv.key, attempt),
+            amount=inv.gross_amount, currency=inv.currency, requested_execution_date=inclusion.execution_date,
+            creditor_name=account.holder_name or self._validated.supplier_name, creditor_iban=account.iban,
+            creditor_bic=account.bic, remittance_reference=normalise_reference(inv.supplier_invoice_ref),
+        )
+        self._pay.reserve(inclusion, instruction)
+        return self._reserved()
+
+    def _reserved(self) -> ReservedPayment:
+        return ReservedPayment(workflow_id=workflow.info().workflow_id, erp_document=self._state.erp_document,
+                               instruction=self._pay.instruction, approvers=list(self._state.approvers))
+
+    @reserve_for_payment_run.validator
+    def _validate_reservation(self, inclusion: PaymentRunInclusion) -> None:
+        if self._pay.reservation is not None:
+            if self._pay.reservation.run_key != inclusion.run_key:
+                raise ValueError(f"{self._state.invoice.key} is already in payment run {self._pay.reservation.run_key}")
+            return
+        if self._state.status != InvoiceStatus.SCHEDULED or self._cancel is not None or self._validated is None:
+            raise ValueError(f"{self._state.invoice.key} is {self._state.status.value}, not payable")
+        if self._paid_twice_open():
+            raise ValueError(f"{self._state.invoice.key} may already have been paid twice: treasury resolves the "
+                             "PaidTwice case first")
+        refusal = self._controls_refusal()
+        if refusal:
+            raise ValueError(refusal)
+
+    @workflow.signal
+    def included_in_payment_run(self, payload: RawValue) -> None:
+        sent = self._decode("included_in_payment_run", payload, PaymentSent)
+        if sent is not None:
+            self._pay.sent(sent)
+
+    @workflow.signal
+    def released_from_payment_run(self, payload: RawValue) -> None:
+        """The run could not take the invoice after all (e.g. the ERP refused its claim)."""
+        sent = self._decode("released_from_payment_run", payload, PaymentSent)
+        if sent is not None:
+            self._pay.release(sent.run_key)
+
+    @workflow.signal
+    def bank_status(self, payload: RawValue) -> None:
+        report = self._decode("bank_status", payload, BankStatusReport)
+        if report is not None:
+            self._apply_bank_report(report)
+
+    @workflow.signal
+    def settled(self, payload: RawValue) -> None:
+        report = self._decode("settled", payload, BankStatusReport)
+        if report is not None:
+            self._apply_bank_report(report.model_copy(update={"status": BankStatus.SETTLED}))
+
+    @workflow.signal
+    def returned(self, payload: RawValue) -> None:
+        report = self._decode("returned", payload, BankStatusReport)
+        if report is not None:
+            self._apply_bank_report(report.model_copy(update={"status": BankStatus.RETURNED}))
+
+    @workflow.signal
+    def bank_rejection(self, payload: RawValue) -> None:
+        """Kept for old scripts; the `report_bank_rejection` update answers at once."""
+        rejection = self._decode("bank_rejection", payload, BankRejection)
+        if rejection is None:
+            return
+        if not workflow.patched(EVIDENCE_PATCH):
+            self._apply_bank_report(self._pay.manual_rejection(rejection))  # how histories from before ran
+            return
+        current = self._pay.current
+        e2e = rejection.end_to_end_id or (current.end_to_end_id if current else "-")
+        try:
+            report = ReportBankRejection(reason_code=rejection.reason_code, end_to_end_id=e2e,
+                                         reason_text=rejection.reason_text,
+                                         reported_by=rejection.reported_by or "unnamed (bank_rejection signal)")
+        except ValidationError as err:
+            self._input_rejected("bank_rejection", " ".join(str(err).split())[:400])
+            return
+        refusal = self._report_refusal(e2e)
+        if refusal:
+            self._input_rejected("bank_rejection", refusal)
+            return
+        self.report_bank_rejection(report)
+
+    @workflow.signal
+    def statement_posted(self) -> None:
+        """A hint from the bank inbox: a statement touching this invoice reached the ERP, so
+        look at the open item now rather than at the next scheduled check."""
+        self._pay.clearing_hint = True
+
+    def _apply_bank_report(self, report: BankStatusReport) -> None:
+        was = self._pay.outcome()
+        note = self._pay.apply(report)
+        if note:
+            self._state.note(note)
+        self._raise_paid_twice()
+        if was != "settled" and self._pay.outcome() == "settled":
+            # Forecast accuracy: the bank's booking date is when the money actually left.
+            inv = self._state.invoice
+            finance.payment_settled(inv.net_due_date, report.booking_date or self._pay.instruction.requested_execution_date,
+                                    inv.gross_amount, inv.currency)
