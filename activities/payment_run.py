@@ -6,6 +6,7 @@ pins the bytes every retry sends (architecture invariant 3)."""
 
 import asyncio
 import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -109,8 +110,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     @activity.defn
     async def build_payment_files(self, request: PaymentFilesRequest) -> list[PaymentFileRef]:
         """One pain.001 per `max_payments_per_file` claimed invoices, in invoice-key order,
-        each registered (before it can go out, so every bank answer can be matched) and kept
-        with its invoices in one transaction. A retry returns the files already kept and
+        kept with its invoices in one transaction. A retry returns the files already kept and
         builds only the rest: a kept file is never rebuilt."""
         run_key = request.run_key
         while chunk := await asyncio.to_thread(self._runs.items, run_key, (CLAIMED,), request.max_payments_per_file):
@@ -125,12 +125,13 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
                 validate_pain001(xml)
             except PaymentFileInvalid as e:
                 raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
-            await asyncio.to_thread(self._registers.register_payments, [_record(r, run_key, payment_file) for r in reserved])
+            records = [_record(r, run_key, payment_file).model_dump(mode="json") for r in reserved]
             now = datetime.now(timezone.utc)
             total = sum((r.instruction.amount for r in reserved), Decimal(0))
             await asyncio.to_thread(self._runs.record_file, RunFileRow(
                 message_id=message_id, run_key=run_key, number=number, sha256=hashlib.sha256(xml).hexdigest(),
-                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml), built_at=now, state_at=now,
+                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml), records=json.dumps(records),
+                built_at=now, state_at=now,
             ), [i.invoice_key for i in chunk])
             activity.heartbeat({"files": number})
         return [PaymentFileRef(message_id=f.message_id, number=f.number, sha256=f.sha256, payments=f.payments,
@@ -139,9 +140,9 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
     @activity.defn
     async def submit_payment_file(self, ref: PaymentFileRef) -> SubmissionReceipt:
-        """The kept bytes, checked against the hash in history, marked SUBMITTING before they
-        leave (so a recovery never frees them), then sent. Same bytes on every retry: the bank
-        refuses a repeated MsgId (DUPL), which here means "already received"."""
+        """The kept bytes, checked against the hash in history, marked SUBMITTING (so a
+        recovery never frees them) and registered before they leave, then sent. Same bytes on
+        every retry: the bank refuses a repeated MsgId (DUPL), which here means "already received"."""
         row = await asyncio.to_thread(self._runs.file, ref.message_id)
         xml = await unseal(self._codec, row.sealed_xml) if row else b""
         if hashlib.sha256(xml).hexdigest() != ref.sha256:
@@ -154,6 +155,10 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
             raise business_error("PaymentFileRefused", row.reason or "refused", (row.reason or "FF01")[:4])
         if state == SENT:
             return SubmissionReceipt(message_id=ref.message_id, duplicate=True)
+        # Registered before the bytes leave, so every answer the bank sends can be matched;
+        # only now, so a file withdrawn unsent is in no register (its invoices are free again).
+        records = [PaymentRecord.model_validate(r) for r in json.loads(row.records)]
+        await asyncio.to_thread(self._registers.register_payments, records)
         try:
             receipt = await self._bank.submit_payment_file(xml)
         except BankRejectedFile as e:

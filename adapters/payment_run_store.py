@@ -73,6 +73,9 @@ class RunFileRow(SQLModel, table=True):
     payments: int
     total: str
     sealed_xml: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # Its payments as the payment register will hold them (no bank details): registered when
+    # the file is handed to the bank, so a file withdrawn unsent leaves no trace there.
+    records: str = "[]"
     state: str = BUILT
     reason: str | None = None
     built_at: datetime
