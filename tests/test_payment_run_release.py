@@ -1,17 +1,21 @@
 """Release before commitment: a run above `release_above` waits for its release holding nothing
 (no paying-account lock, no reservation, no ERP claim), so another run of the same account
-pays meanwhile; neither the run's requester nor an approver of its invoices may release it;
-once released it pays what is still payable, dated the day it was released."""
+pays meanwhile; neither the run's requester nor an approver of its invoices may release it (an
+invoice its releaser approved leaves the run); once released it pays what is still payable,
+dated the day it was released."""
 
 import re
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import Session
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.sealed import unseal
 from adapters.payment_registers import PaymentRegisters
-from adapters.payment_run_store import SELECTED, SENT, PaymentRunStore
+from adapters.payment_run_store import RELEASED, SELECTED, SENT, PaymentRunStore
+from adapters.treasury_store import OutflowRow
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
 from tests.clock import business_today
@@ -86,3 +90,35 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
         [attempt] = view.payment_attempts
         assert len(await bank_admin.payments_for(bank_server, attempt.end_to_end_id)) == 1
     assert registers.lock_holder("ACME") is None
+
+
+async def test_an_invoice_the_releaser_approved_leaves_the_run_even_when_the_store_did_not_know(
+        client, sap_server, bank_server, store):
+    """An outflow registered before approvers were recorded names none, so the release is not
+    refused; the lifecycle's own answer names its approver, and the run gives the invoice back."""
+    invoice = Invoice.model_validate(invoice_json())  # approved by ap.approver in the AP platform
+    request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60, run_number=4,
+                                requested_by="treasury.tom", release_above="100.00")
+    run_key, _ = run_identity(request)
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        with Session(store.engine) as session:  # as a store from before approvers were recorded
+            session.execute(update(OutflowRow).where(OutflowRow.invoice_key == invoice.key).values(approvers=None))
+            session.commit()
+        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                          task_queue=worker.task_queue)
+
+        async def awaiting_release():
+            assert (await run.query(PaymentRun.status))["stage"].startswith("awaiting release"), await run.query("status")
+
+        await assert_eventually(awaiting_release)
+        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="AP.Approver"))
+        summary = await run.result()
+        view = await wait_for_status(handle, "SCHEDULED")
+        await handle.terminate("test done")
+    assert summary.paid_invoices == 0 and summary.not_taken == 1 and summary.message_ids == [], summary
+    assert "segregation of duties" in summary.refused[invoice.key]
+    assert PaymentRunStore(store.engine).counts(run_key) == {RELEASED: 1}
+    [attempt] = view.payment_attempts
+    assert attempt.outcome == "released" and await bank_admin.payments_for(bank_server, attempt.end_to_end_id) == []
