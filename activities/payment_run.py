@@ -38,7 +38,8 @@ from canonical.payment_run import (
 
 class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     def __init__(self, client: Client, store: TreasuryStore, registers: PaymentRegisters, sap: SapClient,
-                 bank: BankClient | None, paying_accounts: dict[str, PayingAccount], *, claim_chunk: int = CLAIM_CHUNK) -> None:
+                 bank: BankClient | None, paying_accounts: dict[str, PayingAccount], *,
+                 claim_chunk: int = CLAIM_CHUNK) -> None:
         self._client, self._store, self._registers = client, store, registers
         self._bank, self._accounts = bank, paying_accounts
         self._runs = PaymentRunStore(store.engine)
@@ -101,7 +102,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         counts = await asyncio.to_thread(self._runs.counts, request.run_key)
         return Reservations(reserved=counts[RESERVED], refused=counts[REFUSED], dropped=counts[DROPPED],
                             total=await asyncio.to_thread(self._runs.total, request.run_key, RESERVED),
-                            refused_sample=await asyncio.to_thread(self._runs.reasons, request.run_key, (REFUSED, DROPPED), SAMPLE))
+                            refused_sample=await asyncio.to_thread(self._runs.reasons, request.run_key,
+                                                                   (REFUSED, DROPPED), SAMPLE))
 
     @activity.defn
     async def claim_in_erp(self, claims: ErpClaims) -> ErpClaimResult:

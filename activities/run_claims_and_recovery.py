@@ -78,7 +78,8 @@ class RunClaimsAndRecovery:
             members = await asyncio.to_thread(self._runs.items, run_key, (FILED,), file.payments, file.message_id)
             keys = [i.invoice_key for i in members]
             if state == WITHDRAWN:
-                await asyncio.to_thread(self._runs.move, run_key, keys, (FILED,), DROPPED, f"{file.message_id} withdrawn unsent: {why}")
+                await asyncio.to_thread(self._runs.move, run_key, keys, (FILED,), DROPPED,
+                                        f"{file.message_id} withdrawn unsent: {why}")
             elif state == SUBMITTING:
                 for key in keys:
                     result.refused[key] = (f"{file.message_id} may have reached the bank (its submission started, outcome "

@@ -9,7 +9,8 @@ caller (the payload codec) and are stored as opaque bytes: never an IBAN in plai
 
 An invoice of a run moves SELECTED → RESERVED → CLAIMED → FILED → SENT | REJECTED, or leaves
 it: REFUSED (its lifecycle said no), DROPPED (reserved, but the run can not pay it) or
-ERP_REFUSED (the ERP refused the claim) → RELEASED (its lifecycle was told). A file moves BUILT → SUBMITTING → SENT | REFUSED, or BUILT
+ERP_REFUSED (the ERP refused the claim) → RELEASED (its lifecycle was told). A file moves
+BUILT → SUBMITTING → SENT | REFUSED, or BUILT
 → WITHDRAWN; SUBMITTING and WITHDRAWN exclude each other (compare-and-set), so a file is
 either possibly at the bank or certainly not, never both."""
 

@@ -68,7 +68,8 @@ class SapRunClaims:
         """Take this run's claim off those of `docs` that still carry it (another run's claim
         stays); returns how many were released."""
         invoices = await self._invoices(docs)
-        ours = [(d, RELEASED_CLAIM) for d in docs if ((invoices[d.invoice_document] or {}).get("PaymentRunID") or "") == run_id]
+        ours = [(d, RELEASED_CLAIM) for d in docs
+                if ((invoices[d.invoice_document] or {}).get("PaymentRunID") or "") == run_id]
         await self._write(ours, {})
         return len(ours)
 
@@ -100,7 +101,8 @@ class SapRunClaims:
         for doc, [answer] in zip(present, answers, strict=True):
             _check(answer, f"open item of {doc.invoice_document}")
             if answer.status >= 400:
-                raise SapBusinessError(answer.status, "", f"reading the open item of {doc.invoice_document}: {answer.body[:300]!r}")
+                raise SapBusinessError(answer.status, "",
+                                       f"reading the open item of {doc.invoice_document}: {answer.body[:300]!r}")
             items[doc.invoice_document] = to_open_item(doc, answer.json()["d"]["results"])
         return items
 

@@ -92,7 +92,8 @@ async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_
                       and "claim" in str(e.activity_task_started_event_attributes)]
     claimed_event = next(e for e in history.events if e.HasField("activity_task_completed_event_attributes")
                          and b"resumed_from" in e.activity_task_completed_event_attributes.result.payloads[0].data)
-    result = ErpClaimResult.model_validate_json(claimed_event.activity_task_completed_event_attributes.result.payloads[0].data)
+    result = ErpClaimResult.model_validate_json(
+        claimed_event.activity_task_completed_event_attributes.result.payloads[0].data)
     print("\n" + "\n".join(activity_spans(history)) + f"\nclaim: {result}")
 
     assert summary.paid_invoices == INVOICES and summary.not_taken == 0, summary

@@ -73,10 +73,12 @@ async def test_terminated_run_is_recovered_except_what_may_be_at_the_bank(client
         # The bank does not answer: the first file's submission starts and never ends.
         silent = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, no_bank,
                                       get_settings().paying_accounts)
-        async with new_worker(client, sap_server, store, bank_url=bank_server, replace=[silent.submit_payment_file]) as worker:
+        async with new_worker(client, sap_server, store, bank_url=bank_server,
+                              replace=[silent.submit_payment_file]) as worker:
             task_queue = worker.task_queue
             handles = await scheduled(client, task_queue, 3)
-            run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=task_queue)
+            run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                              task_queue=task_queue)
 
             async def first_file_submitting():
                 files = runs.files(run_key)

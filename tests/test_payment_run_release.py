@@ -101,7 +101,8 @@ async def test_an_invoice_the_releaser_approved_leaves_the_run_even_when_the_sto
                                 requested_by="treasury.tom", release_above="100.00")
     run_key, _ = run_identity(request)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
         with Session(store.engine) as session:  # as a store from before approvers were recorded
             session.execute(update(OutflowRow).where(OutflowRow.invoice_key == invoice.key).values(approvers=None))

@@ -47,14 +47,16 @@ def big_sap(tmp_path_factory):
         yield url
 
 
-async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(private_client, big_sap, bank_server, store, tmp_path):
+async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(private_client, big_sap, bank_server, store,
+                                                                          tmp_path):
     client = private_client
     await bank_admin.reset(bank_server)
     await bank_admin.set_account(bank_server, "ACME", balance=10**12)
     started = time.monotonic()
     invoice_list, posted = await payable_invoices(big_sap, store, INVOICES)
     in_erp = time.monotonic()
-    async with run_and_stand_ins(client, store, big_sap, bank_server, tmp_path, stand_ins=INVOICES) as (settings, lifecycles_queue):
+    async with run_and_stand_ins(client, store, big_sap, bank_server, tmp_path, stand_ins=INVOICES) as workers:
+        settings, lifecycles_queue = workers
         await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
         arranged = time.monotonic()
         request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,

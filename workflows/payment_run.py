@@ -109,8 +109,8 @@ class PaymentRun:
         flagged = False
         while True:
             try:
-                await workflow.wait_condition(lambda: self._release is not None, timeout=timedelta(hours=req.release_sla_hours),
-                                              timeout_summary="release SLA")
+                await workflow.wait_condition(lambda: self._release is not None,
+                                              timeout=timedelta(hours=req.release_sla_hours), timeout_summary="release SLA")
                 break
             except asyncio.TimeoutError:
                 if not flagged:  # visible to treasury-ops in the Web UI; the run keeps waiting
