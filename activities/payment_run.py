@@ -1,39 +1,51 @@
-"""Payment-run activities: select, reserve, claim, build, register and submit. Each is
-idempotent by the run key, so a retry after a crash sends the same bytes once."""
+"""Payment-run activities: select, reserve, claim, build, register, submit, tell, give back.
+Each is idempotent by the run key and hands the workflow keys and counts only: the detail
+lives in the treasury store (adapters/payment_run_store.py), so neither a payload nor the
+run's history grows with its size. Files are built once and kept; their sha256 in history
+pins the bytes every retry sends (architecture invariant 3)."""
 
 import asyncio
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from temporalio import activity
-from datetime import timedelta
-
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.errors import business_error, transient_error
-from adapters.bank import (BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt,
-                           file_message_id)
+from activities.run_claims_and_recovery import CLAIM_CHUNK, SAMPLE, RunClaimsAndRecovery
+from activities.run_lifecycle_calls import RunLifecycleCalls
+from activities.sealed import seal, unseal
+from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
 from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
-from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
-from adapters.sap_payments import SapPayments
+from adapters.payment_run_store import (
+    CLAIMED, DROPPED, REFUSED, RESERVED, SENT, SUBMITTING, WITHDRAWN, BUILT, PaymentRunStore, RunFileRow, RunHeaderRow,
+)
+from adapters.sap import SapClient
+from adapters.sap_run_claims import SapRunClaims
 from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount, PaymentFile
-from canonical.commands import PaymentRunInclusion
 from canonical.payment import PaymentRecord
-from canonical.payment_run import (DueInvoicesQuery, ErpClaimResult, ErpClaims, ReservationRequest, Reservations,
-                                   ReservedPayment)
-from canonical.treasury import ExpectedOutflow
-
-# Reservations go to many lifecycles; a few at a time keeps the Temporal frontend calm.
-_PARALLEL_RESERVATIONS = 16
+from canonical.payment_run import (
+    ErpClaimResult, ErpClaims, LifecycleNotice, NoticeResult, PaymentFileRef, PaymentFilesRequest, ReservationRequest,
+    Reservations, ReservedPayment, RunSelection, SelectionRequest, UnsentRelease, UnsentReleaseResult,
+)
 
 
-class PaymentRunActivities:
+class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     def __init__(self, client: Client, store: TreasuryStore, registers: PaymentRegisters, sap: SapClient,
-                 bank: BankClient, paying_accounts: dict[str, PayingAccount]) -> None:
+                 bank: BankClient | None, paying_accounts: dict[str, PayingAccount], *,
+                 claim_chunk: int = CLAIM_CHUNK) -> None:
         self._client, self._store, self._registers = client, store, registers
-        self._erp, self._bank, self._accounts = SapPayments(sap), bank, paying_accounts
+        self._bank, self._accounts = bank, paying_accounts
+        self._runs = PaymentRunStore(store.engine)
+        self._claims, self._claim_chunk = SapRunClaims(sap), claim_chunk
+        # The worker's payload codec seals bank details kept in the store (activities/sealed.py).
+        self._codec = client.data_converter.payload_codec
 
     @activity.defn
     async def paying_account(self, account_id: str) -> PayingAccount:
@@ -71,73 +83,111 @@ class PaymentRunActivities:
             raise business_error("PaymentRunAlreadyExecuted", str(e)) from e
 
     @activity.defn
-    async def select_due_invoices(self, query: DueInvoicesQuery) -> list[ExpectedOutflow]:
-        return await asyncio.to_thread(self._store.due_outflows, query.company_code, query.currency, query.due_by)
+    async def select_for_payment_run(self, request: SelectionRequest) -> RunSelection:
+        """What is due, kept under the run key with who approved each invoice. Selecting
+        commits nothing: no lifecycle is asked and no lock is taken before a release."""
+        info = activity.info()
+        outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency, request.due_by)
+        header = RunHeaderRow(run_key=request.run_key, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id,
+                              paying_account_id=request.paying_account_id, payment_run_id=request.payment_run_id,
+                              run_date=request.run_date, selected_at=datetime.now(timezone.utc))
+        await asyncio.to_thread(self._runs.record_selection, header, outflows)  # a retry keeps the first selection
+        count, total, approvers, unknown = await asyncio.to_thread(self._runs.selection, request.run_key)
+        return RunSelection(invoices=count, total=total, approvers=sorted(approvers), approvers_unknown=unknown)
 
     @activity.defn
     async def reserve_invoices(self, request: ReservationRequest) -> Reservations:
-        """Ask each lifecycle to join the run. A lifecycle that is held, cancelled or already in
-        another run refuses; its answer is the truth, not the treasury store's row."""
-        inclusion = PaymentRunInclusion(payment_run_id=request.payment_run_id, run_key=request.run_key,
-                                        execution_date=request.execution_date)
-        result, gate = Reservations(), asyncio.Semaphore(_PARALLEL_RESERVATIONS)
-
-        async def reserve(key: str) -> None:
-            async with gate:
-                handle = self._client.get_workflow_handle(f"invoice-{key}")
-                try:
-                    result.reserved.append(await handle.execute_update(
-                        "reserve_for_payment_run", inclusion, result_type=ReservedPayment))
-                except WorkflowUpdateFailedError as e:
-                    result.refused[key] = str(e.cause.message if hasattr(e.cause, "message") else e.cause)
-                except RPCError as e:  # no such lifecycle, or it has ended
-                    result.refused[key] = f"lifecycle not reachable: {e.message}"
-                activity.heartbeat(len(result.reserved))
-
-        await asyncio.gather(*(reserve(key) for key in request.invoice_keys))
-        result.reserved.sort(key=lambda r: r.instruction.invoice_key)
-        return result
+        """Ask each selected lifecycle to join the run (activities/run_lifecycle_calls.py)."""
+        await self._reserve_all(request, activity.heartbeat)
+        counts = await asyncio.to_thread(self._runs.counts, request.run_key)
+        return Reservations(reserved=counts[RESERVED], refused=counts[REFUSED], dropped=counts[DROPPED],
+                            total=await asyncio.to_thread(self._runs.total, request.run_key, RESERVED),
+                            refused_sample=await asyncio.to_thread(self._runs.reasons, request.run_key,
+                                                                   (REFUSED, DROPPED), SAMPLE))
 
     @activity.defn
     async def claim_in_erp(self, claims: ErpClaims) -> ErpClaimResult:
-        result = ErpClaimResult()
-        for doc in claims.documents:
+        return await self._claim_all(claims, activity.heartbeat)
+
+    @activity.defn
+    async def build_payment_files(self, request: PaymentFilesRequest) -> list[PaymentFileRef]:
+        """One pain.001 per `max_payments_per_file` claimed invoices, in invoice-key order,
+        kept with its invoices in one transaction. A retry returns the files already kept and
+        builds only the rest: a kept file is never rebuilt."""
+        run_key = request.run_key
+        while chunk := await asyncio.to_thread(self._runs.items, run_key, (CLAIMED,), request.max_payments_per_file):
+            number = len(await asyncio.to_thread(self._runs.files, run_key)) + 1
+            reserved = [ReservedPayment.model_validate_json(await unseal(self._codec, i.reservation)) for i in chunk]
+            message_id = f"FS-{run_key}-{number:02d}"
+            payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P", created_at=request.created_at,
+                                       execution_date=request.execution_date, debtor=request.debtor,
+                                       payments=[r.instruction for r in reserved])
+            xml = build_pain001(payment_file)
             try:
-                await self._erp.claim_for_payment_run(doc, claims.payment_run_id, claims.run_date)
-            except (SapTransientError, SapOutcomeUnknown) as e:  # claiming again with the same run is harmless
-                raise transient_error(f"ERP unavailable for the payment-run claim: {e}", getattr(e, "retry_after", None)) from e
-            except SapBusinessError as e:
-                result.refused[doc.invoice_document] = e.message
-            activity.heartbeat(doc.invoice_document)
-        return result
+                validate_pain001(xml)
+            except PaymentFileInvalid as e:
+                raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
+            records = [_record(r, run_key, payment_file).model_dump(mode="json") for r in reserved]
+            now = datetime.now(timezone.utc)
+            total = sum((r.instruction.amount for r in reserved), Decimal(0))
+            await asyncio.to_thread(self._runs.record_file, RunFileRow(
+                message_id=message_id, run_key=run_key, number=number, sha256=hashlib.sha256(xml).hexdigest(),
+                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml), records=json.dumps(records),
+                built_at=now, state_at=now,
+            ), [i.invoice_key for i in chunk])
+            activity.heartbeat({"files": number})
+        return [PaymentFileRef(message_id=f.message_id, number=f.number, sha256=f.sha256, payments=f.payments,
+                               total=Decimal(f.total)) for f in await asyncio.to_thread(self._runs.files, run_key)
+                if f.state != WITHDRAWN]
 
     @activity.defn
-    async def register_payments(self, records: list[PaymentRecord]) -> None:
-        # Before the file goes out, so every answer the bank sends can be matched.
+    async def submit_payment_file(self, ref: PaymentFileRef) -> SubmissionReceipt:
+        """The kept bytes, checked against the hash in history, marked SUBMITTING (so a
+        recovery never frees them) and registered before they leave, then sent. Same bytes on
+        every retry: the bank refuses a repeated MsgId (DUPL), which here means "already received"."""
+        row = await asyncio.to_thread(self._runs.file, ref.message_id)
+        xml = await unseal(self._codec, row.sealed_xml) if row else b""
+        if hashlib.sha256(xml).hexdigest() != ref.sha256:
+            raise business_error("PaymentFileAltered", f"{ref.message_id} in the treasury store is not the file the run "
+                                                       "built (sha256 differs): nothing sent")
+        state = await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (BUILT, SUBMITTING), SUBMITTING)
+        if state == WITHDRAWN:
+            raise business_error("PaymentFileWithdrawn", f"{ref.message_id} was withdrawn and its invoices freed: not sent")
+        if state == REFUSED:
+            raise business_error("PaymentFileRefused", row.reason or "refused", (row.reason or "FF01")[:4])
+        if state == SENT:
+            return SubmissionReceipt(message_id=ref.message_id, duplicate=True)
+        # Registered before the bytes leave, so every answer the bank sends can be matched;
+        # only now, so a file withdrawn unsent is in no register (its invoices are free again).
+        records = [PaymentRecord.model_validate(r) for r in json.loads(row.records)]
         await asyncio.to_thread(self._registers.register_payments, records)
-
-    @activity.defn
-    async def build_payment_file(self, payment_file: PaymentFile) -> str:
-        xml = build_pain001(payment_file)
         try:
-            validate_pain001(xml)
-        except PaymentFileInvalid as e:
-            raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
-        return xml.decode()
-
-    @activity.defn
-    async def submit_payment_file(self, xml: str) -> SubmissionReceipt:
-        """Same bytes on every retry: the bank refuses a repeated MsgId (DUPL), which here
-        means "already received" — the one way a resend after an unknown outcome is safe."""
-        try:
-            return await self._bank.submit_payment_file(xml.encode())
+            receipt = await self._bank.submit_payment_file(xml)
         except BankRejectedFile as e:
-            # Recorded before anyone acts on it: the lifecycles check the bank's evidence
-            # (this refusal) before paying again.
-            message_id = file_message_id(xml.encode())
-            if message_id and e.reason_code != "DUPL":
-                await asyncio.to_thread(self._registers.record_file_refusal, message_id, e.reason_code,
-                                        f"{e.reason_code}: {'; '.join(e.findings[:5])}")
-            raise business_error("PaymentFileRefused", f"{e.reason_code}: {'; '.join(e.findings[:5])}", e.reason_code) from e
+            reason = f"{e.reason_code}: {'; '.join(e.findings[:5])}"
+            if e.reason_code != "DUPL":
+                # Recorded before anyone acts on it: the lifecycles check the bank's evidence
+                # (this refusal) before paying again.
+                await asyncio.to_thread(self._registers.record_file_refusal, ref.message_id, e.reason_code, reason)
+            await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (SUBMITTING,), REFUSED, reason)
+            raise business_error("PaymentFileRefused", reason, e.reason_code) from e
         except (BankTransientError, BankOutcomeUnknown) as e:
             raise transient_error(f"bank did not take the file yet: {e}", getattr(e, "retry_after", None)) from e
+        await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (SUBMITTING,), SENT)
+        return receipt
+
+    @activity.defn
+    async def tell_lifecycles(self, notice: LifecycleNotice) -> NoticeResult:
+        return await self._tell_notice(notice, activity.heartbeat)
+
+    @activity.defn
+    async def release_unsent(self, request: UnsentRelease) -> UnsentReleaseResult:
+        return await self.give_back_unsent(request, activity.heartbeat)
+
+
+def _record(r: ReservedPayment, run_key: str, payment_file: PaymentFile) -> PaymentRecord:
+    i = r.instruction
+    return PaymentRecord(end_to_end_id=i.end_to_end_id, invoice_key=i.invoice_key, workflow_id=r.workflow_id, run_key=run_key,
+                         message_id=payment_file.message_id, payment_info_id=payment_file.payment_info_id, attempt=i.attempt,
+                         amount=i.amount, currency=i.currency, remittance_reference=i.remittance_reference,
+                         accounting_document=r.erp_document.accounting_document)

@@ -95,6 +95,64 @@ class IdocNotPosted(SapBusinessError):
         self.idoc_status = idoc_status
 
 
+CLAIM_FIELDS = "CompanyCode,PaymentRunID,PaymentRunDate,PaymentBlockingReason"
+
+
+def claim_fields(run_id: str, run_date: date) -> dict:
+    return {"PaymentRunID": run_id, "PaymentRunDate": format_date(run_date)}
+
+
+RELEASED_CLAIM = {"PaymentRunID": "", "PaymentRunDate": None}
+
+
+def is_claimed_by(invoice: dict, run_id: str, run_date: date) -> bool:
+    return (invoice.get("PaymentRunID") or "") == run_id and parse_date(invoice.get("PaymentRunDate")) == run_date
+
+
+def claim_refusal(doc: ErpDocument, invoice: dict | None, item: OpenItem | None, run_id: str) -> SapBusinessError | None:
+    """Why the run may not claim this invoice (the invoice's CLAIM_FIELDS and its open item
+    as SAP shows them), or None: another run's claim, no open item, already cleared (paying it
+    would pay twice), payment-blocked."""
+    name = f"invoice {doc.invoice_document}/{doc.fiscal_year}"
+    if invoice is None:
+        return SapBusinessError(404, "/IWBEP/CX_MGW_RESOURCE_NOT_FOUND", f"{name} does not exist in SAP")
+    current = invoice.get("PaymentRunID") or ""
+    if current and current != run_id:
+        return SapBusinessError(409, "FINSYNC/CLAIMED", f"{name} is already in payment run {current}")
+    if item is None:
+        return SapBusinessError(409, "FINSYNC/NO_OPEN_ITEM", f"{name} has no supplier item to pay")
+    if item.is_cleared:
+        return SapBusinessError(409, "FINSYNC/CLEARED", f"{name} was cleared by {item.clearing_document} on {item.clearing_date}")
+    if invoice.get("PaymentBlockingReason"):
+        return SapBusinessError(409, "FINSYNC/BLOCKED", f"{name} has payment block {invoice['PaymentBlockingReason']}")
+    return None
+
+
+def open_item_filter(doc: ErpDocument, company_code: str) -> str:
+    return (f"AccountingDocument eq {literal(doc.accounting_document)} and CompanyCode eq {literal(company_code)} "
+            f"and FiscalYear eq {literal(doc.fiscal_year)} and AccountingDocumentItemType eq 'K'")
+
+
+def to_open_item(doc: ErpDocument, rows: list[dict]) -> OpenItem | None:
+    """The supplier line of the invoice's accounting document from the cube's rows."""
+    rows = sorted(rows, key=lambda r: r["AccountingDocumentItem"])
+    if not rows:
+        return None
+    if len(rows) > 1:
+        log.warning("accounting document %s has %d supplier items; reading the first", doc.accounting_document, len(rows))
+    row = rows[0]
+    currency = row["TransactionCurrency"]
+    return OpenItem(
+        accounting_document=row["AccountingDocument"], company_code=row["CompanyCode"], fiscal_year=row["FiscalYear"],
+        supplier_id=row.get("Supplier", ""), amount=_amount(row["AmountInTransactionCurrency"], currency),
+        currency=currency, net_due_date=parse_date(row.get("NetDueDate")),
+        payment_block=row.get("PaymentBlockingReason", ""), payment_run_id=row.get("PaymentRunID", ""),
+        payment_run_date=parse_date(row.get("PaymentRunDate")),
+        clearing_document=row.get("ClearingAccountingDocument", ""), clearing_date=parse_date(row.get("ClearingDate")),
+        clearing_is_reversed=bool(row.get("ClearingIsReversed")),
+    )
+
+
 class SapPayments:
     """Uses SapClient's private HTTP hooks on purpose: a second client would mean a second
     CSRF cache and a second translation of SAP's errors."""
@@ -111,33 +169,20 @@ class SapPayments:
         it would pay twice) or payment-blocked (FINSYNC/BLOCKED); a refusal leaves a claim of
         this run in place, so release it if the invoice leaves the run. Read-then-write:
         A_SupplierInvoice has no ETag, so runs on the same invoice must not race (DESIGN:
-        runs are serialised per paying account)."""
-        invoice = await self._sap._get_entity(
-            invoice_path(doc), {"$select": "CompanyCode,PaymentRunID,PaymentRunDate,PaymentBlockingReason"}
-        )
-        name = f"invoice {doc.invoice_document}/{doc.fiscal_year}"
-        if invoice is None:
-            raise SapBusinessError(404, "/IWBEP/CX_MGW_RESOURCE_NOT_FOUND", f"{name} does not exist in SAP")
-        current = invoice.get("PaymentRunID") or ""
-        if current and current != run_id:
-            raise SapBusinessError(409, "FINSYNC/CLAIMED", f"{name} is already in payment run {current}")
-        item = await self.open_item(doc, invoice["CompanyCode"])
-        if item is None:
-            raise SapBusinessError(409, "FINSYNC/NO_OPEN_ITEM", f"{name} has no supplier item to pay")
-        if item.is_cleared:
-            raise SapBusinessError(
-                409, "FINSYNC/CLEARED", f"{name} was cleared by {item.clearing_document} on {item.clearing_date}"
-            )
-        if invoice.get("PaymentBlockingReason"):
-            raise SapBusinessError(409, "FINSYNC/BLOCKED", f"{name} has payment block {invoice['PaymentBlockingReason']}")
-        if current == run_id and parse_date(invoice.get("PaymentRunDate")) == run_date:
-            return  # already ours: a retried activity writes nothing
-        await self._patch_claim(doc, {"PaymentRunID": run_id, "PaymentRunDate": format_date(run_date)})
+        runs are serialised per paying account). A whole run claims in chunks through
+        adapters/sap_run_claims.py with the same rules."""
+        invoice = await self._sap._get_entity(invoice_path(doc), {"$select": CLAIM_FIELDS})
+        item = await self.open_item(doc, invoice["CompanyCode"]) if invoice else None
+        refusal = claim_refusal(doc, invoice, item, run_id)
+        if refusal is not None:
+            raise refusal
+        if not is_claimed_by(invoice, run_id, run_date):  # already ours: a retried activity writes nothing
+            await self._patch_claim(doc, claim_fields(run_id, run_date))
 
     async def release_from_payment_run(self, doc: ErpDocument) -> None:
         """A cancelled run gives the invoice back to the next one. Not needed after clearing
         or a return: SAP releases the claim itself then."""
-        await self._patch_claim(doc, {"PaymentRunID": "", "PaymentRunDate": None})
+        await self._patch_claim(doc, RELEASED_CLAIM)
 
     async def _patch_claim(self, doc: ErpDocument, fields: dict) -> None:
         # Only the claim fields: SAP lets a PATCH change any field of a posted invoice.
@@ -149,38 +194,11 @@ class SapPayments:
         """The invoice's supplier line, open or cleared; None if SAP has none. `is_cleared`
         is "paid" in DESIGN's sense (the ERP cleared it from a bank statement)."""
         response = await self._sap._send(
-            "GET",
-            f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
-            params={
-                "$filter": f"AccountingDocument eq {literal(doc.accounting_document)} "
-                f"and CompanyCode eq {literal(company_code)} and FiscalYear eq {literal(doc.fiscal_year)} "
-                "and AccountingDocumentItemType eq 'K'"
-            },
+            "GET", f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
+            params={"$filter": open_item_filter(doc, company_code)},
         )
         raise_for_sap_status(response)
-        rows = sorted(response.json()["d"]["results"], key=lambda r: r["AccountingDocumentItem"])
-        if not rows:
-            return None
-        if len(rows) > 1:
-            log.warning("accounting document %s has %d supplier items; reading the first",
-                        doc.accounting_document, len(rows))
-        row = rows[0]
-        currency = row["TransactionCurrency"]
-        return OpenItem(
-            accounting_document=row["AccountingDocument"],
-            company_code=row["CompanyCode"],
-            fiscal_year=row["FiscalYear"],
-            supplier_id=row.get("Supplier", ""),
-            amount=_amount(row["AmountInTransactionCurrency"], currency),
-            currency=currency,
-            net_due_date=parse_date(row.get("NetDueDate")),
-            payment_block=row.get("PaymentBlockingReason", ""),
-            payment_run_id=row.get("PaymentRunID", ""),
-            payment_run_date=parse_date(row.get("PaymentRunDate")),
-            clearing_document=row.get("ClearingAccountingDocument", ""),
-            clearing_date=parse_date(row.get("ClearingDate")),
-            clearing_is_reversed=bool(row.get("ClearingIsReversed")),
-        )
+        return to_open_item(doc, response.json()["d"]["results"])
 
     # -- bank statement --------------------------------------------------------------------
 

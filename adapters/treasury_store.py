@@ -5,12 +5,13 @@ SQLite by default (settings.treasury_db_url); any SQLAlchemy URL works for produ
 Synchronous on purpose: activities call it through `asyncio.to_thread`, workflows never.
 """
 
+import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Index, event
+from sqlalchemy import Index, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
@@ -36,12 +37,13 @@ class OutflowRow(SQLModel, table=True):
     amount: str
     value_date: date
     state: str
+    approvers: str | None = None  # JSON list: who approved the invoice (payment-run release)
 
     def to_canonical(self) -> ExpectedOutflow:
         return ExpectedOutflow(
             invoice_key=self.invoice_key, company_code=self.company_code, supplier_id=self.supplier_id,
             currency=self.currency, amount=Decimal(self.amount), value_date=self.value_date,
-            state=OutflowState(self.state),
+            state=OutflowState(self.state), approvers=json.loads(self.approvers or "[]"),
         )
 
 
@@ -78,6 +80,10 @@ class TreasuryStore:
             _enable_wal(self.engine)
         # Only our table: SQLModel's metadata is shared with any other model in the process.
         SQLModel.metadata.create_all(self.engine, tables=[OutflowRow.__table__])
+        # A store from before approvers were recorded gets the column added.
+        if "approvers" not in {c["name"] for c in inspect(self.engine).get_columns("treasury_outflow")}:
+            with self.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE treasury_outflow ADD COLUMN approvers VARCHAR"))
 
     @classmethod
     def from_settings(cls, s) -> "TreasuryStore":
@@ -96,6 +102,8 @@ class TreasuryStore:
             "value_date": outflow.value_date,
             "state": outflow.state.value,
         }
+        if outflow.approvers:  # an update without them (e.g. ACTUAL after settlement) keeps them
+            values["approvers"] = json.dumps(outflow.approvers)
         try:
             return self._write(outflow.invoice_key, values)
         except IntegrityError:

@@ -1,11 +1,12 @@
 """A payment run: what treasury asks for, what each invoice answers, and what was paid."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canonical.bank import PayingAccount
 from canonical.money import Money
 from canonical.payment import PaymentInstruction
 from canonical.status import ErpDocument
@@ -49,26 +50,100 @@ class ReservedPayment(BaseModel):
     approvers: list[str] = Field(default_factory=list, description="who approved the invoice")
 
 
-class Reservations(BaseModel):
-    reserved: list[ReservedPayment] = []
-    refused: dict[str, str] = Field(default_factory=dict, description="invoice key -> why it is not in the run")
+# What activities hand back to the run: keys and counts only. The detail (the selection, each
+# reservation and instruction, each file's bytes) stays in the treasury store under the run key,
+# so no payload and no history grows with the number of invoices (architecture invariant 3).
+
+class SelectionRequest(BaseModel):
+    run_key: str
+    payment_run_id: str
+    paying_account_id: str
+    run_date: date
+    company_code: str
+    currency: str
+    due_by: date
+
+
+class RunSelection(BaseModel):
+    invoices: int = 0
+    total: Money = Decimal("0")
+    approvers: list[str] = Field(default_factory=list, description="everyone who approved a selected invoice")
+    approvers_unknown: int = Field(default=0, description="invoices whose outflow names no approver (checked at reservation)")
 
 
 class ReservationRequest(BaseModel):
     run_key: str
     payment_run_id: str
     execution_date: date
-    invoice_keys: list[str]
+    released_by: str | None = Field(default=None, description="an invoice this person approved leaves the run")
+
+
+class Reservations(BaseModel):
+    reserved: int = 0
+    total: Money = Decimal("0")
+    refused: int = 0
+    dropped: int = Field(default=0, description="reserved, but the run can not pay it: its lifecycle is released")
+    refused_sample: dict[str, str] = Field(default_factory=dict, description="invoice key -> why (the first few)")
 
 
 class ErpClaims(BaseModel):
+    run_key: str
     payment_run_id: str
     run_date: date
-    documents: list[ErpDocument]
 
 
 class ErpClaimResult(BaseModel):
-    refused: dict[str, str] = Field(default_factory=dict, description="ERP invoice document -> why")
+    claimed: int = 0
+    refused: int = 0
+    resumed_from: int = Field(default=0, description="already claimed by an earlier attempt when this one started")
+    refused_sample: dict[str, str] = Field(default_factory=dict, description="invoice key -> why (the first few)")
+
+
+class PaymentFilesRequest(BaseModel):
+    run_key: str
+    execution_date: date
+    created_at: datetime
+    max_payments_per_file: int
+    debtor: PayingAccount
+
+
+class PaymentFileRef(BaseModel):
+    """A built pain.001 kept in the treasury store; its sha256 in history pins its bytes."""
+
+    message_id: str
+    number: int
+    sha256: str
+    payments: int
+    total: Money
+
+
+class LifecycleNotice(BaseModel):
+    """Tell the lifecycles of a run (or of one of its files) what became of their payment."""
+
+    run_key: str
+    kind: Literal["included", "rejected", "released"]
+    message_id: str | None = None
+    reason_code: str | None = None
+
+
+class NoticeResult(BaseModel):
+    told: int = 0
+    unreachable: int = Field(default=0, description="lifecycles that had ended: nothing to tell")
+
+
+class UnsentRelease(BaseModel):
+    """Free what a run reserved but never sent (after a failure, or by `payment-run recover`)."""
+
+    run_key: str
+    requested_by: str
+    reason: str
+
+
+class UnsentReleaseResult(BaseModel):
+    freed: int = 0
+    claims_released: int = 0
+    refused: dict[str, str] = Field(default_factory=dict, description="invoice key -> why it stays (may be at the bank)")
+    told_sent: int = Field(default=0, description="in a file the bank took: told `included`, not freed")
 
 
 class DueInvoicesQuery(BaseModel):
@@ -85,7 +160,10 @@ class PaymentRunSummary(BaseModel):
     paid_invoices: int = 0
     total: Money = Decimal("0")
     currency: str
-    refused: dict[str, str] = Field(default_factory=dict)
+    selected: int = 0
+    not_taken: int = Field(default=0, description="selected but not paid: refused by its lifecycle or the ERP")
+    refused: dict[str, str] = Field(default_factory=dict, description="invoice key -> why (the first few; all in the store)")
     file_rejected: str | None = None
     released_by: str | None = None
+    execution_date: date | None = None
 

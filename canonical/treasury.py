@@ -4,7 +4,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from canonical.money import CurrencyCode, Money
 
@@ -24,6 +24,9 @@ class ExpectedOutflow(BaseModel):
     amount: Money
     value_date: date
     state: OutflowState = OutflowState.EXPECTED
+    # Who approved the invoice, so a payment run knows before it reserves anything who may not
+    # release it (segregation of duties). Empty: not stated; the store keeps what it had.
+    approvers: list[str] = Field(default_factory=list)
 
 
 class CashPosition(BaseModel):

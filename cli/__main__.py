@@ -1,5 +1,5 @@
-"""`python -m cli up|status|exceptions|report|workflow-id|start-command`, from any directory
-of the checkout (the embedded stack's state is found by cli.state)."""
+"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|workflow-id|start-command`, from any
+directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     resolve.add_argument("--resolution", required=True, help="what was done, in words")
     resolve.add_argument("--case-type", help="only cases of this type (e.g. NotPostableInErp)")
     resolve.add_argument("--dry-run", action="store_true", help="list what would be resolved, change nothing")
+    run = sub.add_parser("payment-run", help="payment-run operations").add_subparsers(dest="action", required=True)
+    recover = run.add_parser("recover", help="give the invoices of a run that is no longer running and never sent "
+                                             "them back to their lifecycles (never what may be at the bank)")
+    recover.add_argument("run_key", help="e.g. ACME-20261127-1 (the run's summary and its store rows name it)")
+    recover.add_argument("--by", required=True, help="who recovers it (kept in the treasury store)")
+    recover.add_argument("--reason", default="run ended without sending its files", help="why, in words")
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -57,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
+    if args.command == "payment-run":
+        if not _local_defaults():
+            return commands.fail(f"error: {state.no_key_message()}", 1)
+        from cli.payment_run import recover as run_recover
+
+        return asyncio.run(run_recover(args.run_key, args.by, args.reason))
     if args.command == "report" and args.reconciliation is not None:  # a file: no Temporal, no key
         from reports.status_report import main as run_report
 

@@ -1,6 +1,7 @@
 """Record the histories the replay test keeps (tests/histories/<workflow id>.json).
 
     .venv/bin/python -m tests.record_histories
+    .venv/bin/python -m tests.record_histories payment-run   # only the pinned PaymentRun's history
 
 Re-record only on purpose: a committed history is a running workflow from the past, and the
 point of the replay test is that today's code still replays it. Uses the fixed test codec key
@@ -157,6 +158,50 @@ async def record_continued_as_new(sap_url: str, settings: Settings, store: Treas
                 await handle.terminate("recorded")
 
 
+async def record_released_payment_run(sap_url: str, bank_url: str, env: WorkflowEnvironment, store: TreasuryStore) -> None:
+    """5. A PaymentRun above its release limit: selected, released by a non-approver, then two
+    invoices reserved, claimed and sent in two files (payment-run-ACME-released.json). Only
+    the run's history is written: lifecycle histories are never re-recorded here."""
+    from canonical.payment_run import PaymentRelease, PaymentRunRequest
+    from workflows.payment_run import PaymentRun
+
+    client = env.client
+    async with new_worker(client, sap_url, store, bank_url=bank_url) as worker:
+        lifecycles = []
+        for supplier in ("1000013", "1000016"):
+            invoice = Invoice.model_validate(invoice_json(supplier_id=supplier))
+            lifecycles.append(await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                                          task_queue=worker.task_queue))
+        for handle in lifecycles:
+            await wait_for_status(handle, "SCHEDULED")
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60, max_payments_per_file=1,
+                                    requested_by="treasury.tom", release_above="1000.00")
+        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=worker.task_queue)
+        while not (await run.query(PaymentRun.status))["stage"].startswith("awaiting release"):
+            await asyncio.sleep(0.2)
+        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
+        await run.result()
+        history = await run.fetch_history()
+        (HISTORIES / "payment-run-ACME-released.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+        print("recorded payment-run-ACME-released", len(history.events), "events")
+        for handle in lifecycles:
+            await handle.terminate("recorded")
+
+
+async def payment_runs_only() -> None:
+    """`python -m tests.record_histories payment-run`: the pinned PaymentRun's history alone,
+    for a new deployment version of it (docs/architecture.md, "Upgrades")."""
+    settings = Settings(codec_key=TEST_CODEC_KEY)
+    moment = profile().clock_arg
+    with tempfile.TemporaryDirectory() as tmp, \
+            running(lambda port, log: mock_sap(port, clock=moment, log=log), Path(tmp) / "sap.log") as sap_url, \
+            running(lambda port, log: mock_bank(port, clock=moment, log=log), Path(tmp) / "bank.log") as bank_url:
+        async with await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
+                                                         data_converter=data_converter(load_codec(settings)),
+                                                         search_attributes=sa.ALL) as env:
+            await record_released_payment_run(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury4.db"))
+
+
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     settings = Settings(codec_key=TEST_CODEC_KEY)
@@ -172,8 +217,11 @@ async def main() -> None:
             await record(sap_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury.db"))
             await record_payment_cycle(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury2.db"))
             await record_bank_inbox(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury3.db"))
-        await record_continued_as_new(sap_url, settings, TreasuryStore(f"sqlite:///{tmp}/treasury4.db"))
+            await record_released_payment_run(sap_url, bank_url, env, TreasuryStore(f"sqlite:///{tmp}/treasury4.db"))
+        await record_continued_as_new(sap_url, settings, TreasuryStore(f"sqlite:///{tmp}/treasury5.db"))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import sys
+
+    asyncio.run(payment_runs_only() if sys.argv[1:] == ["payment-run"] else main())

@@ -154,7 +154,7 @@ async def test_runs_for_one_paying_account_never_overlap(client, sap_server, ban
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                           task_queue=worker.task_queue)
         await asyncio.sleep(3)
-        assert (await run.query("status"))["stage"] == "starting"  # still waiting for the account
+        assert (await run.query("status"))["stage"] == "waiting until no other run pays from ACME"
         registers.release_account("ACME", other.id)
         summary = await run.result()
         await other.terminate("test done")

@@ -12,6 +12,7 @@ from temporalio import activity
 from activities.payment_run import PaymentRunActivities
 from canonical.commands import LifecyclePolicy, ResolveException
 from canonical.invoice import Invoice
+from canonical.payment_run import PaymentFileRef
 from cli.processes import BIN
 from tests import bank_admin, sap_admin
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
@@ -91,14 +92,15 @@ async def test_refused_file_rejects_each_payment_for_treasury(client, sap_server
 
 async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_pays_once(client, sap_server, bank_server, store):
     """The worker 'dies' right after the bank received the file: Temporal retries with the
-    bytes in history, the bank answers DUPL, and that counts as received."""
-    sent: list[str] = []
+    same file (its sha256 in history, checked against the kept bytes), the bank answers DUPL,
+    and that counts as received."""
+    sent: list[tuple[PaymentFileRef, bool]] = []
 
     async def submit_then_lose_the_answer(real: PaymentRunActivities):
         @activity.defn(name="submit_payment_file")
-        async def submit(xml: str):
-            sent.append(xml)
-            receipt = await real.submit_payment_file(xml)
+        async def submit(ref: PaymentFileRef):
+            receipt = await real.submit_payment_file(ref)
+            sent.append((ref, receipt.duplicate))
             if len(sent) == 1:
                 raise RuntimeError("worker lost the bank's answer")
             return receipt
@@ -117,7 +119,7 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
                 summary = await pay(client, worker.task_queue)
                 view = await wait_for_history(handle, "ACCEPTED")
             await handle.terminate("test done")
-    assert len(sent) == 2 and sent[0] == sent[1]
+    assert len(sent) == 2 and sent[0][0] == sent[1][0] and [duplicate for _, duplicate in sent] == [False, True]
     assert summary.paid_invoices == 1
     assert len(await bank_admin.payments_for(bank_server, view.payment_attempts[0].end_to_end_id)) == 1
 

@@ -80,3 +80,30 @@ EINVOICE = Counterpart(
     start_to_close=timedelta(seconds=30), outage_sla=timedelta(days=1), settle_after_timeout=timedelta(minutes=1),
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)),
 )
+
+# A payment run's bulk steps resume from the treasury store after any failure, so a healthy
+# round may run long (50,000 invoices: minutes) while a lost worker shows within a heartbeat.
+# Their outage SLA is the schedule-to-close of one round, so it sits above a healthy round:
+# a slow but moving run opens no case.
+
+# Claims in the ERP, a $batch chunk per heartbeat (one SAP request lasts ≤ 30 s, the adapter's
+# timeout; a chunk written one by one after a refused changeset heartbeats per invoice).
+ERP_RUN_CLAIMS = Counterpart(
+    name="the ERP (payment-run claims)", case_type="ErpUnavailable", owner=OPS,
+    start_to_close=timedelta(hours=1), heartbeat=timedelta(minutes=2), outage_sla=timedelta(hours=2),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)),
+)
+
+# Reservations and signals to every lifecycle of a run: a chunk of 250 per heartbeat.
+RUN_LIFECYCLE_CALLS = Counterpart(
+    name="Temporal (a payment run's calls to lifecycles)", case_type="LifecycleCallsFailing", owner=OPS,
+    start_to_close=timedelta(hours=1), heartbeat=timedelta(minutes=1), outage_sla=timedelta(hours=2),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)),
+)
+
+# Selecting into and building files from the treasury store: local, seconds per file.
+TREASURY_RUN_DETAIL = Counterpart(
+    name="the treasury store (payment-run detail)", case_type="TreasuryStoreUnavailable", owner=OPS,
+    start_to_close=timedelta(minutes=30), heartbeat=timedelta(minutes=1), outage_sla=timedelta(hours=1),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
+)

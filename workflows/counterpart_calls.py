@@ -5,7 +5,8 @@
   escalated each further SLA), while the call keeps being retried;
 - when the call finally succeeds, the case closes itself: nobody has to resolve an outage;
 - a business failure (a non-retryable ApplicationError: the ERP refused, the bank refused
-  the file) is raised to the workflow, which opens a case for a person as before.
+  the file) is raised to the workflow, which opens a case for a person as before;
+- a cancellation of the workflow is raised too, so a cancelled workflow can clean up and end.
 
 One round is one activity execution with `schedule_to_close = outage_sla`, so a healthy call
 writes exactly the commands a plain `execute_activity` wrote: histories recorded before this
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionOwner
@@ -71,8 +72,8 @@ async def call(activity: Callable | str, *args: Any, summary: str, via: Counterp
             result = await workflow.execute_activity(activity, args=list(args), summary=summary, result_type=result_type,
                                                      **via.options())
         except ActivityError as err:
-            if is_business_failure(err):
-                raise
+            if is_business_failure(err) or isinstance(err.cause, CancelledError):
+                raise  # a refusal, or the workflow was cancelled: neither is an outage
             failed_rounds += 1
             report = outages.outage_opened if failed_rounds == 1 else outages.outage_persists
             report(via, summary, describe(err))

@@ -156,7 +156,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         await self._call(
             TreasuryActivities.register_expected_outflow,
             ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id,
-                            currency=inv.currency, amount=inv.gross_amount, value_date=inv.net_due_date),
+                            currency=inv.currency, amount=inv.gross_amount, value_date=inv.net_due_date,
+                            approvers=list(self._state.approvers)),
             summary=f"expect {inv.gross_amount} {inv.currency} out on {inv.net_due_date}", via=opts.TREASURY,
         )
 
