@@ -17,8 +17,8 @@ from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
-from activities.supplier_responses import SupplierResponseActivities
 from activities.reconciliation import ReconciliationActivities
+from activities.supplier_responses import SupplierResponseActivities
 from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
 from adapters.bank import BankClient

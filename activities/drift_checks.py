@@ -4,7 +4,7 @@ one CSRF cache and one error mapping), the bank through BankClient's, and the tr
 database through read-only queries on the registers' tables."""
 
 from collections import defaultdict
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlmodel import Session, select
@@ -158,4 +158,4 @@ def message_problems(engine, since: date, acknowledged: set[str]) -> list[BankFi
 
 def _start_of(day: date) -> datetime:
     # recorded_at is written in UTC (payment_registers._now); the column type wants a zone.
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)

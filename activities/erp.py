@@ -2,14 +2,14 @@
 
 from temporalio import activity
 
-from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from activities.errors import business_error, transient_error
 from activities.master_data import check_bank_account, check_purchase_orders
+from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from adapters.sap_payments import SapPayments
 from canonical.erp import OpenItem, OpenItemQuery, PaymentBlock, PostedInvoice
-from canonical.status import ErpDocument
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
+from canonical.status import ErpDocument
 from canonical.validation import PostingOutcome, PostingResult, ValidatedInvoice
 
 

@@ -7,7 +7,7 @@ pins the bytes every retry sends (architecture invariant 3)."""
 import asyncio
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -23,7 +23,17 @@ from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, Bank
 from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.payment_run_store import (
-    CLAIMED, DROPPED, REFUSED, RESERVED, SENT, SUBMITTING, WITHDRAWN, BUILT, PaymentRunStore, RunFileRow, RunHeaderRow,
+    BUILT,
+    CLAIMED,
+    DROPPED,
+    REFUSED,
+    RESERVED,
+    SENT,
+    SUBMITTING,
+    WITHDRAWN,
+    PaymentRunStore,
+    RunFileRow,
+    RunHeaderRow,
 )
 from adapters.sap import SapClient
 from adapters.sap_run_claims import SapRunClaims
@@ -31,8 +41,19 @@ from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount, PaymentFile
 from canonical.payment import PaymentRecord
 from canonical.payment_run import (
-    ErpClaimResult, ErpClaims, LifecycleNotice, NoticeResult, PaymentFileRef, PaymentFilesRequest, ReservationRequest,
-    Reservations, ReservedPayment, RunSelection, SelectionRequest, UnsentRelease, UnsentReleaseResult,
+    ErpClaimResult,
+    ErpClaims,
+    LifecycleNotice,
+    NoticeResult,
+    PaymentFileRef,
+    PaymentFilesRequest,
+    ReservationRequest,
+    Reservations,
+    ReservedPayment,
+    RunSelection,
+    SelectionRequest,
+    UnsentRelease,
+    UnsentReleaseResult,
 )
 
 
@@ -90,7 +111,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency, request.due_by)
         header = RunHeaderRow(run_key=request.run_key, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id,
                               paying_account_id=request.paying_account_id, payment_run_id=request.payment_run_id,
-                              run_date=request.run_date, selected_at=datetime.now(timezone.utc))
+                              run_date=request.run_date, selected_at=datetime.now(UTC))
         await asyncio.to_thread(self._runs.record_selection, header, outflows)  # a retry keeps the first selection
         count, total, approvers, unknown = await asyncio.to_thread(self._runs.selection, request.run_key)
         return RunSelection(invoices=count, total=total, approvers=sorted(approvers), approvers_unknown=unknown)
@@ -128,7 +149,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
             except PaymentFileInvalid as e:
                 raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
             records = [_record(r, run_key, payment_file).model_dump(mode="json") for r in reserved]
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             total = sum((r.instruction.amount for r in reserved), Decimal(0))
             await asyncio.to_thread(self._runs.record_file, RunFileRow(
                 message_id=message_id, run_key=run_key, number=number, sha256=hashlib.sha256(xml).hexdigest(),

@@ -16,8 +16,18 @@ from collections.abc import Callable
 
 from activities.errors import business_error, transient_error
 from adapters.payment_run_store import (
-    BUILT, CLAIMED, DROPPED, ERP_REFUSED, FILED, RESERVED, SELECTED, SENT, SUBMITTING, WITHDRAWN,
-    PaymentRunStore, RunItemRow,
+    BUILT,
+    CLAIMED,
+    DROPPED,
+    ERP_REFUSED,
+    FILED,
+    RESERVED,
+    SELECTED,
+    SENT,
+    SUBMITTING,
+    WITHDRAWN,
+    PaymentRunStore,
+    RunItemRow,
 )
 from adapters.sap_errors import SapBusinessError, SapOutcomeUnknown, SapTransientError
 from adapters.sap_run_claims import SapRunClaims

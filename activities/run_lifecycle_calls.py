@@ -15,7 +15,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.errors import transient_error
 from activities.sealed import seal
 from adapters.payment_run_store import (
-    DROPPED, ERP_REFUSED, FILED, REFUSED, REJECTED, RELEASED, RESERVED, SELECTED, SENT, ItemRef, PaymentRunStore,
+    DROPPED,
+    ERP_REFUSED,
+    FILED,
+    REFUSED,
+    REJECTED,
+    RELEASED,
+    RESERVED,
+    SELECTED,
+    SENT,
+    ItemRef,
+    PaymentRunStore,
 )
 from canonical.commands import PaymentRunInclusion, PaymentSent
 from canonical.payment import BankStatus, BankStatusReport

@@ -15,6 +15,7 @@ window and calls again."""
 
 import asyncio
 
+from activities.statement_evidence import ErpView, erp_view
 from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
 from adapters.iso20022.readers import read_message_all, statement_balances
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -22,7 +23,6 @@ from adapters.payment_registers import PENDING, PaymentRegisters
 from adapters.sap_clearing import SapClearing
 from adapters.sap_errors import SapBusinessError, SapTransientError
 from adapters.sap_payments import SapPayments, StatementPosting
-from activities.statement_evidence import ErpView, erp_view
 from canonical.bank import BankMessage, BankStatement
 from canonical.inbox import LifecycleSignal, StatementOutcome
 

@@ -4,7 +4,7 @@ and its history ever see, whatever the number of suppliers. A retry is harmless:
 writes are idempotent and the bank changes are answered from the store's log of this sync."""
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from schwifty import BIC, IBAN
@@ -20,8 +20,15 @@ from adapters.vendor_store import VendorStore
 from canonical.inbox import LifecycleSignal
 from canonical.supplier import SupplierBankAccount
 from canonical.vendors import (
-    BankChangeNotice, VendorBankAccount, VendorIssue, VendorIssueKind, VendorRecord, VendorSyncResult, find_duplicates,
-    fingerprint, mask,
+    BankChangeNotice,
+    VendorBankAccount,
+    VendorIssue,
+    VendorIssueKind,
+    VendorRecord,
+    VendorSyncResult,
+    find_duplicates,
+    fingerprint,
+    mask,
 )
 from workflows import search_attributes as sa
 
@@ -107,7 +114,7 @@ class VendorSyncActivities:
                 invalid.setdefault(supplier_id, []).extend(issues)
         records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked) for s in delta.suppliers]
         changed, bank_changes = self._store.apply(sync_key, records, delta.deleted_ids, accounts, vat_ids,
-                                                  delta.next_token, datetime.now(timezone.utc))
+                                                  delta.next_token, datetime.now(UTC))
         vendors = self._store.vendors()
         # Only suppliers' accounts count: SAP also holds customers' and orphaned bank rows.
         own = [i for v in vendors for i in invalid.get(v.supplier_id, [])]

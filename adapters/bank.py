@@ -21,8 +21,8 @@ from adapters.bank_errors import (
     BankRejectedFile,
     BankTransientError,
 )
-from adapters.http_retry import retry_after_seconds
 from adapters.http_client import HttpAdapter
+from adapters.http_retry import retry_after_seconds
 from canonical.bank import BankMessage, MessageKind
 from telemetry.http import instrument
 

@@ -8,7 +8,7 @@ and a count, this table holds the detail, and a retried activity sends only what
 unsent. Synchronous like the other stores."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, select
@@ -69,7 +69,7 @@ class LifecycleOutbox:
         """(batch key, seq, outcome) for signals that reached their lifecycle or never can."""
         if not outcomes:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
             for batch_key, seq, outcome in outcomes:
                 row = session.get(OutboxRow, (batch_key, seq))

@@ -2,7 +2,7 @@
 treasury database: payment runs executed, payments sent, bank messages recorded before
 they are acted on, and bank statements posted to the ERP. Synchronous like the store."""
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import inspect, text
@@ -103,7 +103,7 @@ _TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, Bank
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class PaymentRegisters:
@@ -233,7 +233,7 @@ class PaymentRegisters:
     def messages_since(self, day: date) -> list[BankMessage]:
         """Every recorded bank message since `day` (recorded time), applied or not: what the
         bank has said, for weighing evidence about one payment."""
-        since = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        since = datetime.combine(day, time.min, tzinfo=UTC)
         with Session(self.engine) as session:
             rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since)
                                 .order_by(BankMessageRow.recorded_at))

@@ -16,7 +16,7 @@ either possibly at the bank or certainly not, never both."""
 
 import json
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -105,7 +105,7 @@ def _chunks(keys: list[str]):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class PaymentRunStore:

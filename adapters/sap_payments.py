@@ -23,8 +23,8 @@ from adapters.sap import SapClient
 from adapters.sap_errors import SapBusinessError, raise_for_sap_status
 from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
 from canonical.bank import BankStatement
-from canonical.money import MINOR_UNITS, Money
 from canonical.erp import OpenItem
+from canonical.money import MINOR_UNITS, Money
 from canonical.status import ErpDocument
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,15 @@ from adapters.sap import SapClient
 from adapters.sap_errors import SapBusinessError, SapTransientError
 from adapters.sap_odata import SUPPLIER_INVOICE_SRV, literal
 from adapters.sap_payments import (
-    CLAIM_FIELDS, OPEN_ITEM_SRV, RELEASED_CLAIM, SapPayments, claim_fields, claim_refusal, is_claimed_by,
-    open_item_filter, to_open_item,
+    CLAIM_FIELDS,
+    OPEN_ITEM_SRV,
+    RELEASED_CLAIM,
+    SapPayments,
+    claim_fields,
+    claim_refusal,
+    is_claimed_by,
+    open_item_filter,
+    to_open_item,
 )
 from canonical.erp import OpenItem
 from canonical.status import ErpDocument

@@ -5,7 +5,7 @@ On the treasury database (`VendorStore(treasury_store.engine)`). Accounts are ke
 with a fingerprint, never as full IBANs (canonical/vendors.py says why that is enough).
 Synchronous, like the treasury store: activities call it through `asyncio.to_thread`."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
@@ -135,7 +135,7 @@ class VendorStore:
         query = select(VendorBankChangeRow).where(VendorBankChangeRow.sync_key == sync_key).order_by(VendorBankChangeRow.id)
         # SQLite gives datetimes back without their zone; they were written in UTC.
         return [BankDetailsChange(**row.model_dump(include={"supplier_id", "bank_account_id", "old_masked", "new_masked"}),
-                                  detected_at=row.detected_at.replace(tzinfo=row.detected_at.tzinfo or timezone.utc))
+                                  detected_at=row.detected_at.replace(tzinfo=row.detected_at.tzinfo or UTC))
                 for row in session.exec(query)]
 
     def vendors(self, include_deleted: bool = False) -> list[VendorRecord]:

@@ -117,7 +117,7 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
     run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=progress.task_queue)
     try:
         f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         f.run_stage = (await run.query(PaymentRun.status)).get("stage", "?")
         return [f"the payment run did not end within {args.timeout:g} s (stage: {f.run_stage})"]
     except WorkflowFailureError as e:

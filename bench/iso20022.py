@@ -22,13 +22,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.bank import BankClient  # noqa: E402
-from adapters.iso20022 import pain001  # noqa: E402
-from adapters.iso20022.pain001 import build_pain001, validate_pain001  # noqa: E402
-from adapters.iso20022.readers import read_message, read_pain002, statement_balances  # noqa: E402
-from canonical.bank import MessageKind, PayingAccount, PaymentFile  # noqa: E402
-from canonical.payment import PaymentInstruction  # noqa: E402
-from cli.processes import free_port, mock_bank  # noqa: E402
+from adapters.bank import BankClient
+from adapters.iso20022 import pain001
+from adapters.iso20022.pain001 import build_pain001, validate_pain001
+from adapters.iso20022.readers import read_message, read_pain002, statement_balances
+from canonical.bank import MessageKind, PayingAccount, PaymentFile
+from canonical.payment import PaymentInstruction
+from cli.processes import free_port, mock_bank
 
 ACME = PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001",
                      company_code="1710", currency="EUR")

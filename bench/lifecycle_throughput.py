@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import Client
     from temporalio.worker import Worker
 
+    import workflows.activity_options as opts
     from _invoices import sap_our_invoices, sap_post_count  # bench/ is sys.path[0]
     from _stack import CpuMeter, Stack, arguments, finish
     from _throughput import report, run_invoices, run_noops
@@ -55,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
     from adapters.treasury_store import TreasuryStore
     from settings import Settings
     from worker import build_worker
-    import workflows.activity_options as opts
 
 
 # -- the baseline: 3 sequential no-op activities, the lifecycle's activity options --------

@@ -13,8 +13,15 @@ from pydantic import BaseModel
 
 from canonical.bank import BankStatement, PaymentFile, PaymentReturn, PaymentStatusReport
 from canonical.commands import (
-    ApprovalDecision, BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent,
-    ReportBankRejection, ResolveException,
+    ApprovalDecision,
+    BankRejection,
+    CancelInvoice,
+    ConfirmBankDetails,
+    LifecyclePolicy,
+    PaymentRunInclusion,
+    PaymentSent,
+    ReportBankRejection,
+    ResolveException,
 )
 from canonical.einvoice import EInvoiceReceipt
 from canonical.erp import PostedInvoice, PurchaseOrder

@@ -9,7 +9,7 @@ moves only while a sample waits for the bank.
 
 import asyncio
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -96,10 +96,10 @@ def bank_clock_arg(state_dir: Path) -> list[str]:
     """`--clock` for mock-bank: where it stood when `up` last stopped, if that is ahead of real
     time; otherwise nothing (real now)."""
     try:
-        saved = datetime.fromisoformat(_clock_file(state_dir).read_text().strip()).astimezone(timezone.utc)
+        saved = datetime.fromisoformat(_clock_file(state_dir).read_text().strip()).astimezone(UTC)
     except (OSError, ValueError):
         return []
-    if saved <= datetime.now(timezone.utc) + timedelta(minutes=1):
+    if saved <= datetime.now(UTC) + timedelta(minutes=1):
         return []
     return ["--clock", saved.strftime("%Y-%m-%dT%H:%M")]  # mock-bank's zone is UTC unless --timezone
 

@@ -25,8 +25,8 @@ from cli import cycle, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
-from settings import Settings
 from reports.status_report import open_store, report_text
+from settings import Settings
 from worker import connect
 from workflows import search_attributes as sa
 

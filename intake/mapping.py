@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from canonical.invoice import Invoice
 from canonical.money import minor_units
+from intake.document import Line, UblInvoice
 from intake.models import EInvoiceReceipt, Finding
 from intake.suppliers import SupplierRegister
-from intake.document import Line, UblInvoice
 
 MAX_DESCRIPTION = 200
 

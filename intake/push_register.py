@@ -3,7 +3,7 @@ that retries (or a flood of the same document) costs the lifecycle nothing, not 
 event per push. Kept in intake's own small database, by the document's SHA-256; a document
 is recorded only once its lifecycle has it, so a push that failed half-way is taken again."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, update
@@ -32,7 +32,7 @@ class PushRegister:
 
     def known(self, sha256: str) -> str | None:
         """The lifecycle that already has this document (and count the push), or None."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
             row = session.get(EInvoicePushRow, sha256)
             if row is None:
@@ -43,7 +43,7 @@ class PushRegister:
             return row.workflow_id
 
     def record(self, sha256: str, workflow_id: str) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
             if session.get(EInvoicePushRow, sha256) is None:
                 session.add(EInvoicePushRow(sha256=sha256, workflow_id=workflow_id, first_at=now, last_at=now))

@@ -14,8 +14,8 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 import pycountry
 
 from canonical.money import MINOR_UNITS
-from intake.models import Finding
 from intake.document import Amount, UblInvoice
+from intake.models import Finding
 
 # Type codes that are a claim to be paid (UNTDID 1001): commercial, partial, debit note,
 # prepayment. Corrected (384) and self-billed (389) invoices need a person; credit notes

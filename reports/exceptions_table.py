@@ -6,7 +6,7 @@ search attribute names the owner, the `status` query has the SLA and the escalat
 
 import argparse
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -144,7 +144,7 @@ HEADER = ("OWNER", "TYPE", "SUBJECT", "SEVERITY", "AGE", "SLA", "REASON")
 def render(rows: list[ExceptionRow], now: datetime | None = None) -> str:
     if not rows:
         return "no open exceptions"
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return format_table(HEADER, [(r.owner, r.type, r.subject, r.severity, duration(now - r.opened_at), r.sla_state(now), r.reason)
                                  for r in rows])
 

@@ -10,7 +10,7 @@ import asyncio
 import math
 import sys
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,7 +104,7 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
                   extra_query: str = "") -> StatusReport:
     """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
     in UTC; "today" for cash is the local business date, as value dates are."""
-    now, today = now or datetime.now(timezone.utc), today or date.today()
+    now, today = now or datetime.now(UTC), today or date.today()
     # A lifecycle that continued as new is one invoice: count its current run only.
     query = f"WorkflowType='{LIFECYCLE}' AND ExecutionStatus!='ContinuedAsNew'"
     query += f" AND ({extra_query})" if extra_query else ""

@@ -19,9 +19,9 @@ from adapters.treasury_store import OutflowRow, TreasuryStore
 from canonical.erp import PostedInvoice
 from canonical.invoice import Invoice
 from canonical.payment import PaymentInstruction, end_to_end_id
+from cli.processes import ManagedProcess
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
-from cli.processes import ManagedProcess
 from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, activity_name, assert_eventually, invoice_json
 from tests.sap_bulk import post_invoices

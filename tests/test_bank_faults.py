@@ -14,7 +14,7 @@ from canonical.commands import LifecyclePolicy, ResolveException
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentFileRef
 from cli.processes import BIN
-from tests import bank_admin, sap_admin
+from tests import bank_admin
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment

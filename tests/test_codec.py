@@ -10,8 +10,14 @@ from temporalio.api.common.v1 import Payload
 
 from canonical.supplier import Supplier, SupplierBankAccount
 from codec.bank_details import (
-    ENCODING, BankDetailsCodec, CodecKeyError, CodecKeyMissing, carries_bank_details, data_converter,
-    generate_key_file, load_codec,
+    ENCODING,
+    BankDetailsCodec,
+    CodecKeyError,
+    CodecKeyMissing,
+    carries_bank_details,
+    data_converter,
+    generate_key_file,
+    load_codec,
 )
 from settings import Settings
 

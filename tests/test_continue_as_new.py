@@ -20,13 +20,23 @@ from canonical.treasury import ExpectedOutflow
 from codec.bank_details import ENCODING
 from reports.status_report import collect
 from tests import bank_admin, sap_admin
-from tests.continuation_helpers import (can_client, can_env, continue_as_new_inputs,  # noqa: F401 (fixtures)
-                                        flood_until_continued, runs, scheduled_activities, start, status, waited_at)
+from tests.continuation_helpers import (  # noqa: F401 (fixtures)
+    can_client,
+    can_env,
+    continue_as_new_inputs,
+    flood_until_continued,
+    runs,
+    scheduled_activities,
+    start,
+    status,
+    waited_at,
+)
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_answers import codes, lifecycle_for
 from tests.test_supplier_responses import mock_url, sent_invoice  # noqa: F401 (fixture)
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
 
 def refusing_the_first_outflow(store):
     """Treasury refuses the first registration (a named business error): ON_HOLD after POSTED."""

@@ -9,8 +9,16 @@ from temporalio.client import WorkflowUpdateFailedError
 from canonical.commands import ConfirmBankDetails, ResolveException
 from canonical.invoice import Invoice
 from tests import bank_admin, sap_admin
-from tests.continuation_helpers import (can_client, can_env, flood_until_continued, runs,  # noqa: F401 (fixtures)
-                                        scheduled_activities, start, status, waited_at)
+from tests.continuation_helpers import (  # noqa: F401 (fixtures)
+    can_client,
+    can_env,
+    flood_until_continued,
+    runs,
+    scheduled_activities,
+    start,
+    status,
+    waited_at,
+)
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_controls import bank_change, inclusion, receipt_for

@@ -3,7 +3,6 @@ resolves escalates after its SLA (48 h by default) and again after the next one.
 
 from datetime import timedelta
 
-
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from tests.helpers import invoice_json, new_worker, wait_for_status

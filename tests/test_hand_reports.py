@@ -6,6 +6,7 @@ statement past value date + margin); a settlement of a superseded attempt is cri
 from datetime import timedelta
 
 import pytest
+
 from canonical.commands import LifecyclePolicy, ReportBankRejection, ResolveException
 from canonical.invoice import Invoice
 from canonical.payment import BankStatus, BankStatusReport

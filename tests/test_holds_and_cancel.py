@@ -8,7 +8,7 @@ from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusi
 from canonical.invoice import Invoice
 from tests import sap_admin
 from tests.clock import business_today
-from tests.helpers import invoice_json, new_worker, wait_for_status, assert_eventually
+from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 

@@ -12,7 +12,7 @@ worker runs them, and that record is what is checked (a worker would only replay
 import asyncio
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -58,7 +58,7 @@ async def test_a_pain002_naming_3000_payments_tells_each_lifecycle_once(client, 
 
     await asyncio.gather(*(start(w) for w in lifecycles.values()))
     payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P",
-                               created_at=datetime.now(timezone.utc), execution_date=date.today() + timedelta(days=7), debtor=DEFAULT_PAYING_ACCOUNTS["ACME"],
+                               created_at=datetime.now(UTC), execution_date=date.today() + timedelta(days=7), debtor=DEFAULT_PAYING_ACCOUNTS["ACME"],
                                payments=payments)
     async with BankClient(bank_server) as bank:
         receipt = await bank.submit_payment_file(build_pain001(payment_file))

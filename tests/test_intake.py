@@ -21,8 +21,18 @@ from intake.app import create_app
 from intake.suppliers import DEFAULT_REGISTER
 from settings import Settings
 from tests.helpers import assert_eventually, new_worker
-from tests.intake_helpers import (IBAN, bill, document, exists, new_number, receipts, send, signals, supplier_pushing,
-                                  workflow_id)
+from tests.intake_helpers import (
+    IBAN,
+    bill,
+    document,
+    exists,
+    new_number,
+    receipts,
+    send,
+    signals,
+    supplier_pushing,
+    workflow_id,
+)
 
 
 @pytest.fixture

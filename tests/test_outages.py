@@ -13,15 +13,15 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+import workflows.activity_options as opts
+from canonical.erp import PostedInvoice
 from canonical.invoice import Invoice
 from canonical.status import ErpDocument
 from canonical.validation import PostingOutcome, PostingResult
-from canonical.erp import PostedInvoice
 from tests import bank_admin, sap_admin
 from tests.evidence_helpers import bank_date
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
-import workflows.activity_options as opts
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=1))

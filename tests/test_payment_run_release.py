@@ -18,8 +18,8 @@ from adapters.payment_run_store import RELEASED, SELECTED, SENT, PaymentRunStore
 from adapters.treasury_store import OutflowRow
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
-from tests.clock import business_today
 from tests import bank_admin
+from tests.clock import business_today
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id, run_identity

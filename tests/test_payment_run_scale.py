@@ -15,8 +15,8 @@ from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import SENT, PaymentRunStore
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
 from cli.processes import mock_sap
-from tests.clock import business_today, profile
 from tests import bank_admin
+from tests.clock import business_today, profile
 from tests.conftest import TEMPORAL_BIN
 from tests.helpers import assert_eventually
 from tests.run_helpers import activity_spans, payable_invoices, private_temporal, run_and_stand_ins, start_stand_ins

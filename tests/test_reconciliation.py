@@ -5,7 +5,7 @@ healed by a signal, the rest are left for people and the run is findable by Exce
 import asyncio
 import uuid
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,9 +27,9 @@ from settings import DEFAULT_PAYING_ACCOUNTS, Settings
 from tests import bank_admin
 from tests.bank_files import foreign_payment_file
 from tests.clock import business_today
-from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker, run_module, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
+from tests.schedules import run_scheduled_once
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.reconciliation import Reconciliation
@@ -81,7 +81,7 @@ def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:
                                  currency="EUR", requested_execution_date=bank_day, creditor_name="GLOBEX",
                                  creditor_iban="NL14MOCK0000000002", creditor_bic="MOCKNL2A", remittance_reference="RESENT")
     return build_pain001(PaymentFile(message_id=f"BY-HAND-{uuid.uuid4().hex[:8]}", payment_info_id="BY-HAND-P",
-                                     created_at=datetime.now(timezone.utc), execution_date=bank_day,
+                                     created_at=datetime.now(UTC), execution_date=bank_day,
                                      debtor=DEFAULT_PAYING_ACCOUNTS["ACME"], payments=[payment]))
 
 

@@ -4,8 +4,9 @@ time and cash position for a small scenario."""
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
 import pytest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -18,7 +19,15 @@ from canonical.treasury import ExpectedOutflow, OutflowState
 from reports import exceptions_table, status_report
 from tests import bank_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, invoice_json, make_invoice, new_worker, run_module, unique_ref, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    invoice_json,
+    make_invoice,
+    new_worker,
+    run_module,
+    unique_ref,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
@@ -64,7 +73,7 @@ async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state
 
 
 def test_sla_states_read_like_a_person_says_them():
-    now = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 10, 1, 12, tzinfo=UTC)
     row = exceptions_table.ExceptionRow(workflow_id="w", subject="s", type="t", owner="o", opened_at=now - timedelta(hours=50),
                                         sla_due_at=now - timedelta(hours=2, minutes=5))
     assert row.sla_state(now) == "overdue by 2h 5m" and row.sla_bucket(now) == "overdue"
@@ -124,7 +133,7 @@ def test_percentiles_are_observed_cycle_times():
 
 
 def test_a_kept_reconciliation_report_prints(tmp_path, capsys):
-    report = ReconciliationReport(company_code="1710", paying_account_id="ACME", run_at=datetime.now(timezone.utc), workflow_id="w",
+    report = ReconciliationReport(company_code="1710", paying_account_id="ACME", run_at=datetime.now(UTC), workflow_id="w",
                                   run_id="r", drifts=[Drift(kind=DriftKind.PAID_TWICE, key="1710-1-A", detail="paid twice",
                                                             owner=ExceptionOwner.TREASURY_OPS, amount=Decimal("1.10"), currency="EUR")])
     path = tmp_path / "reconciliation-2026-10-01-r.json"

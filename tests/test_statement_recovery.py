@@ -24,10 +24,19 @@ from canonical.inbox import BankInboxConfig, StatementOutcome
 from tests import bank_admin
 from tests.helpers import new_worker
 from tests.payment_helpers import pay
+from tests.statement_helpers import (
+    all_completed,
+    all_went_through,
+    finsta_posts,
+    sap_fault,
+    scheduled_lifecycles,
+    settle_all,
+    statement_entries,
+    wait_for_pending_post,
+    worker_process,
+    worker_ready,
+)
 from tests.tcp_tap import tapped
-from tests.statement_helpers import (all_completed, all_went_through, finsta_posts, sap_fault, scheduled_lifecycles,
-                                     settle_all, statement_entries, wait_for_pending_post, worker_process,
-                                     worker_ready)
 from workflows.bank_inbox import BankInbox
 
 pytestmark = pytest.mark.clock_sensitive

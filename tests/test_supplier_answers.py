@@ -3,7 +3,7 @@ the dev server and mock-sap): AB on receipt, AP once approved and posted, RE whe
 one response per status change even when the worker restarts in between."""
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import Client
@@ -20,7 +20,7 @@ def lifecycle_for(number: str) -> tuple[Invoice, EInvoiceReceipt]:
     invoice = Invoice.model_validate(invoice_json(ref=number, approved_by=None, submitted_by="ap.clerk"))
     receipt = EInvoiceReceipt(
         invoice_key=invoice.key, document_id=number, sha256=hashlib.sha256(number.encode()).hexdigest(),
-        received_at=datetime.now(timezone.utc), issue_date=invoice.invoice_date, currency=invoice.currency,
+        received_at=datetime.now(UTC), issue_date=invoice.invoice_date, currency=invoice.currency,
         gross_amount=invoice.gross_amount, supplier_endpoint="0088:4012345000009")
     return invoice, receipt
 

@@ -5,7 +5,7 @@ unless a payment is already in flight."""
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -26,7 +26,7 @@ def receipt_for(invoice: Invoice, gross: str | None = None, content: str | None 
     body = content or f"{invoice.key}|{gross or invoice.gross_amount}"
     return EInvoiceReceipt(
         invoice_key=invoice.key, document_id=invoice.supplier_invoice_ref, sha256=hashlib.sha256(body.encode()).hexdigest(),
-        received_at=datetime.now(timezone.utc), issue_date=invoice.invoice_date, currency=invoice.currency,
+        received_at=datetime.now(UTC), issue_date=invoice.invoice_date, currency=invoice.currency,
         gross_amount=Decimal(gross) if gross else invoice.gross_amount, supplier_endpoint="0088:5790000435951",
         payee_iban="DE02120300000000202051",
     )
@@ -39,7 +39,7 @@ def inclusion(run: str = "1") -> PaymentRunInclusion:
 
 def bank_change(invoice: Invoice, changed_by: str | None = "md.mallory") -> BankDetailsChange:
     return BankDetailsChange(supplier_id=invoice.supplier_id, bank_account_id="0001", old_masked="****0002",
-                             new_masked="****9999", detected_at=datetime.now(timezone.utc), changed_by=changed_by)
+                             new_masked="****9999", detected_at=datetime.now(UTC), changed_by=changed_by)
 
 
 async def status(handle) -> InvoiceLifecycleStatus:

@@ -2,7 +2,6 @@
 an invoice (recorded, as finsync's intake would have received it) and finsync, the buyer, answers
 through the supplier's POST /responses."""
 
-from pathlib import Path
 
 import httpx
 import pytest

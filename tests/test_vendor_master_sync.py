@@ -6,7 +6,7 @@ only at those."""
 import random
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, text
 
@@ -15,12 +15,19 @@ from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.sap import SapClient
 from adapters.vendor_store import SUPPLIER_DELTA, VendorStore, VendorSyncStateRow
 from canonical.vendors import (
-    BankDetailsChange, VendorBankAccount, VendorIssueKind, VendorRecord, VendorSyncRequest, VendorSyncResult,
-    find_duplicates, fingerprint, mask,
+    BankDetailsChange,
+    VendorBankAccount,
+    VendorIssueKind,
+    VendorRecord,
+    VendorSyncRequest,
+    VendorSyncResult,
+    find_duplicates,
+    fingerprint,
+    mask,
 )
 from tests import sap_admin
-from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker
+from tests.schedules import run_scheduled_once
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.vendor_master_sync import VendorMasterSync
@@ -70,7 +77,7 @@ async def test_first_sync_reads_everything_then_only_the_delta(client, sap_serve
         second, _ = await sync(client, worker)
         with Session(store.engine) as session:  # SAP refuses a token it never issued: read in full
             session.merge(VendorSyncStateRow(name=SUPPLIER_DELTA, delta_token="'NOT-A-TOKEN'",
-                                             synced_at=datetime.now(timezone.utc)))
+                                             synced_at=datetime.now(UTC)))
             session.commit()
         third, _ = await sync(client, worker)
 
@@ -159,7 +166,7 @@ async def test_sync_runs_on_a_schedule(client, sap_server, store):
 
 def test_store_reports_removed_accounts_once_per_sync_and_new_suppliers_as_baseline(store):
     vendors = VendorStore(store.engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     acct = VendorBankAccount(bank_account_id="0001", country="NL", masked="****0002", fingerprint="f1", has_iban=True)
     record = VendorRecord(supplier_id="S1", name="One")
     assert vendors.apply("run-1", [record], [], {"S1": [acct]}, None, "'T1'", now) == (1, [])  # first seen: baseline

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.bank_evidence import BankEvidenceActivities
     from canonical.bank_evidence import BankEvidence, BankEvidenceQuery, Evidence
     from canonical.commands import ReportBankRejection
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment import BankStatus, BankStatusReport
     from canonical.reason_codes import in_words
     from canonical.status import PaymentAttempt
-    import workflows.activity_options as opts
     from workflows.payment_leg import FAILED
 
 EVIDENCE_PATCH = "bank-evidence-v1"
@@ -120,7 +120,7 @@ class BankConfirmation:
             try:
                 await workflow.wait_condition(decided, timeout=timedelta(minutes=self._policy.bank_check_minutes),
                                               timeout_summary="look at the bank's messages again")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if case_id is not None:
             self._close_unconfirmed(case_id, f"the bank decided: {attempt.bank_evidence or attempt.outcome}")

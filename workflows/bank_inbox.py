@@ -15,11 +15,18 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.bank_inbox import BankInboxActivities as A
     from activities.lifecycle_delivery import LifecycleDeliveries as D
-    from canonical.inbox import (BankInboxConfig, DeliveryRequest, InboxBatch, InboxProblem, MarkApplied,
-                                 StatementPostRequest, StatementReport)
-    import workflows.activity_options as opts
+    from canonical.inbox import (
+        BankInboxConfig,
+        DeliveryRequest,
+        InboxBatch,
+        InboxProblem,
+        MarkApplied,
+        StatementPostRequest,
+        StatementReport,
+    )
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard

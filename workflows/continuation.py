@@ -32,8 +32,14 @@ from typing import NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from canonical.lifecycle_snapshot import (AnswersSnapshot, ControlsSnapshot, LifecycleSnapshot, PendingAnswer,
-                                              WaitingAt, WaitPoint)
+    from canonical.lifecycle_snapshot import (
+        AnswersSnapshot,
+        ControlsSnapshot,
+        LifecycleSnapshot,
+        PendingAnswer,
+        WaitingAt,
+        WaitPoint,
+    )
 
 CONTINUE_PATCH = "continue-as-new-v1"
 # Our own bound on size, for a namespace whose suggestion is set higher: below Temporal's

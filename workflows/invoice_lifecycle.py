@@ -8,13 +8,14 @@ ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silentl
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
     from canonical.commands import CancelInvoice, LifecyclePolicy, ResolveException
@@ -26,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
-    import workflows.activity_options as opts
     from workflows.approvals import Approvals, Rejected
     from workflows.bank_confirmation import BankConfirmation
     from workflows.continuation import Continuation
@@ -226,7 +226,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         try:
             await workflow.wait_condition(lambda: condition() or self._cancel is not None or self._continue_due(),
                                           timeout=max(timeout, timedelta(seconds=1)), timeout_summary=what)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         self._raise_if_cancelled()
         if not condition() and self._continue_due():

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
+    from activities.bank_evidence import BankEvidenceActivities
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
     from canonical.commands import ResolveException
@@ -15,8 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.reason_codes import ACCOUNT_REASONS, owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
-    from activities.bank_evidence import BankEvidenceActivities
-    import workflows.activity_options as opts
     from workflows.bank_confirmation import EVIDENCE_PATCH
     from workflows.payment_leg import account_digest
 

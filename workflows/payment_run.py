@@ -17,11 +17,21 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment_run import PaymentRunActivities as A
-    from canonical.payment_run import (ErpClaims, LifecycleNotice, PaymentFileRef, PaymentFilesRequest, PaymentRelease,
-                                       PaymentRunRequest, PaymentRunSummary, ReservationRequest, RunSelection,
-                                       SelectionRequest, UnsentRelease)
     import workflows.activity_options as opts
+    from activities.payment_run import PaymentRunActivities as A
+    from canonical.payment_run import (
+        ErpClaims,
+        LifecycleNotice,
+        PaymentFileRef,
+        PaymentFilesRequest,
+        PaymentRelease,
+        PaymentRunRequest,
+        PaymentRunSummary,
+        ReservationRequest,
+        RunSelection,
+        SelectionRequest,
+        UnsentRelease,
+    )
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
@@ -112,7 +122,7 @@ class PaymentRun:
                 await workflow.wait_condition(lambda: self._release is not None,
                                               timeout=timedelta(hours=req.release_sla_hours), timeout_summary="release SLA")
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not flagged:  # visible to treasury-ops in the Web UI; the run keeps waiting
                     workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set("treasury-ops"),
                                                        sa.EXCEPTION_TYPE.value_set("RunAwaitingRelease")])

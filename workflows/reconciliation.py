@@ -11,13 +11,13 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.reconciliation import BankFindingsQuery, ErpItemsQuery, ReportToWrite
     from activities.reconciliation import ReconciliationActivities as A
     from canonical.exceptions import ExceptionOwner
     from canonical.keys import invoice_workflow_id
     from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest, find_drifts
     from telemetry import finance
-    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case

@@ -21,11 +21,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.supplier_responses import SupplierResponseActivities
     from canonical.einvoice import EInvoiceReceipt
     from canonical.invoice_response import BUYER_PARTIES, REFUSAL_REASONS, InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
-    import workflows.activity_options as opts
 
 C = ResponseCode
 

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from canonical.commands import ConfirmBankDetails, ResolveException
     from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
@@ -27,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
-    import workflows.activity_options as opts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
 BANK_CASE = "BankDetailsChanged"

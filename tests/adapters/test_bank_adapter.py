@@ -21,8 +21,8 @@ from adapters.iso20022.readers import (
 )
 from canonical.bank import BankMessage, BankStatement, MessageKind
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
-from tests.servers import running
 from tests.adapters.fixtures.capture import CLOCK, EXTERNAL, FOUR, payment, payment_file
+from tests.servers import running
 
 FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
 
