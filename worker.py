@@ -85,8 +85,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         runs.submit_payment_file, runs.tell_lifecycles, runs.release_unsent,
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.record_statement_problems, inbox.mark_messages_applied, deliveries.deliver_to_lifecycles,
-        recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
-        vendors.sync_vendor_master, vendors.queue_bank_change_signals,
+        recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings,
+        recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
     ]

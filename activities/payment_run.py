@@ -71,7 +71,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     @activity.defn
     async def paying_account(self, account_id: str) -> PayingAccount:
         if account_id not in self._accounts:
-            raise business_error("UnknownPayingAccount", f"no paying account {account_id}; known: {sorted(self._accounts)}")
+            raise business_error("UnknownPayingAccount",
+                                 f"no paying account {account_id}; known: {sorted(self._accounts)}")
         return self._accounts[account_id]
 
     @activity.defn
@@ -108,8 +109,10 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         """What is due, kept under the run key with who approved each invoice. Selecting
         commits nothing: no lifecycle is asked and no lock is taken before a release."""
         info = activity.info()
-        outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency, request.due_by)
-        header = RunHeaderRow(run_key=request.run_key, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id,
+        outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency,
+                                           request.due_by)
+        header = RunHeaderRow(run_key=request.run_key, workflow_id=info.workflow_id,
+                              workflow_run_id=info.workflow_run_id,
                               paying_account_id=request.paying_account_id, payment_run_id=request.payment_run_id,
                               run_date=request.run_date, selected_at=datetime.now(UTC))
         await asyncio.to_thread(self._runs.record_selection, header, outflows)  # a retry keeps the first selection
@@ -140,7 +143,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
             number = len(await asyncio.to_thread(self._runs.files, run_key)) + 1
             reserved = [ReservedPayment.model_validate_json(await unseal(self._codec, i.reservation)) for i in chunk]
             message_id = f"FS-{run_key}-{number:02d}"
-            payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P", created_at=request.created_at,
+            payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P",
+                                       created_at=request.created_at,
                                        execution_date=request.execution_date, debtor=request.debtor,
                                        payments=[r.instruction for r in reserved])
             xml = build_pain001(payment_file)
@@ -153,8 +157,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
             total = sum((r.instruction.amount for r in reserved), Decimal(0))
             await asyncio.to_thread(self._runs.record_file, RunFileRow(
                 message_id=message_id, run_key=run_key, number=number, sha256=hashlib.sha256(xml).hexdigest(),
-                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml), records=json.dumps(records),
-                built_at=now, state_at=now,
+                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml),
+                records=json.dumps(records), built_at=now, state_at=now,
             ), [i.invoice_key for i in chunk])
             activity.heartbeat({"files": number})
         return [PaymentFileRef(message_id=f.message_id, number=f.number, sha256=f.sha256, payments=f.payments,
@@ -169,11 +173,13 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         row = await asyncio.to_thread(self._runs.file, ref.message_id)
         xml = await unseal(self._codec, row.sealed_xml) if row else b""
         if hashlib.sha256(xml).hexdigest() != ref.sha256:
-            raise business_error("PaymentFileAltered", f"{ref.message_id} in the treasury store is not the file the run "
-                                                       "built (sha256 differs): nothing sent")
+            raise business_error("PaymentFileAltered",
+                                 f"{ref.message_id} in the treasury store is not the file the run "
+                                 "built (sha256 differs): nothing sent")
         state = await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (BUILT, SUBMITTING), SUBMITTING)
         if state == WITHDRAWN:
-            raise business_error("PaymentFileWithdrawn", f"{ref.message_id} was withdrawn and its invoices freed: not sent")
+            raise business_error("PaymentFileWithdrawn",
+                                 f"{ref.message_id} was withdrawn and its invoices freed: not sent")
         if state == REFUSED:
             raise business_error("PaymentFileRefused", row.reason or "refused", (row.reason or "FF01")[:4])
         if state == SENT:
@@ -208,7 +214,9 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
 def _record(r: ReservedPayment, run_key: str, payment_file: PaymentFile) -> PaymentRecord:
     i = r.instruction
-    return PaymentRecord(end_to_end_id=i.end_to_end_id, invoice_key=i.invoice_key, workflow_id=r.workflow_id, run_key=run_key,
-                         message_id=payment_file.message_id, payment_info_id=payment_file.payment_info_id, attempt=i.attempt,
+    return PaymentRecord(end_to_end_id=i.end_to_end_id, invoice_key=i.invoice_key, workflow_id=r.workflow_id,
+                         run_key=run_key,
+                         message_id=payment_file.message_id, payment_info_id=payment_file.payment_info_id,
+                         attempt=i.attempt,
                          amount=i.amount, currency=i.currency, remittance_reference=i.remittance_reference,
                          accounting_document=r.erp_document.accounting_document)

@@ -84,8 +84,9 @@ def _match_item(
             continue  # neither price nor quantity: held to the item's value below
         if over:
             problems.append(
-                f"{name}: line {line.line_no} bills {_money(billed_price, currency)} {currency} per {unit}, the PO net price "
-                f"is {_money(price, currency)} {currency} (+{_percent_over(billed_price, price)} %, tolerance {_num(tolerances.price_percent)} %)"
+                f"{name}: line {line.line_no} bills {_money(billed_price, currency)} {currency} per {unit}, "
+                f"the PO net price is {_money(price, currency)} {currency} "
+                f"(+{_percent_over(billed_price, price)} %, tolerance {_num(tolerances.price_percent)} %)"
             )
 
     quantities = [line.quantity for line in lines if line.quantity is not None]
@@ -99,7 +100,8 @@ def _match_item(
         if tolerances.require_goods_receipt:
             problems.append(f"{name}: no goods receipt posted, and one is required before the invoice is paid")
     elif quantities and invoiced > received * quantity_factor:
-        problems.append(f"{name}: invoiced {_num(invoiced)} {unit}, received {_num(received)} {unit} per goods receipts ({tolerance})")
+        problems.append(f"{name}: invoiced {_num(invoiced)} {unit}, received {_num(received)} {unit} "
+                        f"per goods receipts ({tolerance})")
 
     if len(quantities) < len(lines):
         # A line without a quantity can not be checked per unit; the item's amount is held

@@ -93,7 +93,8 @@ class ReconciliationActivities:
         engine = self._registers.engine
         return [
             *checks.paid_twice(payments, register),
-            *await asyncio.to_thread(checks.unmatched_statement_entries, engine, register, query.paying_account_id, query.since),
+            *await asyncio.to_thread(checks.unmatched_statement_entries, engine, register, query.paying_account_id,
+                                     query.since),
             *await asyncio.to_thread(checks.message_problems, engine, query.since, acknowledged),
         ]
 
@@ -130,5 +131,5 @@ class ReconciliationActivities:
 
 def _fact(ex) -> LifecycleFact:
     status = ex.status or WorkflowExecutionStatus.RUNNING
-    return LifecycleFact(workflow_id=ex.id, running=status == WorkflowExecutionStatus.RUNNING, execution_status=status.name,
-                         invoice_status=ex.typed_search_attributes.get(sa.INVOICE_STATUS))
+    return LifecycleFact(workflow_id=ex.id, running=status == WorkflowExecutionStatus.RUNNING,
+                         execution_status=status.name, invoice_status=ex.typed_search_attributes.get(sa.INVOICE_STATUS))

@@ -59,8 +59,9 @@ class RunClaimsAndRecovery:
         result = ErpClaimResult(resumed_from=before[CLAIMED] + before[FILED], refused=before[ERP_REFUSED])
         while chunk := await asyncio.to_thread(self._runs.items, claims.run_key, (RESERVED,), self._claim_chunk):
             try:
-                outcome = await self._claims.claim([erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date,
-                                                   alive=lambda: progress({"claimed": result.claimed + result.resumed_from}))
+                outcome = await self._claims.claim(
+                    [erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date,
+                    alive=lambda: progress({"claimed": result.claimed + result.resumed_from}))
             except (SapTransientError, SapOutcomeUnknown) as e:  # claiming again with the same run is harmless
                 raise _erp_unavailable(e) from e
             except SapBusinessError as e:  # SAP refused to read: no chunk would fare better
@@ -68,7 +69,8 @@ class RunClaimsAndRecovery:
             claimed = [i.invoice_key for i in chunk if outcome[i.invoice_document] is None]
             refused = {i.invoice_key: outcome[i.invoice_document] for i in chunk if outcome[i.invoice_document]}
             await asyncio.to_thread(self._runs.move, claims.run_key, claimed, (RESERVED,), CLAIMED)
-            await asyncio.to_thread(self._runs.move, claims.run_key, list(refused), (RESERVED,), ERP_REFUSED, None, refused)
+            await asyncio.to_thread(self._runs.move, claims.run_key, list(refused), (RESERVED,), ERP_REFUSED, None,
+                                    refused)
             result.claimed, result.refused = result.claimed + len(claimed), result.refused + len(refused)
             progress({"claimed": result.claimed + result.resumed_from, "refused": result.refused})
         result.claimed += result.resumed_from
@@ -92,8 +94,9 @@ class RunClaimsAndRecovery:
                                         f"{file.message_id} withdrawn unsent: {why}")
             elif state == SUBMITTING:
                 for key in keys:
-                    result.refused[key] = (f"{file.message_id} may have reached the bank (its submission started, outcome "
-                                           "unknown): the bank's own answer decides; resend the same file or ask the bank")
+                    result.refused[key] = (f"{file.message_id} may have reached the bank (its submission started, "
+                                           "outcome unknown): the bank's own answer decides; resend the same file "
+                                           "or ask the bank")
             else:  # the bank's answer is known: tell it, as the run would have
                 told = await self._tell_notice(LifecycleNotice(
                     run_key=run_key, kind="included" if state == SENT else "rejected", message_id=file.message_id,
@@ -104,7 +107,8 @@ class RunClaimsAndRecovery:
         result.freed = (await self._tell_released(run_key, (DROPPED, ERP_REFUSED), progress)).told
         # Not reserved as far as the store knows; told anyway in case a reservation was in flight.
         await self._tell_released(run_key, (SELECTED,), progress)
-        note = f"{why}: {result.freed} freed, {len(result.refused)} kept (may be at the bank), {result.told_sent} told sent"
+        note = (f"{why}: {result.freed} freed, {len(result.refused)} kept (may be at the bank), "
+                f"{result.told_sent} told sent")
         await asyncio.to_thread(self._runs.record_recovery, run_key, request.requested_by, note)
         return result
 

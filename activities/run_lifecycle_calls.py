@@ -102,8 +102,10 @@ class RunLifecycleCalls:
                     "reason": str(cause.message if hasattr(cause, "message") else cause)}
         except RPCError as e:
             if e.status not in _GONE:
-                raise transient_error(f"Temporal did not take the reservation of {item.invoice_key}: {e.message}") from e
-            return {"invoice_key": item.invoice_key, "state": REFUSED, "reason": f"lifecycle not reachable: {e.message}"}
+                raise transient_error(
+                    f"Temporal did not take the reservation of {item.invoice_key}: {e.message}") from e
+            return {"invoice_key": item.invoice_key, "state": REFUSED,
+                    "reason": f"lifecycle not reachable: {e.message}"}
         doc, instruction = reserved.erp_document, reserved.instruction
         answer = {
             "invoice_key": item.invoice_key, "state": RESERVED, "workflow_id": reserved.workflow_id,
@@ -115,7 +117,8 @@ class RunLifecycleCalls:
         who = (released_by or "").strip().casefold()
         if who and who in {a.strip().casefold() for a in reserved.approvers}:
             # The store named other approvers at selection; the lifecycle's word wins.
-            answer.update(state=DROPPED, reason=f"approved by {released_by}, who released this run (segregation of duties)")
+            answer.update(state=DROPPED,
+                          reason=f"approved by {released_by}, who released this run (segregation of duties)")
         return answer
 
     # -- signals ----------------------------------------------------------------------------
@@ -144,7 +147,8 @@ class RunLifecycleCalls:
         pending = await asyncio.to_thread(self._runs.refs, run_key, states, message_id)
 
         async def record(answers: list) -> None:
-            await asyncio.to_thread(self._runs.move, run_key, [item.invoice_key for item, _ in answers], states, to_state)
+            await asyncio.to_thread(self._runs.move, run_key, [item.invoice_key for item, _ in answers], states,
+                                    to_state)
             gone = sum(1 for _, ended in answers if ended)
             result.told, result.unreachable = result.told + len(answers) - gone, result.unreachable + gone
 

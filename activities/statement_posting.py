@@ -110,7 +110,8 @@ class Posting:
         return posting
 
     async def _queue_hints(self, view: ErpView, batch_key: str, outcome: StatementOutcome) -> None:
-        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True) for w in view.lifecycles_to_tell()]
+        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True)
+                 for w in view.lifecycles_to_tell()]
         if not hints:
             return
         for key in (batch_key, batch_key + AGAIN):
@@ -126,12 +127,14 @@ def _with_references(statement: BankStatement, registers: PaymentRegisters) -> B
     entries = []
     for entry in statement.entries:
         record = records.get(entry.end_to_end_id or "")
-        entries.append(entry.model_copy(update={"remittance_reference": record.remittance_reference if record else None}))
+        reference = record.remittance_reference if record else None
+        entries.append(entry.model_copy(update={"remittance_reference": reference}))
     return statement.model_copy(update={"entries": entries})
 
 
 def _answer_problems(key: str, posting: StatementPosting) -> list[str]:
-    problems = [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}" for u in posting.unprocessed]
+    problems = [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}"
+                for u in posting.unprocessed]
     problems += [f"statement {key}: {finding}" for finding in posting.findings]
     return problems + _describe_left_out(key, posting.left_out)
 

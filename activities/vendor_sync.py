@@ -53,7 +53,8 @@ def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[Vendo
     def issue(kind: VendorIssueKind, err: str) -> None:
         text = err.replace(account.iban or "\0", masked or "")  # in case schwifty quotes the value
         issues.append(VendorIssue(kind=kind, supplier_ids=[supplier_id], bank_account_id=account.bank_account_id,
-                                  detail=f"bank account {account.bank_account_id} ({masked}) of supplier {supplier_id}: {text}"))
+                                  detail=f"bank account {account.bank_account_id} ({masked}) of supplier "
+                                         f"{supplier_id}: {text}"))
 
     iban = None
     if account.iban:
@@ -112,7 +113,8 @@ class VendorSyncActivities:
                 account, issues = check_account(supplier_id, row)
                 accounts.setdefault(supplier_id, []).append(account)
                 invalid.setdefault(supplier_id, []).extend(issues)
-        records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked) for s in delta.suppliers]
+        records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked)
+                   for s in delta.suppliers]
         changed, bank_changes = self._store.apply(sync_key, records, delta.deleted_ids, accounts, vat_ids,
                                                   delta.next_token, datetime.now(UTC))
         vendors = self._store.vendors()

@@ -59,7 +59,8 @@ class LifecycleOutbox:
         must arrive as the bank sent them (accepted before settled)."""
         rank = {key: i for i, key in enumerate(batch_keys)}
         with Session(self.engine) as session:
-            rows = session.exec(select(OutboxRow).where(OutboxRow.batch_key.in_(batch_keys), OutboxRow.sent_at.is_(None)))
+            rows = session.exec(select(OutboxRow).where(OutboxRow.batch_key.in_(batch_keys),
+                                                        OutboxRow.sent_at.is_(None)))
             queued = [QueuedSignal(batch_key=r.batch_key, seq=r.seq, workflow_id=r.workflow_id, signal=r.signal,
                                    argument=None if r.argument is None else json.loads(r.argument), hint=r.hint)
                       for r in rows]

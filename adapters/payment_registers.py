@@ -33,8 +33,9 @@ def _already_executed(run_key: str, workflow_run_id: str, taken_keys: list[str])
     fix = (f'to pay again for {account} on that date, start a new run with "run_number": {free[0]} in the run request '
            f"(taken: {', '.join(map(str, taken))})" if free else
            f"every run number 1-{MAX_RUN_NUMBER} of {account} on that date is taken: give the run another run_date")
-    return PaymentRunAlreadyExecuted(f"payment run {run_key} (paying account {account}, run date {day}, run number {number}) "
-                                     f"was already executed by workflow run {workflow_run_id}; {fix}")
+    return PaymentRunAlreadyExecuted(f"payment run {run_key} (paying account {account}, run date {day}, "
+                                     f"run number {number}) was already executed by workflow run "
+                                     f"{workflow_run_id}; {fix}")
 
 
 class PaymentRunRow(SQLModel, table=True):
@@ -125,7 +126,8 @@ class PaymentRegisters:
                 session.commit()
             elif row.workflow_run_id != workflow_run_id:
                 same_day = run_key.rsplit("-", 1)[0] + "-"
-                taken = session.exec(select(PaymentRunRow.run_key).where(PaymentRunRow.run_key.startswith(same_day))).all()
+                taken = session.exec(select(PaymentRunRow.run_key)
+                                     .where(PaymentRunRow.run_key.startswith(same_day))).all()
                 raise _already_executed(run_key, row.workflow_run_id, list(taken))
 
     # -- one run per paying account at a time ---------------------------------------------
@@ -215,7 +217,8 @@ class PaymentRegisters:
 
     def known_message_ids(self, ids: list[str]) -> set[str]:
         with Session(self.engine) as session:
-            return set(session.exec(select(BankMessageRow.bank_message_id).where(BankMessageRow.bank_message_id.in_(ids))))
+            return set(session.exec(select(BankMessageRow.bank_message_id)
+                                    .where(BankMessageRow.bank_message_id.in_(ids))))
 
     def unapplied_messages(self, limit: int = 200) -> list[BankMessage]:
         with Session(self.engine) as session:
@@ -297,7 +300,8 @@ class PaymentRegisters:
         A "pending" entry found later means the outcome is unknown: the ERP is asked, never posted to again."""
         with Session(self.engine) as session:
             row = session.get(PostedStatementRow, statement_key) or PostedStatementRow(
-                statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference, posted_at=_now())
+                statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference,
+                posted_at=_now())
             row.erp_reference, row.posted_at = erp_reference, _now()
             session.add(row)
             session.commit()

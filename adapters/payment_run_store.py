@@ -124,7 +124,8 @@ class PaymentRunStore:
             session.add(header)
             if outflows:
                 session.execute(insert(RunItemRow.__table__), [
-                    {"run_key": header.run_key, "invoice_key": o.invoice_key, "amount": str(o.amount), "currency": o.currency,
+                    {"run_key": header.run_key, "invoice_key": o.invoice_key, "amount": str(o.amount),
+                     "currency": o.currency,
                      "approvers": json.dumps(o.approvers), "state": SELECTED, "updated_at": now} for o in outflows])
             try:
                 session.commit()
@@ -197,14 +198,16 @@ class PaymentRunStore:
                 values = {"state": to_state, "updated_at": _now(), **({"reason": reason} if reason else {})}
                 for keys in _chunks(invoice_keys):
                     moved += session.execute(update(RunItemRow).where(
-                        RunItemRow.run_key == run_key, RunItemRow.invoice_key.in_(keys), RunItemRow.state.in_(from_states))
+                        RunItemRow.run_key == run_key, RunItemRow.invoice_key.in_(keys),
+                        RunItemRow.state.in_(from_states))
                         .values(**values)).rowcount
             session.commit()
         return moved
 
     def move_all(self, run_key: str, from_states: tuple[str, ...], to_state: str, reason: str) -> int:
         with Session(self.engine) as session:
-            moved = session.execute(update(RunItemRow).where(RunItemRow.run_key == run_key, RunItemRow.state.in_(from_states))
+            moved = session.execute(update(RunItemRow).where(RunItemRow.run_key == run_key,
+                                                             RunItemRow.state.in_(from_states))
                                     .values(state=to_state, reason=reason, updated_at=_now())).rowcount
             session.commit()
         return moved
@@ -217,13 +220,15 @@ class PaymentRunStore:
 
     def total(self, run_key: str, state: str) -> Decimal:
         with Session(self.engine) as session:
-            amounts = session.exec(select(RunItemRow.amount).where(RunItemRow.run_key == run_key, RunItemRow.state == state))
+            amounts = session.exec(select(RunItemRow.amount)
+                                   .where(RunItemRow.run_key == run_key, RunItemRow.state == state))
             return sum((Decimal(a) for a in amounts), Decimal(0))
 
     def reasons(self, run_key: str, states: tuple[str, ...], limit: int) -> dict[str, str]:
         with Session(self.engine) as session:
             rows = session.exec(select(RunItemRow.invoice_key, RunItemRow.reason).where(
-                RunItemRow.run_key == run_key, RunItemRow.state.in_(states)).order_by(RunItemRow.invoice_key).limit(limit))
+                RunItemRow.run_key == run_key, RunItemRow.state.in_(states))
+                .order_by(RunItemRow.invoice_key).limit(limit))
             return {key: reason or "" for key, reason in rows}
 
     # -- files ------------------------------------------------------------------------------
@@ -247,12 +252,15 @@ class PaymentRunStore:
 
     def files(self, run_key: str) -> list[RunFileRow]:
         with Session(self.engine) as session:
-            return list(session.exec(select(RunFileRow).where(RunFileRow.run_key == run_key).order_by(RunFileRow.number)))
+            return list(session.exec(select(RunFileRow).where(RunFileRow.run_key == run_key)
+                                     .order_by(RunFileRow.number)))
 
-    def set_file_state(self, message_id: str, from_states: tuple[str, ...], to_state: str, reason: str | None = None) -> str:
+    def set_file_state(self, message_id: str, from_states: tuple[str, ...], to_state: str,
+                       reason: str | None = None) -> str:
         """Compare-and-set of a file's state; returns the state it has afterwards."""
         with Session(self.engine) as session:
-            session.execute(update(RunFileRow).where(RunFileRow.message_id == message_id, RunFileRow.state.in_(from_states))
+            session.execute(update(RunFileRow).where(RunFileRow.message_id == message_id,
+                                                     RunFileRow.state.in_(from_states))
                          .values(state=to_state, reason=reason, state_at=_now()))
             session.commit()
             return session.get(RunFileRow, message_id).state

@@ -91,12 +91,14 @@ class SapRunClaims:
             if answer.status == 404:
                 found[doc.invoice_document] = None
             elif answer.status >= 400:
-                raise SapBusinessError(answer.status, "", f"reading invoice {doc.invoice_document}: {answer.body[:300]!r}")
+                raise SapBusinessError(answer.status, "",
+                                       f"reading invoice {doc.invoice_document}: {answer.body[:300]!r}")
             else:
                 found[doc.invoice_document] = answer.json()["d"]
         return found
 
-    async def _open_items(self, docs: list[ErpDocument], invoices: dict[str, dict | None]) -> dict[str, OpenItem | None]:
+    async def _open_items(self, docs: list[ErpDocument],
+                          invoices: dict[str, dict | None]) -> dict[str, OpenItem | None]:
         present = [d for d in docs if invoices[d.invoice_document] is not None]
         if not present:
             return {}

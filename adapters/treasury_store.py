@@ -146,7 +146,8 @@ class TreasuryStore:
         with Session(self.engine) as session:
             row = session.get(OutflowRow, invoice_key)
             if row is None:
-                raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; the bank settled an unknown payment")
+                raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; "
+                                      "the bank settled an unknown payment")
             row.state = OutflowState.ACTUAL.value
             row.value_date = value_date
             row.amount = format_amount(check_scale(amount, row.currency, "actual outflow"))

@@ -124,7 +124,8 @@ class VendorStore:
                     old_row.sqlmodel_update({**account.model_dump(), "updated_at": now})
                     session.add(old_row)
 
-            state = session.get(VendorSyncStateRow, SUPPLIER_DELTA) or VendorSyncStateRow(name=SUPPLIER_DELTA, synced_at=now)
+            state = (session.get(VendorSyncStateRow, SUPPLIER_DELTA)
+                     or VendorSyncStateRow(name=SUPPLIER_DELTA, synced_at=now))
             state.sqlmodel_update({"delta_token": next_token, "synced_at": now})
             session.add(state)
             session.commit()
@@ -132,9 +133,11 @@ class VendorStore:
 
     @staticmethod
     def _changes(session: Session, sync_key: str) -> list[BankDetailsChange]:
-        query = select(VendorBankChangeRow).where(VendorBankChangeRow.sync_key == sync_key).order_by(VendorBankChangeRow.id)
+        query = (select(VendorBankChangeRow).where(VendorBankChangeRow.sync_key == sync_key)
+                 .order_by(VendorBankChangeRow.id))
         # SQLite gives datetimes back without their zone; they were written in UTC.
-        return [BankDetailsChange(**row.model_dump(include={"supplier_id", "bank_account_id", "old_masked", "new_masked"}),
+        return [BankDetailsChange(**row.model_dump(include={"supplier_id", "bank_account_id", "old_masked",
+                                                            "new_masked"}),
                                   detected_at=row.detected_at.replace(tzinfo=row.detected_at.tzinfo or UTC))
                 for row in session.exec(query)]
 

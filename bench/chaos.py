@@ -112,7 +112,8 @@ async def run(n: int, v: Verdict) -> None:
         run_date = (await bank(stack, "GET", "/_mock/state"))["clock"]["date"]
         request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date, horizon_days=60, requested_by="chaos")
         run_handle = await client.start_workflow("PaymentRun", request, id="payment-run-ACME", task_queue=q)
-        await until(lambda: pending_activity(client, run_handle.id, ("claim", "submit", "reserve")), "run busy", 600, 0.2)
+        await until(lambda: pending_activity(client, run_handle.id, ("claim", "submit", "reserve")), "run busy", 600,
+                    0.2)
         stack.kill_worker()  # kill 2: during the run
         say("worker SIGKILLed during the payment run")
         stack.start_worker()

@@ -50,11 +50,13 @@ class Invoice(BaseModel):
     gross_amount: Money
     payment_terms: PaymentTerms = PaymentTerms(code="0001", net_days=0)
     bank_account_id: str | None = Field(
-        default=None, max_length=4, description="which of the supplier's bank accounts to pay; default: the only/first one"
+        default=None, max_length=4,
+        description="which of the supplier's bank accounts to pay; default: the only/first one"
     )
     lines: list[InvoiceLine] = Field(min_length=1)
     approved_by: str | None = Field(
-        default=None, description="approver identity in the AP platform; absent: the invoice waits for approval in finsync"
+        default=None,
+        description="approver identity in the AP platform; absent: the invoice waits for approval in finsync"
     )
     submitted_by: str | None = Field(default=None, description="who entered the invoice; can not approve it")
 
@@ -76,7 +78,8 @@ class Invoice(BaseModel):
             raise ValueError(f"tax amount must not be negative, got {tax} {cur}")
         if net + tax != gross:
             raise ValueError(f"net {net} + tax {tax} = {net + tax}, but the gross amount is {gross} {cur}")
-        line_sum = sum((check_scale(line.net_amount, cur, f"line {line.line_no} amount") for line in self.lines), Decimal(0))
+        line_sum = sum((check_scale(line.net_amount, cur, f"line {line.line_no} amount") for line in self.lines),
+                       Decimal(0))
         if line_sum != net:
             raise ValueError(f"the lines add up to {line_sum} {cur}, but the net amount is {net} {cur}")
         numbers = [line.line_no for line in self.lines]
@@ -87,7 +90,8 @@ class Invoice(BaseModel):
                 expected = (line.quantity * line.unit_price).quantize(Decimal(1).scaleb(-minor_units(cur)))
                 if expected != line.net_amount:
                     raise ValueError(
-                        f"line {line.line_no}: {line.quantity} x {line.unit_price} = {expected}, not {line.net_amount} {cur}"
+                        f"line {line.line_no}: {line.quantity} x {line.unit_price} = {expected}, "
+                        f"not {line.net_amount} {cur}"
                     )
         if self.due_date is not None and self.due_date < self.invoice_date:
             raise ValueError(f"due date {self.due_date} is before the invoice date {self.invoice_date}")

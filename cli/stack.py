@@ -54,7 +54,8 @@ class StackConfig:
     @classmethod
     def from_env(cls) -> "StackConfig":
         # The checkout's .finsync/ wherever `up` is started, where `status` will look (cli.state).
-        return cls(state.state_dir(), {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
+        return cls(state.state_dir(),
+                   {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
 
     @property
     def address(self) -> str:
@@ -121,13 +122,15 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
             mock("mock-bank", "--db", str(db / "bank.db"), *cycle.bank_clock_arg(cfg.state_dir)),
             # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access point would.
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['intake']}/invoices"),
-            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"), f"http://127.0.0.1:{codec_port}/health")]
+            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"),
+             f"http://127.0.0.1:{codec_port}/health")]
 
 
 def check_alive(procs: list[ManagedProcess]) -> None:
     for p in procs:
         if p.proc is not None and p.proc.poll() is not None:
-            raise StackError(f"{p.name} (pid {p.pid}) exited unexpectedly with code {p.proc.returncode}; see {p.log_path}")
+            raise StackError(f"{p.name} (pid {p.pid}) exited unexpectedly with code {p.proc.returncode}; "
+                             f"see {p.log_path}")
 
 
 async def _ready(proc: ManagedProcess, probe, timeout: float = 60.0) -> None:
@@ -191,7 +194,8 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
                            for p, t in servers))
     settings = Settings()  # read now: _environment() has just set what it reads
     client = await connect(settings)
-    worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log", env)
+    worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log",
+                            env)
     procs.append(worker.start())
     print(f"  {'worker':14} pid {worker.pid:<7} log {worker.log_path}", flush=True)
     await _ready(worker, lambda: _worker_polling(client, settings.task_queue, worker.pid))
@@ -227,7 +231,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
                 t0 = time.monotonic()
                 run = await cycle.start_sample_run(client, task_queue, cfg.bank_url, views)
                 summary = await cycle.await_run(run, lambda: check_alive(procs)) if run else None
-                first = f"after payment run {summary.run_key} (the bank's answers through the inbox)" if summary else None
+                first = (f"after payment run {summary.run_key} (the bank's answers through the inbox)"
+                         if summary else None)
                 views, ok = await cycle.drive_to_outcome(handles, cfg.bank_url, cfg.state_dir, inbox,
                                                          lambda: check_alive(procs), first)
                 ok = ok and (run is None or summary is not None)  # a sample run that failed is a failed smoke run
@@ -254,7 +259,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1
     except httpx.HTTPError as err:  # a mock that answered the health check but not the cycle's calls
-        print(f"error: {err.request.method} {err.request.url}: {err}; see {cfg.state_dir / 'logs'}", file=sys.stderr, flush=True)
+        print(f"error: {err.request.method} {err.request.url}: {err}; see {cfg.state_dir / 'logs'}", file=sys.stderr,
+              flush=True)
         return 1
     finally:
         bank = next((p for p in procs if p.name == "mock-bank" and p.proc.poll() is None), None)

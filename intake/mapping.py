@@ -42,7 +42,8 @@ def to_canonical(doc: UblInvoice, register: SupplierRegister) -> tuple[Invoice |
     # base (BT-109) as the canonical invoice's net must.
     for ac in doc.allowances_charges:
         kind = "Charge" if ac.charge else "Allowance"
-        lines.append({"line_no": len(lines) + 1, "description": f"{kind}: {ac.reason or 'document level'}"[:MAX_DESCRIPTION],
+        lines.append({"line_no": len(lines) + 1,
+                      "description": f"{kind}: {ac.reason or 'document level'}"[:MAX_DESCRIPTION],
                       "net_amount": ac.amount.value if ac.charge else -ac.amount.value})
     body = {
         "company_code": company_code, "supplier_id": supplier.supplier_id, "supplier_invoice_ref": doc.number,

@@ -81,7 +81,8 @@ def percentile(values: list[timedelta], p: float) -> timedelta | None:
 def cash_lines(positions: list[CashPosition], today: date) -> list[CashLine]:
     lines: dict[tuple[str, str], CashLine] = {}
     for p in positions:
-        line = lines.setdefault((p.company_code, p.currency), CashLine(company_code=p.company_code, currency=p.currency))
+        line = lines.setdefault((p.company_code, p.currency),
+                                CashLine(company_code=p.company_code, currency=p.currency))
         if p.value_date == today:
             line.actual_today += p.actual_outflow
             line.expected_today += p.expected_outflow
@@ -100,8 +101,8 @@ def _state(ex) -> str:
     return f"{state} ({ex.status.name.lower() if ex.status else 'no status'})"
 
 
-async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None, today: date | None = None,
-                  extra_query: str = "") -> StatusReport:
+async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None,
+                  today: date | None = None, extra_query: str = "") -> StatusReport:
     """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
     in UTC; "today" for cash is the local business date, as value dates are."""
     now, today = now or datetime.now(UTC), today or date.today()
@@ -119,7 +120,8 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
             oldest[state] = (ex.start_time, key)
         if ex.status == WorkflowExecutionStatus.COMPLETED and state == "COMPLETED" and ex.close_time:
             cycles.append(ex.close_time - ex.start_time)
-    states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0]) for s, n in sorted(counts.items())]
+    states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0])
+              for s, n in sorted(counts.items())]
     exceptions = await open_exceptions(client, extra_query=extra_query)
     cash, cash_error = [], None
     try:
@@ -155,7 +157,8 @@ def render(report: StatusReport) -> str:
         out.append(f"  not available: {report.cash_error}")
         return "\n".join(out)
     out.append(format_table(("COMPANY", "CURRENCY", "PAID TODAY", "EXPECTED TODAY", "OVERDUE", "EXPECTED LATER"), [
-        (c.company_code, c.currency, str(c.actual_today), str(c.expected_today), str(c.expected_overdue), str(c.expected_later))
+        (c.company_code, c.currency, str(c.actual_today), str(c.expected_today), str(c.expected_overdue),
+         str(c.expected_later))
         for c in report.cash]) if report.cash else "  no outflows")
     return "\n".join(out)
 
@@ -179,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli report", description="finsync status report")
     parser.add_argument("--query", default="", help="narrow the lifecycles, e.g. \"CompanyCode='1710'\"")
     parser.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
-                        help="print a reconciliation report instead (default: the newest in the stack's .finsync/reports)")
+                        help="print a reconciliation report instead "
+                             "(default: the newest in the stack's .finsync/reports)")
     args = parser.parse_args(argv)
     if args.reconciliation is not None:
         from cli.state import reports_dir

@@ -115,7 +115,8 @@ async def test_attempts_dying_before_and_just_after_the_post_leave_no_lifecycle_
                 raise RuntimeError("worker lost after SAP answered and the register recorded it")
             return outcome
 
-        async with new_worker(client, sap_server, store, bank_url=bank_server, replace=[dies_around_the_post]) as worker:
+        async with new_worker(client, sap_server, store, bank_url=bank_server,
+                              replace=[dies_around_the_post]) as worker:
             day = await scheduled_lifecycles(client, worker.task_queue, DAY_OF_PAYMENTS)
             inbox = await start_inbox(client, worker.task_queue)
             await pay(client, worker.task_queue)

@@ -26,7 +26,8 @@ def lifecycle_for(number: str) -> tuple[Invoice, EInvoiceReceipt]:
 
 
 async def start(client: Client, worker, invoice: Invoice, receipt: EInvoiceReceipt):
-    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
+    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                       task_queue=worker.task_queue,
                                        start_signal="einvoice_received", start_signal_args=[receipt])
 
 
@@ -61,7 +62,8 @@ async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, st
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.reject, ApprovalDecision(approver="ap.approver", reason="not ordered"))
+        await handle.execute_update(InvoiceToPayment.reject,
+                                    ApprovalDecision(approver="ap.approver", reason="not ordered"))
         view = await handle.result()
         assert view.status == "CANCELLED"
     await codes(mock_url, number, ["AB", "RE"])
@@ -89,7 +91,8 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
 
 
 @pytest.mark.clock_sensitive
-async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store, mock_url):  # noqa: F811
+async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store,
+                                                           mock_url):  # noqa: F811
     """A query while on hold (UQ), approval and posting (AP), payment cleared in the ERP (PD)."""
     from tests import bank_admin
     from tests.payment_helpers import advance_until, bank_inbox, pay

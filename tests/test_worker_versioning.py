@@ -48,8 +48,8 @@ async def test_runs_are_pinned_and_lifecycles_auto_upgrade(client, sap_server, s
             lifecycle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
                                                     task_queue=settings.task_queue)
             await wait_for_status(lifecycle, "SCHEDULED")
-            run = await client.start_workflow(PaymentRun.run, PaymentRunRequest(paying_account_id="ACME", horizon_days=0,
-                                                                                run_number=9),
+            run = await client.start_workflow(PaymentRun.run,
+                                              PaymentRunRequest(paying_account_id="ACME", horizon_days=0, run_number=9),
                                               id=payment_run_workflow_id("ACME") + f"-{uuid.uuid4().hex[:4]}",
                                               task_queue=settings.task_queue, execution_timeout=timedelta(minutes=2))
             await run.result()  # nothing is due on that horizon: it ends at once

@@ -57,8 +57,9 @@ class Approvals:
                 return  # started before approvals existed: it went straight to validation
             self._approval_due = workflow.now() + timedelta(hours=self._policy.approval_sla_hours)
             above = f" (above {self._policy.second_approval_above} {inv.currency})" if needed > 1 else ""
-            self._state.advance(S.AWAITING_APPROVAL, f"needs {needed} approver{'s' if needed > 1 else ''}{above}"
-                                                     + (f"; submitted by {inv.submitted_by}" if inv.submitted_by else ""))
+            self._state.advance(S.AWAITING_APPROVAL,
+                                f"needs {needed} approver{'s' if needed > 1 else ''}{above}"
+                                + (f"; submitted by {inv.submitted_by}" if inv.submitted_by else ""))
         self._awaiting_approval = True
         try:
             with self._continuable(WaitPoint(stage=Stage.APPROVAL, at=WaitingAt.APPROVAL)):
@@ -109,6 +110,8 @@ class Approvals:
         if not decision.approver.strip():
             raise ValueError("an approval decision needs the approver's identity")
         if _same(decision.approver, self._state.invoice.submitted_by):
-            raise ValueError(f"{decision.approver} submitted invoice {key} and can not approve or reject it (four eyes)")
+            raise ValueError(f"{decision.approver} submitted invoice {key} and can not approve or reject it "
+                             "(four eyes)")
         if any(_same(decision.approver, a) for a in self._state.approvers):
-            raise ValueError(f"{decision.approver} already approved invoice {key}; a second approval needs another person")
+            raise ValueError(f"{decision.approver} already approved invoice {key}; "
+                             "a second approval needs another person")

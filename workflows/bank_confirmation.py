@@ -74,7 +74,8 @@ class BankConfirmation:
             return (f"the bank settled {end_to_end_id}; money that comes back arrives as a return (pacs.004), "
                     "which the bank inbox applies")
         if current.reported_rejection:
-            return f"a rejection of {end_to_end_id} was already reported ({current.reported_rejection}); the check is on"
+            return (f"a rejection of {end_to_end_id} was already reported ({current.reported_rejection}); "
+                    "the check is on")
         return None
 
     async def _settle_report(self, attempt: PaymentAttempt, case_id: str, reason_code: str) -> None:
@@ -115,8 +116,9 @@ class BankConfirmation:
             if decided():
                 break
             if open_case and case_id is None:
-                case_id = self._unconfirmed_case(attempt, f"{attempt.outcome} ({attempt.reason or 'no reason'}) signalled for "
-                                                          f"{e2e}, but the bank's recorded messages do not show it")
+                case_id = self._unconfirmed_case(attempt,
+                                                 f"{attempt.outcome} ({attempt.reason or 'no reason'}) signalled for "
+                                                 f"{e2e}, but the bank's recorded messages do not show it")
             try:
                 await workflow.wait_condition(decided, timeout=timedelta(minutes=self._policy.bank_check_minutes),
                                               timeout_summary="look at the bank's messages again")

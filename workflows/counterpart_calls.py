@@ -69,8 +69,8 @@ async def call(activity: Callable | str, *args: Any, summary: str, via: Counterp
     failed_rounds = 0
     while True:
         try:
-            result = await workflow.execute_activity(activity, args=list(args), summary=summary, result_type=result_type,
-                                                     **via.options())
+            result = await workflow.execute_activity(activity, args=list(args), summary=summary,
+                                                     result_type=result_type, **via.options())
         except ActivityError as err:
             if is_business_failure(err) or isinstance(err.cause, CancelledError):
                 raise  # a refusal, or the workflow was cancelled: neither is an outage

@@ -1,8 +1,8 @@
 """InvoiceToPayment: one approved supplier invoice, one workflow, id from its business key.
 
-RECEIVED → (AWAITING_APPROVAL, unless approved in the AP platform) → VALIDATED → POSTED → SCHEDULED → (payment run) IN_PAYMENT_RUN. Any step that
-fails for a reason a person must fix opens an owned exception case and puts the invoice
-ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silently.
+RECEIVED → (AWAITING_APPROVAL, unless approved in the AP platform) → VALIDATED → POSTED → SCHEDULED →
+(payment run) IN_PAYMENT_RUN. Any step that fails for a reason a person must fix opens an owned exception
+case and puts the invoice ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silently.
 """
 
 import asyncio
@@ -66,7 +66,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._policy = resume.policy if resume else (
             workflow.memo_value(POLICY_MEMO, default=None, type_hint=LifecyclePolicy) or LifecyclePolicy())
         self._state = LifecycleState(invoice)
-        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours), stage=lambda: self._state.status.value)
+        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours),
+                               stage=lambda: self._state.status.value)
         self._resolution: ResolveException | None = None
         self._cancel: CancelInvoice | None = None
         self._validated: ValidatedInvoice | None = None
@@ -123,7 +124,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
         if start <= Stage.OUTFLOW:
             await self._step(self._register_outflow, Stage.OUTFLOW, held=held is Stage.OUTFLOW)
-            self._state.advance(InvoiceStatus.SCHEDULED, f"due {self._state.invoice.net_due_date}, awaiting a payment run")
+            self._state.advance(InvoiceStatus.SCHEDULED,
+                                f"due {self._state.invoice.net_due_date}, awaiting a payment run")
         await self._pay_until_cleared(resume if start is Stage.PAYMENT else None)
         self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
 
@@ -145,7 +147,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                 return result.posted.erp_document
             # The ERP may still be posting it: looking again too soon would miss it and post twice.
             self._state.note("ERP post had no answer; waiting before looking it up again")
-            await workflow.sleep(timedelta(seconds=self._policy.erp_settle_seconds), summary="let the ERP finish an unanswered post")
+            await workflow.sleep(timedelta(seconds=self._policy.erp_settle_seconds),
+                                 summary="let the ERP finish an unanswered post")
         raise ApplicationError(
             f"the ERP gave no answer to {self._policy.erp_unknown_outcome_limit} posts and does not show the invoice",
             type="ErpPostingOutcomeUnknown", non_retryable=True,
@@ -187,7 +190,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             except (ActivityError, ApplicationError) as err:
                 cause = err.cause if isinstance(err, ActivityError) else err
                 error_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-                self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause), hold=True)
+                self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause),
+                                hold=True)
                 await self._hold_step(stage)
 
     async def _hold_step(self, stage: Stage | None) -> None:
@@ -239,7 +243,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
 
     @property
     def _ref(self) -> str:
-        return f"{self._state.invoice.supplier_invoice_ref} ({self._state.invoice.gross_amount} {self._state.invoice.currency})"
+        inv = self._state.invoice
+        return f"{inv.supplier_invoice_ref} ({inv.gross_amount} {inv.currency})"
 
     # -- messages ------------------------------------------------------------------------
     @workflow.query
@@ -284,4 +289,5 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
     @cancel.validator
     def _validate_cancel(self, request: CancelInvoice) -> None:
         if self._cancel is not None or self._state.status not in _CANCELLABLE:
-            raise ValueError(f"invoice {self._state.invoice.key} is {self._state.status.value} and can no longer be cancelled")
+            raise ValueError(f"invoice {self._state.invoice.key} is {self._state.status.value} "
+                             "and can no longer be cancelled")

@@ -46,7 +46,8 @@ class OperatorInputs:
             return None
 
     def _input_rejected(self, name: str, why: str) -> None:
-        owner = ExceptionOwner.TREASURY_OPS if name.startswith(("bank", "settled", "returned")) else ExceptionOwner.AP_REMEDIATION
+        owner = (ExceptionOwner.TREASURY_OPS if name.startswith(("bank", "settled", "returned"))
+                 else ExceptionOwner.AP_REMEDIATION)
         text = f"signal {name!r} not applied: {why}"
         self._state.note(text[:_MAX_REASON])
         workflow.logger.warning("%s: %s", self._state.invoice.key, text)
@@ -56,7 +57,8 @@ class OperatorInputs:
             self._input_case_id = case.case_id
         else:  # one case collects them; its reason keeps the newest, bounded
             count = int(case.reason.split(" refusals")[0]) + 1 if " refusals" in case.reason else 2
-            self._cases.side[case.case_id] = case.model_copy(update={"reason": f"{count} refusals; newest: {text}"[:_MAX_REASON]})
+            self._cases.side[case.case_id] = case.model_copy(
+                update={"reason": f"{count} refusals; newest: {text}"[:_MAX_REASON]})
         self._state.case_changed()
 
 

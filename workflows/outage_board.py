@@ -44,7 +44,8 @@ class OutageBoard:
             return
         self.open[via.name] = case.model_copy(update={
             "escalated": True, "severity": _ESCALATION.get(case.severity, Severity.CRITICAL),
-            "sla_due_at": workflow.now() + via.outage_sla, "reason": f"{case.reason.split(' (still ')[0]} (still: {error})"[:1000],
+            "sla_due_at": workflow.now() + via.outage_sla,
+            "reason": f"{case.reason.split(' (still ')[0]} (still: {error})"[:1000],
         })
         self._changed()
 

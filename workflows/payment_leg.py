@@ -97,19 +97,22 @@ class PaymentLeg:
             if current.outcome in FAILED:
                 return f"{report.status.value} again for {current.end_to_end_id}"
             # A rejection after a settlement is a contradiction for treasury, not a re-payment.
-            current.outcome = "returned" if report.status == BankStatus.RETURNED or current.outcome == "settled" else "rejected"
+            current.outcome = ("returned" if report.status == BankStatus.RETURNED or current.outcome == "settled"
+                               else "rejected")
             current.reason_code, current.reason = report.reason_code, words
         return f"bank: {report.status.value} {current.end_to_end_id}" + (f" ({words})" if words else "")
 
     def _late(self, report: BankStatusReport) -> str:
         earlier = self.attempt(report.end_to_end_id)
-        if earlier is not None and report.status == BankStatus.SETTLED and earlier.outcome not in ("settled", "returned"):
+        if (earlier is not None and report.status == BankStatus.SETTLED
+                and earlier.outcome not in ("settled", "returned")):
             # An attempt finsync had given up on was paid: the invoice may be paid twice.
             was = earlier.outcome
             earlier.outcome = "settled"
             now = self.attempts[-1]
             alert = (f"attempt {earlier.attempt} ({earlier.end_to_end_id}, {was} until now) was settled by the bank "
-                     f"({report.message_id}, {report.amount or 'amount not given'}, booked {report.booking_date or '?'}); "
+                     f"({report.message_id}, {report.amount or 'amount not given'}, "
+                     f"booked {report.booking_date or '?'}); "
                      f"attempt {now.attempt} ({now.end_to_end_id}) is {now.outcome}")
             self.paid_twice.append(alert)
             return f"PAID TWICE? {alert}"

@@ -124,5 +124,6 @@ class PaymentMessages:
         if was != "settled" and self._pay.outcome() == "settled":
             # Forecast accuracy: the bank's booking date is when the money actually left.
             inv = self._state.invoice
-            finance.payment_settled(inv.net_due_date, report.booking_date or self._pay.instruction.requested_execution_date,
+            finance.payment_settled(inv.net_due_date,
+                                    report.booking_date or self._pay.instruction.requested_execution_date,
                                     inv.gross_amount, inv.currency)

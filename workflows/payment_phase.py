@@ -68,8 +68,9 @@ class PaymentPhase:
             await self._apply_controls()
         reservation = self._pay.reservation
         self._state.payment_run_id = reservation.payment_run_id
-        self._state.advance(S.IN_PAYMENT_RUN, f"payment run {reservation.payment_run_id} ({reservation.run_key}), "
-                                              f"attempt {self._pay.current.attempt}, EndToEndId {self._pay.current.end_to_end_id}")
+        self._state.advance(S.IN_PAYMENT_RUN,
+                            f"payment run {reservation.payment_run_id} ({reservation.run_key}), "
+                            f"attempt {self._pay.current.attempt}, EndToEndId {self._pay.current.end_to_end_id}")
 
     async def _follow_bank(self) -> bool | None:
         """True once the bank settled the current attempt; False when it was rejected or
@@ -82,7 +83,8 @@ class PaymentPhase:
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _ANSWERED,
                                  timedelta(hours=self._policy.bank_status_sla_hours), "BankSilent",
-                                 f"no status from the bank for {self._pay.current.end_to_end_id} (message {self._pay.current.message_id})")
+                                 f"no status from the bank for {self._pay.current.end_to_end_id} "
+                                 f"(message {self._pay.current.message_id})")
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _FINAL,
                                  timedelta(days=self._policy.settlement_sla_days), "NotSettled",
@@ -97,8 +99,10 @@ class PaymentPhase:
         inv = self._state.invoice
         await self._call(
             TreasuryActivities.register_expected_outflow,
-            ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id, currency=inv.currency,
-                            amount=inv.gross_amount, value_date=self._pay.instruction.requested_execution_date, state=OutflowState.ACTUAL),
+            ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id,
+                            currency=inv.currency,
+                            amount=inv.gross_amount, value_date=self._pay.instruction.requested_execution_date,
+                            state=OutflowState.ACTUAL),
             summary=f"cash out: {inv.gross_amount} {inv.currency} actual", via=opts.TREASURY,
         )
         return True
@@ -150,7 +154,8 @@ class PaymentPhase:
                                  next_look - workflow.now(), "next look at the ERP open item")
             next_look = None
             if workflow.now() >= deadline and self._cases.open is None:
-                self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}", hold=False)
+                self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}",
+                                hold=False)
 
     async def _await_reopen(self) -> None:
         """A returned payment is paid again only once the ERP has reopened the item (from the
@@ -174,7 +179,9 @@ class PaymentPhase:
             await self._wait(lambda: self._pay.clearing_hint, timedelta(hours=self._policy.clearing_check_hours),
                              "next look at the ERP open item")
             if workflow.now() >= deadline and self._cases.open is None:
-                self._open_case("NotReopened", f"returned by the bank but the ERP still shows {doc.invoice_document} cleared", hold=False)
+                self._open_case("NotReopened",
+                                f"returned by the bank but the ERP still shows {doc.invoice_document} cleared",
+                                hold=False)
 
     async def _remediate(self, resumed: bool = False) -> None:
         """`resumed`: a continued run waits on with the open case (the payment's, a hold of the
@@ -218,7 +225,8 @@ class PaymentPhase:
                 or attempt.reason_code not in ACCOUNT_REASONS or request.bank_details_corrected):
             return
         current = self._state.invoice.bank_account_id
-        named = request.bank_account_id or (request.corrected_invoice.bank_account_id if request.corrected_invoice else None)
+        named = request.bank_account_id or (request.corrected_invoice.bank_account_id
+                                            if request.corrected_invoice else None)
         if named is None or named == current:
             raise ValueError(f"the bank refused the payee's account ({attempt.reason}): name another bank account "
                              "(bank_account_id), or set bank_details_corrected once master data has corrected it in "

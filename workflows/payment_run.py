@@ -120,7 +120,8 @@ class PaymentRun:
         while True:
             try:
                 await workflow.wait_condition(lambda: self._release is not None,
-                                              timeout=timedelta(hours=req.release_sla_hours), timeout_summary="release SLA")
+                                              timeout=timedelta(hours=req.release_sla_hours),
+                                              timeout_summary="release SLA")
                 break
             except TimeoutError:
                 if not flagged:  # visible to treasury-ops in the Web UI; the run keeps waiting
@@ -207,8 +208,10 @@ class PaymentRun:
             s.not_taken += ref.payments
             return
         s.message_ids.append(ref.message_id)
-        await self._call(A.tell_lifecycles, LifecycleNotice(run_key=run_key, kind="included", message_id=ref.message_id),
-                         summary=f"tell {ref.payments} lifecycles they are in {ref.message_id}", via=opts.RUN_LIFECYCLE_CALLS)
+        await self._call(A.tell_lifecycles, LifecycleNotice(run_key=run_key, kind="included",
+                                                            message_id=ref.message_id),
+                         summary=f"tell {ref.payments} lifecycles they are in {ref.message_id}",
+                         via=opts.RUN_LIFECYCLE_CALLS)
         s.paid_invoices += ref.payments
         s.total += ref.total
 

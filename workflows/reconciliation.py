@@ -40,8 +40,10 @@ class Reconciliation:
         info = workflow.info()
         today = workflow.now().date()
         since = today - timedelta(days=req.cleared_lookback_days)
-        self._report = report = ReconciliationReport(company_code=req.company_code, paying_account_id=req.paying_account_id,
-                                                     run_at=workflow.now(), workflow_id=info.workflow_id, run_id=info.run_id)
+        self._report = report = ReconciliationReport(company_code=req.company_code,
+                                                     paying_account_id=req.paying_account_id,
+                                                     run_at=workflow.now(), workflow_id=info.workflow_id,
+                                                     run_id=info.run_id)
         workflow.set_current_details("gathering facts from the ERP, the lifecycles, treasury and the bank")
         erp = await self._call(
             A.erp_supplier_items, ErpItemsQuery(company_code=req.company_code, cleared_since=since),

@@ -103,7 +103,8 @@ class SupplierAnswers:
     def _enqueue(self, code: ResponseCode, reasons: list[tuple[str, str]], note: str) -> None:
         receipt, inv = self._answer_receipt, self._state.invoice
         buyer_endpoint, buyer_name = BUYER_PARTIES.get(inv.company_code, BUYER_PARTIES["1710"])
-        supplier_name = (self._validated.supplier_name if self._validated is not None else None) or receipt.supplier_endpoint
+        supplier_name = ((self._validated.supplier_name if self._validated is not None else None)
+                         or receipt.supplier_endpoint)
         self._answer_codes.append(code)
         self._answer_queue.append(InvoiceResponse(
             invoice_key=inv.key, document_id=receipt.document_id, supplier_endpoint=receipt.supplier_endpoint,

@@ -104,9 +104,11 @@ class SupplierControls:
         around it do not continue as new (nested steps): resuming would block or lift again."""
         doc = self._state.erp_document
         if not resumed:
-            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}" for c in self._bank_changes)
+            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}"
+                                for c in self._bank_changes)
             if doc is not None:
-                await self._step(lambda: self._payment_block(BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
+                await self._step(lambda: self._payment_block(
+                    BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
             self._open_case(BANK_CASE, f"supplier {self._state.invoice.supplier_id} bank details changed ({changes}); "
                                        "payment held until confirmed", hold=True)
             self._bank_case_id = self._cases.open.case_id
@@ -117,15 +119,18 @@ class SupplierControls:
         self._bank_case_id = None
         self._state.case_changed()
         if doc is not None:
-            await self._step(lambda: self._payment_block("", f"lift the payment block on ERP document {doc.invoice_document}"))
+            await self._step(lambda: self._payment_block(
+                "", f"lift the payment block on ERP document {doc.invoice_document}"))
         # The new account is what the ERP holds now: validate again so that one is paid.
         self._validated = await self._step(self._validate)
         del self._bank_changes[:handled]
         self._bank_confirmation = None
-        self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; pays to {self._validated.bank_account.masked()}")
+        self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; "
+                           f"pays to {self._validated.bank_account.masked()}")
 
     async def _payment_block(self, reason: str, summary: str) -> None:
-        await self._call(ErpActivities.set_payment_block, PaymentBlock(erp_document=self._state.erp_document, reason=reason),
+        await self._call(ErpActivities.set_payment_block,
+                         PaymentBlock(erp_document=self._state.erp_document, reason=reason),
                          summary=summary, via=opts.ERP)
 
     # -- messages ------------------------------------------------------------------------

@@ -47,7 +47,8 @@ class VendorMasterSync:
             notice = BankChangeNotice(batch_key=f"vendor-sync:{info.workflow_id}/{info.run_id}",
                                       changes=result.bank_changes)
             queued = await call(A.queue_bank_change_signals, notice,
-                                summary=f"queue {len(result.bank_changes)} bank changes for the suppliers' running lifecycles",
+                                summary=f"queue {len(result.bank_changes)} bank changes "
+                                        "for the suppliers' running lifecycles",
                                 via=opts.LIFECYCLE_CALLS, outages=self._outages)
             if queued:
                 told = await call(D.deliver_to_lifecycles, DeliveryRequest(batch_keys=[notice.batch_key]),

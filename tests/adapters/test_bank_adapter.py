@@ -29,7 +29,8 @@ FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
 
 @pytest.fixture(scope="module")
 def bank_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running(lambda port, log: mock_bank(port, clock=CLOCK, log=log), tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
+    with running(lambda port, log: mock_bank(port, clock=CLOCK, log=log),
+                 tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
         yield url
 
 
