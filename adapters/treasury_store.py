@@ -49,7 +49,7 @@ class OutflowRow(SQLModel, table=True):
 
 def _sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
-    if not parsed.get_backend_name() == "sqlite" or parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     if parsed.database.startswith("file:"):  # URI form: leave it to the caller
         return None

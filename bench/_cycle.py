@@ -74,7 +74,7 @@ async def cycle(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter
                 watcher.cancel()
                 try:
                     await progress.poll_once()  # the last word, after the watcher stopped
-                except Exception:
+                except Exception:  # noqa: BLE001 - the figures then come from the watcher's last count
                     pass
     return progress, failures
 
@@ -136,7 +136,7 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
     before = cpu.sample()
     try:
         if problem := await progress.wait_for("ACCEPTED", deadline, alive):
-            return failures + [problem]
+            return [*failures, problem]
         state = await bank_state(bank_url)
         for _ in range(args.max_days):  # until the bank has booked every payment
             if state["payments"]["booked"] >= state["payments"]["accepted"]:
@@ -148,7 +148,7 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
             return [*failures, f"{problem} (bank booked {booked}, accepted {accepted})"]
         await _advance(bank_url, f)  # closes the booking day: its camt.053 is released
         if problem := await progress.wait_for("COMPLETED", deadline, alive):
-            return failures + [problem]
+            return [*failures, problem]
     finally:
         f.cpu["bank answers, advances, clearing"] = cpu.since(before)
     return failures

@@ -66,7 +66,7 @@ class Progress:
         while True:
             try:
                 await self.poll_once()
-            except Exception as e:  # a slow visibility answer: note it, keep polling
+            except Exception as e:  # noqa: BLE001 - a slow visibility answer: note it, keep polling
                 print(f"  visibility count failed: {e}", flush=True)
             await asyncio.sleep(self.interval)
 

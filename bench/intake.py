@@ -159,7 +159,7 @@ async def main(args: argparse.Namespace) -> int:
                 results, elapsed = await push_all(http, docs, concurrency)
                 cpu1 = [cpu_seconds(intake.pid), cpu_seconds(temporal_pid) if temporal_pid else float("nan"),
                         time.process_time()]
-                cpu = [b - a for a, b in zip(cpu0, cpu1)]
+                cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
                 lags = await start_lags(env.client, results) if new else None
                 report(name, results, elapsed, lags, cpu)
                 wrong = [r for r in results if r[3] != 201 or r[4].get("started") is not new]

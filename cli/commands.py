@@ -94,7 +94,7 @@ def status_row(view: InvoiceLifecycleStatus) -> tuple[str, ...]:
 
 def format_table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(len(_HEADER))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [_HEADER, *rows])
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [_HEADER, *rows])
 
 
 async def status() -> int:

@@ -48,7 +48,7 @@ async def statuses(handle: WorkflowHandle) -> list[str]:
 
 async def all_went_through(handles: list[WorkflowHandle], status: str, timeout: float = 30) -> None:
     async def check():
-        missing = [h.id for h, seen in zip(handles, await asyncio.gather(*(statuses(h) for h in handles)))
+        missing = [h.id for h, seen in zip(handles, await asyncio.gather(*(statuses(h) for h in handles)), strict=True)
                    if status not in seen]
         assert not missing, f"{len(missing)} lifecycles never {status}, e.g. {missing[:3]}"
 

@@ -83,7 +83,7 @@ async def test_silent_bank_case_then_a_hand_rejection_is_checked_and_pays_once(c
 async def test_refused_file_rejects_each_payment_for_treasury(client, sap_server, bank_server, store):
     await bank_admin.set_account(bank_server, "ACME", behaviour="reject-file")
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        invoice, handle = await scheduled(client, worker)
+        _, handle = await scheduled(client, worker)
         summary = await pay(client, worker.task_queue)
         view = await wait_for_status(handle, "AWAITING_REMEDIATION")
         await handle.terminate("test done")
@@ -119,7 +119,7 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
                                     get_settings().paying_accounts)
         fault = await submit_then_lose_the_answer(real)
         async with new_worker(client, sap_server, store, bank_url=bank_server, replace=[fault]) as worker:
-            invoice, handle = await scheduled(client, worker)
+            _, handle = await scheduled(client, worker)
             async with bank_inbox(client, worker.task_queue):
                 summary = await pay(client, worker.task_queue)
                 view = await wait_for_history(handle, "ACCEPTED")
@@ -133,7 +133,7 @@ async def test_return_after_settlement_reopens_and_pays_again_once(client, sap_s
     await bank_admin.set_account(bank_server, "ACME", behaviour="return-later",
                                  parameters={"days": 1, "reason": "MD07"})
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        invoice, handle = await scheduled(client, worker)
+        _, handle = await scheduled(client, worker)
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue)
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server)

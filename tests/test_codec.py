@@ -141,7 +141,7 @@ def test_load_codec_from_key_or_key_file(tmp_path):
 
 
 def test_load_codec_without_key_explains_the_settings():
-    with pytest.raises(CodecKeyMissing, match="FINSYNC_CODEC_KEY.*FINSYNC_CODEC_KEY_FILE"):
+    with pytest.raises(CodecKeyMissing, match=r"FINSYNC_CODEC_KEY.*FINSYNC_CODEC_KEY_FILE"):
         load_codec(Settings(codec_key=None, codec_key_file=None))
 
 

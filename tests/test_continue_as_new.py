@@ -112,7 +112,7 @@ async def test_held_lifecycle_continues_under_a_flood_and_resumes_its_case(
 
 
 @pytest.mark.clock_sensitive
-async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_client, sap_server, bank_server, store):
+async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_client, sap_server, bank_server, store):  # noqa: F811
     client = can_client
     await bank_admin.reset(bank_server)
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
@@ -143,7 +143,7 @@ async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_clien
     assert scheduled_activities(chain, "register_expected_outflow") == 2  # expected, then actual
 
 
-async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store):
+async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store):  # noqa: F811
     client = can_client
     invoice = Invoice.model_validate(invoice_json(
         approved_by=None, submitted_by="ap.sam", net_amount="10000.00", tax_amount="1900.00", gross_amount="11900.00",

@@ -34,7 +34,7 @@ async def held_under(handle, case_type: str):
     return await assert_eventually(check)
 
 
-async def test_document_conflict_hold_continues_and_is_resolved_once(can_client, sap_server, store):
+async def test_document_conflict_hold_continues_and_is_resolved_once(can_client, sap_server, store):  # noqa: F811
     client = can_client
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
@@ -59,7 +59,7 @@ async def test_document_conflict_hold_continues_and_is_resolved_once(can_client,
     assert reserved.instruction.invoice_key == invoice.key
 
 
-async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_client, sap_server, store):
+async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_client, sap_server, store):  # noqa: F811
     client = can_client
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
@@ -87,7 +87,7 @@ async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_cl
 
 
 @pytest.mark.clock_sensitive
-async def test_remediation_continues_and_the_refused_account_is_still_refused(can_client, sap_server, bank_server,
+async def test_remediation_continues_and_the_refused_account_is_still_refused(can_client, sap_server, bank_server,  # noqa: F811
                                                                               store):
     # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
     await bank_admin.reset(bank_server)

@@ -81,7 +81,7 @@ async def test_a_pain002_naming_3000_payments_tells_each_lifecycle_once(client, 
         async with gate:
             return await _signals(client, workflow_id)
 
-    answers = dict(zip(lifecycles, await asyncio.gather(*(told(w) for w in lifecycles.values()))))
+    answers = dict(zip(lifecycles, await asyncio.gather(*(told(w) for w in lifecycles.values())), strict=True))
     for workflow_id in lifecycles.values():
         await client.get_workflow_handle(workflow_id).terminate("test done")
 

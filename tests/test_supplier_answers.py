@@ -31,9 +31,9 @@ async def start(client: Client, worker, invoice: Invoice, receipt: EInvoiceRecei
                                        start_signal="einvoice_received", start_signal_args=[receipt])
 
 
-async def codes(mock_url: str, number: str, expected: list[str]) -> None:
+async def codes(url: str, number: str, expected: list[str]) -> None:
     async def check():
-        side = await supplier_side(mock_url, number)
+        side = await supplier_side(url, number)
         assert [(r["code"], r["ignored"]) for r in side["responses"]] == [(c, "") for c in expected], side["responses"]
     await assert_eventually(check, timeout=30)
 

@@ -81,7 +81,7 @@ async def test_cli_bad_invoice_fails_the_workflow_with_the_reason(client, tempor
             assert (await cli_start(temporal_address, worker.task_queue, workflow_id, json.dumps(body))).returncode == 0
             handle = client.get_workflow_handle(workflow_id)
 
-            async def failed():
+            async def failed(handle=handle, name=name):
                 described = await handle.describe()
                 assert described.status == WorkflowExecutionStatus.FAILED, (name, described.status)
 

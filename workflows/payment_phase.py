@@ -77,9 +77,9 @@ class PaymentPhase:
         returned; None when the run released it unsent."""
         await self._wait_or_case(lambda: self._pay.outcome() != "reserved", timedelta(days=1), "PaymentRunStalled",
                                  "reserved by a payment run that has not sent its file for a day")
-        if self._pay.outcome() == "released":
-            if not workflow.patched(EVIDENCE_PATCH) or not await self._release_is_void():
-                return None
+        if self._pay.outcome() == "released" and (
+                not workflow.patched(EVIDENCE_PATCH) or not await self._release_is_void()):
+            return None
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _ANSWERED,
                                  timedelta(hours=self._policy.bank_status_sla_hours), "BankSilent",

@@ -92,8 +92,8 @@ class Reconciliation:
         counts = report.counts()
         for kind, (found, healed) in counts.items():
             finance.record_drifts(found, healed, kind)
-        lines = [f"**{len(report.drifts)} drifts**, {len(report.drifts) - len(open_drifts)} healed, "
-                 f"{len(open_drifts)} for people ({report.company_code}, {report.paying_account_id})"]
+        lines = [(f"**{len(report.drifts)} drifts**, {len(report.drifts) - len(open_drifts)} healed, "
+                  f"{len(open_drifts)} for people ({report.company_code}, {report.paying_account_id})")]
         lines += [f"{kind}: {found} found, {healed} healed" for kind, (found, healed) in sorted(counts.items())]
         workflow.set_current_details("\n\n".join(lines))
 

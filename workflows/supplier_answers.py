@@ -55,7 +55,7 @@ class SupplierAnswers:
         if code is C.RE:
             if self._conflicts:
                 reasons = [REFUSAL_REASONS["duplicate"]]
-            reasons = reasons + [("OTH", (note or "cancelled by the buyer")[:500])]
+            reasons = [*reasons, ("OTH", (note or "cancelled by the buyer")[:500])]
         self._wanted.append((code, reasons, note))
         self._flush_answers()
 

@@ -65,9 +65,9 @@ class VendorMasterSync:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(ExceptionOwner.MASTER_DATA.value),
                                                sa.EXCEPTION_TYPE.value_set(CASE_TYPE)])
         read = f"delta since {result.delta_token_used}" if result.delta_token_used else "full read"
-        lines = [f"**{result.suppliers_read} suppliers read** ({read}), {result.suppliers_changed} changed, "
-                 f"{result.bank_accounts_read} bank accounts, {len(result.issues)} issues, "
-                 f"{len(result.bank_changes)} bank changes, {result.signals_sent} signals to lifecycles"]
+        lines = [(f"**{result.suppliers_read} suppliers read** ({read}), {result.suppliers_changed} changed, "
+                  f"{result.bank_accounts_read} bank accounts, {len(result.issues)} issues, "
+                  f"{len(result.bank_changes)} bank changes, {result.signals_sent} signals to lifecycles")]
         lines += [f"{i.kind}: {i.detail}" for i in result.issues[:20]]
         lines += [f"bank change {c.supplier_id}/{c.bank_account_id}: {c.old_masked} → {c.new_masked}"
                   for c in result.bank_changes[:20]]

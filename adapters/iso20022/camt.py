@@ -113,7 +113,7 @@ def _entries(ntry: Node, account_currency: str) -> list[StatementEntry]:
         StatementEntry(amount=a[0], currency=a[1] or amount[1] or account_currency,
                        **{**common, "entry_reference": d.text("Refs/AcctSvcrRef") or common["entry_reference"]},
                        **_references(d, subfamily))
-        for d, a in zip(details, itemised)
+        for d, a in zip(details, itemised, strict=True)
     ]
 
 

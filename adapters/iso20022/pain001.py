@@ -119,7 +119,7 @@ def build_pain001(file: PaymentFile) -> bytes:
     _account(batch, "DbtrAcct", file.debtor.iban, file.debtor.currency)
     _agent(batch, "DbtrAgt", file.debtor.bic)
 
-    for p, amount in zip(file.payments, amounts):
+    for p, amount in zip(file.payments, amounts, strict=True):
         tx = _el(batch, "CdtTrfTxInf")
         ids = _el(tx, "PmtId")
         _el(ids, "InstrId", p.end_to_end_id)
