@@ -172,9 +172,11 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                              summary=f"block ERP document {doc.invoice_document} for payment", via=opts.ERP)
             await self._call(TreasuryActivities.withdraw_expected_outflow, self._state.invoice.key,
                              summary="withdraw the expected outflow", via=opts.TREASURY)
+        cancel = self._cancel
+        assert cancel is not None  # _Cancelled is raised for a cancel only
         if self._cases.open is not None:
-            self._cases.close(self._cancel.requested_by, f"invoice cancelled: {self._cancel.reason}")
-        self._state.advance(InvoiceStatus.CANCELLED, f"by {self._cancel.requested_by}: {self._cancel.reason}")
+            self._cases.close(cancel.requested_by, f"invoice cancelled: {cancel.reason}")
+        self._state.advance(InvoiceStatus.CANCELLED, f"by {cancel.requested_by}: {cancel.reason}")
 
     # -- exceptions and waiting ----------------------------------------------------------
     async def _step(self, action: Callable[[], Awaitable[T]], stage: Stage | None = None, held: bool = False) -> T:
@@ -210,7 +212,9 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
     async def _wait_for_person(self, done: Callable[[], bool]) -> None:
         """Wait for `resolve`, `cancel` or `done`, escalating the case each time its SLA passes."""
         while True:
-            sla_left = self._cases.open.sla_due_at - workflow.now()
+            case = self._cases.open
+            assert case is not None, "a person is awaited under an open case"
+            sla_left = case.sla_due_at - workflow.now()
             if await self._wait(lambda: done() or self._resolution is not None, sla_left, "exception SLA"):
                 break
             self._cases.escalate()
@@ -260,6 +264,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.case_changed()
             return request.case_id
         self._resolution = request
+        assert self._cases.open is not None  # checked by the validator
         return self._cases.open.case_id
 
     @resolve.validator

@@ -15,6 +15,7 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionOwner, Severity
+    from workflows.lifecycle_parts import LifecycleParts
 
 INPUTS_PATCH = "operator-inputs-v1"
 INPUT_CASE = "OperatorInputRejected"
@@ -26,7 +27,7 @@ KNOWN_SIGNALS = ("bank_status", "bank_rejection", "settled", "returned", "statem
                  "released_from_payment_run", "einvoice_received", "bank_details_changed")
 
 
-class OperatorInputs:
+class OperatorInputs(LifecycleParts):
     def _init_operator_inputs(self) -> None:
         self._input_case_id: str | None = None
 

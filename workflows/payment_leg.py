@@ -44,6 +44,20 @@ class PaymentLeg:
     def current(self) -> PaymentAttempt | None:
         return self.attempts[-1] if self.attempts and self.instruction else None
 
+    @property
+    def live(self) -> PaymentAttempt:
+        """`current`, where the flow holds a reservation (from reserve() to clear_reservation()),
+        so there is one."""
+        current = self.current
+        assert current is not None, "no payment attempt is reserved"
+        return current
+
+    @property
+    def live_instruction(self) -> PaymentInstruction:
+        """The reserved attempt's instruction, as `live`."""
+        assert self.instruction is not None, "no payment attempt is reserved"
+        return self.instruction
+
     def outcome(self) -> str | None:
         return self.current.outcome if self.current else None
 
@@ -122,7 +136,7 @@ class PaymentLeg:
 
     def confirm_failure(self, evidence: BankEvidence) -> None:
         """The bank's own messages confirm the current attempt will not be paid."""
-        current = self.current
+        current = self.live
         self.confirmed.add(current.end_to_end_id)
         current.bank_evidence = evidence.detail
         if self.instruction is not None and current.reason_code in ACCOUNT_REASONS:
@@ -130,14 +144,14 @@ class PaymentLeg:
 
     def not_booked(self, evidence: BankEvidence) -> None:
         """A balanced statement past value date + margin shows no debit: the attempt failed."""
-        current = self.current
+        current = self.live
         code = current.reason_code or "MS03"
         current.outcome, current.reason_code = "rejected", code
         current.reason = f"not booked by the bank ({evidence.detail})"
         self.confirm_failure(evidence)
 
     def report(self, reported: str) -> None:
-        self.current.reported_rejection = reported
+        self.live.reported_rejection = reported
 
     def manual_rejection(self, rejection: BankRejection) -> BankStatusReport:
         """Histories from before hand reports were checked with the bank replay this."""

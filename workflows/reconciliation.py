@@ -74,6 +74,7 @@ class Reconciliation:
     async def _heal(self, drift: Drift) -> None:
         if drift.kind != DriftKind.ERP_CLEARED_LIFECYCLE_WAITING:
             return
+        assert drift.workflow_id is not None  # find_drifts names the lifecycle of every such drift
         try:
             # The lifecycle's own "look at the ERP now" hint: it clears itself from what it reads.
             await workflow.get_external_workflow_handle(drift.workflow_id).signal("statement_posted")

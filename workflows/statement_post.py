@@ -75,6 +75,7 @@ class StatementPost:
 
     async def _post(self, req: StatementPostRequest) -> StatementOutcome | None:
         report, outcome = self._report, None
+        assert report is not None  # set by run()
         for look in range(1, req.looks + 1):
             try:
                 outcome = await self._call(A.post_statement_to_erp, req.bank_message_id,
@@ -93,6 +94,7 @@ class StatementPost:
                 # The ERP may still be working on the lost post: looking again too soon would miss it.
                 await workflow.sleep(timedelta(seconds=req.settle_seconds),
                                      summary="let the ERP finish an unanswered post")
+        assert outcome is not None  # looks >= 1
         minutes = round(req.settle_seconds * (req.looks - 1) / 60, 1)
         report.problems += outcome.problems + [
             f"statement {key} was sent to the ERP without a recorded answer, and after {req.looks} looks "

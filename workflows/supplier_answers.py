@@ -26,13 +26,14 @@ with workflow.unsafe.imports_passed_through():
     from canonical.einvoice import EInvoiceReceipt
     from canonical.invoice_response import BUYER_PARTIES, REFUSAL_REASONS, InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
+    from workflows.lifecycle_parts import LifecycleParts
 
 C = ResponseCode
 
 _CODE_FOR = {S.ON_HOLD: C.UQ, S.POSTED: C.AP, S.CLEARED: C.PD, S.CANCELLED: C.RE}
 
 
-class SupplierAnswers:
+class SupplierAnswers(LifecycleParts):
     def _init_answers(self) -> None:
         self._answer_receipt: EInvoiceReceipt | None = None
         self._wanted: list[tuple[ResponseCode, list[tuple[str, str]], str]] = []  # every status change to tell
@@ -102,6 +103,7 @@ class SupplierAnswers:
 
     def _enqueue(self, code: ResponseCode, reasons: list[tuple[str, str]], note: str) -> None:
         receipt, inv = self._answer_receipt, self._state.invoice
+        assert receipt is not None  # answers start with the receipt
         buyer_endpoint, buyer_name = BUYER_PARTIES.get(inv.company_code, BUYER_PARTIES["1710"])
         supplier_name = ((self._validated.supplier_name if self._validated is not None else None)
                          or receipt.supplier_endpoint)

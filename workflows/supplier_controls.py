@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
+    from workflows.lifecycle_parts import LifecycleParts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
 BANK_CASE = "BankDetailsChanged"
@@ -41,7 +42,7 @@ _MAX_SEEN = 500  # sha256s remembered for de-duplication
 _MAX_CONFLICTS = 20  # document conflicts kept in words; the case says there were more
 
 
-class SupplierControls:
+class SupplierControls(LifecycleParts):
     def _init_controls(self) -> None:
         self._seen_documents: list[str] = []
         self._conflicts: list[str] = []  # unresolved document conflicts, in words
@@ -92,6 +93,7 @@ class SupplierControls:
         if resume is None:
             reason = "; ".join(self._conflicts)
             self._open_case(CONFLICT_CASE, f"{reason}: not paid until AP says which document is right", hold=True)
+            assert self._cases.open is not None
             self._conflict_case_id = self._cases.open.case_id
         handled = resume.conflicts_held if resume else len(self._conflicts)
         with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.DOCUMENT_CONFLICT, conflicts_held=handled)):
@@ -111,10 +113,12 @@ class SupplierControls:
                     BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
             self._open_case(BANK_CASE, f"supplier {self._state.invoice.supplier_id} bank details changed ({changes}); "
                                        "payment held until confirmed", hold=True)
+            assert self._cases.open is not None
             self._bank_case_id = self._cases.open.case_id
         with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.BANK_DETAILS)):
             await self._wait_for_person(lambda: self._bank_confirmation is not None)
         confirmation, handled = self._bank_confirmation, len(self._bank_changes)
+        assert confirmation is not None  # `resolve` is refused on this case: only a confirmation ends it
         self._cases.close(confirmation.confirmed_by, f"bank details confirmed: {confirmation.note}")
         self._bank_case_id = None
         self._state.case_changed()
@@ -192,6 +196,7 @@ class SupplierControls:
     @workflow.update
     def confirm_bank_details(self, request: ConfirmBankDetails) -> str:
         self._bank_confirmation = request
+        assert self._bank_case_id is not None  # checked by the validator
         return self._bank_case_id
 
     @confirm_bank_details.validator
