@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from adapters.bank import BankClient
 from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
@@ -126,7 +126,7 @@ def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account
                                          BankMessageRow.account == account_id,
                                          BankMessageRow.recorded_at >= _start_of(since))
     with Session(engine) as session:
-        rows = list(session.exec(query.order_by(BankMessageRow.recorded_at)))
+        rows = list(session.exec(query.order_by(col(BankMessageRow.recorded_at))))
     for row in rows:
         try:
             statements = read_message_all(MessageKind.STATEMENT, row.body)
@@ -154,10 +154,10 @@ def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account
 
 def message_problems(engine, since: date, acknowledged: set[str]) -> list[BankFinding]:
     """Bank messages the inbox recorded with a problem, unless treasury acknowledged them."""
-    query = select(BankMessageRow).where(BankMessageRow.problem.is_not(None),
+    query = select(BankMessageRow).where(col(BankMessageRow.problem).is_not(None),
                                          BankMessageRow.recorded_at >= _start_of(since))
     with Session(engine) as session:
-        rows = list(session.exec(query.order_by(BankMessageRow.recorded_at, BankMessageRow.bank_message_id)))
+        rows = list(session.exec(query.order_by(col(BankMessageRow.recorded_at), col(BankMessageRow.bank_message_id))))
     return [BankFinding(kind=DriftKind.STATEMENT_ENTRY_UNMATCHED, key=r.bank_message_id,
                         detail=f"{r.kind} {r.bank_message_id}: {r.problem}")
             for r in rows if r.bank_message_id not in acknowledged]

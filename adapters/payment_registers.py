@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.sql import table
 from canonical.bank import BankMessage, MessageKind
 from canonical.payment import PaymentRecord
 
@@ -99,7 +100,7 @@ class PostedStatementRow(SQLModel, table=True):
 
 PENDING = "pending"  # a statement claimed for posting whose ERP answer is not recorded (yet)
 
-_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
+_TABLES = [table(t) for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
                                  FileRefusalRow)]
 
 
@@ -161,7 +162,7 @@ class PaymentRegisters:
         """Idempotent: an EndToEndId is registered once, with what it was first sent as."""
         with Session(self.engine) as session:
             known = set(session.exec(select(PaymentRow.end_to_end_id).where(
-                PaymentRow.end_to_end_id.in_([r.end_to_end_id for r in records]))))
+                col(PaymentRow.end_to_end_id).in_([r.end_to_end_id for r in records]))))
             for r in records:
                 if r.end_to_end_id not in known:
                     session.add(PaymentRow(**r.model_dump(exclude={"schema_version", "amount"}), amount=str(r.amount)))
@@ -178,7 +179,8 @@ class PaymentRegisters:
         unique = sorted(set(end_to_end_ids))
         with Session(self.engine) as session:
             for start in range(0, len(unique), 500):  # below SQLite's bound-parameter limit
-                rows = session.exec(select(PaymentRow).where(PaymentRow.end_to_end_id.in_(unique[start:start + 500])))
+                chunk = unique[start:start + 500]
+                rows = session.exec(select(PaymentRow).where(col(PaymentRow.end_to_end_id).in_(chunk)))
                 found.update((row.end_to_end_id, _record(row)) for row in rows)
         return found
 
@@ -218,12 +220,13 @@ class PaymentRegisters:
     def known_message_ids(self, ids: list[str]) -> set[str]:
         with Session(self.engine) as session:
             return set(session.exec(select(BankMessageRow.bank_message_id)
-                                    .where(BankMessageRow.bank_message_id.in_(ids))))
+                                    .where(col(BankMessageRow.bank_message_id).in_(ids))))
 
     def unapplied_messages(self, limit: int = 200) -> list[BankMessage]:
         with Session(self.engine) as session:
-            rows = session.exec(select(BankMessageRow).where(BankMessageRow.applied_at.is_(None))
-                                .order_by(BankMessageRow.recorded_at, BankMessageRow.bank_message_id).limit(limit))
+            rows = session.exec(select(BankMessageRow).where(col(BankMessageRow.applied_at).is_(None))
+                                .order_by(col(BankMessageRow.recorded_at), col(BankMessageRow.bank_message_id))
+                                .limit(limit))
             return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
                                 received_at=r.recorded_at, body=r.body) for r in rows]
 
@@ -239,7 +242,7 @@ class PaymentRegisters:
         since = datetime.combine(day, time.min, tzinfo=UTC)
         with Session(self.engine) as session:
             rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since)
-                                .order_by(BankMessageRow.recorded_at))
+                                .order_by(col(BankMessageRow.recorded_at)))
             return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
                                 received_at=r.recorded_at, body=r.body) for r in rows]
 
@@ -263,8 +266,8 @@ class PaymentRegisters:
 
     def message_problems(self) -> list[tuple[str, str]]:
         with Session(self.engine) as session:
-            rows = session.exec(select(BankMessageRow).where(BankMessageRow.problem.is_not(None)))
-            return [(r.bank_message_id, r.problem) for r in rows]
+            rows = session.exec(select(BankMessageRow).where(col(BankMessageRow.problem).is_not(None)))
+            return [(r.bank_message_id, r.problem or "") for r in rows]  # none is None: see the query
 
     # -- statements posted to the ERP ---------------------------------------------------
     def statement_posting(self, statement_key: str) -> tuple[str, str] | None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, update
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
+
+from adapters.sql import table
 
 
 class EInvoicePushRow(SQLModel, table=True):
@@ -28,7 +30,7 @@ class PushRegister:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, **pool)
-        SQLModel.metadata.create_all(self.engine, tables=[EInvoicePushRow.__table__])
+        SQLModel.metadata.create_all(self.engine, tables=[table(EInvoicePushRow)])
 
     def known(self, sha256: str) -> str | None:
         """The lifecycle that already has this document (and count the push), or None."""
@@ -37,7 +39,7 @@ class PushRegister:
             row = session.get(EInvoicePushRow, sha256)
             if row is None:
                 return None
-            session.exec(update(EInvoicePushRow).where(EInvoicePushRow.sha256 == sha256)
+            session.exec(update(EInvoicePushRow).where(col(EInvoicePushRow.sha256) == sha256)
                          .values(pushes=EInvoicePushRow.pushes + 1, last_at=now))
             session.commit()
             return row.workflow_id
