@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from typing import Any
 
 import pydantic
 from temporalio.client import Client, TLSConfig
@@ -94,7 +95,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
 
 def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
                  einvoice: EInvoiceClient | None = None, **overrides) -> Worker:
-    options = dict(
+    options: dict[str, Any] = dict(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(client, settings, sap, store, bank, einvoice),

@@ -34,6 +34,7 @@ from adapters.payment_run_store import (
     PaymentRunStore,
     RunFileRow,
     RunHeaderRow,
+    RunItemRow,
 )
 from adapters.sap import SapClient
 from adapters.sap_run_claims import SapRunClaims
@@ -80,7 +81,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         """Runs for one paying account never overlap, whoever started them (CLI or Schedule).
         Busy: retried until the other run ends. A holder that ended without releasing (e.g.
         terminated) is detected through Temporal and replaced."""
-        me = activity.info().workflow_id
+        me, _ = _caller()
         holder = await asyncio.to_thread(self._registers.lock_holder, account_id)
         ended = None
         if holder and holder != me:
@@ -95,12 +96,12 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
     @activity.defn
     async def release_paying_account(self, account_id: str) -> None:
-        await asyncio.to_thread(self._registers.release_account, account_id, activity.info().workflow_id)
+        await asyncio.to_thread(self._registers.release_account, account_id, _caller()[0])
 
     @activity.defn
     async def register_payment_run(self, run_key: str) -> None:
         try:
-            await asyncio.to_thread(self._registers.register_payment_run, run_key, activity.info().workflow_run_id)
+            await asyncio.to_thread(self._registers.register_payment_run, run_key, _caller()[1])
         except PaymentRunAlreadyExecuted as e:
             raise business_error("PaymentRunAlreadyExecuted", str(e)) from e
 
@@ -108,11 +109,10 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     async def select_for_payment_run(self, request: SelectionRequest) -> RunSelection:
         """What is due, kept under the run key with who approved each invoice. Selecting
         commits nothing: no lifecycle is asked and no lock is taken before a release."""
-        info = activity.info()
+        workflow_id, workflow_run_id = _caller()
         outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency,
                                            request.due_by)
-        header = RunHeaderRow(run_key=request.run_key, workflow_id=info.workflow_id,
-                              workflow_run_id=info.workflow_run_id,
+        header = RunHeaderRow(run_key=request.run_key, workflow_id=workflow_id, workflow_run_id=workflow_run_id,
                               paying_account_id=request.paying_account_id, payment_run_id=request.payment_run_id,
                               run_date=request.run_date, selected_at=datetime.now(UTC))
         await asyncio.to_thread(self._runs.record_selection, header, outflows)  # a retry keeps the first selection
@@ -141,7 +141,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         run_key = request.run_key
         while chunk := await asyncio.to_thread(self._runs.items, run_key, (CLAIMED,), request.max_payments_per_file):
             number = len(await asyncio.to_thread(self._runs.files, run_key)) + 1
-            reserved = [ReservedPayment.model_validate_json(await unseal(self._codec, i.reservation)) for i in chunk]
+            reserved = [ReservedPayment.model_validate_json(await unseal(self._codec, _sealed(i))) for i in chunk]
             message_id = f"FS-{run_key}-{number:02d}"
             payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P",
                                        created_at=request.created_at,
@@ -172,7 +172,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         every retry: the bank refuses a repeated MsgId (DUPL), which here means "already received"."""
         row = await asyncio.to_thread(self._runs.file, ref.message_id)
         xml = await unseal(self._codec, row.sealed_xml) if row else b""
-        if hashlib.sha256(xml).hexdigest() != ref.sha256:
+        if row is None or hashlib.sha256(xml).hexdigest() != ref.sha256:
             raise business_error("PaymentFileAltered",
                                  f"{ref.message_id} in the treasury store is not the file the run "
                                  "built (sha256 differs): nothing sent")
@@ -188,6 +188,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         # only now, so a file withdrawn unsent is in no register (its invoices are free again).
         records = [PaymentRecord.model_validate(r) for r in json.loads(row.records)]
         await asyncio.to_thread(self._registers.register_payments, records)
+        assert self._bank is not None, "this worker has no bank client to send payment files with"
         try:
             receipt = await self._bank.submit_payment_file(xml)
         except BankRejectedFile as e:
@@ -210,6 +211,18 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     @activity.defn
     async def release_unsent(self, request: UnsentRelease) -> UnsentReleaseResult:
         return await self.give_back_unsent(request, activity.heartbeat)
+
+
+def _caller() -> tuple[str, str]:
+    """The workflow id and run id of the payment run calling: only workflows run these."""
+    info = activity.info()
+    assert info.workflow_id is not None and info.workflow_run_id is not None, "not called by a workflow"
+    return info.workflow_id, info.workflow_run_id
+
+
+def _sealed(item: RunItemRow) -> bytes:
+    assert item.reservation is not None, f"{item.invoice_key} is claimed without a reservation"
+    return item.reservation
 
 
 def _record(r: ReservedPayment, run_key: str, payment_file: PaymentFile) -> PaymentRecord:

@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, Decimal
 from adapters.sap_goods_receipts import po_item_key
 from canonical.erp import PurchaseOrder, PurchaseOrderItem
 from canonical.invoice import InvoiceLine
-from canonical.money import minor_units
+from canonical.money import decimal_places, minor_units
 
 HUNDRED = Decimal(100)
 
@@ -145,4 +145,4 @@ def _money(value: Decimal, currency: str) -> str:
     1.00 per 3 PC → 0.3333."""
     units = Decimal(1).scaleb(-minor_units(currency))
     shown = value.quantize(Decimal("0.0001")).normalize()
-    return format(shown if shown.as_tuple().exponent < units.as_tuple().exponent else value.quantize(units), "f")
+    return format(shown if decimal_places(shown) > decimal_places(units) else value.quantize(units), "f")

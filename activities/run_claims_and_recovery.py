@@ -13,6 +13,7 @@ compare-and-set that excludes a submission) before any of its invoices is freed.
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from activities.errors import business_error, transient_error
 from adapters.payment_run_store import (
@@ -31,7 +32,14 @@ from adapters.payment_run_store import (
 )
 from adapters.sap_errors import SapBusinessError, SapOutcomeUnknown, SapTransientError
 from adapters.sap_run_claims import SapRunClaims
-from canonical.payment_run import ErpClaimResult, ErpClaims, LifecycleNotice, UnsentRelease, UnsentReleaseResult
+from canonical.payment_run import (
+    ErpClaimResult,
+    ErpClaims,
+    LifecycleNotice,
+    NoticeResult,
+    UnsentRelease,
+    UnsentReleaseResult,
+)
 from canonical.status import ErpDocument
 
 CLAIM_CHUNK = 250  # invoices per $batch: ~0.35 s on mock-sap (5,000 in ~7 s), well inside one SAP timeout
@@ -45,6 +53,11 @@ def erp_document(item: RunItemRow) -> ErpDocument:
                        accounting_document=item.accounting_document)
 
 
+def _document(item: RunItemRow) -> str:
+    assert item.invoice_document is not None, f"{item.invoice_key} is reserved without its ERP document"
+    return item.invoice_document
+
+
 def _erp_unavailable(e: Exception):
     return transient_error(f"ERP unavailable for the payment-run claim: {e}", getattr(e, "retry_after", None))
 
@@ -53,6 +66,10 @@ class RunClaimsAndRecovery:
     _runs: PaymentRunStore
     _claims: SapRunClaims
     _claim_chunk: int
+
+    if TYPE_CHECKING:  # RunLifecycleCalls's, its sibling in PaymentRunActivities
+        async def _tell_notice(self, notice: LifecycleNotice, progress: Progress) -> NoticeResult: ...
+        async def _tell_released(self, run_key: str, states: tuple[str, ...], progress: Progress) -> NoticeResult: ...
 
     async def _claim_all(self, claims: ErpClaims, progress: Progress) -> ErpClaimResult:
         before = await asyncio.to_thread(self._runs.counts, claims.run_key)
@@ -66,8 +83,9 @@ class RunClaimsAndRecovery:
                 raise _erp_unavailable(e) from e
             except SapBusinessError as e:  # SAP refused to read: no chunk would fare better
                 raise business_error("ErpClaimFailed", f"the ERP refused the payment-run claim: {e.message}") from e
-            claimed = [i.invoice_key for i in chunk if outcome[i.invoice_document] is None]
-            refused = {i.invoice_key: outcome[i.invoice_document] for i in chunk if outcome[i.invoice_document]}
+            answers = {i.invoice_key: outcome[_document(i)] for i in chunk}
+            claimed = [key for key, why in answers.items() if why is None]
+            refused = {key: why for key, why in answers.items() if why}
             await asyncio.to_thread(self._runs.move, claims.run_key, claimed, (RESERVED,), CLAIMED)
             await asyncio.to_thread(self._runs.move, claims.run_key, list(refused), (RESERVED,), ERP_REFUSED, None,
                                     refused)

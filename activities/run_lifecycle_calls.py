@@ -7,6 +7,7 @@ invoices not yet answered; the heartbeat shows how far it got."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import PayloadCodec
@@ -37,18 +38,20 @@ PARALLEL = 64  # calls in flight to the Temporal frontend (≤500 advised, guide
 _GONE = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
 Progress = Callable[[object], None]
+T = TypeVar("T")
 
 
 def lifecycle_id(item: ItemRef) -> str:
     return item.workflow_id or f"invoice-{item.invoice_key}"
 
 
-async def pooled(items: list, call: Callable[[object], Awaitable], record: Callable[[list], Awaitable],
+async def pooled(items: list[T], call: Callable[[T], Awaitable], record: Callable[[list], Awaitable],
                  progress: Progress, parallel: int = PARALLEL, batch: int = CHUNK) -> None:
     """`call` on every item, `parallel` at a time and never waiting for the slowest of a
     chunk; `record` gets (item, answer) pairs `batch` at a time: what is recorded, a retry
     skips. The first failure stops the rest; what was answered until then is recorded."""
-    pending, answered, done = iter(items), [], 0
+    pending, done = iter(items), 0
+    answered: list[tuple[T, Any]] = []
 
     async def flush() -> None:
         nonlocal answered, done

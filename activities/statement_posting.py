@@ -41,6 +41,7 @@ class Posting:
         outcome = StatementOutcome(bank_message_id=message.bank_message_id)
         problems: list[str] = []
         for statement in read_message_all(message.kind, message.body):
+            assert isinstance(statement, BankStatement), f"{message.kind} {message.bank_message_id} is no statement"
             key = f"{statement.account_iban}:{statement_number(statement)}"
             enriched = await asyncio.to_thread(_with_references, statement, self._registers)
             view = await self._post_one(enriched, key, message.bank_message_id, outcome, problems)

@@ -105,8 +105,9 @@ def claim_fields(run_id: str, run_date: date) -> dict:
 RELEASED_CLAIM = {"PaymentRunID": "", "PaymentRunDate": None}
 
 
-def is_claimed_by(invoice: dict, run_id: str, run_date: date) -> bool:
-    return (invoice.get("PaymentRunID") or "") == run_id and parse_date(invoice.get("PaymentRunDate")) == run_date
+def is_claimed_by(invoice: dict | None, run_id: str, run_date: date) -> bool:
+    return (invoice is not None and (invoice.get("PaymentRunID") or "") == run_id
+            and parse_date(invoice.get("PaymentRunDate")) == run_date)
 
 
 def claim_refusal(doc: ErpDocument, invoice: dict | None, item: OpenItem | None,

@@ -99,12 +99,14 @@ class SapRunClaims:
 
     async def _open_items(self, docs: list[ErpDocument],
                           invoices: dict[str, dict | None]) -> dict[str, OpenItem | None]:
-        present = [d for d in docs if invoices[d.invoice_document] is not None]
+        company = {d.invoice_document: invoice["CompanyCode"] for d in docs
+                   if (invoice := invoices[d.invoice_document]) is not None}
+        present = [d for d in docs if d.invoice_document in company]
         if not present:
             return {}
         answers = await self._batch(OPEN_ITEM_SRV, [
             BatchRequest("GET", "A_OperationalAcctgDocItemCube?$filter="
-                         + quote(open_item_filter(d, invoices[d.invoice_document]["CompanyCode"]), safe="'"))
+                         + quote(open_item_filter(d, company[d.invoice_document]), safe="'"))
             for d in present])
         items = {}
         for doc, [answer] in zip(present, answers, strict=True):

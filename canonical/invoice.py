@@ -2,14 +2,14 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from canonical.keys import invoice_key, invoice_workflow_id
 from canonical.money import CurrencyCode, Money, Quantity, check_scale, minor_units
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class PaymentTerms(BaseModel):
@@ -65,7 +65,8 @@ class Invoice(BaseModel):
     def _currency_scale(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
         # Fix the scale to the currency's minor units: "1190.0" EUR is carried as "1190.00".
         currency = info.data.get("currency")
-        return check_scale(amount, currency, info.field_name.replace("_", " ")) if currency else amount
+        what = (info.field_name or "amount").replace("_", " ")  # a field validator always has its field's name
+        return check_scale(amount, currency, what) if currency else amount
 
     @model_validator(mode="after")
     def _totals(self) -> "Invoice":

@@ -4,7 +4,7 @@ report. `find_drifts` is pure: the Reconciliation workflow runs it deterministic
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -140,7 +140,7 @@ def find_drifts(erp: list[ErpItem], lifecycles: dict[str, LifecycleFact], outflo
 
     for item in sorted(erp, key=lambda i: (i.fiscal_year, i.accounting_document)):
         doc, key = f"{item.accounting_document}/{item.fiscal_year}", item.invoice_key
-        if key is None:
+        if key is None or item.reference is None:  # the same: no reference, no invoice key
             if not item.clearing_document:
                 add(DriftKind.POSTED_WITHOUT_LIFECYCLE, doc,
                     f"open ERP item {doc} of supplier {item.supplier_id} has no "
@@ -149,7 +149,7 @@ def find_drifts(erp: list[ErpItem], lifecycles: dict[str, LifecycleFact], outflo
             continue
         wf_id = invoice_workflow_id(item.company_code, item.supplier_id, item.reference)
         life = lifecycles.get(wf_id)
-        money = dict(amount=item.amount, currency=item.currency)
+        money: dict[str, Any] = dict(amount=item.amount, currency=item.currency)
         if not item.clearing_document:
             if life is None:
                 add(DriftKind.POSTED_WITHOUT_LIFECYCLE, key, f"ERP document {doc} is open and no lifecycle exists",

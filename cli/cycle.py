@@ -156,15 +156,16 @@ async def start_sample_run(client: Client, task_queue: str, bank_url: str, views
         print(f"  payment run  {RUN_ID}: skipped, no sample waits for its first payment run (an earlier `up` ran it)",
               flush=True)
         return None
-    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=await bank_today(bank_url),
-                                horizon_days=60, requested_by="make-up")
+    run_date = await bank_today(bank_url)
+    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=run_date, horizon_days=60,
+                                requested_by="make-up")
     try:
         handle = await client.start_workflow(
             RUN_TYPE, request, id=RUN_ID, task_queue=task_queue, result_type=PaymentRunSummary,
             # A closed run under this id is a run that happened: never a second sample run.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"sample run: {PAYING_ACCOUNT} pays what falls due by "
-                           f"{request.run_date + timedelta(days=60)}")
+                           f"{run_date + timedelta(days=60)}")
     except WorkflowAlreadyStartedError:
         print(f"  payment run  {RUN_ID}: skipped, it already ran (or runs) on this stack", flush=True)
         return None

@@ -46,6 +46,10 @@ class ManagedProcess:
             )
         return self
 
+    def exited(self) -> bool:
+        """Started, and ended since."""
+        return self.proc is not None and self.proc.poll() is not None
+
     @property
     def pid(self) -> int:
         assert self.proc is not None

@@ -212,8 +212,14 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
 async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
     procs: list[ManagedProcess] = []
     main, loop, received = asyncio.current_task(), asyncio.get_running_loop(), []
+    assert main is not None  # run by asyncio.run
+
+    def stop(name: str) -> None:
+        received.append(name)
+        main.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda s=sig: (received.append(s.name), main.cancel()))
+        loop.add_signal_handler(sig, stop, sig.name)
     try:
         client, task_queue = await _start(cfg, procs)
         ok, inbox = True, None
@@ -263,14 +269,14 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
               flush=True)
         return 1
     finally:
-        bank = next((p for p in procs if p.name == "mock-bank" and p.proc.poll() is None), None)
+        bank = next((p for p in procs if p.name == "mock-bank" and not p.exited()), None)
         if bank is not None:
             try:  # where the bank's clock stands, so the next `up` starts it there (cycle.save_bank_clock)
                 cycle.save_bank_clock(cfg.bank_url, cfg.state_dir)
             except Exception as err:  # noqa: BLE001 - stopping matters more
                 print(f"  note: could not save mock-bank's clock: {err}", flush=True)
         for proc in reversed(procs):  # worker first; it gets its graceful-shutdown time
-            if proc.proc.poll() is not None:
+            if proc.exited():
                 print(f"  {proc.name} (pid {proc.pid}) had already exited", flush=True)
                 continue
             proc.stop(timeout=35.0 if proc.name == "worker" else 15.0)

@@ -56,6 +56,7 @@ def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegi
         if findings:
             log.info("invoice %r refused: %s", doc.number, ", ".join(sorted({f.code for f in findings})))
             return _refused(findings)
+        assert invoice is not None  # to_canonical gives an invoice or findings
         sha256 = hashlib.sha256(body).hexdigest()
         known = await asyncio.to_thread(pushes.known, sha256)
         if known is not None:  # the same bytes again: the lifecycle has them; nothing to signal

@@ -13,7 +13,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import pycountry
 
-from canonical.money import MINOR_UNITS
+from canonical.money import MINOR_UNITS, decimal_places
 from intake.document import Amount, UblInvoice
 from intake.models import Finding
 
@@ -90,13 +90,13 @@ def _mandatory(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     if doc.buyer.has_address and not doc.buyer.country:
         yield "BR-11", "the buyer's postal address has no country code (BT-55)"
     for n, line in enumerate(doc.lines, 1):
-        for code, value, what in (("BR-21", line.line_id, "identifier (BT-126)"),
+        for code, field, what in (("BR-21", line.line_id, "identifier (BT-126)"),
                                   ("BR-22", line.quantity, "quantity (BT-129)"),
                                   ("BR-23", line.unit, "unit of measure (BT-130)"),
                                   ("BR-24", line.net, "net amount (BT-131)"),
                                   ("BR-25", line.name, "item name (BT-153)"),
                                   ("BR-26", line.price, "net price (BT-146)")):
-            if value is None:
+            if field is None:
                 yield code, f"line {n} has no {what}"
     if doc.customization_id and not doc.customization_id.startswith(EN16931):
         yield "FS-SPECIFICATION", f"{doc.customization_id!r} is not an EN 16931 specification identifier"
@@ -141,14 +141,14 @@ def _decimals(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     for code, term, amount in amounts:
         if amount is None or amount.value is None:
             continue
-        places = -amount.value.as_tuple().exponent
+        places = decimal_places(amount.value)
         if places > 2:
             yield code, f"{term} {amount.text} has more than two decimals"
         elif units is not None and amount.value != amount.value.quantize(Decimal(1).scaleb(-units)):
             yield "FS-CURRENCY-SCALE", f"{term} {amount.text} has more decimals than {doc.currency} has ({units})"
 
 
-def _doc_tax_total(doc: UblInvoice) -> tuple[list[Amount], list]:
+def _doc_tax_total(doc: UblInvoice) -> tuple[list[Amount | None], list]:
     """The VAT totals in the invoice currency, and the breakdown under them."""
     in_currency = [(t, subs) for t, subs in doc.tax_totals
                    if doc.currency is None or (t is not None and t.currency == doc.currency)]
@@ -183,7 +183,8 @@ def _totals(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     if doc.currency and len(vat_totals) != 1:
         yield "BR-CO-15", f"there are {len(vat_totals)} total VAT amounts in {doc.currency}, not one"
     elif doc.currency:
-        expected = None if t["BT-109"] is None or _v(vat_totals[0]) is None else t["BT-109"] + _v(vat_totals[0])
+        vat = _v(vat_totals[0])
+        expected = None if t["BT-109"] is None or vat is None else t["BT-109"] + vat
         if not _eq(t["BT-112"], expected):
             yield "BR-CO-15", (f"the total with VAT (BT-112) is {_show(t['BT-112'])} "
                                f"and BT-109 + BT-110 come to {_show(expected)}")

@@ -150,7 +150,8 @@ def render(report: StatusReport) -> str:
 
     p50, p95 = percentile(report.cycle_times, 50), percentile(report.cycle_times, 95)
     out += ["", f"Cycle time (received to completed) over {len(report.cycle_times)} completed: "
-                + (f"p50 {duration(p50)}, p95 {duration(p95)}" if p50 is not None else "none completed yet")]
+                + (f"p50 {duration(p50)}, p95 {duration(p95)}" if p50 is not None and p95 is not None
+                   else "none completed yet")]
 
     out += ["", f"Cash position {report.today} (outflows)"]
     if report.cash_error:
