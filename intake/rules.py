@@ -98,6 +98,10 @@ def _mandatory(doc: UblInvoice) -> Iterator[tuple[str, str]]:
                                   ("BR-26", line.price, "net price (BT-146)")):
             if field is None:
                 yield code, f"line {n} has no {what}"
+    for n, ac in enumerate(doc.allowances_charges, 1):
+        if ac.amount is None:
+            code, what = ("BR-36", "charge amount (BT-99)") if ac.charge else ("BR-31", "allowance amount (BT-92)")
+            yield code, f"document level allowance or charge {n} has no {what}"
     if doc.customization_id and not doc.customization_id.startswith(EN16931):
         yield "FS-SPECIFICATION", f"{doc.customization_id!r} is not an EN 16931 specification identifier"
     if doc.type_code and doc.type_code not in PAYABLE_TYPES:

@@ -2,10 +2,12 @@
 (or the app is called in-process through httpx.ASGITransport), and what Temporal holds
 afterwards is the judge: one lifecycle per invoice key, one signal per push."""
 
+import copy
 import uuid
 
 import httpx
 import pytest
+from lxml import etree
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -16,7 +18,7 @@ from canonical.commands import ApprovalDecision
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
 from intake import app as intake_app
-from intake import mapping, ubl
+from intake import mapping, rules, ubl
 from intake.app import create_app
 from intake.suppliers import DEFAULT_REGISTER
 from settings import Settings
@@ -189,6 +191,17 @@ async def test_charges_become_lines_that_add_up_to_the_tax_base():
     assert amounts == ("345.00", "65.55", "410.55")
     assert (invoice.company_code, invoice.supplier_id, invoice.net_due_date.isoformat()) == ("1710", "1000013",
                                                                                              "2026-12-20")
+
+
+def test_a_charge_without_an_amount_is_refused_not_a_crash():
+    """BR-36: a second charge with no amount passes the totals (it counts as nothing) and
+    would reach the mapping, which has no amount to put on its line."""
+    root = etree.fromstring(document("charge.xml"))
+    charge = root.find("cac:AllowanceCharge", ubl.NS)
+    second = copy.deepcopy(charge)
+    second.remove(second.find("cbc:Amount", ubl.NS))
+    charge.addnext(second)
+    assert [f.code for f in rules.check(ubl.read(ubl.parse(etree.tostring(root))))] == ["BR-36"]
 
 
 async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, store, task_queue, cleanup, tmp_path):
