@@ -8,22 +8,28 @@ PY     := $(VENV)/bin/python
 # (pyproject.toml) change, not on every `make up`.
 STAMP  := $(VENV)/.finsync-installed
 
-.PHONY: venv up test bench
+.PHONY: venv up lint test bench
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e '.[test,lint]'
 	touch $@
 
 up: venv
 	$(PY) -m cli up
 
+# ruff and mypy, configured in pyproject.toml (versions pinned in the `lint` extra).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# Lint first: a finding fails the target before any test runs.
 # The whole suite with the counterparts' clocks on a weekday morning, then the tests that depend
 # on the bank's calendar again on a Sunday night (tests/clock.py). Both runs always happen, so a
 # failure under one clock does not hide the other; the target fails if either did.
-test: venv
+test: lint
 	@status=0; \
 	FINSYNC_TEST_CLOCK=weekday-morning $(PY) -m pytest -q || status=1; \
 	FINSYNC_TEST_CLOCK=weekend $(PY) -m pytest -q -m clock_sensitive || status=1; \

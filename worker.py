@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from typing import Any
 
 import pydantic
 from temporalio.client import Client, TLSConfig
@@ -17,8 +18,8 @@ from activities.bank_inbox import BankInboxActivities
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
-from activities.supplier_responses import SupplierResponseActivities
 from activities.reconciliation import ReconciliationActivities
+from activities.supplier_responses import SupplierResponseActivities
 from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
 from adapters.bank import BankClient
@@ -85,8 +86,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         runs.submit_payment_file, runs.tell_lifecycles, runs.release_unsent,
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.record_statement_problems, inbox.mark_messages_applied, deliveries.deliver_to_lifecycles,
-        recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings, recon.write_report,
-        vendors.sync_vendor_master, vendors.queue_bank_change_signals,
+        recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings,
+        recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
     ]
@@ -94,7 +95,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
 
 def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
                  einvoice: EInvoiceClient | None = None, **overrides) -> Worker:
-    options = dict(
+    options: dict[str, Any] = dict(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(client, settings, sap, store, bank, einvoice),

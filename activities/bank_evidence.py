@@ -43,7 +43,8 @@ def _evidence_in(document, message: BankMessage, query: BankEvidenceQuery, debto
         if document.group_reason_code == "DUPL":
             return  # "already have that file": not an answer about it
         if document.group_status == "RJCT" and not document.transactions:
-            yield BankEvidence(evidence=Evidence.REJECTED, detail=f"pain.002 {document.message_id} rejected file {msg_id}",
+            yield BankEvidence(evidence=Evidence.REJECTED,
+                               detail=f"pain.002 {document.message_id} rejected file {msg_id}",
                                bank_message_id=document.message_id, reason_code=document.group_reason_code)
         for tx in document.transactions:
             if tx.end_to_end_id == e2e and tx.status == "RJCT":
@@ -59,7 +60,8 @@ def _evidence_in(document, message: BankMessage, query: BankEvidenceQuery, debto
         for entry in ours:
             kind = Evidence.RETURNED if entry.is_return else Evidence.BOOKED
             yield BankEvidence(evidence=kind, bank_message_id=document.message_id, amount=entry.amount,
-                               booking_date=entry.booking_date or entry.value_date, reason_code=entry.return_reason_code,
+                               booking_date=entry.booking_date or entry.value_date,
+                               reason_code=entry.return_reason_code,
                                detail=f"{document.kind.value} {document.message_id}: {entry.direction} {entry.amount} "
                                       f"{entry.currency} for {e2e}")
         cutoff = query.value_date + timedelta(days=margin_days)
@@ -86,7 +88,8 @@ class BankEvidenceActivities:
                                                                "finsync's payment register")
         refusal = await asyncio.to_thread(self._registers.file_refusal, query.message_id)
         if refusal is not None:
-            return BankEvidence(evidence=Evidence.REJECTED, reason_code=refusal.reason_code, bank_message_id=query.message_id,
+            return BankEvidence(evidence=Evidence.REJECTED, reason_code=refusal.reason_code,
+                                bank_message_id=query.message_id,
                                 detail=f"the bank refused file {query.message_id} when it was sent: {refusal.detail}")
         account = self._accounts.get(paying_account_of(record.run_key))
         if account is None:

@@ -68,7 +68,7 @@ class BankInboxActivities:
                 continue
             if message.kind == MessageKind.STATEMENT:
                 work.statements.append(message.bank_message_id)
-                work.payments += sum(len(d.entries) for d in documents)
+                work.payments += sum(len(d.entries) for d in documents if isinstance(d, BankStatement))
             signals, problems = [], []
             for document in documents:
                 found, trouble = self._deliveries(message.kind, document)

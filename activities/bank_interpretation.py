@@ -25,7 +25,8 @@ def deliveries_for_status(report: PaymentStatusReport, registers) -> tuple[list[
     for tx in report.transactions:
         record = registers.payment(tx.end_to_end_id)
         if record is None or record.message_id != report.original_message_id:
-            problems.append(f"status {tx.status} for unknown payment {tx.end_to_end_id} in {report.original_message_id}")
+            problems.append(f"status {tx.status} for unknown payment {tx.end_to_end_id} "
+                            f"in {report.original_message_id}")
             continue
         if tx.status in _ACCEPTED:
             status = BankStatus.ACCEPTED
@@ -46,24 +47,28 @@ def deliveries_for_statement(statement: BankStatement, registers) -> tuple[list[
             continue  # money in, not a payment of ours
         record = registers.payment(entry.end_to_end_id) if entry.end_to_end_id else None
         if record is None or (entry.original_message_id and entry.original_message_id != record.message_id):
-            problems.append(f"{entry.direction} {entry.amount} {entry.currency} ({entry.end_to_end_id or 'no EndToEndId'}) matches no payment of finsync")
+            problems.append(f"{entry.direction} {entry.amount} {entry.currency} "
+                            f"({entry.end_to_end_id or 'no EndToEndId'}) matches no payment of finsync")
             continue
         status = BankStatus.RETURNED if entry.is_return else BankStatus.SETTLED
         found.append(_delivery(record.workflow_id, "bank_status", statement.message_id, entry.end_to_end_id, status,
-                               entry.return_reason_code, booking_date=entry.booking_date or entry.value_date, amount=entry.amount))
+                               entry.return_reason_code, booking_date=entry.booking_date or entry.value_date,
+                               amount=entry.amount))
     return found, problems
 
 
 def deliveries_for_return(payment_return: PaymentReturn, registers) -> tuple[list[Delivery], list[str]]:
     record = registers.payment(payment_return.end_to_end_id)
-    if record is None or (payment_return.original_message_id and payment_return.original_message_id != record.message_id):
+    original = payment_return.original_message_id
+    if record is None or (original and original != record.message_id):
         return [], [f"return of unknown payment {payment_return.end_to_end_id} ({payment_return.original_message_id})"]
     return [_delivery(record.workflow_id, "bank_status", payment_return.message_id, payment_return.end_to_end_id,
                       BankStatus.RETURNED, payment_return.reason_code, amount=payment_return.amount,
                       booking_date=payment_return.settlement_date)], []
 
 
-def _delivery(workflow_id, signal, message_id, e2e, status, reason_code=None, reason_text=None, booking_date=None, amount=None) -> Delivery:
+def _delivery(workflow_id, signal, message_id, e2e, status, reason_code=None, reason_text=None, booking_date=None,
+              amount=None) -> Delivery:
     return Delivery(workflow_id=workflow_id, signal=signal, report=BankStatusReport(
         message_id=message_id, end_to_end_id=e2e, status=status, reason_code=reason_code, reason_text=reason_text,
         booking_date=booking_date, amount=amount))

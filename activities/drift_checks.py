@@ -4,10 +4,10 @@ one CSRF cache and one error mapping), the bank through BankClient's, and the tr
 database through read-only queries on the registers' tables."""
 
 from collections import defaultdict
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from adapters.bank import BankClient
 from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
@@ -75,9 +75,11 @@ async def _references(sap: SapClient, company_code: str, documents: list[str]) -
 
 
 def expected_outflows(store: TreasuryStore, company_code: str) -> list[OutflowFact]:
-    query = select(OutflowRow).where(OutflowRow.state == OutflowState.EXPECTED.value, OutflowRow.company_code == company_code)
+    query = select(OutflowRow).where(OutflowRow.state == OutflowState.EXPECTED.value,
+                                     OutflowRow.company_code == company_code)
     with Session(store.engine) as session:
-        return [OutflowFact(invoice_key=r.invoice_key, amount=Decimal(r.amount), currency=r.currency, value_date=r.value_date)
+        return [OutflowFact(invoice_key=r.invoice_key, amount=Decimal(r.amount), currency=r.currency,
+                            value_date=r.value_date)
                 for r in session.exec(query)]
 
 
@@ -109,19 +111,22 @@ def paid_twice(payments: list[dict], register: dict[str, PaymentRow]) -> list[Ba
         # mock-bank amounts are integers in minor units.
         total = sum((Decimal(p["amount"]).scaleb(-MINOR_UNITS.get(p["currency"], 2)) for p in paid), Decimal(0))
         which = ", ".join(sorted(f"{p['end_to_end_id']} in {p.get('msg_id')}" for p in paid))
-        findings.append(BankFinding(kind=DriftKind.PAID_TWICE, key=key, amount=total - Decimal(first.amount), currency=first.currency,
-                                    detail=f"the bank paid invoice {key} {len(paid)} times ({total} {first.currency} for "
-                                           f"{first.amount}; the amount is what was paid too much): {which}"))
+        findings.append(BankFinding(kind=DriftKind.PAID_TWICE, key=key, amount=total - Decimal(first.amount),
+                                    currency=first.currency,
+                                    detail=f"the bank paid invoice {key} {len(paid)} times ({total} {first.currency} "
+                                           f"for {first.amount}; the amount is what was paid too much): {which}"))
     return findings
 
 
-def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account_id: str, since: date) -> list[BankFinding]:
+def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account_id: str,
+                                since: date) -> list[BankFinding]:
     """Debits on our statements (camt.053) that no payment of finsync explains."""
     findings: dict[str, BankFinding] = {}
-    query = select(BankMessageRow).where(BankMessageRow.kind == MessageKind.STATEMENT.value, BankMessageRow.account == account_id,
+    query = select(BankMessageRow).where(BankMessageRow.kind == MessageKind.STATEMENT.value,
+                                         BankMessageRow.account == account_id,
                                          BankMessageRow.recorded_at >= _start_of(since))
     with Session(engine) as session:
-        rows = list(session.exec(query.order_by(BankMessageRow.recorded_at)))
+        rows = list(session.exec(query.order_by(col(BankMessageRow.recorded_at))))
     for row in rows:
         try:
             statements = read_message_all(MessageKind.STATEMENT, row.body)
@@ -132,7 +137,8 @@ def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account
                 if entry.direction != "DBIT" or entry.is_return:
                     continue
                 record = register.get(entry.end_to_end_id or "")
-                if record is not None and (not entry.original_message_id or entry.original_message_id == record.message_id):
+                original = entry.original_message_id
+                if record is not None and (not original or original == record.message_id):
                     continue
                 key = entry.end_to_end_id or entry.entry_reference or f"{row.bank_message_id}:{entry.amount}"
                 why = ("finsync sent no such payment" if record is None else
@@ -141,16 +147,17 @@ def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account
                 # same id paid in two files is two debits.
                 findings[entry.entry_reference or key] = BankFinding(
                     kind=DriftKind.STATEMENT_ENTRY_UNMATCHED, key=key, amount=entry.amount, currency=entry.currency,
-                    detail=f"statement {statement.statement_id or statement.message_id} debits {entry.amount} {entry.currency} "
-                           f"({key}, booking {entry.entry_reference or '?'}): {why}")
+                    detail=f"statement {statement.statement_id or statement.message_id} debits {entry.amount} "
+                           f"{entry.currency} ({key}, booking {entry.entry_reference or '?'}): {why}")
     return list(findings.values())
 
 
 def message_problems(engine, since: date, acknowledged: set[str]) -> list[BankFinding]:
     """Bank messages the inbox recorded with a problem, unless treasury acknowledged them."""
-    query = select(BankMessageRow).where(BankMessageRow.problem.is_not(None), BankMessageRow.recorded_at >= _start_of(since))
+    query = select(BankMessageRow).where(col(BankMessageRow.problem).is_not(None),
+                                         BankMessageRow.recorded_at >= _start_of(since))
     with Session(engine) as session:
-        rows = list(session.exec(query.order_by(BankMessageRow.recorded_at, BankMessageRow.bank_message_id)))
+        rows = list(session.exec(query.order_by(col(BankMessageRow.recorded_at), col(BankMessageRow.bank_message_id))))
     return [BankFinding(kind=DriftKind.STATEMENT_ENTRY_UNMATCHED, key=r.bank_message_id,
                         detail=f"{r.kind} {r.bank_message_id}: {r.problem}")
             for r in rows if r.bank_message_id not in acknowledged]
@@ -158,4 +165,4 @@ def message_problems(engine, since: date, acknowledged: set[str]) -> list[BankFi
 
 def _start_of(day: date) -> datetime:
     # recorded_at is written in UTC (payment_registers._now); the column type wants a zone.
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)

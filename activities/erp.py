@@ -2,14 +2,14 @@
 
 from temporalio import activity
 
-from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from activities.errors import business_error, transient_error
 from activities.master_data import check_bank_account, check_purchase_orders
+from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from adapters.sap_payments import SapPayments
 from canonical.erp import OpenItem, OpenItemQuery, PaymentBlock, PostedInvoice
-from canonical.status import ErpDocument
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
+from canonical.status import ErpDocument
 from canonical.validation import PostingOutcome, PostingResult, ValidatedInvoice
 
 
@@ -73,10 +73,12 @@ class ErpActivities:
         if len(found) > 1:
             docs = ", ".join(p.erp_document.invoice_document for p in found)
             raise business_error(
-                "DuplicateReferenceConflict", f"the ERP already holds {len(found)} invoices {reference} of supplier {invoice.supplier_id}: {docs}"
+                "DuplicateReferenceConflict",
+                f"the ERP already holds {len(found)} invoices {reference} of supplier {invoice.supplier_id}: {docs}"
             )
         doc = found[0]
-        if (doc.gross_amount, doc.currency, doc.company_code) != (invoice.gross_amount, invoice.currency, invoice.company_code):
+        if ((doc.gross_amount, doc.currency, doc.company_code)
+                != (invoice.gross_amount, invoice.currency, invoice.company_code)):
             raise business_error(
                 "DuplicateReferenceConflict",
                 f"the ERP already holds invoice {reference} of supplier {invoice.supplier_id} as document "
@@ -100,7 +102,8 @@ class ErpActivities:
         try:
             await self._payments.release_from_payment_run(doc)
         except (SapTransientError, SapOutcomeUnknown) as e:  # blanking a field twice is harmless
-            raise transient_error(f"ERP unavailable to release the payment-run claim: {e}", getattr(e, "retry_after", None)) from e
+            raise transient_error(f"ERP unavailable to release the payment-run claim: {e}",
+                                  getattr(e, "retry_after", None)) from e
 
     @activity.defn
     async def read_open_item(self, query: OpenItemQuery) -> OpenItem | None:

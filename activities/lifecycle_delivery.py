@@ -82,7 +82,8 @@ class _Progress:
     and heartbeats with the count, so a stalled delivery is seen within the heartbeat timeout."""
 
     def __init__(self, outbox: LifecycleOutbox) -> None:
-        self._outbox, self._pending, self.count = outbox, [], 0
+        self._outbox, self.count = outbox, 0
+        self._pending: list[tuple[str, int, str]] = []
         self._lock = asyncio.Lock()
 
     async def done(self, item: QueuedSignal, outcome: str) -> None:

@@ -20,7 +20,8 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
     # A credit transfer needs an IBAN; a domestic account number alone can not be paid by pain.001.
     if not account.iban:
         raise business_error(
-            "InvalidBankAccount", f"bank account {account.bank_account_id} of supplier {supplier.supplier_id} has no IBAN"
+            "InvalidBankAccount",
+            f"bank account {account.bank_account_id} of supplier {supplier.supplier_id} has no IBAN"
         )
     try:
         iban = IBAN(account.iban)
@@ -33,7 +34,8 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
                 )
     except SchwiftyException as e:
         # Never echo the full IBAN into the case text: it ends up in plain history and search.
-        raise business_error("InvalidBankAccount", f"bank account {account.masked()} of supplier {supplier.supplier_id}: {e}") from e
+        raise business_error("InvalidBankAccount",
+                             f"bank account {account.masked()} of supplier {supplier.supplier_id}: {e}") from e
     return account
 
 
@@ -55,7 +57,8 @@ async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: Po
             raise transient_error(f"ERP unavailable while reading PO {po_number}: {e}", e.retry_after) from e
         if po is None:
             raise business_error("UnknownPurchaseOrder", f"purchase order {po_number} does not exist in the ERP")
-        if po.supplier_id != invoice.supplier_id or po.company_code != invoice.company_code or po.currency != invoice.currency:
+        if (po.supplier_id != invoice.supplier_id or po.company_code != invoice.company_code
+                or po.currency != invoice.currency):
             raise business_error(
                 "PurchaseOrderMismatch",
                 f"purchase order {po_number} is for supplier {po.supplier_id} in {po.company_code} ({po.currency}), "
@@ -68,7 +71,8 @@ async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: Po
         try:
             received = await receipts.received_quantities(po_number)
         except SapTransientError as e:
-            raise transient_error(f"ERP unavailable while reading goods receipts of PO {po_number}: {e}", e.retry_after) from e
+            raise transient_error(f"ERP unavailable while reading goods receipts of PO {po_number}: {e}",
+                                  e.retry_after) from e
         problems += match_purchase_order(po, lines, received, tolerances, invoice.currency)
     if problems:
         raise business_error("PurchaseOrderMismatch", "; ".join(problems))

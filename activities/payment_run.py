@@ -7,7 +7,7 @@ pins the bytes every retry sends (architecture invariant 3)."""
 import asyncio
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -23,7 +23,18 @@ from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, Bank
 from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.payment_run_store import (
-    CLAIMED, DROPPED, REFUSED, RESERVED, SENT, SUBMITTING, WITHDRAWN, BUILT, PaymentRunStore, RunFileRow, RunHeaderRow,
+    BUILT,
+    CLAIMED,
+    DROPPED,
+    REFUSED,
+    RESERVED,
+    SENT,
+    SUBMITTING,
+    WITHDRAWN,
+    PaymentRunStore,
+    RunFileRow,
+    RunHeaderRow,
+    RunItemRow,
 )
 from adapters.sap import SapClient
 from adapters.sap_run_claims import SapRunClaims
@@ -31,8 +42,19 @@ from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount, PaymentFile
 from canonical.payment import PaymentRecord
 from canonical.payment_run import (
-    ErpClaimResult, ErpClaims, LifecycleNotice, NoticeResult, PaymentFileRef, PaymentFilesRequest, ReservationRequest,
-    Reservations, ReservedPayment, RunSelection, SelectionRequest, UnsentRelease, UnsentReleaseResult,
+    ErpClaimResult,
+    ErpClaims,
+    LifecycleNotice,
+    NoticeResult,
+    PaymentFileRef,
+    PaymentFilesRequest,
+    ReservationRequest,
+    Reservations,
+    ReservedPayment,
+    RunSelection,
+    SelectionRequest,
+    UnsentRelease,
+    UnsentReleaseResult,
 )
 
 
@@ -50,7 +72,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     @activity.defn
     async def paying_account(self, account_id: str) -> PayingAccount:
         if account_id not in self._accounts:
-            raise business_error("UnknownPayingAccount", f"no paying account {account_id}; known: {sorted(self._accounts)}")
+            raise business_error("UnknownPayingAccount",
+                                 f"no paying account {account_id}; known: {sorted(self._accounts)}")
         return self._accounts[account_id]
 
     @activity.defn
@@ -58,7 +81,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         """Runs for one paying account never overlap, whoever started them (CLI or Schedule).
         Busy: retried until the other run ends. A holder that ended without releasing (e.g.
         terminated) is detected through Temporal and replaced."""
-        me = activity.info().workflow_id
+        me, _ = _caller()
         holder = await asyncio.to_thread(self._registers.lock_holder, account_id)
         ended = None
         if holder and holder != me:
@@ -73,12 +96,12 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
     @activity.defn
     async def release_paying_account(self, account_id: str) -> None:
-        await asyncio.to_thread(self._registers.release_account, account_id, activity.info().workflow_id)
+        await asyncio.to_thread(self._registers.release_account, account_id, _caller()[0])
 
     @activity.defn
     async def register_payment_run(self, run_key: str) -> None:
         try:
-            await asyncio.to_thread(self._registers.register_payment_run, run_key, activity.info().workflow_run_id)
+            await asyncio.to_thread(self._registers.register_payment_run, run_key, _caller()[1])
         except PaymentRunAlreadyExecuted as e:
             raise business_error("PaymentRunAlreadyExecuted", str(e)) from e
 
@@ -86,11 +109,12 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     async def select_for_payment_run(self, request: SelectionRequest) -> RunSelection:
         """What is due, kept under the run key with who approved each invoice. Selecting
         commits nothing: no lifecycle is asked and no lock is taken before a release."""
-        info = activity.info()
-        outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency, request.due_by)
-        header = RunHeaderRow(run_key=request.run_key, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id,
+        workflow_id, workflow_run_id = _caller()
+        outflows = await asyncio.to_thread(self._store.due_outflows, request.company_code, request.currency,
+                                           request.due_by)
+        header = RunHeaderRow(run_key=request.run_key, workflow_id=workflow_id, workflow_run_id=workflow_run_id,
                               paying_account_id=request.paying_account_id, payment_run_id=request.payment_run_id,
-                              run_date=request.run_date, selected_at=datetime.now(timezone.utc))
+                              run_date=request.run_date, selected_at=datetime.now(UTC))
         await asyncio.to_thread(self._runs.record_selection, header, outflows)  # a retry keeps the first selection
         count, total, approvers, unknown = await asyncio.to_thread(self._runs.selection, request.run_key)
         return RunSelection(invoices=count, total=total, approvers=sorted(approvers), approvers_unknown=unknown)
@@ -117,9 +141,10 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         run_key = request.run_key
         while chunk := await asyncio.to_thread(self._runs.items, run_key, (CLAIMED,), request.max_payments_per_file):
             number = len(await asyncio.to_thread(self._runs.files, run_key)) + 1
-            reserved = [ReservedPayment.model_validate_json(await unseal(self._codec, i.reservation)) for i in chunk]
+            reserved = [ReservedPayment.model_validate_json(await unseal(self._codec, _sealed(i))) for i in chunk]
             message_id = f"FS-{run_key}-{number:02d}"
-            payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P", created_at=request.created_at,
+            payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P",
+                                       created_at=request.created_at,
                                        execution_date=request.execution_date, debtor=request.debtor,
                                        payments=[r.instruction for r in reserved])
             xml = build_pain001(payment_file)
@@ -128,12 +153,12 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
             except PaymentFileInvalid as e:
                 raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
             records = [_record(r, run_key, payment_file).model_dump(mode="json") for r in reserved]
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             total = sum((r.instruction.amount for r in reserved), Decimal(0))
             await asyncio.to_thread(self._runs.record_file, RunFileRow(
                 message_id=message_id, run_key=run_key, number=number, sha256=hashlib.sha256(xml).hexdigest(),
-                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml), records=json.dumps(records),
-                built_at=now, state_at=now,
+                payments=len(reserved), total=str(total), sealed_xml=await seal(self._codec, xml),
+                records=json.dumps(records), built_at=now, state_at=now,
             ), [i.invoice_key for i in chunk])
             activity.heartbeat({"files": number})
         return [PaymentFileRef(message_id=f.message_id, number=f.number, sha256=f.sha256, payments=f.payments,
@@ -147,12 +172,14 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         every retry: the bank refuses a repeated MsgId (DUPL), which here means "already received"."""
         row = await asyncio.to_thread(self._runs.file, ref.message_id)
         xml = await unseal(self._codec, row.sealed_xml) if row else b""
-        if hashlib.sha256(xml).hexdigest() != ref.sha256:
-            raise business_error("PaymentFileAltered", f"{ref.message_id} in the treasury store is not the file the run "
-                                                       "built (sha256 differs): nothing sent")
+        if row is None or hashlib.sha256(xml).hexdigest() != ref.sha256:
+            raise business_error("PaymentFileAltered",
+                                 f"{ref.message_id} in the treasury store is not the file the run "
+                                 "built (sha256 differs): nothing sent")
         state = await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (BUILT, SUBMITTING), SUBMITTING)
         if state == WITHDRAWN:
-            raise business_error("PaymentFileWithdrawn", f"{ref.message_id} was withdrawn and its invoices freed: not sent")
+            raise business_error("PaymentFileWithdrawn",
+                                 f"{ref.message_id} was withdrawn and its invoices freed: not sent")
         if state == REFUSED:
             raise business_error("PaymentFileRefused", row.reason or "refused", (row.reason or "FF01")[:4])
         if state == SENT:
@@ -161,6 +188,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         # only now, so a file withdrawn unsent is in no register (its invoices are free again).
         records = [PaymentRecord.model_validate(r) for r in json.loads(row.records)]
         await asyncio.to_thread(self._registers.register_payments, records)
+        assert self._bank is not None, "this worker has no bank client to send payment files with"
         try:
             receipt = await self._bank.submit_payment_file(xml)
         except BankRejectedFile as e:
@@ -185,9 +213,23 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         return await self.give_back_unsent(request, activity.heartbeat)
 
 
+def _caller() -> tuple[str, str]:
+    """The workflow id and run id of the payment run calling: only workflows run these."""
+    info = activity.info()
+    assert info.workflow_id is not None and info.workflow_run_id is not None, "not called by a workflow"
+    return info.workflow_id, info.workflow_run_id
+
+
+def _sealed(item: RunItemRow) -> bytes:
+    assert item.reservation is not None, f"{item.invoice_key} is claimed without a reservation"
+    return item.reservation
+
+
 def _record(r: ReservedPayment, run_key: str, payment_file: PaymentFile) -> PaymentRecord:
     i = r.instruction
-    return PaymentRecord(end_to_end_id=i.end_to_end_id, invoice_key=i.invoice_key, workflow_id=r.workflow_id, run_key=run_key,
-                         message_id=payment_file.message_id, payment_info_id=payment_file.payment_info_id, attempt=i.attempt,
+    return PaymentRecord(end_to_end_id=i.end_to_end_id, invoice_key=i.invoice_key, workflow_id=r.workflow_id,
+                         run_key=run_key,
+                         message_id=payment_file.message_id, payment_info_id=payment_file.payment_info_id,
+                         attempt=i.attempt,
                          amount=i.amount, currency=i.currency, remittance_reference=i.remittance_reference,
                          accounting_document=r.erp_document.accounting_document)

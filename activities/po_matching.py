@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, Decimal
 from adapters.sap_goods_receipts import po_item_key
 from canonical.erp import PurchaseOrder, PurchaseOrderItem
 from canonical.invoice import InvoiceLine
-from canonical.money import minor_units
+from canonical.money import decimal_places, minor_units
 
 HUNDRED = Decimal(100)
 
@@ -84,8 +84,9 @@ def _match_item(
             continue  # neither price nor quantity: held to the item's value below
         if over:
             problems.append(
-                f"{name}: line {line.line_no} bills {_money(billed_price, currency)} {currency} per {unit}, the PO net price "
-                f"is {_money(price, currency)} {currency} (+{_percent_over(billed_price, price)} %, tolerance {_num(tolerances.price_percent)} %)"
+                f"{name}: line {line.line_no} bills {_money(billed_price, currency)} {currency} per {unit}, "
+                f"the PO net price is {_money(price, currency)} {currency} "
+                f"(+{_percent_over(billed_price, price)} %, tolerance {_num(tolerances.price_percent)} %)"
             )
 
     quantities = [line.quantity for line in lines if line.quantity is not None]
@@ -99,7 +100,8 @@ def _match_item(
         if tolerances.require_goods_receipt:
             problems.append(f"{name}: no goods receipt posted, and one is required before the invoice is paid")
     elif quantities and invoiced > received * quantity_factor:
-        problems.append(f"{name}: invoiced {_num(invoiced)} {unit}, received {_num(received)} {unit} per goods receipts ({tolerance})")
+        problems.append(f"{name}: invoiced {_num(invoiced)} {unit}, received {_num(received)} {unit} "
+                        f"per goods receipts ({tolerance})")
 
     if len(quantities) < len(lines):
         # A line without a quantity can not be checked per unit; the item's amount is held
@@ -143,4 +145,4 @@ def _money(value: Decimal, currency: str) -> str:
     1.00 per 3 PC → 0.3333."""
     units = Decimal(1).scaleb(-minor_units(currency))
     shown = value.quantize(Decimal("0.0001")).normalize()
-    return format(shown if shown.as_tuple().exponent < units.as_tuple().exponent else value.quantize(units), "f")
+    return format(shown if decimal_places(shown) > decimal_places(units) else value.quantize(units), "f")

@@ -4,7 +4,7 @@ read-only except write_report, which writes the report file (same bytes on a ret
 
 import asyncio
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -67,7 +67,7 @@ class ReconciliationActivities:
         """The newest run of each named lifecycle, from visibility: its search attributes hold
         the business state, so no lifecycle is queried (or woken) for this."""
         facts: dict[str, LifecycleFact] = {}
-        newest: dict[str, object] = {}
+        newest: dict[str, datetime] = {}
         listable = [i for i in workflow_ids if "'" not in i]
         for start in range(0, len(listable), _IDS_PER_QUERY):
             ids = ", ".join(f"'{i}'" for i in listable[start:start + _IDS_PER_QUERY])
@@ -93,7 +93,8 @@ class ReconciliationActivities:
         engine = self._registers.engine
         return [
             *checks.paid_twice(payments, register),
-            *await asyncio.to_thread(checks.unmatched_statement_entries, engine, register, query.paying_account_id, query.since),
+            *await asyncio.to_thread(checks.unmatched_statement_entries, engine, register, query.paying_account_id,
+                                     query.since),
             *await asyncio.to_thread(checks.message_problems, engine, query.since, acknowledged),
         ]
 
@@ -130,5 +131,5 @@ class ReconciliationActivities:
 
 def _fact(ex) -> LifecycleFact:
     status = ex.status or WorkflowExecutionStatus.RUNNING
-    return LifecycleFact(workflow_id=ex.id, running=status == WorkflowExecutionStatus.RUNNING, execution_status=status.name,
-                         invoice_status=ex.typed_search_attributes.get(sa.INVOICE_STATUS))
+    return LifecycleFact(workflow_id=ex.id, running=status == WorkflowExecutionStatus.RUNNING,
+                         execution_status=status.name, invoice_status=ex.typed_search_attributes.get(sa.INVOICE_STATUS))

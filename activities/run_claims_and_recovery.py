@@ -13,15 +13,33 @@ compare-and-set that excludes a submission) before any of its invoices is freed.
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from activities.errors import business_error, transient_error
 from adapters.payment_run_store import (
-    BUILT, CLAIMED, DROPPED, ERP_REFUSED, FILED, RESERVED, SELECTED, SENT, SUBMITTING, WITHDRAWN,
-    PaymentRunStore, RunItemRow,
+    BUILT,
+    CLAIMED,
+    DROPPED,
+    ERP_REFUSED,
+    FILED,
+    RESERVED,
+    SELECTED,
+    SENT,
+    SUBMITTING,
+    WITHDRAWN,
+    PaymentRunStore,
+    RunItemRow,
 )
 from adapters.sap_errors import SapBusinessError, SapOutcomeUnknown, SapTransientError
 from adapters.sap_run_claims import SapRunClaims
-from canonical.payment_run import ErpClaimResult, ErpClaims, LifecycleNotice, UnsentRelease, UnsentReleaseResult
+from canonical.payment_run import (
+    ErpClaimResult,
+    ErpClaims,
+    LifecycleNotice,
+    NoticeResult,
+    UnsentRelease,
+    UnsentReleaseResult,
+)
 from canonical.status import ErpDocument
 
 CLAIM_CHUNK = 250  # invoices per $batch: ~0.35 s on mock-sap (5,000 in ~7 s), well inside one SAP timeout
@@ -35,6 +53,11 @@ def erp_document(item: RunItemRow) -> ErpDocument:
                        accounting_document=item.accounting_document)
 
 
+def _document(item: RunItemRow) -> str:
+    assert item.invoice_document is not None, f"{item.invoice_key} is reserved without its ERP document"
+    return item.invoice_document
+
+
 def _erp_unavailable(e: Exception):
     return transient_error(f"ERP unavailable for the payment-run claim: {e}", getattr(e, "retry_after", None))
 
@@ -44,21 +67,28 @@ class RunClaimsAndRecovery:
     _claims: SapRunClaims
     _claim_chunk: int
 
+    if TYPE_CHECKING:  # RunLifecycleCalls's, its sibling in PaymentRunActivities
+        async def _tell_notice(self, notice: LifecycleNotice, progress: Progress) -> NoticeResult: ...
+        async def _tell_released(self, run_key: str, states: tuple[str, ...], progress: Progress) -> NoticeResult: ...
+
     async def _claim_all(self, claims: ErpClaims, progress: Progress) -> ErpClaimResult:
         before = await asyncio.to_thread(self._runs.counts, claims.run_key)
         result = ErpClaimResult(resumed_from=before[CLAIMED] + before[FILED], refused=before[ERP_REFUSED])
         while chunk := await asyncio.to_thread(self._runs.items, claims.run_key, (RESERVED,), self._claim_chunk):
             try:
-                outcome = await self._claims.claim([erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date,
-                                                   alive=lambda: progress({"claimed": result.claimed + result.resumed_from}))
+                outcome = await self._claims.claim(
+                    [erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date,
+                    alive=lambda: progress({"claimed": result.claimed + result.resumed_from}))
             except (SapTransientError, SapOutcomeUnknown) as e:  # claiming again with the same run is harmless
                 raise _erp_unavailable(e) from e
             except SapBusinessError as e:  # SAP refused to read: no chunk would fare better
                 raise business_error("ErpClaimFailed", f"the ERP refused the payment-run claim: {e.message}") from e
-            claimed = [i.invoice_key for i in chunk if outcome[i.invoice_document] is None]
-            refused = {i.invoice_key: outcome[i.invoice_document] for i in chunk if outcome[i.invoice_document]}
+            answers = {i.invoice_key: outcome[_document(i)] for i in chunk}
+            claimed = [key for key, why in answers.items() if why is None]
+            refused = {key: why for key, why in answers.items() if why}
             await asyncio.to_thread(self._runs.move, claims.run_key, claimed, (RESERVED,), CLAIMED)
-            await asyncio.to_thread(self._runs.move, claims.run_key, list(refused), (RESERVED,), ERP_REFUSED, None, refused)
+            await asyncio.to_thread(self._runs.move, claims.run_key, list(refused), (RESERVED,), ERP_REFUSED, None,
+                                    refused)
             result.claimed, result.refused = result.claimed + len(claimed), result.refused + len(refused)
             progress({"claimed": result.claimed + result.resumed_from, "refused": result.refused})
         result.claimed += result.resumed_from
@@ -82,8 +112,9 @@ class RunClaimsAndRecovery:
                                         f"{file.message_id} withdrawn unsent: {why}")
             elif state == SUBMITTING:
                 for key in keys:
-                    result.refused[key] = (f"{file.message_id} may have reached the bank (its submission started, outcome "
-                                           "unknown): the bank's own answer decides; resend the same file or ask the bank")
+                    result.refused[key] = (f"{file.message_id} may have reached the bank (its submission started, "
+                                           "outcome unknown): the bank's own answer decides; resend the same file "
+                                           "or ask the bank")
             else:  # the bank's answer is known: tell it, as the run would have
                 told = await self._tell_notice(LifecycleNotice(
                     run_key=run_key, kind="included" if state == SENT else "rejected", message_id=file.message_id,
@@ -94,7 +125,8 @@ class RunClaimsAndRecovery:
         result.freed = (await self._tell_released(run_key, (DROPPED, ERP_REFUSED), progress)).told
         # Not reserved as far as the store knows; told anyway in case a reservation was in flight.
         await self._tell_released(run_key, (SELECTED,), progress)
-        note = f"{why}: {result.freed} freed, {len(result.refused)} kept (may be at the bank), {result.told_sent} told sent"
+        note = (f"{why}: {result.freed} freed, {len(result.refused)} kept (may be at the bank), "
+                f"{result.told_sent} told sent")
         await asyncio.to_thread(self._runs.record_recovery, run_key, request.requested_by, note)
         return result
 

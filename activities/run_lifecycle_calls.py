@@ -7,6 +7,7 @@ invoices not yet answered; the heartbeat shows how far it got."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import PayloadCodec
@@ -15,7 +16,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.errors import transient_error
 from activities.sealed import seal
 from adapters.payment_run_store import (
-    DROPPED, ERP_REFUSED, FILED, REFUSED, REJECTED, RELEASED, RESERVED, SELECTED, SENT, ItemRef, PaymentRunStore,
+    DROPPED,
+    ERP_REFUSED,
+    FILED,
+    REFUSED,
+    REJECTED,
+    RELEASED,
+    RESERVED,
+    SELECTED,
+    SENT,
+    ItemRef,
+    PaymentRunStore,
 )
 from canonical.commands import PaymentRunInclusion, PaymentSent
 from canonical.payment import BankStatus, BankStatusReport
@@ -27,18 +38,20 @@ PARALLEL = 64  # calls in flight to the Temporal frontend (≤500 advised, guide
 _GONE = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
 Progress = Callable[[object], None]
+T = TypeVar("T")
 
 
 def lifecycle_id(item: ItemRef) -> str:
     return item.workflow_id or f"invoice-{item.invoice_key}"
 
 
-async def pooled(items: list, call: Callable[[object], Awaitable], record: Callable[[list], Awaitable],
+async def pooled(items: list[T], call: Callable[[T], Awaitable], record: Callable[[list], Awaitable],
                  progress: Progress, parallel: int = PARALLEL, batch: int = CHUNK) -> None:
     """`call` on every item, `parallel` at a time and never waiting for the slowest of a
     chunk; `record` gets (item, answer) pairs `batch` at a time: what is recorded, a retry
     skips. The first failure stops the rest; what was answered until then is recorded."""
-    pending, answered, done = iter(items), [], 0
+    pending, done = iter(items), 0
+    answered: list[tuple[T, Any]] = []
 
     async def flush() -> None:
         nonlocal answered, done
@@ -92,8 +105,10 @@ class RunLifecycleCalls:
                     "reason": str(cause.message if hasattr(cause, "message") else cause)}
         except RPCError as e:
             if e.status not in _GONE:
-                raise transient_error(f"Temporal did not take the reservation of {item.invoice_key}: {e.message}") from e
-            return {"invoice_key": item.invoice_key, "state": REFUSED, "reason": f"lifecycle not reachable: {e.message}"}
+                raise transient_error(
+                    f"Temporal did not take the reservation of {item.invoice_key}: {e.message}") from e
+            return {"invoice_key": item.invoice_key, "state": REFUSED,
+                    "reason": f"lifecycle not reachable: {e.message}"}
         doc, instruction = reserved.erp_document, reserved.instruction
         answer = {
             "invoice_key": item.invoice_key, "state": RESERVED, "workflow_id": reserved.workflow_id,
@@ -105,7 +120,8 @@ class RunLifecycleCalls:
         who = (released_by or "").strip().casefold()
         if who and who in {a.strip().casefold() for a in reserved.approvers}:
             # The store named other approvers at selection; the lifecycle's word wins.
-            answer.update(state=DROPPED, reason=f"approved by {released_by}, who released this run (segregation of duties)")
+            answer.update(state=DROPPED,
+                          reason=f"approved by {released_by}, who released this run (segregation of duties)")
         return answer
 
     # -- signals ----------------------------------------------------------------------------
@@ -134,7 +150,8 @@ class RunLifecycleCalls:
         pending = await asyncio.to_thread(self._runs.refs, run_key, states, message_id)
 
         async def record(answers: list) -> None:
-            await asyncio.to_thread(self._runs.move, run_key, [item.invoice_key for item, _ in answers], states, to_state)
+            await asyncio.to_thread(self._runs.move, run_key, [item.invoice_key for item, _ in answers], states,
+                                    to_state)
             gone = sum(1 for _, ended in answers if ended)
             result.told, result.unreachable = result.told + len(answers) - gone, result.unreachable + gone
 

@@ -60,11 +60,11 @@ async def erp_view(statement: BankStatement, registers: PaymentRegisters, cleari
     """The statement's payments of ours (debits, and returns of them) with their ERP items."""
     entries = [e for e in statement.entries if e.end_to_end_id and e.remittance_reference
                and (e.direction == "CRDT") == e.is_return]
-    records = await asyncio.to_thread(registers.payments, [e.end_to_end_id for e in entries])
+    records = await asyncio.to_thread(registers.payments, [e.end_to_end_id for e in entries if e.end_to_end_id])
     ours = [(e, records[e.end_to_end_id]) for e in entries
             if e.end_to_end_id in records and records[e.end_to_end_id].accounting_document]
-    items = await clearing.supplier_items([r.accounting_document for _, r in ours])
-    return ErpView([(e, r, _pick(items.get(r.accounting_document, []), r)) for e, r in ours], clearing)
+    items = await clearing.supplier_items([r.accounting_document for _, r in ours if r.accounting_document])
+    return ErpView([(e, r, _pick(items.get(r.accounting_document or "", []), r)) for e, r in ours], clearing)
 
 
 def _pick(candidates: list[ItemClearing], record: PaymentRecord) -> ItemClearing | None:

@@ -15,6 +15,7 @@ window and calls again."""
 
 import asyncio
 
+from activities.statement_evidence import ErpView, erp_view
 from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
 from adapters.iso20022.readers import read_message_all, statement_balances
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -22,7 +23,6 @@ from adapters.payment_registers import PENDING, PaymentRegisters
 from adapters.sap_clearing import SapClearing
 from adapters.sap_errors import SapBusinessError, SapTransientError
 from adapters.sap_payments import SapPayments, StatementPosting
-from activities.statement_evidence import ErpView, erp_view
 from canonical.bank import BankMessage, BankStatement
 from canonical.inbox import LifecycleSignal, StatementOutcome
 
@@ -41,6 +41,7 @@ class Posting:
         outcome = StatementOutcome(bank_message_id=message.bank_message_id)
         problems: list[str] = []
         for statement in read_message_all(message.kind, message.body):
+            assert isinstance(statement, BankStatement), f"{message.kind} {message.bank_message_id} is no statement"
             key = f"{statement.account_iban}:{statement_number(statement)}"
             enriched = await asyncio.to_thread(_with_references, statement, self._registers)
             view = await self._post_one(enriched, key, message.bank_message_id, outcome, problems)
@@ -110,7 +111,8 @@ class Posting:
         return posting
 
     async def _queue_hints(self, view: ErpView, batch_key: str, outcome: StatementOutcome) -> None:
-        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True) for w in view.lifecycles_to_tell()]
+        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True)
+                 for w in view.lifecycles_to_tell()]
         if not hints:
             return
         for key in (batch_key, batch_key + AGAIN):
@@ -126,12 +128,14 @@ def _with_references(statement: BankStatement, registers: PaymentRegisters) -> B
     entries = []
     for entry in statement.entries:
         record = records.get(entry.end_to_end_id or "")
-        entries.append(entry.model_copy(update={"remittance_reference": record.remittance_reference if record else None}))
+        reference = record.remittance_reference if record else None
+        entries.append(entry.model_copy(update={"remittance_reference": reference}))
     return statement.model_copy(update={"entries": entries})
 
 
 def _answer_problems(key: str, posting: StatementPosting) -> list[str]:
-    problems = [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}" for u in posting.unprocessed]
+    problems = [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}"
+                for u in posting.unprocessed]
     problems += [f"statement {key}: {finding}" for finding in posting.findings]
     return problems + _describe_left_out(key, posting.left_out)
 

@@ -4,7 +4,7 @@ and its history ever see, whatever the number of suppliers. A retry is harmless:
 writes are idempotent and the bank changes are answered from the store's log of this sync."""
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from schwifty import BIC, IBAN
@@ -20,8 +20,15 @@ from adapters.vendor_store import VendorStore
 from canonical.inbox import LifecycleSignal
 from canonical.supplier import SupplierBankAccount
 from canonical.vendors import (
-    BankChangeNotice, VendorBankAccount, VendorIssue, VendorIssueKind, VendorRecord, VendorSyncResult, find_duplicates,
-    fingerprint, mask,
+    BankChangeNotice,
+    VendorBankAccount,
+    VendorIssue,
+    VendorIssueKind,
+    VendorRecord,
+    VendorSyncResult,
+    find_duplicates,
+    fingerprint,
+    mask,
 )
 from workflows import search_attributes as sa
 
@@ -46,7 +53,8 @@ def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[Vendo
     def issue(kind: VendorIssueKind, err: str) -> None:
         text = err.replace(account.iban or "\0", masked or "")  # in case schwifty quotes the value
         issues.append(VendorIssue(kind=kind, supplier_ids=[supplier_id], bank_account_id=account.bank_account_id,
-                                  detail=f"bank account {account.bank_account_id} ({masked}) of supplier {supplier_id}: {text}"))
+                                  detail=f"bank account {account.bank_account_id} ({masked}) of supplier "
+                                         f"{supplier_id}: {text}"))
 
     iban = None
     if account.iban:
@@ -105,9 +113,10 @@ class VendorSyncActivities:
                 account, issues = check_account(supplier_id, row)
                 accounts.setdefault(supplier_id, []).append(account)
                 invalid.setdefault(supplier_id, []).extend(issues)
-        records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked) for s in delta.suppliers]
+        records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked)
+                   for s in delta.suppliers]
         changed, bank_changes = self._store.apply(sync_key, records, delta.deleted_ids, accounts, vat_ids,
-                                                  delta.next_token, datetime.now(timezone.utc))
+                                                  delta.next_token, datetime.now(UTC))
         vendors = self._store.vendors()
         # Only suppliers' accounts count: SAP also holds customers' and orphaned bank rows.
         own = [i for v in vendors for i in invalid.get(v.supplier_id, [])]

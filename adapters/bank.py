@@ -21,8 +21,8 @@ from adapters.bank_errors import (
     BankRejectedFile,
     BankTransientError,
 )
-from adapters.http_retry import retry_after_seconds
 from adapters.http_client import HttpAdapter
+from adapters.http_retry import retry_after_seconds
 from canonical.bank import BankMessage, MessageKind
 from telemetry.http import instrument
 
@@ -101,10 +101,11 @@ class BankClient(HttpAdapter):
     @classmethod
     def from_settings(cls, s: "Settings") -> "BankClient":
         password = getattr(s, "bank_password", None)
+        secret = getattr(password, "get_secret_value", None)  # a SecretStr
         return cls(
             getattr(s, "bank_url", "http://127.0.0.1:8090"),
             user=getattr(s, "bank_user", None),
-            password=password.get_secret_value() if hasattr(password, "get_secret_value") else password,
+            password=secret() if secret is not None else password,
             timeout=getattr(s, "bank_timeout_seconds", 60.0),
         )
 

@@ -27,23 +27,28 @@ One HTTP exchange per call, no retry loop: the Temporal activity owns retries.
 """
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 import mockeinvoice
 from mockeinvoice.model import Value
-from mockeinvoice.response import REASON_LIST, ACTION_LIST, Answered, Party, Response, Status
+from mockeinvoice.response import ACTION_LIST, REASON_LIST, Answered, Party, Response, Status
 from pydantic import BaseModel
 
-from adapters.http_retry import retry_after_seconds
 from adapters.http_client import HttpAdapter
+from adapters.http_retry import retry_after_seconds
 from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next
 from telemetry.http import instrument
 
 __all__ = [
-    "EInvoiceClient", "EInvoiceError", "EInvoiceTransientError", "EInvoiceOutcomeUnknown",
-    "InvoiceResponseRefused", "RecordedResponse", "to_application_response",
+    "EInvoiceClient",
+    "EInvoiceError",
+    "EInvoiceOutcomeUnknown",
+    "EInvoiceTransientError",
+    "InvoiceResponseRefused",
+    "RecordedResponse",
+    "to_application_response",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,7 +105,7 @@ def _endpoint(scheme_id: str) -> Value:
 
 def to_application_response(response: InvoiceResponse, now: datetime | None = None) -> bytes:
     """The UBL ApplicationResponse (Peppol BIS Invoice Response 3) for one status change."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     statuses = ([Status(code, REASON_LIST, text) for code, text in response.reasons]
                 + [Status(code, ACTION_LIST, text) for code, text in response.actions])
     return mockeinvoice.write_response(Response(

@@ -138,7 +138,7 @@ def build_finsta01(
             left_out.append(LeftOut(entry=entry, reason=problem))
             continue
         line_no = f"{len(lines) + 1:06d}"
-        reference = entry.remittance_reference.strip()
+        reference = (entry.remittance_reference or "").strip()  # as attribution_problem read it
         fields = {"LINLINEIT": line_no} | ({"LINACTION": RETURNED} if entry.is_return else {})
         line = _segment(header, "E1IDPF1", **fields)
         # The only E1EDP02 on the line: SAP reads the first one as THE reference.

@@ -30,14 +30,16 @@ class HttpAdapter:
         try:
             response = await self._http.request(method, path, **kwargs)
         except _NOT_SENT as exc:
-            raise self.transient_error(f"{self.counterpart} not reachable for {method} {path}: {type(exc).__name__}") from exc
+            raise self.transient_error(
+                f"{self.counterpart} not reachable for {method} {path}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             if write:
                 raise self.outcome_unknown_error(
                     f"{method} {path} was sent but {self.counterpart} gave no answer ({type(exc).__name__}); "
                     f"{self.outcome_unknown_advice}"
                 ) from exc
-            raise self.transient_error(f"{self.counterpart} gave no answer to {method} {path}: {type(exc).__name__}") from exc
+            raise self.transient_error(
+                f"{self.counterpart} gave no answer to {method} {path}: {type(exc).__name__}") from exc
         # Method, path and status only: headers carry credentials and CSRF tokens, bodies bank details.
         log.debug("%s %s %s -> %s in %.0f ms", self.counterpart, method, path, response.status_code,
                   (time.perf_counter() - started) * 1000)

@@ -1,6 +1,6 @@
 """Retry-After as both counterparts send it, for the transient errors that carry it."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 
@@ -11,6 +11,6 @@ def retry_after_seconds(value: str | None) -> float | None:
     if value.strip().isdigit():
         return max(0, int(value.strip()))
     try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None

@@ -8,11 +8,12 @@ and a count, this table holds the detail, and a retried activity sends only what
 unsent. Synchronous like the other stores."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.sql import table
 from canonical.inbox import LifecycleSignal
 
 DELIVERED, ENDED = "delivered", "ended"  # outcomes; anything else is the failure in words
@@ -38,7 +39,7 @@ class QueuedSignal(LifecycleSignal):
 class LifecycleOutbox:
     def __init__(self, engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=[OutboxRow.__table__])
+        SQLModel.metadata.create_all(engine, tables=[table(OutboxRow)])
 
     def queue(self, batch_key: str, signals: list[LifecycleSignal]) -> int:
         """Idempotent per batch: the first write wins, so a retried activity that queues the
@@ -59,7 +60,8 @@ class LifecycleOutbox:
         must arrive as the bank sent them (accepted before settled)."""
         rank = {key: i for i, key in enumerate(batch_keys)}
         with Session(self.engine) as session:
-            rows = session.exec(select(OutboxRow).where(OutboxRow.batch_key.in_(batch_keys), OutboxRow.sent_at.is_(None)))
+            rows = session.exec(select(OutboxRow).where(col(OutboxRow.batch_key).in_(batch_keys),
+                                                        col(OutboxRow.sent_at).is_(None)))
             queued = [QueuedSignal(batch_key=r.batch_key, seq=r.seq, workflow_id=r.workflow_id, signal=r.signal,
                                    argument=None if r.argument is None else json.loads(r.argument), hint=r.hint)
                       for r in rows]
@@ -69,7 +71,7 @@ class LifecycleOutbox:
         """(batch key, seq, outcome) for signals that reached their lifecycle or never can."""
         if not outcomes:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
             for batch_key, seq, outcome in outcomes:
                 row = session.get(OutboxRow, (batch_key, seq))
@@ -81,5 +83,5 @@ class LifecycleOutbox:
     def batches(self, batch_keys: list[str]) -> list[OutboxRow]:
         """Every row of these batches, sent or not: what a report counts."""
         with Session(self.engine) as session:
-            return list(session.exec(select(OutboxRow).where(OutboxRow.batch_key.in_(batch_keys))
-                                     .order_by(OutboxRow.batch_key, OutboxRow.seq)))
+            return list(session.exec(select(OutboxRow).where(col(OutboxRow.batch_key).in_(batch_keys))
+                                     .order_by(col(OutboxRow.batch_key), col(OutboxRow.seq))))

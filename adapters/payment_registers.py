@@ -2,13 +2,14 @@
 treasury database: payment runs executed, payments sent, bank messages recorded before
 they are acted on, and bank statements posted to the ERP. Synchronous like the store."""
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.sql import table
 from canonical.bank import BankMessage, MessageKind
 from canonical.payment import PaymentRecord
 
@@ -33,8 +34,9 @@ def _already_executed(run_key: str, workflow_run_id: str, taken_keys: list[str])
     fix = (f'to pay again for {account} on that date, start a new run with "run_number": {free[0]} in the run request '
            f"(taken: {', '.join(map(str, taken))})" if free else
            f"every run number 1-{MAX_RUN_NUMBER} of {account} on that date is taken: give the run another run_date")
-    return PaymentRunAlreadyExecuted(f"payment run {run_key} (paying account {account}, run date {day}, run number {number}) "
-                                     f"was already executed by workflow run {workflow_run_id}; {fix}")
+    return PaymentRunAlreadyExecuted(f"payment run {run_key} (paying account {account}, run date {day}, "
+                                     f"run number {number}) was already executed by workflow run "
+                                     f"{workflow_run_id}; {fix}")
 
 
 class PaymentRunRow(SQLModel, table=True):
@@ -98,12 +100,12 @@ class PostedStatementRow(SQLModel, table=True):
 
 PENDING = "pending"  # a statement claimed for posting whose ERP answer is not recorded (yet)
 
-_TABLES = [t.__table__ for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
+_TABLES = [table(t) for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
                                  FileRefusalRow)]
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class PaymentRegisters:
@@ -125,7 +127,8 @@ class PaymentRegisters:
                 session.commit()
             elif row.workflow_run_id != workflow_run_id:
                 same_day = run_key.rsplit("-", 1)[0] + "-"
-                taken = session.exec(select(PaymentRunRow.run_key).where(PaymentRunRow.run_key.startswith(same_day))).all()
+                taken = session.exec(select(PaymentRunRow.run_key)
+                                     .where(PaymentRunRow.run_key.startswith(same_day))).all()
                 raise _already_executed(run_key, row.workflow_run_id, list(taken))
 
     # -- one run per paying account at a time ---------------------------------------------
@@ -159,7 +162,7 @@ class PaymentRegisters:
         """Idempotent: an EndToEndId is registered once, with what it was first sent as."""
         with Session(self.engine) as session:
             known = set(session.exec(select(PaymentRow.end_to_end_id).where(
-                PaymentRow.end_to_end_id.in_([r.end_to_end_id for r in records]))))
+                col(PaymentRow.end_to_end_id).in_([r.end_to_end_id for r in records]))))
             for r in records:
                 if r.end_to_end_id not in known:
                     session.add(PaymentRow(**r.model_dump(exclude={"schema_version", "amount"}), amount=str(r.amount)))
@@ -176,7 +179,8 @@ class PaymentRegisters:
         unique = sorted(set(end_to_end_ids))
         with Session(self.engine) as session:
             for start in range(0, len(unique), 500):  # below SQLite's bound-parameter limit
-                rows = session.exec(select(PaymentRow).where(PaymentRow.end_to_end_id.in_(unique[start:start + 500])))
+                chunk = unique[start:start + 500]
+                rows = session.exec(select(PaymentRow).where(col(PaymentRow.end_to_end_id).in_(chunk)))
                 found.update((row.end_to_end_id, _record(row)) for row in rows)
         return found
 
@@ -215,12 +219,14 @@ class PaymentRegisters:
 
     def known_message_ids(self, ids: list[str]) -> set[str]:
         with Session(self.engine) as session:
-            return set(session.exec(select(BankMessageRow.bank_message_id).where(BankMessageRow.bank_message_id.in_(ids))))
+            return set(session.exec(select(BankMessageRow.bank_message_id)
+                                    .where(col(BankMessageRow.bank_message_id).in_(ids))))
 
     def unapplied_messages(self, limit: int = 200) -> list[BankMessage]:
         with Session(self.engine) as session:
-            rows = session.exec(select(BankMessageRow).where(BankMessageRow.applied_at.is_(None))
-                                .order_by(BankMessageRow.recorded_at, BankMessageRow.bank_message_id).limit(limit))
+            rows = session.exec(select(BankMessageRow).where(col(BankMessageRow.applied_at).is_(None))
+                                .order_by(col(BankMessageRow.recorded_at), col(BankMessageRow.bank_message_id))
+                                .limit(limit))
             return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
                                 received_at=r.recorded_at, body=r.body) for r in rows]
 
@@ -233,10 +239,10 @@ class PaymentRegisters:
     def messages_since(self, day: date) -> list[BankMessage]:
         """Every recorded bank message since `day` (recorded time), applied or not: what the
         bank has said, for weighing evidence about one payment."""
-        since = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        since = datetime.combine(day, time.min, tzinfo=UTC)
         with Session(self.engine) as session:
             rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since)
-                                .order_by(BankMessageRow.recorded_at))
+                                .order_by(col(BankMessageRow.recorded_at)))
             return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
                                 received_at=r.recorded_at, body=r.body) for r in rows]
 
@@ -260,8 +266,8 @@ class PaymentRegisters:
 
     def message_problems(self) -> list[tuple[str, str]]:
         with Session(self.engine) as session:
-            rows = session.exec(select(BankMessageRow).where(BankMessageRow.problem.is_not(None)))
-            return [(r.bank_message_id, r.problem) for r in rows]
+            rows = session.exec(select(BankMessageRow).where(col(BankMessageRow.problem).is_not(None)))
+            return [(r.bank_message_id, r.problem or "") for r in rows]  # none is None: see the query
 
     # -- statements posted to the ERP ---------------------------------------------------
     def statement_posting(self, statement_key: str) -> tuple[str, str] | None:
@@ -297,7 +303,8 @@ class PaymentRegisters:
         A "pending" entry found later means the outcome is unknown: the ERP is asked, never posted to again."""
         with Session(self.engine) as session:
             row = session.get(PostedStatementRow, statement_key) or PostedStatementRow(
-                statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference, posted_at=_now())
+                statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference,
+                posted_at=_now())
             row.erp_reference, row.posted_at = erp_reference, _now()
             session.add(row)
             session.commit()

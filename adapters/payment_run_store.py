@@ -16,14 +16,16 @@ either possibly at the bank or certainly not, never both."""
 
 import json
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import Column, Index, LargeBinary, func, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import Select
 
+from adapters.sql import table
 from canonical.treasury import ExpectedOutflow
 
 SELECTED, REFUSED, RESERVED, DROPPED, RELEASED = "selected", "refused", "reserved", "dropped", "released"
@@ -83,7 +85,7 @@ class RunFileRow(SQLModel, table=True):
     state_at: datetime
 
 
-_TABLES = [t.__table__ for t in (RunHeaderRow, RunItemRow, RunFileRow)]
+_TABLES = [table(t) for t in (RunHeaderRow, RunItemRow, RunFileRow)]
 _IN_LIST = 500  # keys per `IN (...)`: far below SQLite's variable limit
 
 
@@ -105,7 +107,7 @@ def _chunks(keys: list[str]):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class PaymentRunStore:
@@ -123,9 +125,10 @@ class PaymentRunStore:
             now = _now()
             session.add(header)
             if outflows:
-                session.execute(insert(RunItemRow.__table__), [
-                    {"run_key": header.run_key, "invoice_key": o.invoice_key, "amount": str(o.amount), "currency": o.currency,
-                     "approvers": json.dumps(o.approvers), "state": SELECTED, "updated_at": now} for o in outflows])
+                session.execute(insert(table(RunItemRow)), [
+                    {"run_key": header.run_key, "invoice_key": o.invoice_key, "amount": str(o.amount),
+                     "currency": o.currency, "approvers": json.dumps(o.approvers), "state": SELECTED,
+                     "updated_at": now} for o in outflows])
             try:
                 session.commit()
             except IntegrityError:  # recorded by a concurrent attempt
@@ -153,7 +156,7 @@ class PaymentRunStore:
               after: str | None = None) -> list[RunItemRow]:
         """The next `limit` invoices in `states` (after invoice key `after`), in invoice-key
         order, so chunks are stable."""
-        query = select(RunItemRow).where(RunItemRow.run_key == run_key, RunItemRow.state.in_(states))
+        query = select(RunItemRow).where(RunItemRow.run_key == run_key, col(RunItemRow.state).in_(states))
         if message_id is not None:
             query = query.where(RunItemRow.message_id == message_id)
         if after is not None:
@@ -163,9 +166,11 @@ class PaymentRunStore:
 
     def refs(self, run_key: str, states: tuple[str, ...], message_id: str | None = None) -> list[ItemRef]:
         """Every invoice in `states` (of one file), keys only, in invoice-key order."""
-        query = select(RunItemRow.invoice_key, RunItemRow.workflow_id, RunItemRow.end_to_end_id,
-                       RunItemRow.invoice_document, RunItemRow.fiscal_year, RunItemRow.accounting_document
-                       ).where(RunItemRow.run_key == run_key, RunItemRow.state.in_(states))
+        # What select() makes of several columns; its annotations stop at four.
+        query: Select = Select(col(RunItemRow.invoice_key), col(RunItemRow.workflow_id),
+                               col(RunItemRow.end_to_end_id), col(RunItemRow.invoice_document),
+                               col(RunItemRow.fiscal_year), col(RunItemRow.accounting_document)
+                               ).where(col(RunItemRow.run_key) == run_key, col(RunItemRow.state).in_(states))
         if message_id is not None:
             query = query.where(RunItemRow.message_id == message_id)
         with Session(self.engine) as session:
@@ -178,8 +183,8 @@ class PaymentRunStore:
             for answer in answers:
                 values = {k: v for k, v in answer.items() if k != "invoice_key"}
                 session.execute(update(RunItemRow).where(
-                    RunItemRow.run_key == run_key, RunItemRow.invoice_key == answer["invoice_key"],
-                    RunItemRow.state == SELECTED).values(**values, updated_at=_now()))
+                    col(RunItemRow.run_key) == run_key, col(RunItemRow.invoice_key) == answer["invoice_key"],
+                    col(RunItemRow.state) == SELECTED).values(**values, updated_at=_now()))
             session.commit()
 
     def move(self, run_key: str, invoice_keys: list[str], from_states: tuple[str, ...], to_state: str,
@@ -190,22 +195,25 @@ class PaymentRunStore:
         with Session(self.engine) as session:
             if reasons:
                 for key in invoice_keys:
-                    moved += session.execute(update(RunItemRow).where(
-                        RunItemRow.run_key == run_key, RunItemRow.invoice_key == key, RunItemRow.state.in_(from_states))
+                    moved += session.exec(update(RunItemRow).where(
+                        col(RunItemRow.run_key) == run_key, col(RunItemRow.invoice_key) == key,
+                        col(RunItemRow.state).in_(from_states))
                         .values(state=to_state, reason=reasons.get(key, reason), updated_at=_now())).rowcount
             else:
                 values = {"state": to_state, "updated_at": _now(), **({"reason": reason} if reason else {})}
                 for keys in _chunks(invoice_keys):
-                    moved += session.execute(update(RunItemRow).where(
-                        RunItemRow.run_key == run_key, RunItemRow.invoice_key.in_(keys), RunItemRow.state.in_(from_states))
+                    moved += session.exec(update(RunItemRow).where(
+                        col(RunItemRow.run_key) == run_key, col(RunItemRow.invoice_key).in_(keys),
+                        col(RunItemRow.state).in_(from_states))
                         .values(**values)).rowcount
             session.commit()
         return moved
 
     def move_all(self, run_key: str, from_states: tuple[str, ...], to_state: str, reason: str) -> int:
         with Session(self.engine) as session:
-            moved = session.execute(update(RunItemRow).where(RunItemRow.run_key == run_key, RunItemRow.state.in_(from_states))
-                                    .values(state=to_state, reason=reason, updated_at=_now())).rowcount
+            moved = session.exec(update(RunItemRow)
+                                 .where(col(RunItemRow.run_key) == run_key, col(RunItemRow.state).in_(from_states))
+                                 .values(state=to_state, reason=reason, updated_at=_now())).rowcount
             session.commit()
         return moved
 
@@ -217,13 +225,15 @@ class PaymentRunStore:
 
     def total(self, run_key: str, state: str) -> Decimal:
         with Session(self.engine) as session:
-            amounts = session.exec(select(RunItemRow.amount).where(RunItemRow.run_key == run_key, RunItemRow.state == state))
+            amounts = session.exec(select(RunItemRow.amount)
+                                   .where(RunItemRow.run_key == run_key, RunItemRow.state == state))
             return sum((Decimal(a) for a in amounts), Decimal(0))
 
     def reasons(self, run_key: str, states: tuple[str, ...], limit: int) -> dict[str, str]:
         with Session(self.engine) as session:
             rows = session.exec(select(RunItemRow.invoice_key, RunItemRow.reason).where(
-                RunItemRow.run_key == run_key, RunItemRow.state.in_(states)).order_by(RunItemRow.invoice_key).limit(limit))
+                RunItemRow.run_key == run_key, col(RunItemRow.state).in_(states))
+                .order_by(RunItemRow.invoice_key).limit(limit))
             return {key: reason or "" for key, reason in rows}
 
     # -- files ------------------------------------------------------------------------------
@@ -236,7 +246,8 @@ class PaymentRunStore:
             session.add(row)
             for keys in _chunks(invoice_keys):
                 session.execute(update(RunItemRow).where(
-                    RunItemRow.run_key == row.run_key, RunItemRow.invoice_key.in_(keys), RunItemRow.state == CLAIMED)
+                    col(RunItemRow.run_key) == row.run_key, col(RunItemRow.invoice_key).in_(keys),
+                    col(RunItemRow.state) == CLAIMED)
                     .values(state=FILED, message_id=row.message_id, updated_at=_now()))
             session.commit()
             return True
@@ -247,20 +258,26 @@ class PaymentRunStore:
 
     def files(self, run_key: str) -> list[RunFileRow]:
         with Session(self.engine) as session:
-            return list(session.exec(select(RunFileRow).where(RunFileRow.run_key == run_key).order_by(RunFileRow.number)))
+            return list(session.exec(select(RunFileRow).where(RunFileRow.run_key == run_key)
+                                     .order_by(col(RunFileRow.number))))
 
-    def set_file_state(self, message_id: str, from_states: tuple[str, ...], to_state: str, reason: str | None = None) -> str:
+    def set_file_state(self, message_id: str, from_states: tuple[str, ...], to_state: str,
+                       reason: str | None = None) -> str:
         """Compare-and-set of a file's state; returns the state it has afterwards."""
         with Session(self.engine) as session:
-            session.execute(update(RunFileRow).where(RunFileRow.message_id == message_id, RunFileRow.state.in_(from_states))
-                         .values(state=to_state, reason=reason, state_at=_now()))
+            session.execute(update(RunFileRow)
+                            .where(col(RunFileRow.message_id) == message_id, col(RunFileRow.state).in_(from_states))
+                            .values(state=to_state, reason=reason, state_at=_now()))
             session.commit()
-            return session.get(RunFileRow, message_id).state
+            row = session.get(RunFileRow, message_id)
+            assert row is not None, f"no payment file {message_id}"
+            return row.state
 
     # -- recovery ---------------------------------------------------------------------------
     def record_recovery(self, run_key: str, by: str, note: str) -> None:
         with Session(self.engine) as session:
             row = session.get(RunHeaderRow, run_key)
+            assert row is not None, f"no payment run {run_key}"  # the caller read its header
             row.recovered_by, row.recovered_at, row.recovery_note = by, _now(), note[:2000]
             session.add(row)
             session.commit()

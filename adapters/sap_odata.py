@@ -1,7 +1,7 @@
 """OData V2 wire format of SAP's APIs and its translation into finsync's canonical models."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from canonical.erp import PostedInvoice, PurchaseOrder, PurchaseOrderItem
@@ -36,7 +36,7 @@ def parse_date(value: str | None) -> date | None:
     match = _DATE.match(value)
     if not match:
         return date.fromisoformat(value[:10])
-    return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=timezone.utc).date()
+    return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC).date()
 
 
 def format_date(value: date) -> str:

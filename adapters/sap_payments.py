@@ -23,8 +23,8 @@ from adapters.sap import SapClient
 from adapters.sap_errors import SapBusinessError, raise_for_sap_status
 from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
 from canonical.bank import BankStatement
-from canonical.money import MINOR_UNITS, Money
 from canonical.erp import OpenItem
+from canonical.money import MINOR_UNITS, Money
 from canonical.status import ErpDocument
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,13 @@ def claim_fields(run_id: str, run_date: date) -> dict:
 RELEASED_CLAIM = {"PaymentRunID": "", "PaymentRunDate": None}
 
 
-def is_claimed_by(invoice: dict, run_id: str, run_date: date) -> bool:
-    return (invoice.get("PaymentRunID") or "") == run_id and parse_date(invoice.get("PaymentRunDate")) == run_date
+def is_claimed_by(invoice: dict | None, run_id: str, run_date: date) -> bool:
+    return (invoice is not None and (invoice.get("PaymentRunID") or "") == run_id
+            and parse_date(invoice.get("PaymentRunDate")) == run_date)
 
 
-def claim_refusal(doc: ErpDocument, invoice: dict | None, item: OpenItem | None, run_id: str) -> SapBusinessError | None:
+def claim_refusal(doc: ErpDocument, invoice: dict | None, item: OpenItem | None,
+                  run_id: str) -> SapBusinessError | None:
     """Why the run may not claim this invoice (the invoice's CLAIM_FIELDS and its open item
     as SAP shows them), or None: another run's claim, no open item, already cleared (paying it
     would pay twice), payment-blocked."""
@@ -122,7 +124,8 @@ def claim_refusal(doc: ErpDocument, invoice: dict | None, item: OpenItem | None,
     if item is None:
         return SapBusinessError(409, "FINSYNC/NO_OPEN_ITEM", f"{name} has no supplier item to pay")
     if item.is_cleared:
-        return SapBusinessError(409, "FINSYNC/CLEARED", f"{name} was cleared by {item.clearing_document} on {item.clearing_date}")
+        return SapBusinessError(409, "FINSYNC/CLEARED",
+                                f"{name} was cleared by {item.clearing_document} on {item.clearing_date}")
     if invoice.get("PaymentBlockingReason"):
         return SapBusinessError(409, "FINSYNC/BLOCKED", f"{name} has payment block {invoice['PaymentBlockingReason']}")
     return None
@@ -139,7 +142,8 @@ def to_open_item(doc: ErpDocument, rows: list[dict]) -> OpenItem | None:
     if not rows:
         return None
     if len(rows) > 1:
-        log.warning("accounting document %s has %d supplier items; reading the first", doc.accounting_document, len(rows))
+        log.warning("accounting document %s has %d supplier items; reading the first", doc.accounting_document,
+                    len(rows))
     row = rows[0]
     currency = row["TransactionCurrency"]
     return OpenItem(
@@ -207,7 +211,8 @@ class SapPayments:
         the POST is then the only request, so a failure after the claim is the post's own."""
         await self._sap._csrf_token(IDOC)
 
-    async def post_bank_statement(self, statement: BankStatement, our_account_bic: str | None = None) -> StatementPosting:
+    async def post_bank_statement(self, statement: BankStatement,
+                                  our_account_bic: str | None = None) -> StatementPosting:
         """Post the camt.053 as FINSTA01: debits with a reference clear the invoices they pay,
         returns with a reference reopen them. Call at most ONCE per statement: SAP does not
         de-duplicate, a second post clears again (and can clear a different supplier's item).

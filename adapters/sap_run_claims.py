@@ -16,8 +16,15 @@ from adapters.sap import SapClient
 from adapters.sap_errors import SapBusinessError, SapTransientError
 from adapters.sap_odata import SUPPLIER_INVOICE_SRV, literal
 from adapters.sap_payments import (
-    CLAIM_FIELDS, OPEN_ITEM_SRV, RELEASED_CLAIM, SapPayments, claim_fields, claim_refusal, is_claimed_by,
-    open_item_filter, to_open_item,
+    CLAIM_FIELDS,
+    OPEN_ITEM_SRV,
+    RELEASED_CLAIM,
+    SapPayments,
+    claim_fields,
+    claim_refusal,
+    is_claimed_by,
+    open_item_filter,
+    to_open_item,
 )
 from canonical.erp import OpenItem
 from canonical.status import ErpDocument
@@ -84,18 +91,22 @@ class SapRunClaims:
             if answer.status == 404:
                 found[doc.invoice_document] = None
             elif answer.status >= 400:
-                raise SapBusinessError(answer.status, "", f"reading invoice {doc.invoice_document}: {answer.body[:300]!r}")
+                raise SapBusinessError(answer.status, "",
+                                       f"reading invoice {doc.invoice_document}: {answer.body[:300]!r}")
             else:
                 found[doc.invoice_document] = answer.json()["d"]
         return found
 
-    async def _open_items(self, docs: list[ErpDocument], invoices: dict[str, dict | None]) -> dict[str, OpenItem | None]:
-        present = [d for d in docs if invoices[d.invoice_document] is not None]
+    async def _open_items(self, docs: list[ErpDocument],
+                          invoices: dict[str, dict | None]) -> dict[str, OpenItem | None]:
+        company = {d.invoice_document: invoice["CompanyCode"] for d in docs
+                   if (invoice := invoices[d.invoice_document]) is not None}
+        present = [d for d in docs if d.invoice_document in company]
         if not present:
             return {}
         answers = await self._batch(OPEN_ITEM_SRV, [
             BatchRequest("GET", "A_OperationalAcctgDocItemCube?$filter="
-                         + quote(open_item_filter(d, invoices[d.invoice_document]["CompanyCode"]), safe="'"))
+                         + quote(open_item_filter(d, company[d.invoice_document]), safe="'"))
             for d in present])
         items = {}
         for doc, [answer] in zip(present, answers, strict=True):

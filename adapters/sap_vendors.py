@@ -88,7 +88,8 @@ class SapVendors:
         """VAT registration numbers by BP, from A_BusinessPartnerTaxNumber; None where SAP does
         not serve it (mock-sap answers 404). Tax types ending in 0 are SAP's VAT registration
         numbers (DE0, NL0, ...); the others are national tax numbers, not VAT ids."""
-        response = await self._sap._send("GET", TAX_NUMBERS, params={"$select": "BusinessPartner,BPTaxType,BPTaxNumber"})
+        response = await self._sap._send("GET", TAX_NUMBERS,
+                                         params={"$select": "BusinessPartner,BPTaxType,BPTaxNumber"})
         if response.status_code == 404:
             return None
         raise_for_sap_status(response)

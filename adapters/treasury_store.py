@@ -14,8 +14,9 @@ from pathlib import Path
 from sqlalchemy import Index, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
+from adapters.sql import table
 from canonical.money import check_scale, format_amount
 from canonical.treasury import CashPosition, ExpectedOutflow, OutflowState
 
@@ -49,7 +50,7 @@ class OutflowRow(SQLModel, table=True):
 
 def _sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
-    if not parsed.get_backend_name() == "sqlite" or parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     if parsed.database.startswith("file:"):  # URI form: leave it to the caller
         return None
@@ -79,7 +80,7 @@ class TreasuryStore:
         if connect_args:
             _enable_wal(self.engine)
         # Only our table: SQLModel's metadata is shared with any other model in the process.
-        SQLModel.metadata.create_all(self.engine, tables=[OutflowRow.__table__])
+        SQLModel.metadata.create_all(self.engine, tables=[table(OutflowRow)])
         # A store from before approvers were recorded gets the column added.
         if "approvers" not in {c["name"] for c in inspect(self.engine).get_columns("treasury_outflow")}:
             with self.engine.begin() as connection:
@@ -146,7 +147,8 @@ class TreasuryStore:
         with Session(self.engine) as session:
             row = session.get(OutflowRow, invoice_key)
             if row is None:
-                raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; the bank settled an unknown payment")
+                raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; "
+                                      "the bank settled an unknown payment")
             row.state = OutflowState.ACTUAL.value
             row.value_date = value_date
             row.amount = format_amount(check_scale(amount, row.currency, "actual outflow"))
@@ -160,7 +162,7 @@ class TreasuryStore:
             select(OutflowRow)
             .where(OutflowRow.state == OutflowState.EXPECTED.value, OutflowRow.company_code == company_code,
                    OutflowRow.currency == currency, OutflowRow.value_date <= due_by)
-            .order_by(OutflowRow.value_date, OutflowRow.invoice_key)
+            .order_by(col(OutflowRow.value_date), col(OutflowRow.invoice_key))
         )
         with Session(self.engine) as session:
             return [row.to_canonical() for row in session.exec(query)]

@@ -5,11 +5,13 @@ On the treasury database (`VendorStore(treasury_store.engine)`). Accounts are ke
 with a fingerprint, never as full IBANs (canonical/vendors.py says why that is enough).
 Synchronous, like the treasury store: activities call it through `asyncio.to_thread`."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.sql import table
 from canonical.vendors import BankDetailsChange, VendorBankAccount, VendorRecord
 
 SUPPLIER_DELTA = "sap-suppliers"
@@ -59,7 +61,7 @@ class VendorBankChangeRow(SQLModel, table=True):
     detected_at: datetime
 
 
-_TABLES = [VendorRow, VendorBankAccountRow, VendorSyncStateRow, VendorBankChangeRow]
+_TABLES: list[type[SQLModel]] = [VendorRow, VendorBankAccountRow, VendorSyncStateRow, VendorBankChangeRow]
 _ACCOUNT_FIELDS = ("country", "masked", "fingerprint", "has_iban", "iban_valid", "swift")
 
 
@@ -67,7 +69,7 @@ class VendorStore:
     def __init__(self, engine: Engine):
         self.engine = engine
         # Only our tables: SQLModel's metadata is shared with every other model in the process.
-        SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in _TABLES])
+        SQLModel.metadata.create_all(engine, tables=[table(t) for t in _TABLES])
 
     def delta_token(self) -> str | None:
         with Session(self.engine) as session:
@@ -86,7 +88,7 @@ class VendorStore:
             known = {sid for sid, r in rows.items() if not r.deleted}
             changed = 0
             for record in suppliers:
-                values = {"name": record.name, "is_blocked": record.is_blocked, "deleted": False}
+                values: dict[str, Any] = {"name": record.name, "is_blocked": record.is_blocked, "deleted": False}
                 row = rows.get(record.supplier_id)
                 if row is None:
                     row = rows[record.supplier_id] = VendorRow(supplier_id=record.supplier_id, updated_at=now, **values)
@@ -100,10 +102,11 @@ class VendorStore:
                     row.sqlmodel_update({"deleted": True, "updated_at": now})
                     session.add(row)
             active = {sid for sid, r in rows.items() if not r.deleted}
-            for supplier_id in active if vat_ids is not None else ():
-                if rows[supplier_id].vat_id != vat_ids.get(supplier_id):
-                    rows[supplier_id].sqlmodel_update({"vat_id": vat_ids.get(supplier_id), "updated_at": now})
-                    session.add(rows[supplier_id])
+            if vat_ids is not None:
+                for supplier_id in active:
+                    if rows[supplier_id].vat_id != vat_ids.get(supplier_id):
+                        rows[supplier_id].sqlmodel_update({"vat_id": vat_ids.get(supplier_id), "updated_at": now})
+                        session.add(rows[supplier_id])
 
             stored: dict[tuple[str, str], VendorBankAccountRow] = {
                 (a.supplier_id, a.bank_account_id): a for a in session.exec(select(VendorBankAccountRow))}
@@ -124,7 +127,8 @@ class VendorStore:
                     old_row.sqlmodel_update({**account.model_dump(), "updated_at": now})
                     session.add(old_row)
 
-            state = session.get(VendorSyncStateRow, SUPPLIER_DELTA) or VendorSyncStateRow(name=SUPPLIER_DELTA, synced_at=now)
+            state = (session.get(VendorSyncStateRow, SUPPLIER_DELTA)
+                     or VendorSyncStateRow(name=SUPPLIER_DELTA, synced_at=now))
             state.sqlmodel_update({"delta_token": next_token, "synced_at": now})
             session.add(state)
             session.commit()
@@ -132,14 +136,16 @@ class VendorStore:
 
     @staticmethod
     def _changes(session: Session, sync_key: str) -> list[BankDetailsChange]:
-        query = select(VendorBankChangeRow).where(VendorBankChangeRow.sync_key == sync_key).order_by(VendorBankChangeRow.id)
+        query = (select(VendorBankChangeRow).where(VendorBankChangeRow.sync_key == sync_key)
+                 .order_by(col(VendorBankChangeRow.id)))
         # SQLite gives datetimes back without their zone; they were written in UTC.
-        return [BankDetailsChange(**row.model_dump(include={"supplier_id", "bank_account_id", "old_masked", "new_masked"}),
-                                  detected_at=row.detected_at.replace(tzinfo=row.detected_at.tzinfo or timezone.utc))
+        return [BankDetailsChange(**row.model_dump(include={"supplier_id", "bank_account_id", "old_masked",
+                                                            "new_masked"}),
+                                  detected_at=row.detected_at.replace(tzinfo=row.detected_at.tzinfo or UTC))
                 for row in session.exec(query)]
 
     def vendors(self, include_deleted: bool = False) -> list[VendorRecord]:
-        query = select(VendorRow).order_by(VendorRow.supplier_id)
+        query = select(VendorRow).order_by(col(VendorRow.supplier_id))
         if not include_deleted:
             query = query.where(VendorRow.deleted == False)  # noqa: E712 - SQL, not Python truth
         return self._records(query, select(VendorBankAccountRow))
@@ -152,7 +158,7 @@ class VendorStore:
     def _records(self, vendor_query, account_query) -> list[VendorRecord]:
         with Session(self.engine) as session:
             accounts: dict[str, list[VendorBankAccount]] = {}
-            for row in session.exec(account_query.order_by(VendorBankAccountRow.bank_account_id)):
+            for row in session.exec(account_query.order_by(col(VendorBankAccountRow.bank_account_id))):
                 accounts.setdefault(row.supplier_id, []).append(
                     VendorBankAccount(**row.model_dump(include={"bank_account_id", *_ACCOUNT_FIELDS})))
             return [VendorRecord(supplier_id=v.supplier_id, name=v.name, is_blocked=v.is_blocked, vat_id=v.vat_id,

@@ -48,7 +48,8 @@ async def sap_faults(sap_url: str, stop: asyncio.Event, every: int = 10, slow_po
         while not stop.is_set():
             taken = (await http.get("/_mock/state")).json().get("A_SupplierInvoice", 0)
             rules = (await http.get("/_mock/faults")).json()
-            pending = [r for r in (rules if isinstance(rules, list) else rules.get("results", [])) if r.get("status") == 503]
+            pending = [r for r in (rules if isinstance(rules, list) else rules.get("results", []))
+                       if r.get("status") == 503]
             for _ in range(min(taken // (every - 1) - armed, 3 - len(pending))):
                 await http.post("/_mock/faults", json={**SI_POST, "status": 503, "count": 1,
                                                        "message": "No dialog work process available"})
@@ -79,7 +80,8 @@ async def bank_payments(bank_url: str) -> list[dict]:
 
 async def states(client: Client, task_queue: str) -> dict[str, int]:
     base = f'WorkflowType="InvoiceToPayment" AND TaskQueue="{task_queue}"'
-    counts = {s.value: (await client.count_workflows(f'{base} AND InvoiceStatus="{s.value}"')).count for s in InvoiceStatus}
+    counts = {s.value: (await client.count_workflows(f'{base} AND InvoiceStatus="{s.value}"')).count
+              for s in InvoiceStatus}
     counts = {k: v for k, v in counts.items() if v}
     counts["(unowned, not COMPLETED)"] = (await client.count_workflows(
         f'{base} AND ExecutionStatus="Running" AND ExceptionOwner IS NULL')).count
@@ -117,6 +119,8 @@ async def judge(client: Client, task_queue: str, sap_url: str, bank_url: str, pr
     base = f'WorkflowType="InvoiceToPayment" AND TaskQueue="{task_queue}"'
     total = (await client.count_workflows(base)).count
     v.fail_if(total != len(keys), f"{len(keys)} invoices started, {total} lifecycles exist")
-    completed = {w.id.removeprefix("invoice-") async for w in client.list_workflows(f'{base} AND InvoiceStatus="COMPLETED"')}
+    completed = {w.id.removeprefix("invoice-")
+                 async for w in client.list_workflows(f'{base} AND InvoiceStatus="COMPLETED"')}
     unpaid_completed = sorted(completed - set(booked))
-    v.fail_if(bool(unpaid_completed), f"{len(unpaid_completed)} COMPLETED without a booked payment: {unpaid_completed[:3]}")
+    v.fail_if(bool(unpaid_completed),
+              f"{len(unpaid_completed)} COMPLETED without a booked payment: {unpaid_completed[:3]}")

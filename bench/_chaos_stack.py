@@ -44,8 +44,8 @@ class ChaosStack:
         self.temporal: ManagedProcess | None = None
         self.worker: ManagedProcess | None = None
         self.sap = ManagedProcess("mock-sap", [str(BIN / "mock-sap"), "--port", str(self.ports["sap"]), "--db",
-                                               str(self.dir / "sap.db"), "--clock", self.clock, "--slow-ms", str(SLOW_MS),
-                                               "-q"], self.dir / "mock-sap.log")
+                                               str(self.dir / "sap.db"), "--clock", self.clock, "--slow-ms",
+                                               str(SLOW_MS), "-q"], self.dir / "mock-sap.log")
         self.bank = mock_bank(self.ports["bank"], db=str(self.dir / "bank.db"), clock=self.clock,
                               log=self.dir / "mock-bank.log")
         self.worker_starts = 0
@@ -77,7 +77,8 @@ class ChaosStack:
     def start_worker(self) -> None:
         s = self.settings()
         env = {"TEMPORAL_ADDRESS": self.address, "FINSYNC_TASK_QUEUE": s.task_queue, "FINSYNC_SAP_URL": s.sap_url,
-               "FINSYNC_BANK_URL": s.bank_url, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url, "FINSYNC_CODEC_KEY": self.key,
+               "FINSYNC_BANK_URL": s.bank_url, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url,
+               "FINSYNC_CODEC_KEY": self.key,
                "FINSYNC_SAP_TIMEOUT_SECONDS": str(SAP_TIMEOUT), "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
                "PYTHONUNBUFFERED": "1"}
         self.worker = ManagedProcess("worker", [sys.executable, str(ROOT / "worker.py")], self.dir / "worker.log", env)

@@ -62,7 +62,8 @@ async def cycle(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter
         print(f"worker: max_concurrent_activities={config.get('max_concurrent_activities')}, "
               f"max_concurrent_workflow_tasks={config.get('max_concurrent_workflow_tasks')}, "
               f"max_cached_workflows={config.get('max_cached_workflows')}"
-              + (f" (overridden: {worker_overrides})" if worker_overrides else " (build_worker's defaults)"), flush=True)
+              + (f" (overridden: {worker_overrides})" if worker_overrides else " (build_worker's defaults)"),
+              flush=True)
         async with worker:
             f.t0 = time.time()
             progress = Progress(client, settings.task_queue, args.n, args.poll_ms / 1000, f.t0)
@@ -73,7 +74,7 @@ async def cycle(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter
                 watcher.cancel()
                 try:
                     await progress.poll_once()  # the last word, after the watcher stopped
-                except Exception:
+                except Exception:  # noqa: BLE001 - the figures then come from the watcher's last count
                     pass
     return progress, failures
 
@@ -93,7 +94,8 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
     # 2. The inbox, then one payment run.
     deadline = time.time() + args.timeout
     before = cpu.sample()
-    inbox = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=args.inbox_poll, batch_size=args.batch),
+    inbox = await client.start_workflow(BankInbox.run,
+                                        BankInboxConfig(poll_seconds=args.inbox_poll, batch_size=args.batch),
                                         id=f"bank-inbox-{prefix}", task_queue=tq)
     alive = lambda: inbox_dead(client, inbox.id)  # noqa: E731
     try:
@@ -114,10 +116,11 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
     request = PaymentRunRequest(paying_account_id="ACME", horizon_days=60, max_payments_per_file=args.per_file,
                                 requested_by="bench")
     f.run_start = time.time()
-    run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=progress.task_queue)
+    run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                      task_queue=progress.task_queue)
     try:
         f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         f.run_stage = (await run.query(PaymentRun.status)).get("stage", "?")
         return [f"the payment run did not end within {args.timeout:g} s (stage: {f.run_stage})"]
     except WorkflowFailureError as e:
@@ -126,13 +129,14 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
     f.cpu["payment run"] = cpu.since(before)
     failures = []
     if f.summary.paid_invoices != n:
-        failures.append(f"the payment run paid {f.summary.paid_invoices} of {n} (refused: {dict(list(f.summary.refused.items())[:5])})")
+        failures.append(f"the payment run paid {f.summary.paid_invoices} of {n} "
+                        f"(refused: {dict(list(f.summary.refused.items())[:5])})")
 
     # 3. The bank's answers, then its clock, a day at a time.
     before = cpu.sample()
     try:
         if problem := await progress.wait_for("ACCEPTED", deadline, alive):
-            return failures + [problem]
+            return [*failures, problem]
         state = await bank_state(bank_url)
         for _ in range(args.max_days):  # until the bank has booked every payment
             if state["payments"]["booked"] >= state["payments"]["accepted"]:
@@ -140,10 +144,11 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
             await _advance(bank_url, f)
             state = await bank_state(bank_url)
         if problem := await progress.wait_for("SETTLED", deadline, alive):
-            return failures + [f"{problem} (bank booked {state['payments']['booked']}, accepted {state['payments']['accepted']})"]
+            booked, accepted = state["payments"]["booked"], state["payments"]["accepted"]
+            return [*failures, f"{problem} (bank booked {booked}, accepted {accepted})"]
         await _advance(bank_url, f)  # closes the booking day: its camt.053 is released
         if problem := await progress.wait_for("COMPLETED", deadline, alive):
-            return failures + [problem]
+            return [*failures, problem]
     finally:
         f.cpu["bank answers, advances, clearing"] = cpu.since(before)
     return failures
@@ -171,8 +176,10 @@ async def _advance(bank_url: str, f: Figures) -> None:
     answer = await bank_advance(bank_url)
     state = await bank_state(bank_url)
     f.advances.append((start, time.time(), state["clock"]["date"]))
-    print(f"  [{start - f.t0:7.1f} s] bank clock advanced one day to {state['clock']['date']} in {time.time() - start:.2f} s "
-          f"(business days crossed: {answer.get('businessDaysCrossed', '?')}; booked {state['payments']['booked']})", flush=True)
+    print(f"  [{start - f.t0:7.1f} s] bank clock advanced one day to {state['clock']['date']} "
+          f"in {time.time() - start:.2f} s (business days crossed: {answer.get('businessDaysCrossed', '?')}; "
+          f"booked {state['payments']['booked']})",
+          flush=True)
 
 
 # -- the checks ----------------------------------------------------------------------------
@@ -184,7 +191,8 @@ async def verify(client: Client, f: Figures, bank_url: str, sap_url: str, prefix
     if f.summary:
         files = -(-n // per_file)
         print(f"  run summary: paid {f.summary.paid_invoices}, total {f.summary.total} {f.summary.currency}, "
-              f"files {f.summary.message_ids}, refused {len(f.summary.refused)}, file rejected {f.summary.file_rejected}")
+              f"files {f.summary.message_ids}, refused {len(f.summary.refused)}, "
+              f"file rejected {f.summary.file_rejected}")
         if len(f.summary.message_ids) != files:
             failures.append(f"the run sent {len(f.summary.message_ids)} files, expected {files}")
     state = await bank_state(bank_url)

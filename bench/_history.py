@@ -129,7 +129,8 @@ def print_spans(title: str, found: list[Span], t0: float, min_seconds: float = 0
         if s.seconds < min_seconds and not s.what.startswith("signal"):
             hidden, hidden_s = hidden + 1, hidden_s + s.seconds
             continue
-        extra = f" x{s.count}" if s.what.startswith("signal") else (f" (attempt {s.attempts})" if s.attempts > 1 else "")
+        extra = (f" x{s.count}" if s.what.startswith("signal")
+                 else (f" (attempt {s.attempts})" if s.attempts > 1 else ""))
         rate = f", {s.count / s.seconds:.0f}/s" if s.what.startswith("signal") and s.seconds > 0 else ""
         print(f"  {s.start - t0:8.1f} {s.seconds:8.2f}  {s.what}{extra}{rate}")
     if hidden:

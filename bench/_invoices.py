@@ -32,7 +32,8 @@ def make_invoice(ref: str, supplier_id: str) -> Invoice:
         "gross_amount": "1190.00",
         "payment_terms": {"code": "NT30", "net_days": 30},  # due in 30 days: no timer fires
         "lines": [
-            {"line_no": 1, "description": "Consulting", "net_amount": "600.00", "quantity": "6", "unit_price": "100.00"},
+            {"line_no": 1, "description": "Consulting", "net_amount": "600.00", "quantity": "6",
+             "unit_price": "100.00"},
             {"line_no": 2, "description": "Travel", "net_amount": "400.00"},
         ],
         "approved_by": "ap.approver",
@@ -49,7 +50,8 @@ async def start_lifecycle(client: Client, inv: Invoice, task_queue: str, **extra
 
 
 def sap_http(sap_url: str, timeout: float = 60) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=sap_url, headers={"sap-client": "100", "Accept": "application/json"}, timeout=timeout)
+    return httpx.AsyncClient(base_url=sap_url, headers={"sap-client": "100", "Accept": "application/json"},
+                             timeout=timeout)
 
 
 async def sap_post_count(sap_url: str) -> tuple[int, int, int]:

@@ -66,7 +66,7 @@ class Progress:
         while True:
             try:
                 await self.poll_once()
-            except Exception as e:  # a slow visibility answer: note it, keep polling
+            except Exception as e:  # noqa: BLE001 - a slow visibility answer: note it, keep polling
                 print(f"  visibility count failed: {e}", flush=True)
             await asyncio.sleep(self.interval)
 
@@ -130,13 +130,15 @@ def report(f: Figures, progress: Progress, n: int) -> None:
                 line(f"first clock advance → all {stage}:", f"{r[stage] - first_advance:8.1f} s")
     if "COMPLETED" in r and f.advances:
         last = f.advances[-1]
-        line("last clock advance → all COMPLETED:", f"{r['COMPLETED'] - last[0]:8.1f} s  (the advance itself {last[1] - last[0]:.2f} s)")
+        line("last clock advance → all COMPLETED:",
+             f"{r['COMPLETED'] - last[0]:8.1f} s  (the advance itself {last[1] - last[0]:.2f} s)")
     if "COMPLETED" in r and f.run_start:
         wall = r["COMPLETED"] - f.run_start
         idle = sum(end - start for start, end, _ in f.advances)
         line("SCHEDULED → COMPLETED (run start → all done):", f"{wall:8.1f} s  ({n / wall:.1f} invoices/s; "
              f"{idle:.1f} s of it in the bank's advance calls)")
-    print(f"  visibility polls: {progress.polls} (every {progress.interval * 1000:.0f} ms, {len(STAGES) + 1} counts each)")
+    print(f"  visibility polls: {progress.polls} (every {progress.interval * 1000:.0f} ms, "
+          f"{len(STAGES) + 1} counts each)")
 
     print(f"\n{'CPU seconds':<34}" + "".join(f"{k:>15}" for k in next(iter(f.cpu.values()), {})))
     for phase, values in f.cpu.items():

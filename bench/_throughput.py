@@ -96,7 +96,8 @@ async def each(wf_ids, ask: Callable[[str], Awaitable[None]]) -> None:
     await asyncio.gather(*(one(wf_id) for wf_id in wf_ids))
 
 
-async def run_invoices(client: Client, worker: Worker, cpu: CpuMeter, n: int, prefix: str, args) -> tuple[Phase, list[Invoice], list[str]]:
+async def run_invoices(client: Client, worker: Worker, cpu: CpuMeter, n: int, prefix: str,
+                       args) -> tuple[Phase, list[Invoice], list[str]]:
     """N lifecycles at once; returns the phase, the invoices and the problems found."""
     phase = Phase("invoice lifecycles", n)
     invoices = [make_invoice(f"{prefix}{i:05d}", SUPPLIERS[i % len(SUPPLIERS)]) for i in range(n)]
@@ -137,7 +138,8 @@ async def run_invoices(client: Client, worker: Worker, cpu: CpuMeter, n: int, pr
     return phase, invoices, problems
 
 
-async def run_noops(client: Client, worker: Worker, noop_run, cpu: CpuMeter, n: int, prefix: str, args) -> tuple[Phase, list[str]]:
+async def run_noops(client: Client, worker: Worker, noop_run, cpu: CpuMeter, n: int, prefix: str,
+                    args) -> tuple[Phase, list[str]]:
     """N workflows of `noop_run` (which returns its workflow time at the end) at once."""
     phase = Phase("no-op workflows", n)
     starts = {
@@ -165,10 +167,12 @@ def report(noop: Phase, inv: Phase, alone: dict[str, list[float]], sap_requests_
         return (f"{p.name:<22}{p.n:>5}{p.rate:>9.1f}{pct(exact, 50):>9.0f}{pct(exact, 95):>9.0f}{pct(exact, 100):>9.0f}"
                 f"{pct(seen, 50):>11.0f}{pct(seen, 95):>9.0f}{p.starts_done - p.t0:>9.2f}{p.polls:>7}")
 
-    print(f"\n{'':<22}{'n':>5}{'wf/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'seen p50':>11}{'seen p95':>9}{'starts s':>9}{'polls':>7}")
+    print(f"\n{'':<22}{'n':>5}{'wf/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+          f"{'seen p50':>11}{'seen p95':>9}{'starts s':>9}{'polls':>7}")
     print(line(noop))
     print(line(inv))
-    print("  (p50/p95/max: start → workflow time of SCHEDULED / of the no-op's end; seen: start → first visibility hit)")
+    print("  (p50/p95/max: start → workflow time of SCHEDULED / of the no-op's end; "
+          "seen: start → first visibility hit)")
 
     print(f"\n{'CPU seconds':<22}" + "".join(f"{k:>16}" for k in inv.cpu) + f"{'per workflow ms':>18}")
     per_wf = {}
@@ -183,10 +187,14 @@ def report(noop: Phase, inv: Phase, alone: dict[str, list[float]], sap_requests_
     # CPU per workflow hardly moves when other work shares the box; wall-clock rates do.
     print(f"ratio by CPU per workflow:  {per_wf[noop.name] / per_wf[inv.name]:.2f}  "
           f"(no-op {per_wf[noop.name]:.1f} ms / invoice {per_wf[inv.name]:.1f} ms, all three processes)")
-    print(f"p50 latency invoice/no-op:  {pct(inv.latencies(inv.done_at), 50) / pct(noop.latencies(noop.done_at), 50):.2f}")
-    print(f"p50 start→SCHEDULED:        {pct(inv.latencies(inv.done_at), 50):.0f} ms, p95 {pct(inv.latencies(inv.done_at), 95):.0f} ms")
-    print(f"p50 no-op start→end:        {pct(noop.latencies(noop.done_at), 50):.0f} ms, p95 {pct(noop.latencies(noop.done_at), 95):.0f} ms")
+    print(f"p50 latency invoice/no-op:  "
+          f"{pct(inv.latencies(inv.done_at), 50) / pct(noop.latencies(noop.done_at), 50):.2f}")
+    print(f"p50 start→SCHEDULED:        {pct(inv.latencies(inv.done_at), 50):.0f} ms, "
+          f"p95 {pct(inv.latencies(inv.done_at), 95):.0f} ms")
+    print(f"p50 no-op start→end:        {pct(noop.latencies(noop.done_at), 50):.0f} ms, "
+          f"p95 {pct(noop.latencies(noop.done_at), 95):.0f} ms")
     if alone["invoice"]:
         print(f"one at a time (warm-up, {len(alone['invoice'])} each): invoice p50 {pct(alone['invoice'], 50):.0f} ms "
-              f"max {pct(alone['invoice'], 100):.0f} ms; no-op p50 {pct(alone['no-op'], 50):.0f} ms max {pct(alone['no-op'], 100):.0f} ms")
+              f"max {pct(alone['invoice'], 100):.0f} ms; no-op p50 {pct(alone['no-op'], 50):.0f} ms "
+              f"max {pct(alone['no-op'], 100):.0f} ms")
     print(f"SAP requests per invoice:   {sap_requests_per_invoice:.2f}")

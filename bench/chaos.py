@@ -20,16 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-from temporalio.client import Client  # noqa: E402
+import httpx
+from temporalio.client import Client
 
-from _chaos_checks import Verdict, judge, sap_faults, sap_post_answers, states  # noqa: E402
-from _chaos_stack import SAP_TIMEOUT, ChaosStack  # noqa: E402
-from _invoices import make_invoice, sap_our_invoices, start_lifecycle  # noqa: E402
-from canonical.commands import LifecyclePolicy  # noqa: E402
-from canonical.inbox import BankInboxConfig  # noqa: E402
-from canonical.payment_run import PaymentRunRequest  # noqa: E402
-from workflows.invoice_lifecycle import POLICY_MEMO  # noqa: E402
+from _chaos_checks import Verdict, judge, sap_faults, sap_post_answers, states
+from _chaos_stack import SAP_TIMEOUT, ChaosStack
+from _invoices import make_invoice, sap_our_invoices, start_lifecycle
+from canonical.commands import LifecyclePolicy
+from canonical.inbox import BankInboxConfig
+from canonical.payment_run import PaymentRunRequest
+from workflows.invoice_lifecycle import POLICY_MEMO
 
 SUPPLIERS = ["1000013", "1000016"]  # both settle at mock-bank
 # After a post whose answer was lost (the slow posts land after 40 s), look again after 60 s.
@@ -112,7 +112,8 @@ async def run(n: int, v: Verdict) -> None:
         run_date = (await bank(stack, "GET", "/_mock/state"))["clock"]["date"]
         request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date, horizon_days=60, requested_by="chaos")
         run_handle = await client.start_workflow("PaymentRun", request, id="payment-run-ACME", task_queue=q)
-        await until(lambda: pending_activity(client, run_handle.id, ("claim", "submit", "reserve")), "run busy", 600, 0.2)
+        await until(lambda: pending_activity(client, run_handle.id, ("claim", "submit", "reserve")), "run busy", 600,
+                    0.2)
         stack.kill_worker()  # kill 2: during the run
         say("worker SIGKILLed during the payment run")
         stack.start_worker()

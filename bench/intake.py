@@ -126,12 +126,15 @@ async def main(args: argparse.Namespace) -> int:
     server_args: dict = {}
     if args.sqlite:
         server_args = dict(dev_server_database_filename=str(Path(tmp.name) / "temporal.db"),
-                           dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off"])
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"), dev_server_log_level="error",
+                           dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma",
+                                                  "synchronous=off"])
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
+                                                dev_server_log_level="error",
                                                 data_converter=data_converter(load_codec(settings)), **server_args)
     temporal_pid = dev_server_pid(env.client.service_client.config.target_host.rsplit(":", 1)[1])
     port = free_port()
-    intake = ManagedProcess("intake", [sys.executable, "-m", "intake", "--port", str(port)], Path(tmp.name) / "intake.log", env={
+    intake = ManagedProcess("intake", [sys.executable, "-m", "intake", "--port", str(port)],
+                            Path(tmp.name) / "intake.log", env={
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "PYTHONPATH": str(ROOT),
         "FINSYNC_CODEC_KEY": settings.codec_key.get_secret_value(), "FINSYNC_TASK_QUEUE": settings.task_queue})
     failures: list[str] = []
@@ -142,24 +145,28 @@ async def main(args: argparse.Namespace) -> int:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as http:
             await push_all(http, documents(f"W{run}", 20), 1)  # warm-up: imports, connections, caches
             print(f"dev server ({'SQLite WAL' if args.sqlite else 'in memory'}); intake pid {intake.pid} on :{port}; "
-                  f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+                  f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; "
+                  f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
             print(f"\n{'':<26}{'n':>5}{'accepted/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
                   f"{'start p50':>10}{'p95':>9}{'cpu/push: intake':>18}{'temporal':>9}{'bench':>9}")
             phases = [("one at a time", documents(f"S{run}", args.sequential), 1, True),
-                      (f"{args.n} at {args.concurrency} in flight", documents(f"B{run}", args.n), args.concurrency, True)]
+                      (f"{args.n} at {args.concurrency} in flight", documents(f"B{run}", args.n), args.concurrency,
+                       True)]
             phases.append((f"same {args.n} pushed again", phases[1][1], args.concurrency, False))
             for name, docs, concurrency, new in phases:
-                cpu0 = [cpu_seconds(intake.pid), cpu_seconds(temporal_pid) if temporal_pid else float("nan"), time.process_time()]
+                cpu0 = [cpu_seconds(intake.pid), cpu_seconds(temporal_pid) if temporal_pid else float("nan"),
+                        time.process_time()]
                 results, elapsed = await push_all(http, docs, concurrency)
-                cpu1 = [cpu_seconds(intake.pid), cpu_seconds(temporal_pid) if temporal_pid else float("nan"), time.process_time()]
-                cpu = [b - a for a, b in zip(cpu0, cpu1)]
+                cpu1 = [cpu_seconds(intake.pid), cpu_seconds(temporal_pid) if temporal_pid else float("nan"),
+                        time.process_time()]
+                cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
                 lags = await start_lags(env.client, results) if new else None
                 report(name, results, elapsed, lags, cpu)
                 wrong = [r for r in results if r[3] != 201 or r[4].get("started") is not new]
                 if wrong:
                     failures.append(f"{name}: {len(wrong)} answers not 201 with started={new}, e.g. {wrong[0][3:]}")
-        print("  (p50/p95/max: POST → 201 at the sender; start: POST → workflow start time; cpu ms per push: the intake\n"
-              "   process, the dev server, this process sending)")
+        print("  (p50/p95/max: POST → 201 at the sender; start: POST → workflow start time; "
+              "cpu ms per push: the intake\n   process, the dev server, this process sending)")
         expected = 20 + args.sequential + args.n
         count = (await env.client.count_workflows(f"TaskQueue = '{settings.task_queue}'")).count
         for _ in range(50):
@@ -182,7 +189,8 @@ async def main(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=8, help="pushes in flight (50: same rate, the queueing shows as latency)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="pushes in flight (50: same rate, the queueing shows as latency)")
     parser.add_argument("--sequential", type=int, default=100, help="pushes in the one-at-a-time phase")
     parser.add_argument("--sqlite", action="store_true", help="the embedded stack's SQLite (WAL, synchronous=off)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -16,19 +16,20 @@ import sys
 import time
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.bank import BankClient  # noqa: E402
-from adapters.iso20022 import pain001  # noqa: E402
-from adapters.iso20022.pain001 import build_pain001, validate_pain001  # noqa: E402
-from adapters.iso20022.readers import read_message, read_pain002, statement_balances  # noqa: E402
-from canonical.bank import MessageKind, PayingAccount, PaymentFile  # noqa: E402
-from canonical.payment import PaymentInstruction  # noqa: E402
-from cli.processes import free_port, mock_bank  # noqa: E402
+from adapters.bank import BankClient
+from adapters.iso20022 import pain001
+from adapters.iso20022.pain001 import build_pain001, validate_pain001
+from adapters.iso20022.readers import read_message, read_pain002, statement_balances
+from canonical.bank import MessageKind, PayingAccount, PaymentFile
+from canonical.payment import PaymentInstruction
+from cli.processes import free_port, mock_bank
 
 ACME = PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001",
                      company_code="1710", currency="EUR")
@@ -69,8 +70,8 @@ def bench_build(repeat: int) -> None:
     print(f"{'step':<52}{'items':>8}{'ms':>11}{'rate':>23}{'per item':>17}")
     for n in (1_000, 10_000):
         file = payment_file(n, f"BENCH-{n}")
-        xml, build = timed(lambda: build_pain001(file), repeat)
-        _, validate = timed(lambda: validate_pain001(xml), repeat)
+        xml, build = timed(partial(build_pain001, file), repeat)
+        _, validate = timed(partial(validate_pain001, xml), repeat)
         row(f"build pain.001 ({len(xml) / 1e6:.2f} MB)", n, build)
         row("validate pain.001 (XSD + counts, sums, AM05)", n, validate)
         row("build + validate", n, build + validate)
@@ -85,8 +86,7 @@ async def bench_statement(repeat: int) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         proc.wait_http(f"{url}/_mock/health")
-        async with BankClient(url, timeout=300) as bank:
-            async with httpx.AsyncClient(base_url=url, timeout=300) as control:
+        async with BankClient(url, timeout=300) as bank, httpx.AsyncClient(base_url=url, timeout=300) as control:
                 print(f"\nreal mock-bank pid {proc.pid} at {url}: one {n:,}-payment file ({len(xml) / 1e6:.1f} MB)")
                 started = time.perf_counter()
                 await bank.submit_payment_file(xml)

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import Client
     from temporalio.worker import Worker
 
+    import workflows.activity_options as opts
     from _invoices import sap_our_invoices, sap_post_count  # bench/ is sys.path[0]
     from _stack import CpuMeter, Stack, arguments, finish
     from _throughput import report, run_invoices, run_noops
@@ -55,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
     from adapters.treasury_store import TreasuryStore
     from settings import Settings
     from worker import build_worker
-    import workflows.activity_options as opts
 
 
 # -- the baseline: 3 sequential no-op activities, the lifecycle's activity options --------
@@ -109,7 +109,8 @@ async def measure(client: Client, settings: Settings, sap_url: str, store: Treas
             alone: dict[str, list[float]] = {"no-op": [], "invoice": []}
             for i in range(args.warmup):
                 p1, _, problems = await run_invoices(client, inv_worker, cpu, 1, f"{warm_prefix}{i:02d}", args)
-                p2, more = await run_noops(client, noop_worker, NoOpThreeSteps.run, cpu, 1, f"{warm_prefix}{i:02d}", args)
+                p2, more = await run_noops(client, noop_worker, NoOpThreeSteps.run, cpu, 1, f"{warm_prefix}{i:02d}",
+                                           args)
                 if problems or more:
                     return [f"warm-up: {p}" for p in problems + more]
                 alone["invoice"] += p1.latencies(p1.done_at)
@@ -133,7 +134,8 @@ async def measure(client: Client, settings: Settings, sap_url: str, store: Treas
     if posted != args.n:
         failures.append(f"SAP got {posted} invoice posts, expected {args.n}")
     if len(refs) != args.n or len(set(refs)) != args.n:
-        failures.append(f"SAP holds {len(refs)} invoices ({len(set(refs))} distinct references) for {args.n} lifecycles")
+        failures.append(f"SAP holds {len(refs)} invoices ({len(set(refs))} distinct references) "
+                        f"for {args.n} lifecycles")
     if outflows != args.n:
         failures.append(f"treasury holds {outflows} outflows for {args.n} lifecycles")
     return failures
@@ -146,9 +148,10 @@ async def main(args: argparse.Namespace) -> int:
     settings = stack.settings()
     async with stack.running(settings) as client:
         print(f"dev server ({stack.server_kind}) on :{stack.temporal_port}, pid {stack.server_pid}, "
-              f"up in {stack.boot_seconds:.2f} s; mock-sap pid {stack.sap.pid} on :{stack.sap_port}; {os.cpu_count()} CPUs")
-        print(f"n={args.n} of each, all started at once; warm-up {args.warmup} of each, one at a time; visibility poll every {args.poll_ms:g} ms; "
-              f"load average {os.getloadavg()[0]:.2f} before")
+              f"up in {stack.boot_seconds:.2f} s; mock-sap pid {stack.sap.pid} on :{stack.sap_port}; "
+              f"{os.cpu_count()} CPUs")
+        print(f"n={args.n} of each, all started at once; warm-up {args.warmup} of each, one at a time; "
+              f"visibility poll every {args.poll_ms:g} ms; load average {os.getloadavg()[0]:.2f} before")
         store = TreasuryStore(f"sqlite:///{stack.dir / 'treasury.db'}")
         failures = await measure(client, settings, stack.sap_url, store, stack.cpu_meter(), args, prefix, warm_prefix)
     return finish(failures, " (other work on the box skews the wall-clock rates, not the CPU ratio)")
@@ -156,7 +159,8 @@ async def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = arguments(__doc__, 200, "lifecycles, and no-op workflows, per run")
-    parser.add_argument("--warmup", type=int, default=5, help="unmeasured workflows of each kind first, one at a time (default 5)")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="unmeasured workflows of each kind first, one at a time (default 5)")
     parser.add_argument("--poll-ms", type=float, default=100, help="visibility poll interval (default 100)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per phase before giving up (default 60)")
     sys.exit(asyncio.run(main(parser.parse_args())))

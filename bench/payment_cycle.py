@@ -74,9 +74,11 @@ async def main(args: argparse.Namespace) -> int:
               f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
         print(f"n={args.n}, {args.per_file} payments per file, inbox poll {args.inbox_poll:g} s batch {args.batch}, "
               f"visibility poll {args.poll_ms:g} ms, timeout {args.timeout:g} s after SCHEDULED, "
-              f"SAP HTTP timeout {settings.sap_timeout_seconds:g} s{'' if args.sap_timeout else ' (the default)'}", flush=True)
+              f"SAP HTTP timeout {settings.sap_timeout_seconds:g} s{'' if args.sap_timeout else ' (the default)'}",
+              flush=True)
         f = Figures()
-        progress, failures = await cycle(client, settings, stack.bank_url, stack.cpu_meter(), args, prefix, overrides, f)
+        progress, failures = await cycle(client, settings, stack.bank_url, stack.cpu_meter(), args, prefix, overrides,
+                                         f)
         report(f, progress, args.n)
         if f.run_start:
             found, size = await history_spans(client, payment_run_workflow_id("ACME"))
@@ -96,11 +98,16 @@ if __name__ == "__main__":
     parser.add_argument("--inbox-poll", type=float, default=1.0, help="BankInbox poll_seconds (default 1)")
     parser.add_argument("--batch", type=int, default=100, help="BankInbox batch_size (default 100)")
     parser.add_argument("--poll-ms", type=float, default=500, help="visibility count interval (default 500)")
-    parser.add_argument("--schedule-timeout", type=float, default=300, help="seconds for N to reach SCHEDULED (default 300)")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds from SCHEDULED to all COMPLETED (default 600)")
-    parser.add_argument("--max-days", type=int, default=5, help="bank days to advance at most before settlement (default 5)")
-    parser.add_argument("--sap-timeout", type=float, help="settings.sap_timeout_seconds (default: the settings' default, 30 s)")
+    parser.add_argument("--schedule-timeout", type=float, default=300,
+                        help="seconds for N to reach SCHEDULED (default 300)")
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds from SCHEDULED to all COMPLETED (default 600)")
+    parser.add_argument("--max-days", type=int, default=5,
+                        help="bank days to advance at most before settlement (default 5)")
+    parser.add_argument("--sap-timeout", type=float,
+                        help="settings.sap_timeout_seconds (default: the settings' default, 30 s)")
     parser.add_argument("--max-activities", type=int, help="worker max_concurrent_activities (default: build_worker's)")
-    parser.add_argument("--max-workflow-tasks", type=int, help="worker max_concurrent_workflow_tasks (default: build_worker's)")
+    parser.add_argument("--max-workflow-tasks", type=int,
+                        help="worker max_concurrent_workflow_tasks (default: build_worker's)")
     parser.add_argument("--max-cached", type=int, help="worker max_cached_workflows (default: build_worker's)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -83,7 +83,8 @@ async def run_pattern(
             if request == "GET":
                 response = await http.get(BP)
             else:
-                response = await http.post(f"{SI_SRV}/A_SupplierInvoice", json=invoice_body(), headers={"X-CSRF-Token": token})
+                response = await http.post(f"{SI_SRV}/A_SupplierInvoice", json=invoice_body(),
+                                           headers={"X-CSRF-Token": token})
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
         return latencies, time.perf_counter() - begun

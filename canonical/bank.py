@@ -48,7 +48,8 @@ class BankMessage(BaseModel):
     """A message as it came out of the bank's mailbox, recorded before it is acted on."""
 
     schema_version: Literal[1] = 1
-    bank_message_id: str = Field(description="the mailbox id, qualified by the bank epoch: ids restart after a bank reset")
+    bank_message_id: str = Field(
+        description="the mailbox id, qualified by the bank epoch: ids restart after a bank reset")
     kind: MessageKind
     account: str | None = None
     received_at: datetime | None = None

@@ -24,7 +24,8 @@ class BankEvidenceQuery(BaseModel):
     end_to_end_id: str
     message_id: str = Field(description="the MsgId of the file the attempt went out in")
     value_date: date = Field(description="the requested execution date of the attempt")
-    request_intraday_report: bool = Field(default=False, description="ask the bank for a camt.052 of the debtor account")
+    request_intraday_report: bool = Field(default=False,
+                                          description="ask the bank for a camt.052 of the debtor account")
 
 
 class BankEvidence(BaseModel):

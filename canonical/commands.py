@@ -29,7 +29,8 @@ class ResolveException(BaseModel):
     bank_details_corrected: bool = Field(
         default=False, description="master data corrected the account the bank refused in the ERP, under the same id")
     case_id: str | None = Field(
-        default=None, description="the case to resolve (a side case such as PaidTwice); default: the case holding the flow")
+        default=None,
+        description="the case to resolve (a side case such as PaidTwice); default: the case holding the flow")
 
 
 class CancelInvoice(BaseModel):
@@ -125,7 +126,8 @@ class LifecyclePolicy(BaseModel):
 
     schema_version: Literal[1] = 1
     second_approval_above: Decimal = Field(
-        default=Decimal("10000"), gt=0, description="gross amount (invoice currency) above which two distinct approvers are needed"
+        default=Decimal("10000"), gt=0,
+        description="gross amount (invoice currency) above which two distinct approvers are needed"
     )
     approval_sla_hours: float = Field(default=24, gt=0, description="nobody approved by then: an ApprovalOverdue case")
     exception_sla_hours: float = Field(default=48, gt=0, description="time to resolve before escalation")

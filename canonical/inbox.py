@@ -47,7 +47,8 @@ class DeliveryReport(BaseModel):
     delivered: int = 0
     ended: int = Field(default=0, description="hints to lifecycles that had already ended")
     failed: int = 0
-    lifecycles: list[str] = Field(default_factory=list, description="the first 200 lifecycles told, for people and tests")
+    lifecycles: list[str] = Field(default_factory=list,
+                                  description="the first 200 lifecycles told, for people and tests")
     problems: dict[str, str] = Field(default_factory=dict, description="batch key -> what could not be delivered")
 
 
@@ -55,7 +56,8 @@ class StatementOutcome(BaseModel):
     bank_message_id: str
     posted: list[str] = Field(default_factory=list, description="statement keys posted to the ERP now (or recovered)")
     already_posted: list[str] = []
-    unknown: list[str] = Field(default_factory=list, description="sent without a recorded answer, no trace in the ERP yet")
+    unknown: list[str] = Field(default_factory=list,
+                               description="sent without a recorded answer, no trace in the ERP yet")
     hint_batches: list[str] = Field(default_factory=list, description="outbox batches of statement_posted hints")
     lifecycles_to_tell: int = 0
     problems: list[str] = []
@@ -93,7 +95,8 @@ class BankInboxConfig(BaseModel):
     schema_version: Literal[1] = 1
     poll_seconds: float = Field(default=30, gt=0)
     batch_size: int = Field(default=100, ge=1, description="at most this many bank messages per batch")
-    batch_payments: int = Field(default=2000, ge=1, description="a batch ends once its messages name this many payments")
+    batch_payments: int = Field(default=2000, ge=1,
+                                description="a batch ends once its messages name this many payments")
     iterations_before_continue_as_new: int = Field(default=200, ge=1)
     # A statement post whose answer was lost: wait, ask the ERP again, and only after `statement_looks`
     # looks without a trace make it treasury's case. 5 x 2 min covers SAP's 10 min for a big statement.

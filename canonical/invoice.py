@@ -2,14 +2,14 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from canonical.keys import invoice_key, invoice_workflow_id
 from canonical.money import CurrencyCode, Money, Quantity, check_scale, minor_units
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class PaymentTerms(BaseModel):
@@ -50,11 +50,13 @@ class Invoice(BaseModel):
     gross_amount: Money
     payment_terms: PaymentTerms = PaymentTerms(code="0001", net_days=0)
     bank_account_id: str | None = Field(
-        default=None, max_length=4, description="which of the supplier's bank accounts to pay; default: the only/first one"
+        default=None, max_length=4,
+        description="which of the supplier's bank accounts to pay; default: the only/first one"
     )
     lines: list[InvoiceLine] = Field(min_length=1)
     approved_by: str | None = Field(
-        default=None, description="approver identity in the AP platform; absent: the invoice waits for approval in finsync"
+        default=None,
+        description="approver identity in the AP platform; absent: the invoice waits for approval in finsync"
     )
     submitted_by: str | None = Field(default=None, description="who entered the invoice; can not approve it")
 
@@ -63,7 +65,8 @@ class Invoice(BaseModel):
     def _currency_scale(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
         # Fix the scale to the currency's minor units: "1190.0" EUR is carried as "1190.00".
         currency = info.data.get("currency")
-        return check_scale(amount, currency, info.field_name.replace("_", " ")) if currency else amount
+        what = (info.field_name or "amount").replace("_", " ")  # a field validator always has its field's name
+        return check_scale(amount, currency, what) if currency else amount
 
     @model_validator(mode="after")
     def _totals(self) -> "Invoice":
@@ -76,7 +79,8 @@ class Invoice(BaseModel):
             raise ValueError(f"tax amount must not be negative, got {tax} {cur}")
         if net + tax != gross:
             raise ValueError(f"net {net} + tax {tax} = {net + tax}, but the gross amount is {gross} {cur}")
-        line_sum = sum((check_scale(line.net_amount, cur, f"line {line.line_no} amount") for line in self.lines), Decimal(0))
+        line_sum = sum((check_scale(line.net_amount, cur, f"line {line.line_no} amount") for line in self.lines),
+                       Decimal(0))
         if line_sum != net:
             raise ValueError(f"the lines add up to {line_sum} {cur}, but the net amount is {net} {cur}")
         numbers = [line.line_no for line in self.lines]
@@ -87,7 +91,8 @@ class Invoice(BaseModel):
                 expected = (line.quantity * line.unit_price).quantize(Decimal(1).scaleb(-minor_units(cur)))
                 if expected != line.net_amount:
                     raise ValueError(
-                        f"line {line.line_no}: {line.quantity} x {line.unit_price} = {expected}, not {line.net_amount} {cur}"
+                        f"line {line.line_no}: {line.quantity} x {line.unit_price} = {expected}, "
+                        f"not {line.net_amount} {cur}"
                     )
         if self.due_date is not None and self.due_date < self.invoice_date:
             raise ValueError(f"due date {self.due_date} is before the invoice date {self.invoice_date}")

@@ -92,6 +92,14 @@ def minor_units(currency: str) -> int:
     return MINOR_UNITS[currency]
 
 
+def decimal_places(value: Decimal) -> int:
+    """Digits after the decimal point (1050.10 → 2, 1E+2 → -2) of a finite number."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ValueError(f"{value} is not a finite number")
+    return -exponent
+
+
 def check_scale(amount: Decimal, currency: str, what: str) -> Decimal:
     """Refuse more decimals than the currency has, then fix the scale (`1050.1` → `1050.10`)."""
     units = MINOR_UNITS[currency]

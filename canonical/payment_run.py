@@ -19,13 +19,16 @@ class PaymentRunRequest(BaseModel):
 
     schema_version: Literal[1] = 1
     paying_account_id: str = Field(min_length=1, description="our account at the bank, e.g. ACME")
-    run_date: date | None = Field(default=None, description="default: the day the run starts (what a daily Schedule wants)")
-    horizon_days: int = Field(default=0, ge=0, le=60, description="also pay what falls due this many days after the run date")
+    run_date: date | None = Field(default=None,
+                                  description="default: the day the run starts (what a daily Schedule wants)")
+    horizon_days: int = Field(default=0, ge=0, le=60,
+                              description="also pay what falls due this many days after the run date")
     run_number: int = Field(default=1, ge=1, le=9, description="a second run on the same day and account needs 2")
     requested_by: str = Field(default="treasury-schedule", min_length=1)
     max_payments_per_file: int = Field(default=500, ge=1, le=1000)
     release_above: Money | None = Field(
-        default=None, description="a run whose reserved total exceeds this waits for a `release` update (none: no release)"
+        default=None,
+        description="a run whose reserved total exceeds this waits for a `release` update (none: no release)"
     )
     release_sla_hours: float = Field(default=24, gt=0, description="not released by then: visible to treasury-ops")
 
@@ -68,7 +71,8 @@ class RunSelection(BaseModel):
     invoices: int = 0
     total: Money = Decimal("0")
     approvers: list[str] = Field(default_factory=list, description="everyone who approved a selected invoice")
-    approvers_unknown: int = Field(default=0, description="invoices whose outflow names no approver (checked at reservation)")
+    approvers_unknown: int = Field(default=0,
+                                   description="invoices whose outflow names no approver (checked at reservation)")
 
 
 class ReservationRequest(BaseModel):
@@ -142,7 +146,8 @@ class UnsentRelease(BaseModel):
 class UnsentReleaseResult(BaseModel):
     freed: int = 0
     claims_released: int = 0
-    refused: dict[str, str] = Field(default_factory=dict, description="invoice key -> why it stays (may be at the bank)")
+    refused: dict[str, str] = Field(default_factory=dict,
+                                    description="invoice key -> why it stays (may be at the bank)")
     told_sent: int = Field(default=0, description="in a file the bank took: told `included`, not freed")
 
 
@@ -162,7 +167,8 @@ class PaymentRunSummary(BaseModel):
     currency: str
     selected: int = 0
     not_taken: int = Field(default=0, description="selected but not paid: refused by its lifecycle or the ERP")
-    refused: dict[str, str] = Field(default_factory=dict, description="invoice key -> why (the first few; all in the store)")
+    refused: dict[str, str] = Field(default_factory=dict,
+                                    description="invoice key -> why (the first few; all in the store)")
     file_rejected: str | None = None
     released_by: str | None = None
     execution_date: date | None = None

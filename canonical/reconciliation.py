@@ -4,7 +4,7 @@ report. `find_drifts` is pure: the Reconciliation workflow runs it deterministic
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,7 +37,8 @@ class ReconciliationRequest(BaseModel):
     schema_version: Literal[1] = 1
     company_code: str = "1710"
     paying_account_id: str = "ACME"
-    report_dir: str | None = Field(default=None, description="where the JSON report goes; the worker's .finsync/reports by default")
+    report_dir: str | None = Field(default=None,
+                                   description="where the JSON report goes; the worker's .finsync/reports by default")
     cleared_lookback_days: int = Field(default=31, ge=1, description="ERP items cleared this recently are compared too")
 
 
@@ -139,23 +140,29 @@ def find_drifts(erp: list[ErpItem], lifecycles: dict[str, LifecycleFact], outflo
 
     for item in sorted(erp, key=lambda i: (i.fiscal_year, i.accounting_document)):
         doc, key = f"{item.accounting_document}/{item.fiscal_year}", item.invoice_key
-        if key is None:
+        if key is None or item.reference is None:  # the same: no reference, no invoice key
             if not item.clearing_document:
-                add(DriftKind.POSTED_WITHOUT_LIFECYCLE, doc, f"open ERP item {doc} of supplier {item.supplier_id} has no "
-                    "supplier invoice (posted outside finsync): nothing will pay it", amount=item.amount, currency=item.currency)
+                add(DriftKind.POSTED_WITHOUT_LIFECYCLE, doc,
+                    f"open ERP item {doc} of supplier {item.supplier_id} has no "
+                    "supplier invoice (posted outside finsync): nothing will pay it", amount=item.amount,
+                    currency=item.currency)
             continue
         wf_id = invoice_workflow_id(item.company_code, item.supplier_id, item.reference)
         life = lifecycles.get(wf_id)
-        money = dict(amount=item.amount, currency=item.currency)
+        money: dict[str, Any] = dict(amount=item.amount, currency=item.currency)
         if not item.clearing_document:
             if life is None:
-                add(DriftKind.POSTED_WITHOUT_LIFECYCLE, key, f"ERP document {doc} is open and no lifecycle exists", **money)
+                add(DriftKind.POSTED_WITHOUT_LIFECYCLE, key, f"ERP document {doc} is open and no lifecycle exists",
+                    **money)
             elif not life.running and life.execution_status != "COMPLETED" and life.invoice_status not in _CLOSED_OK:
                 add(DriftKind.POSTED_WITHOUT_LIFECYCLE, key, f"ERP document {doc} is open but its lifecycle ended "
-                    f"{life.execution_status.lower()} at {life.invoice_status or 'an unknown state'}", workflow_id=wf_id, **money)
+                    f"{life.execution_status.lower()} at {life.invoice_status or 'an unknown state'}",
+                    workflow_id=wf_id, **money)
             elif life.invoice_status in _PAID:
-                add(DriftKind.CLEARED_BUT_ERP_OPEN, key, f"lifecycle says {life.invoice_status}, ERP document {doc} is open"
-                    + (" (clearing reversed?)" if life.invoice_status == "COMPLETED" else ""), workflow_id=wf_id, **money)
+                add(DriftKind.CLEARED_BUT_ERP_OPEN, key,
+                    f"lifecycle says {life.invoice_status}, ERP document {doc} is open"
+                    + (" (clearing reversed?)" if life.invoice_status == "COMPLETED" else ""), workflow_id=wf_id,
+                    **money)
         elif life is not None and life.running and life.invoice_status == "SETTLED":
             # The lifecycle reads the ERP itself on this hint; finsync writes nothing anywhere.
             add(DriftKind.ERP_CLEARED_LIFECYCLE_WAITING, key, f"ERP cleared {doc} by {item.clearing_document} on "
@@ -165,8 +172,10 @@ def find_drifts(erp: list[ErpItem], lifecycles: dict[str, LifecycleFact], outflo
         wf_id = f"invoice-{outflow.invoice_key}"
         life = lifecycles.get(wf_id)
         if life is None or not life.running:
-            state = "no lifecycle exists" if life is None else f"its lifecycle ended {life.execution_status.lower()} at {life.invoice_status}"
-            add(DriftKind.OUTFLOW_WITHOUT_INVOICE, outflow.invoice_key, f"treasury expects {outflow.amount} {outflow.currency} "
+            state = ("no lifecycle exists" if life is None
+                     else f"its lifecycle ended {life.execution_status.lower()} at {life.invoice_status}")
+            add(DriftKind.OUTFLOW_WITHOUT_INVOICE, outflow.invoice_key,
+                f"treasury expects {outflow.amount} {outflow.currency} "
                 f"out on {outflow.value_date} but {state}", workflow_id=wf_id if life else None,
                 amount=outflow.amount, currency=outflow.currency)
 

@@ -13,8 +13,15 @@ from pydantic import BaseModel
 
 from canonical.bank import BankStatement, PaymentFile, PaymentReturn, PaymentStatusReport
 from canonical.commands import (
-    ApprovalDecision, BankRejection, CancelInvoice, ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, PaymentSent,
-    ReportBankRejection, ResolveException,
+    ApprovalDecision,
+    BankRejection,
+    CancelInvoice,
+    ConfirmBankDetails,
+    LifecyclePolicy,
+    PaymentRunInclusion,
+    PaymentSent,
+    ReportBankRejection,
+    ResolveException,
 )
 from canonical.einvoice import EInvoiceReceipt
 from canonical.erp import PostedInvoice, PurchaseOrder
@@ -42,7 +49,8 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 def rendered() -> dict[str, str]:
     # Validation mode: the schema of what finsync accepts (money as decimal strings).
     return {
-        f"{model.__name__}.json": json.dumps(model.model_json_schema(mode="validation"), indent=2, sort_keys=True) + "\n"
+        f"{model.__name__}.json": json.dumps(model.model_json_schema(mode="validation"), indent=2,
+                                             sort_keys=True) + "\n"
         for model in MODELS
     }
 
@@ -50,7 +58,8 @@ def rendered() -> dict[str, str]:
 def stale() -> list[str]:
     expected = rendered()
     present = {p.name for p in SCHEMA_DIR.glob("*.json")}
-    changed = [name for name, text in expected.items() if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text() != text]
+    changed = [name for name, text in expected.items()
+               if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text() != text]
     return sorted(changed + list(present - expected.keys()))
 
 

@@ -59,7 +59,8 @@ class PaymentAttempt(BaseModel):
     reason_code: str | None = None
     reason: str | None = None  # the reason code in words
     bank_messages: list[str] = []
-    reported_rejection: str | None = Field(default=None, description="a person's report of a rejection, not yet the bank's")
+    reported_rejection: str | None = Field(default=None,
+                                           description="a person's report of a rejection, not yet the bank's")
     bank_evidence: str | None = Field(default=None, description="what the bank's own messages showed when checked")
 
 
@@ -85,7 +86,8 @@ class InvoiceLifecycleStatus(BaseModel):
         default_factory=list, description="counterparts failing past their outage SLA; these cases close themselves")
     closed_exceptions: list[ExceptionCase] = []
     history: list[StatusChange] = Field(default_factory=list)
-    approvers: list[str] = Field(default_factory=list, description="who approved the invoice (the AP platform's approver, or `approve` updates)")
+    approvers: list[str] = Field(
+        default_factory=list, description="who approved the invoice (the AP platform's approver, or `approve` updates)")
     einvoice_receipts: list[EInvoiceReceiptRecord] = Field(
         default_factory=list, description="e-invoice documents pushed for this invoice (the newest 50), no bank details"
     )

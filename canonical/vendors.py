@@ -80,7 +80,8 @@ class BankDetailsChange(BaseModel):
     old_masked: str | None
     new_masked: str | None
     detected_at: datetime
-    changed_by: str | None = Field(default=None, description="who changed them in the ERP, when known: may not confirm them")
+    changed_by: str | None = Field(default=None,
+                                   description="who changed them in the ERP, when known: may not confirm them")
 
 
 class BankChangeNotice(BaseModel):

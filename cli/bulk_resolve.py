@@ -50,7 +50,8 @@ async def resolve_many(client: Client, query: str, resolved_by: str, resolution:
 
 def _case_to_resolve(view: InvoiceLifecycleStatus, case_type: str | None):
     outage_ids = {c.case_id for c in view.open_outages}
-    candidates = [c for c in [view.open_exception, *view.open_side_cases] if c is not None and c.case_id not in outage_ids]
+    candidates = [c for c in [view.open_exception, *view.open_side_cases]
+                  if c is not None and c.case_id not in outage_ids]
     return next((c for c in candidates if case_type in (None, c.type)), None)
 
 

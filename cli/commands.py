@@ -94,7 +94,7 @@ def status_row(view: InvoiceLifecycleStatus) -> tuple[str, ...]:
 
 def format_table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(len(_HEADER))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [_HEADER, *rows])
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [_HEADER, *rows])
 
 
 async def status() -> int:
@@ -110,7 +110,8 @@ async def status() -> int:
     rows = []
     # A lifecycle that continued as new is one invoice: its current run only.
     async for ex in client.list_workflows(f"WorkflowType='{WORKFLOW_TYPE}' AND ExecutionStatus!='ContinuedAsNew'"):
-        view = await read_status(client.get_workflow_handle(ex.id)) if ex.status == WorkflowExecutionStatus.RUNNING else None
+        running = ex.status == WorkflowExecutionStatus.RUNNING
+        view = await read_status(client.get_workflow_handle(ex.id)) if running else None
         if view is not None:
             rows.append(status_row(view))
             continue

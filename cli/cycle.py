@@ -9,7 +9,7 @@ moves only while a sample waits for the bank.
 
 import asyncio
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -96,10 +96,10 @@ def bank_clock_arg(state_dir: Path) -> list[str]:
     """`--clock` for mock-bank: where it stood when `up` last stopped, if that is ahead of real
     time; otherwise nothing (real now)."""
     try:
-        saved = datetime.fromisoformat(_clock_file(state_dir).read_text().strip()).astimezone(timezone.utc)
+        saved = datetime.fromisoformat(_clock_file(state_dir).read_text().strip()).astimezone(UTC)
     except (OSError, ValueError):
         return []
-    if saved <= datetime.now(timezone.utc) + timedelta(minutes=1):
+    if saved <= datetime.now(UTC) + timedelta(minutes=1):
         return []
     return ["--clock", saved.strftime("%Y-%m-%dT%H:%M")]  # mock-bank's zone is UTC unless --timezone
 
@@ -139,7 +139,8 @@ async def start_inbox(client: Client, task_queue: str) -> WorkflowHandle:
             static_summary="reads mock-bank's mailbox, signals the lifecycles, posts statements to the ERP")
     except WorkflowAlreadyStartedError:  # e.g. a closed one under a reuse policy that refuses
         handle, running = client.get_workflow_handle(INBOX_ID), True
-    print(f"  {'joined ' if running else 'started'}  {INBOX_ID} (BankInbox, polls mock-bank every {INBOX_POLL_SECONDS:g}s)", flush=True)
+    print(f"  {'joined ' if running else 'started'}  {INBOX_ID} "
+          f"(BankInbox, polls mock-bank every {INBOX_POLL_SECONDS:g}s)", flush=True)
     return handle
 
 
@@ -152,16 +153,19 @@ def run_is_due(views: Views) -> bool:
 async def start_sample_run(client: Client, task_queue: str, bank_url: str, views: Views) -> WorkflowHandle | None:
     """The one sample payment run, dated by the bank's clock; None when it already happened."""
     if not run_is_due(views):
-        print(f"  payment run  {RUN_ID}: skipped, no sample waits for its first payment run (an earlier `up` ran it)", flush=True)
+        print(f"  payment run  {RUN_ID}: skipped, no sample waits for its first payment run (an earlier `up` ran it)",
+              flush=True)
         return None
-    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=await bank_today(bank_url),
-                                horizon_days=60, requested_by="make-up")
+    run_date = await bank_today(bank_url)
+    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=run_date, horizon_days=60,
+                                requested_by="make-up")
     try:
         handle = await client.start_workflow(
             RUN_TYPE, request, id=RUN_ID, task_queue=task_queue, result_type=PaymentRunSummary,
             # A closed run under this id is a run that happened: never a second sample run.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"sample run: {PAYING_ACCOUNT} pays what falls due by {request.run_date + timedelta(days=60)}")
+            static_summary=f"sample run: {PAYING_ACCOUNT} pays what falls due by "
+                           f"{run_date + timedelta(days=60)}")
     except WorkflowAlreadyStartedError:
         print(f"  payment run  {RUN_ID}: skipped, it already ran (or runs) on this stack", flush=True)
         return None
@@ -182,12 +186,14 @@ async def await_run(handle: WorkflowHandle, check_alive) -> PaymentRunSummary | 
             await asyncio.wait([task], timeout=0.5)
         summary: PaymentRunSummary = task.result()
     except (WorkflowFailureError, RPCError) as err:  # reported; the stack stays up to look at it
-        print(f"  payment run  {RUN_ID} failed: {err.cause if isinstance(err, WorkflowFailureError) else err}", flush=True)
+        print(f"  payment run  {RUN_ID} failed: {err.cause if isinstance(err, WorkflowFailureError) else err}",
+              flush=True)
         return None
     finally:
         task.cancel()
     refused = "".join(f"\n      refused {k}: {v}" for k, v in summary.refused.items())
-    print(f"  payment run  {summary.run_key} (ERP run {summary.payment_run_id}): {summary.paid_invoices} payments sent, "
+    print(f"  payment run  {summary.run_key} (ERP run {summary.payment_run_id}): "
+          f"{summary.paid_invoices} payments sent, "
           f"{summary.total} {summary.currency}, file {', '.join(summary.message_ids) or '-'}"
           + (f"; file refused: {summary.file_rejected}" if summary.file_rejected else "") + refused, flush=True)
     return summary
@@ -236,7 +242,8 @@ async def drive_to_outcome(handles: dict[str, WorkflowHandle], bank_url: str, st
         if step is None and _done(views):
             print("  bank clock   not advanced: no sample waits for the bank", flush=True)
             return views, True
-        print(f"\n{step or 'where the samples stand'}\n" + format_table([status_row(v) for v in views.values() if v]), flush=True)
+        print(f"\n{step or 'where the samples stand'}\n" + format_table([status_row(v) for v in views.values() if v]),
+              flush=True)
         if _done(views):
             return views, True
         if advances == MAX_ADVANCES:
@@ -244,8 +251,8 @@ async def drive_to_outcome(handles: dict[str, WorkflowHandle], bank_url: str, st
         moved = await advance_bank_day(bank_url)
         save_bank_clock(bank_url, state_dir)
         crossed = ", ".join(moved.get("businessDaysCrossed") or []) or "none"
-        step = (f"bank clock advanced one day ({advances + 1}/{MAX_ADVANCES}): {moved['from'][:16]} -> {moved['to'][:16]}, "
-                f"business days crossed: {crossed}")
+        step = (f"bank clock advanced one day ({advances + 1}/{MAX_ADVANCES}): "
+                f"{moved['from'][:16]} -> {moved['to'][:16]}, business days crossed: {crossed}")
         await _poke(inbox)
     print(f"\nsamples still wait for the bank after {MAX_ADVANCES} bank days; see the Web UI", flush=True)
     return views, False

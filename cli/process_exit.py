@@ -40,7 +40,7 @@ def run_main(main) -> NoReturn:
             code = 1
     except KeyboardInterrupt:
         code = 130
-    except Exception:  # the traceback Python would print, then its exit code
+    except Exception:  # noqa: BLE001 - the traceback Python would print, then its exit code
         traceback.print_exc()
         code = 1
     exit_now(code)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,13 +37,18 @@ class ManagedProcess:
     proc: subprocess.Popen | None = field(default=None, init=False)
 
     def start(self) -> "ManagedProcess":
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            self.args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(self.env or {})},
-            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
-        )
+        # The child gets its own descriptor of the log: ours is closed once it has started.
+        with open(self.log_path, "ab") if self.log_path else nullcontext(subprocess.DEVNULL) as out:
+            self.proc = subprocess.Popen(
+                self.args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+            )
         return self
+
+    def exited(self) -> bool:
+        """Started, and ended since."""
+        return self.proc is not None and self.proc.poll() is not None
 
     @property
     def pid(self) -> int:

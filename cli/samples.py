@@ -141,6 +141,10 @@ def print_guide(address: str, ui_url: str, bank_url: str, repo: Path, state: str
     # No run_date: the run is dated the day it starts. One open run per paying account (the id);
     # the sample run was run_number 1, so the next one is 2 (3 after that, ...).
     run = {"paying_account_id": "ACME", "horizon_days": 60, "run_number": 2}
+    order = {"number": "4500000102",
+             "buyer": {"name": "ACME Europe B.V.", "endpoint": "0088:8712345000011", "country": "NL",
+                       "street": "Keizersgracht 1", "city": "Amsterdam", "postal_code": "1015 CJ"},
+             "lines": [{"line": "00010", "name": "Widget", "quantity": "4", "unit": "C62", "price": "12.50"}]}
 
     def js(value: dict) -> str:
         return json.dumps(value, separators=(",", ":"))
@@ -168,8 +172,9 @@ Try (in another terminal, from {repo}):
     --input '{js(rejection)}'
   # a supplier's e-invoice (Peppol UBL) pushed to finsync's intake endpoint: a new lifecycle
   curl -s -X POST {einvoice_url}/_mock/orders -H 'Content-Type: application/json' \\
-    -d '{{"number":"4500000102","buyer":{{"name":"ACME Europe B.V.","endpoint":"0088:8712345000011","country":"NL","street":"Keizersgracht 1","city":"Amsterdam","postal_code":"1015 CJ"}},"lines":[{{"line":"00010","name":"Widget","quantity":"4","unit":"C62","price":"12.50"}}]}}'
-  curl -s -X POST -H 'Content-Length: 0' {einvoice_url}/_mock/orders/<order id>/invoices   # the supplier bills it; intake answers 201
+    -d '{js(order)}'
+  # the supplier bills it; intake answers 201
+  curl -s -X POST -H 'Content-Length: 0' {einvoice_url}/_mock/orders/<order id>/invoices
   # an invoice of your own
   python -m cli start-command samples/invoice-globex.json      # prints the start command
   eval "$(python -m cli start-command samples/invoice-globex.json)"

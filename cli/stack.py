@@ -25,8 +25,8 @@ from cli import cycle, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
-from settings import Settings
 from reports.status_report import open_store, report_text
+from settings import Settings
 from worker import connect
 from workflows import search_attributes as sa
 
@@ -54,7 +54,8 @@ class StackConfig:
     @classmethod
     def from_env(cls) -> "StackConfig":
         # The checkout's .finsync/ wherever `up` is started, where `status` will look (cli.state).
-        return cls(state.state_dir(), {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
+        return cls(state.state_dir(),
+                   {name: int(os.environ.get(var, default)) for name, (var, default) in PORTS.items()})
 
     @property
     def address(self) -> str:
@@ -121,13 +122,15 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
             mock("mock-bank", "--db", str(db / "bank.db"), *cycle.bank_clock_arg(cfg.state_dir)),
             # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access point would.
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['intake']}/invoices"),
-            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"), f"http://127.0.0.1:{codec_port}/health")]
+            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"),
+             f"http://127.0.0.1:{codec_port}/health")]
 
 
 def check_alive(procs: list[ManagedProcess]) -> None:
     for p in procs:
         if p.proc is not None and p.proc.poll() is not None:
-            raise StackError(f"{p.name} (pid {p.pid}) exited unexpectedly with code {p.proc.returncode}; see {p.log_path}")
+            raise StackError(f"{p.name} (pid {p.pid}) exited unexpectedly with code {p.proc.returncode}; "
+                             f"see {p.log_path}")
 
 
 async def _ready(proc: ManagedProcess, probe, timeout: float = 60.0) -> None:
@@ -191,7 +194,8 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
                            for p, t in servers))
     settings = Settings()  # read now: _environment() has just set what it reads
     client = await connect(settings)
-    worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log", env)
+    worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log",
+                            env)
     procs.append(worker.start())
     print(f"  {'worker':14} pid {worker.pid:<7} log {worker.log_path}", flush=True)
     await _ready(worker, lambda: _worker_polling(client, settings.task_queue, worker.pid))
@@ -208,8 +212,14 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
 async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
     procs: list[ManagedProcess] = []
     main, loop, received = asyncio.current_task(), asyncio.get_running_loop(), []
+    assert main is not None  # run by asyncio.run
+
+    def stop(name: str) -> None:
+        received.append(name)
+        main.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda s=sig: (received.append(s.name), main.cancel()))
+        loop.add_signal_handler(sig, stop, sig.name)
     try:
         client, task_queue = await _start(cfg, procs)
         ok, inbox = True, None
@@ -227,7 +237,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
                 t0 = time.monotonic()
                 run = await cycle.start_sample_run(client, task_queue, cfg.bank_url, views)
                 summary = await cycle.await_run(run, lambda: check_alive(procs)) if run else None
-                first = f"after payment run {summary.run_key} (the bank's answers through the inbox)" if summary else None
+                first = (f"after payment run {summary.run_key} (the bank's answers through the inbox)"
+                         if summary else None)
                 views, ok = await cycle.drive_to_outcome(handles, cfg.bank_url, cfg.state_dir, inbox,
                                                          lambda: check_alive(procs), first)
                 ok = ok and (run is None or summary is not None)  # a sample run that failed is a failed smoke run
@@ -254,17 +265,18 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1
     except httpx.HTTPError as err:  # a mock that answered the health check but not the cycle's calls
-        print(f"error: {err.request.method} {err.request.url}: {err}; see {cfg.state_dir / 'logs'}", file=sys.stderr, flush=True)
+        print(f"error: {err.request.method} {err.request.url}: {err}; see {cfg.state_dir / 'logs'}", file=sys.stderr,
+              flush=True)
         return 1
     finally:
-        bank = next((p for p in procs if p.name == "mock-bank" and p.proc.poll() is None), None)
+        bank = next((p for p in procs if p.name == "mock-bank" and not p.exited()), None)
         if bank is not None:
             try:  # where the bank's clock stands, so the next `up` starts it there (cycle.save_bank_clock)
                 cycle.save_bank_clock(cfg.bank_url, cfg.state_dir)
             except Exception as err:  # noqa: BLE001 - stopping matters more
                 print(f"  note: could not save mock-bank's clock: {err}", flush=True)
         for proc in reversed(procs):  # worker first; it gets its graceful-shutdown time
-            if proc.proc.poll() is not None:
+            if proc.exited():
                 print(f"  {proc.name} (pid {proc.pid}) had already exited", flush=True)
                 continue
             proc.stop(timeout=35.0 if proc.name == "worker" else 15.0)

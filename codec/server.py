@@ -68,7 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     token = os.environ.get("FINSYNC_CODEC_SERVER_TOKEN") or None
     origins = args.ui_origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
-    uvicorn.run(codec_app(load_codec(get_settings()), token, origins), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(codec_app(load_codec(get_settings()), token, origins), host=args.host, port=args.port,
+                log_level="warning")
 
 
 if __name__ == "__main__":

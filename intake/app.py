@@ -56,6 +56,7 @@ def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegi
         if findings:
             log.info("invoice %r refused: %s", doc.number, ", ".join(sorted({f.code for f in findings})))
             return _refused(findings)
+        assert invoice is not None  # to_canonical gives an invoice or findings
         sha256 = hashlib.sha256(body).hexdigest()
         known = await asyncio.to_thread(pushes.known, sha256)
         if known is not None:  # the same bytes again: the lifecycle has them; nothing to signal
@@ -72,21 +73,25 @@ def create_app(client: Client, task_queue: str, suppliers_register: SupplierRegi
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 start_signal=SIGNAL, start_signal_args=[receipt],
-                static_summary=f"{invoice.supplier_id} {invoice.gross_amount} {invoice.currency} due {invoice.net_due_date}",
+                static_summary=f"{invoice.supplier_id} {invoice.gross_amount} {invoice.currency} "
+                               f"due {invoice.net_due_date}",
                 rpc_timeout=_RPC_TIMEOUT,
             )
         except WorkflowAlreadyStartedError:
             log.info("invoice %s pushed again after its lifecycle closed", invoice.key)
             return JSONResponse({"code": "ALREADY-CLOSED", "workflow_id": invoice.workflow_id, "reason":
-                                 "the lifecycle for this invoice has closed; a new push does not reopen it"}, status_code=409)
+                                 "the lifecycle for this invoice has closed; a new push does not reopen it"},
+                                 status_code=409)
         except RPCError as e:
             # Temporal unreachable: the sender's access point retries later, nothing is lost.
             log.warning("could not reach Temporal for %s: %s", invoice.key, e.status)
-            return JSONResponse({"code": "UNAVAILABLE", "reason": "try again later"}, status_code=503, headers={"Retry-After": "30"})
+            return JSONResponse({"code": "UNAVAILABLE", "reason": "try again later"}, status_code=503,
+                                headers={"Retry-After": "30"})
         await asyncio.to_thread(pushes.record, sha256, invoice.workflow_id)
         started = _started(handle)
         log.info("invoice %s accepted (document %s..., %s)", invoice.key, sha256[:12],
-                 "new lifecycle" if started else "signalled the existing lifecycle" if started is False else "lifecycle reached")
+                 "new lifecycle" if started
+                 else "signalled the existing lifecycle" if started is False else "lifecycle reached")
         return JSONResponse({"invoice_key": invoice.key, "workflow_id": invoice.workflow_id, "sha256": sha256,
                              "started": started}, status_code=201)
 

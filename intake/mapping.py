@@ -6,14 +6,15 @@ What the canonical model can not carry is refused with a finding rather than dro
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import ValidationError
 
 from canonical.invoice import Invoice
 from canonical.money import minor_units
+from intake.document import Amount, Line, UblInvoice
 from intake.models import EInvoiceReceipt, Finding
 from intake.suppliers import SupplierRegister
-from intake.document import Line, UblInvoice
 
 MAX_DESCRIPTION = 200
 
@@ -36,15 +37,17 @@ def to_canonical(doc: UblInvoice, register: SupplierRegister) -> tuple[Invoice |
                                 "intake takes invoices whose amount due is the total with VAT"))
     if findings:
         return None, findings
+    assert supplier is not None and doc.issue_date is not None  # a finding above, or rules.check's, said so
     tax = next(a.value for a, _ in doc.tax_totals if a is not None and a.currency == doc.currency)
     lines = [_line(n, ln, doc) for n, ln in enumerate(doc.lines, 1)]
     # Document-level allowances and charges become lines, so the lines add up to the tax
     # base (BT-109) as the canonical invoice's net must.
     for ac in doc.allowances_charges:
         kind = "Charge" if ac.charge else "Allowance"
-        lines.append({"line_no": len(lines) + 1, "description": f"{kind}: {ac.reason or 'document level'}"[:MAX_DESCRIPTION],
-                      "net_amount": ac.amount.value if ac.charge else -ac.amount.value})
-    body = {
+        lines.append({"line_no": len(lines) + 1,
+                      "description": f"{kind}: {ac.reason or 'document level'}"[:MAX_DESCRIPTION],
+                      "net_amount": _value(ac.amount) if ac.charge else -_value(ac.amount)})
+    body: dict[str, Any] = {
         "company_code": company_code, "supplier_id": supplier.supplier_id, "supplier_invoice_ref": doc.number,
         "invoice_date": doc.issue_date, "due_date": doc.due_date, "currency": doc.currency,
         "net_amount": t["BT-109"], "tax_amount": tax, "gross_amount": t["BT-115"], "lines": lines,
@@ -59,8 +62,14 @@ def to_canonical(doc: UblInvoice, register: SupplierRegister) -> tuple[Invoice |
                       for err in e.errors(include_url=False)]
 
 
+def _value(amount: Amount | None) -> Decimal:
+    """An amount rules.check has made sure is there and a number (BR-24, BR-31, BR-36, syntax)."""
+    assert amount is not None and amount.value is not None
+    return amount.value
+
+
 def _line(n: int, ln: Line, doc: UblInvoice) -> dict:
-    line: dict = {"line_no": n, "description": (ln.name or "")[:MAX_DESCRIPTION], "net_amount": ln.net.value}
+    line: dict = {"line_no": n, "description": (ln.name or "")[:MAX_DESCRIPTION], "net_amount": _value(ln.net)}
     if ln.quantity is not None and ln.quantity > 0:
         line["quantity"] = ln.quantity
         if ln.unit and len(ln.unit) <= 3:
@@ -69,8 +78,9 @@ def _line(n: int, ln: Line, doc: UblInvoice) -> dict:
         # line allowances the canonical check (quantity x price = net) would not hold.
         price = ln.price.value if ln.price is not None else None
         if price is not None and ln.base_quantity in (None, Decimal(1)):
-            exact = (ln.quantity * price).quantize(Decimal(1).scaleb(-minor_units(doc.currency)))
-            if exact == ln.net.value:
+            units = minor_units(doc.currency or "")  # BR-05: it has one
+            exact = (ln.quantity * price).quantize(Decimal(1).scaleb(-units))
+            if exact == _value(ln.net):
                 line["unit_price"] = price
     # A PO reference only with both the order (BT-13) and its line (BT-132): the ERP takes
     # both or neither. Longer than the ERP's fields, it is not an ERP PO.

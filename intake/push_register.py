@@ -3,12 +3,14 @@ that retries (or a flood of the same document) costs the lifecycle nothing, not 
 event per push. Kept in intake's own small database, by the document's SHA-256; a document
 is recorded only once its lifecycle has it, so a push that failed half-way is taken again."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, update
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
+
+from adapters.sql import table
 
 
 class EInvoicePushRow(SQLModel, table=True):
@@ -28,22 +30,22 @@ class PushRegister:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, **pool)
-        SQLModel.metadata.create_all(self.engine, tables=[EInvoicePushRow.__table__])
+        SQLModel.metadata.create_all(self.engine, tables=[table(EInvoicePushRow)])
 
     def known(self, sha256: str) -> str | None:
         """The lifecycle that already has this document (and count the push), or None."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
             row = session.get(EInvoicePushRow, sha256)
             if row is None:
                 return None
-            session.exec(update(EInvoicePushRow).where(EInvoicePushRow.sha256 == sha256)
+            session.exec(update(EInvoicePushRow).where(col(EInvoicePushRow.sha256) == sha256)
                          .values(pushes=EInvoicePushRow.pushes + 1, last_at=now))
             session.commit()
             return row.workflow_id
 
     def record(self, sha256: str, workflow_id: str) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
             if session.get(EInvoicePushRow, sha256) is None:
                 session.add(EInvoicePushRow(sha256=sha256, workflow_id=workflow_id, first_at=now, last_at=now))

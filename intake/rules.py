@@ -13,9 +13,9 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import pycountry
 
-from canonical.money import MINOR_UNITS
-from intake.models import Finding
+from canonical.money import MINOR_UNITS, decimal_places
 from intake.document import Amount, UblInvoice
+from intake.models import Finding
 
 # Type codes that are a claim to be paid (UNTDID 1001): commercial, partial, debit note,
 # prepayment. Corrected (384) and self-billed (389) invoices need a person; credit notes
@@ -80,8 +80,8 @@ def _mandatory(doc: UblInvoice) -> Iterator[tuple[str, str]]:
         ("BR-10", doc.buyer.has_address or None, "buyer postal address (BG-8)"),
         ("BR-12", doc.totals["BT-106"], "sum of line net amounts (BT-106)"),
         ("BR-13", doc.totals["BT-109"], "total without VAT (BT-109)"),
-        ("BR-14", doc.totals["BT-112"], "total with VAT (BT-112)"), ("BR-15", doc.totals["BT-115"], "amount due (BT-115)"),
-        ("BR-16", doc.lines or None, "invoice line (BG-25)"),
+        ("BR-14", doc.totals["BT-112"], "total with VAT (BT-112)"),
+        ("BR-15", doc.totals["BT-115"], "amount due (BT-115)"), ("BR-16", doc.lines or None, "invoice line (BG-25)"),
     ):
         if value is None:
             yield code, f"the invoice has no {what}"
@@ -90,15 +90,23 @@ def _mandatory(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     if doc.buyer.has_address and not doc.buyer.country:
         yield "BR-11", "the buyer's postal address has no country code (BT-55)"
     for n, line in enumerate(doc.lines, 1):
-        for code, value, what in (("BR-21", line.line_id, "identifier (BT-126)"), ("BR-22", line.quantity, "quantity (BT-129)"),
-                                  ("BR-23", line.unit, "unit of measure (BT-130)"), ("BR-24", line.net, "net amount (BT-131)"),
-                                  ("BR-25", line.name, "item name (BT-153)"), ("BR-26", line.price, "net price (BT-146)")):
-            if value is None:
+        for code, field, what in (("BR-21", line.line_id, "identifier (BT-126)"),
+                                  ("BR-22", line.quantity, "quantity (BT-129)"),
+                                  ("BR-23", line.unit, "unit of measure (BT-130)"),
+                                  ("BR-24", line.net, "net amount (BT-131)"),
+                                  ("BR-25", line.name, "item name (BT-153)"),
+                                  ("BR-26", line.price, "net price (BT-146)")):
+            if field is None:
                 yield code, f"line {n} has no {what}"
+    for n, ac in enumerate(doc.allowances_charges, 1):
+        if ac.amount is None:
+            code, what = ("BR-36", "charge amount (BT-99)") if ac.charge else ("BR-31", "allowance amount (BT-92)")
+            yield code, f"document level allowance or charge {n} has no {what}"
     if doc.customization_id and not doc.customization_id.startswith(EN16931):
         yield "FS-SPECIFICATION", f"{doc.customization_id!r} is not an EN 16931 specification identifier"
     if doc.type_code and doc.type_code not in PAYABLE_TYPES:
-        yield "FS-INVOICE-TYPE", f"type code {doc.type_code} is not an invoice intake pays ({', '.join(sorted(PAYABLE_TYPES))})"
+        yield "FS-INVOICE-TYPE", (f"type code {doc.type_code} is not an invoice intake pays "
+                                  f"({', '.join(sorted(PAYABLE_TYPES))})")
     payable = _v(doc.totals["BT-115"])
     if payable is not None and payable > 0 and doc.due_date is None and not doc.has_payment_terms:
         yield "BR-CO-25", "an amount is due (BT-115) but there is no due date (BT-9) and no payment terms (BT-20)"
@@ -126,22 +134,25 @@ def _code_lists(doc: UblInvoice) -> Iterator[tuple[str, str]]:
 
 
 def _decimals(doc: UblInvoice) -> Iterator[tuple[str, str]]:
-    amounts = [(DEC[t], t, doc.totals[t]) for t in DEC] + [("BR-DEC-23", f"line {n} BT-131", ln.net) for n, ln in enumerate(doc.lines, 1)]
+    amounts = [(DEC[t], t, doc.totals[t]) for t in DEC] + [("BR-DEC-23", f"line {n} BT-131", ln.net)
+                                                           for n, ln in enumerate(doc.lines, 1)]
     for _, subs in doc.tax_totals:
-        amounts += [(c, t, a) for s in subs for c, t, a in (("BR-DEC-19", "BT-116", s.taxable), ("BR-DEC-20", "BT-117", s.tax))]
-    amounts += [("BR-DEC-05" if ac.charge else "BR-DEC-01", "BT-99" if ac.charge else "BT-92", ac.amount) for ac in doc.allowances_charges]
+        amounts += [(c, t, a) for s in subs for c, t, a in (("BR-DEC-19", "BT-116", s.taxable),
+                                                            ("BR-DEC-20", "BT-117", s.tax))]
+    amounts += [("BR-DEC-05" if ac.charge else "BR-DEC-01", "BT-99" if ac.charge else "BT-92", ac.amount)
+                for ac in doc.allowances_charges]
     units = MINOR_UNITS.get(doc.currency or "")
     for code, term, amount in amounts:
         if amount is None or amount.value is None:
             continue
-        places = -amount.value.as_tuple().exponent
+        places = decimal_places(amount.value)
         if places > 2:
             yield code, f"{term} {amount.text} has more than two decimals"
         elif units is not None and amount.value != amount.value.quantize(Decimal(1).scaleb(-units)):
             yield "FS-CURRENCY-SCALE", f"{term} {amount.text} has more decimals than {doc.currency} has ({units})"
 
 
-def _doc_tax_total(doc: UblInvoice) -> tuple[list[Amount], list]:
+def _doc_tax_total(doc: UblInvoice) -> tuple[list[Amount | None], list]:
     """The VAT totals in the invoice currency, and the breakdown under them."""
     in_currency = [(t, subs) for t, subs in doc.tax_totals
                    if doc.currency is None or (t is not None and t.currency == doc.currency)]
@@ -155,15 +166,18 @@ def _totals(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     lines = [_v(ln.net) for ln in doc.lines]
     line_sum = sum((n for n in lines if n is not None), ZERO)
     if not _eq(t["BT-106"], line_sum):
-        yield "BR-CO-10", f"the sum of line net amounts (BT-106) is {_show(t['BT-106'])} and the lines come to {line_sum}"
-    for code, term, charge, name in (("BR-CO-11", "BT-107", False, "allowances"), ("BR-CO-12", "BT-108", True, "charges")):
+        yield "BR-CO-10", (f"the sum of line net amounts (BT-106) is {_show(t['BT-106'])} "
+                           f"and the lines come to {line_sum}")
+    for code, term, charge, name in (("BR-CO-11", "BT-107", False, "allowances"),
+                                     ("BR-CO-12", "BT-108", True, "charges")):
         parts = [_v(ac.amount) for ac in doc.allowances_charges if ac.charge == charge]
         total = sum((n for n in parts if n is not None), ZERO)
         if not (_eq(t[term], total) or (doc.totals[term] is None and not parts)):
             yield code, f"{term} is {_show(t[term])} and the {len(parts)} document {name} come to {total}"
     expected = None if t["BT-106"] is None else t["BT-106"] - (t["BT-107"] or ZERO) + (t["BT-108"] or ZERO)
     if not _eq(t["BT-109"], expected):
-        yield "BR-CO-13", f"the total without VAT (BT-109) is {_show(t['BT-109'])} and the parts come to {_show(expected)}"
+        yield "BR-CO-13", (f"the total without VAT (BT-109) is {_show(t['BT-109'])} "
+                           f"and the parts come to {_show(expected)}")
     vat_totals, breakdown = _doc_tax_total(doc)
     if breakdown:
         vat = _v(vat_totals[0]) if len(vat_totals) == 1 else None
@@ -173,12 +187,15 @@ def _totals(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     if doc.currency and len(vat_totals) != 1:
         yield "BR-CO-15", f"there are {len(vat_totals)} total VAT amounts in {doc.currency}, not one"
     elif doc.currency:
-        expected = None if t["BT-109"] is None or _v(vat_totals[0]) is None else t["BT-109"] + _v(vat_totals[0])
+        vat = _v(vat_totals[0])
+        expected = None if t["BT-109"] is None or vat is None else t["BT-109"] + vat
         if not _eq(t["BT-112"], expected):
-            yield "BR-CO-15", f"the total with VAT (BT-112) is {_show(t['BT-112'])} and BT-109 + BT-110 come to {_show(expected)}"
+            yield "BR-CO-15", (f"the total with VAT (BT-112) is {_show(t['BT-112'])} "
+                               f"and BT-109 + BT-110 come to {_show(expected)}")
     owed = None if t["BT-112"] is None else t["BT-112"] - (t["BT-113"] or ZERO) + (t["BT-114"] or ZERO)
     if not _eq(t["BT-115"], owed):
-        yield "BR-CO-16", f"the amount due (BT-115) is {_show(t['BT-115'])} and BT-112 - BT-113 + BT-114 come to {_show(owed)}"
+        yield "BR-CO-16", (f"the amount due (BT-115) is {_show(t['BT-115'])} "
+                           f"and BT-112 - BT-113 + BT-114 come to {_show(owed)}")
 
 
 def _lines(doc: UblInvoice) -> Iterator[tuple[str, str]]:
@@ -195,7 +212,8 @@ def _lines(doc: UblInvoice) -> Iterator[tuple[str, str]]:
             continue
         expected = ln.quantity * price / (ln.base_quantity or 1) + ln.adjustment
         if abs(net - expected) > Decimal("0.02"):
-            yield "PEPPOL-EN16931-R120", f"line {n}: net {net} is not {ln.quantity} x {price} + charges - allowances = {expected:f}"
+            yield "PEPPOL-EN16931-R120", (f"line {n}: net {net} is not {ln.quantity} x {price} "
+                                          f"+ charges - allowances = {expected:f}")
 
 
 def _vat(doc: UblInvoice) -> Iterator[tuple[str, str]]:
@@ -203,7 +221,8 @@ def _vat(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     if not breakdown:
         yield "BR-CO-18", "there is no VAT breakdown (BG-23)"
     places = [(ln.category, ln.percent, _v(ln.net)) for ln in doc.lines]
-    places += [(ac.category, ac.percent, (_v(ac.amount) or ZERO) * (1 if ac.charge else -1)) for ac in doc.allowances_charges]
+    places += [(ac.category, ac.percent, (_v(ac.amount) or ZERO) * (1 if ac.charge else -1))
+               for ac in doc.allowances_charges]
     for n, sub in enumerate(breakdown, 1):
         rate, tax, taxable = sub.percent, _v(sub.tax), _v(sub.taxable)
         if rate is None or _xpath_round(rate) == 0:
@@ -212,7 +231,8 @@ def _vat(doc: UblInvoice) -> Iterator[tuple[str, str]]:
             due = None if taxable is None else (abs(taxable) * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
             ok = tax is not None and due is not None and abs(tax) - 1 < due < abs(tax) + 1
         if not ok:
-            yield "BR-CO-17", f"VAT breakdown {n}: tax {_show(tax)} is not {_show(taxable)} at {_show(rate)}% (to within one unit)"
+            yield "BR-CO-17", (f"VAT breakdown {n}: tax {_show(tax)} is not {_show(taxable)} at {_show(rate)}% "
+                               "(to within one unit)")
         family = FAMILY.get(sub.category or "")
         if family is None or (family in BY_RATE and rate is None):
             continue
@@ -223,5 +243,6 @@ def _vat(doc: UblInvoice) -> Iterator[tuple[str, str]]:
         else:
             ok = bool(doc.lines) and _eq(taxable, expected)
         if not ok:
-            yield f"BR-{family}-08", (f"VAT breakdown {n} ({sub.category} {_show(rate)}%): taxable amount {_show(taxable)}, "
+            yield f"BR-{family}-08", (f"VAT breakdown {n} ({sub.category} {_show(rate)}%): "
+                                      f"taxable amount {_show(taxable)}, "
                                       f"the lines, charges and allowances in it come to {expected}")

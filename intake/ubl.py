@@ -51,7 +51,8 @@ def parse(data: bytes) -> etree._Element:
     if name.namespace == UBL_CREDIT_NOTE:
         raise NotAnInvoice("CREDIT-NOTE", "a UBL CreditNote; intake takes invoices to pay, credit notes go to AP")
     if (name.namespace, name.localname) != (UBL_INVOICE, "Invoice"):
-        raise NotAnInvoice("NOT-AN-INVOICE", f"the root is {name.localname} in namespace {name.namespace or 'none'!r}, not a UBL 2.1 Invoice")
+        raise NotAnInvoice("NOT-AN-INVOICE", f"the root is {name.localname} in namespace "
+                                             f"{name.namespace or 'none'!r}, not a UBL 2.1 Invoice")
     return root
 
 
@@ -140,12 +141,14 @@ def read(root: etree._Element) -> UblInvoice:
     r = _Reader()
     tax_totals = [
         (r.amount(tt, "cbc:TaxAmount"),
-         [TaxSubtotal(r.amount(st, "cbc:TaxableAmount"), r.amount(st, "cbc:TaxAmount"), *r.category(st, "cac:TaxCategory"))
+         [TaxSubtotal(r.amount(st, "cbc:TaxableAmount"), r.amount(st, "cbc:TaxAmount"),
+                      *r.category(st, "cac:TaxCategory"))
           for st in tt.xpath("cac:TaxSubtotal", namespaces=NS)])
         for tt in root.xpath("cac:TaxTotal", namespaces=NS)
     ]
     totals = _first(root, "cac:LegalMonetaryTotal")
-    ibans = [t for t in root.xpath("cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID/text()", namespaces=NS) if t.strip()]
+    ibans = [t for t in root.xpath("cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID/text()", namespaces=NS)
+             if t.strip()]
     return UblInvoice(
         customization_id=r.text(root, "cbc:CustomizationID"),
         number=r.text(root, "cbc:ID"),

@@ -2,15 +2,16 @@
 reconciliation report. Plain text tables, free text last so the columns split on whitespace."""
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from canonical.reconciliation import ReconciliationReport
 
 
-def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def format_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
 
 
 def duration(span: timedelta) -> str:
@@ -28,8 +29,8 @@ def duration(span: timedelta) -> str:
 
 def render_reconciliation(report: ReconciliationReport) -> str:
     healed = sum(1 for d in report.drifts if d.healed)
-    lines = [f"Reconciliation {report.company_code} / {report.paying_account_id} at {report.run_at:%Y-%m-%d %H:%M} UTC "
-             f"({report.workflow_id})",
+    lines = [(f"Reconciliation {report.company_code} / {report.paying_account_id} at {report.run_at:%Y-%m-%d %H:%M} "
+              f"UTC ({report.workflow_id})"),
              "checked: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report.checked.items())),
              f"{len(report.drifts)} drifts: {healed} healed, {len(report.drifts) - healed} for people"]
     if report.drifts:

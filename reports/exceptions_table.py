@@ -6,7 +6,7 @@ search attribute names the owner, the `status` query has the SLA and the escalat
 
 import argparse
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -88,7 +88,8 @@ async def _row(client: Client, ex) -> ExceptionRow | None:
             if case is None:  # resolved since the search attribute was read
                 return None
             return ExceptionRow(**{**base, "type": case.type, "owner": case.owner.value, "opened_at": case.opened_at},
-                                severity=case.severity.value, reason=case.reason, sla_due_at=case.sla_due_at, escalated=case.escalated)
+                                severity=case.severity.value, reason=case.reason, sla_due_at=case.sla_due_at,
+                                escalated=case.escalated)
         if ex.workflow_type == INBOX:
             status = await handle.query("status", rpc_timeout=_QUERY_TIMEOUT)
             problems = [p["problem"] for p in status.get("problems") or [] if not p.get("acknowledged_by")]
@@ -144,8 +145,9 @@ HEADER = ("OWNER", "TYPE", "SUBJECT", "SEVERITY", "AGE", "SLA", "REASON")
 def render(rows: list[ExceptionRow], now: datetime | None = None) -> str:
     if not rows:
         return "no open exceptions"
-    now = now or datetime.now(timezone.utc)
-    return format_table(HEADER, [(r.owner, r.type, r.subject, r.severity, duration(now - r.opened_at), r.sla_state(now), r.reason)
+    now = now or datetime.now(UTC)
+    return format_table(HEADER, [(r.owner, r.type, r.subject, r.severity, duration(now - r.opened_at), r.sla_state(now),
+                                  r.reason)
                                  for r in rows])
 
 
@@ -159,7 +161,8 @@ async def _print(owner: str | None, extra_query: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cli exceptions", description="open exception cases with age and SLA state")
+    parser = argparse.ArgumentParser(prog="python -m cli exceptions",
+                                     description="open exception cases with age and SLA state")
     parser.add_argument("--owner", help="only this owner, e.g. treasury-ops, ap-remediation, master-data, buyer")
     parser.add_argument("--query", default="", help="narrow the workflows, e.g. \"CompanyCode='1710'\"")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ import asyncio
 import math
 import sys
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,7 +81,8 @@ def percentile(values: list[timedelta], p: float) -> timedelta | None:
 def cash_lines(positions: list[CashPosition], today: date) -> list[CashLine]:
     lines: dict[tuple[str, str], CashLine] = {}
     for p in positions:
-        line = lines.setdefault((p.company_code, p.currency), CashLine(company_code=p.company_code, currency=p.currency))
+        line = lines.setdefault((p.company_code, p.currency),
+                                CashLine(company_code=p.company_code, currency=p.currency))
         if p.value_date == today:
             line.actual_today += p.actual_outflow
             line.expected_today += p.expected_outflow
@@ -100,11 +101,11 @@ def _state(ex) -> str:
     return f"{state} ({ex.status.name.lower() if ex.status else 'no status'})"
 
 
-async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None, today: date | None = None,
-                  extra_query: str = "") -> StatusReport:
+async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None,
+                  today: date | None = None, extra_query: str = "") -> StatusReport:
     """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
     in UTC; "today" for cash is the local business date, as value dates are."""
-    now, today = now or datetime.now(timezone.utc), today or date.today()
+    now, today = now or datetime.now(UTC), today or date.today()
     # A lifecycle that continued as new is one invoice: count its current run only.
     query = f"WorkflowType='{LIFECYCLE}' AND ExecutionStatus!='ContinuedAsNew'"
     query += f" AND ({extra_query})" if extra_query else ""
@@ -119,7 +120,8 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
             oldest[state] = (ex.start_time, key)
         if ex.status == WorkflowExecutionStatus.COMPLETED and state == "COMPLETED" and ex.close_time:
             cycles.append(ex.close_time - ex.start_time)
-    states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0]) for s, n in sorted(counts.items())]
+    states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0])
+              for s, n in sorted(counts.items())]
     exceptions = await open_exceptions(client, extra_query=extra_query)
     cash, cash_error = [], None
     try:
@@ -148,14 +150,16 @@ def render(report: StatusReport) -> str:
 
     p50, p95 = percentile(report.cycle_times, 50), percentile(report.cycle_times, 95)
     out += ["", f"Cycle time (received to completed) over {len(report.cycle_times)} completed: "
-                + (f"p50 {duration(p50)}, p95 {duration(p95)}" if p50 is not None else "none completed yet")]
+                + (f"p50 {duration(p50)}, p95 {duration(p95)}" if p50 is not None and p95 is not None
+                   else "none completed yet")]
 
     out += ["", f"Cash position {report.today} (outflows)"]
     if report.cash_error:
         out.append(f"  not available: {report.cash_error}")
         return "\n".join(out)
     out.append(format_table(("COMPANY", "CURRENCY", "PAID TODAY", "EXPECTED TODAY", "OVERDUE", "EXPECTED LATER"), [
-        (c.company_code, c.currency, str(c.actual_today), str(c.expected_today), str(c.expected_overdue), str(c.expected_later))
+        (c.company_code, c.currency, str(c.actual_today), str(c.expected_today), str(c.expected_overdue),
+         str(c.expected_later))
         for c in report.cash]) if report.cash else "  no outflows")
     return "\n".join(out)
 
@@ -179,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli report", description="finsync status report")
     parser.add_argument("--query", default="", help="narrow the lifecycles, e.g. \"CompanyCode='1710'\"")
     parser.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
-                        help="print a reconciliation report instead (default: the newest in the stack's .finsync/reports)")
+                        help="print a reconciliation report instead "
+                             "(default: the newest in the stack's .finsync/reports)")
     args = parser.parse_args(argv)
     if args.reconciliation is not None:
         from cli.state import reports_dir

@@ -68,7 +68,8 @@ class LifecycleMetrics:
             _duration("sync_latency_seconds", now - self.first["RECEIVED"], {"hop": "ap_to_erp"})
         elif status == "SCHEDULED" and "POSTED" in self.first:
             _duration("sync_latency_seconds", now - self.first["POSTED"], {"hop": "erp_to_treasury"})
-            _count("cash_outflow_minor_units_total", {"kind": "expected", "currency": currency}, _minor(amount, currency))
+            _count("cash_outflow_minor_units_total", {"kind": "expected", "currency": currency},
+                   _minor(amount, currency))
         elif status == "COMPLETED":
             _duration("invoice_to_payment_cycle_seconds", now - (self.started_at or workflow.info().start_time))
 
@@ -98,7 +99,8 @@ def payment_settled(expected: date, actual: date, amount: Decimal, currency: str
     the outflow was registered for). Histograms take no negatives: |days| plus a direction."""
     days = (actual - expected).days
     direction = "late" if days > 0 else "early" if days < 0 else "on_time"
-    _meter().create_histogram(P + "cash_forecast_error_days", unit="d").record(abs(days), {"direction": direction, "currency": currency})
+    _meter().create_histogram(P + "cash_forecast_error_days", unit="d").record(abs(days), {"direction": direction,
+                                                                                           "currency": currency})
     _count("cash_outflow_minor_units_total", {"kind": "actual", "currency": currency}, _minor(amount, currency))
 
 

@@ -17,8 +17,10 @@ from telemetry.finance import record_drifts  # noqa: F401 - the reconciliation w
 _HOUR, _DAY = 3600, 86400
 # Default buckets stop at seconds; these metrics run to hours and days.
 BUCKETS: dict[str, list[float]] = {
-    "finsync_invoice_to_payment_cycle_seconds": [60, _HOUR, 6 * _HOUR, _DAY, 3 * _DAY, 7 * _DAY, 14 * _DAY, 30 * _DAY, 45 * _DAY, 60 * _DAY, 90 * _DAY],
-    "finsync_exception_resolution_seconds": [60, 300, 900, _HOUR, 4 * _HOUR, 8 * _HOUR, _DAY, 2 * _DAY, 3 * _DAY, 7 * _DAY, 14 * _DAY],
+    "finsync_invoice_to_payment_cycle_seconds": [60, _HOUR, 6 * _HOUR, _DAY, 3 * _DAY, 7 * _DAY, 14 * _DAY, 30 * _DAY,
+                                                 45 * _DAY, 60 * _DAY, 90 * _DAY],
+    "finsync_exception_resolution_seconds": [60, 300, 900, _HOUR, 4 * _HOUR, 8 * _HOUR, _DAY, 2 * _DAY, 3 * _DAY,
+                                             7 * _DAY, 14 * _DAY],
     "finsync_sync_latency_seconds": [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, _HOUR, 4 * _HOUR, _DAY],
     "finsync_cash_forecast_error_days": [0, 1, 2, 3, 5, 10, 30],
 }

@@ -38,7 +38,8 @@ def build_provider(otlp_endpoint: str | None) -> TracerProvider:
 
         # An explicit endpoint is the signal's full URL; the base one from the environment
         # gets /v1/traces appended by the exporter.
-        exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces") if otlp_endpoint else OTLPSpanExporter()
+        exporter = (OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces") if otlp_endpoint
+                    else OTLPSpanExporter())
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 

@@ -23,7 +23,7 @@ test PUTs them; the profile still steps a week on past TARGET2 closing days.
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 ENV = "FINSYNC_TEST_CLOCK"
@@ -97,7 +97,7 @@ def profile_for(name: str, today: date) -> ClockProfile:
 @lru_cache
 def profile() -> ClockProfile:
     """This session's profile, fixed at first use: a run that crosses midnight keeps its dates."""
-    return profile_for(os.environ.get(ENV, DEFAULT), datetime.now(timezone.utc).date())
+    return profile_for(os.environ.get(ENV, DEFAULT), datetime.now(UTC).date())
 
 
 def business_today() -> date:

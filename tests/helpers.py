@@ -33,19 +33,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 @asynccontextmanager
 async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_timeout: float = 10.0,
-                     bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9", task_queue: str | None = None, replace: list | None = None,
+                     bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9",
+                     task_queue: str | None = None, replace: list | None = None,
                      extra_workflows: list | None = None, extra_activities: list | None = None,
                      not_booked_margin_days: int = 4):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection)."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
-                        task_queue=task_queue or f"tq-{uuid.uuid4()}", bank_not_booked_margin_days=not_booked_margin_days)
+                        task_queue=task_queue or f"tq-{uuid.uuid4()}",
+                        bank_not_booked_margin_days=not_booked_margin_days)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.
         chosen = list(replace or []) + list(extra_activities or [])
         names = {activity_name(a) for a in chosen}
-        activities = [a for a in activities_for(client, settings, sap, store, bank, einvoice) if activity_name(a) not in names] + chosen
+        activities = [a for a in activities_for(client, settings, sap, store, bank, einvoice)
+                      if activity_name(a) not in names] + chosen
         workflows = WORKFLOWS + [w for w in (extra_workflows or []) if w not in WORKFLOWS]
         worker = build_worker(client, settings, sap, store, bank, einvoice, activities=activities, workflows=workflows)
         async with worker:
@@ -107,7 +110,8 @@ def run_module(module: str, *args: str, address: str, cwd: Path = REPO, env: dic
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
     clean.update({"TEMPORAL_ADDRESS": address, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, **(env or {})})
     clean = {k: v for k, v in clean.items() if v is not None}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=clean, text=True, capture_output=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=clean, text=True, capture_output=True,
+                          timeout=60)
 
 
 def activity_name(fn) -> str:
@@ -132,7 +136,8 @@ def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrid
         "gross_amount": "1190.00",
         "payment_terms": {"code": "NT30", "net_days": 30},
         "lines": [
-            {"line_no": 1, "description": "Consulting October", "net_amount": "600.00", "quantity": "6", "unit_price": "100.00"},
+            {"line_no": 1, "description": "Consulting October", "net_amount": "600.00", "quantity": "6",
+             "unit_price": "100.00"},
             {"line_no": 2, "description": "Travel", "net_amount": "400.00"},
         ],
         "approved_by": "ap.approver",

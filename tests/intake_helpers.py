@@ -68,7 +68,8 @@ async def supplier_pushing(client: Client, task_queue: str, log: Path):
     Yields an HTTP client for mock-einvoice's supplier side."""
     async with running_server(create_app(client, task_queue, DEFAULT_REGISTER), free_port()) as url:
         start = lambda port, log_path: ManagedProcess(  # noqa: E731
-            "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url", f"{url}/invoices", "-q"], log_path)
+            "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url", f"{url}/invoices", "-q"],
+            log_path)
         with running(start, log) as mock_url:
             async with httpx.AsyncClient(base_url=mock_url, timeout=30) as mock:
                 # Its own invoice numbers: the session server is shared with other tests.
@@ -79,7 +80,8 @@ async def supplier_pushing(client: Client, task_queue: str, log: Path):
 async def bill(mock: httpx.AsyncClient, number: str, lines: list[dict]) -> dict:
     buyer = {"name": "ACME Europe B.V.", "endpoint": "0088:8712345000011", "country": "NL",
              "street": "Keizersgracht 1", "city": "Amsterdam", "postal_code": "1015 CJ"}
-    order = (await mock.post("/_mock/orders", json={"number": number, "buyer": buyer, "lines": lines})).raise_for_status().json()
+    response = await mock.post("/_mock/orders", json={"number": number, "buyer": buyer, "lines": lines})
+    order = response.raise_for_status().json()
     return (await mock.post(f"/_mock/orders/{order['id']}/invoices")).raise_for_status().json()
 
 

@@ -21,7 +21,8 @@ async def pay(client: Client, task_queue: str, run_number: int = 1, run_date: da
     `run_date` a later day asks the bank to execute then (booked only on that day)."""
     request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date or business_today(), horizon_days=60,
                                 run_number=run_number, requested_by="treasury.tom")
-    return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=task_queue)
+    return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                         task_queue=task_queue)
 
 
 def resting_after_acceptance() -> str:
@@ -33,8 +34,8 @@ def resting_after_acceptance() -> str:
 
 @asynccontextmanager
 async def bank_inbox(client: Client, task_queue: str):
-    handle = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=0.5), id=f"bank-inbox-{uuid.uuid4().hex[:6]}",
-                                         task_queue=task_queue)
+    handle = await client.start_workflow(BankInbox.run, BankInboxConfig(poll_seconds=0.5),
+                                         id=f"bank-inbox-{uuid.uuid4().hex[:6]}", task_queue=task_queue)
     try:
         yield handle
     finally:

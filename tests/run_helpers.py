@@ -19,9 +19,9 @@ from adapters.treasury_store import OutflowRow, TreasuryStore
 from canonical.erp import PostedInvoice
 from canonical.invoice import Invoice
 from canonical.payment import PaymentInstruction, end_to_end_id
+from cli.processes import ManagedProcess
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
-from cli.processes import ManagedProcess
 from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, activity_name, assert_eventually, invoice_json
 from tests.sap_bulk import post_invoices
@@ -73,8 +73,10 @@ async def start_stand_ins(client: Client, task_queue: str, invoice_list: list[In
 
     async def start(invoice: Invoice, erp: PostedInvoice) -> None:
         payable = StandInPayable(erp_document=erp.erp_document, approvers=[approver], instruction=PaymentInstruction(
-            invoice_key=invoice.key, attempt=1, end_to_end_id=end_to_end_id(invoice.key, 1), amount=invoice.gross_amount,
-            currency=invoice.currency, requested_execution_date=business_today(), creditor_name="Stand-in Supplier GmbH",
+            invoice_key=invoice.key, attempt=1, end_to_end_id=end_to_end_id(invoice.key, 1),
+            amount=invoice.gross_amount,
+            currency=invoice.currency, requested_execution_date=business_today(),
+            creditor_name="Stand-in Supplier GmbH",
             creditor_iban="DE89370400440532013000", remittance_reference=erp.reference))
         async with gate:
             await client.start_workflow(StandInLifecycle.run, payable, id=invoice.workflow_id, task_queue=task_queue)
@@ -112,7 +114,8 @@ async def run_and_stand_ins(client: Client, store: TreasuryStore, sap_url: str, 
         chosen = {activity_name(a): a for a in replace or []}
         activities = [chosen.get(activity_name(a), a) for a in activities_for(client, settings, sap, store, bank)]
         run_worker = build_worker(client, settings, sap, store, bank, workflows=[PaymentRun], activities=activities)
-        async with stand_in_worker(client, lifecycles_queue, stand_ins + 100, log_dir / "stand-in-worker.log"), run_worker:
+        async with (stand_in_worker(client, lifecycles_queue, stand_ins + 100, log_dir / "stand-in-worker.log"),
+                    run_worker):
             yield settings, lifecycles_queue
 
 
@@ -121,7 +124,8 @@ def activity_spans(history) -> list[str]:
     scheduled, lines = {}, []
     for e in history.events:
         if e.HasField("activity_task_scheduled_event_attributes"):
-            scheduled[e.event_id] = (e.activity_task_scheduled_event_attributes.activity_type.name, e.event_time.ToDatetime())
+            scheduled[e.event_id] = (e.activity_task_scheduled_event_attributes.activity_type.name,
+                                     e.event_time.ToDatetime())
         for field in ("completed", "failed", "timed_out"):
             attrs = f"activity_task_{field}_event_attributes"
             if e.HasField(attrs):

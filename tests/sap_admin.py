@@ -12,7 +12,8 @@ SI = f"{ODATA}/API_SUPPLIERINVOICE_PROCESS_SRV"
 
 async def _write(sap_url: str, method: str, path: str, body: dict) -> httpx.Response:
     async with httpx.AsyncClient(base_url=sap_url, headers={"Accept": "application/json"}) as http:
-        token = (await http.get(path.rsplit("/", 1)[0] + "/", headers={"X-CSRF-Token": "Fetch"})).headers["x-csrf-token"]
+        fetched = await http.get(path.rsplit("/", 1)[0] + "/", headers={"X-CSRF-Token": "Fetch"})
+        token = fetched.headers["x-csrf-token"]
         response = await http.request(method, path, json=body, headers={"X-CSRF-Token": token})
     response.raise_for_status()
     return response
@@ -39,7 +40,8 @@ async def references_of(sap_url: str, supplier_id: str) -> list[str]:
 async def get_invoice(sap_url: str, invoice_document: str, fiscal_year: str) -> dict:
     async with httpx.AsyncClient(base_url=sap_url) as http:
         response = await http.get(
-            f"{SI}/A_SupplierInvoice(SupplierInvoice='{invoice_document}',FiscalYear='{fiscal_year}')", params={"$format": "json"}
+            f"{SI}/A_SupplierInvoice(SupplierInvoice='{invoice_document}',FiscalYear='{fiscal_year}')",
+            params={"$format": "json"}
         )
     response.raise_for_status()
     return response.json()["d"]
@@ -58,14 +60,16 @@ async def create_supplier(sap_url: str, supplier_id: str, name: str) -> None:
 
 async def add_bank_account(sap_url: str, supplier_id: str, bank_id: str, iban: str, bic: str) -> None:
     await _write(sap_url, "POST", f"{BP}/A_BusinessPartnerBank", {
-        "BusinessPartner": supplier_id, "BankIdentification": bank_id, "BankCountryKey": iban[:2], "IBAN": iban, "SWIFTCode": bic,
+        "BusinessPartner": supplier_id, "BankIdentification": bank_id, "BankCountryKey": iban[:2], "IBAN": iban,
+        "SWIFTCode": bic,
     })
 
 
 async def add_bank_account_if_missing(sap_url: str, supplier_id: str, bank_id: str, iban: str, bic: str) -> None:
     async with httpx.AsyncClient(base_url=sap_url) as http:
-        found = await http.get(f"{BP}/A_BusinessPartnerBank(BusinessPartner='{supplier_id}',BankIdentification='{bank_id}')",
-                               params={"$format": "json"})
+        found = await http.get(
+            f"{BP}/A_BusinessPartnerBank(BusinessPartner='{supplier_id}',BankIdentification='{bank_id}')",
+            params={"$format": "json"})
     if found.status_code == 404:
         await add_bank_account(sap_url, supplier_id, bank_id, iban, bic)
 

@@ -16,7 +16,8 @@ async def post_invoices(sap_url: str, invoices: list[Invoice], per_changeset: in
         token = (await http.get(f"{SUPPLIER_INVOICE_SRV}/", headers={"X-CSRF-Token": "Fetch"})).headers["x-csrf-token"]
         for start in range(0, len(invoices), per_changeset):
             chunk = invoices[start:start + per_changeset]
-            content_type, body = encode_batch([], [BatchRequest("POST", "A_SupplierInvoice", invoice_body(i)) for i in chunk])
+            content_type, body = encode_batch(
+                [], [BatchRequest("POST", "A_SupplierInvoice", invoice_body(i)) for i in chunk])
             response = await http.post(f"{SUPPLIER_INVOICE_SRV}/$batch", content=body,
                                        headers={"X-CSRF-Token": token, "Content-Type": content_type})
             response.raise_for_status()
@@ -29,6 +30,7 @@ async def post_invoices(sap_url: str, invoices: list[Invoice], per_changeset: in
 async def count_claimed(sap_url: str, payment_run_id: str) -> int:
     async with httpx.AsyncClient(base_url=sap_url, headers={"Connection": "close"}, timeout=60) as http:
         response = await http.get(f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", params={
-            "$filter": f"PaymentRunID eq '{payment_run_id}'", "$top": "1", "$inlinecount": "allpages", "$format": "json"})
+            "$filter": f"PaymentRunID eq '{payment_run_id}'", "$top": "1", "$inlinecount": "allpages",
+            "$format": "json"})
     response.raise_for_status()
     return int(response.json()["d"]["__count"])

@@ -3,8 +3,15 @@
 import uuid
 from typing import Any
 
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
-                               ScheduleSpec, WorkflowExecution)
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    WorkflowExecution,
+)
 
 from tests.helpers import assert_eventually
 

@@ -40,7 +40,8 @@ class StandInLifecycle:
     @workflow.update
     def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
         self._run_key = inclusion.run_key
-        instruction = self._payable.instruction.model_copy(update={"requested_execution_date": inclusion.execution_date})
+        instruction = self._payable.instruction.model_copy(
+            update={"requested_execution_date": inclusion.execution_date})
         return ReservedPayment(workflow_id=workflow.info().workflow_id, erp_document=self._payable.erp_document,
                                instruction=instruction, approvers=self._payable.approvers)
 

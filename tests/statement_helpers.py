@@ -32,7 +32,8 @@ async def scheduled_lifecycles(client: Client, task_queue: str, count: int,
     async def one() -> WorkflowHandle:
         async with gate:
             invoice = Invoice.model_validate(invoice_json(supplier_id=supplier))
-            handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=task_queue)
+            handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                                 task_queue=task_queue)
             await wait_for_status(handle, "SCHEDULED", timeout=120)
             return handle
 
@@ -47,7 +48,7 @@ async def statuses(handle: WorkflowHandle) -> list[str]:
 
 async def all_went_through(handles: list[WorkflowHandle], status: str, timeout: float = 30) -> None:
     async def check():
-        missing = [h.id for h, seen in zip(handles, await asyncio.gather(*(statuses(h) for h in handles)))
+        missing = [h.id for h, seen in zip(handles, await asyncio.gather(*(statuses(h) for h in handles)), strict=True)
                    if status not in seen]
         assert not missing, f"{len(missing)} lifecycles never {status}, e.g. {missing[:3]}"
 
@@ -120,8 +121,8 @@ async def worker_ready(client: Client, task_queue: str, pid: int, timeout: float
 def worker_process(temporal_address: str, task_queue: str, sap_url: str, bank_url: str, store_url: str, log: Path):
     """`python worker.py` as production runs it, with FINSYNC_* / TEMPORAL_ADDRESS; killed by PID."""
     env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_TASK_QUEUE": task_queue, "FINSYNC_SAP_URL": sap_url,
-           "FINSYNC_BANK_URL": bank_url, "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9", "FINSYNC_TREASURY_DB_URL": store_url,
-           "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1"}
+           "FINSYNC_BANK_URL": bank_url, "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
+           "FINSYNC_TREASURY_DB_URL": store_url, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1"}
     proc = ManagedProcess(f"worker-{uuid.uuid4().hex[:4]}", [sys.executable, str(REPO / "worker.py")], log, env)
     proc.start()
     try:

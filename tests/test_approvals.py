@@ -27,7 +27,8 @@ def unapproved(**overrides) -> Invoice:
 
 
 async def start(client: Client, invoice: Invoice, task_queue: str, **kwargs):
-    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=task_queue, **kwargs)
+    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=task_queue,
+                                       **kwargs)
 
 
 async def test_below_threshold_one_approval_proceeds_and_the_submitter_can_not_approve(client, sap_server, store):
@@ -40,7 +41,8 @@ async def test_below_threshold_one_approval_proceeds_and_the_submitter_can_not_a
             await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="AP.Sam"))
         with pytest.raises(WorkflowUpdateFailedError):  # no identity
             await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="  "))
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.bob", note="matches the contract"))
+        await handle.execute_update(InvoiceToPayment.approve,
+                                    ApprovalDecision(approver="ap.bob", note="matches the contract"))
         view = await wait_for_status(handle, "SCHEDULED")
         with pytest.raises(WorkflowUpdateFailedError):  # no longer awaiting approval
             await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.carol"))
@@ -86,7 +88,8 @@ async def test_reject_cancels_with_nothing_posted(client, sap_server, store):
         await wait_for_status(handle, "AWAITING_APPROVAL")
         with pytest.raises(WorkflowUpdateFailedError):  # a rejection needs a reason
             await handle.execute_update(InvoiceToPayment.reject, ApprovalDecision(approver="ap.bob"))
-        await handle.execute_update(InvoiceToPayment.reject, ApprovalDecision(approver="ap.bob", reason="not our order"))
+        await handle.execute_update(InvoiceToPayment.reject,
+                                    ApprovalDecision(approver="ap.bob", reason="not our order"))
         result = await handle.result()
     assert result.status.value == "CANCELLED"
     assert result.history[-1].note == "rejected by ap.bob: not our order"
@@ -98,7 +101,8 @@ async def test_cancel_while_awaiting_approval(client, sap_server, store):
     async with new_worker(client, sap_server, store) as worker:
         handle = await start(client, invoice, worker.task_queue)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.sam", reason="entered twice"))
+        await handle.execute_update(InvoiceToPayment.cancel,
+                                    CancelInvoice(requested_by="ap.sam", reason="entered twice"))
         result = await handle.result()
     assert result.status.value == "CANCELLED"
     assert await sap_admin.invoices_in_erp(sap_server, invoice.supplier_id, invoice.supplier_invoice_ref) == []
@@ -127,7 +131,8 @@ async def test_overdue_approval_opens_a_case_for_ap_and_keeps_waiting(client, sa
 
 
 @pytest.mark.clock_sensitive
-async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approver(client, sap_server, bank_server, store):
+async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approver(client, sap_server, bank_server,
+                                                                                   store):
     await bank_admin.reset(bank_server)
     by_platform = Invoice.model_validate(invoice_json())  # approved by ap.approver
     by_bob = unapproved()
@@ -139,7 +144,8 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
             await wait_for_status(handle, "SCHEDULED")
         request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
                                     requested_by="treasury.tom", release_above="2000.00", release_sla_hours=1 / 3600)
-        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"), task_queue=worker.task_queue)
+        run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+                                          task_queue=worker.task_queue)
 
         async def awaiting_release():
             described = await run.describe()

@@ -15,7 +15,8 @@ from workflows.invoice_lifecycle import InvoiceToPayment
 
 async def start_and_hold(client: Client, sap_url: str, store, invoice: Invoice, expected_type: str):
     async with new_worker(client, sap_url, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         view = await wait_for_status(handle, "ON_HOLD")
         described = await handle.describe()
         await handle.terminate("test done")
@@ -27,14 +28,16 @@ async def start_and_hold(client: Client, sap_url: str, store, invoice: Invoice, 
 
 
 async def test_unknown_supplier(client, sap_server, store):
-    case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id="9999999")), "UnknownSupplier")
+    case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id="9999999")),
+                                "UnknownSupplier")
     assert case.owner.value == "master-data" and "9999999" in case.reason
 
 
 async def test_blocked_supplier(client, sap_server, store):
     await sap_admin.set_supplier_blocked(sap_server, "1000016", True)
     try:
-        case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id="1000016")), "SupplierBlocked")
+        case = await start_and_hold(client, sap_server, store,
+                                    Invoice.model_validate(invoice_json(supplier_id="1000016")), "SupplierBlocked")
     finally:
         await sap_admin.set_supplier_blocked(sap_server, "1000016", False)
     assert "blocked" in case.reason
@@ -43,7 +46,8 @@ async def test_blocked_supplier(client, sap_server, store):
 async def test_supplier_without_bank_account(client, sap_server, store):
     supplier = f"19{uuid.uuid4().int % 10**5:05d}"
     await sap_admin.create_supplier(sap_server, supplier, "No Bank Ltd")
-    case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id=supplier)), "MissingBankAccount")
+    case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id=supplier)),
+                                "MissingBankAccount")
     assert supplier in case.reason
 
 
@@ -51,8 +55,10 @@ async def test_invalid_iban_from_erp(client, sap_server, store):
     # Right mod-97 check digits (SAP accepts it) but too short for a Dutch IBAN.
     supplier = f"18{uuid.uuid4().int % 10**5:05d}"
     await sap_admin.create_supplier(sap_server, supplier, "Short IBAN B.V.")
-    await sap_admin.add_bank_account(sap_server, supplier, "0001", sap_admin.iban_with_valid_checksum("NL", "MOCK000000001"), "MOCKNL2A")
-    case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id=supplier)), "InvalidBankAccount")
+    await sap_admin.add_bank_account(sap_server, supplier, "0001",
+                                     sap_admin.iban_with_valid_checksum("NL", "MOCK000000001"), "MOCKNL2A")
+    case = await start_and_hold(client, sap_server, store, Invoice.model_validate(invoice_json(supplier_id=supplier)),
+                                "InvalidBankAccount")
     assert "MOCK000000001" not in case.reason  # the case text never carries the account number
 
 

@@ -29,7 +29,8 @@ async def fresh_bank(bank_server):
 
 async def start(client, worker, supplier: str, **overrides):
     invoice = Invoice.model_validate(invoice_json(supplier_id=supplier, **overrides))
-    handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+    handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                         task_queue=worker.task_queue)
     await wait_for_status(handle, "SCHEDULED")
     return handle
 
@@ -68,7 +69,8 @@ async def test_insufficient_funds_on_our_account_goes_to_treasury(client, sap_se
 async def test_statement_gap_clears_nothing_and_is_reported(client, sap_server, bank_server, store):
     await bank_admin.set_account(bank_server, "ACME", behaviour="statement-gap")
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        handles = [await start(client, worker, "1000013", net_amount=f"{n}.00", tax_amount="0.00", gross_amount=f"{n}.00",
+        handles = [await start(client, worker, "1000013", net_amount=f"{n}.00", tax_amount="0.00",
+                               gross_amount=f"{n}.00",
                                lines=[{"line_no": 1, "description": "x", "net_amount": f"{n}.00"}]) for n in (1, 2, 3)]
         async with bank_inbox(client, worker.task_queue) as inbox:
             await pay(client, worker.task_queue)
@@ -88,7 +90,8 @@ async def test_statement_gap_clears_nothing_and_is_reported(client, sap_server, 
             await handle.terminate("test done")
     for view in views:
         doc = view.erp_document
-        assert (await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year))["PaymentRunID"] != "", "nothing cleared"
+        erp_invoice = await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year)
+        assert erp_invoice["PaymentRunID"] != "", "nothing cleared"
     assert described.search_attributes.get("ExceptionOwner") == ["treasury-ops"]
 
 
@@ -109,7 +112,8 @@ async def test_late_ac04_after_acceptance_is_a_rejection(client, sap_server, ban
     assert view.payment_attempts[0].reason_code == "AC04"
 
 
-async def test_unknown_and_unreadable_messages_are_reported_and_the_inbox_goes_on(client, sap_server, bank_server, store):
+async def test_unknown_and_unreadable_messages_are_reported_and_the_inbox_goes_on(client, sap_server, bank_server,
+                                                                                  store):
     from tests.bank_files import foreign_payment_file
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         PaymentRegisters(store.engine).record_bank_messages([BankMessage(
@@ -133,7 +137,8 @@ async def test_nothing_to_pay_ends_cleanly(client, sap_server, bank_server, stor
     assert summary.paid_invoices == 0 and summary.message_ids == [] and summary.refused == {}
 
 
-async def test_a_second_run_on_the_same_day_is_refused_with_the_run_number_that_works(client, sap_server, bank_server, store):
+async def test_a_second_run_on_the_same_day_is_refused_with_the_run_number_that_works(client, sap_server, bank_server,
+                                                                                      store):
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         await pay(client, worker.task_queue)
         with pytest.raises(WorkflowFailureError) as refused:
@@ -170,9 +175,11 @@ async def test_the_same_statement_twice_is_posted_to_the_erp_once(client, sap_se
             await pay(client, worker.task_queue)
             await advance_until(handle, "COMPLETED", bank_server)
             before = await sap_admin.finsta_idocs(sap_server)
-            statement = next(m for m in _all_messages(registers) if m.kind == MessageKind.STATEMENT and "DBIT" in m.body)
+            statement = next(m for m in _all_messages(registers)
+                             if m.kind == MessageKind.STATEMENT and "DBIT" in m.body)
             # The bank sends the statement again under a new message id.
-            registers.record_bank_messages([statement.model_copy(update={"bank_message_id": statement.bank_message_id + ":again"})])
+            again = statement.model_copy(update={"bank_message_id": statement.bank_message_id + ":again"})
+            registers.record_bank_messages([again])
             await inbox.signal("poll_now")
 
             async def applied():

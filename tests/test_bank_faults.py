@@ -14,7 +14,7 @@ from canonical.commands import LifecyclePolicy, ResolveException
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentFileRef
 from cli.processes import BIN
-from tests import bank_admin, sap_admin
+from tests import bank_admin
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
@@ -30,7 +30,8 @@ async def fresh_bank(bank_server):
 async def scheduled(client, worker, supplier="1000013", policy: LifecyclePolicy | None = None):
     invoice = Invoice.model_validate(invoice_json(supplier_id=supplier))
     memo = {POLICY_MEMO: policy} if policy else None
-    handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue, memo=memo)
+    handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                         task_queue=worker.task_queue, memo=memo)
     await wait_for_status(handle, "SCHEDULED")
     return invoice, handle
 
@@ -56,8 +57,10 @@ async def test_silent_bank_case_then_a_hand_rejection_is_checked_and_pays_once(c
             silent = await assert_eventually(silent_case, timeout=20)
             assert silent.open_exception.owner.value == "treasury-ops"
             cli = await asyncio.to_thread(subprocess.run, [
-                str(BIN / "temporal"), "workflow", "signal", "--address", temporal_address, "--workflow-id", invoice.workflow_id,
-                "--name", "bank_rejection", "--input", json.dumps({"reason_code": "AC04", "reported_by": "treasury.tom"})],
+                str(BIN / "temporal"), "workflow", "signal", "--address", temporal_address, "--workflow-id",
+                invoice.workflow_id,
+                "--name", "bank_rejection", "--input",
+                json.dumps({"reason_code": "AC04", "reported_by": "treasury.tom"})],
                 capture_output=True, text=True)
             assert cli.returncode == 0, cli.stderr
 
@@ -80,7 +83,7 @@ async def test_silent_bank_case_then_a_hand_rejection_is_checked_and_pays_once(c
 async def test_refused_file_rejects_each_payment_for_treasury(client, sap_server, bank_server, store):
     await bank_admin.set_account(bank_server, "ACME", behaviour="reject-file")
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        invoice, handle = await scheduled(client, worker)
+        _, handle = await scheduled(client, worker)
         summary = await pay(client, worker.task_queue)
         view = await wait_for_status(handle, "AWAITING_REMEDIATION")
         await handle.terminate("test done")
@@ -90,7 +93,8 @@ async def test_refused_file_rejects_each_payment_for_treasury(client, sap_server
     assert await bank_admin.payments_for(bank_server, view.payment_attempts[0].end_to_end_id) == []
 
 
-async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_pays_once(client, sap_server, bank_server, store):
+async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_pays_once(client, sap_server,
+                                                                                         bank_server, store):
     """The worker 'dies' right after the bank received the file: Temporal retries with the
     same file (its sha256 in history, checked against the kept bytes), the bank answers DUPL,
     and that counts as received."""
@@ -111,10 +115,11 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
     from adapters.sap import SapClient
     from settings import get_settings
     async with BankClient(bank_server) as bank, SapClient(sap_server) as sap:
-        real = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, bank, get_settings().paying_accounts)
+        real = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, bank,
+                                    get_settings().paying_accounts)
         fault = await submit_then_lose_the_answer(real)
         async with new_worker(client, sap_server, store, bank_url=bank_server, replace=[fault]) as worker:
-            invoice, handle = await scheduled(client, worker)
+            _, handle = await scheduled(client, worker)
             async with bank_inbox(client, worker.task_queue):
                 summary = await pay(client, worker.task_queue)
                 view = await wait_for_history(handle, "ACCEPTED")
@@ -125,16 +130,20 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
 
 
 async def test_return_after_settlement_reopens_and_pays_again_once(client, sap_server, bank_server, store):
-    await bank_admin.set_account(bank_server, "ACME", behaviour="return-later", parameters={"days": 1, "reason": "MD07"})
+    await bank_admin.set_account(bank_server, "ACME", behaviour="return-later",
+                                 parameters={"days": 1, "reason": "MD07"})
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        invoice, handle = await scheduled(client, worker)
+        _, handle = await scheduled(client, worker)
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue)
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server)
             assert view.payment_attempts[0].outcome == "returned" and view.payment_attempts[0].reason_code == "MD07"
-            assert path(view)[-5:] == ["ACCEPTED", "SETTLED", "RETURNED", "REOPENED", "AWAITING_REMEDIATION"], path(view)
+            assert path(view)[-5:] == ["ACCEPTED", "SETTLED", "RETURNED", "REOPENED",
+                                       "AWAITING_REMEDIATION"], path(view)
             await bank_admin.set_account(bank_server, "ACME", behaviour="accept")
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="ap.anna", resolution="supplier confirmed account"))
+            await handle.execute_update(InvoiceToPayment.resolve,
+                                        ResolveException(resolved_by="ap.anna",
+                                                         resolution="supplier confirmed account"))
             await wait_for_status(handle, "SCHEDULED")
             await pay(client, worker.task_queue, run_number=2)
             view = await advance_until(handle, "COMPLETED", bank_server, max_days=6)

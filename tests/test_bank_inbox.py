@@ -35,7 +35,8 @@ async def test_inbox_continues_as_new_and_keeps_its_problems(client, sap_server,
         status = await client.get_workflow_handle(handle.id).query("status")
         assert [p["bank_message_id"] for p in status["problems"]] == ["test:broken"]
         assert described.typed_search_attributes.get(sa.EXCEPTION_OWNER) == "treasury-ops"
-        acknowledged = await client.get_workflow_handle(handle.id).execute_update("acknowledge_problems", "treasury.tom")
+        acknowledged = await client.get_workflow_handle(handle.id).execute_update("acknowledge_problems",
+                                                                                  "treasury.tom")
 
         async def cleared():
             d = await client.get_workflow_handle(handle.id).describe()

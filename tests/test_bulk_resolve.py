@@ -19,7 +19,8 @@ async def test_owner_resolves_every_hold_the_query_finds_in_one_command(client, 
         held = [Invoice.model_validate(invoice_json(supplier_id=BLOCKED)) for _ in range(5)]
         other = Invoice.model_validate(invoice_json(bank_account_id="0009"))  # another case type: left alone
         async with new_worker(client, sap_server, store) as worker:
-            handles = [await client.start_workflow(InvoiceToPayment.run, i, id=i.workflow_id, task_queue=worker.task_queue)
+            handles = [await client.start_workflow(InvoiceToPayment.run, i, id=i.workflow_id,
+                                                   task_queue=worker.task_queue)
                        for i in [*held, other]]
             await asyncio.gather(*(wait_for_status(h, "ON_HOLD") for h in handles))
             query = f'ExceptionType="SupplierBlocked" AND SupplierId="{BLOCKED}"'

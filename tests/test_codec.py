@@ -10,8 +10,14 @@ from temporalio.api.common.v1 import Payload
 
 from canonical.supplier import Supplier, SupplierBankAccount
 from codec.bank_details import (
-    ENCODING, BankDetailsCodec, CodecKeyError, CodecKeyMissing, carries_bank_details, data_converter,
-    generate_key_file, load_codec,
+    ENCODING,
+    BankDetailsCodec,
+    CodecKeyError,
+    CodecKeyMissing,
+    carries_bank_details,
+    data_converter,
+    generate_key_file,
+    load_codec,
 )
 from settings import Settings
 
@@ -135,7 +141,7 @@ def test_load_codec_from_key_or_key_file(tmp_path):
 
 
 def test_load_codec_without_key_explains_the_settings():
-    with pytest.raises(CodecKeyMissing, match="FINSYNC_CODEC_KEY.*FINSYNC_CODEC_KEY_FILE"):
+    with pytest.raises(CodecKeyMissing, match=r"FINSYNC_CODEC_KEY.*FINSYNC_CODEC_KEY_FILE"):
         load_codec(Settings(codec_key=None, codec_key_file=None))
 
 

@@ -20,13 +20,23 @@ from canonical.treasury import ExpectedOutflow
 from codec.bank_details import ENCODING
 from reports.status_report import collect
 from tests import bank_admin, sap_admin
-from tests.continuation_helpers import (can_client, can_env, continue_as_new_inputs,  # noqa: F401 (fixtures)
-                                        flood_until_continued, runs, scheduled_activities, start, status, waited_at)
+from tests.continuation_helpers import (  # noqa: F401 (fixtures)
+    can_client,
+    can_env,
+    continue_as_new_inputs,
+    flood_until_continued,
+    runs,
+    scheduled_activities,
+    start,
+    status,
+    waited_at,
+)
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_answers import codes, lifecycle_for
 from tests.test_supplier_responses import mock_url, sent_invoice  # noqa: F401 (fixture)
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
 
 def refusing_the_first_outflow(store):
     """Treasury refuses the first registration (a named business error): ON_HOLD after POSTED."""
@@ -102,7 +112,7 @@ async def test_held_lifecycle_continues_under_a_flood_and_resumes_its_case(
 
 
 @pytest.mark.clock_sensitive
-async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_client, sap_server, bank_server, store):
+async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_client, sap_server, bank_server, store):  # noqa: F811
     client = can_client
     await bank_admin.reset(bank_server)
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
@@ -133,7 +143,7 @@ async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_clien
     assert scheduled_activities(chain, "register_expected_outflow") == 2  # expected, then actual
 
 
-async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store):
+async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store):  # noqa: F811
     client = can_client
     invoice = Invoice.model_validate(invoice_json(
         approved_by=None, submitted_by="ap.sam", net_amount="10000.00", tax_amount="1900.00", gross_amount="11900.00",

@@ -9,8 +9,16 @@ from temporalio.client import WorkflowUpdateFailedError
 from canonical.commands import ConfirmBankDetails, ResolveException
 from canonical.invoice import Invoice
 from tests import bank_admin, sap_admin
-from tests.continuation_helpers import (can_client, can_env, flood_until_continued, runs,  # noqa: F401 (fixtures)
-                                        scheduled_activities, start, status, waited_at)
+from tests.continuation_helpers import (  # noqa: F401 (fixtures)
+    can_client,
+    can_env,
+    flood_until_continued,
+    runs,
+    scheduled_activities,
+    start,
+    status,
+    waited_at,
+)
 from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_controls import bank_change, inclusion, receipt_for
@@ -26,7 +34,7 @@ async def held_under(handle, case_type: str):
     return await assert_eventually(check)
 
 
-async def test_document_conflict_hold_continues_and_is_resolved_once(can_client, sap_server, store):
+async def test_document_conflict_hold_continues_and_is_resolved_once(can_client, sap_server, store):  # noqa: F811
     client = can_client
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
@@ -51,7 +59,7 @@ async def test_document_conflict_hold_continues_and_is_resolved_once(can_client,
     assert reserved.instruction.invoice_key == invoice.key
 
 
-async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_client, sap_server, store):
+async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_client, sap_server, store):  # noqa: F811
     client = can_client
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
@@ -79,7 +87,7 @@ async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_cl
 
 
 @pytest.mark.clock_sensitive
-async def test_remediation_continues_and_the_refused_account_is_still_refused(can_client, sap_server, bank_server,
+async def test_remediation_continues_and_the_refused_account_is_still_refused(can_client, sap_server, bank_server,  # noqa: F811
                                                                               store):
     # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
     await bank_admin.reset(bank_server)

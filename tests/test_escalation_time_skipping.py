@@ -3,7 +3,6 @@ resolves escalates after its SLA (48 h by default) and again after the next one.
 
 from datetime import timedelta
 
-
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from tests.helpers import invoice_json, new_worker, wait_for_status
@@ -13,7 +12,8 @@ async def test_unresolved_case_escalates_after_two_days_then_again(skipping_env,
     client = skipping_env.client
     invoice = Invoice.model_validate(invoice_json(supplier_id="9999997"))
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow("InvoiceToPayment", invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow("InvoiceToPayment", invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         held = await wait_for_status(handle, "ON_HOLD")
         assert not held.open_exception.escalated
         await skipping_env.sleep(timedelta(hours=47))

@@ -84,7 +84,8 @@ async def test_hold_resolved_by_a_person_is_counted(metrics_client, metrics_url,
 
 
 @pytest.mark.clock_sensitive
-async def test_payment_cycle_records_cycle_time_and_forecast_error(metrics_client, metrics_url, sap_server, bank_server, store):
+async def test_payment_cycle_records_cycle_time_and_forecast_error(metrics_client, metrics_url, sap_server, bank_server,
+                                                                   store):
     await bank_admin.reset(bank_server)
     invoice = make_invoice(supplier_id="1000013")
     async with new_worker(metrics_client, sap_server, store, bank_url=bank_server) as worker:

@@ -6,6 +6,7 @@ statement past value date + margin); a settlement of a superseded attempt is cri
 from datetime import timedelta
 
 import pytest
+
 from canonical.commands import LifecyclePolicy, ReportBankRejection, ResolveException
 from canonical.invoice import Invoice
 from canonical.payment import BankStatus, BankStatusReport
@@ -92,15 +93,17 @@ async def test_report_confirmed_by_the_bank_leads_to_remediation_and_no_repeat_t
         assert view.open_exception.type == "PaymentRejected" and view.open_exception.owner.value == "ap-remediation"
         closed = [c for c in view.closed_exceptions if c.type == "RejectionNotConfirmed"]
         assert closed and closed[0].resolution.startswith("confirmed by the bank")
-        assert "paying the same account again is refused" in await refusal(handle, InvoiceToPayment.resolve, ResolveException(
-            resolved_by="ap.anna", resolution="supplier says the account is fine"))
+        assert "paying the same account again is refused" in await refusal(
+            handle, InvoiceToPayment.resolve,
+            ResolveException(resolved_by="ap.anna", resolution="supplier says the account is fine"))
         # Master data claims a correction, but the ERP still holds the closed account: held again.
         await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
             resolved_by="ap.anna", resolution="corrected in SAP", bank_details_corrected=True))
 
         async def held_for_the_same_account():
             current = await handle.query(InvoiceToPayment.status)
-            assert current.open_exception and current.open_exception.type == "SameAccountRejected", current.open_exception
+            assert current.open_exception, current
+            assert current.open_exception.type == "SameAccountRejected", current.open_exception
             return current
 
         held = await assert_eventually(held_for_the_same_account)
@@ -138,7 +141,8 @@ async def test_settlement_of_a_superseded_attempt_is_a_critical_paid_twice_case(
                                                                                 resolution="funds moved in"))
         await wait_for_status(handle, "SCHEDULED")
         # The bank books attempt 1 after all (as the inbox would deliver a camt.054).
-        await handle.signal("bank_status", BankStatusReport(message_id="MB-C054-LATE", end_to_end_id=first.end_to_end_id,
+        await handle.signal("bank_status", BankStatusReport(message_id="MB-C054-LATE",
+                                                            end_to_end_id=first.end_to_end_id,
                                                             status=BankStatus.SETTLED, amount=rejected.gross_amount))
         alert = await assert_eventually(lambda: _side(handle, "PaidTwice"))
         assert alert.severity.value == "critical" and first.end_to_end_id in alert.reason

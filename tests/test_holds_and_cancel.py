@@ -8,7 +8,7 @@ from canonical.commands import CancelInvoice, LifecyclePolicy, PaymentRunInclusi
 from canonical.invoice import Invoice
 from tests import sap_admin
 from tests.clock import business_today
-from tests.helpers import invoice_json, new_worker, wait_for_status, assert_eventually
+from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
@@ -16,21 +16,26 @@ from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 async def test_hold_then_resolve_with_corrected_invoice(client: Client, sap_server, store):
     wrong = Invoice.model_validate(invoice_json(bank_account_id="0009"))
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, wrong, id=wrong.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, wrong, id=wrong.workflow_id,
+                                             task_queue=worker.task_queue)
         held = await wait_for_status(handle, "ON_HOLD")
         assert held.open_exception.owner.value == "master-data"
         with pytest.raises(WorkflowUpdateFailedError):  # a correction must keep the business key
             other = Invoice.model_validate(invoice_json())
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="md.anna", resolution="x", corrected_invoice=other))
+            await handle.execute_update(InvoiceToPayment.resolve,
+                                        ResolveException(resolved_by="md.anna", resolution="x",
+                                                         corrected_invoice=other))
         corrected = wrong.model_copy(update={"bank_account_id": "0001"})
         case_id = await handle.execute_update(
             InvoiceToPayment.resolve,
-            ResolveException(resolved_by="md.anna", resolution="invoice names account 0001", corrected_invoice=corrected),
+            ResolveException(resolved_by="md.anna", resolution="invoice names account 0001",
+                             corrected_invoice=corrected),
         )
         view = await wait_for_status(handle, "SCHEDULED")
         described = await handle.describe()
         with pytest.raises(WorkflowUpdateFailedError):  # nothing left to resolve
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="md.anna", resolution="again"))
+            await handle.execute_update(InvoiceToPayment.resolve,
+                                        ResolveException(resolved_by="md.anna", resolution="again"))
         await handle.terminate("test done")
     assert case_id == held.open_exception.case_id
     assert view.open_exception is None
@@ -61,9 +66,11 @@ async def test_unresolved_exception_escalates_after_its_sla(client, sap_server, 
 async def test_cancel_while_on_hold_posts_nothing(client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json(currency="USD"))
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "ON_HOLD")
-        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="sent in error"))
+        await handle.execute_update(InvoiceToPayment.cancel,
+                                    CancelInvoice(requested_by="ap.clerk", reason="sent in error"))
         result = await handle.result()
     assert result.status.value == "CANCELLED"
     assert result.closed_exceptions[0].resolved_by == "ap.clerk"
@@ -73,22 +80,27 @@ async def test_cancel_while_on_hold_posts_nothing(client, sap_server, store):
 async def test_cancel_after_posting_blocks_payment_in_erp_and_withdraws_outflow(client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="credit note agreed"))
+        await handle.execute_update(InvoiceToPayment.cancel,
+                                    CancelInvoice(requested_by="ap.clerk", reason="credit note agreed"))
         result = await handle.result()
     assert result.status.value == "CANCELLED"
     doc = result.erp_document
-    assert (await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year))["PaymentBlockingReason"] == "R"
+    erp_invoice = await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year)
+    assert erp_invoice["PaymentBlockingReason"] == "R"
     assert store.get_outflow(invoice.key).state.value == "withdrawn"
 
 
 async def test_reservation_by_a_payment_run_ends_cancellability(client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        inclusion = PaymentRunInclusion(payment_run_id="A11221", run_key="ACME-20261122-1", execution_date=business_today())
+        inclusion = PaymentRunInclusion(payment_run_id="A11221", run_key="ACME-20261122-1",
+                                        execution_date=business_today())
         first = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion)
         again = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion)  # a retried request
         with pytest.raises(WorkflowUpdateFailedError):  # one run at a time
@@ -96,7 +108,8 @@ async def test_reservation_by_a_payment_run_ends_cancellability(client, sap_serv
                                         inclusion.model_copy(update={"run_key": "ACME-20261122-2"}))
         view = await wait_for_status(handle, "IN_PAYMENT_RUN")
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="too late"))
+            await handle.execute_update(InvoiceToPayment.cancel,
+                                        CancelInvoice(requested_by="ap.clerk", reason="too late"))
         await handle.terminate("test done")
     assert first == again
     assert first.instruction.end_to_end_id == f"{invoice.key}/1" and first.instruction.amount == invoice.gross_amount
@@ -108,7 +121,8 @@ async def test_reservation_by_a_payment_run_ends_cancellability(client, sap_serv
 async def test_held_invoice_refuses_a_payment_run(client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json(currency="USD"))
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "ON_HOLD")
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(

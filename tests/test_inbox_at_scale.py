@@ -12,7 +12,7 @@ worker runs them, and that record is what is checked (a worker would only replay
 import asyncio
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -42,7 +42,8 @@ async def test_a_pain002_naming_3000_payments_tells_each_lifecycle_once(client, 
     message_id = f"FS-SCALE-{run}"
     payments = [PaymentInstruction(invoice_key=f"SCALE-{run}-{n}", attempt=1, end_to_end_id=f"SCALE-{run}-{n}/1",
                                    amount=Decimal("1.00"), currency="EUR", creditor_name="Umbrella Logistics",
-                                   creditor_iban=CREDITOR_IBAN, requested_execution_date=date.today() + timedelta(days=7),
+                                   creditor_iban=CREDITOR_IBAN,
+                                   requested_execution_date=date.today() + timedelta(days=7),
                                    remittance_reference=f"S{run}{n}") for n in range(PAYMENTS)]
     lifecycles = {p.end_to_end_id: f"invoice-scale-{run}-{n}" for n, p in enumerate(payments)}
     PaymentRegisters(store.engine).register_payments([PaymentRecord(
@@ -58,8 +59,8 @@ async def test_a_pain002_naming_3000_payments_tells_each_lifecycle_once(client, 
 
     await asyncio.gather(*(start(w) for w in lifecycles.values()))
     payment_file = PaymentFile(message_id=message_id, payment_info_id=f"{message_id}-P",
-                               created_at=datetime.now(timezone.utc), execution_date=date.today() + timedelta(days=7), debtor=DEFAULT_PAYING_ACCOUNTS["ACME"],
-                               payments=payments)
+                               created_at=datetime.now(UTC), execution_date=date.today() + timedelta(days=7),
+                               debtor=DEFAULT_PAYING_ACCOUNTS["ACME"], payments=payments)
     async with BankClient(bank_server) as bank:
         receipt = await bank.submit_payment_file(build_pain001(payment_file))
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
@@ -80,7 +81,7 @@ async def test_a_pain002_naming_3000_payments_tells_each_lifecycle_once(client, 
         async with gate:
             return await _signals(client, workflow_id)
 
-    answers = dict(zip(lifecycles, await asyncio.gather(*(told(w) for w in lifecycles.values()))))
+    answers = dict(zip(lifecycles, await asyncio.gather(*(told(w) for w in lifecycles.values())), strict=True))
     for workflow_id in lifecycles.values():
         await client.get_workflow_handle(workflow_id).terminate("test done")
 
@@ -91,7 +92,8 @@ async def test_a_pain002_naming_3000_payments_tells_each_lifecycle_once(client, 
     size, events = len(history.to_json()), len(history.events)
     delivery = _duration(history, "deliver_to_lifecycles")
     print(f"\n{PAYMENTS} signals delivered in {delivery:.1f} s; inbox history {events} events, {size / 1024:.0f} KiB")
-    assert not [e for e in history.events if e.HasField("signal_external_workflow_execution_initiated_event_attributes")]
+    assert not [e for e in history.events
+                if e.HasField("signal_external_workflow_execution_initiated_event_attributes")]
     assert max(e.ByteSize() for e in history.events) < 16 * 1024  # keys and counts, not 3,000 signals
     assert events < 60 and size < 64 * 1024  # one poll's worth: collect, interpret, deliver, mark applied
 

@@ -2,10 +2,12 @@
 (or the app is called in-process through httpx.ASGITransport), and what Temporal holds
 afterwards is the judge: one lifecycle per invoice key, one signal per push."""
 
+import copy
 import uuid
 
 import httpx
 import pytest
+from lxml import etree
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -16,13 +18,23 @@ from canonical.commands import ApprovalDecision
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
 from intake import app as intake_app
-from intake import mapping, ubl
+from intake import mapping, rules, ubl
 from intake.app import create_app
 from intake.suppliers import DEFAULT_REGISTER
 from settings import Settings
 from tests.helpers import assert_eventually, new_worker
-from tests.intake_helpers import (IBAN, bill, document, exists, new_number, receipts, send, signals, supplier_pushing,
-                                  workflow_id)
+from tests.intake_helpers import (
+    IBAN,
+    bill,
+    document,
+    exists,
+    new_number,
+    receipts,
+    send,
+    signals,
+    supplier_pushing,
+    workflow_id,
+)
 
 
 @pytest.fixture
@@ -51,7 +63,8 @@ async def intake(client: Client, task_queue: str):
 
 async def test_order_invoice_pushed_by_mock_einvoice_starts_its_lifecycle(client, task_queue, cleanup, tmp_path):
     async with supplier_pushing(client, task_queue, tmp_path / "mock.log") as mock:
-        sent = await bill(mock, "4500000102", [{"line": "00010", "name": "Widget", "quantity": "4", "unit": "C62", "price": "12.50"}])
+        sent = await bill(mock, "4500000102", [{"line": "00010", "name": "Widget", "quantity": "4", "unit": "C62",
+                                                "price": "12.50"}])
     assert sent["verdict"] == "valid" and sent["delivery"]["status"] == 201, sent
     handle = client.get_workflow_handle(workflow_id(sent["number"]))
     cleanup.append(handle.id)
@@ -68,7 +81,8 @@ async def test_same_document_pushed_twice_is_one_lifecycle_with_one_receipt(clie
         first, again = [await send(mock, document("valid.xml", number)) for _ in range(2)]
     assert first["delivery"]["status"] == again["delivery"]["status"] == 201  # idempotent, as an access point
     handle = client.get_workflow_handle(workflow_id(number))
-    starts = [e async for e in handle.fetch_history_events() if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED]
+    starts = [e async for e in handle.fetch_history_events()
+              if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED]
     assert len(starts) == 1
     assert len(await receipts(client, handle)) == 1  # the second, byte-identical push signalled nothing
 
@@ -108,7 +122,8 @@ async def test_invoice_failing_a_fatal_rule_is_refused_and_starts_nothing(client
     ("nothing", b"", "NOT-AN-INVOICE"),
     ("CII instead of UBL", document("cii.xml"), "CII"),
     ("a DTD with an entity", document("dtd.xml"), "DTD"),
-    ("a credit note", b'<CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"/>', "CREDIT-NOTE"),
+    ("a credit note", b'<CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"/>',
+     "CREDIT-NOTE"),
 ])
 async def test_not_an_invoice_is_400_with_a_code(intake, name, body, code):
     answer = await intake.post("/invoices", content=body)
@@ -161,7 +176,8 @@ async def test_bank_details_of_the_receipt_are_encrypted_and_never_logged(client
     cleanup.append(workflow_id(number))
     assert (await intake.post("/invoices", content=document("valid.xml", number))).status_code == 201
     raw = [e async for e in client.get_workflow_handle(workflow_id(number)).fetch_history_events()]
-    [signal] = [e.workflow_execution_signaled_event_attributes for e in raw if e.HasField("workflow_execution_signaled_event_attributes")]
+    [signal] = [e.workflow_execution_signaled_event_attributes for e in raw
+                if e.HasField("workflow_execution_signaled_event_attributes")]
     assert signal.input.payloads[0].metadata["encoding"] == b"binary/encrypted"
     assert IBAN.encode() not in b"".join(e.SerializeToString() for e in raw)
     assert IBAN not in caplog.text
@@ -171,8 +187,21 @@ async def test_charges_become_lines_that_add_up_to_the_tax_base():
     invoice, findings = mapping.to_canonical(ubl.read(ubl.parse(document("charge.xml"))), DEFAULT_REGISTER)
     assert findings == [] and isinstance(invoice, Invoice)
     assert [(line.description, str(line.net_amount)) for line in invoice.lines][-1] == ("Charge: Freight", "20.00")
-    assert (str(invoice.net_amount), str(invoice.tax_amount), str(invoice.gross_amount)) == ("345.00", "65.55", "410.55")
-    assert (invoice.company_code, invoice.supplier_id, invoice.net_due_date.isoformat()) == ("1710", "1000013", "2026-12-20")
+    amounts = (str(invoice.net_amount), str(invoice.tax_amount), str(invoice.gross_amount))
+    assert amounts == ("345.00", "65.55", "410.55")
+    assert (invoice.company_code, invoice.supplier_id, invoice.net_due_date.isoformat()) == ("1710", "1000013",
+                                                                                             "2026-12-20")
+
+
+def test_a_charge_without_an_amount_is_refused_not_a_crash():
+    """BR-36: a second charge with no amount passes the totals (it counts as nothing) and
+    would reach the mapping, which has no amount to put on its line."""
+    root = etree.fromstring(document("charge.xml"))
+    charge = root.find("cac:AllowanceCharge", ubl.NS)
+    second = copy.deepcopy(charge)
+    second.remove(second.find("cbc:Amount", ubl.NS))
+    charge.addnext(second)
+    assert [f.code for f in rules.check(ubl.read(ubl.parse(etree.tostring(root))))] == ["BR-36"]
 
 
 async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, store, task_queue, cleanup, tmp_path):
@@ -182,8 +211,8 @@ async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, s
         po = await sap.get_purchase_order("4500000102")
     assert (po.supplier_id, po.company_code) == ("1000013", "1710"), "mock-sap's seed changed"
     units = {"H": "HUR", "KG": "KGM"}  # SAP's units as UN/ECE Recommendation 20 codes, which Peppol asks for
-    lines = [{"line": item.item, "name": item.description or "item", "quantity": "2", "unit": units.get(item.unit, "C62"),
-              "price": str(item.net_price)} for item in po.items]
+    lines = [{"line": item.item, "name": item.description or "item", "quantity": "2",
+              "unit": units.get(item.unit, "C62"), "price": str(item.net_price)} for item in po.items]
     async with new_worker(client, sap_server, store, task_queue=task_queue):
         async with supplier_pushing(client, task_queue, tmp_path / "mock.log") as mock:
             sent = await bill(mock, po.po_number, lines)

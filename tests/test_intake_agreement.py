@@ -34,7 +34,8 @@ MUTATIONS = {  # one change each to a valid invoice, judged by both
     "BT-112 off by 0.01": ("cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "386.76"),
     "BT-106 with 3 decimals": ("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", "325.000"),
     "VAT breakdown tax off by 1": ("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "60.75"),
-    "VAT breakdown taxable off by 0.50": ("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "325.50"),  # within one unit
+    # within one unit:
+    "VAT breakdown taxable off by 0.50": ("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "325.50"),
     "VAT rate 20 instead of 19": ("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent", "20"),
     "no VAT total": ("cac:TaxTotal", None), "no line price": ("cac:InvoiceLine/cac:Price", None),
     "line price off by 0.01": ("cac:InvoiceLine/cac:Price/cbc:PriceAmount", "12.51"),
@@ -45,12 +46,15 @@ MUTATIONS = {  # one change each to a valid invoice, judged by both
 DELIBERATE = {
     "currency-xxx.xml": ({"FS-CURRENCY"}, "XXX is ISO 4217 ('no currency'): valid EN 16931, nothing finsync can pay"),
     "unknown-supplier.xml": ({"FS-UNKNOWN-SUPPLIER"}, "valid Peppol; the seller is not in finsync's register"),
-    "no due date": ({"BR-CO-25"}, "EN 16931 1.3's BR-CO-25 (due date or terms when an amount is due): not built in mock-einvoice 0.4.0"),
-    "type code 384": ({"FS-INVOICE-TYPE"}, "a corrected invoice needs a person; mock-einvoice says PEPPOL-EN16931-P0112"),
+    "no due date": ({"BR-CO-25"}, ("EN 16931 1.3's BR-CO-25 (due date or terms when an amount is due): "
+                                   "not built in mock-einvoice 0.4.0")),
+    "type code 384": ({"FS-INVOICE-TYPE"}, ("a corrected invoice needs a person; "
+                                            "mock-einvoice says PEPPOL-EN16931-P0112")),
 }
 AGREEMENT = {name: (lambda name=name: document(name)) for name in (
-    "valid.xml", "charge.xml", "br-co-16-payable.xml", "br-co-10-line-sum.xml", "br-co-14-vat-total.xml", "wrong-currency.xml",
-    "missing-number.xml", "missing-seller-name.xml", "seller-country-xx.xml", "currency-xxx.xml", "unknown-supplier.xml")}
+    "valid.xml", "charge.xml", "br-co-16-payable.xml", "br-co-10-line-sum.xml", "br-co-14-vat-total.xml",
+    "wrong-currency.xml", "missing-number.xml", "missing-seller-name.xml", "seller-country-xx.xml", "currency-xxx.xml",
+    "unknown-supplier.xml")}
 AGREEMENT.update({name: (lambda change=change: mutated(*change)) for name, change in MUTATIONS.items()})
 
 
@@ -81,7 +85,8 @@ def test_without_a_specification_id_mockeinvoice_refuses_and_finsync_names_br_01
     assert (theirs.value.code, finsync_verdict(data)) == ("NO-SPECIFICATION", {"BR-01"})
 
 
-@pytest.mark.parametrize("name, expected", [("cii.xml", "CII"), ("dtd.xml", "DTD"), ("not-an-invoice.xml", "NOT-AN-INVOICE")])
+@pytest.mark.parametrize("name, expected", [("cii.xml", "CII"), ("dtd.xml", "DTD"),
+                                            ("not-an-invoice.xml", "NOT-AN-INVOICE")])
 def test_both_refuse_what_is_not_an_invoice_with_the_same_code(name, expected):
     with pytest.raises(Refused) as theirs:
         mockeinvoice.validate(document(name))

@@ -27,7 +27,8 @@ async def test_happy_path_reaches_scheduled(client: Client, sap_server: str, sto
             InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"{invoice.supplier_id} {invoice.gross_amount} {invoice.currency} due {invoice.net_due_date}",
+            static_summary=f"{invoice.supplier_id} {invoice.gross_amount} {invoice.currency} "
+                           f"due {invoice.net_due_date}",
         )
         view = await wait_for_status(handle, "SCHEDULED")
     statuses = [h.status.value for h in view.history]

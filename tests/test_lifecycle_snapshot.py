@@ -2,14 +2,24 @@
 unchanged (bank details encrypted on the way), and the state holders give back what they took,
 bounded where they must be."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from canonical.commands import LifecyclePolicy, PaymentRunInclusion
 from canonical.exceptions import ExceptionCase, ExceptionOwner, Severity
 from canonical.invoice_response import ResponseCode
-from canonical.lifecycle_snapshot import (MAX_BANK_ANSWER_KEYS, AnswersSnapshot, CaseBookSnapshot, ControlsSnapshot,
-                                          LifecycleSnapshot, PendingAnswer, Stage, StateSnapshot, WaitingAt, WaitPoint)
+from canonical.lifecycle_snapshot import (
+    MAX_BANK_ANSWER_KEYS,
+    AnswersSnapshot,
+    CaseBookSnapshot,
+    ControlsSnapshot,
+    LifecycleSnapshot,
+    PendingAnswer,
+    Stage,
+    StateSnapshot,
+    WaitingAt,
+    WaitPoint,
+)
 from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction
 from canonical.status import ErpDocument, InvoiceStatus, StatusChange
 from canonical.supplier import SupplierBankAccount
@@ -20,7 +30,7 @@ from workflows.exception_cases import CaseBook
 from workflows.payment_leg import PaymentLeg
 
 IBAN = "DE89370400440532013000"
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def case(number: int, **kw) -> ExceptionCase:

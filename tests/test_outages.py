@@ -13,15 +13,15 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+import workflows.activity_options as opts
+from canonical.erp import PostedInvoice
 from canonical.invoice import Invoice
 from canonical.status import ErpDocument
 from canonical.validation import PostingOutcome, PostingResult
-from canonical.erp import PostedInvoice
 from tests import bank_admin, sap_admin
 from tests.evidence_helpers import bank_date
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
-import workflows.activity_options as opts
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=1))
@@ -92,7 +92,8 @@ async def test_erp_window_while_invoices_post_leaves_no_tickets_for_ap(client, s
         async def all_under_outage():
             # A post that outlived the HTTP timeout is an unknown outcome, not an outage: the
             # lifecycle waits and looks again (a few may be there on a loaded machine).
-            assert await count('ExceptionType="ErpUnavailable" AND ExceptionOwner="integration-ops"') >= 0.95 * len(handles)
+            outages = await count('ExceptionType="ErpUnavailable" AND ExceptionOwner="integration-ops"')
+            assert outages >= 0.95 * len(handles)
 
         await assert_eventually(all_under_outage, timeout=120, interval=2)
         assert await count('ExceptionOwner="ap-remediation"') == 0
@@ -136,7 +137,8 @@ async def test_outage_case_opens_after_thirty_minutes_and_closes_itself_time_ski
         if now - first_call[0] < timedelta(minutes=45):
             raise ApplicationError("no dialog work process available", type="CounterpartUnavailable")
         return PostingResult(outcome=PostingOutcome.POSTED, posted=PostedInvoice(
-            erp_document=ErpDocument(invoice_document="5100009999", fiscal_year="2026", accounting_document="5100009999"),
+            erp_document=ErpDocument(invoice_document="5100009999", fiscal_year="2026",
+                                     accounting_document="5100009999"),
             company_code=invoice.company_code, supplier_id=invoice.supplier_id, reference=invoice.supplier_invoice_ref,
             gross_amount=invoice.gross_amount, currency=invoice.currency))
 

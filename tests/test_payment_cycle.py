@@ -27,7 +27,8 @@ async def fresh_bank(bank_server):
 async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_server, store):
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
         async with bank_inbox(client, worker.task_queue):
             summary = await pay(client, worker.task_queue)
@@ -49,12 +50,14 @@ async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_serv
     assert str(position.actual_outflow) == "1190.00"
 
 
-async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store, temporal_address):
+async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store,
+                                                                    temporal_address):
     # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
     await sap_admin.add_bank_account_if_missing(sap_server, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000014"))
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue)
@@ -62,7 +65,8 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
             assert held.open_exception.owner.value == "ap-remediation"
             assert "AC04 account closed" in held.open_exception.reason
             # What AP reads in a terminal, as the README writes it: plain JSON, no codec, no flags.
-            query = [str(BIN / "temporal"), "workflow", "query", "--workflow-id", invoice.workflow_id, "--name", "status"]
+            query = [str(BIN / "temporal"), "workflow", "query", "--workflow-id", invoice.workflow_id, "--name",
+                     "status"]
             shown = await asyncio.to_thread(subprocess.run, [*query, "--address", temporal_address],
                                             capture_output=True, text=True, timeout=60)
             await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
@@ -73,11 +77,13 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
             view = await advance_until(handle, "COMPLETED", bank_server)
     assert shown.returncode == 0, shown.stderr
     status = json.loads(shown.stdout[shown.stdout.index("{"):])
-    assert (status["status"], status["open_exception"]["reason"]) == ("AWAITING_REMEDIATION", held.open_exception.reason)
+    assert (status["status"], status["open_exception"]["reason"]) == ("AWAITING_REMEDIATION",
+                                                                      held.open_exception.reason)
     assert status["payment_attempts"][0]["reason"] == "AC04 account closed", status
     first, retry = view.payment_attempts
     assert (first.outcome, first.reason_code, first.reason) == ("rejected", "AC04", "AC04 account closed")
     assert retry.outcome == "settled" and retry.end_to_end_id != first.end_to_end_id
-    paid = [p for e2e in (first.end_to_end_id, retry.end_to_end_id) for p in await bank_admin.payments_for(bank_server, e2e)]
+    paid = [p for e2e in (first.end_to_end_id, retry.end_to_end_id)
+            for p in await bank_admin.payments_for(bank_server, e2e)]
     booked = [p for p in paid if str(p.get("outcome", p.get("status", ""))).lower() not in ("rejected", "rjct")]
     assert len(booked) == 1, paid

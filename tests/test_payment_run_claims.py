@@ -18,8 +18,8 @@ from adapters.sap import SapClient
 from canonical.payment_run import ErpClaimResult, PaymentRunRequest
 from cli.processes import BIN, ManagedProcess
 from settings import get_settings
-from tests.clock import business_today, profile
 from tests import bank_admin, sap_admin
+from tests.clock import business_today, profile
 from tests.conftest import TEMPORAL_BIN
 from tests.helpers import assert_eventually
 from tests.run_helpers import activity_spans, payable_invoices, private_temporal, run_and_stand_ins, start_stand_ins

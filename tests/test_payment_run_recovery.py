@@ -22,8 +22,8 @@ from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
 from settings import get_settings
-from tests.clock import business_today
 from tests import bank_admin, sap_admin
+from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import pay
 from workflows.invoice_lifecycle import InvoiceToPayment

@@ -18,8 +18,8 @@ from adapters.payment_run_store import RELEASED, SELECTED, SENT, PaymentRunStore
 from adapters.treasury_store import OutflowRow
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
-from tests.clock import business_today
 from tests import bank_admin
+from tests.clock import business_today
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id, run_identity
@@ -34,14 +34,15 @@ async def fresh_bank(bank_server):
     await bank_admin.reset(bank_server)
 
 
-async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanwhile(client, sap_server, bank_server, store):
+async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanwhile(client, sap_server, bank_server,
+                                                                                     store):
     registers, runs = PaymentRegisters(store.engine), PaymentRunStore(store.engine)
     due_soon = [Invoice.model_validate(invoice_json()) for _ in range(2)]  # NT30
     due_later = Invoice.model_validate(invoice_json(payment_terms={"code": "NT45", "net_days": 45}))
     # Dated yesterday (real time: a release is dated by the workflow's clock), released today:
     # it pays today, not on its run date.
-    waiting_request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today() - timedelta(days=1), horizon_days=60,
-                                        requested_by="treasury.tom", release_above="100.00")
+    waiting_request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today() - timedelta(days=1),
+                                        horizon_days=60, requested_by="treasury.tom", release_above="100.00")
     waiting_key, _ = run_identity(waiting_request)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handles = [await client.start_workflow(InvoiceToPayment.run, i, id=i.workflow_id, task_queue=worker.task_queue)
@@ -65,7 +66,8 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
 
         # Meanwhile the next run of the same account takes the invoices due soon.
         other = await client.execute_workflow(PaymentRun.run, PaymentRunRequest(
-            paying_account_id="ACME", run_date=business_today(), horizon_days=35, run_number=2, requested_by="treasury.tom"),
+            paying_account_id="ACME", run_date=business_today(), horizon_days=35, run_number=2,
+            requested_by="treasury.tom"),
             id=payment_run_workflow_id("ACME") + "-2", task_queue=worker.task_queue)
         still = ((await waiting.query(PaymentRun.status))["stage"], runs.counts(waiting_key))
 
@@ -111,7 +113,8 @@ async def test_an_invoice_the_releaser_approved_leaves_the_run_even_when_the_sto
                                           task_queue=worker.task_queue)
 
         async def awaiting_release():
-            assert (await run.query(PaymentRun.status))["stage"].startswith("awaiting release"), await run.query("status")
+            stage = (await run.query(PaymentRun.status))["stage"]
+            assert stage.startswith("awaiting release"), await run.query("status")
 
         await assert_eventually(awaiting_release)
         await run.execute_update(PaymentRun.release, PaymentRelease(released_by="AP.Approver"))

@@ -15,8 +15,8 @@ from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import SENT, PaymentRunStore
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
 from cli.processes import mock_sap
-from tests.clock import business_today, profile
 from tests import bank_admin
+from tests.clock import business_today, profile
 from tests.conftest import TEMPORAL_BIN
 from tests.helpers import assert_eventually
 from tests.run_helpers import activity_spans, payable_invoices, private_temporal, run_and_stand_ins, start_stand_ins
@@ -60,7 +60,8 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
         await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
         arranged = time.monotonic()
         request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    max_payments_per_file=PER_FILE, requested_by="treasury.tom", release_above="1000.00")
+                                    max_payments_per_file=PER_FILE, requested_by="treasury.tom",
+                                    release_above="1000.00")
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME") + "-scale",
                                           task_queue=settings.task_queue)
 
@@ -76,7 +77,8 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
         history = await run.fetch_history()
         size = len(history.to_json())
         print("\n" + "\n".join(activity_spans(history)))
-        print(f"{INVOICES} invoices: SAP and store {in_erp - started:.1f} s, stand-ins started {arranged - in_erp:.1f} s, "
+        print(f"{INVOICES} invoices: SAP and store {in_erp - started:.1f} s, "
+              f"stand-ins started {arranged - in_erp:.1f} s, "
               f"run awaiting release {released - arranged:.1f} s, released to done {ran - released:.1f} s; "
               f"run history {len(history.events)} events, {size / 1024:.0f} KB as JSON")
 
@@ -90,7 +92,8 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
         assert PaymentRunStore(store.engine).counts(run_key) == {SENT: INVOICES}  # every lifecycle was told
         assert await count_claimed(big_sap, erp_run_id) == INVOICES
         async with httpx.AsyncClient(base_url=bank_server, timeout=60) as http:
-            at_bank = [p for p in (await http.get("/_mock/payments")).json() if p["msg_id"].startswith(f"FS-{run_key}-")]
+            at_bank = [p for p in (await http.get("/_mock/payments")).json()
+                       if p["msg_id"].startswith(f"FS-{run_key}-")]
         assert len(at_bank) == len({p["end_to_end_id"] for p in at_bank}) == INVOICES
         assert {p["status"] for p in at_bank} == {"accepted"}
         last_file = PaymentRegisters(store.engine).payments_in_message(summary.message_ids[-1])
@@ -101,4 +104,5 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
             assert done.count == INVOICES, f"{done.count} of {INVOICES} ended"
 
         await assert_eventually(every_stand_in_ended, timeout=180, interval=2)
-        print(f"every stand-in ended {time.monotonic() - ran:.1f} s after the run; total {time.monotonic() - started:.1f} s")
+        print(f"every stand-in ended {time.monotonic() - ran:.1f} s after the run; "
+              f"total {time.monotonic() - started:.1f} s")

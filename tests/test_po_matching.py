@@ -38,7 +38,8 @@ def po_invoice(*lines: tuple, supplier: str = SUPPLIER) -> Invoice:
     body = []
     for n, (po, item, quantity, price, *net) in enumerate(lines, start=1):
         amount = net[0] if net else (Decimal(quantity) * Decimal(price)).quantize(CENT)
-        line = {"line_no": n, "description": f"{po}/{item}", "net_amount": str(amount), "po_number": po, "po_item": item}
+        line = {"line_no": n, "description": f"{po}/{item}", "net_amount": str(amount), "po_number": po,
+                "po_item": item}
         if quantity is not None:
             line |= {"quantity": str(quantity), "unit_price": str(price)}
         body.append(line)
@@ -76,7 +77,8 @@ async def test_seeded_purchase_orders_are_what_the_tests_assume(sap):
 async def test_exact_match_is_validated_and_posted(client: Client, sap_server, store):
     invoice = po_invoice((PO, "10", 2, "32.77"), (PO, "00020", 1, "218.50"))  # "10" is SAP's 00010
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         view = await wait_for_status(handle, "SCHEDULED")
         await handle.terminate("test done")
     assert view.open_exception is None
@@ -117,7 +119,8 @@ async def test_quantity_above_ordered_is_a_mismatch_unless_within_tolerance(sap)
     invoice = po_invoice((PO, "20", 50, "218.50"), (PO, "20", 34, "218.50"))  # lines summed: 84 of 83
     with pytest.raises(ApplicationError) as exc:
         await check_purchase_orders(sap, invoice, PoTolerances())
-    assert rejection(exc) == ("PurchaseOrderMismatch", "PO 4500000105 item 00020: invoiced 84 PC, ordered 83 PC (tolerance 0 %)")
+    assert rejection(exc) == ("PurchaseOrderMismatch",
+                              "PO 4500000105 item 00020: invoiced 84 PC, ordered 83 PC (tolerance 0 %)")
     await check_purchase_orders(sap, invoice, PoTolerances(quantity_percent=Decimal("1.5")))  # 84 <= 84.245
 
 
@@ -168,14 +171,16 @@ def line(n: int, net: str, quantity: str | None = None, price: str | None = None
 
 # 1.00 EUR per 3 PC: a price per unit no line amount can state exactly.
 THIRDS = PurchaseOrder(po_number="4500000999", company_code="1710", supplier_id="1", currency="EUR", items=[
-    PurchaseOrderItem(item="00010", quantity=Decimal(9), unit="PC", net_price=Decimal("1.00"), price_unit_quantity=Decimal(3))])
+    PurchaseOrderItem(item="00010", quantity=Decimal(9), unit="PC", net_price=Decimal("1.00"),
+                      price_unit_quantity=Decimal(3))])
 
 
 def test_derived_price_allows_the_rounding_of_the_line_amount_only():
     exact = PoTolerances(price_percent=Decimal(0))
     assert match_purchase_order(THIRDS, [line(1, "0.67", "2")], {}, exact, "EUR") == []  # 2 x 0.3333 = 0.6667
     [problem] = match_purchase_order(THIRDS, [line(1, "0.68", "2")], {}, exact, "EUR")
-    assert problem == "PO 4500000999 item 00010: line 1 bills 0.34 EUR per PC, the PO net price is 0.3333 EUR (+2 %, tolerance 0 %)"
+    assert problem == ("PO 4500000999 item 00010: line 1 bills 0.34 EUR per PC, "
+                       "the PO net price is 0.3333 EUR (+2 %, tolerance 0 %)")
 
 
 def test_received_then_fully_reversed_is_not_the_same_as_never_received():

@@ -5,7 +5,7 @@ healed by a signal, the rest are left for people and the run is findable by Exce
 import asyncio
 import uuid
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,9 +27,9 @@ from settings import DEFAULT_PAYING_ACCOUNTS, Settings
 from tests import bank_admin
 from tests.bank_files import foreign_payment_file
 from tests.clock import business_today
-from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker, run_module, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
+from tests.schedules import run_scheduled_once
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.reconciliation import Reconciliation
@@ -48,7 +48,8 @@ async def reconciliation_worker(client, sap_server, bank_server, store, report_d
     settings = Settings(sap_url=sap_server, bank_url=bank_server)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
         rec = ReconciliationActivities(client, sap, store, PaymentRegisters(store.engine), bank, report_dir=report_dir)
-        extra = [rec.erp_supplier_items, rec.expected_outflows, rec.lifecycle_facts, rec.bank_findings, rec.write_report]
+        extra = [rec.erp_supplier_items, rec.expected_outflows, rec.lifecycle_facts, rec.bank_findings,
+                 rec.write_report]
         async with new_worker(client, sap_server, store, bank_url=bank_server, extra_workflows=[Reconciliation],
                               extra_activities=extra) as worker:
             yield worker, sap, bank
@@ -77,11 +78,13 @@ async def clear_in_erp(sap_url: str, doc) -> None:
 
 def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:
     """The same payment in a new file (new MsgId): the bank pays it again (guide §5)."""
-    payment = PaymentInstruction(invoice_key=invoice.key, attempt=1, end_to_end_id=end_to_end_id, amount=invoice.gross_amount,
+    payment = PaymentInstruction(invoice_key=invoice.key, attempt=1, end_to_end_id=end_to_end_id,
+                                 amount=invoice.gross_amount,
                                  currency="EUR", requested_execution_date=bank_day, creditor_name="GLOBEX",
-                                 creditor_iban="NL14MOCK0000000002", creditor_bic="MOCKNL2A", remittance_reference="RESENT")
+                                 creditor_iban="NL14MOCK0000000002", creditor_bic="MOCKNL2A",
+                                 remittance_reference="RESENT")
     return build_pain001(PaymentFile(message_id=f"BY-HAND-{uuid.uuid4().hex[:8]}", payment_info_id="BY-HAND-P",
-                                     created_at=datetime.now(timezone.utc), execution_date=bank_day,
+                                     created_at=datetime.now(UTC), execution_date=bank_day,
                                      debtor=DEFAULT_PAYING_ACCOUNTS["ACME"], payments=[payment]))
 
 
@@ -94,7 +97,8 @@ async def bank_day(bank_url: str) -> date:
 
 async def days_past_booking(bank_url: str, end_to_end_id: str) -> int:
     """Days to advance the bank until the statement of the last payment's settlement day is out."""
-    settled = max(date.fromisoformat(p["settlement_date"]) for p in await bank_admin.payments_for(bank_url, end_to_end_id))
+    settled = max(date.fromisoformat(p["settlement_date"])
+                  for p in await bank_admin.payments_for(bank_url, end_to_end_id))
     return (settled - await bank_day(bank_url)).days + 1
 
 
@@ -103,16 +107,18 @@ async def post_file(bank_url: str, xml: bytes) -> None:
         (await http.post("/payments", content=xml, headers={"Content-Type": "application/xml"})).raise_for_status()
 
 
-async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client, sap_server, bank_server, store, tmp_path,
-                                                                         temporal_address):
+async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client, sap_server, bank_server, store,
+                                                                         tmp_path, temporal_address):
     registers = PaymentRegisters(store.engine)
-    async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "unused") as (worker, sap, bank):
+    async with reconciliation_worker(client, sap_server, bank_server, store,
+                                     tmp_path / "unused") as (worker, sap, bank):
         # (a) posted straight into the ERP, no lifecycle
         stray = make_invoice(supplier_id="1000016")
         await sap.post_supplier_invoice(stray)
         # (b) a lifecycle that would look at the ERP only in 1000 hours
         invoice = make_invoice(supplier_id="1000013")
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue,
                                              memo={POLICY_MEMO: LifecyclePolicy(clearing_check_hours=1000)})
         await wait_for_status(handle, "SCHEDULED")
         async with bank_inbox(client, worker.task_queue):
@@ -131,10 +137,12 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
         await clear_in_erp(sap_server, view.erp_document)  # (b) the ERP is cleared behind the lifecycle's back
         ghost = f"1710-1000013-{unique_ref('GHOST')}"  # (c) treasury expects money for no invoice
         store.upsert_expected_outflow(ExpectedOutflow(invoice_key=ghost, company_code="1710", supplier_id="1000013",
-                                                      currency="EUR", amount=Decimal("77.10"), value_date=business_today()))
+                                                      currency="EUR", amount=Decimal("77.10"),
+                                                      value_date=business_today()))
 
         rec_id = f"reconciliation-1710-{uuid.uuid4().hex[:6]}"
-        report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(report_dir=str(tmp_path / "reports")),
+        report = await client.execute_workflow(Reconciliation.run,
+                                               ReconciliationRequest(report_dir=str(tmp_path / "reports")),
                                                id=rec_id, task_queue=worker.task_queue,
                                                execution_timeout=timedelta(minutes=1))
         healed = await wait_for_status(handle, "COMPLETED")
@@ -149,7 +157,8 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
     outflow = by_kind[(DriftKind.OUTFLOW_WITHOUT_INVOICE, ghost)]
     assert outflow.owner.value == "treasury-ops" and str(outflow.amount) == "77.10" and not outflow.healed
     unmatched = [d for d in report.drifts if d.kind == DriftKind.STATEMENT_ENTRY_UNMATCHED]
-    assert any("SOMEONE-ELSE-1" in d.detail for d in unmatched if d.key != "SOMEONE-ELSE-1"), unmatched  # the inbox's problem
+    # the inbox's problem:
+    assert any("SOMEONE-ELSE-1" in d.detail for d in unmatched if d.key != "SOMEONE-ELSE-1"), unmatched
     assert (DriftKind.STATEMENT_ENTRY_UNMATCHED, "SOMEONE-ELSE-1") in by_kind  # the camt.053 debit
     twice = by_kind[(DriftKind.PAID_TWICE, invoice.key)]
     assert str(twice.amount) == "1190.00" and e2e in twice.detail and "2 times" in twice.detail
@@ -202,7 +211,8 @@ async def _problem_about(registers: PaymentRegisters, text: str) -> None:
 
 async def test_reconciliation_runs_on_a_schedule_and_keeps_its_report(client, sap_server, bank_server, store, tmp_path):
     async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "reports") as (worker, _, _):
-        run, report = await run_scheduled_once(client, Reconciliation.run, ReconciliationRequest(), "reconciliation-1710",
+        run, report = await run_scheduled_once(client, Reconciliation.run, ReconciliationRequest(),
+                                               "reconciliation-1710",
                                                worker.task_queue, "30 5 * * *", ReconciliationReport)
     # No report_dir in the request: the worker's default directory.
     assert Path(report.report_path).parent == tmp_path / "reports" and Path(report.report_path).exists()

@@ -4,8 +4,9 @@ time and cash position for a small scenario."""
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
 import pytest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -18,7 +19,15 @@ from canonical.treasury import ExpectedOutflow, OutflowState
 from reports import exceptions_table, status_report
 from tests import bank_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, invoice_json, make_invoice, new_worker, run_module, unique_ref, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    invoice_json,
+    make_invoice,
+    new_worker,
+    run_module,
+    unique_ref,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
@@ -30,15 +39,18 @@ def ids_query(*workflow_ids: str) -> str:
 
 
 async def start(client, worker, invoice: Invoice, **kwargs):
-    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue, **kwargs)
+    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                       task_queue=worker.task_queue, **kwargs)
 
 
-async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state(client, sap_server, store, temporal_address):
+async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state(client, sap_server, store,
+                                                                                 temporal_address):
     missing_account = Invoice.model_validate(invoice_json(bank_account_id="0009"))  # master-data, SLA 48 h
     unknown_supplier = Invoice.model_validate(invoice_json(supplier_id="9999998"))  # master-data, SLA 2 s: escalates
     async with new_worker(client, sap_server, store) as worker:
         held = await start(client, worker, missing_account)
-        escalating = await start(client, worker, unknown_supplier, memo={POLICY_MEMO: LifecyclePolicy(exception_sla_hours=2 / 3600)})
+        escalating = await start(client, worker, unknown_supplier,
+                                 memo={POLICY_MEMO: LifecyclePolicy(exception_sla_hours=2 / 3600)})
         await wait_for_status(held, "ON_HOLD")
         query = ids_query(held.id, escalating.id)
 
@@ -50,22 +62,26 @@ async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state
         rows = await assert_eventually(both_listed, timeout=20)
         mine = await exceptions_table.open_exceptions(client, owner="master-data", extra_query=query)
         others = await exceptions_table.open_exceptions(client, owner="treasury-ops", extra_query=query)
-        printed = await asyncio.to_thread(run_module, "reports.exceptions_table", "--owner", "master-data", address=temporal_address)
+        printed = await asyncio.to_thread(run_module, "reports.exceptions_table", "--owner", "master-data",
+                                          address=temporal_address)
         for handle in (held, escalating):
             await handle.terminate("test done")
 
     assert len(mine) == 2 and others == []
     text = exceptions_table.render(rows)
     lines = {line.split()[2]: line for line in text.splitlines()[1:]}
-    assert "master-data  MissingBankAccount" in lines[missing_account.key] and "within SLA (1d 23h left)" in lines[missing_account.key]
+    assert "master-data  MissingBankAccount" in lines[missing_account.key]
+    assert "within SLA (1d 23h left)" in lines[missing_account.key]
     assert "UnknownSupplier" in lines[unknown_supplier.key] and "escalated" in lines[unknown_supplier.key]
     assert printed.returncode == 0, printed.stderr
-    assert any(missing_account.key in line and "within SLA" in line for line in printed.stdout.splitlines()), printed.stdout
+    assert any(missing_account.key in line and "within SLA" in line
+               for line in printed.stdout.splitlines()), printed.stdout
 
 
 def test_sla_states_read_like_a_person_says_them():
-    now = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
-    row = exceptions_table.ExceptionRow(workflow_id="w", subject="s", type="t", owner="o", opened_at=now - timedelta(hours=50),
+    now = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    row = exceptions_table.ExceptionRow(workflow_id="w", subject="s", type="t", owner="o",
+                                        opened_at=now - timedelta(hours=50),
                                         sla_due_at=now - timedelta(hours=2, minutes=5))
     assert row.sla_state(now) == "overdue by 2h 5m" and row.sla_bucket(now) == "overdue"
     assert "2d 2h" in exceptions_table.render([row], now)
@@ -75,7 +91,8 @@ def test_sla_states_read_like_a_person_says_them():
 async def test_status_report_counts_cycle_time_and_cash_position(client, sap_server, bank_server, store):
     await bank_admin.reset(bank_server)
     paid = Invoice.model_validate(invoice_json(supplier_id="1000013"))
-    waiting = Invoice.model_validate(invoice_json(supplier_id="1000013", net_amount="100.00", tax_amount="0.00", gross_amount="100.00",
+    waiting = Invoice.model_validate(invoice_json(supplier_id="1000013", net_amount="100.00", tax_amount="0.00",
+                                                  gross_amount="100.00",
                                                   lines=[{"line_no": 1, "description": "x", "net_amount": "100.00"}]))
     held = Invoice.model_validate(invoice_json(bank_account_id="0009"))
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
@@ -89,13 +106,16 @@ async def test_status_report_counts_cycle_time_and_cash_position(client, sap_ser
         await wait_for_status(handles[2], "ON_HOLD")
         # Treasury's rows today beside the lifecycles' own: an expected one and one overdue.
         today = business_today()  # the day the run paid on: the cash position is asked for that day
-        for key, amount, day in ((f"1710-X-{unique_ref()}", "10.00", today), (f"1710-X-{unique_ref()}", "5.50", today - timedelta(days=3))):
-            store.upsert_expected_outflow(ExpectedOutflow(invoice_key=key, company_code="1710", supplier_id="X", currency="EUR",
-                                                          amount=Decimal(amount), value_date=day))
+        for key, amount, day in ((f"1710-X-{unique_ref()}", "10.00", today),
+                                 (f"1710-X-{unique_ref()}", "5.50", today - timedelta(days=3))):
+            store.upsert_expected_outflow(ExpectedOutflow(invoice_key=key, company_code="1710", supplier_id="X",
+                                                          currency="EUR", amount=Decimal(amount), value_date=day))
 
         async def settled():
-            report = await status_report.collect(client, store, today=today, extra_query=ids_query(*(h.id for h in handles)))
-            assert {s.state: s.count for s in report.states} == {"COMPLETED": 1, "ON_HOLD": 1, "SCHEDULED": 1}, report.states
+            report = await status_report.collect(client, store, today=today,
+                                                 extra_query=ids_query(*(h.id for h in handles)))
+            counts = {s.state: s.count for s in report.states}
+            assert counts == {"COMPLETED": 1, "ON_HOLD": 1, "SCHEDULED": 1}, report.states
             assert len(report.exceptions) == 1
             return report
 
@@ -108,11 +128,12 @@ async def test_status_report_counts_cycle_time_and_cash_position(client, sap_ser
     assert timedelta(0) < cycle < timedelta(minutes=2)
     [cash] = report.cash
     assert store.get_outflow(paid.key).state == OutflowState.ACTUAL
-    assert (cash.actual_today, cash.expected_today, cash.expected_overdue) == (Decimal("1190.00"), Decimal("10.00"), Decimal("5.50"))
+    assert (cash.actual_today, cash.expected_today, cash.expected_overdue) == (Decimal("1190.00"), Decimal("10.00"),
+                                                                               Decimal("5.50"))
     assert cash.expected_later == Decimal("100.00")  # the waiting invoice, due in 30 days
     text = status_report.render(report)
-    for expected in ("COMPLETED  1", "ON_HOLD    1", "SCHEDULED  1", "over 1 completed: p50", "1710     EUR       1190.00",
-                     "master-data"):
+    for expected in ("COMPLETED  1", "ON_HOLD    1", "SCHEDULED  1", "over 1 completed: p50",
+                     "1710     EUR       1190.00", "master-data"):
         assert expected in text, text
 
 
@@ -124,9 +145,10 @@ def test_percentiles_are_observed_cycle_times():
 
 
 def test_a_kept_reconciliation_report_prints(tmp_path, capsys):
-    report = ReconciliationReport(company_code="1710", paying_account_id="ACME", run_at=datetime.now(timezone.utc), workflow_id="w",
-                                  run_id="r", drifts=[Drift(kind=DriftKind.PAID_TWICE, key="1710-1-A", detail="paid twice",
-                                                            owner=ExceptionOwner.TREASURY_OPS, amount=Decimal("1.10"), currency="EUR")])
+    drift = Drift(kind=DriftKind.PAID_TWICE, key="1710-1-A", detail="paid twice", owner=ExceptionOwner.TREASURY_OPS,
+                  amount=Decimal("1.10"), currency="EUR")
+    report = ReconciliationReport(company_code="1710", paying_account_id="ACME", run_at=datetime.now(UTC),
+                                  workflow_id="w", run_id="r", drifts=[drift])
     path = tmp_path / "reconciliation-2026-10-01-r.json"
     path.write_text(report.model_dump_json())
     assert status_report.main(["--reconciliation", str(path)]) == 0

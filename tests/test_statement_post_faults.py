@@ -16,8 +16,16 @@ from canonical.inbox import BankInboxConfig, StatementReport
 from tests import bank_admin
 from tests.helpers import assert_eventually, new_worker
 from tests.payment_helpers import pay
-from tests.statement_helpers import (all_completed, all_went_through, finsta_posts, sap_fault, scheduled_lifecycles,
-                                     settle_all, statement_entries, statuses)
+from tests.statement_helpers import (
+    all_completed,
+    all_went_through,
+    finsta_posts,
+    sap_fault,
+    scheduled_lifecycles,
+    settle_all,
+    statement_entries,
+    statuses,
+)
 from workflows import search_attributes as sa
 from workflows.bank_inbox import BankInbox
 from workflows.statement_post import statement_post_id

@@ -24,10 +24,19 @@ from canonical.inbox import BankInboxConfig, StatementOutcome
 from tests import bank_admin
 from tests.helpers import new_worker
 from tests.payment_helpers import pay
+from tests.statement_helpers import (
+    all_completed,
+    all_went_through,
+    finsta_posts,
+    sap_fault,
+    scheduled_lifecycles,
+    settle_all,
+    statement_entries,
+    wait_for_pending_post,
+    worker_process,
+    worker_ready,
+)
 from tests.tcp_tap import tapped
-from tests.statement_helpers import (all_completed, all_went_through, finsta_posts, sap_fault, scheduled_lifecycles,
-                                     settle_all, statement_entries, wait_for_pending_post, worker_process,
-                                     worker_ready)
 from workflows.bank_inbox import BankInbox
 
 pytestmark = pytest.mark.clock_sensitive
@@ -106,7 +115,8 @@ async def test_attempts_dying_before_and_just_after_the_post_leave_no_lifecycle_
                 raise RuntimeError("worker lost after SAP answered and the register recorded it")
             return outcome
 
-        async with new_worker(client, sap_server, store, bank_url=bank_server, replace=[dies_around_the_post]) as worker:
+        async with new_worker(client, sap_server, store, bank_url=bank_server,
+                              replace=[dies_around_the_post]) as worker:
             day = await scheduled_lifecycles(client, worker.task_queue, DAY_OF_PAYMENTS)
             inbox = await start_inbox(client, worker.task_queue)
             await pay(client, worker.task_queue)

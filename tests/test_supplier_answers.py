@@ -3,7 +3,7 @@ the dev server and mock-sap): AB on receipt, AP once approved and posted, RE whe
 one response per status change even when the worker restarts in between."""
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import Client
@@ -20,19 +20,20 @@ def lifecycle_for(number: str) -> tuple[Invoice, EInvoiceReceipt]:
     invoice = Invoice.model_validate(invoice_json(ref=number, approved_by=None, submitted_by="ap.clerk"))
     receipt = EInvoiceReceipt(
         invoice_key=invoice.key, document_id=number, sha256=hashlib.sha256(number.encode()).hexdigest(),
-        received_at=datetime.now(timezone.utc), issue_date=invoice.invoice_date, currency=invoice.currency,
+        received_at=datetime.now(UTC), issue_date=invoice.invoice_date, currency=invoice.currency,
         gross_amount=invoice.gross_amount, supplier_endpoint="0088:4012345000009")
     return invoice, receipt
 
 
 async def start(client: Client, worker, invoice: Invoice, receipt: EInvoiceReceipt):
-    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue,
+    return await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                       task_queue=worker.task_queue,
                                        start_signal="einvoice_received", start_signal_args=[receipt])
 
 
-async def codes(mock_url: str, number: str, expected: list[str]) -> None:
+async def codes(url: str, number: str, expected: list[str]) -> None:
     async def check():
-        side = await supplier_side(mock_url, number)
+        side = await supplier_side(url, number)
         assert [(r["code"], r["ignored"]) for r in side["responses"]] == [(c, "") for c in expected], side["responses"]
     await assert_eventually(check, timeout=30)
 
@@ -61,7 +62,8 @@ async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, st
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.reject, ApprovalDecision(approver="ap.approver", reason="not ordered"))
+        await handle.execute_update(InvoiceToPayment.reject,
+                                    ApprovalDecision(approver="ap.approver", reason="not ordered"))
         view = await handle.result()
         assert view.status == "CANCELLED"
     await codes(mock_url, number, ["AB", "RE"])
@@ -89,7 +91,8 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
 
 
 @pytest.mark.clock_sensitive
-async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store, mock_url):  # noqa: F811
+async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store,
+                                                           mock_url):  # noqa: F811
     """A query while on hold (UQ), approval and posting (AP), payment cleared in the ERP (PD)."""
     from tests import bank_admin
     from tests.payment_helpers import advance_until, bank_inbox, pay

@@ -5,7 +5,7 @@ unless a payment is already in flight."""
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,8 +25,9 @@ from workflows.invoice_lifecycle import InvoiceToPayment
 def receipt_for(invoice: Invoice, gross: str | None = None, content: str | None = None) -> EInvoiceReceipt:
     body = content or f"{invoice.key}|{gross or invoice.gross_amount}"
     return EInvoiceReceipt(
-        invoice_key=invoice.key, document_id=invoice.supplier_invoice_ref, sha256=hashlib.sha256(body.encode()).hexdigest(),
-        received_at=datetime.now(timezone.utc), issue_date=invoice.invoice_date, currency=invoice.currency,
+        invoice_key=invoice.key, document_id=invoice.supplier_invoice_ref,
+        sha256=hashlib.sha256(body.encode()).hexdigest(),
+        received_at=datetime.now(UTC), issue_date=invoice.invoice_date, currency=invoice.currency,
         gross_amount=Decimal(gross) if gross else invoice.gross_amount, supplier_endpoint="0088:5790000435951",
         payee_iban="DE02120300000000202051",
     )
@@ -39,7 +40,7 @@ def inclusion(run: str = "1") -> PaymentRunInclusion:
 
 def bank_change(invoice: Invoice, changed_by: str | None = "md.mallory") -> BankDetailsChange:
     return BankDetailsChange(supplier_id=invoice.supplier_id, bank_account_id="0001", old_masked="****0002",
-                             new_masked="****9999", detected_at=datetime.now(timezone.utc), changed_by=changed_by)
+                             new_masked="****9999", detected_at=datetime.now(UTC), changed_by=changed_by)
 
 
 async def status(handle) -> InvoiceLifecycleStatus:
@@ -49,7 +50,8 @@ async def status(handle) -> InvoiceLifecycleStatus:
 async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for_ap(client: Client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         try:
             await wait_for_status(handle, "SCHEDULED")
             same = receipt_for(invoice)
@@ -79,7 +81,8 @@ async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for
                 await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
                     resolved_by="ap.anna", resolution="x", corrected_invoice=invoice))
             await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                resolved_by="ap.anna", resolution=f"document for {invoice.gross_amount} is right; the 1290.00 one was a draft"))
+                resolved_by="ap.anna",
+                resolution=f"document for {invoice.gross_amount} is right; the 1290.00 one was a draft"))
             resolved = await wait_for_status(handle, "SCHEDULED")
             reserved = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
         finally:
@@ -97,7 +100,8 @@ async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for
 async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms(client: Client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         try:
             scheduled = await wait_for_status(handle, "SCHEDULED")
             doc = scheduled.erp_document
@@ -112,16 +116,19 @@ async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms
                 return view
 
             held_view = await assert_eventually(held)
-            blocked = (await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year))["PaymentBlockingReason"]
+            blocked = (await sap_admin.get_invoice(sap_server, doc.invoice_document,
+                                                   doc.fiscal_year))["PaymentBlockingReason"]
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
             with pytest.raises(WorkflowUpdateFailedError):  # a bank hold is not closed by a plain resolve
-                await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="md.anna", resolution="ok"))
+                await handle.execute_update(InvoiceToPayment.resolve,
+                                            ResolveException(resolved_by="md.anna", resolution="ok"))
             with pytest.raises(WorkflowUpdateFailedError) as own:  # four eyes
                 await handle.execute_update(InvoiceToPayment.confirm_bank_details,
                                             ConfirmBankDetails(confirmed_by="MD.Mallory", note="it was me"))
-            case_id = await handle.execute_update(InvoiceToPayment.confirm_bank_details,
-                                                  ConfirmBankDetails(confirmed_by="md.anna", note="called the supplier back"))
+            case_id = await handle.execute_update(
+                InvoiceToPayment.confirm_bank_details,
+                ConfirmBankDetails(confirmed_by="md.anna", note="called the supplier back"))
 
             async def released():
                 view = await wait_for_status(handle, "SCHEDULED")
@@ -129,7 +136,8 @@ async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms
                 return view
 
             released_view = await assert_eventually(released)
-            unblocked = (await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year))["PaymentBlockingReason"]
+            unblocked = (await sap_admin.get_invoice(sap_server, doc.invoice_document,
+                                                     doc.fiscal_year))["PaymentBlockingReason"]
             reserved = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
         finally:
             await handle.terminate("test done")
@@ -145,7 +153,8 @@ async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms
 async def test_bank_change_does_not_redirect_a_payment_in_flight(client: Client, sap_server, store):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         try:
             await wait_for_status(handle, "SCHEDULED")
             reserved = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
@@ -159,7 +168,8 @@ async def test_bank_change_does_not_redirect_a_payment_in_flight(client: Client,
 
             view = await assert_eventually(noted)
             doc = view.erp_document
-            block = (await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year))["PaymentBlockingReason"]
+            block = (await sap_admin.get_invoice(sap_server, doc.invoice_document,
+                                                 doc.fiscal_year))["PaymentBlockingReason"]
         finally:
             await handle.terminate("test done")
 

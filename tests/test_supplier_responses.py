@@ -2,7 +2,6 @@
 an invoice (recorded, as finsync's intake would have received it) and finsync, the buyer, answers
 through the supplier's POST /responses."""
 
-from pathlib import Path
 
 import httpx
 import pytest
@@ -166,7 +165,8 @@ async def test_resend_after_crash_is_one_response(mock_url, client):
     # The first attempt's POST reached the supplier; its completion was lost with the worker.
     await client.post_response(to_application_response(ap))
     async with EInvoiceClient(mock_url) as fresh:  # a new worker, a new client
-        assert await ActivityEnvironment().run(SupplierResponseActivities(fresh).send_invoice_response, ap) == "already sent"
+        answer = await ActivityEnvironment().run(SupplierResponseActivities(fresh).send_invoice_response, ap)
+        assert answer == "already sent"
     assert await env.run(acts.send_invoice_response, ap) == "already sent"
     assert [r["code"] for r in (await supplier_side(mock_url, number))["responses"]] == ["AB", "AP"]
 

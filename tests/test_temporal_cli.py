@@ -27,12 +27,14 @@ async def temporal(address: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-async def cli_start(address: str, task_queue: str, workflow_id: str, payload: str, *extra: str) -> subprocess.CompletedProcess:
+async def cli_start(address: str, task_queue: str, workflow_id: str, payload: str,
+                    *extra: str) -> subprocess.CompletedProcess:
     return await temporal(address, "workflow", "start", "--task-queue", task_queue, "--type", "InvoiceToPayment",
                     "--workflow-id", workflow_id, "--input", payload, *extra)
 
 
-async def test_cli_start_reaches_scheduled_and_duplicate_start_is_one_lifecycle(client: Client, temporal_address, sap_server, store):
+async def test_cli_start_reaches_scheduled_and_duplicate_start_is_one_lifecycle(client: Client, temporal_address,
+                                                                                sap_server, store):
     body = invoice_json()
     invoice = Invoice.model_validate(body)
     async with new_worker(client, sap_server, store) as worker:
@@ -47,7 +49,8 @@ async def test_cli_start_reaches_scheduled_and_duplicate_start_is_one_lifecycle(
         assert quiet.returncode == 0
         handle = client.get_workflow_handle(invoice.workflow_id)
         await wait_for_status(handle, "SCHEDULED")
-        query = await temporal(temporal_address, "workflow", "query", "--workflow-id", invoice.workflow_id, "--name", "status")
+        query = await temporal(temporal_address, "workflow", "query", "--workflow-id", invoice.workflow_id, "--name",
+                               "status")
         assert query.returncode == 0 and "SCHEDULED" in query.stdout
         runs = [w async for w in client.list_workflows(f"WorkflowId = '{invoice.workflow_id}'")]
         await handle.terminate("test done")
@@ -78,12 +81,13 @@ async def test_cli_bad_invoice_fails_the_workflow_with_the_reason(client, tempor
             assert (await cli_start(temporal_address, worker.task_queue, workflow_id, json.dumps(body))).returncode == 0
             handle = client.get_workflow_handle(workflow_id)
 
-            async def failed():
+            async def failed(handle=handle, name=name):
                 described = await handle.describe()
                 assert described.status == WorkflowExecutionStatus.FAILED, (name, described.status)
 
             await assert_eventually(failed, timeout=15)
-            shown = await temporal(temporal_address, "workflow", "show", "--workflow-id", workflow_id, "--output", "json")
+            shown = await temporal(temporal_address, "workflow", "show", "--workflow-id", workflow_id, "--output",
+                                   "json")
             assert "ValidationError" in shown.stdout and message in shown.stdout, (name, shown.stdout[-2000:])
             assert await sap_admin.invoices_in_erp(sap_server, body["supplier_id"], ref) == []
 
@@ -141,9 +145,11 @@ def payloads_in(node) -> list[Payload]:
 async def test_bank_account_is_not_in_plain_history(client, temporal_address, sap_server, store):
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow("InvoiceToPayment", invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow("InvoiceToPayment", invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        shown = await temporal(temporal_address, "workflow", "show", "--workflow-id", invoice.workflow_id, "--output", "json")
+        shown = await temporal(temporal_address, "workflow", "show", "--workflow-id", invoice.workflow_id, "--output",
+                               "json")
         await handle.terminate("test done")
     assert shown.returncode == 0
     payloads = payloads_in(json.loads(shown.stdout))

@@ -34,10 +34,12 @@ def provider():
 async def test_one_trace_from_workflow_through_activity_to_sap(env: WorkflowEnvironment, sap_server, store, provider):
     tracer_provider, exporter = provider
     client = await Client.connect(env.client.service_client.config.target_host, namespace=env.client.namespace,
-                                  data_converter=env.client.data_converter, interceptors=[tracing.interceptor(tracer_provider)])
+                                  data_converter=env.client.data_converter,
+                                  interceptors=[tracing.interceptor(tracer_provider)])
     invoice = make_invoice()
     async with new_worker(client, sap_server, store) as worker:
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
         await handle.terminate("test done")
 

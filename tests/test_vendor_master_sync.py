@@ -6,7 +6,7 @@ only at those."""
 import random
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, text
 
@@ -15,12 +15,19 @@ from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.sap import SapClient
 from adapters.vendor_store import SUPPLIER_DELTA, VendorStore, VendorSyncStateRow
 from canonical.vendors import (
-    BankDetailsChange, VendorBankAccount, VendorIssueKind, VendorRecord, VendorSyncRequest, VendorSyncResult,
-    find_duplicates, fingerprint, mask,
+    BankDetailsChange,
+    VendorBankAccount,
+    VendorIssueKind,
+    VendorRecord,
+    VendorSyncRequest,
+    VendorSyncResult,
+    find_duplicates,
+    fingerprint,
+    mask,
 )
 from tests import sap_admin
-from tests.schedules import run_scheduled_once
 from tests.helpers import assert_eventually, make_invoice, new_worker
+from tests.schedules import run_scheduled_once
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.vendor_master_sync import VendorMasterSync
@@ -70,7 +77,7 @@ async def test_first_sync_reads_everything_then_only_the_delta(client, sap_serve
         second, _ = await sync(client, worker)
         with Session(store.engine) as session:  # SAP refuses a token it never issued: read in full
             session.merge(VendorSyncStateRow(name=SUPPLIER_DELTA, delta_token="'NOT-A-TOKEN'",
-                                             synced_at=datetime.now(timezone.utc)))
+                                             synced_at=datetime.now(UTC)))
             session.commit()
         third, _ = await sync(client, worker)
 
@@ -122,14 +129,16 @@ async def test_changed_bank_account_is_reported_and_signalled_to_running_lifecyc
     async with sync_worker(client, sap_server, store) as (worker, _):
         baseline, _ = await sync(client, worker)
         invoice = make_invoice(supplier_id=supplier)
-        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id, task_queue=worker.task_queue)
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
         try:
             async def visible():
                 query = f"WorkflowType='InvoiceToPayment' AND SupplierId='{supplier}' AND ExecutionStatus='Running'"
                 assert [w.id async for w in client.list_workflows(query)] == [invoice.workflow_id]
 
             await assert_eventually(visible)
-            await sap_admin._write(sap_server, "PATCH", f"{sap_admin.BP}/A_BusinessPartnerBank(BusinessPartner='{supplier}',"
+            await sap_admin._write(sap_server, "PATCH",
+                                   f"{sap_admin.BP}/A_BusinessPartnerBank(BusinessPartner='{supplier}',"
                                    "BankIdentification='0001')", {"IBAN": new})
             await sap_admin.add_bank_account(sap_server, supplier, "0002", second, "MOCKNL2A")
             result, _ = await sync(client, worker)
@@ -159,11 +168,12 @@ async def test_sync_runs_on_a_schedule(client, sap_server, store):
 
 def test_store_reports_removed_accounts_once_per_sync_and_new_suppliers_as_baseline(store):
     vendors = VendorStore(store.engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     acct = VendorBankAccount(bank_account_id="0001", country="NL", masked="****0002", fingerprint="f1", has_iban=True)
     record = VendorRecord(supplier_id="S1", name="One")
     assert vendors.apply("run-1", [record], [], {"S1": [acct]}, None, "'T1'", now) == (1, [])  # first seen: baseline
-    gone = BankDetailsChange(supplier_id="S1", bank_account_id="0001", old_masked="****0002", new_masked=None, detected_at=now)
+    gone = BankDetailsChange(supplier_id="S1", bank_account_id="0001", old_masked="****0002", new_masked=None,
+                             detected_at=now)
     for _ in range(2):  # the retry of the same sync answers from the log, not from a second comparison
         changed, changes = vendors.apply("run-2", [], [], {}, None, "'T2'", now)
         assert changed == 0
@@ -173,6 +183,7 @@ def test_store_reports_removed_accounts_once_per_sync_and_new_suppliers_as_basel
 
 def test_duplicate_vat_ids_are_found():
     # mock-sap serves no VAT ids (no A_BusinessPartnerTaxNumber): the rule is tested on records.
-    records = [VendorRecord(supplier_id=s, name=s, vat_id=v) for s, v in (("A", "NL123B01"), ("B", "nl 123 b01"), ("C", "DE1"))]
+    records = [VendorRecord(supplier_id=s, name=s, vat_id=v)
+               for s, v in (("A", "NL123B01"), ("B", "nl 123 b01"), ("C", "DE1"))]
     [issue] = find_duplicates(records)
     assert issue.kind == VendorIssueKind.DUPLICATE_VAT_ID and issue.supplier_ids == ["A", "B"]

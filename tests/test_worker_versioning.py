@@ -32,29 +32,29 @@ async def test_runs_are_pinned_and_lifecycles_auto_upgrade(client, sap_server, s
     name, build = f"finsync-{uuid.uuid4().hex[:6]}", "build-1"
     settings = Settings(sap_url=sap_server, deployment_name=name, build_id=build, task_queue=f"tq-{uuid.uuid4()}",
                         bank_url="http://127.0.0.1:9", einvoice_url="http://127.0.0.1:9")
-    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
-            EInvoiceClient(settings.einvoice_url) as einvoice:
-        async with build_worker(client, settings, sap, store, bank, einvoice):
-            async def current():  # the version exists once the worker has polled with it
-                try:
-                    await client.workflow_service.set_worker_deployment_current_version(
-                        SetWorkerDeploymentCurrentVersionRequest(namespace=client.namespace, deployment_name=name,
-                                                                 build_id=build, identity="test"))
-                except RPCError as err:
-                    raise AssertionError(err.message) from err
+    async with (SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank,
+                EInvoiceClient(settings.einvoice_url) as einvoice,
+                build_worker(client, settings, sap, store, bank, einvoice)):
+        async def current():  # the version exists once the worker has polled with it
+            try:
+                await client.workflow_service.set_worker_deployment_current_version(
+                    SetWorkerDeploymentCurrentVersionRequest(namespace=client.namespace, deployment_name=name,
+                                                             build_id=build, identity="test"))
+            except RPCError as err:
+                raise AssertionError(err.message) from err
 
-            await assert_eventually(current, timeout=30, interval=0.5)
-            invoice = Invoice.model_validate(invoice_json())
-            lifecycle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
-                                                    task_queue=settings.task_queue)
-            await wait_for_status(lifecycle, "SCHEDULED")
-            run = await client.start_workflow(PaymentRun.run, PaymentRunRequest(paying_account_id="ACME", horizon_days=0,
-                                                                                run_number=9),
-                                              id=payment_run_workflow_id("ACME") + f"-{uuid.uuid4().hex[:4]}",
-                                              task_queue=settings.task_queue, execution_timeout=timedelta(minutes=2))
-            await run.result()  # nothing is due on that horizon: it ends at once
-            behaviours = {h.id: await _behaviour(h) for h in (lifecycle, run)}
-            await lifecycle.terminate("test done")
+        await assert_eventually(current, timeout=30, interval=0.5)
+        invoice = Invoice.model_validate(invoice_json())
+        lifecycle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                                task_queue=settings.task_queue)
+        await wait_for_status(lifecycle, "SCHEDULED")
+        run = await client.start_workflow(PaymentRun.run,
+                                          PaymentRunRequest(paying_account_id="ACME", horizon_days=0, run_number=9),
+                                          id=payment_run_workflow_id("ACME") + f"-{uuid.uuid4().hex[:4]}",
+                                          task_queue=settings.task_queue, execution_timeout=timedelta(minutes=2))
+        await run.result()  # nothing is due on that horizon: it ends at once
+        behaviours = {h.id: await _behaviour(h) for h in (lifecycle, run)}
+        await lifecycle.terminate("test done")
     assert behaviours == {lifecycle.id: VersioningBehavior.AUTO_UPGRADE, run.id: VersioningBehavior.PINNED}
 
 

@@ -20,7 +20,7 @@ def calls_named(*names: str):
 
 
 def test_there_are_activity_calls_to_check():
-    assert len([c for c in calls_named("call", "_call")]) >= 20
+    assert len(list(calls_named("call", "_call"))) >= 20
 
 
 def test_no_workflow_schedules_an_activity_around_the_case_machinery():

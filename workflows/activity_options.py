@@ -19,7 +19,8 @@ OPS, TREASURY_OPS = ExceptionOwner.INTEGRATION_OPS, ExceptionOwner.TREASURY_OPS
 ERP = Counterpart(
     name="the ERP", case_type="ErpUnavailable", owner=OPS,
     start_to_close=timedelta(seconds=60), outage_sla=timedelta(minutes=30), settle_after_timeout=timedelta(minutes=3),
-    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                      maximum_interval=timedelta(minutes=2)),
 )
 
 # The treasury store is a local database: fast, and a failure is a bug, a lock or a full disk.
@@ -35,7 +36,8 @@ TREASURY = Counterpart(
 BANK = Counterpart(
     name="the bank", case_type="BankUnavailable", owner=TREASURY_OPS,
     start_to_close=timedelta(minutes=2), outage_sla=timedelta(hours=1),
-    retry=RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
+                      maximum_interval=timedelta(minutes=5)),
 )
 
 # Updates and signals to many lifecycles through the Temporal client (reservations, and the
@@ -70,7 +72,8 @@ ACCOUNT_LOCK = Counterpart(
 ERP_STATEMENT = Counterpart(
     name="the ERP (bank statement)", case_type="ErpUnavailable", owner=OPS,
     start_to_close=timedelta(minutes=12), heartbeat=timedelta(seconds=30), outage_sla=timedelta(hours=2),
-    retry=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0,
+                      maximum_interval=timedelta(minutes=5)),
 )
 
 # The supplier's e-invoice access point: a response is small; an unreachable one is retried
@@ -78,7 +81,8 @@ ERP_STATEMENT = Counterpart(
 EINVOICE = Counterpart(
     name="the e-invoicing access point", case_type="EInvoicingUnavailable", owner=OPS,
     start_to_close=timedelta(seconds=30), outage_sla=timedelta(days=1), settle_after_timeout=timedelta(minutes=1),
-    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                      maximum_interval=timedelta(minutes=10)),
 )
 
 # A payment run's bulk steps resume from the treasury store after any failure, so a healthy
@@ -91,7 +95,8 @@ EINVOICE = Counterpart(
 ERP_RUN_CLAIMS = Counterpart(
     name="the ERP (payment-run claims)", case_type="ErpUnavailable", owner=OPS,
     start_to_close=timedelta(hours=1), heartbeat=timedelta(minutes=2), outage_sla=timedelta(hours=2),
-    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                      maximum_interval=timedelta(minutes=2)),
 )
 
 # Reservations and signals to every lifecycle of a run: a chunk of 250 per heartbeat.

@@ -10,7 +10,7 @@ for AP remediation, escalated each exception SLA while the invoice keeps waiting
 Histories recorded before approvals existed replay without the wait (`approvals-v1`).
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.commands import ApprovalDecision
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
+    from workflows.lifecycle_parts import LifecycleParts
 
 APPROVALS_PATCH = "approvals-v1"
 OVERDUE_CASE = "ApprovalOverdue"
@@ -28,14 +29,16 @@ class Rejected(Exception):
 
 
 def _same(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and a.strip().casefold() == b.strip().casefold()
+    if not a or not b:
+        return False
+    return a.strip().casefold() == b.strip().casefold()
 
 
-class Approvals:
+class Approvals(LifecycleParts):
     def _init_approvals(self) -> None:
         self._rejection: ApprovalDecision | None = None
         self._awaiting_approval = False
-        self._approval_due = None  # when the approval SLA ends: a continued run waits out the rest
+        self._approval_due: datetime | None = None  # when the approval SLA ends: a continued run waits out the rest
 
     def _approvals_needed(self) -> int:
         return 2 if self._state.invoice.gross_amount > self._policy.second_approval_above else 1
@@ -57,13 +60,16 @@ class Approvals:
                 return  # started before approvals existed: it went straight to validation
             self._approval_due = workflow.now() + timedelta(hours=self._policy.approval_sla_hours)
             above = f" (above {self._policy.second_approval_above} {inv.currency})" if needed > 1 else ""
-            self._state.advance(S.AWAITING_APPROVAL, f"needs {needed} approver{'s' if needed > 1 else ''}{above}"
-                                                     + (f"; submitted by {inv.submitted_by}" if inv.submitted_by else ""))
+            self._state.advance(S.AWAITING_APPROVAL,
+                                f"needs {needed} approver{'s' if needed > 1 else ''}{above}"
+                                + (f"; submitted by {inv.submitted_by}" if inv.submitted_by else ""))
+        due = self._approval_due
+        assert due is not None  # set above, or kept by the run this one continues
         self._awaiting_approval = True
         try:
             with self._continuable(WaitPoint(stage=Stage.APPROVAL, at=WaitingAt.APPROVAL)):
                 await self._wait_or_case(lambda: self._approved() or self._rejection is not None,
-                                         self._approval_due - workflow.now(), OVERDUE_CASE,
+                                         due - workflow.now(), OVERDUE_CASE,
                                          f"{inv.supplier_invoice_ref} ({inv.gross_amount} {inv.currency}) has "
                                          f"{len(self._state.approvers)} of {needed} approvals "
                                          f"after {self._policy.approval_sla_hours} h")
@@ -109,6 +115,8 @@ class Approvals:
         if not decision.approver.strip():
             raise ValueError("an approval decision needs the approver's identity")
         if _same(decision.approver, self._state.invoice.submitted_by):
-            raise ValueError(f"{decision.approver} submitted invoice {key} and can not approve or reject it (four eyes)")
+            raise ValueError(f"{decision.approver} submitted invoice {key} and can not approve or reject it "
+                             "(four eyes)")
         if any(_same(decision.approver, a) for a in self._state.approvers):
-            raise ValueError(f"{decision.approver} already approved invoice {key}; a second approval needs another person")
+            raise ValueError(f"{decision.approver} already approved invoice {key}; "
+                             "a second approval needs another person")

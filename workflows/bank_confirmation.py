@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.bank_evidence import BankEvidenceActivities
     from canonical.bank_evidence import BankEvidence, BankEvidenceQuery, Evidence
     from canonical.commands import ReportBankRejection
@@ -25,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment import BankStatus, BankStatusReport
     from canonical.reason_codes import in_words
     from canonical.status import PaymentAttempt
-    import workflows.activity_options as opts
+    from workflows.lifecycle_parts import LifecycleParts
     from workflows.payment_leg import FAILED
 
 EVIDENCE_PATCH = "bank-evidence-v1"
@@ -34,14 +35,24 @@ PAID_TWICE = "PaidTwice"
 _TREASURY = ExceptionOwner.TREASURY_OPS
 
 
-class BankConfirmation:
+class BankConfirmation(LifecycleParts):
     def _init_bank_confirmation(self) -> None:
         self._bank_checks: list[asyncio.Task] = []
 
     # -- a person's report ------------------------------------------------------------------
     @workflow.update
     def report_bank_rejection(self, report: ReportBankRejection) -> str:
-        attempt = self._pay.current
+        return self._take_rejection_report(report)
+
+    @report_bank_rejection.validator
+    def _validate_report_bank_rejection(self, report: ReportBankRejection) -> None:
+        refusal = self._report_refusal(report.end_to_end_id)
+        if refusal:
+            raise ValueError(refusal)
+
+    def _take_rejection_report(self, report: ReportBankRejection) -> str:
+        """A report the validator (or the old signal, payment_messages) let through."""
+        attempt = self._pay.live
         said = f"{in_words(report.reason_code)} reported by {report.reported_by}"
         self._pay.report(said + (f": {report.reason_text}" if report.reason_text else ""))
         case = self._unconfirmed_case(attempt, f"{said} for attempt {attempt.attempt} ({attempt.end_to_end_id})")
@@ -49,12 +60,6 @@ class BankConfirmation:
         self._bank_checks.append(asyncio.create_task(self._settle_report(attempt, case, report.reason_code)))
         return (f"{case}: recorded. finsync asks the bank; nothing is paid again unless the bank's own messages "
                 f"confirm that {attempt.end_to_end_id} will not be paid")
-
-    @report_bank_rejection.validator
-    def _validate_report_bank_rejection(self, report: ReportBankRejection) -> None:
-        refusal = self._report_refusal(report.end_to_end_id)
-        if refusal:
-            raise ValueError(refusal)
 
     def _report_refusal(self, end_to_end_id: str) -> str | None:
         key, current = self._state.invoice.key, self._pay.current
@@ -74,12 +79,13 @@ class BankConfirmation:
             return (f"the bank settled {end_to_end_id}; money that comes back arrives as a return (pacs.004), "
                     "which the bank inbox applies")
         if current.reported_rejection:
-            return f"a rejection of {end_to_end_id} was already reported ({current.reported_rejection}); the check is on"
+            return (f"a rejection of {end_to_end_id} was already reported ({current.reported_rejection}); "
+                    "the check is on")
         return None
 
     async def _settle_report(self, attempt: PaymentAttempt, case_id: str, reason_code: str) -> None:
         """In the background of the main flow: ask the bank until it has decided."""
-        value_date = self._pay.instruction.requested_execution_date
+        value_date = self._pay.live_instruction.requested_execution_date
         if await self._ask_bank_until_decided(attempt, value_date, reason_code):
             verdict = f"confirmed by the bank: {attempt.bank_evidence or attempt.reason}"
         else:
@@ -90,10 +96,10 @@ class BankConfirmation:
     async def _bank_confirms_failure(self) -> bool:
         """True when the bank's messages confirm the current attempt failed; False when they
         show it booked (the payment then goes on to clearing)."""
-        attempt = self._pay.current
+        attempt = self._pay.live
         if attempt.end_to_end_id in self._pay.confirmed:
             return True
-        value_date = self._pay.instruction.requested_execution_date
+        value_date = self._pay.live_instruction.requested_execution_date
         confirmed = await self._ask_bank_until_decided(attempt, value_date, attempt.reason_code, open_case=True)
         return confirmed
 
@@ -115,12 +121,13 @@ class BankConfirmation:
             if decided():
                 break
             if open_case and case_id is None:
-                case_id = self._unconfirmed_case(attempt, f"{attempt.outcome} ({attempt.reason or 'no reason'}) signalled for "
-                                                          f"{e2e}, but the bank's recorded messages do not show it")
+                case_id = self._unconfirmed_case(attempt,
+                                                 f"{attempt.outcome} ({attempt.reason or 'no reason'}) signalled for "
+                                                 f"{e2e}, but the bank's recorded messages do not show it")
             try:
                 await workflow.wait_condition(decided, timeout=timedelta(minutes=self._policy.bank_check_minutes),
                                               timeout_summary="look at the bank's messages again")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if case_id is not None:
             self._close_unconfirmed(case_id, f"the bank decided: {attempt.bank_evidence or attempt.outcome}")

@@ -15,11 +15,18 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.bank_inbox import BankInboxActivities as A
     from activities.lifecycle_delivery import LifecycleDeliveries as D
-    from canonical.inbox import (BankInboxConfig, DeliveryRequest, InboxBatch, InboxProblem, MarkApplied,
-                                 StatementPostRequest, StatementReport)
-    import workflows.activity_options as opts
+    from canonical.inbox import (
+        BankInboxConfig,
+        DeliveryRequest,
+        InboxBatch,
+        InboxProblem,
+        MarkApplied,
+        StatementPostRequest,
+        StatementReport,
+    )
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard
@@ -68,7 +75,8 @@ class BankInbox:
             if not work.more:  # caught up: wait for the next poll
                 self._poll_now = False
                 try:
-                    await workflow.wait_condition(lambda: self._poll_now, timeout=timedelta(seconds=config.poll_seconds),
+                    await workflow.wait_condition(lambda: self._poll_now,
+                                                  timeout=timedelta(seconds=config.poll_seconds),
                                                   timeout_summary="next mailbox poll")
                 except TimeoutError:
                     pass
@@ -113,7 +121,8 @@ class BankInbox:
                                                sa.EXCEPTION_TYPE.value_set("BankReconciliation")])
         else:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
-        workflow.set_current_details(f"{self._applied} messages applied; {len(open_problems)} problems open for treasury-ops")
+        workflow.set_current_details(f"{self._applied} messages applied; "
+                                     f"{len(open_problems)} problems open for treasury-ops")
 
     @workflow.signal
     def poll_now(self) -> None:

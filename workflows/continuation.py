@@ -32,8 +32,15 @@ from typing import NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from canonical.lifecycle_snapshot import (AnswersSnapshot, ControlsSnapshot, LifecycleSnapshot, PendingAnswer,
-                                              WaitingAt, WaitPoint)
+    from canonical.lifecycle_snapshot import (
+        AnswersSnapshot,
+        ControlsSnapshot,
+        LifecycleSnapshot,
+        PendingAnswer,
+        WaitingAt,
+        WaitPoint,
+    )
+    from workflows.lifecycle_parts import LifecycleParts
 
 CONTINUE_PATCH = "continue-as-new-v1"
 # Our own bound on size, for a namespace whose suggestion is set higher: below Temporal's
@@ -42,7 +49,7 @@ CONTINUE_PATCH = "continue-as-new-v1"
 MAX_HISTORY_BYTES = 8 * 1024 * 1024
 
 
-class Continuation:
+class Continuation(LifecycleParts):
     def _init_continuation(self, resume: LifecycleSnapshot | None) -> None:
         self._continue_at: WaitPoint | None = None  # the wait the main flow is in, if it may continue there
         self._may_continue = False
@@ -76,6 +83,7 @@ class Continuation:
 
     def _continue_as_new(self) -> NoReturn:
         info = workflow.info()
+        assert self._continue_at is not None  # _continue_due() said so
         snapshot = self._snapshot(self._continue_at)
         workflow.logger.info("%s continues as new at %s (run %d, %d events, %d bytes of history)",
                              self._state.invoice.key, snapshot.waiting.at.value, self._runs,

@@ -16,7 +16,7 @@ module existed replay unchanged, and no timer is started per call.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -69,8 +69,9 @@ async def call(activity: Callable | str, *args: Any, summary: str, via: Counterp
     failed_rounds = 0
     while True:
         try:
-            result = await workflow.execute_activity(activity, args=list(args), summary=summary, result_type=result_type,
-                                                     **via.options())
+            # The SDK takes an activity or its name; its typed overloads take one or the other.
+            result = await workflow.execute_activity(cast(Any, activity), args=list(args), summary=summary,
+                                                     result_type=result_type, **via.options())
         except ActivityError as err:
             if is_business_failure(err) or isinstance(err.cause, CancelledError):
                 raise  # a refusal, or the workflow was cancelled: neither is an outage

@@ -52,10 +52,10 @@ class CaseBook:
         case = self.side.pop(case_id, None)
         if case is None:
             return None
-        done = case.model_copy(update={"resolved_at": workflow.now(), "resolved_by": resolved_by,
-                                       "resolution": resolution})
+        now = workflow.now()
+        done = case.model_copy(update={"resolved_at": now, "resolved_by": resolved_by, "resolution": resolution})
         self.closed.append(done)
-        finance.case_closed(done.type, done.owner.value, done.resolved_at - done.opened_at, resolved_by)
+        finance.case_closed(done.type, done.owner.value, now - done.opened_at, resolved_by)
         return done
 
     def side_of_type(self, error_type: str) -> list[ExceptionCase]:
@@ -91,12 +91,11 @@ class CaseBook:
 
     def close(self, resolved_by: str, resolution: str) -> ExceptionCase:
         assert self.open is not None
-        done = self.open.model_copy(
-            update={"resolved_at": workflow.now(), "resolved_by": resolved_by, "resolution": resolution}
-        )
+        now = workflow.now()
+        done = self.open.model_copy(update={"resolved_at": now, "resolved_by": resolved_by, "resolution": resolution})
         self.closed.append(done)
         self.open = None
-        finance.case_closed(done.type, done.owner.value, done.resolved_at - done.opened_at, resolved_by)
+        finance.case_closed(done.type, done.owner.value, now - done.opened_at, resolved_by)
         return done
 
     def snapshot(self) -> CaseBookSnapshot:

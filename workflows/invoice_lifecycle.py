@@ -1,20 +1,21 @@
 """InvoiceToPayment: one approved supplier invoice, one workflow, id from its business key.
 
-RECEIVED → (AWAITING_APPROVAL, unless approved in the AP platform) → VALIDATED → POSTED → SCHEDULED → (payment run) IN_PAYMENT_RUN. Any step that
-fails for a reason a person must fix opens an owned exception case and puts the invoice
-ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silently.
+RECEIVED → (AWAITING_APPROVAL, unless approved in the AP platform) → VALIDATED → POSTED → SCHEDULED →
+(payment run) IN_PAYMENT_RUN. Any step that fails for a reason a person must fix opens an owned exception
+case and puts the invoice ON_HOLD until a `resolve` update (or a `cancel`); nothing fails or waits silently.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
     from canonical.commands import CancelInvoice, LifecyclePolicy, ResolveException
@@ -26,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
-    import workflows.activity_options as opts
     from workflows.approvals import Approvals, Rejected
     from workflows.bank_confirmation import BankConfirmation
     from workflows.continuation import Continuation
@@ -66,7 +66,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._policy = resume.policy if resume else (
             workflow.memo_value(POLICY_MEMO, default=None, type_hint=LifecyclePolicy) or LifecyclePolicy())
         self._state = LifecycleState(invoice)
-        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours), stage=lambda: self._state.status.value)
+        self._cases = CaseBook(invoice.key, timedelta(hours=self._policy.exception_sla_hours),
+                               stage=lambda: self._state.status.value)
         self._resolution: ResolveException | None = None
         self._cancel: CancelInvoice | None = None
         self._validated: ValidatedInvoice | None = None
@@ -123,7 +124,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
         if start <= Stage.OUTFLOW:
             await self._step(self._register_outflow, Stage.OUTFLOW, held=held is Stage.OUTFLOW)
-            self._state.advance(InvoiceStatus.SCHEDULED, f"due {self._state.invoice.net_due_date}, awaiting a payment run")
+            self._state.advance(InvoiceStatus.SCHEDULED,
+                                f"due {self._state.invoice.net_due_date}, awaiting a payment run")
         await self._pay_until_cleared(resume if start is Stage.PAYMENT else None)
         self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
 
@@ -145,7 +147,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                 return result.posted.erp_document
             # The ERP may still be posting it: looking again too soon would miss it and post twice.
             self._state.note("ERP post had no answer; waiting before looking it up again")
-            await workflow.sleep(timedelta(seconds=self._policy.erp_settle_seconds), summary="let the ERP finish an unanswered post")
+            await workflow.sleep(timedelta(seconds=self._policy.erp_settle_seconds),
+                                 summary="let the ERP finish an unanswered post")
         raise ApplicationError(
             f"the ERP gave no answer to {self._policy.erp_unknown_outcome_limit} posts and does not show the invoice",
             type="ErpPostingOutcomeUnknown", non_retryable=True,
@@ -169,9 +172,11 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                              summary=f"block ERP document {doc.invoice_document} for payment", via=opts.ERP)
             await self._call(TreasuryActivities.withdraw_expected_outflow, self._state.invoice.key,
                              summary="withdraw the expected outflow", via=opts.TREASURY)
+        cancel = self._cancel
+        assert cancel is not None  # _Cancelled is raised for a cancel only
         if self._cases.open is not None:
-            self._cases.close(self._cancel.requested_by, f"invoice cancelled: {self._cancel.reason}")
-        self._state.advance(InvoiceStatus.CANCELLED, f"by {self._cancel.requested_by}: {self._cancel.reason}")
+            self._cases.close(cancel.requested_by, f"invoice cancelled: {cancel.reason}")
+        self._state.advance(InvoiceStatus.CANCELLED, f"by {cancel.requested_by}: {cancel.reason}")
 
     # -- exceptions and waiting ----------------------------------------------------------
     async def _step(self, action: Callable[[], Awaitable[T]], stage: Stage | None = None, held: bool = False) -> T:
@@ -187,7 +192,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             except (ActivityError, ApplicationError) as err:
                 cause = err.cause if isinstance(err, ActivityError) else err
                 error_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-                self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause), hold=True)
+                self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause),
+                                hold=True)
                 await self._hold_step(stage)
 
     async def _hold_step(self, stage: Stage | None) -> None:
@@ -206,7 +212,9 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
     async def _wait_for_person(self, done: Callable[[], bool]) -> None:
         """Wait for `resolve`, `cancel` or `done`, escalating the case each time its SLA passes."""
         while True:
-            sla_left = self._cases.open.sla_due_at - workflow.now()
+            case = self._cases.open
+            assert case is not None, "a person is awaited under an open case"
+            sla_left = case.sla_due_at - workflow.now()
             if await self._wait(lambda: done() or self._resolution is not None, sla_left, "exception SLA"):
                 break
             self._cases.escalate()
@@ -226,7 +234,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         try:
             await workflow.wait_condition(lambda: condition() or self._cancel is not None or self._continue_due(),
                                           timeout=max(timeout, timedelta(seconds=1)), timeout_summary=what)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         self._raise_if_cancelled()
         if not condition() and self._continue_due():
@@ -239,7 +247,8 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
 
     @property
     def _ref(self) -> str:
-        return f"{self._state.invoice.supplier_invoice_ref} ({self._state.invoice.gross_amount} {self._state.invoice.currency})"
+        inv = self._state.invoice
+        return f"{inv.supplier_invoice_ref} ({inv.gross_amount} {inv.currency})"
 
     # -- messages ------------------------------------------------------------------------
     @workflow.query
@@ -255,6 +264,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.case_changed()
             return request.case_id
         self._resolution = request
+        assert self._cases.open is not None  # checked by the validator
         return self._cases.open.case_id
 
     @resolve.validator
@@ -284,4 +294,5 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
     @cancel.validator
     def _validate_cancel(self, request: CancelInvoice) -> None:
         if self._cancel is not None or self._state.status not in _CANCELLABLE:
-            raise ValueError(f"invoice {self._state.invoice.key} is {self._state.status.value} and can no longer be cancelled")
+            raise ValueError(f"invoice {self._state.invoice.key} is {self._state.status.value} "
+                             "and can no longer be cancelled")

@@ -1,6 +1,8 @@
 """The business state of one lifecycle: status, history, ERP keys and the case book, mirrored
 into search attributes and the Web UI's current details on every change."""
 
+from collections.abc import Callable
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -28,7 +30,8 @@ class LifecycleState:
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
         self._metrics = finance.LifecycleMetrics()
-        self.on_change = None  # called with (status, note) after each status change (supplier answers)
+        # called with (status, note) after each status change (supplier answers)
+        self.on_change: Callable[[InvoiceStatus, str], None] | None = None
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases

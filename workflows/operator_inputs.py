@@ -15,6 +15,7 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionOwner, Severity
+    from workflows.lifecycle_parts import LifecycleParts
 
 INPUTS_PATCH = "operator-inputs-v1"
 INPUT_CASE = "OperatorInputRejected"
@@ -26,7 +27,7 @@ KNOWN_SIGNALS = ("bank_status", "bank_rejection", "settled", "returned", "statem
                  "released_from_payment_run", "einvoice_received", "bank_details_changed")
 
 
-class OperatorInputs:
+class OperatorInputs(LifecycleParts):
     def _init_operator_inputs(self) -> None:
         self._input_case_id: str | None = None
 
@@ -46,7 +47,8 @@ class OperatorInputs:
             return None
 
     def _input_rejected(self, name: str, why: str) -> None:
-        owner = ExceptionOwner.TREASURY_OPS if name.startswith(("bank", "settled", "returned")) else ExceptionOwner.AP_REMEDIATION
+        owner = (ExceptionOwner.TREASURY_OPS if name.startswith(("bank", "settled", "returned"))
+                 else ExceptionOwner.AP_REMEDIATION)
         text = f"signal {name!r} not applied: {why}"
         self._state.note(text[:_MAX_REASON])
         workflow.logger.warning("%s: %s", self._state.invoice.key, text)
@@ -56,7 +58,8 @@ class OperatorInputs:
             self._input_case_id = case.case_id
         else:  # one case collects them; its reason keeps the newest, bounded
             count = int(case.reason.split(" refusals")[0]) + 1 if " refusals" in case.reason else 2
-            self._cases.side[case.case_id] = case.model_copy(update={"reason": f"{count} refusals; newest: {text}"[:_MAX_REASON]})
+            self._cases.side[case.case_id] = case.model_copy(
+                update={"reason": f"{count} refusals; newest: {text}"[:_MAX_REASON]})
         self._state.case_changed()
 
 

@@ -44,7 +44,8 @@ class OutageBoard:
             return
         self.open[via.name] = case.model_copy(update={
             "escalated": True, "severity": _ESCALATION.get(case.severity, Severity.CRITICAL),
-            "sla_due_at": workflow.now() + via.outage_sla, "reason": f"{case.reason.split(' (still ')[0]} (still: {error})"[:1000],
+            "sla_due_at": workflow.now() + via.outage_sla,
+            "reason": f"{case.reason.split(' (still ')[0]} (still: {error})"[:1000],
         })
         self._changed()
 
@@ -52,10 +53,11 @@ class OutageBoard:
         case = self.open.pop(via.name, None)
         if case is None:
             return
-        done = case.model_copy(update={"resolved_at": workflow.now(), "resolved_by": CLOSED_BY,
+        now = workflow.now()
+        done = case.model_copy(update={"resolved_at": now, "resolved_by": CLOSED_BY,
                                        "resolution": f"{via.name} answered again ({what})"})
         self.closed.append(done)
-        finance.case_closed(done.type, done.owner.value, done.resolved_at - done.opened_at, CLOSED_BY)
+        finance.case_closed(done.type, done.owner.value, now - done.opened_at, CLOSED_BY)
         workflow.logger.info("outage case %s closed: %s answered again", done.case_id, via.name)
         self._changed()
 

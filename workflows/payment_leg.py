@@ -44,6 +44,20 @@ class PaymentLeg:
     def current(self) -> PaymentAttempt | None:
         return self.attempts[-1] if self.attempts and self.instruction else None
 
+    @property
+    def live(self) -> PaymentAttempt:
+        """`current`, where the flow holds a reservation (from reserve() to clear_reservation()),
+        so there is one."""
+        current = self.current
+        assert current is not None, "no payment attempt is reserved"
+        return current
+
+    @property
+    def live_instruction(self) -> PaymentInstruction:
+        """The reserved attempt's instruction, as `live`."""
+        assert self.instruction is not None, "no payment attempt is reserved"
+        return self.instruction
+
     def outcome(self) -> str | None:
         return self.current.outcome if self.current else None
 
@@ -97,19 +111,22 @@ class PaymentLeg:
             if current.outcome in FAILED:
                 return f"{report.status.value} again for {current.end_to_end_id}"
             # A rejection after a settlement is a contradiction for treasury, not a re-payment.
-            current.outcome = "returned" if report.status == BankStatus.RETURNED or current.outcome == "settled" else "rejected"
+            current.outcome = ("returned" if report.status == BankStatus.RETURNED or current.outcome == "settled"
+                               else "rejected")
             current.reason_code, current.reason = report.reason_code, words
         return f"bank: {report.status.value} {current.end_to_end_id}" + (f" ({words})" if words else "")
 
     def _late(self, report: BankStatusReport) -> str:
         earlier = self.attempt(report.end_to_end_id)
-        if earlier is not None and report.status == BankStatus.SETTLED and earlier.outcome not in ("settled", "returned"):
+        if (earlier is not None and report.status == BankStatus.SETTLED
+                and earlier.outcome not in ("settled", "returned")):
             # An attempt finsync had given up on was paid: the invoice may be paid twice.
             was = earlier.outcome
             earlier.outcome = "settled"
             now = self.attempts[-1]
             alert = (f"attempt {earlier.attempt} ({earlier.end_to_end_id}, {was} until now) was settled by the bank "
-                     f"({report.message_id}, {report.amount or 'amount not given'}, booked {report.booking_date or '?'}); "
+                     f"({report.message_id}, {report.amount or 'amount not given'}, "
+                     f"booked {report.booking_date or '?'}); "
                      f"attempt {now.attempt} ({now.end_to_end_id}) is {now.outcome}")
             self.paid_twice.append(alert)
             return f"PAID TWICE? {alert}"
@@ -119,7 +136,7 @@ class PaymentLeg:
 
     def confirm_failure(self, evidence: BankEvidence) -> None:
         """The bank's own messages confirm the current attempt will not be paid."""
-        current = self.current
+        current = self.live
         self.confirmed.add(current.end_to_end_id)
         current.bank_evidence = evidence.detail
         if self.instruction is not None and current.reason_code in ACCOUNT_REASONS:
@@ -127,14 +144,14 @@ class PaymentLeg:
 
     def not_booked(self, evidence: BankEvidence) -> None:
         """A balanced statement past value date + margin shows no debit: the attempt failed."""
-        current = self.current
+        current = self.live
         code = current.reason_code or "MS03"
         current.outcome, current.reason_code = "rejected", code
         current.reason = f"not booked by the bank ({evidence.detail})"
         self.confirm_failure(evidence)
 
     def report(self, reported: str) -> None:
-        self.current.reported_rejection = reported
+        self.live.reported_rejection = reported
 
     def manual_rejection(self, rejection: BankRejection) -> BankStatusReport:
         """Histories from before hand reports were checked with the bank replay this."""

@@ -15,21 +15,24 @@ with workflow.unsafe.imports_passed_through():
     from canonical.status import InvoiceStatus
     from telemetry import finance
     from workflows.bank_confirmation import EVIDENCE_PATCH
+    from workflows.lifecycle_parts import LifecycleParts
 
 
-class PaymentMessages:
+class PaymentMessages(LifecycleParts):
     @workflow.update
     def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
         """A payment run takes this invoice. Atomic in the lifecycle: once reserved it can not
         be cancelled, and a held invoice can not be reserved."""
         if self._pay.reservation is not None:  # the run retried its request: same answer
             return self._reserved()
-        inv, account = self._state.invoice, self._validated.bank_account
+        validated = self._validated
+        assert validated is not None  # checked by the validator
+        inv, account = self._state.invoice, validated.bank_account
         attempt = self._pay.next_attempt()
         instruction = PaymentInstruction(
             invoice_key=inv.key, attempt=attempt, end_to_end_id=end_to_end_id(inv.key, attempt),
             amount=inv.gross_amount, currency=inv.currency, requested_execution_date=inclusion.execution_date,
-            creditor_name=account.holder_name or self._validated.supplier_name, creditor_iban=account.iban,
+            creditor_name=account.holder_name or validated.supplier_name, creditor_iban=account.iban,
             creditor_bic=account.bic, remittance_reference=normalise_reference(inv.supplier_invoice_ref),
         )
         self._pay.reserve(inclusion, instruction)
@@ -107,7 +110,7 @@ class PaymentMessages:
         if refusal:
             self._input_rejected("bank_rejection", refusal)
             return
-        self.report_bank_rejection(report)
+        self._take_rejection_report(report)
 
     @workflow.signal
     def statement_posted(self) -> None:
@@ -124,5 +127,6 @@ class PaymentMessages:
         if was != "settled" and self._pay.outcome() == "settled":
             # Forecast accuracy: the bank's booking date is when the money actually left.
             inv = self._state.invoice
-            finance.payment_settled(inv.net_due_date, report.booking_date or self._pay.instruction.requested_execution_date,
+            finance.payment_settled(inv.net_due_date,
+                                    report.booking_date or self._pay.live_instruction.requested_execution_date,
                                     inv.gross_amount, inv.currency)

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
+    from activities.bank_evidence import BankEvidenceActivities
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
     from canonical.commands import ResolveException
@@ -15,9 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from canonical.reason_codes import ACCOUNT_REASONS, owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
-    from activities.bank_evidence import BankEvidenceActivities
-    import workflows.activity_options as opts
     from workflows.bank_confirmation import EVIDENCE_PATCH
+    from workflows.lifecycle_parts import LifecycleParts
     from workflows.payment_leg import account_digest
 
 _ANSWERED = ("accepted", "settled", "rejected", "returned")
@@ -27,7 +28,7 @@ _RESERVE, _CLEAR, _REMEDIATE = "reserve", "clear", "remediate"
 _PHASE_OF = {WaitingAt.CLEARING: _CLEAR, WaitingAt.REMEDIATION: _REMEDIATE}  # else: for a payment run
 
 
-class PaymentPhase:
+class PaymentPhase(LifecycleParts):
     async def _pay_until_cleared(self, resume: WaitPoint | None = None) -> None:
         """`resume`: where a run that continued as new waited; that phase resumes its wait."""
         phase = _PHASE_OF.get(resume.at, _RESERVE) if resume else _RESERVE
@@ -67,26 +68,29 @@ class PaymentPhase:
                 break
             await self._apply_controls()
         reservation = self._pay.reservation
+        assert reservation is not None  # the wait ends with a reservation once no hold is pending
         self._state.payment_run_id = reservation.payment_run_id
-        self._state.advance(S.IN_PAYMENT_RUN, f"payment run {reservation.payment_run_id} ({reservation.run_key}), "
-                                              f"attempt {self._pay.current.attempt}, EndToEndId {self._pay.current.end_to_end_id}")
+        self._state.advance(S.IN_PAYMENT_RUN,
+                            f"payment run {reservation.payment_run_id} ({reservation.run_key}), "
+                            f"attempt {self._pay.live.attempt}, EndToEndId {self._pay.live.end_to_end_id}")
 
     async def _follow_bank(self) -> bool | None:
         """True once the bank settled the current attempt; False when it was rejected or
         returned; None when the run released it unsent."""
         await self._wait_or_case(lambda: self._pay.outcome() != "reserved", timedelta(days=1), "PaymentRunStalled",
                                  "reserved by a payment run that has not sent its file for a day")
-        if self._pay.outcome() == "released":
-            if not workflow.patched(EVIDENCE_PATCH) or not await self._release_is_void():
-                return None
+        if self._pay.outcome() == "released" and (
+                not workflow.patched(EVIDENCE_PATCH) or not await self._release_is_void()):
+            return None
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _ANSWERED,
                                  timedelta(hours=self._policy.bank_status_sla_hours), "BankSilent",
-                                 f"no status from the bank for {self._pay.current.end_to_end_id} (message {self._pay.current.message_id})")
+                                 f"no status from the bank for {self._pay.live.end_to_end_id} "
+                                 f"(message {self._pay.live.message_id})")
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _FINAL,
                                  timedelta(days=self._policy.settlement_sla_days), "NotSettled",
-                                 f"accepted but not settled: {self._pay.current.end_to_end_id}")
+                                 f"accepted but not settled: {self._pay.live.end_to_end_id}")
         self._sync_bank_status()
         if self._pay.outcome() != "settled":
             # Whoever signalled the failure, only the bank's own messages make it one
@@ -97,8 +101,10 @@ class PaymentPhase:
         inv = self._state.invoice
         await self._call(
             TreasuryActivities.register_expected_outflow,
-            ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id, currency=inv.currency,
-                            amount=inv.gross_amount, value_date=self._pay.instruction.requested_execution_date, state=OutflowState.ACTUAL),
+            ExpectedOutflow(invoice_key=inv.key, company_code=inv.company_code, supplier_id=inv.supplier_id,
+                            currency=inv.currency,
+                            amount=inv.gross_amount, value_date=self._pay.live_instruction.requested_execution_date,
+                            state=OutflowState.ACTUAL),
             summary=f"cash out: {inv.gross_amount} {inv.currency} actual", via=opts.TREASURY,
         )
         return True
@@ -108,7 +114,7 @@ class PaymentPhase:
         path = {"sent": [S.SENT_TO_BANK], "accepted": [S.SENT_TO_BANK, S.ACCEPTED],
                 "settled": [S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED], "rejected": [S.SENT_TO_BANK, S.BANK_REJECTED],
                 "returned": [S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED, S.RETURNED]}
-        attempt = self._pay.current
+        attempt = self._pay.live
         passed = {h.status for h in self._state.history_since_last(S.IN_PAYMENT_RUN)}
         for status in path.get(attempt.outcome, []):
             if status not in passed:
@@ -120,7 +126,9 @@ class PaymentPhase:
         """The ERP clears the item from the bank statement; we believe the ERP, not the bank.
         `resume`: a continued run keeps the clearing SLA and waits out the look it planned."""
         doc, inv = self._state.erp_document, self._state.invoice
+        assert doc is not None  # posted before it was paid
         deadline = resume.deadline if resume else workflow.now() + timedelta(days=self._policy.clearing_sla_days)
+        assert deadline is not None  # a clearing wait point has its deadline
         next_look = resume.next_look_at if resume else None
         while True:
             if next_look is None:
@@ -150,12 +158,14 @@ class PaymentPhase:
                                  next_look - workflow.now(), "next look at the ERP open item")
             next_look = None
             if workflow.now() >= deadline and self._cases.open is None:
-                self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}", hold=False)
+                self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}",
+                                hold=False)
 
     async def _await_reopen(self) -> None:
         """A returned payment is paid again only once the ERP has reopened the item (from the
         statement's return line): claiming a still-cleared item would pay it twice."""
         doc, inv = self._state.erp_document, self._state.invoice
+        assert doc is not None  # posted before it was paid
         query = OpenItemQuery(erp_document=doc, company_code=inv.company_code)
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
@@ -174,12 +184,14 @@ class PaymentPhase:
             await self._wait(lambda: self._pay.clearing_hint, timedelta(hours=self._policy.clearing_check_hours),
                              "next look at the ERP open item")
             if workflow.now() >= deadline and self._cases.open is None:
-                self._open_case("NotReopened", f"returned by the bank but the ERP still shows {doc.invoice_document} cleared", hold=False)
+                self._open_case("NotReopened",
+                                f"returned by the bank but the ERP still shows {doc.invoice_document} cleared",
+                                hold=False)
 
     async def _remediate(self, resumed: bool = False) -> None:
         """`resumed`: a continued run waits on with the open case (the payment's, a hold of the
         validation after it, or SameAccountRejected): each is followed by validating again."""
-        attempt = self._pay.current
+        attempt = self._pay.live
         if not resumed:
             if attempt.outcome == "returned":
                 await self._await_reopen()
@@ -198,8 +210,7 @@ class PaymentPhase:
             await self._wait_for_person(lambda: False)
             # The resolution may name new bank details: check them against the ERP before paying.
             self._validated = await self._step(self._validate)
-            while (workflow.patched(EVIDENCE_PATCH)
-                   and account_digest(self._validated.bank_account.iban) in self._pay.rejected_accounts):
+            while workflow.patched(EVIDENCE_PATCH) and self._pays_a_refused_account():
                 self._open_case("SameAccountRejected", f"the ERP still gives {self._validated.bank_account.masked()}, "
                                                        f"the account the bank refused ({attempt.reason}); name another "
                                                        "account or have master data correct it",
@@ -210,15 +221,22 @@ class PaymentPhase:
         self._state.payment_run_id = None
         self._state.advance(S.SCHEDULED, f"attempt {self._pay.next_attempt()} awaits a payment run")
 
+    def _pays_a_refused_account(self) -> bool:
+        iban = self._validated.bank_account.iban if self._validated else None
+        assert iban is not None  # validation refuses an account without an IBAN (check_bank_account)
+        return account_digest(iban) in self._pay.rejected_accounts
+
     def _check_payee_change(self, request: ResolveException) -> None:
         """After the bank refused the payee's account as wrong, a resolution must name another
         account, or say master data corrected it in the ERP (checked again before paying)."""
         attempt = self._pay.attempts[-1] if self._pay.attempts else None
-        if (self._cases.open.type not in ("PaymentRejected", "PaymentReturned") or attempt is None
+        case = self._cases.open  # the validator checked there is one
+        if (case is None or case.type not in ("PaymentRejected", "PaymentReturned") or attempt is None
                 or attempt.reason_code not in ACCOUNT_REASONS or request.bank_details_corrected):
             return
         current = self._state.invoice.bank_account_id
-        named = request.bank_account_id or (request.corrected_invoice.bank_account_id if request.corrected_invoice else None)
+        named = request.bank_account_id or (request.corrected_invoice.bank_account_id
+                                            if request.corrected_invoice else None)
         if named is None or named == current:
             raise ValueError(f"the bank refused the payee's account ({attempt.reason}): name another bank account "
                              "(bank_account_id), or set bank_details_corrected once master data has corrected it in "
@@ -227,7 +245,7 @@ class PaymentPhase:
     async def _release_is_void(self) -> bool:
         """A release only counts while the payment is in no file: once it is in one, the file
         may be at the bank, and paying the invoice in another run would pay it twice."""
-        attempt = self._pay.current
+        attempt = self._pay.live
         message_id = await self._call(BankEvidenceActivities.payment_file_of, attempt.end_to_end_id,
                                       summary=f"is {attempt.end_to_end_id} in a payment file?", via=opts.TREASURY)
         if message_id is None:

@@ -17,11 +17,21 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment_run import PaymentRunActivities as A
-    from canonical.payment_run import (ErpClaims, LifecycleNotice, PaymentFileRef, PaymentFilesRequest, PaymentRelease,
-                                       PaymentRunRequest, PaymentRunSummary, ReservationRequest, RunSelection,
-                                       SelectionRequest, UnsentRelease)
     import workflows.activity_options as opts
+    from activities.payment_run import PaymentRunActivities as A
+    from canonical.payment_run import (
+        ErpClaims,
+        LifecycleNotice,
+        PaymentFileRef,
+        PaymentFilesRequest,
+        PaymentRelease,
+        PaymentRunRequest,
+        PaymentRunSummary,
+        ReservationRequest,
+        RunSelection,
+        SelectionRequest,
+        UnsentRelease,
+    )
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
@@ -35,6 +45,11 @@ def run_identity(req: PaymentRunRequest) -> tuple[str, str]:
 
 def payment_run_workflow_id(paying_account_id: str) -> str:
     return f"payment-run-{paying_account_id}"
+
+
+def _run_date(req: PaymentRunRequest) -> date:
+    assert req.run_date is not None  # run() dates a request that has no run date first
+    return req.run_date
 
 
 @workflow.defn(name="PaymentRun")
@@ -73,7 +88,7 @@ class PaymentRun:
         self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency)
         await self._call(A.register_payment_run, run_key, summary=f"register run {run_key}", via=opts.TREASURY)
         self._set_stage("selecting")
-        due_by = req.run_date + timedelta(days=req.horizon_days)
+        due_by = _run_date(req) + timedelta(days=req.horizon_days)
         selection = await self._call(A.select_for_payment_run, SelectionRequest(
             run_key=run_key, payment_run_id=erp_run_id, paying_account_id=req.paying_account_id, run_date=req.run_date,
             company_code=account.company_code, currency=account.currency, due_by=due_by),
@@ -101,7 +116,8 @@ class PaymentRun:
         not request the run releases it (segregation of duties). The run pays on the day it
         is released (never before its run date): a file is dated when it may go."""
         if req.release_above is None or selection.total <= req.release_above:
-            return req.run_date
+            return _run_date(req)
+        assert self._summary is not None  # set by run() before the selection
         refused = {a.strip().casefold(): "approved invoices in this run" for a in selection.approvers}
         refused[req.requested_by.strip().casefold()] = "requested this run"
         self._release_refused = refused
@@ -110,9 +126,10 @@ class PaymentRun:
         while True:
             try:
                 await workflow.wait_condition(lambda: self._release is not None,
-                                              timeout=timedelta(hours=req.release_sla_hours), timeout_summary="release SLA")
+                                              timeout=timedelta(hours=req.release_sla_hours),
+                                              timeout_summary="release SLA")
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not flagged:  # visible to treasury-ops in the Web UI; the run keeps waiting
                     workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set("treasury-ops"),
                                                        sa.EXCEPTION_TYPE.value_set("RunAwaitingRelease")])
@@ -120,8 +137,9 @@ class PaymentRun:
         if flagged:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
         self._release_refused = None
+        assert self._release is not None  # the wait above ends with a release
         self._summary.released_by = self._release.released_by
-        return max(req.run_date, workflow.now().date())
+        return max(_run_date(req), workflow.now().date())
 
     @workflow.update
     def release(self, release: PaymentRelease) -> str:
@@ -141,6 +159,7 @@ class PaymentRun:
 
     async def _pay(self, req: PaymentRunRequest, run_key: str, erp_run_id: str, account, execution_date: date) -> None:
         s = self._summary
+        assert s is not None  # set by run() before the selection
         try:
             self._set_stage("reserving")
             reservations = await self._call(A.reserve_invoices, ReservationRequest(
@@ -151,7 +170,7 @@ class PaymentRun:
             if reservations.reserved:
                 self._set_stage("claiming in the ERP")
                 claims = await self._call(A.claim_in_erp, ErpClaims(run_key=run_key, payment_run_id=erp_run_id,
-                                                                    run_date=req.run_date),
+                                                                    run_date=_run_date(req)),
                                           summary=f"claim {reservations.reserved} invoices for run {erp_run_id}",
                                           via=opts.ERP_RUN_CLAIMS)
                 s.refused.update(claims.refused_sample)
@@ -181,6 +200,7 @@ class PaymentRun:
 
     async def _send(self, ref: PaymentFileRef, run_key: str) -> None:
         s = self._summary
+        assert s is not None  # set by run() before the selection
         self._set_stage(f"sending {ref.message_id}")
         try:
             await self._call(A.submit_payment_file, ref, summary=f"send {ref.message_id} ({ref.payments} payments)",
@@ -197,8 +217,10 @@ class PaymentRun:
             s.not_taken += ref.payments
             return
         s.message_ids.append(ref.message_id)
-        await self._call(A.tell_lifecycles, LifecycleNotice(run_key=run_key, kind="included", message_id=ref.message_id),
-                         summary=f"tell {ref.payments} lifecycles they are in {ref.message_id}", via=opts.RUN_LIFECYCLE_CALLS)
+        await self._call(A.tell_lifecycles, LifecycleNotice(run_key=run_key, kind="included",
+                                                            message_id=ref.message_id),
+                         summary=f"tell {ref.payments} lifecycles they are in {ref.message_id}",
+                         via=opts.RUN_LIFECYCLE_CALLS)
         s.paid_invoices += ref.payments
         s.total += ref.total
 

@@ -11,13 +11,13 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.reconciliation import BankFindingsQuery, ErpItemsQuery, ReportToWrite
     from activities.reconciliation import ReconciliationActivities as A
     from canonical.exceptions import ExceptionOwner
     from canonical.keys import invoice_workflow_id
     from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest, find_drifts
     from telemetry import finance
-    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
@@ -40,8 +40,10 @@ class Reconciliation:
         info = workflow.info()
         today = workflow.now().date()
         since = today - timedelta(days=req.cleared_lookback_days)
-        self._report = report = ReconciliationReport(company_code=req.company_code, paying_account_id=req.paying_account_id,
-                                                     run_at=workflow.now(), workflow_id=info.workflow_id, run_id=info.run_id)
+        self._report = report = ReconciliationReport(company_code=req.company_code,
+                                                     paying_account_id=req.paying_account_id,
+                                                     run_at=workflow.now(), workflow_id=info.workflow_id,
+                                                     run_id=info.run_id)
         workflow.set_current_details("gathering facts from the ERP, the lifecycles, treasury and the bank")
         erp = await self._call(
             A.erp_supplier_items, ErpItemsQuery(company_code=req.company_code, cleared_since=since),
@@ -72,6 +74,7 @@ class Reconciliation:
     async def _heal(self, drift: Drift) -> None:
         if drift.kind != DriftKind.ERP_CLEARED_LIFECYCLE_WAITING:
             return
+        assert drift.workflow_id is not None  # find_drifts names the lifecycle of every such drift
         try:
             # The lifecycle's own "look at the ERP now" hint: it clears itself from what it reads.
             await workflow.get_external_workflow_handle(drift.workflow_id).signal("statement_posted")
@@ -90,8 +93,8 @@ class Reconciliation:
         counts = report.counts()
         for kind, (found, healed) in counts.items():
             finance.record_drifts(found, healed, kind)
-        lines = [f"**{len(report.drifts)} drifts**, {len(report.drifts) - len(open_drifts)} healed, "
-                 f"{len(open_drifts)} for people ({report.company_code}, {report.paying_account_id})"]
+        lines = [(f"**{len(report.drifts)} drifts**, {len(report.drifts) - len(open_drifts)} healed, "
+                  f"{len(open_drifts)} for people ({report.company_code}, {report.paying_account_id})")]
         lines += [f"{kind}: {found} found, {healed} healed" for kind, (found, healed) in sorted(counts.items())]
         workflow.set_current_details("\n\n".join(lines))
 

@@ -17,11 +17,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.bank_inbox import BankInboxActivities as A
     from activities.lifecycle_delivery import LifecycleDeliveries as D
     from activities.statement_posting import AGAIN
     from canonical.inbox import DeliveryRequest, MarkApplied, StatementOutcome, StatementPostRequest, StatementReport
-    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard
@@ -68,16 +68,19 @@ class StatementPost:
             try:  # the inbox keeps treasury's list; it may have been stopped meanwhile
                 await workflow.get_external_workflow_handle(req.inbox_workflow_id).signal(REPORT_SIGNAL, report)
             except Exception as err:  # noqa: BLE001 - the case stays on this workflow and the message
-                workflow.logger.warning("inbox %s not told about %s: %s", req.inbox_workflow_id, req.bank_message_id, err)
+                workflow.logger.warning("inbox %s not told about %s: %s", req.inbox_workflow_id, req.bank_message_id,
+                                        err)
             self._show()
         return report
 
     async def _post(self, req: StatementPostRequest) -> StatementOutcome | None:
         report, outcome = self._report, None
+        assert report is not None  # set by run()
         for look in range(1, req.looks + 1):
             try:
                 outcome = await self._call(A.post_statement_to_erp, req.bank_message_id,
-                                           summary="post the statement to the ERP once (or ask the ERP what became of it)",
+                                           summary="post the statement to the ERP once "
+                                                   "(or ask the ERP what became of it)",
                                            via=opts.ERP_STATEMENT)
             except ActivityError as err:  # a business refusal: outages are retried inside _call
                 report.problems.append(f"statement not posted to the ERP: {err.cause or err}")
@@ -89,13 +92,16 @@ class StatementPost:
             workflow.set_current_details(f"look {look} of {req.looks}: the ERP shows no trace yet of {outcome.unknown}")
             if look < req.looks:
                 # The ERP may still be working on the lost post: looking again too soon would miss it.
-                await workflow.sleep(timedelta(seconds=req.settle_seconds), summary="let the ERP finish an unanswered post")
+                await workflow.sleep(timedelta(seconds=req.settle_seconds),
+                                     summary="let the ERP finish an unanswered post")
+        assert outcome is not None  # looks >= 1
         minutes = round(req.settle_seconds * (req.looks - 1) / 60, 1)
         report.problems += outcome.problems + [
             f"statement {key} was sent to the ERP without a recorded answer, and after {req.looks} looks "
             f"over {minutes} min "
             "the ERP shows no trace of it (no payment of its cleared, no return reopened); finsync will not post it "
-            "again: check the ERP's bank statement log and post it by hand if it is not there" for key in outcome.unknown]
+            "again: check the ERP's bank statement log and post it by hand if it is not there"
+            for key in outcome.unknown]
         return outcome
 
     def _show(self) -> None:

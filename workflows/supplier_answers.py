@@ -21,18 +21,19 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.supplier_responses import SupplierResponseActivities
     from canonical.einvoice import EInvoiceReceipt
     from canonical.invoice_response import BUYER_PARTIES, REFUSAL_REASONS, InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
-    import workflows.activity_options as opts
+    from workflows.lifecycle_parts import LifecycleParts
 
 C = ResponseCode
 
 _CODE_FOR = {S.ON_HOLD: C.UQ, S.POSTED: C.AP, S.CLEARED: C.PD, S.CANCELLED: C.RE}
 
 
-class SupplierAnswers:
+class SupplierAnswers(LifecycleParts):
     def _init_answers(self) -> None:
         self._answer_receipt: EInvoiceReceipt | None = None
         self._wanted: list[tuple[ResponseCode, list[tuple[str, str]], str]] = []  # every status change to tell
@@ -55,7 +56,7 @@ class SupplierAnswers:
         if code is C.RE:
             if self._conflicts:
                 reasons = [REFUSAL_REASONS["duplicate"]]
-            reasons = reasons + [("OTH", (note or "cancelled by the buyer")[:500])]
+            reasons = [*reasons, ("OTH", (note or "cancelled by the buyer")[:500])]
         self._wanted.append((code, reasons, note))
         self._flush_answers()
 
@@ -102,8 +103,10 @@ class SupplierAnswers:
 
     def _enqueue(self, code: ResponseCode, reasons: list[tuple[str, str]], note: str) -> None:
         receipt, inv = self._answer_receipt, self._state.invoice
+        assert receipt is not None  # answers start with the receipt
         buyer_endpoint, buyer_name = BUYER_PARTIES.get(inv.company_code, BUYER_PARTIES["1710"])
-        supplier_name = (self._validated.supplier_name if self._validated is not None else None) or receipt.supplier_endpoint
+        supplier_name = ((self._validated.supplier_name if self._validated is not None else None)
+                         or receipt.supplier_endpoint)
         self._answer_codes.append(code)
         self._answer_queue.append(InvoiceResponse(
             invoice_key=inv.key, document_id=receipt.document_id, supplier_endpoint=receipt.supplier_endpoint,

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from canonical.commands import ConfirmBankDetails, ResolveException
     from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
-    import workflows.activity_options as opts
+    from workflows.lifecycle_parts import LifecycleParts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
 BANK_CASE = "BankDetailsChanged"
@@ -41,7 +42,7 @@ _MAX_SEEN = 500  # sha256s remembered for de-duplication
 _MAX_CONFLICTS = 20  # document conflicts kept in words; the case says there were more
 
 
-class SupplierControls:
+class SupplierControls(LifecycleParts):
     def _init_controls(self) -> None:
         self._seen_documents: list[str] = []
         self._conflicts: list[str] = []  # unresolved document conflicts, in words
@@ -92,6 +93,7 @@ class SupplierControls:
         if resume is None:
             reason = "; ".join(self._conflicts)
             self._open_case(CONFLICT_CASE, f"{reason}: not paid until AP says which document is right", hold=True)
+            assert self._cases.open is not None
             self._conflict_case_id = self._cases.open.case_id
         handled = resume.conflicts_held if resume else len(self._conflicts)
         with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.DOCUMENT_CONFLICT, conflicts_held=handled)):
@@ -104,28 +106,35 @@ class SupplierControls:
         around it do not continue as new (nested steps): resuming would block or lift again."""
         doc = self._state.erp_document
         if not resumed:
-            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}" for c in self._bank_changes)
+            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}"
+                                for c in self._bank_changes)
             if doc is not None:
-                await self._step(lambda: self._payment_block(BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
+                await self._step(lambda: self._payment_block(
+                    BANK_BLOCK, f"block ERP document {doc.invoice_document} until the new bank details are confirmed"))
             self._open_case(BANK_CASE, f"supplier {self._state.invoice.supplier_id} bank details changed ({changes}); "
                                        "payment held until confirmed", hold=True)
+            assert self._cases.open is not None
             self._bank_case_id = self._cases.open.case_id
         with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.BANK_DETAILS)):
             await self._wait_for_person(lambda: self._bank_confirmation is not None)
         confirmation, handled = self._bank_confirmation, len(self._bank_changes)
+        assert confirmation is not None  # `resolve` is refused on this case: only a confirmation ends it
         self._cases.close(confirmation.confirmed_by, f"bank details confirmed: {confirmation.note}")
         self._bank_case_id = None
         self._state.case_changed()
         if doc is not None:
-            await self._step(lambda: self._payment_block("", f"lift the payment block on ERP document {doc.invoice_document}"))
+            await self._step(lambda: self._payment_block(
+                "", f"lift the payment block on ERP document {doc.invoice_document}"))
         # The new account is what the ERP holds now: validate again so that one is paid.
         self._validated = await self._step(self._validate)
         del self._bank_changes[:handled]
         self._bank_confirmation = None
-        self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; pays to {self._validated.bank_account.masked()}")
+        self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; "
+                           f"pays to {self._validated.bank_account.masked()}")
 
     async def _payment_block(self, reason: str, summary: str) -> None:
-        await self._call(ErpActivities.set_payment_block, PaymentBlock(erp_document=self._state.erp_document, reason=reason),
+        await self._call(ErpActivities.set_payment_block,
+                         PaymentBlock(erp_document=self._state.erp_document, reason=reason),
                          summary=summary, via=opts.ERP)
 
     # -- messages ------------------------------------------------------------------------
@@ -187,6 +196,7 @@ class SupplierControls:
     @workflow.update
     def confirm_bank_details(self, request: ConfirmBankDetails) -> str:
         self._bank_confirmation = request
+        assert self._bank_case_id is not None  # checked by the validator
         return self._bank_case_id
 
     @confirm_bank_details.validator

@@ -14,13 +14,13 @@ a supplier with thousands of open invoices cannot push this workflow over Tempor
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_options as opts
     from activities.lifecycle_delivery import LifecycleDeliveries as D
     from activities.vendor_sync import VendorSyncActivities as A
     from activities.vendor_sync import VendorSyncInput
     from canonical.exceptions import ExceptionOwner
     from canonical.inbox import DeliveryRequest
     from canonical.vendors import BankChangeNotice, VendorSyncRequest, VendorSyncResult
-    import workflows.activity_options as opts
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
@@ -47,7 +47,8 @@ class VendorMasterSync:
             notice = BankChangeNotice(batch_key=f"vendor-sync:{info.workflow_id}/{info.run_id}",
                                       changes=result.bank_changes)
             queued = await call(A.queue_bank_change_signals, notice,
-                                summary=f"queue {len(result.bank_changes)} bank changes for the suppliers' running lifecycles",
+                                summary=f"queue {len(result.bank_changes)} bank changes "
+                                        "for the suppliers' running lifecycles",
                                 via=opts.LIFECYCLE_CALLS, outages=self._outages)
             if queued:
                 told = await call(D.deliver_to_lifecycles, DeliveryRequest(batch_keys=[notice.batch_key]),
@@ -64,9 +65,9 @@ class VendorMasterSync:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_set(ExceptionOwner.MASTER_DATA.value),
                                                sa.EXCEPTION_TYPE.value_set(CASE_TYPE)])
         read = f"delta since {result.delta_token_used}" if result.delta_token_used else "full read"
-        lines = [f"**{result.suppliers_read} suppliers read** ({read}), {result.suppliers_changed} changed, "
-                 f"{result.bank_accounts_read} bank accounts, {len(result.issues)} issues, "
-                 f"{len(result.bank_changes)} bank changes, {result.signals_sent} signals to lifecycles"]
+        lines = [(f"**{result.suppliers_read} suppliers read** ({read}), {result.suppliers_changed} changed, "
+                  f"{result.bank_accounts_read} bank accounts, {len(result.issues)} issues, "
+                  f"{len(result.bank_changes)} bank changes, {result.signals_sent} signals to lifecycles")]
         lines += [f"{i.kind}: {i.detail}" for i in result.issues[:20]]
         lines += [f"bank change {c.supplier_id}/{c.bank_account_id}: {c.old_masked} → {c.new_masked}"
                   for c in result.bank_changes[:20]]

@@ -23,7 +23,7 @@ def read_camt_all(body: str | bytes) -> list[BankStatement]:
     """Every account report in a camt.052/053/054, in document order. The mock writes one
     per document; real banks may batch several accounts into one."""
     message, name = parse(body, "camt.05")
-    localname = message.el.tag.rsplit("}", 1)[-1]
+    localname = str(message.el.tag).rsplit("}", 1)[-1]
     if localname not in _LAYOUT:
         raise UnreadableBankMessage(f"{name}: {localname} is not a statement, report or notification")
     kind, report_tag = _LAYOUT[localname]
@@ -92,8 +92,8 @@ def _entries(ntry: Node, account_currency: str) -> list[StatementEntry]:
     if direction not in ("DBIT", "CRDT"):
         raise UnreadableBankMessage(f"entry {ntry.text('AcctSvcrRef')} has CdtDbtInd {direction!r}")
     details = ntry.findall("NtryDtls/TxDtls")
-    itemised = [d.amount("Amt") for d in details]
-    split = len(details) > 1 and all(itemised) and sum(a[0] for a in itemised) == amount[0]
+    itemised = [a for d in details if (a := d.amount("Amt")) is not None]
+    split = len(details) > 1 and len(itemised) == len(details) and sum(a[0] for a in itemised) == amount[0]
     common = {
         "entry_reference": ntry.text("AcctSvcrRef") or ntry.text("NtryRef"),
         "direction": direction,
@@ -113,7 +113,7 @@ def _entries(ntry: Node, account_currency: str) -> list[StatementEntry]:
         StatementEntry(amount=a[0], currency=a[1] or amount[1] or account_currency,
                        **{**common, "entry_reference": d.text("Refs/AcctSvcrRef") or common["entry_reference"]},
                        **_references(d, subfamily))
-        for d, a in zip(details, itemised)
+        for d, a in zip(details, itemised, strict=True)
     ]
 
 

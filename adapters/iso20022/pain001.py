@@ -119,7 +119,7 @@ def build_pain001(file: PaymentFile) -> bytes:
     _account(batch, "DbtrAcct", file.debtor.iban, file.debtor.currency)
     _agent(batch, "DbtrAgt", file.debtor.bic)
 
-    for p, amount in zip(file.payments, amounts):
+    for p, amount in zip(file.payments, amounts, strict=True):
         tx = _el(batch, "CdtTrfTxInf")
         ids = _el(tx, "PmtId")
         _el(ids, "InstrId", p.end_to_end_id)
@@ -180,18 +180,25 @@ def _count_checks(doc: etree._Element) -> list[str]:
         if declared is not None and int(declared) != len(txs):
             findings.append(f"{where} NbOfTxs {declared} but {len(txs)} transactions (AM18)")
         ctrl = scope.findtext("p:CtrlSum", namespaces=ns)
-        total = sum((Decimal(t.findtext("p:Amt/p:InstdAmt", namespaces=ns)) for t in txs), Decimal(0))
+        total = sum((instructed(t) for t in txs), Decimal(0))
         if ctrl is not None and Decimal(ctrl) != total:
             findings.append(f"{where} CtrlSum {ctrl} but the amounts add up to {format_amount(total)} (AM10)")
 
+    def instructed(tx: etree._Element) -> Decimal:
+        amount = tx.findtext("p:Amt/p:InstdAmt", namespaces=ns)
+        assert amount is not None  # the XSD, checked first, requires it
+        return Decimal(amount)
+
     initiation = doc.find("p:CstmrCdtTrfInitn", ns)
+    header = initiation.find("p:GrpHdr", ns) if initiation is not None else None
+    assert initiation is not None and header is not None  # the XSD, checked first, requires both
     all_txs: list[etree._Element] = []
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     for batch in initiation.findall("p:PmtInf", ns):
         txs = batch.findall("p:CdtTrfTxInf", ns)
         check(f"PmtInf {batch.findtext('p:PmtInfId', namespaces=ns)}", batch, txs)
         all_txs += txs
-    check("GrpHdr", initiation.find("p:GrpHdr", ns), all_txs)
+    check("GrpHdr", header, all_txs)
     for tx in all_txs:
         e2e = tx.findtext("p:PmtId/p:EndToEndId", namespaces=ns)
         if e2e in seen:  # the bank would pay the first and reject the second (AM05)

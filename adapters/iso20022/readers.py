@@ -6,6 +6,9 @@ WITH the original MsgId/PmtInfId, never the EndToEndId alone (the bank pays the 
 EndToEndId again when it comes in a new file).
 """
 
+from collections.abc import Sequence
+from typing import Literal, overload
+
 from adapters.iso20022.camt import read_camt, read_camt_all, statement_balances
 from adapters.iso20022.xml import Node, UnreadableBankMessage, parse, readable
 from canonical.bank import (
@@ -135,7 +138,18 @@ def read_pacs004(body: str | bytes) -> PaymentReturn:
     return returns[0]
 
 
-def read_message_all(kind: MessageKind, body: str | bytes) -> list[BankDocument]:
+@overload
+def read_message_all(kind: Literal[MessageKind.STATUS_REPORT], body: str | bytes) -> list[PaymentStatusReport]: ...
+@overload
+def read_message_all(kind: Literal[MessageKind.RETURN], body: str | bytes) -> list[PaymentReturn]: ...
+@overload
+def read_message_all(kind: Literal[MessageKind.STATEMENT, MessageKind.INTRADAY_REPORT, MessageKind.NOTIFICATION],
+                     body: str | bytes) -> list[BankStatement]: ...
+@overload
+def read_message_all(kind: MessageKind, body: str | bytes) -> list[BankDocument]: ...
+
+
+def read_message_all(kind: MessageKind, body: str | bytes) -> Sequence[BankDocument]:
     """Every canonical document in a bank message: the inbox's reader, because one pacs.004
     can return several payments and one camt several accounts."""
     if kind is MessageKind.STATUS_REPORT:

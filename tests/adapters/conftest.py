@@ -10,7 +10,8 @@ from tests.servers import running
 
 @pytest.fixture(scope="module")
 def sap_url(tmp_path_factory):
-    with running(lambda port, log: mock_sap(port, clock="2026-10-01T09:00", log=log), tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
+    with running(lambda port, log: mock_sap(port, clock="2026-10-01T09:00", log=log),
+                 tmp_path_factory.mktemp("sap") / "mock-sap.log") as url:
         yield url
 
 

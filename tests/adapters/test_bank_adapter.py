@@ -21,15 +21,16 @@ from adapters.iso20022.readers import (
 )
 from canonical.bank import BankMessage, BankStatement, MessageKind
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
-from tests.servers import running
 from tests.adapters.fixtures.capture import CLOCK, EXTERNAL, FOUR, payment, payment_file
+from tests.servers import running
 
 FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
 
 
 @pytest.fixture(scope="module")
 def bank_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running(lambda port, log: mock_bank(port, clock=CLOCK, log=log), tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
+    with running(lambda port, log: mock_bank(port, clock=CLOCK, log=log),
+                 tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
         yield url
 
 

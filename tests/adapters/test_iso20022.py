@@ -221,9 +221,9 @@ def test_malformed_messages_are_unreadable_not_crashes(body):
 
 
 def test_wrong_type_missing_ids_and_unknown_currency_are_unreadable():
-    with pytest.raises(UnreadableBankMessage, match="announced as camt.053"):
+    with pytest.raises(UnreadableBankMessage, match=r"announced as camt\.053"):
         read_message(MessageKind.STATEMENT, fixture("camt054_debits.xml"))
-    with pytest.raises(UnreadableBankMessage, match="pain.002"):
+    with pytest.raises(UnreadableBankMessage, match=r"pain\.002"):
         read_message(MessageKind.STATUS_REPORT, fixture("camt053_balanced.xml"))
     with pytest.raises(UnreadableBankMessage, match="MsgId"):
         read_pain002(fixture("pain002_part.xml").replace("<MsgId>MB-P002-000001</MsgId>", ""))

@@ -58,7 +58,8 @@ def make_invoice(ref: str, *, gross="1190.00", tax="190.00", lines=None, **extra
 
 
 async def fault(control: httpx.AsyncClient, **rule) -> None:
-    response = await control.post("/_mock/faults", json={"match": "A_SupplierInvoice$", "method": "POST", "count": 1, **rule})
+    response = await control.post("/_mock/faults",
+                                  json={"match": "A_SupplierInvoice$", "method": "POST", "count": 1, **rule})
     assert response.status_code == 201, response.text
 
 

@@ -149,7 +149,8 @@ async def test_statement_clears_then_return_reopens(sap, payments):
     # What recovery after a lost answer reads: SAP's own open-item and journal-entry APIs.
     [state] = (await SapClearing(sap).supplier_items([doc.accounting_document]))[doc.accounting_document]
     assert state.cleared and not state.reopened and state.clearing_document == cleared.clearing_document
-    assert await SapClearing(sap).document_reference(state.clearing_document, "1710", state.clearing_fiscal_year) == "00001"
+    reference = await SapClearing(sap).document_reference(state.clearing_document, "1710", state.clearing_fiscal_year)
+    assert reference == "00001"
     with pytest.raises(SapBusinessError) as caught:
         await payments.claim_for_payment_run(doc, "F110D", RUN_DATE)  # paying it again would pay twice
     assert caught.value.code == "FINSYNC/CLEARED"

@@ -1,0 +1,88 @@
+"""What the parts of InvoiceToPayment (approvals.py, supplier_controls.py, supplier_answers.py,
+payment_phase.py, payment_messages.py, bank_confirmation.py, operator_inputs.py,
+continuation.py) use of the whole: the state InvoiceToPayment.__init__ and the parts' _init_*
+set up, and the methods one part calls on another.
+
+For the type checker only. At run time LifecycleParts is an empty base class: it adds no
+attribute, method, handler or command, so the workflow and its histories are unchanged.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Awaitable, Callable
+    from contextlib import AbstractContextManager
+    from datetime import timedelta
+    from typing import Any, TypeVar
+
+    from temporalio.common import RawValue
+
+    from canonical.commands import CancelInvoice, LifecyclePolicy, ReportBankRejection, ResolveException
+    from canonical.einvoice import EInvoiceReceipt
+    from canonical.exceptions import ExceptionOwner
+    from canonical.lifecycle_snapshot import Stage, WaitPoint
+    from canonical.payment import BankStatusReport
+    from canonical.validation import ValidatedInvoice
+    from workflows.counterpart_calls import Counterpart
+    from workflows.exception_cases import CaseBook
+    from workflows.lifecycle_state import LifecycleState
+    from workflows.payment_leg import PaymentLeg
+
+    T = TypeVar("T")
+    M = TypeVar("M")
+
+
+class LifecycleParts:
+    if TYPE_CHECKING:
+        # -- state (InvoiceToPayment.__init__ and the parts' _init_*) -----------------------
+        _policy: LifecyclePolicy
+        _state: LifecycleState
+        _cases: CaseBook
+        _resolution: ResolveException | None
+        _cancel: CancelInvoice | None
+        _validated: ValidatedInvoice | None  # set once validation passed
+        _pay: PaymentLeg
+        _bank_checks: list[asyncio.Task]  # bank_confirmation
+        _conflicts: list[str]  # supplier_controls
+
+        # -- steps, cases and waits (invoice_lifecycle) -------------------------------------
+        async def _call(self, activity: Callable, *args: Any, summary: str, via: Counterpart) -> Any: ...
+        async def _step(self, action: Callable[[], Awaitable[T]], stage: Stage | None = None,
+                        held: bool = False) -> T: ...
+        async def _validate(self) -> ValidatedInvoice: ...
+        async def _register_outflow(self) -> None: ...
+        def _open_case(self, error_type: str | None, reason: str, hold: bool,
+                       owner: ExceptionOwner | None = None) -> None: ...
+        async def _wait_for_person(self, done: Callable[[], bool]) -> None: ...
+        async def _wait(self, condition: Callable[[], bool], timeout: timedelta, what: str) -> bool: ...
+
+        # -- continuation -------------------------------------------------------------------
+        def _continuable(self, at: WaitPoint) -> AbstractContextManager[None]: ...
+
+        # -- payment_phase ------------------------------------------------------------------
+        async def _wait_or_case(self, condition: Callable[[], bool], timeout: timedelta, case_type: str,
+                                reason: str) -> None: ...
+
+        # -- supplier_controls --------------------------------------------------------------
+        def _controls_pending(self) -> bool: ...
+        def _controls_refusal(self) -> str | None: ...
+        async def _apply_controls(self) -> None: ...
+        async def _resume_controls(self, resume: WaitPoint) -> None: ...
+
+        # -- supplier_answers ---------------------------------------------------------------
+        def _receipt_for_answers(self, receipt: EInvoiceReceipt) -> None: ...
+
+        # -- payment_messages ---------------------------------------------------------------
+        def _apply_bank_report(self, report: BankStatusReport) -> None: ...
+
+        # -- bank_confirmation --------------------------------------------------------------
+        def _take_rejection_report(self, report: ReportBankRejection) -> str: ...
+        def _report_refusal(self, end_to_end_id: str) -> str | None: ...
+        async def _bank_confirms_failure(self) -> bool: ...
+        def _raise_paid_twice(self) -> None: ...
+        def _paid_twice_open(self) -> bool: ...
+
+        # -- operator_inputs ----------------------------------------------------------------
+        def _decode(self, name: str, payload: RawValue, model: type[M]) -> M | None: ...
+        def _input_rejected(self, name: str, why: str) -> None: ...
