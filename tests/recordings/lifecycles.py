@@ -166,31 +166,30 @@ async def record_continued_as_new(client: Client, tmp: Path) -> Histories:
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(load_codec(settings)),
         search_attributes=sa.ALL, dev_server_extra_args=suggest, dev_server_log_level="error",
-    ) as env:
-        async with session(env.client, tmp, "continued", sap_timeout=1.0) as s:
-            handles = []
-            for ref, waits_in, overrides in (("REPLAY-CAN-1", "SCHEDULED", {}),
-                                             ("REPLAY-CAN-2", "ON_HOLD", {"bank_account_id": "0009"})):
-                handle = await s.start(ref, **overrides)
-                await wait_for_status(handle, waits_in)
+    ) as env, session(env.client, tmp, "continued", sap_timeout=1.0) as s:
+        handles = []
+        for ref, waits_in, overrides in (("REPLAY-CAN-1", "SCHEDULED", {}),
+                                         ("REPLAY-CAN-2", "ON_HOLD", {"bank_account_id": "0009"})):
+            handle = await s.start(ref, **overrides)
+            await wait_for_status(handle, waits_in)
 
-                async def continued(handle=handle):
-                    for _ in range(5):
-                        await handle.signal(InvoiceToPayment.statement_posted)
-                    assert (await handle.describe()).run_id != handle.result_run_id
+            async def continued(handle=handle):
+                for _ in range(5):
+                    await handle.signal(InvoiceToPayment.statement_posted)
+                assert (await handle.describe()).run_id != handle.result_run_id
 
-                await assert_eventually(continued, timeout=60)
-                handles.append(handle)
-            scheduled, resumed = handles
-            await resumed.execute_update(InvoiceToPayment.resolve, ResolveException(
-                resolved_by="md.anna", resolution="account 0001", bank_account_id="0001"))
-            await wait_for_status(resumed, "SCHEDULED")
-            await resumed.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
-                payment_run_id="A11222", run_key="ACME-REPLAY-2", execution_date=business_today()))
-            await wait_for_status(resumed, "IN_PAYMENT_RUN")
-            first_run = env.client.get_workflow_handle(scheduled.id, run_id=scheduled.result_run_id)
-            histories = {"lifecycle-continued-as-new": await first_run.fetch_history(),
-                         "lifecycle-resumed-after-continue": await resumed.fetch_history()}  # no run id: the latest
-            for handle in handles:
-                await handle.terminate("recorded")
+            await assert_eventually(continued, timeout=60)
+            handles.append(handle)
+        scheduled, resumed = handles
+        await resumed.execute_update(InvoiceToPayment.resolve, ResolveException(
+            resolved_by="md.anna", resolution="account 0001", bank_account_id="0001"))
+        await wait_for_status(resumed, "SCHEDULED")
+        await resumed.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
+            payment_run_id="A11222", run_key="ACME-REPLAY-2", execution_date=business_today()))
+        await wait_for_status(resumed, "IN_PAYMENT_RUN")
+        first_run = env.client.get_workflow_handle(scheduled.id, run_id=scheduled.result_run_id)
+        histories = {"lifecycle-continued-as-new": await first_run.fetch_history(),
+                     "lifecycle-resumed-after-continue": await resumed.fetch_history()}  # no run id: the latest
+        for handle in handles:
+            await handle.terminate("recorded")
     return histories
