@@ -109,7 +109,8 @@ class BankConfirmation(LifecycleParts):
         decided = lambda: attempt.outcome == "settled" or e2e in self._pay.confirmed  # noqa: E731
         while not decided():
             if attempt.message_id is None:  # never reached the bank: nothing can be booked
-                self._pay.confirm_failure(BankEvidence(evidence=Evidence.REJECTED, detail="never sent to the bank"))
+                self._pay.confirm_failure(BankEvidence(evidence=Evidence.REJECTED, detail="never sent to the bank"),
+                                          attempt)
                 break
             evidence = await self._call(
                 BankEvidenceActivities.bank_evidence_for_payment,
@@ -143,7 +144,7 @@ class BankConfirmation(LifecycleParts):
             status = BankStatus.REJECTED if evidence.evidence == Evidence.REJECTED else BankStatus.RETURNED
             self._apply_bank_report(BankStatusReport(status=status, **report))
             if attempt.outcome in FAILED:
-                self._pay.confirm_failure(evidence)
+                self._pay.confirm_failure(evidence, attempt)
         elif evidence.evidence == Evidence.NOT_BOOKED and attempt is self._pay.current:
             attempt.reason_code = attempt.reason_code or reason_code
             self._pay.not_booked(evidence)

@@ -134,12 +134,16 @@ class PaymentLeg:
         self.late_answers.append(note)
         return note
 
-    def confirm_failure(self, evidence: BankEvidence) -> None:
-        """The bank's own messages confirm the current attempt will not be paid."""
-        current = self.live
-        self.confirmed.add(current.end_to_end_id)
-        current.bank_evidence = evidence.detail
-        if self.instruction is not None and current.reason_code in ACCOUNT_REASONS:
+    def confirm_failure(self, evidence: BankEvidence, attempt: PaymentAttempt | None = None) -> None:
+        """The bank's own messages confirm that `attempt` (the current one if not named) will not
+        be paid. A background bank check can answer after its attempt was confirmed by another
+        way and superseded: the evidence then stays with that attempt, never the new one."""
+        attempt = attempt or self.live
+        attempt.bank_evidence = evidence.detail
+        if attempt.end_to_end_id in self.confirmed:
+            return
+        self.confirmed.add(attempt.end_to_end_id)
+        if attempt is self.current and self.instruction is not None and attempt.reason_code in ACCOUNT_REASONS:
             self.rejected_accounts.append(account_digest(self.instruction.creditor_iban))
 
     def not_booked(self, evidence: BankEvidence) -> None:
