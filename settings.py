@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     codec_key: SecretStr | None = None
     codec_key_file: Path | None = None
     codec_key_id: str = "finsync-1"
+    # Keys that only decrypt (retired ones, and the next one while a rotation rolls out).
+    codec_read_keys_file: Path | None = None
 
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
     # E-invoice intake's own register of documents already passed on (byte-identical pushes).

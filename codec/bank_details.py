@@ -125,13 +125,12 @@ def _parse_key(text: str, source: str) -> bytes:
     return key
 
 
-def _read_key_file(path: Path) -> str:
+def _read_key_file(path: Path, variable: str = "FINSYNC_CODEC_KEY_FILE") -> str:
     """The key file's text, or a CodecKeyError saying what is wrong with the file (never its
     content): a worker that can not read its key must say so, not die on a bare OSError."""
-    source = f"FINSYNC_CODEC_KEY_FILE ({path})"
+    source = f"{variable} ({path})"
     if path == Path(""):  # FINSYNC_CODEC_KEY_FILE= (set but empty) arrives as Path(".")
-        raise CodecKeyError("FINSYNC_CODEC_KEY_FILE is set but names no file: set it to the key file's path, "
-                            "or unset it and set FINSYNC_CODEC_KEY")
+        raise CodecKeyError(f"{variable} is set but names no file: set it to the file's path, or unset it")
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -145,7 +144,7 @@ def _read_key_file(path: Path) -> str:
         raise CodecKeyError(f"{source} is not text: it must hold the base64 of the key, not the raw bytes") from None
     except OSError as err:
         raise CodecKeyError(f"{source} can not be read: {err.strerror or err}") from None
-    if not text.strip():
+    if not text.strip() and variable == "FINSYNC_CODEC_KEY_FILE":
         raise CodecKeyError(f"{source} is empty: it must hold the base64 of 32 random bytes")
     return text
 
@@ -165,7 +164,31 @@ def load_codec(settings: "Settings") -> BankDetailsCodec:
             "or FINSYNC_CODEC_KEY_FILE to a file holding it (e.g. `openssl rand -base64 32`). "
             "Bank details in workflow history are encrypted with it."
         )
-    return BankDetailsCodec({settings.codec_key_id: key}, settings.codec_key_id)
+    keys = read_only_keys(settings.codec_read_keys_file) if settings.codec_read_keys_file is not None else {}
+    if keys.get(settings.codec_key_id, key) != key:
+        raise CodecKeyError(f"key id {settings.codec_key_id!r} is both the active key and, with other key material, "
+                            "in FINSYNC_CODEC_READ_KEYS_FILE: a key id must name one key forever")
+    return BankDetailsCodec({**keys, settings.codec_key_id: key}, settings.codec_key_id)
+
+
+def read_only_keys(path: Path) -> dict[str, bytes]:
+    """Keys that decrypt but never encrypt (key rotation: docs/architecture.md invariant 9):
+    one `<key id> <base64 key>` per line, `#` comments. Holds the retired keys, whose histories
+    must stay readable, and, while a rotation rolls out, the next key before it becomes active."""
+    keys: dict[str, bytes] = {}
+    variable = "FINSYNC_CODEC_READ_KEYS_FILE"
+    for number, line in enumerate(_read_key_file(path, variable).splitlines(), start=1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        where = f"{variable} ({path}) line {number}"
+        if len(words) != 2:
+            raise CodecKeyError(f"{where}: expected '<key id> <base64 key>'")
+        key_id, text = words
+        if key_id in keys:
+            raise CodecKeyError(f"{where}: key id {key_id!r} appears twice")
+        keys[key_id] = _parse_key(text, where)
+    return keys
 
 
 def generate_key_file(path: Path) -> None:
