@@ -5,10 +5,10 @@ they are acted on, and bank statements posted to the ERP. Synchronous like the s
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.database import ensure_schema
 from adapters.sql import table
 from canonical.bank import BankMessage, MessageKind
 from canonical.payment import PaymentRecord
@@ -111,12 +111,7 @@ def _now() -> datetime:
 class PaymentRegisters:
     def __init__(self, engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=_TABLES)
-        # A store from before the ERP key was registered per payment gets the column added.
-        columns = {c["name"] for c in inspect(engine).get_columns("payment_register")}
-        if "accounting_document" not in columns:
-            with engine.begin() as connection:
-                connection.execute(text("ALTER TABLE payment_register ADD COLUMN accounting_document VARCHAR"))
+        ensure_schema(engine)
 
     # -- payment runs -------------------------------------------------------------------
     def register_payment_run(self, run_key: str, workflow_run_id: str) -> None:
