@@ -4,8 +4,9 @@
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from canonical.bank import PayingAccount
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     # Keys that only decrypt (retired ones, and the next one while a rotation rolls out).
     codec_read_keys_file: Path | None = None
 
+    # production: several worker replicas share one treasury store, so it must be a server
+    # database (PostgreSQL); development (the embedded stack, tests) may use the SQLite file.
+    environment: Literal["development", "production"] = "development"
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
     # E-invoice intake's own register of documents already passed on (byte-identical pushes).
     intake_db_url: str = "sqlite:///.finsync/intake.db"
@@ -101,6 +105,25 @@ class Settings(BaseSettings):
     # host:port of the worker's Prometheus /metrics (SDK runtime and finance metrics), e.g.
     # "127.0.0.1:9464". Only the worker process binds it, never the CLI.
     metrics_bind: str | None = None
+
+    @model_validator(mode="after")
+    def _shared_store_in_production(self) -> "Settings":
+        # Each replica would open its own SQLite file: its own payment runs, account locks and
+        # statement claims, so two replicas could pay the same run. Refuse before anything starts.
+        if self.environment == "production" and self.treasury_db_url.split(":", 1)[0].startswith("sqlite"):
+            raise ValueError(
+                f"FINSYNC_ENVIRONMENT=production refuses a SQLite treasury store ({self.treasury_db_url}): every "
+                "worker replica would keep its own payment runs, locks and statement claims. Set "
+                "FINSYNC_TREASURY_DB_URL to the shared PostgreSQL database (postgresql+psycopg://user@host/db)")
+        return self
+
+
+def settings_problem(error: Exception) -> str:
+    """A settings error in one line per problem, without echoing the input (it holds secrets)."""
+    errors = getattr(error, "errors", None)
+    if errors is None:
+        return str(error)
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in errors())
 
 
 @lru_cache

@@ -30,7 +30,7 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
-from settings import Settings, get_settings
+from settings import Settings, get_settings, settings_problem
 from telemetry import metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -127,7 +127,10 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except pydantic.ValidationError as e:  # e.g. production on SQLite: say why, no traceback
+        raise SystemExit(f"finsync worker not started: {settings_problem(e)}") from None
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
