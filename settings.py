@@ -23,6 +23,9 @@ DEFAULT_PAYING_ACCOUNTS = {
                           company_code="1710", currency="EUR"),
 }
 
+# A worker's roles (FINSYNC_WORKER_ROLES): each is the workflows of one task queue (worker.py).
+ROLES = ("lifecycles", "payments", "back-office")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINSYNC_", extra="ignore")
@@ -38,7 +41,15 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"))
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
+    # Task queues by kind of work, so one kind can not starve another (a payment run's
+    # thousands of activities never queue ahead of a lifecycle's next step): lifecycles; payment
+    # runs, the bank inbox and its statement posts; reconciliation and vendor sync.
     task_queue: str = "finsync"
+    payments_task_queue: str = "finsync-payments"
+    back_office_task_queue: str = "finsync-back-office"
+    # Which of those queues this worker process serves, comma-separated (lifecycles, payments,
+    # back-office) or "all": a deployment may run each kind on its own replicas.
+    worker_roles: str = "all"
     # Worker Deployment Versioning (docs/architecture.md, "Upgrades"): set both in production so
     # runs, the inbox, statement posts, reconciliation and vendor sync stay on the build that
     # started them (pinned) while lifecycles move to the current build (auto-upgrade, patched).
@@ -105,6 +116,23 @@ class Settings(BaseSettings):
     # host:port of the worker's Prometheus /metrics (SDK runtime and finance metrics), e.g.
     # "127.0.0.1:9464". Only the worker process binds it, never the CLI.
     metrics_bind: str | None = None
+
+    def roles(self) -> list[str]:
+        """The roles this worker serves, in ROLES order."""
+        named = {r.strip() for r in self.worker_roles.split(",") if r.strip()}
+        return list(ROLES) if named == {"all"} else [r for r in ROLES if r in named]
+
+    def queue_of(self, role: str) -> str:
+        return {"lifecycles": self.task_queue, "payments": self.payments_task_queue,
+                "back-office": self.back_office_task_queue}[role]
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> "Settings":
+        named = {r.strip() for r in self.worker_roles.split(",") if r.strip()}
+        if not named or (named != {"all"} and not named <= set(ROLES)):
+            raise ValueError(f"FINSYNC_WORKER_ROLES={self.worker_roles!r}: name one or more of "
+                             f"{', '.join(ROLES)}, comma-separated, or all")
+        return self
 
     @model_validator(mode="after")
     def _shared_store_in_production(self) -> "Settings":
