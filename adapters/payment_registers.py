@@ -111,8 +111,8 @@ class PaymentRegisters(StatementRegister):
         """The first workflow run to register a run key owns it; one atomic insert, so two
         workers registering at once can not both believe they own it."""
         with Session(self.engine) as session:
-            session.execute(insert_ignoring_duplicates(self.engine.dialect.name, PaymentRunRow, {
-                "run_key": run_key, "workflow_run_id": workflow_run_id, "registered_at": _now()}))
+            rowcount(session.execute(insert_ignoring_duplicates(self.engine.dialect.name, PaymentRunRow, {
+                "run_key": run_key, "workflow_run_id": workflow_run_id, "registered_at": _now()})))  # reads RETURNING
             session.commit()
             row = session.get(PaymentRunRow, run_key)
             assert row is not None, f"payment run {run_key} vanished"  # never deleted

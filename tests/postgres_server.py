@@ -75,7 +75,11 @@ def running_postgres() -> Iterator[PostgresServer]:
     home = Path(tempfile.mkdtemp(prefix="finsync-pg-"))
     as_user: dict = {}
     if os.getuid() == 0:
-        account = pwd.getpwnam(SYSTEM_USER)
+        try:
+            account = pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            raise PostgresMissing(f"running as root, and postgres refuses root: no '{SYSTEM_USER}' account to run "
+                                  "it as (the postgresql package creates one)") from None
         os.chown(home, account.pw_uid, account.pw_gid)
         as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     data, log = home / "data", home / "postgres.log"
