@@ -4,8 +4,9 @@
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from canonical.bank import PayingAccount
@@ -22,6 +23,9 @@ DEFAULT_PAYING_ACCOUNTS = {
                           company_code="1710", currency="EUR"),
 }
 
+# A worker's roles (FINSYNC_WORKER_ROLES): each is the workflows of one task queue (worker.py).
+ROLES = ("lifecycles", "payments", "back-office")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINSYNC_", extra="ignore")
@@ -37,7 +41,15 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"))
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
+    # Task queues by kind of work, so one kind can not starve another (a payment run's
+    # thousands of activities never queue ahead of a lifecycle's next step): lifecycles; payment
+    # runs, the bank inbox and its statement posts; reconciliation and vendor sync.
     task_queue: str = "finsync"
+    payments_task_queue: str = "finsync-payments"
+    back_office_task_queue: str = "finsync-back-office"
+    # Which of those queues this worker process serves, comma-separated (lifecycles, payments,
+    # back-office) or "all": a deployment may run each kind on its own replicas.
+    worker_roles: str = "all"
     # Worker Deployment Versioning (docs/architecture.md, "Upgrades"): set both in production so
     # runs, the inbox, statement posts, reconciliation and vendor sync stay on the build that
     # started them (pinned) while lifecycles move to the current build (auto-upgrade, patched).
@@ -62,6 +74,9 @@ class Settings(BaseSettings):
     # Keys that only decrypt (retired ones, and the next one while a rotation rolls out).
     codec_read_keys_file: Path | None = None
 
+    # production: several worker replicas share one treasury store, so it must be a server
+    # database (PostgreSQL); development (the embedded stack, tests) may use the SQLite file.
+    environment: Literal["development", "production"] = "development"
     treasury_db_url: str = "sqlite:///.finsync/treasury.db"
     # E-invoice intake's own register of documents already passed on (byte-identical pushes).
     intake_db_url: str = "sqlite:///.finsync/intake.db"
@@ -101,6 +116,42 @@ class Settings(BaseSettings):
     # host:port of the worker's Prometheus /metrics (SDK runtime and finance metrics), e.g.
     # "127.0.0.1:9464". Only the worker process binds it, never the CLI.
     metrics_bind: str | None = None
+
+    def roles(self) -> list[str]:
+        """The roles this worker serves, in ROLES order."""
+        named = {r.strip() for r in self.worker_roles.split(",") if r.strip()}
+        return list(ROLES) if named == {"all"} else [r for r in ROLES if r in named]
+
+    def queue_of(self, role: str) -> str:
+        return {"lifecycles": self.task_queue, "payments": self.payments_task_queue,
+                "back-office": self.back_office_task_queue}[role]
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> "Settings":
+        named = {r.strip() for r in self.worker_roles.split(",") if r.strip()}
+        if not named or (named != {"all"} and not named <= set(ROLES)):
+            raise ValueError(f"FINSYNC_WORKER_ROLES={self.worker_roles!r}: name one or more of "
+                             f"{', '.join(ROLES)}, comma-separated, or all")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_store_in_production(self) -> "Settings":
+        # Each replica would open its own SQLite file: its own payment runs, account locks and
+        # statement claims, so two replicas could pay the same run. Refuse before anything starts.
+        if self.environment == "production" and self.treasury_db_url.split(":", 1)[0].startswith("sqlite"):
+            raise ValueError(
+                f"FINSYNC_ENVIRONMENT=production refuses a SQLite treasury store ({self.treasury_db_url}): every "
+                "worker replica would keep its own payment runs, locks and statement claims. Set "
+                "FINSYNC_TREASURY_DB_URL to the shared PostgreSQL database (postgresql+psycopg://user@host/db)")
+        return self
+
+
+def settings_problem(error: Exception) -> str:
+    """A settings error in one line per problem, without echoing the input (it holds secrets)."""
+    errors = getattr(error, "errors", None)
+    if errors is None:
+        return str(error)
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in errors())
 
 
 @lru_cache

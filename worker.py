@@ -3,6 +3,7 @@ TEMPORAL_* variables as the CLI), injects adapters into activities, and shuts do
 so in-flight activities finish on deploy."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import timedelta
@@ -30,7 +31,7 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
-from settings import Settings, get_settings
+from settings import Settings, get_settings, settings_problem
 from telemetry import metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -40,6 +41,14 @@ from workflows.statement_post import StatementPost
 from workflows.vendor_master_sync import VendorMasterSync
 
 WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, StatementPost, Reconciliation, VendorMasterSync]
+# Each role is one task queue (settings.queue_of). A workflow's activities run on its own queue;
+# StatementPost is the inbox's child, so it inherits the payments queue; runs, the inbox and
+# vendor sync reach lifecycles by update or signal, which need no queue.
+ROLE_WORKFLOWS: dict[str, list] = {
+    "lifecycles": [InvoiceToPayment],
+    "payments": [PaymentRun, BankInbox, StatementPost],
+    "back-office": [Reconciliation, VendorMasterSync],
+}
 
 
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
@@ -114,6 +123,20 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
     return Worker(client, **options)
 
 
+def build_workers(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+                  einvoice: EInvoiceClient | None = None) -> list[Worker]:
+    """One Worker per task queue of the roles this process serves, sharing the adapters (one
+    connection pool per counterpart). Roles configured onto the same queue share one Worker:
+    workers polling one queue must all know every workflow type sent to it. Every activity is
+    registered on each queue: a workflow's activities run on its own."""
+    activities = activities_for(client, settings, sap, store, bank, einvoice)
+    queues: dict[str, list] = {}
+    for role in settings.roles():
+        queues.setdefault(settings.queue_of(role), []).extend(ROLE_WORKFLOWS[role])
+    return [build_worker(client, settings, sap, store, bank, einvoice, task_queue=queue, workflows=workflows,
+                         activities=activities) for queue, workflows in queues.items()]
+
+
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     """Versioned workers: every workflow is pinned to its build unless it says otherwise (the
     lifecycle auto-upgrades). Both settings or neither: half a version is a mistake."""
@@ -127,20 +150,26 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except pydantic.ValidationError as e:  # e.g. production on SQLite: say why, no traceback
+        raise SystemExit(f"finsync worker not started: {settings_problem(e)}") from None
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
-        worker = build_worker(client, settings, sap, store, bank, einvoice)
+        workers = build_workers(client, settings, sap, store, bank, einvoice)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        logging.info("finsync worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+        logging.info("finsync worker on %s, roles %s, task queues %s", settings.temporal_address,
+                     ", ".join(settings.roles()), ", ".join(w.task_queue for w in workers))
         if settings.metrics_bind:
             logging.info("metrics on http://%s/metrics", settings.metrics_bind)
-        async with worker:
+        async with contextlib.AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
             await stop.wait()
             logging.info("shutting down: letting running activities finish")
     tracing.shutdown()  # flush the spans still batched

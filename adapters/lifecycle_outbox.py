@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from adapters.sql import table
+from adapters.database import ensure_schema
 from canonical.inbox import LifecycleSignal
 
 DELIVERED, ENDED = "delivered", "ended"  # outcomes; anything else is the failure in words
@@ -39,7 +39,7 @@ class QueuedSignal(LifecycleSignal):
 class LifecycleOutbox:
     def __init__(self, engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=[table(OutboxRow)])
+        ensure_schema(engine)  # adapters/migrations
 
     def queue(self, batch_key: str, signals: list[LifecycleSignal]) -> int:
         """Idempotent per batch: the first write wins, so a retried activity that queues the

@@ -5,11 +5,14 @@ they are acted on, and bank statements posted to the ERP. Synchronous like the s
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import inspect, text
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from adapters.sql import table
+from adapters.database import ensure_schema
+from adapters.sql import insert_ignoring_duplicates, rowcount, table
+from adapters.statement_register import PENDING as PENDING  # re-exported: callers know it from here
+from adapters.statement_register import PostedStatementRow, StatementRegister
 from canonical.bank import BankMessage, MessageKind
 from canonical.payment import PaymentRecord
 
@@ -90,16 +93,6 @@ class FileRefusalRow(SQLModel, table=True):
     refused_at: datetime
 
 
-class PostedStatementRow(SQLModel, table=True):
-    __tablename__ = "posted_statement"
-    statement_key: str = Field(primary_key=True)
-    bank_message_id: str
-    erp_reference: str
-    posted_at: datetime
-
-
-PENDING = "pending"  # a statement claimed for posting whose ERP answer is not recorded (yet)
-
 _TABLES = [table(t) for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
                                  FileRefusalRow)]
 
@@ -108,27 +101,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class PaymentRegisters:
+class PaymentRegisters(StatementRegister):
     def __init__(self, engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=_TABLES)
-        # A store from before the ERP key was registered per payment gets the column added.
-        columns = {c["name"] for c in inspect(engine).get_columns("payment_register")}
-        if "accounting_document" not in columns:
-            with engine.begin() as connection:
-                connection.execute(text("ALTER TABLE payment_register ADD COLUMN accounting_document VARCHAR"))
+        ensure_schema(engine)
 
     # -- payment runs -------------------------------------------------------------------
     def register_payment_run(self, run_key: str, workflow_run_id: str) -> None:
+        """The first workflow run to register a run key owns it; one atomic insert, so two
+        workers registering at once can not both believe they own it."""
         with Session(self.engine) as session:
+            rowcount(session.execute(insert_ignoring_duplicates(self.engine.dialect.name, PaymentRunRow, {
+                "run_key": run_key, "workflow_run_id": workflow_run_id, "registered_at": _now()})))  # reads RETURNING
+            session.commit()
             row = session.get(PaymentRunRow, run_key)
-            if row is None:
-                session.add(PaymentRunRow(run_key=run_key, workflow_run_id=workflow_run_id, registered_at=_now()))
-                session.commit()
-            elif row.workflow_run_id != workflow_run_id:
+            assert row is not None, f"payment run {run_key} vanished"  # never deleted
+            if row.workflow_run_id != workflow_run_id:
                 same_day = run_key.rsplit("-", 1)[0] + "-"
                 taken = session.exec(select(PaymentRunRow.run_key)
-                                     .where(PaymentRunRow.run_key.startswith(same_day))).all()
+                                     .where(col(PaymentRunRow.run_key).startswith(same_day))).all()
                 raise _already_executed(run_key, row.workflow_run_id, list(taken))
 
     # -- one run per paying account at a time ---------------------------------------------
@@ -138,24 +129,27 @@ class PaymentRegisters:
             return row.holder_workflow_id if row else None
 
     def acquire_account(self, account_id: str, workflow_id: str, replacing: str | None = None) -> bool:
-        """Take the account for this run; `replacing` names a holder known to have ended."""
+        """Take the account for this run; `replacing` names a holder known to have ended.
+        Compare-and-set in the database, never read-then-write: two workers replacing the same
+        ended holder at once both read it, but only one UPDATE still matches it (PostgreSQL
+        re-checks the condition on the row another transaction just committed; SQLite has one
+        writer at a time), and of two INSERTs of a free account only one finds no row."""
+        holders = [workflow_id] if replacing is None else [workflow_id, replacing]
         with Session(self.engine) as session:
-            row = session.get(AccountLockRow, account_id)
-            if row is not None and row.holder_workflow_id not in (workflow_id, replacing):
-                return False
-            session.merge(AccountLockRow(account_id=account_id, holder_workflow_id=workflow_id, acquired_at=_now()))
-            try:
-                session.commit()
-            except IntegrityError:
-                return False
-            return True
+            taken = rowcount(session.execute(update(AccountLockRow).where(
+                col(AccountLockRow.account_id) == account_id, col(AccountLockRow.holder_workflow_id).in_(holders))
+                .values(holder_workflow_id=workflow_id, acquired_at=_now())))
+            if not taken:
+                taken = rowcount(session.execute(insert_ignoring_duplicates(self.engine.dialect.name, AccountLockRow, {
+                    "account_id": account_id, "holder_workflow_id": workflow_id, "acquired_at": _now()})))
+            session.commit()
+            return taken == 1
 
     def release_account(self, account_id: str, workflow_id: str) -> None:
-        with Session(self.engine) as session:
-            row = session.get(AccountLockRow, account_id)
-            if row is not None and row.holder_workflow_id == workflow_id:
-                session.delete(row)
-                session.commit()
+        with Session(self.engine) as session:  # only its holder's: a conditional delete
+            session.execute(delete(AccountLockRow).where(col(AccountLockRow.account_id) == account_id,
+                                                         col(AccountLockRow.holder_workflow_id) == workflow_id))
+            session.commit()
 
     # -- payments -----------------------------------------------------------------------
     def register_payments(self, records: list[PaymentRecord]) -> None:
@@ -268,46 +262,6 @@ class PaymentRegisters:
         with Session(self.engine) as session:
             rows = session.exec(select(BankMessageRow).where(col(BankMessageRow.problem).is_not(None)))
             return [(r.bank_message_id, r.problem or "") for r in rows]  # none is None: see the query
-
-    # -- statements posted to the ERP ---------------------------------------------------
-    def statement_posting(self, statement_key: str) -> tuple[str, str] | None:
-        """(bank message id, ERP reference) of the statement's entry, or None."""
-        with Session(self.engine) as session:
-            row = session.get(PostedStatementRow, statement_key)
-            return (row.bank_message_id, row.erp_reference) if row else None
-
-    def claim_statement_posting(self, statement_key: str, bank_message_id: str) -> tuple[str, str] | None:
-        """Write "pending" for the statement unless an entry exists; atomic, so two messages
-        carrying the same statement (the bank sent it twice) cannot both post it. None: this
-        message holds the claim now; else the entry that was there."""
-        with Session(self.engine) as session:
-            session.add(PostedStatementRow(statement_key=statement_key, bank_message_id=bank_message_id,
-                                           erp_reference=PENDING, posted_at=_now()))
-            try:
-                session.commit()
-                return None
-            except IntegrityError:
-                session.rollback()
-        return self.statement_posting(statement_key)
-
-    def release_statement_claim(self, statement_key: str, bank_message_id: str) -> None:
-        """Only when the ERP certainly received nothing (not reachable, or busy before processing)."""
-        with Session(self.engine) as session:
-            row = session.get(PostedStatementRow, statement_key)
-            if row is not None and row.bank_message_id == bank_message_id and row.erp_reference == PENDING:
-                session.delete(row)
-                session.commit()
-
-    def record_statement_posting(self, statement_key: str, bank_message_id: str, erp_reference: str) -> None:
-        """The ERP's answer to a claimed post: its IDoc number, what recovery found, or its refusal.
-        A "pending" entry found later means the outcome is unknown: the ERP is asked, never posted to again."""
-        with Session(self.engine) as session:
-            row = session.get(PostedStatementRow, statement_key) or PostedStatementRow(
-                statement_key=statement_key, bank_message_id=bank_message_id, erp_reference=erp_reference,
-                posted_at=_now())
-            row.erp_reference, row.posted_at = erp_reference, _now()
-            session.add(row)
-            session.commit()
 
 
 def _record(row: PaymentRow) -> PaymentRecord:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.sql.expression import Select
 
+from adapters.database import ensure_schema
 from adapters.sql import table
 from canonical.treasury import ExpectedOutflow
 
@@ -113,7 +114,7 @@ def _now() -> datetime:
 class PaymentRunStore:
     def __init__(self, engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=_TABLES)
+        ensure_schema(engine)  # adapters/migrations
 
     # -- selection --------------------------------------------------------------------------
     def record_selection(self, header: RunHeaderRow, outflows: list[ExpectedOutflow]) -> bool:

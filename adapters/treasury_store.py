@@ -1,7 +1,8 @@
 """finsync's own treasury store: one expected outflow per invoice, and the cash positions
 they add up to per company code, currency and value date.
 
-SQLite by default (settings.treasury_db_url); any SQLAlchemy URL works for production.
+SQLite by default (settings.treasury_db_url), PostgreSQL for replicas (adapters/database.py);
+its schema and every other store's on this database come from the migrations.
 Synchronous on purpose: activities call it through `asyncio.to_thread`, workflows never.
 """
 
@@ -9,14 +10,12 @@ import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
-from sqlalchemy import Index, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Index
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
-from adapters.sql import table
+from adapters.database import ensure_schema, treasury_engine
 from canonical.money import check_scale, format_amount
 from canonical.treasury import CashPosition, ExpectedOutflow, OutflowState
 
@@ -48,43 +47,10 @@ class OutflowRow(SQLModel, table=True):
         )
 
 
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    if parsed.database.startswith("file:"):  # URI form: leave it to the caller
-        return None
-    return Path(parsed.database)
-
-
-def _enable_wal(engine: Engine) -> None:
-    # WAL lets the CLI read positions while the worker writes. synchronous stays at the
-    # default FULL: this is a money ledger, not a cache.
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
-
 class TreasuryStore:
     def __init__(self, url: str):
-        connect_args: dict = {}
-        if make_url(url).get_backend_name() == "sqlite":
-            # Activities run in worker threads; each Session still uses one connection at a time.
-            connect_args["check_same_thread"] = False
-            if (path := _sqlite_file(url)) is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, connect_args=connect_args)
-        if connect_args:
-            _enable_wal(self.engine)
-        # Only our table: SQLModel's metadata is shared with any other model in the process.
-        SQLModel.metadata.create_all(self.engine, tables=[table(OutflowRow)])
-        # A store from before approvers were recorded gets the column added.
-        if "approvers" not in {c["name"] for c in inspect(self.engine).get_columns("treasury_outflow")}:
-            with self.engine.begin() as connection:
-                connection.execute(text("ALTER TABLE treasury_outflow ADD COLUMN approvers VARCHAR"))
+        self.engine = treasury_engine(url)
+        ensure_schema(self.engine)  # every table of the treasury database, at the newest revision
 
     @classmethod
     def from_settings(cls, s) -> "TreasuryStore":

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from adapters.sql import table
+from adapters.database import ensure_schema
 from canonical.vendors import BankDetailsChange, VendorBankAccount, VendorRecord
 
 SUPPLIER_DELTA = "sap-suppliers"
@@ -68,8 +68,7 @@ _ACCOUNT_FIELDS = ("country", "masked", "fingerprint", "has_iban", "iban_valid",
 class VendorStore:
     def __init__(self, engine: Engine):
         self.engine = engine
-        # Only our tables: SQLModel's metadata is shared with every other model in the process.
-        SQLModel.metadata.create_all(engine, tables=[table(t) for t in _TABLES])
+        ensure_schema(engine)  # adapters/migrations
 
     def delta_token(self) -> str | None:
         with Session(self.engine) as session:

@@ -76,7 +76,10 @@ class ChaosStack:
 
     def start_worker(self) -> None:
         s = self.settings()
-        env = {"TEMPORAL_ADDRESS": self.address, "FINSYNC_TASK_QUEUE": s.task_queue, "FINSYNC_SAP_URL": s.sap_url,
+        # Every kind of work on the bench's one queue: the run and the inbox are started there.
+        env = {"TEMPORAL_ADDRESS": self.address, "FINSYNC_TASK_QUEUE": s.task_queue,
+               "FINSYNC_PAYMENTS_TASK_QUEUE": s.task_queue, "FINSYNC_BACK_OFFICE_TASK_QUEUE": s.task_queue,
+               "FINSYNC_SAP_URL": s.sap_url,
                "FINSYNC_BANK_URL": s.bank_url, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url,
                "FINSYNC_CODEC_KEY": self.key,
                "FINSYNC_SAP_TIMEOUT_SECONDS": str(SAP_TIMEOUT), "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",

@@ -1,5 +1,5 @@
-"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|workflow-id|start-command`, from any
-directory of the checkout (the embedded stack's state is found by cli.state)."""
+"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|migrate|workflow-id|start-command`,
+from any directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     recover.add_argument("run_key", help="e.g. ACME-20261127-1 (the run's summary and its store rows name it)")
     recover.add_argument("--by", required=True, help="who recovers it (kept in the treasury store)")
     recover.add_argument("--reason", default="run ended without sending its files", help="why, in words")
+    sub.add_parser("migrate", help="bring the treasury database (FINSYNC_TREASURY_DB_URL) to the newest schema "
+                                   "revision; a worker does it too when it opens the store")
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
+    if args.command == "migrate":
+        os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
+        return commands.migrate()
     if args.command == "payment-run":
         if not _local_defaults():
             return commands.fail(f"error: {state.no_key_message()}", 1)

@@ -143,3 +143,25 @@ async def resolve(args) -> int:
     outcomes = await resolve_many(client, args.query, args.resolved_by, args.resolution, case_type=args.case_type,
                                   dry_run=args.dry_run)
     return print_outcomes(outcomes)
+
+
+def migrate() -> int:
+    """`python -m cli migrate`: the treasury database to the newest schema revision. A worker's
+    store does the same when it opens the database; this is for doing it ahead of a roll-out."""
+    import pydantic
+    from sqlalchemy.engine import make_url
+
+    from adapters.database import current_revision, head_revision, treasury_engine, upgrade
+    from settings import get_settings, settings_problem
+
+    try:
+        url = get_settings().treasury_db_url
+    except pydantic.ValidationError as e:
+        return fail(f"error: {settings_problem(e)}", 1)
+    engine = treasury_engine(url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        revision = current_revision(connection)
+    print(f"treasury store {make_url(url).render_as_string(hide_password=True)} at revision {revision} "
+          f"(newest {head_revision()})")
+    return 0

@@ -127,7 +127,14 @@ async def ensure_remediation_account(sap_url: str) -> bool:
 async def start_inbox(client: Client, task_queue: str) -> WorkflowHandle:
     """Start the long-running inbox, or join the one an earlier `up` started."""
     try:  # only to say "started" or "joined": the start call below decides
-        running = (await client.get_workflow_handle(INBOX_ID).describe()).status == WorkflowExecutionStatus.RUNNING
+        described = await client.get_workflow_handle(INBOX_ID).describe()
+        running = described.status == WorkflowExecutionStatus.RUNNING
+        if running and described.task_queue != task_queue:
+            # Started by an `up` from before the queues were split by kind: no worker serves
+            # BankInbox on its queue now. Its state is in the treasury store, so a restart loses nothing.
+            print(f"  warning: {INBOX_ID} runs on task queue {described.task_queue}, which no worker serves for it "
+                  f"now; move it: temporal workflow terminate --workflow-id {INBOX_ID} --reason 'to {task_queue}', "
+                  "then `make up` again", flush=True)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise

@@ -176,7 +176,7 @@ async def _worker_polling(client: Client, task_queue: str, pid: int) -> bool:
     return any(p.identity.startswith(f"{pid}@") for p in resp.pollers)
 
 
-async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client, str]:
+async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client, Settings]:
     env = _environment(cfg)
     key = cfg.state_dir / "codec.key"
     if (cfg.state_dir / "temporal.db").exists() and not key.exists():
@@ -206,7 +206,7 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     print(f"  {'intake':14} pid {intake.pid:<7} log {intake.log_path}", flush=True)
     await _ready(intake, lambda: _http_ok(f"http://127.0.0.1:{cfg.port['intake']}/health"))
     print(f"stack up in {time.monotonic() - t0:.1f}s (state in {cfg.state_dir})", flush=True)
-    return client, settings.task_queue
+    return client, settings
 
 
 async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
@@ -221,7 +221,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop, sig.name)
     try:
-        client, task_queue = await _start(cfg, procs)
+        client, settings = await _start(cfg, procs)
+        task_queue, payments = settings.task_queue, settings.payments_task_queue  # lifecycles; inbox and runs
         ok, inbox = True, None
         if with_samples:
             if await cycle.ensure_remediation_account(cfg.sap_url):
@@ -232,10 +233,10 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
             views, ok = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs))
             print(f"\nsamples {'settled' if ok else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"
                   + format_table([status_row(v) for v in views.values() if v]), flush=True)
-            inbox = await cycle.start_inbox(client, task_queue)
+            inbox = await cycle.start_inbox(client, payments)
             if ok:
                 t0 = time.monotonic()
-                run = await cycle.start_sample_run(client, task_queue, cfg.bank_url, views)
+                run = await cycle.start_sample_run(client, payments, cfg.bank_url, views)
                 summary = await cycle.await_run(run, lambda: check_alive(procs)) if run else None
                 first = (f"after payment run {summary.run_key} (the bank's answers through the inbox)"
                          if summary else None)
@@ -246,10 +247,10 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
             await _print_report(client)
             # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
             named = "" if cfg.state_dir == state.CHECKOUT / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
-            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, named, task_queue, views,
+            samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, named, payments, views,
                                 f"http://127.0.0.1:{cfg.port['mock-einvoice']}")
         else:
-            inbox = await cycle.start_inbox(client, task_queue)
+            inbox = await cycle.start_inbox(client, payments)
         if exit_after:
             return 0 if ok else 1
         print("\nrunning; Ctrl-C stops everything started here", flush=True)

@@ -19,6 +19,7 @@ from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from tests import clock
 from tests.helpers import TEST_CODEC_KEY
+from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
 from workflows import search_attributes as sa
 
@@ -105,3 +106,24 @@ def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def store(tmp_path: Path) -> TreasuryStore:
     return TreasuryStore(f"sqlite:///{tmp_path / 'treasury.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the run (tests/postgres_server.py); each test makes its own database."""
+    if find_bin() is None:
+        if os.environ.get(SKIP_ENV) == "skip":
+            pytest.skip(f"no PostgreSQL server binaries, and {SKIP_ENV}=skip")
+        pytest.fail(f"no PostgreSQL server binaries (initdb, postgres): install them (apt-get install postgresql, "
+                    f"as .ci/run does), point FINSYNC_POSTGRES_BIN at them, or set {SKIP_ENV}=skip", pytrace=False)
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def treasury_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The treasury database on each backend the store supports: a fresh one per test."""
+    if request.param == "sqlite":
+        # A nested directory that does not exist yet: the store creates it.
+        return f"sqlite:///{tmp_path}/nested/treasury.db"
+    return request.getfixturevalue("postgres_server").create_database()

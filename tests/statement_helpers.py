@@ -117,10 +117,16 @@ async def worker_ready(client: Client, task_queue: str, pid: int, timeout: float
     await assert_eventually(polling, timeout=timeout, interval=0.2)
 
 
+def one_queue(task_queue: str) -> dict[str, str]:
+    """Every kind of work on the test's one queue (worker roles share a Worker on one queue)."""
+    return {"FINSYNC_PAYMENTS_TASK_QUEUE": task_queue, "FINSYNC_BACK_OFFICE_TASK_QUEUE": task_queue}
+
+
 @contextmanager
 def worker_process(temporal_address: str, task_queue: str, sap_url: str, bank_url: str, store_url: str, log: Path):
     """`python worker.py` as production runs it, with FINSYNC_* / TEMPORAL_ADDRESS; killed by PID."""
-    env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_TASK_QUEUE": task_queue, "FINSYNC_SAP_URL": sap_url,
+    env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_TASK_QUEUE": task_queue, **one_queue(task_queue),
+           "FINSYNC_SAP_URL": sap_url,
            "FINSYNC_BANK_URL": bank_url, "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
            "FINSYNC_TREASURY_DB_URL": store_url, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1"}
     proc = ManagedProcess(f"worker-{uuid.uuid4().hex[:4]}", [sys.executable, str(REPO / "worker.py")], log, env)
