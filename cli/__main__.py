@@ -1,11 +1,11 @@
-"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|workflow-id|start-command`, from any
-directory of the checkout (the embedded stack's state is found by cli.state)."""
+"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|schedules|workflow-id|start-command`,
+from any directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
 import os
 
-from cli import commands, state
+from cli import commands, schedules, state
 from cli.process_exit import run_main
 
 
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     recover.add_argument("run_key", help="e.g. ACME-20261127-1 (the run's summary and its store rows name it)")
     recover.add_argument("--by", required=True, help="who recovers it (kept in the treasury store)")
     recover.add_argument("--reason", default="run ended without sending its files", help="why, in words")
+    schedules.add_parser(sub)
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.payment_run import recover as run_recover
 
         return asyncio.run(run_recover(args.run_key, args.by, args.reason))
+    if args.command == "schedules":
+        if args.action != "show" and not _local_defaults():
+            return commands.fail(f"error: {state.no_key_message()}", 1)
+        return asyncio.run(schedules.run(args))
     if args.command == "report" and args.reconciliation is not None:  # a file: no Temporal, no key
         from reports.status_report import main as run_report
 
