@@ -83,8 +83,8 @@ def schedule_of(plan: Planned, task_queue: str, time_zone: str) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(plan.workflow_type, plan.input, id=plan.workflow_id, task_queue=task_queue),
         spec=ScheduleSpec(cron_expressions=[plan.cron], time_zone_name=time_zone),
-        policy=SchedulePolicy(overlap=plan.overlap,
-                              **({"catchup_window": plan.catchup} if plan.catchup is not None else {})),
+        # No catch-up window given: the SDK's default, as the README's commands leave the CLI's.
+        policy=SchedulePolicy(overlap=plan.overlap, catchup_window=plan.catchup or SchedulePolicy().catchup_window),
     )
 
 
