@@ -15,7 +15,8 @@ def _local_defaults() -> bool:
     real deployment always does). False when no codec key is set and the stack has none."""
     if "TEMPORAL_ADDRESS" not in os.environ and "FINSYNC_TEMPORAL_PORT" in os.environ:
         os.environ["TEMPORAL_ADDRESS"] = f"127.0.0.1:{os.environ['FINSYNC_TEMPORAL_PORT']}"
-    os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
+    if "FINSYNC_SECRETS_DIR" not in os.environ:  # a deployment's URL may be a secret file: never shadow it
+        os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
     if {"FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE"} & os.environ.keys():
         return True
     if not state.codec_key_file().exists():
