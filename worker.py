@@ -40,6 +40,9 @@ from workflows.reconciliation import Reconciliation
 from workflows.statement_post import StatementPost
 from workflows.vendor_master_sync import VendorMasterSync
 
+# On SIGTERM running activities get this long to finish: a deployment's termination grace period
+# must be longer (deploy/k8s/worker.yaml, deploy/compose.yaml; tests/test_deploy_files.py checks).
+DRAIN_TIMEOUT = timedelta(seconds=30)
 WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, StatementPost, Reconciliation, VendorMasterSync]
 
 
@@ -116,7 +119,7 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
         # A malformed --input (bad JSON shape, float money) fails the workflow with the
         # validation message instead of retrying its first task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],
-        graceful_shutdown_timeout=timedelta(seconds=30),
+        graceful_shutdown_timeout=DRAIN_TIMEOUT,
     )
     options.update(overrides)
     deployment = deployment_config(settings)
