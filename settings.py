@@ -1,6 +1,7 @@
 """Configuration from the environment. Credentials come only from here and are never logged
 (DESIGN invariant 9). Production swaps endpoints by setting these, nothing else."""
 
+import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"))
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
+    # The rest of the CLI's TLS options: TLS without a client certificate (a cluster behind a
+    # TLS-terminating proxy), a private CA and a server name for a self-hosted cluster.
+    temporal_tls: bool | None = Field(default=None, validation_alias="TEMPORAL_TLS")
+    temporal_tls_ca: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    temporal_tls_server_name: str | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_NAME")
     # Task queues by kind of work, so one kind can not starve another (a payment run's
     # thousands of activities never queue ahead of a lifecycle's next step): lifecycles; payment
     # runs, the bank inbox and its statement posts; reconciliation and vendor sync.
@@ -116,6 +122,13 @@ class Settings(BaseSettings):
     # host:port of the worker's Prometheus /metrics (SDK runtime and finance metrics), e.g.
     # "127.0.0.1:9464". Only the worker process binds it, never the CLI.
     metrics_bind: str | None = None
+    # host:port of the worker's liveness/readiness endpoint (telemetry/health.py), e.g.
+    # "0.0.0.0:8081" in a container. Unset: no endpoint.
+    health_bind: str | None = None
+
+    # The codec server's bearer token (codec/server.py) and the intake's supplier register.
+    codec_server_token: SecretStr | None = None
+    einvoice_register: Path | None = None
 
     def roles(self) -> list[str]:
         """The roles this worker serves, in ROLES order."""
@@ -146,6 +159,17 @@ class Settings(BaseSettings):
         return self
 
 
+# Containers mount secrets as files (compose `secrets:`, Kubernetes secret volumes): with this
+# set, a file named like the variable (finsync_sap_password, temporal_api_key, ...; any case)
+# in that directory supplies it. A variable that is set still wins.
+SECRETS_DIR_VARIABLE = "FINSYNC_SECRETS_DIR"
+
+
+def load_settings() -> Settings:
+    secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE) or None
+    return Settings(_secrets_dir=secrets_dir)
+
+
 def settings_problem(error: Exception) -> str:
     """A settings error in one line per problem, without echoing the input (it holds secrets)."""
     errors = getattr(error, "errors", None)
@@ -156,4 +180,4 @@ def settings_problem(error: Exception) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

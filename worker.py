@@ -2,6 +2,7 @@
 TEMPORAL_* variables as the CLI), injects adapters into activities, and shuts down gracefully
 so in-flight activities finish on deploy."""
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -32,7 +33,7 @@ from adapters.treasury_store import TreasuryStore
 from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
 from settings import Settings, get_settings, settings_problem
-from telemetry import metrics, tracing
+from telemetry import health, metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
@@ -40,6 +41,9 @@ from workflows.reconciliation import Reconciliation
 from workflows.statement_post import StatementPost
 from workflows.vendor_master_sync import VendorMasterSync
 
+# On SIGTERM running activities get this long to finish: a deployment's termination grace period
+# must be longer (deploy/k8s/worker.yaml, deploy/compose.yaml; tests/test_deploy_files.py checks).
+DRAIN_TIMEOUT = timedelta(seconds=30)
 WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, StatementPost, Reconciliation, VendorMasterSync]
 # Each role is one task queue (settings.queue_of). A workflow's activities run on its own queue;
 # StatementPost is the inbox's child, so it inherits the payments queue; runs, the inbox and
@@ -51,21 +55,34 @@ ROLE_WORKFLOWS: dict[str, list] = {
 }
 
 
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """Client.connect's connection keywords from the TEMPORAL_* settings, built without
+    connecting (tests/test_cloud_connection.py). mTLS: client certificate and key (Temporal Cloud
+    or a cluster's own CA); an API key: TLS with the system's roots and the key as a bearer
+    token; TEMPORAL_TLS=true: TLS alone. A private CA or server name adds to any of them."""
+    cert, key = settings.temporal_tls_cert, settings.temporal_tls_key
+    if bool(cert) != bool(key):  # half a pair used to mean plaintext without a word
+        raise ValueError("set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, or neither")
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    tls: TLSConfig | bool = bool(api_key) if settings.temporal_tls is None else settings.temporal_tls
+    if cert or settings.temporal_tls_ca or settings.temporal_tls_server_name:
+        if settings.temporal_tls is False:
+            raise ValueError("TEMPORAL_TLS=false contradicts the TLS certificate settings")
+        tls = TLSConfig(
+            client_cert=cert.read_bytes() if cert else None,
+            client_private_key=key.read_bytes() if key else None,
+            server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+            domain=settings.temporal_tls_server_name,
+        )
+    return dict(target_host=settings.temporal_address, namespace=settings.temporal_namespace, tls=tls,
+                api_key=api_key)
+
+
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
     """`serve_metrics`: the worker process only; the CLI connects with the same environment
     and must not try to bind the worker's Prometheus port."""
-    tls: TLSConfig | bool = False
-    if settings.temporal_tls_cert and settings.temporal_tls_key:
-        tls = TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
-        )
-    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        tls=tls or bool(api_key),
-        api_key=api_key,
+        **connect_options(settings),
         data_converter=data_converter(load_codec(settings)),
         # Tracing off by default: no interceptor. Set on the client, it applies to its workers.
         interceptors=tracing.configure(settings),
@@ -111,7 +128,7 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
         # A malformed --input (bad JSON shape, float money) fails the workflow with the
         # validation message instead of retrying its first task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],
-        graceful_shutdown_timeout=timedelta(seconds=30),
+        graceful_shutdown_timeout=DRAIN_TIMEOUT,
     )
     options.update(overrides)
     deployment = deployment_config(settings)
@@ -167,7 +184,8 @@ async def main() -> None:
                      ", ".join(settings.roles()), ", ".join(w.task_queue for w in workers))
         if settings.metrics_bind:
             logging.info("metrics on http://%s/metrics", settings.metrics_bind)
-        async with contextlib.AsyncExitStack() as running:
+        # The endpoint outlives the workers' drain, so probes see it drain rather than vanish.
+        async with health.serving(settings.health_bind, workers), contextlib.AsyncExitStack() as running:
             for worker in workers:
                 await running.enter_async_context(worker)
             await stop.wait()
@@ -175,7 +193,21 @@ async def main() -> None:
     tracing.shutdown()  # flush the spans still batched
 
 
+def entry(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python worker.py", description="the finsync Temporal worker")
+    parser.add_argument("--check", action="store_true", help="check the configuration and every counterpart it "
+                        "names (codec key, treasury store, Temporal namespace and search attributes, SAP, bank, "
+                        "e-invoicing), print a verdict per item and exit 0 (all fine) or 1")
+    args = parser.parse_args(argv)
+    if args.check:
+        from cli.check import main as check
+
+        return check()
+    asyncio.run(main())
+    return 0
+
+
 if __name__ == "__main__":
     from cli.process_exit import run_main
 
-    run_main(lambda: asyncio.run(main()))  # skips finalisation: see cli/process_exit.py
+    run_main(entry)  # skips finalisation: see cli/process_exit.py

@@ -1,11 +1,11 @@
-"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|migrate|workflow-id|start-command`,
+"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|migrate|schedules|workflow-id|start-command`,
 from any directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
 import os
 
-from cli import commands, state
+from cli import commands, schedules, state
 from cli.process_exit import run_main
 
 
@@ -15,7 +15,8 @@ def _local_defaults() -> bool:
     real deployment always does). False when no codec key is set and the stack has none."""
     if "TEMPORAL_ADDRESS" not in os.environ and "FINSYNC_TEMPORAL_PORT" in os.environ:
         os.environ["TEMPORAL_ADDRESS"] = f"127.0.0.1:{os.environ['FINSYNC_TEMPORAL_PORT']}"
-    os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
+    if "FINSYNC_SECRETS_DIR" not in os.environ:  # a deployment's URL may be a secret file: never shadow it
+        os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
     if {"FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE"} & os.environ.keys():
         return True
     if not state.codec_key_file().exists():
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     recover.add_argument("--reason", default="run ended without sending its files", help="why, in words")
     sub.add_parser("migrate", help="bring the treasury database (FINSYNC_TREASURY_DB_URL) to the newest schema "
                                    "revision; a worker does it too when it opens the store")
+    schedules.add_parser(sub)
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -74,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.payment_run import recover as run_recover
 
         return asyncio.run(run_recover(args.run_key, args.by, args.reason))
+    if args.command == "schedules":
+        if args.action != "show" and not _local_defaults():
+            return commands.fail(f"error: {state.no_key_message()}", 1)
+        return asyncio.run(schedules.run(args))
     if args.command == "report" and args.reconciliation is not None:  # a file: no Temporal, no key
         from reports.status_report import main as run_report
 

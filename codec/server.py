@@ -10,7 +10,6 @@ when configured to. Loopback by default; production puts it behind the same SSO 
 
 import argparse
 import hmac
-import os
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -66,9 +65,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8234)
     parser.add_argument("--ui-origin", action="append", default=None, help="Web UI origin allowed by CORS")
     args = parser.parse_args()
-    token = os.environ.get("FINSYNC_CODEC_SERVER_TOKEN") or None
+    settings = get_settings()  # the token from FINSYNC_CODEC_SERVER_TOKEN, or its file in FINSYNC_SECRETS_DIR
+    token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else None
     origins = args.ui_origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
-    uvicorn.run(codec_app(load_codec(get_settings()), token, origins), host=args.host, port=args.port,
+    uvicorn.run(codec_app(load_codec(settings), token, origins), host=args.host, port=args.port,
                 log_level="warning")
 
 

@@ -8,7 +8,6 @@ Temporal connection from the same TEMPORAL_* environment as the worker and the C
 import argparse
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import uvicorn
@@ -34,11 +33,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="finsync inbound e-invoice endpoint (Peppol UBL push)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8300)
-    parser.add_argument("--register", type=Path, default=os.environ.get("FINSYNC_EINVOICE_REGISTER"),
-                        help="JSON supplier register (default: the embedded stack's)")
+    parser.add_argument("--register", type=Path, default=None,
+                        help="JSON supplier register (default: FINSYNC_EINVOICE_REGISTER, else the embedded stack's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    register = SupplierRegister.from_json(args.register) if args.register else DEFAULT_REGISTER
+    from settings import get_settings
+
+    path = args.register or get_settings().einvoice_register
+    register = SupplierRegister.from_json(path) if path else DEFAULT_REGISTER
     asyncio.run(serve(args.host, args.port, register))
 
 

@@ -1,0 +1,79 @@
+"""`python worker.py --check` (cli/check.py) against the session's dev server and mocks, run as
+a deploy step runs it: a subprocess with only the environment, its verdicts and exit code."""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli.processes import BIN, ManagedProcess
+from tests.helpers import run_module
+from tests.servers import running
+
+SECRET = "hunter2-not-for-logs"
+
+
+@pytest.fixture(scope="module")
+def einvoice_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    def start(port: int, log: Path) -> ManagedProcess:
+        return ManagedProcess("mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "-q"], log)
+
+    with running(start, tmp_path_factory.mktemp("einvoice") / "mock-einvoice.log") as url:
+        yield url
+
+
+def environment(tmp_path: Path, sap: str, bank: str, einvoice: str, **extra: str | None) -> dict[str, str | None]:
+    return {"FINSYNC_SAP_URL": sap, "FINSYNC_BANK_URL": bank, "FINSYNC_EINVOICE_URL": einvoice,
+            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{tmp_path / 'treasury.db'}", **extra}
+
+
+async def check(address: str, env: dict[str, str | None]):
+    # A thread: run_module blocks, and the session's fixtures share this event loop.
+    return await asyncio.to_thread(run_module, "worker", "--check", address=address, env=env)
+
+
+def verdicts(stdout: str) -> dict[str, str]:
+    return {line.split()[1]: line.split()[0] for line in stdout.splitlines() if line.startswith(("ok", "FAIL"))}
+
+
+@pytest.mark.clock_independent  # only asks mock-bank whether it answers
+async def test_check_passes_against_the_dev_server_and_the_mocks(temporal_address, sap_server, bank_server,
+                                                                 einvoice_server, tmp_path):
+    done = await check(temporal_address, environment(tmp_path, sap_server, bank_server, einvoice_server))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verdicts(done.stdout) == {"configuration": "ok", "codec": "ok", "treasury": "ok", "temporal": "ok",
+                                     "search": "ok", "sap": "ok", "bank": "ok", "e-invoicing": "ok"}, done.stdout
+    assert "check passed" in done.stdout and "all 6 registered" in done.stdout
+
+
+@pytest.mark.clock_independent
+async def test_broken_settings_fail_by_name_without_echoing_secrets(temporal_address, sap_server, bank_server,
+                                                                   einvoice_server, tmp_path):
+    env = environment(tmp_path, "http://127.0.0.1:9", bank_server, einvoice_server,
+                      FINSYNC_SAP_USER="finsync", FINSYNC_SAP_PASSWORD=SECRET,
+                      FINSYNC_TREASURY_DB_URL=f"postgresql+psycopg://finsync:{SECRET}@127.0.0.1:9/treasury",
+                      TEMPORAL_NAMESPACE="no-such-namespace")
+    done = await check(temporal_address, env)
+    assert done.returncode == 1
+    seen = verdicts(done.stdout)
+    assert seen["sap"] == seen["treasury"] == seen["temporal"] == "FAIL", done.stdout
+    assert seen["bank"] == seen["codec"] == "ok"
+    assert "no-such-namespace" in done.stdout and "check failed: treasury store, temporal, sap" in done.stdout
+    assert SECRET not in done.stdout + done.stderr
+
+
+async def test_unreadable_values_and_half_settings_are_named(temporal_address, tmp_path):
+    bad_number = await check(temporal_address, {"FINSYNC_BANK_TIMEOUT_SECONDS": "soon",
+                                                "FINSYNC_BANK_PASSWORD": SECRET})
+    assert bad_number.returncode == 1
+    assert "FINSYNC_BANK_TIMEOUT_SECONDS: Input should be a valid number" in bad_number.stdout
+    assert SECRET not in bad_number.stdout + bad_number.stderr
+    cert = tmp_path / "client.pem"
+    cert.write_text("not used")
+    half = await check(temporal_address, {"TEMPORAL_TLS_CLIENT_CERT_PATH": str(cert), "FINSYNC_CODEC_KEY": None,
+                                          "FINSYNC_DEPLOYMENT_NAME": "finsync"})
+    assert half.returncode == 1
+    lines = half.stdout.splitlines()
+    assert any("FAIL  configuration" in x and "FINSYNC_BUILD_ID" in x for x in lines), half.stdout
+    assert any("FAIL  codec key" in x for x in lines), half.stdout
