@@ -1,14 +1,14 @@
 """Supplier side of e-invoicing (mock-einvoice 0.4.0 over HTTP): send Peppol Invoice Responses.
 
 Route. finsync is the *buyer*: suppliers push invoices to finsync's own intake (intake/, the
-guide's "realistic option"), so mock-einvoice's buyer role never holds them and its control
-`POST /_mock/invoices/<id>/responses` (the mock buyer answering what *it* holds) is not ours to
-use. What a real buyer's system does is what the guide describes under "Delivery": write the
-Invoice Response as a UBL ApplicationResponse (T111) and push it to the supplier's side, which
-mock-einvoice exposes as `POST /responses` ("what the other party's system uses, as it would use
-the network", server.py). So this client writes it with `mockeinvoice.write_response`, checks it
-with `validate_response` (the same 82 rules the supplier applies; a failure is a bug of ours,
-never worth a resend), and POSTs it to `<base_url>/responses`.
+guide's "realistic option"), so mock-einvoice's buyer role never holds them and its test control
+for the mock buyer (answering what *it* holds) is not ours to use. What a real buyer's system
+does is what the guide describes under "Delivery": write the Invoice Response as a UBL
+ApplicationResponse (T111) and push it to the supplier's side, which mock-einvoice exposes as
+`POST /responses` ("what the other party's system uses, as it would use the network",
+server.py). So this client writes it with `mockeinvoice.write_response`, checks it with
+`validate_response` (the same 82 rules the supplier applies; a failure is a bug of ours, never
+worth a resend), and POSTs it to `<base_url>/responses`.
 
 The supplier side answers 201 with {id, code, ignored} or 422 (`INVALID`, `NO-SUCH-INVOICE`).
 It does NOT refuse a response out of Peppol order: it keeps it flagged `ignored` with the rule
