@@ -18,7 +18,7 @@ from adapters.payment_registers import PaymentRegisters
 from canonical.payment import PaymentRecord
 from reports import status_report
 from reports.status_table import lifecycle_query, render, status_rows
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, run_module
 from workflows import search_attributes as sa
 
 LIFECYCLES = 300
@@ -79,7 +79,7 @@ async def _terminate(handle, gate: asyncio.Semaphore) -> None:
         await handle.terminate("test done")
 
 
-async def test_status_and_report_read_pages_not_lifecycles(client, store, lifecycles):
+async def test_status_and_report_read_pages_not_lifecycles(client, store, lifecycles, temporal_address):
     company, keys = lifecycles
     paid = keys[:40]  # in a payment run: their detail comes from the treasury store
     PaymentRegisters(store.engine).register_payments([PaymentRecord(
@@ -109,3 +109,11 @@ async def test_status_and_report_read_pages_not_lifecycles(client, store, lifecy
     assert by_key[paid[0]][2:6] == ("5100000001", "2", f"{paid[0]}/2", "MSG-2")  # the newest attempt
     assert by_key[keys[-1]][2:6] == ("-", "-", "-", "-")
     assert render(rows).splitlines()[0].split()[:2] == ["INVOICE", "STATUS"]
+
+    # The command as a person runs it: the same table.
+    printed = await asyncio.to_thread(run_module, "cli", "status", "--query", narrow, address=temporal_address,
+                                      env={"FINSYNC_TREASURY_DB_URL": str(store.engine.url)})
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    assert lines[0].split()[0] == "INVOICE" and len(lines) == LIFECYCLES + 1
+    assert f"{paid[0]}/2" in next(line for line in lines if line.startswith(paid[0] + " "))
