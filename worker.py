@@ -99,7 +99,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     deliveries = LifecycleDeliveries(client, outbox)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
     inbox = BankInboxActivities(bank, registers, sap, outbox)
-    recon = ReconciliationActivities(client, sap, store, registers, bank, report_dir=settings.report_dir)
+    recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox)
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)

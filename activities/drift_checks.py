@@ -1,15 +1,16 @@
 """Read-only fact gathering for the reconciliation, one function per side. Adapters stay as
 they are: SAP is read through SapClient's own request hook (as adapters/sap_payments.py does,
-one CSRF cache and one error mapping), the bank through BankClient's, and the treasury
-database through read-only queries on the registers' tables."""
+one CSRF cache and one error mapping), the bank through the reports it sent (camt.054,
+camt.053, camt.052, recorded by the inbox), and the treasury database through read-only
+queries on the registers' tables."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from adapters.bank import BankClient
 from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
 from adapters.payment_registers import BankMessageRow, PaymentRow
 from adapters.sap import SapClient
@@ -17,13 +18,12 @@ from adapters.sap_errors import raise_for_sap_status
 from adapters.sap_odata import literal, parse_date
 from adapters.sap_payments import OPEN_ITEM_SRV, SUPPLIER_INVOICE_SRV
 from adapters.treasury_store import OutflowRow, TreasuryStore
-from canonical.bank import MessageKind
+from canonical.bank import BankStatement, MessageKind
 from canonical.money import MINOR_UNITS
 from canonical.reconciliation import BankFinding, DriftKind, ErpItem, OutflowFact
 from canonical.treasury import OutflowState
 
 _JOIN_CHUNK = 40  # documents per A_SupplierInvoice filter: keeps the URL well under gateway limits
-_PAID = "accepted"  # mock-bank: accepted (and booked or due), rejected, returned
 
 
 def _exact(text: str, currency: str) -> Decimal:
@@ -89,28 +89,75 @@ def payment_register(engine) -> dict[str, PaymentRow]:
         return {row.end_to_end_id: row for row in session.exec(select(PaymentRow))}
 
 
-async def bank_payments(bank: BankClient, account_id: str) -> list[dict]:
-    """The bank's own record of every payment from our account (mock-bank's control listing;
-    a real bank offers the same through its payment-status API or the camt.054s)."""
-    return [p for p in await bank._get_json("/_mock/payments") if p.get("account_id") == account_id]
+@dataclass(frozen=True)
+class Booking:
+    """One debit the bank booked on our account, as its own reports show it."""
+
+    entry_reference: str  # the bank's reference (AcctSvcrRef): one per booking
+    end_to_end_id: str
+    message_id: str | None  # the payment file it came from, when the bank names it
+    amount: Decimal
+    currency: str
 
 
-def paid_twice(payments: list[dict], register: dict[str, PaymentRow]) -> list[BankFinding]:
-    """Two payments the bank accepted for one invoice: one EndToEndId in two files, or two
-    attempts both paid (a new attempt is only right after a rejection or a return)."""
-    by_invoice: dict[str, list[dict]] = defaultdict(list)
-    for p in payments:
-        record = register.get(p.get("end_to_end_id") or "")
-        if record is not None and p.get("status") == _PAID:
-            by_invoice[record.invoice_key].append(p)
+_BOOKING_REPORTS = (MessageKind.NOTIFICATION.value, MessageKind.STATEMENT.value, MessageKind.INTRADAY_REPORT.value)
+
+
+def booked_payments(engine, account_id: str, since: date) -> list[Booking]:
+    """Payments the bank booked from our account and did not return, from the camt.054, camt.053
+    and camt.052 the inbox recorded since `since`: what a real bank reports, so no look into its
+    books is needed. A booking shows in several reports; its AcctSvcrRef counts it once. A return
+    (a credit marked as one, naming the EndToEndId) takes one booking of that payment back."""
+    query = select(BankMessageRow).where(col(BankMessageRow.kind).in_(_BOOKING_REPORTS),
+                                         BankMessageRow.account == account_id,
+                                         BankMessageRow.recorded_at >= _start_of(since))
+    with Session(engine) as session:
+        rows = list(session.exec(query.order_by(col(BankMessageRow.recorded_at))))
+    debits: dict[str, Booking] = {}
+    returns: dict[str, Booking] = {}
+    for row in rows:
+        try:
+            reports = read_message_all(MessageKind(row.kind), row.body)
+        except UnreadableBankMessage:
+            continue  # the inbox recorded it as a problem already; message_problems reports it
+        entries = (e for r in reports if isinstance(r, BankStatement) for e in r.entries if e.end_to_end_id)
+        for entry in entries:
+            reference = entry.entry_reference or f"{entry.end_to_end_id}@{entry.original_message_id}"
+            booking = Booking(reference, entry.end_to_end_id or "", entry.original_message_id, entry.amount,
+                              entry.currency)
+            if entry.direction == "CRDT" and entry.is_return:
+                returns[reference] = booking
+            elif entry.direction == "DBIT" and not entry.is_return:
+                debits[reference] = booking
+    return _kept(list(debits.values()), list(returns.values()))
+
+
+def _kept(debits: list[Booking], returns: list[Booking]) -> list[Booking]:
+    # A return gives back one debit of its EndToEndId: what stays is what was paid and kept.
+    kept = list(debits)
+    for back in returns:
+        same = [b for b in kept if b.end_to_end_id == back.end_to_end_id]
+        if same:
+            kept.remove(same[-1])
+    return kept
+
+
+def paid_twice(bookings: list[Booking], register: dict[str, PaymentRow]) -> list[BankFinding]:
+    """Two payments the bank booked and kept for one invoice: one EndToEndId in two files, or
+    two attempts both paid (a new attempt is only right after a rejection or a return)."""
+    by_invoice: dict[str, list[Booking]] = defaultdict(list)
+    for booking in bookings:
+        record = register.get(booking.end_to_end_id)
+        if record is not None:
+            by_invoice[record.invoice_key].append(booking)
     findings = []
     for key, paid in sorted(by_invoice.items()):
         if len(paid) < 2:
             continue
-        first = register[paid[0]["end_to_end_id"]]
-        # mock-bank amounts are integers in minor units.
-        total = sum((Decimal(p["amount"]).scaleb(-MINOR_UNITS.get(p["currency"], 2)) for p in paid), Decimal(0))
-        which = ", ".join(sorted(f"{p['end_to_end_id']} in {p.get('msg_id')}" for p in paid))
+        first = register[paid[0].end_to_end_id]
+        total = sum((b.amount for b in paid), Decimal(0))
+        which = ", ".join(sorted(f"{b.end_to_end_id} in {b.message_id or '?'} (booking {b.entry_reference})"
+                                 for b in paid))
         findings.append(BankFinding(kind=DriftKind.PAID_TWICE, key=key, amount=total - Decimal(first.amount),
                                     currency=first.currency,
                                     detail=f"the bank paid invoice {key} {len(paid)} times ({total} {first.currency} "

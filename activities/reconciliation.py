@@ -14,7 +14,6 @@ from temporalio.service import RPCError
 
 from activities import drift_checks as checks
 from activities.errors import business_error, transient_error
-from adapters.bank import BankClient, BankTransientError
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.treasury_store import TreasuryStore
@@ -45,8 +44,9 @@ class ReportToWrite(BaseModel):
 
 class ReconciliationActivities:
     def __init__(self, client: Client, sap: SapClient, store: TreasuryStore, registers: PaymentRegisters,
-                 bank: BankClient, report_dir: Path = DEFAULT_REPORT_DIR) -> None:
-        self._client, self._sap, self._store, self._registers, self._bank = client, sap, store, registers, bank
+                 report_dir: Path = DEFAULT_REPORT_DIR) -> None:
+        # No bank client: the bank's side is what it reported, as recorded by the inbox.
+        self._client, self._sap, self._store, self._registers = client, sap, store, registers
         self._report_dir = report_dir
 
     @activity.defn
@@ -84,15 +84,12 @@ class ReconciliationActivities:
 
     @activity.defn
     async def bank_findings(self, query: BankFindingsQuery) -> list[BankFinding]:
-        register = await asyncio.to_thread(checks.payment_register, self._registers.engine)
-        try:
-            payments = await checks.bank_payments(self._bank, query.paying_account_id)
-        except BankTransientError as e:
-            raise transient_error(f"bank unavailable for reconciliation: {e}", e.retry_after) from e
-        acknowledged = await self._acknowledged_problems()
         engine = self._registers.engine
+        register = await asyncio.to_thread(checks.payment_register, engine)
+        bookings = await asyncio.to_thread(checks.booked_payments, engine, query.paying_account_id, query.since)
+        acknowledged = await self._acknowledged_problems()
         return [
-            *checks.paid_twice(payments, register),
+            *checks.paid_twice(bookings, register),
             *await asyncio.to_thread(checks.unmatched_statement_entries, engine, register, query.paying_account_id,
                                      query.since),
             *await asyncio.to_thread(checks.message_problems, engine, query.since, acknowledged),

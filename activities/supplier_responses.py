@@ -1,7 +1,8 @@
 """Telling the supplier what happened to its invoice (Peppol Invoice Responses, T111).
 
-Safe to retry and to run again after a crash: the adapter looks the response up by its
-deterministic response_id before sending, so one status change is one response.
+Safe to retry and to run again after a crash: the response's id is deterministic per status
+change, and a retry tells the adapter that an earlier attempt may have arrived, so the
+supplier's answer to the resend decides (adapters/einvoice.py).
 """
 
 from temporalio import activity
@@ -22,7 +23,7 @@ class SupplierResponseActivities:
         """"sent" or "already sent". Refusal (out of Peppol order, invalid, unknown invoice):
         non-retryable InvoiceResponseRefused. Unreachable/5xx/no answer: retryable."""
         try:
-            return await self._client.send(response)
+            return await self._client.send(response, resend=activity.info().attempt > 1)
         except InvoiceResponseRefused as exc:
             raise business_error(REFUSED, str(exc), exc.reason, exc.findings) from exc
         except EInvoiceTransientError as exc:

@@ -1,11 +1,14 @@
-"""Bank adapter (mock-bank 0.9.0 over HTTP): submit pain.001 files, read the mailbox.
+"""Bank adapter (mock-bank 0.9.0 over HTTP): submit pain.001 files, download the bank's messages,
+ask for an intraday report. Only what a real bank connection offers (adapters/bank_channel.py);
+what only the mock can answer is in adapters/harness/bank.py.
 
-Delivery is pull only. Each call is one HTTP exchange plus, for mailbox reads, the bank's
-epoch; there is no retry loop here, the Temporal activity owns retries. Resending the same
+Delivery is pull only. Each call is one HTTP exchange; there is no retry loop here, the
+Temporal activity owns retries. Resending the same
 file bytes is always safe: the bank refuses a repeated MsgId with DUPL, which
 submit_payment_file turns into a receipt with duplicate=True (DESIGN invariants 2 and 3).
 """
 
+import hashlib
 import io
 import logging
 from typing import TYPE_CHECKING, Any
@@ -15,6 +18,7 @@ import httpx
 from lxml import etree
 from pydantic import BaseModel
 
+from adapters.bank_channel import MOCK_BANK, BankChannel
 from adapters.bank_errors import (
     BankError,
     BankOutcomeUnknown,
@@ -62,6 +66,15 @@ def message_kind(message_type: str) -> MessageKind | None:
     return None
 
 
+def message_identity(channel_id: object, body: str) -> str:
+    """The channel's id, qualified by the message's own content. The channel's ids are only
+    unique within one life of its numbering (mock-bank starts again at 1 after a reset; a bank
+    migrating its platform may too), and a message that is read again (peeked, then collected)
+    is the same bytes, so the pair names one message for good without asking the bank for
+    anything it does not offer."""
+    return f"{channel_id}:{hashlib.sha256(body.encode()).hexdigest()[:16]}"
+
+
 def file_message_id(xml: bytes) -> str | None:
     # Only for the receipt when the bank's answer does not name the file; the builder made it.
     try:
@@ -86,7 +99,9 @@ class BankClient(HttpAdapter):
         password: str | None = None,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        channel: BankChannel = MOCK_BANK,
     ):
+        self._channel = channel
         # The mock is HTTP/1.0, one connection per request; keeping none open avoids
         # reusing a socket the server has already closed.
         self._http = instrument(httpx.AsyncClient(
@@ -135,63 +150,36 @@ class BankClient(HttpAdapter):
         self._raise_for_status(response)
         raise BankError(f"unexpected answer {response.status_code} to POST /payments", status=response.status_code)
 
-    # -- mailbox ---------------------------------------------------------------------------
+    # -- the bank's download channel ----------------------------------------------------------
 
     async def peek_mailbox(self) -> list[BankMessage]:
         """Everything released and not collected, oldest id first; consumes nothing (and
-        releases what has come due, as every mailbox read does)."""
-        return await self._messages("/_mock/mailbox?leave")
+        releases what has come due, as every read of the channel does)."""
+        return await self._messages(f"{self._channel.download}?leave")
 
     async def collect_mailbox(self) -> list[BankMessage]:
         """The same list, consumed: return it from the activity so it lands in history
         before anything acts on it (DESIGN invariant 4)."""
-        return await self._messages("/_mock/mailbox")
-
-    async def released_messages(self) -> list[BankMessage]:
-        """Everything released, collected or not: recovery after a crash between collect
-        and record. Releases nothing by itself, so peek first if due messages matter."""
-        return await self._messages("/_mock/messages")
-
-    async def bank_epoch(self) -> str:
-        """Identifies one life of the bank's numbering: mailbox ids and the bank's MsgIds
-        (MB-P002-000001 ...) start again at 1 after POST /_mock/reset or a restart on
-        :memory:. Caveat: a restart on --db keeps the ids but still changes the epoch."""
-        state = await self._get_json("/_mock/state")
-        started = "".join(ch for ch in str(state.get("started", "")) if ch.isalnum())
-        return f"{started}.{state.get('resets', 0)}"
-
-    async def payments_for(self, end_to_end_id: str) -> list[dict]:
-        """The bank's own record of every payment with this EndToEndId, newest first; [] if
-        none. The bank pays a repeated EndToEndId in a new file again: this shows it."""
-        response = await self._send("GET", f"/_mock/payments/{quote(end_to_end_id, safe='')}?all")
-        if response.status_code == 404:
-            return []
-        self._raise_for_status(response)
-        return list(response.json())
+        return await self._messages(self._channel.download)
 
     async def request_intraday_report(self, account_id: str) -> None:
-        """Ask for an intraday report (camt.052) of one of our accounts now; it arrives in the
-        mailbox. mock-bank takes the request on /_mock/accounts/<id>/report; a real bank offers
-        the same as an EBICS order (C52) or an API call."""
-        response = await self._send("POST", f"/_mock/accounts/{quote(account_id, safe='')}/report")
+        """Ask for an intraday report (camt.052) of one of our accounts now; it arrives through
+        the download channel like any other message (EBICS C52 or a camt.060 request at a real
+        bank; adapters/bank_channel.py)."""
+        path = self._channel.report_request.format(account=quote(account_id, safe=""))
+        response = await self._send("POST", path)
         self._raise_for_status(response)
 
     async def _messages(self, path: str) -> list[BankMessage]:
-        # The epoch is read on both sides: a reset in between would label ids with the
-        # wrong life, and a wrongly qualified id is a message deduplicated away.
-        before = await self.bank_epoch()
-        rows = await self._get_json(path)
-        if await self.bank_epoch() != before:
-            raise BankTransientError(f"the bank was reset while {path} was read; read again")
         messages = []
-        for row in rows:
+        for row in await self._get_json(path):
             kind = message_kind(str(row.get("type", "")))
             if kind is None:
                 log.warning("bank message %s of type %s is not one finsync reads; left out",
                             row.get("id"), row.get("type"))
                 continue
             messages.append(BankMessage(
-                bank_message_id=f"{before}:{row['id']}",
+                bank_message_id=message_identity(row["id"], row["body"]),
                 kind=kind,
                 account=row.get("account"),
                 received_at=row.get("releasedAt"),

@@ -1,34 +1,37 @@
 """Supplier side of e-invoicing (mock-einvoice 0.4.0 over HTTP): send Peppol Invoice Responses.
 
 Route. finsync is the *buyer*: suppliers push invoices to finsync's own intake (intake/, the
-guide's "realistic option"), so mock-einvoice's buyer role never holds them and its control
-`POST /_mock/invoices/<id>/responses` (the mock buyer answering what *it* holds) is not ours to
-use. What a real buyer's system does is what the guide describes under "Delivery": write the
-Invoice Response as a UBL ApplicationResponse (T111) and push it to the supplier's side, which
-mock-einvoice exposes as `POST /responses` ("what the other party's system uses, as it would use
-the network", server.py). So this client writes it with `mockeinvoice.write_response`, checks it
-with `validate_response` (the same 82 rules the supplier applies; a failure is a bug of ours,
-never worth a resend), and POSTs it to `<base_url>/responses`.
+guide's "realistic option"), so mock-einvoice's buyer role never holds them and its test control
+for the mock buyer (answering what *it* holds) is not ours to use. What a real buyer's system
+does is what the guide describes under "Delivery": write the Invoice Response as a UBL
+ApplicationResponse (T111) and push it to the supplier's side, which mock-einvoice exposes as
+`POST /responses` ("what the other party's system uses, as it would use the network",
+server.py). So this client writes it with `mockeinvoice.write_response`, checks it with
+`validate_response` (the same 82 rules the supplier applies; a failure is a bug of ours, never
+worth a resend), and POSTs it to `<base_url>/responses`.
 
 The supplier side answers 201 with {id, code, ignored} or 422 (`INVALID`, `NO-SUCH-INVOICE`).
 It does NOT refuse a response out of Peppol order: it keeps it flagged `ignored` with the rule
-(OP-BR111-R004/R005/R012) and its status does not move. So the order is checked here, before
-sending (canonical.invoice_response.allowed_next), and a response the supplier flagged is
-reported as refused.
+(OP-BR111-R004/R005/R012) and its status does not move. So the workflow keeps the order before
+it asks for a send (canonical.invoice_response.allowed_next), and a response the supplier
+flagged is reported as refused.
 
-Idempotency. Before sending, the responses the supplier already holds for the invoice are read
-(`GET /_mock/sent` → the document with that number and type code, `GET /_mock/sent/<id>` → its
-responses, `GET /_mock/answers/<id>` → each one's XML, whose cbc:ID is our response_id). One
-with the same response_id means this status change was already told: nothing is sent again.
-That makes a resend after a crash (or after a POST whose answer was lost) safe. These are the
-mock's inspection paths: in production the same lookup is the access point's sent-message log.
+Idempotency. A response's cbc:ID is deterministic per status change (response_id), and the
+workflow sends each status change once and in Peppol order (workflows/supplier_answers.py). What
+is left is a resend after a lost answer: the network offers no lookup of what the supplier holds
+(a real access point deduplicates an AS4 resend by its message id; mock-einvoice keeps a second
+copy), so the supplier's own answer to the resend decides. A resend it flags out of order
+(OP-BR111-R004/R005/R012) means the first one arrived: "already sent". A resend it keeps is a
+second copy of the same document (same cbc:ID), which a Peppol receiver reads as one; only UQ and
+PD may repeat at all. mock-einvoice's inspection paths (the supplier's sent list and the
+responses it holds) are in adapters/harness/einvoice.py, for tests.
 
 One HTTP exchange per call, no retry loop: the Temporal activity owns retries.
 """
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 import mockeinvoice
@@ -38,7 +41,7 @@ from pydantic import BaseModel
 
 from adapters.http_client import HttpAdapter
 from adapters.http_retry import retry_after_seconds
-from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next
+from canonical.invoice_response import InvoiceResponse
 from telemetry.http import instrument
 
 __all__ = [
@@ -89,10 +92,15 @@ class InvoiceResponseRefused(EInvoiceError):
                          status=status)
 
 
+# The supplier kept a response but did not heed it: a status going backwards, anything after RE
+# or PD, anything after AP but PD (Peppol BIS Invoice Response process rules).
+OUT_OF_ORDER_RULES = frozenset({"OP-BR111-R004", "OP-BR111-R005", "OP-BR111-R012"})
+
+
 class RecordedResponse(BaseModel):
     """A response the supplier holds for one of its invoices, oldest first."""
 
-    answer_id: str           # the supplier's own id (/_mock/answers/<id>)
+    answer_id: str           # the supplier's own id for it
     code: str
     response_id: str         # cbc:ID of the ApplicationResponse: our idempotency key
     ignored: str = ""        # the Peppol rule it broke by arriving when it did, or ""
@@ -137,47 +145,20 @@ class EInvoiceClient(HttpAdapter):
             transport=transport,
         ))  # spans + traceparent when tracing is on (telemetry/http.py)
 
-    # -- the lookup ------------------------------------------------------------------------
-
-    async def recorded_responses(self, document_id: str, type_code: str = "380") -> list[RecordedResponse]:
-        """What the supplier holds for its invoice `document_id`, oldest first; [] if it holds
-        none (or never sent that number: the POST then says NO-SUCH-INVOICE)."""
-        sent = await self._get_json("/_mock/sent")
-        # The supplier matches a response to the LAST document sent with that number and type.
-        matching = [d for d in sent if str(d.get("number", "")).strip() == document_id.strip()
-                    and str(d.get("type", "")).strip() == type_code]
-        if not matching:
-            return []
-        document = await self._get_json(f"/_mock/sent/{matching[-1]['id']}")
-        recorded = []
-        for got in document.get("responses") or []:
-            xml = await self._get_bytes(f"/_mock/answers/{got['id']}")
-            read, _findings = mockeinvoice.read_response(xml)
-            recorded.append(RecordedResponse(answer_id=str(got["id"]), code=str(got["code"]),
-                                             response_id=read.id, ignored=got.get("ignored") or ""))
-        return recorded
-
     # -- sending ---------------------------------------------------------------------------
 
-    async def send(self, response: InvoiceResponse) -> Literal["sent", "already sent"]:
-        """Tell the supplier one status change, exactly once. Raises InvoiceResponseRefused
-        (do not resend), EInvoiceTransientError / EInvoiceOutcomeUnknown (resend)."""
-        recorded = await self.recorded_responses(response.document_id, response.document_type_code)
-        for earlier in recorded:
-            if earlier.response_id == response.response_id:
-                if earlier.ignored:
-                    raise InvoiceResponseRefused(earlier.ignored, f"the supplier holds {response.code} "
-                                                 f"{response.response_id} but ignored it (out of order)")
-                log.info("invoice response %s (%s) for %s already with the supplier",
+    async def send(self, response: InvoiceResponse, *, resend: bool = False) -> Literal["sent", "already sent"]:
+        """Tell the supplier one status change. `resend`: an earlier attempt of this same
+        change may have arrived (its answer was lost). Raises InvoiceResponseRefused (do not
+        resend), EInvoiceTransientError / EInvoiceOutcomeUnknown (resend)."""
+        try:
+            await self.post_response(to_application_response(response))
+        except InvoiceResponseRefused as refused:
+            if resend and refused.status == 201 and refused.reason in OUT_OF_ORDER_RULES:
+                log.info("invoice response %s (%s) for %s: the supplier already holds this status",
                          response.response_id, response.code, response.document_id)
                 return "already sent"
-        heeded = [r for r in recorded if not r.ignored]
-        previous = ResponseCode(heeded[-1].code) if heeded else None
-        if not allowed_next(previous, response.code):
-            raise InvoiceResponseRefused(
-                "OUT-OF-ORDER", f"{response.code} cannot follow {previous or 'nothing'} "
-                "(Peppol BIS Invoice Response process rules; see canonical.invoice_response)")
-        await self.post_response(to_application_response(response))
+            raise
         return "sent"
 
     async def post_response(self, xml: bytes) -> RecordedResponse:
@@ -209,16 +190,6 @@ class EInvoiceClient(HttpAdapter):
         raise EInvoiceError(f"unexpected answer {http.status_code} to POST /responses", status=http.status_code)
 
     # -- HTTP ------------------------------------------------------------------------------
-
-    async def _get_json(self, path: str) -> Any:
-        response = await self._send("GET", path)
-        self._raise_for_status(response)
-        return response.json()
-
-    async def _get_bytes(self, path: str) -> bytes:
-        response = await self._send("GET", path)
-        self._raise_for_status(response)
-        return response.content
 
     @staticmethod
     def _raise_for_status(response: httpx.Response) -> None:

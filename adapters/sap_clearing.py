@@ -2,10 +2,10 @@
 statement a payment document came from. guides/mock-sap.md §6 and §7.1.
 
 Used after a statement post whose answer was lost, and to work out which lifecycles a
-statement cleared or reopened: a real SAP has no `/_mock`, so the answer comes from the
-open-item cube (A_OperationalAcctgDocItemCube: ClearingAccountingDocument, ClearingIsReversed)
-and the journal entry of the clearing document (A_JournalEntry.ReferenceDocument: SAP writes
-the statement number, BGMREF, on the payment document a FINSTA01 posts).
+statement cleared or reopened: only SAP's own OData reads (never the mock's test listing of
+IDocs), so the answer comes from the open-item cube (A_OperationalAcctgDocItemCube:
+ClearingAccountingDocument, ClearingIsReversed) and the journal entry of the clearing document
+(A_JournalEntry.ReferenceDocument: SAP writes the statement number, BGMREF, on the payment document a FINSTA01 posts).
 
 Goes through SapClient's own HTTP path, as SapPayments does: one error mapping, one timeout.
 """

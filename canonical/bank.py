@@ -49,7 +49,7 @@ class BankMessage(BaseModel):
 
     schema_version: Literal[1] = 1
     bank_message_id: str = Field(
-        description="the mailbox id, qualified by the bank epoch: ids restart after a bank reset")
+        description="the download channel's id, qualified by a hash of the body: channel ids may restart")
     kind: MessageKind
     account: str | None = None
     received_at: datetime | None = None

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not start the sample invoice lifecycles and their payment run")
     up.add_argument("--exit-after-samples", action="store_true",
                     help="stop everything and exit once the samples are paid (COMPLETED) or wait for AP (smoke runs)")
-    sub.add_parser("status", help="status table of every InvoiceToPayment lifecycle")
+    status = sub.add_parser("status", help="status table of every InvoiceToPayment lifecycle (visibility and the "
+                                           "treasury store, a page at a time; no lifecycle is queried)")
+    status.add_argument("--query", default="", help="extra visibility query, e.g. InvoiceStatus=\"ON_HOLD\"")
     exceptions = sub.add_parser("exceptions", help="open exception cases with age and SLA state")
     exceptions.add_argument("--owner", help="ap-remediation, treasury-ops, master-data or buyer")
     exceptions.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_report(["--query", args.query])
             if args.command == "resolve":
                 return asyncio.run(commands.resolve(args))
-            return asyncio.run(commands.status())
+            return asyncio.run(commands.status(args.query))
         except CodecKeyError as err:
             return commands.fail(f"error: {err}", 1)
         except OSError as err:  # e.g. an unreadable TLS certificate (the codec key file is a CodecKeyError)

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pydantic
-from temporalio.client import WorkflowExecutionStatus
 
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
-from cli.samples import WORKFLOW_TYPE, read_status, summary
+from cli.samples import WORKFLOW_TYPE, summary
 from workflows import search_attributes as sa
 
 EXIT_BAD_INPUT = 2
@@ -97,34 +96,24 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [_HEADER, *rows])
 
 
-async def status() -> int:
-    """Every InvoiceToPayment lifecycle: running ones by the `status` query, closed ones
-    (completed, cancelled, failed) from their search attributes, since no query runs there
-    without replaying the whole history on a worker."""
+async def status(extra_query: str = "") -> int:
+    """Every InvoiceToPayment lifecycle, from visibility a page at a time and the treasury
+    store for its payment detail (reports/status_table.py): no lifecycle is queried, so it
+    stays quick at tens of thousands and needs no worker."""
     # Imported here: the worker module pulls in every workflow and adapter, which
     # `workflow-id` and `start-command` do not need.
+    from reports.status_report import open_store
+    from reports.status_table import render, status_rows
     from settings import get_settings
     from worker import connect
 
-    client = await connect(get_settings())
-    rows = []
-    # A lifecycle that continued as new is one invoice: its current run only.
-    async for ex in client.list_workflows(f"WorkflowType='{WORKFLOW_TYPE}' AND ExecutionStatus!='ContinuedAsNew'"):
-        running = ex.status == WorkflowExecutionStatus.RUNNING
-        view = await read_status(client.get_workflow_handle(ex.id)) if running else None
-        if view is not None:
-            rows.append(status_row(view))
-            continue
-        attrs = ex.typed_search_attributes
-        owner, kind = attrs.get(sa.EXCEPTION_OWNER), attrs.get(sa.EXCEPTION_TYPE)
-        state = attrs.get(sa.INVOICE_STATUS) or "?"
-        closed = ex.status.name if ex.status and ex.status != WorkflowExecutionStatus.RUNNING else "no answer"
-        rows.append((attrs.get(sa.INVOICE_ID) or ex.id, f"{state} ({closed.lower()})", "-", "-", "-",
-                     f"{owner}/{kind}" if owner else "-", "-"))
-    if not rows:
-        print(f"no {WORKFLOW_TYPE} workflows")
-        return 0
-    print(format_table(sorted(rows)))
+    settings = get_settings()
+    client = await connect(settings)
+    store = open_store(settings)
+    engine = getattr(store, "engine", None)  # no treasury database here: visibility alone
+    print(render(await status_rows(client, engine, extra_query)))
+    if engine is None:
+        print(f"(no payment detail: the treasury store could not be opened: {getattr(store, 'error', '?')})")
     return 0
 
 

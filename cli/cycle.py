@@ -1,5 +1,6 @@
-"""The payment half of `up`: once the samples are SCHEDULED, the bank inbox and one sample
-payment run, then mock-bank's clock a day at a time until every sample has its outcome, so a
+"""The payment half of `up` (demo tooling, never the worker's path): once the samples are
+SCHEDULED, the bank inbox and one sample payment run, then mock-bank's clock a day at a time
+(cli/demo_bank_clock.py) until every sample has its outcome, so a
 newcomer sees invoices reach COMPLETED (and the AC04/RC01 ones wait for AP) in the Web UI.
 
 Resumable like the samples: the inbox is joined if it runs, the sample run is started once
@@ -9,7 +10,7 @@ moves only while a sample waits for the bank.
 
 import asyncio
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from canonical.status import InvoiceLifecycleStatus
 from canonical.status import InvoiceStatus as S
 from cli.commands import format_table, status_row
+from cli.demo_bank_clock import advance_bank_day, bank_today, save_bank_clock
 from cli.samples import read_status
 from workflows.payment_run import payment_run_workflow_id
 
@@ -56,54 +58,6 @@ Views = dict[str, InvoiceLifecycleStatus | None]
 
 
 # -- the counterparts ---------------------------------------------------------------------
-async def bank_state(bank_url: str) -> dict:
-    async with httpx.AsyncClient(base_url=bank_url, timeout=10) as http:
-        response = await http.get("/_mock/state")
-    response.raise_for_status()
-    return response.json()
-
-
-async def bank_today(bank_url: str) -> date:
-    return date.fromisoformat((await bank_state(bank_url))["clock"]["date"])
-
-
-async def advance_bank_day(bank_url: str) -> dict:
-    # Slow on a big day (the bank books and writes statements under one lock): guide §8.
-    async with httpx.AsyncClient(base_url=bank_url, timeout=60) as http:
-        response = await http.post("/_mock/advance", params={"days": 1})
-    response.raise_for_status()
-    return response.json()
-
-
-def _clock_file(state_dir: Path) -> Path:
-    return state_dir / "bank-clock"
-
-
-def save_bank_clock(bank_url: str, state_dir: Path) -> None:
-    """mock-bank keeps its payments and issued statements in --db but not its clock (guide §4).
-    Restarted at real now, behind the days `up` advanced through, it would book a new payment
-    on a day whose statement it already issued (it never issues one twice) and the ERP would
-    never clear it. So `up` keeps the bank's time and starts it there again.
-    Synchronous (one local GET): it also runs while `up` stops, where a second Ctrl-C must
-    not cancel it halfway and skip stopping the processes."""
-    response = httpx.get(f"{bank_url}/_mock/state", timeout=5)
-    response.raise_for_status()
-    now = response.json()["clock"]["now"]
-    _clock_file(state_dir).write_text(now + "\n")
-
-
-def bank_clock_arg(state_dir: Path) -> list[str]:
-    """`--clock` for mock-bank: where it stood when `up` last stopped, if that is ahead of real
-    time; otherwise nothing (real now)."""
-    try:
-        saved = datetime.fromisoformat(_clock_file(state_dir).read_text().strip()).astimezone(UTC)
-    except (OSError, ValueError):
-        return []
-    if saved <= datetime.now(UTC) + timedelta(minutes=1):
-        return []
-    return ["--clock", saved.strftime("%Y-%m-%dT%H:%M")]  # mock-bank's zone is UTC unless --timezone
-
-
 async def ensure_remediation_account(sap_url: str) -> bool:
     """Give INITECH a second bank account in the ERP, so the guide's `resolve` (pay to 0002)
     works. True if it was added now."""

@@ -21,7 +21,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cli import cycle, samples, state
+from cli import cycle, demo_bank_clock, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
@@ -119,7 +119,7 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
 
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
-            mock("mock-bank", "--db", str(db / "bank.db"), *cycle.bank_clock_arg(cfg.state_dir)),
+            mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir)),
             # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access point would.
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['intake']}/invoices"),
             (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"),
@@ -272,8 +272,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
     finally:
         bank = next((p for p in procs if p.name == "mock-bank" and not p.exited()), None)
         if bank is not None:
-            try:  # where the bank's clock stands, so the next `up` starts it there (cycle.save_bank_clock)
-                cycle.save_bank_clock(cfg.bank_url, cfg.state_dir)
+            try:  # where the bank's clock stands, so the next `up` starts it there (demo_bank_clock.save_bank_clock)
+                demo_bank_clock.save_bank_clock(cfg.bank_url, cfg.state_dir)
             except Exception as err:  # noqa: BLE001 - stopping matters more
                 print(f"  note: could not save mock-bank's clock: {err}", flush=True)
         for proc in reversed(procs):  # worker first; it gets its graceful-shutdown time

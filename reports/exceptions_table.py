@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from canonical.reconciliation import ReconciliationReport
 from canonical.status import InvoiceLifecycleStatus
 from reports import duration, format_table
+from reports.status_table import PAGE_SIZE
 from workflows import search_attributes as sa
 
 LIFECYCLE, INBOX, RECONCILIATION = "InvoiceToPayment", "BankInbox", "Reconciliation"
@@ -21,6 +22,7 @@ LIFECYCLE, INBOX, RECONCILIATION = "InvoiceToPayment", "BankInbox", "Reconciliat
 RECONCILIATION_SLA = timedelta(hours=24)
 RECONCILIATION_OWNER = "treasury-ops"  # who runs it and owns what it finds (canonical.reconciliation.OWNERS)
 _QUERY_TIMEOUT = timedelta(seconds=5)
+_QUERIES_AT_ONCE = 16
 
 
 class ExceptionRow(BaseModel):
@@ -65,11 +67,16 @@ async def open_exceptions(client: Client, owner: str | None = None, extra_query:
         query = f"{sa.EXCEPTION_OWNER.name}={_quoted(owner)} AND ExecutionStatus='Running'"
     if extra_query:
         query += f" AND ({extra_query})"
-    rows = []
-    async for ex in client.list_workflows(query):
-        row = await _row(client, ex)
-        if row is not None:
-            rows.append(row)
+    # Only workflows with an open case are asked for its SLA, a bounded number at a time: cases
+    # are the exceptions, so this stays small while lifecycles run to tens of thousands.
+    gate = asyncio.Semaphore(_QUERIES_AT_ONCE)
+
+    async def asked(ex) -> ExceptionRow | None:
+        async with gate:
+            return await _row(client, ex)
+
+    found = [ex async for ex in client.list_workflows(query, page_size=PAGE_SIZE)]
+    rows = [row for row in await asyncio.gather(*(asked(ex) for ex in found)) if row is not None]
     latest = await _reconciliation_case(client, owner, extra_query)
     if latest is not None:
         rows.append(latest)

@@ -3,7 +3,8 @@ oldest in each, open exceptions by owner and SLA state, cycle time p50/p95 of co
 lifecycles, and today's cash position by company code and currency.
 
 Everything about lifecycles comes from visibility (search attributes, start and close
-times), so the report wakes no workflow; only the open cases are asked for their SLA."""
+times), a page at a time, so the report wakes no lifecycle; only the open cases are asked
+for their SLA."""
 
 import argparse
 import asyncio
@@ -20,7 +21,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from adapters.treasury_store import TreasuryStore
 from canonical.treasury import CashPosition
 from reports import duration, format_table, latest_reconciliation, load_reconciliation, render_reconciliation
-from reports.exceptions_table import LIFECYCLE, ExceptionRow, open_exceptions
+from reports.exceptions_table import ExceptionRow, open_exceptions
+from reports.status_table import PAGE_SIZE, lifecycle_query, pages
 from workflows import search_attributes as sa
 
 _NORMAL_END = {WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED}
@@ -102,24 +104,18 @@ def _state(ex) -> str:
 
 
 async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None,
-                  today: date | None = None, extra_query: str = "") -> StatusReport:
+                  today: date | None = None, extra_query: str = "", page_size: int = PAGE_SIZE) -> StatusReport:
     """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
-    in UTC; "today" for cash is the local business date, as value dates are."""
+    in UTC; "today" for cash is the local business date, as value dates are. Lifecycles are
+    read a visibility page at a time and never queried; only the open cases are asked for
+    their SLA (exceptions_table), and the cash position is one store query."""
     now, today = now or datetime.now(UTC), today or date.today()
-    # A lifecycle that continued as new is one invoice: count its current run only.
-    query = f"WorkflowType='{LIFECYCLE}' AND ExecutionStatus!='ContinuedAsNew'"
-    query += f" AND ({extra_query})" if extra_query else ""
     counts: Counter[str] = Counter()
     oldest: dict[str, tuple[datetime, str]] = {}
     cycles: list[timedelta] = []
-    async for ex in client.list_workflows(query):
-        state = _state(ex)
-        counts[state] += 1
-        key = ex.typed_search_attributes.get(sa.INVOICE_ID) or ex.id
-        if state not in oldest or ex.start_time < oldest[state][0]:
-            oldest[state] = (ex.start_time, key)
-        if ex.status == WorkflowExecutionStatus.COMPLETED and state == "COMPLETED" and ex.close_time:
-            cycles.append(ex.close_time - ex.start_time)
+    async for page in pages(client, lifecycle_query(extra_query), page_size):
+        for ex in page:
+            _count(ex, counts, oldest, cycles)
     states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0])
               for s, n in sorted(counts.items())]
     exceptions = await open_exceptions(client, extra_query=extra_query)
@@ -130,6 +126,17 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
         cash_error = f"{type(err).__name__}: {err}".splitlines()[0]
     return StatusReport(generated_at=now, today=today, states=states, exceptions=exceptions, cycle_times=cycles,
                         cash=cash, cash_error=cash_error)
+
+
+def _count(ex, counts: Counter[str], oldest: dict[str, tuple[datetime, str]], cycles: list[timedelta]) -> None:
+    # One lifecycle into the counts, the oldest per state and the cycle times.
+    state = _state(ex)
+    counts[state] += 1
+    key = ex.typed_search_attributes.get(sa.INVOICE_ID) or ex.id
+    if state not in oldest or ex.start_time < oldest[state][0]:
+        oldest[state] = (ex.start_time, key)
+    if ex.status == WorkflowExecutionStatus.COMPLETED and state == "COMPLETED" and ex.close_time:
+        cycles.append(ex.close_time - ex.start_time)
 
 
 def render(report: StatusReport) -> str:

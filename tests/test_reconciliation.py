@@ -47,7 +47,7 @@ async def reconciliation_worker(client, sap_server, bank_server, store, report_d
     """The usual worker plus the reconciliation (worker.py does not register it yet)."""
     settings = Settings(sap_url=sap_server, bank_url=bank_server)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-        rec = ReconciliationActivities(client, sap, store, PaymentRegisters(store.engine), bank, report_dir=report_dir)
+        rec = ReconciliationActivities(client, sap, store, PaymentRegisters(store.engine), report_dir=report_dir)
         extra = [rec.erp_supplier_items, rec.expected_outflows, rec.lifecycle_facts, rec.bank_findings,
                  rec.write_report]
         async with new_worker(client, sap_server, store, bank_url=bank_server, extra_workflows=[Reconciliation],

@@ -202,7 +202,7 @@ async def test_make_up_prints_a_failed_report_and_keeps_the_stack(capsys):
     from cli.stack import _print_report
 
     class ServerGone:  # the Temporal client of a stack whose server stopped answering mid-report
-        def list_workflows(self, query: str):
+        def list_workflows(self, query: str, **options):  # page_size, as the SDK takes it
             raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
 
     await _print_report(ServerGone())  # returns: `up` goes on to the guide and keeps running

@@ -2,6 +2,7 @@
 an invoice (recorded, as finsync's intake would have received it) and finsync, the buyer, answers
 through the supplier's POST /responses."""
 
+import dataclasses
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.supplier_responses import SupplierResponseActivities
 from adapters.einvoice import EInvoiceClient, InvoiceResponseRefused, to_application_response
+from adapters.harness.einvoice import LookupEInvoiceClient
 from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next, response_id_for
 from cli.processes import BIN, ManagedProcess
 from tests.intake_helpers import document, new_number
@@ -52,7 +54,8 @@ async def supplier_side(mock_url: str, number: str) -> dict:
 
 @pytest.fixture
 async def client(mock_url):
-    async with EInvoiceClient(mock_url) as c:
+    """The production client plus a look at what the supplier holds (the mock's /_mock paths)."""
+    async with LookupEInvoiceClient(mock_url) as c:
         yield c
 
 
@@ -164,11 +167,30 @@ async def test_resend_after_crash_is_one_response(mock_url, client):
     ap = response(number, C.AP)
     # The first attempt's POST reached the supplier; its completion was lost with the worker.
     await client.post_response(to_application_response(ap))
-    async with EInvoiceClient(mock_url) as fresh:  # a new worker, a new client
+    async with LookupEInvoiceClient(mock_url) as fresh:  # a new worker, a new client
         answer = await ActivityEnvironment().run(SupplierResponseActivities(fresh).send_invoice_response, ap)
         assert answer == "already sent"
     assert await env.run(acts.send_invoice_response, ap) == "already sent"
     assert [r["code"] for r in (await supplier_side(mock_url, number))["responses"]] == ["AB", "AP"]
+
+
+async def test_without_a_lookup_a_resend_is_judged_by_the_suppliers_answer(mock_url):
+    """Production has no look at what the supplier holds: a retry (attempt 2) whose first
+    attempt arrived is flagged out of order by the supplier, which means "already sent"; the
+    same flag on a first attempt is a refusal."""
+    number = await sent_invoice(mock_url)
+    async with EInvoiceClient(mock_url) as plain:
+        assert await plain.send(response(number, C.AB)) == "sent"
+        ap = response(number, C.AP)
+        await plain.post_response(to_application_response(ap))  # arrived; its answer was lost
+        retry = ActivityEnvironment()
+        retry.info = dataclasses.replace(retry.info, attempt=2)
+        assert await retry.run(SupplierResponseActivities(plain).send_invoice_response, ap) == "already sent"
+        with pytest.raises(InvoiceResponseRefused) as refused:
+            await plain.send(response(number, C.IP))  # nothing but PD after AP
+        assert refused.value.reason == "OP-BR111-R005"
+    side = await supplier_side(mock_url, number)
+    assert side["status"] == "AP" and [r["code"] for r in side["responses"] if not r["ignored"]] == ["AB", "AP"]
 
 
 async def test_unknown_invoice_refused_and_unreachable_is_retryable(mock_url, client):

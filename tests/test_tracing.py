@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.bank import BankClient
+from adapters.harness.bank import HarnessBankClient
 from telemetry import http as traced_http
 from telemetry import tracing
 from tests.helpers import make_invoice, new_worker, wait_for_status
@@ -78,11 +78,11 @@ async def test_bank_calls_carry_the_trace_and_nothing_when_tracing_is_off(provid
         sent.append(request.headers.get("traceparent"))
         return httpx.Response(404)
 
-    async with BankClient("http://bank.test", transport=httpx.MockTransport(bank)) as client:
+    async with HarnessBankClient("http://bank.test", transport=httpx.MockTransport(bank)) as client:
         with tracer_provider.get_tracer("test").start_as_current_span("RunActivity:submit_payment_file") as parent:
             assert await client.payments_for("E2E-1") == []
     traced_http.use(None)  # tracing off: clients built now are left alone
-    async with BankClient("http://bank.test", transport=httpx.MockTransport(bank)) as client:
+    async with HarnessBankClient("http://bank.test", transport=httpx.MockTransport(bank)) as client:
         assert await client.payments_for("E2E-1") == []
     assert sent[0].startswith(f"00-{parent.get_span_context().trace_id:032x}-") and sent[1] is None
     [call] = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.CLIENT]

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.bank import BankClient, BankError, BankOutcomeUnknown, BankRejectedFile, BankTransientError
+from adapters.harness.bank import HarnessBankClient
 from adapters.iso20022.pain001 import PaymentFileInvalid, validate_pain001
 from adapters.iso20022.readers import (
     is_duplicate_file_report,
@@ -43,8 +44,9 @@ async def control(bank_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def bank(bank_url: str, control) -> AsyncIterator[BankClient]:
-    async with BankClient(bank_url) as client:
+async def bank(bank_url: str, control) -> AsyncIterator[HarnessBankClient]:
+    """The production client plus the mock's inspection paths, for asserting on the bank's books."""
+    async with HarnessBankClient(bank_url) as client:
         yield client
 
 
@@ -57,14 +59,13 @@ async def test_four_payments_partly_accepted_peek_then_collect(bank: BankClient)
     receipt = await bank.submit_payment_file(FOUR_XML)
     assert (receipt.message_id, receipt.duplicate) == ("ACME-20260930-0001", False)
 
-    epoch = await bank.bank_epoch()
     peeked = await bank.peek_mailbox()
-    assert [(m.bank_message_id, m.kind, m.account) for m in peeked] == [
-        (f"{epoch}:1", MessageKind.STATUS_REPORT, "ACME")]
+    assert [(m.bank_message_id.split(":")[0], m.kind, m.account) for m in peeked] == [
+        ("1", MessageKind.STATUS_REPORT, "ACME")]
     assert await bank.peek_mailbox() == peeked  # peeking consumes nothing
     assert await bank.collect_mailbox() == peeked
     assert await bank.peek_mailbox() == []  # collected is gone from the mailbox ...
-    assert await bank.released_messages() == peeked  # ... but still listed for recovery
+    assert await bank.released_messages() == peeked  # ... but the mock still lists it (harness only)
 
     report = read_message(peeked[0].kind, peeked[0].body)
     assert report.group_status == "PART"
@@ -164,15 +165,19 @@ async def test_return_later_gives_pacs004_and_a_return_credit(bank: BankClient, 
     assert (await bank.payments_for("RET-2"))[0]["status"] == "returned"
 
 
-async def test_ids_are_qualified_by_the_bank_epoch(bank: BankClient, control):
-    before = await bank.bank_epoch()
+async def test_ids_are_qualified_by_content_not_by_the_banks_epoch(bank: BankClient, control):
     await bank.submit_payment_file(FOUR_XML)
+    [peeked] = await bank.peek_mailbox()
     [first] = await bank.collect_mailbox()
     (await control.post("/_mock/reset")).raise_for_status()
-    await bank.submit_payment_file(FOUR_XML)  # a new bank: not a duplicate, and mailbox id 1 again
+    await bank.submit_payment_file(FOUR_XML)  # a new bank: not a duplicate, mailbox id 1 again ...
+    [again] = await bank.collect_mailbox()  # ... and, the clock back too, the very same pain.002
+    await bank.submit_payment_file(payment_file("ACME-20260930-0002", FOUR))
     [second] = await bank.collect_mailbox()
-    assert first.bank_message_id == f"{before}:1" and second.bank_message_id.endswith(":1")
-    assert first.bank_message_id != second.bank_message_id
+    assert peeked.bank_message_id == first.bank_message_id  # read twice: one message
+    assert again.body == first.body and again.bank_message_id == first.bank_message_id  # same bytes, same news
+    assert first.bank_message_id.startswith("1:") and second.bank_message_id.startswith("2:")
+    assert second.bank_message_id.split(":")[1] != first.bank_message_id.split(":")[1]
 
 
 async def test_transport_failures_are_typed(bank_url: str):
@@ -198,7 +203,7 @@ async def test_basic_auth_from_settings(tmp_path):
         url = f"http://127.0.0.1:{port}"
         async with BankClient(url) as anonymous:
             with pytest.raises(BankError) as refused:
-                await anonymous.bank_epoch()
+                await anonymous.peek_mailbox()
             assert refused.value.status == 401
         settings = SimpleNamespace(bank_url=url, bank_user="finsync", bank_password=SecretStr("s3cret"))
         async with BankClient.from_settings(settings) as authed:

@@ -1,0 +1,36 @@
+"""mock-bank's inspection paths, for tests and benchmarks: no real bank answers them.
+
+The production BankClient (adapters/bank.py) has no way to list messages it already collected,
+to read the bank's payment book or to learn that the bank was reset. What it does instead:
+a message lost between collecting and recording is recovered from the bank's own reports (the
+silent-bank timer asks for a camt.052 and waits for the camt.053, activities/bank_evidence.py);
+a payment paid twice shows as two bookings in the camt.054/camt.053 (activities/drift_checks.py);
+channel ids are qualified by content, not by the bank's epoch.
+"""
+
+from urllib.parse import quote
+
+from adapters.bank import BankClient
+from canonical.bank import BankMessage
+
+
+class HarnessBankClient(BankClient):
+    """BankClient plus what only mock-bank can tell a test."""
+
+    async def released_messages(self) -> list[BankMessage]:
+        """Everything released, collected or not (`GET /_mock/messages`). Releases nothing by
+        itself, so peek first if due messages matter."""
+        return await self._messages("/_mock/messages")
+
+    async def payments_for(self, end_to_end_id: str) -> list[dict]:
+        """The bank's own record of every payment with this EndToEndId, newest first; [] if
+        none. The bank pays a repeated EndToEndId in a new file again: this shows it."""
+        response = await self._send("GET", f"/_mock/payments/{quote(end_to_end_id, safe='')}?all")
+        if response.status_code == 404:
+            return []
+        self._raise_for_status(response)
+        return list(response.json())
+
+    async def payments_of_account(self, account_id: str) -> list[dict]:
+        """Every payment the bank holds from one of our accounts (`GET /_mock/payments`)."""
+        return [p for p in await self._get_json("/_mock/payments") if p.get("account_id") == account_id]

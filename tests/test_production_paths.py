@@ -1,0 +1,69 @@
+"""No mock-only endpoint on a production code path (issue 11, item 7).
+
+What only a mock can answer (its inspection and control paths under `/_mock`) lives in
+adapters/harness/ and the demo stack's modules; production code does without it. The one
+exception is named and checked exactly: mock-bank serves the bank's real download channel and
+its camt.052 request under `/_mock`, so adapters/bank_channel.py names those two paths and no
+other (a deployment against another bank passes its own BankChannel).
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION = ["adapters", "activities", "workflows", "canonical", "intake", "reports", "telemetry", "codec", "cli",
+              "worker.py", "settings.py"]
+HARNESS = "adapters/harness/"
+# The embedded demo stack (`make up`): it starts the mocks, waits for their health, moves
+# mock-bank's clock and prints the mocks' controls for a newcomer. Never the worker's path.
+DEMO = {"cli/stack.py", "cli/samples.py", "cli/demo_bank_clock.py"}
+BANK_CHANNEL = "adapters/bank_channel.py"
+BANK_SERVICES = {"/_mock/mailbox", "/_mock/accounts/{account}/report"}
+
+
+def production_files() -> list[Path]:
+    files: list[Path] = []
+    for name in PRODUCTION:
+        path = ROOT / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return files
+
+
+def test_only_the_harness_the_demo_and_the_bank_channel_name_mock_paths():
+    offending = []
+    for path in production_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(HARNESS) or rel in DEMO or rel == BANK_CHANNEL:
+            continue
+        offending += [f"{rel}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1) if "/_mock" in line]
+    assert offending == [], "mock-only paths on a production code path: " + ", ".join(offending)
+
+
+def test_the_bank_channel_names_only_the_banks_own_services():
+    tree = ast.parse((ROOT / BANK_CHANNEL).read_text())
+    named = {node.value for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/_mock")}
+    assert named == BANK_SERVICES
+
+
+def test_no_production_module_imports_the_harness():
+    importers = []
+    for path in production_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(HARNESS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            importers += [f"{rel} imports {n}" for n in names if n.startswith("adapters.harness")]
+    assert importers == []
+
+
+def test_the_worker_and_the_cli_load_no_harness_adapter():
+    """The wiring as it runs: importing the worker and the CLI pulls in no harness module."""
+    probe = ("import sys, worker, cli.__main__; "
+             "print(sorted(m for m in sys.modules if m.startswith('adapters.harness')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
