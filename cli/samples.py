@@ -137,7 +137,8 @@ def print_guide(address: str, ui_url: str, bank_url: str, repo: Path, state: str
     # INITECH's account is closed at the bank (AC04); `up` gave it a second account, 0002, in the ERP.
     initech = rejected_with("AC04") or _sample_id(views, "1000014")
     resolve = {"resolved_by": "ap.anna", "resolution": "new bank details confirmed", "bank_account_id": "0002"}
-    rejection = {"reason_code": "AC04", "reported_by": "treasury.tom"}
+    rejection = {"reason_code": "AC04", "end_to_end_id": "<EndToEndId of the attempt, from the status query>",
+                 "reported_by": "treasury.tom"}
     # No run_date: the run is dated the day it starts. One open run per paying account (the id);
     # the sample run was run_number 1, so the next one is 2 (3 after that, ...).
     run = {"paying_account_id": "ACME", "horizon_days": 60, "run_number": 2}
@@ -167,8 +168,9 @@ Try (in another terminal, from {repo}):
   # the bank's next day: settlement and the day's statement, which clears the invoice in the ERP
   curl -s -X POST '{bank_url}/_mock/advance?days=1'
   # a payment sent but not answered by the bank (a BankSilent case for treasury-ops):
-  # treasury reports the rejection it learned of by phone, and the invoice goes back to AP
-  temporal workflow signal --workflow-id <invoice workflow id> --name bank_rejection \\
+  # treasury reports the rejection it learned of by phone: a case, and finsync asks the bank;
+  # only the bank's own evidence sends the invoice back to AP for a new attempt
+  temporal workflow update execute --workflow-id <invoice workflow id> --name report_bank_rejection \\
     --input '{js(rejection)}'
   # a supplier's e-invoice (Peppol UBL) pushed to finsync's intake endpoint: a new lifecycle
   curl -s -X POST {einvoice_url}/_mock/orders -H 'Content-Type: application/json' \\
