@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     bank_user: str | None = None
     bank_password: SecretStr | None = None
     bank_timeout_seconds: float = 60.0
+    # The bank connection's message download and intraday-report request (adapters/bank_channel.py);
+    # unset: mock-bank's. Another bank's connection names its own; the request keeps `{account}`.
+    bank_download_path: str | None = None
+    bank_report_request_path: str | None = Field(default=None, pattern=r"\{account\}")
     # A payment someone reports rejected is only paid again once the bank's own messages say
     # it will not be: a balanced end-of-day statement this many days past the requested
     # execution date without the debit counts as "not booked" (weekend + a holiday).

@@ -122,6 +122,9 @@ class BankClient(HttpAdapter):
             user=getattr(s, "bank_user", None),
             password=secret() if secret is not None else password,
             timeout=getattr(s, "bank_timeout_seconds", 60.0),
+            channel=BankChannel(download=getattr(s, "bank_download_path", None) or MOCK_BANK.download,
+                                report_request=getattr(s, "bank_report_request_path", None)
+                                or MOCK_BANK.report_request),
         )
 
     # -- payment files ---------------------------------------------------------------------

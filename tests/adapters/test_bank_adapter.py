@@ -22,6 +22,7 @@ from adapters.iso20022.readers import (
 )
 from canonical.bank import BankMessage, BankStatement, MessageKind
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
+from settings import Settings
 from tests.adapters.fixtures.capture import CLOCK, EXTERNAL, FOUR, payment, payment_file
 from tests.servers import running
 
@@ -210,3 +211,24 @@ async def test_basic_auth_from_settings(tmp_path):
             assert not (await authed.submit_payment_file(FOUR_XML)).duplicate
     finally:
         proc.stop()
+
+
+async def test_another_banks_channel_paths_come_from_configuration():
+    """A connection to another bank names its download and report request in settings; the
+    adapter uses exactly those (a fake transport records the paths), and the request keeps `{account}`."""
+    seen: list[str] = []
+
+    def bank_of_another_kind(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        return httpx.Response(200, json=[]) if request.method == "GET" else httpx.Response(202)
+
+    settings = Settings(bank_url="https://bank.example", bank_download_path="/ebics/btd",
+                        bank_report_request_path="/ebics/c52/{account}")
+    channel = BankClient.from_settings(settings)._channel
+    async with BankClient(settings.bank_url, transport=httpx.MockTransport(bank_of_another_kind),
+                          channel=channel) as bank:
+        assert await bank.peek_mailbox() == [] and await bank.collect_mailbox() == []
+        await bank.request_intraday_report("ACME")
+    assert seen == ["GET /ebics/btd?leave", "GET /ebics/btd?", "POST /ebics/c52/ACME?"]
+    with pytest.raises(ValueError, match="account"):
+        Settings(bank_report_request_path="/ebics/c52")
