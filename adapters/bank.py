@@ -1,6 +1,6 @@
 """Bank adapter (mock-bank 0.9.0 over HTTP): submit pain.001 files, download the bank's messages,
 ask for an intraday report. Only what a real bank connection offers (adapters/bank_channel.py);
-what only the mock can answer is in adapters/harness/bank.py.
+what only the mock can answer is in tests/harness/bank.py.
 
 Delivery is pull only. Each call is one HTTP exchange; there is no retry loop here, the
 Temporal activity owns retries. Resending the same

@@ -9,7 +9,7 @@ paths are named here and nowhere else in production code. They are the bank's re
 
 The mock's other `/_mock` paths are not: its list of everything ever released
 (`/_mock/messages`), its state and epoch (`/_mock/state`), its payment book (`/_mock/payments`),
-putting a message back (`/unread`). No real bank answers those, so only adapters/harness/ calls
+putting a message back (`/unread`). No real bank answers those, so only tests/harness/ calls
 them (tests/test_production_paths.py checks). A connection to another bank names its own
 services in FINSYNC_BANK_DOWNLOAD_PATH and FINSYNC_BANK_REPORT_REQUEST_PATH (BankClient.from_settings).
 """

@@ -24,7 +24,7 @@ copy), so the supplier's own answer to the resend decides. A resend it flags out
 (OP-BR111-R004/R005/R012) means the first one arrived: "already sent". A resend it keeps is a
 second copy of the same document (same cbc:ID), which a Peppol receiver reads as one; only UQ and
 PD may repeat at all. mock-einvoice's inspection paths (the supplier's sent list and the
-responses it holds) are in adapters/harness/einvoice.py, for tests.
+responses it holds) are in tests/harness/einvoice.py, for tests.
 
 One HTTP exchange per call, no retry loop: the Temporal activity owns retries.
 """

@@ -1,7 +1,7 @@
 """No mock-only endpoint on a production code path (issue 11, item 7).
 
 What only a mock can answer (its inspection and control paths under `/_mock`) lives in
-adapters/harness/ and the demo stack's modules; production code does without it. The one
+tests/harness/ and the demo stack's modules; production code does without it. The one
 exception is named and checked exactly: mock-bank serves the bank's real download channel and
 its camt.052 request under `/_mock`, so adapters/bank_channel.py names those two paths and no
 other (a deployment against another bank passes its own BankChannel).
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION = ["adapters", "activities", "workflows", "canonical", "intake", "reports", "telemetry", "codec", "cli",
               "worker.py", "settings.py"]
-HARNESS = "adapters/harness/"
+HARNESS = "tests/harness/"
 # The embedded demo stack (`make up`): it starts the mocks, waits for their health, moves
 # mock-bank's clock and prints the mocks' controls for a newcomer. Never the worker's path.
 DEMO = {"cli/stack.py", "cli/samples.py", "cli/demo_bank_clock.py"}
@@ -57,13 +57,13 @@ def test_no_production_module_imports_the_harness():
         for node in ast.walk(ast.parse(path.read_text())):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            importers += [f"{rel} imports {n}" for n in names if n.startswith("adapters.harness")]
+            importers += [f"{rel} imports {n}" for n in names if n.startswith("tests.harness")]
     assert importers == []
 
 
 def test_the_worker_and_the_cli_load_no_harness_adapter():
     """The wiring as it runs: importing the worker and the CLI pulls in no harness module."""
     probe = ("import sys, worker, cli.__main__; "
-             "print(sorted(m for m in sys.modules if m.startswith('adapters.harness')))")
+             "print(sorted(m for m in sys.modules if m.startswith('tests.harness')))")
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"

@@ -11,9 +11,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.supplier_responses import SupplierResponseActivities
 from adapters.einvoice import EInvoiceClient, InvoiceResponseRefused, to_application_response
-from adapters.harness.einvoice import LookupEInvoiceClient
 from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next, response_id_for
 from cli.processes import BIN, ManagedProcess
+from tests.harness.einvoice import LookupEInvoiceClient
 from tests.intake_helpers import document, new_number
 from tests.servers import running
 

@@ -11,9 +11,9 @@ from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.harness.bank import HarnessBankClient
 from telemetry import http as traced_http
 from telemetry import tracing
+from tests.harness.bank import HarnessBankClient
 from tests.helpers import make_invoice, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 

@@ -10,7 +10,6 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.bank import BankClient, BankError, BankOutcomeUnknown, BankRejectedFile, BankTransientError
-from adapters.harness.bank import HarnessBankClient
 from adapters.iso20022.pain001 import PaymentFileInvalid, validate_pain001
 from adapters.iso20022.readers import (
     is_duplicate_file_report,
@@ -24,6 +23,7 @@ from canonical.bank import BankMessage, BankStatement, MessageKind
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
 from settings import Settings
 from tests.adapters.fixtures.capture import CLOCK, EXTERNAL, FOUR, payment, payment_file
+from tests.harness.bank import HarnessBankClient
 from tests.servers import running
 
 FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
