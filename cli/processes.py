@@ -2,6 +2,7 @@
 embedded stack and by the tests."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,9 +18,29 @@ BIN = Path(sys.executable).parent  # the venv's scripts: temporal, mock-sap, moc
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port free now, picked below the kernel's ephemeral range: a port the kernel
+    hands out (bind to 0) can be taken by any outgoing connection before our server binds it,
+    which once failed `make up`'s test with "Address already in use"."""
+    low = _ephemeral_low()
+    for _ in range(50):
+        port = random.randint(10_000, low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # a crowded box: whatever the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768
+    return max(low, 10_001)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
