@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     # "0.0.0.0:8081" in a container. Unset: no endpoint.
     health_bind: str | None = None
 
+    # Who decides (identity/, architecture invariant 8): the identity provider's issuer and its
+    # public keys (JWKS file). Decisions carry tokens signed by it. Unset in development: the
+    # embedded stack's local issuer under `identity_dev_dir`; production refuses to start without.
+    identity_issuer: str | None = None
+    identity_jwks_file: Path | None = None
+    identity_dev_dir: Path = Path(".finsync") / "identity"
+
     # The codec server's bearer token (codec/server.py) and the intake's supplier register.
     codec_server_token: SecretStr | None = None
     einvoice_register: Path | None = None

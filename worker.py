@@ -32,6 +32,8 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
+from identity import keyring as decision_keys
+from identity.configured import IdentityNotConfigured, decision_keyring
 from settings import Settings, get_settings, settings_problem
 from telemetry import health, metrics, tracing
 from workflows.bank_inbox import BankInbox
@@ -171,6 +173,12 @@ async def main() -> None:
         settings = get_settings()
     except pydantic.ValidationError as e:  # e.g. production on SQLite: say why, no traceback
         raise SystemExit(f"finsync worker not started: {settings_problem(e)}") from None
+    try:  # decisions are verified in the workflows' update validators against these keys
+        decision_keys.install(decision_keyring(
+            environment=settings.environment, issuer=settings.identity_issuer,
+            jwks_file=settings.identity_jwks_file, dev_dir=settings.identity_dev_dir))
+    except (IdentityNotConfigured, OSError, ValueError) as e:
+        raise SystemExit(f"finsync worker not started: {e}") from None
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \

@@ -1,11 +1,12 @@
-"""`python -m cli up|status|exceptions|report|resolve|payment-run recover|migrate|schedules|workflow-id|start-command`,
+"""`python -m cli up|status|exceptions|report|resolve|decision|payment-run recover|migrate|schedules|workflow-id|
+start-command`,
 from any directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
 import os
 
-from cli import commands, schedules, state
+from cli import commands, decision, schedules, state
 from cli.process_exit import run_main
 
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the treasury database (FINSYNC_TREASURY_DB_URL) to the newest schema "
                                    "revision; a worker does it too when it opens the store")
     schedules.add_parser(sub)
+    decision.add_parser(sub)
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         from cli.stack import up as run_up  # imports the worker's modules; only `up` needs them
 
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
+    if args.command == "decision":  # needs no Temporal: it signs with the local issuer's key
+        return decision.run(args)
     if args.command == "migrate":
         os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
         return commands.migrate()

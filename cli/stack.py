@@ -91,7 +91,9 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
            "FINSYNC_INTAKE_DB_URL": f"sqlite:///{cfg.state_dir / 'intake.db'}",
            "FINSYNC_REPORT_DIR": str(cfg.state_dir / "reports"),
-           "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1"}
+           "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1",
+           # the local issuer whose keys the worker trusts and `python -m cli decision` signs with
+           "FINSYNC_IDENTITY_DEV_DIR": str(cfg.state_dir / "identity")}
     os.environ.update(env)
     return env
 

@@ -16,6 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.treasury_store import TreasuryStore
 from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
+from identity import keyring as decision_keys
+from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import Settings
 from tests import clock
 from tests.helpers import TEST_CODEC_KEY
@@ -41,6 +43,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if unmarked:
         raise pytest.UsageError(f"tests using bank_server need @pytest.mark.{CLOCK_SENSITIVE} "
                                 f"(or {CLOCK_INDEPENDENT}): {', '.join(unmarked)}")
+
+
+@pytest.fixture(scope="session")
+def issuer() -> DevIssuer:
+    """The identity provider of the run: the in-process workers trust its keys (architecture
+    invariant 8); tests sign decision tokens with it (tests/helpers.py `decision_input`)."""
+    dev = ephemeral_dev_issuer()
+    decision_keys.install(dev.keyring())
+    return dev
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _trusted_issuer(issuer: DevIssuer) -> None:
+    """Every in-process worker verifies decisions against the run's issuer."""
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
+from identity.dev_issuer import DevIssuer
 from settings import Settings
 from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
@@ -155,3 +156,13 @@ def make_invoice(**kwargs: Any) -> Invoice:
 def far_due_date() -> str:
     """A due date well past the test run, so the payment-run timer never fires in a test."""
     return (business_today() + timedelta(days=60)).isoformat()
+
+
+def decision_input(issuer: DevIssuer, workflow_id: str, decision: str, person: str, *,
+                   now: datetime | None = None, roles: tuple[str, ...] | None = None, **fields: Any) -> dict:
+    """A decision update's input signed for `person` (architecture invariant 8): the JSON a person
+    passes to `temporal workflow update execute`. `now`: the workflow's clock on the
+    time-skipping server; `roles` overrides the directory's (e.g. a token without the role)."""
+    token = issuer.issue(person, workflow_id=workflow_id, decision=decision, now=now or datetime.now(UTC),
+                         roles=roles)
+    return {**fields, "token": token}

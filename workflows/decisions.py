@@ -1,0 +1,39 @@
+"""Verified decisions inside workflows (architecture invariant 8). An update's validator calls
+`verify` with the decision token from its input: the signature, issuer, audience, expiry (against
+`workflow.now()`), the workflow and decision it is bound to and the role are checked there, so a
+refusal reaches the caller at once and leaves nothing in history. Validators do not run on replay;
+handlers read the already-verified claims with `person`, which is pure parsing, so a history
+replays the same whatever keys the replaying worker holds."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from identity import keyring
+    from identity.people import DECISION_ROLES
+    from identity.tokens import (
+        DecisionRefused,
+        VerifiedPerson,
+        require_role,
+        unverified_person,
+        verify_decision_token,
+    )
+
+
+def verify(token: str | None, decision: str) -> VerifiedPerson:
+    """The person taking `decision` on this workflow, or ValueError (the update is refused)."""
+    trusted = keyring.installed()
+    if trusted is None:
+        raise DecisionRefused("this worker trusts no identity provider (FINSYNC_IDENTITY_JWKS_FILE): "
+                              "no decision can be verified")
+    person = verify_decision_token(token or "", keyring=trusted, workflow_id=workflow.info().workflow_id,
+                                   decision=decision, now=workflow.now())
+    require_role(person, DECISION_ROLES[decision])
+    return person
+
+
+def person(token: str) -> VerifiedPerson:
+    """In a handler: who the validator verified (replay-safe)."""
+    return unverified_person(token)
+
+
+__all__ = ["DecisionRefused", "VerifiedPerson", "person", "verify"]
