@@ -11,6 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from canonical.bank import PayingAccount
+from canonical.controls import ControlPolicy
 from canonical.supplier import CompanyCode
 
 # The mock ERP has no company-code API; this is the register validation reads.
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     # host:port of the worker's liveness/readiness endpoint (telemetry/health.py), e.g.
     # "0.0.0.0:8081" in a container. Unset: no endpoint.
     health_bind: str | None = None
+
+    # The finance team's controls (canonical/controls.py): approval thresholds and limits per
+    # role, release_above for every payment run, the bank-details cooling-off. JSON in
+    # FINSYNC_CONTROLS, e.g. {"release_above": "250000"}; never taken from a caller's input.
+    controls: ControlPolicy = Field(default_factory=ControlPolicy)
 
     # Who decides (identity/, architecture invariant 8): the identity provider's issuer and its
     # public keys (JWKS file). Decisions carry tokens signed by it. Unset in development: the
