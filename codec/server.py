@@ -51,7 +51,7 @@ def codec_app(codec: PayloadCodec, access: CodecAccess, ui_origins: list[str], *
         except AccessRefused as refused:
             log.warning("%s refused (%d) subject=%s namespace=%s: %s", operation, refused.status,
                         refused.subject or "-", namespace, refused.reason)
-            return _refusal(refused)
+            return _refusal(refused, token_given=token is not None)
         try:
             payloads = _payloads(await request.body())
             done = await (codec.decode(payloads) if decode else codec.encode(payloads))
@@ -88,11 +88,11 @@ def codec_app(codec: PayloadCodec, access: CodecAccess, ui_origins: list[str], *
     )
 
 
-def _refusal(refused: AccessRefused) -> Response:
-    challenge = 'Bearer realm="finsync-codec"'
+def _refusal(refused: AccessRefused, *, token_given: bool) -> Response:
+    challenge = 'Bearer realm="finsync-codec"'  # RFC 6750: no error code when no token was given
     if refused.status == 403:
         challenge += ', error="insufficient_scope"'
-    elif "required" not in refused.reason:  # a token was given and did not verify (RFC 6750)
+    elif token_given:
         challenge += ', error="invalid_token"'
     return JSONResponse({"error": refused.reason}, status_code=refused.status,
                         headers={"WWW-Authenticate": challenge})
