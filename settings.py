@@ -5,10 +5,10 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
@@ -143,8 +143,19 @@ class Settings(BaseSettings):
     identity_jwks_file: Path | None = None
     identity_dev_dir: Path = Path(".finsync") / "identity"
 
-    # The codec server's bearer token (codec/server.py) and the intake's supplier register.
-    codec_server_token: SecretStr | None = None
+    # The codec server (codec/server.py, architecture invariant 9): who may read bank details in
+    # the Web UI. The bearer token the UI forwards is a JWT of the identity provider above (the
+    # local issuer in development) for `codec_audience`, whose claim `codec_role_claim` (a dotted
+    # path for nested claims, e.g. realm_access.roles) names one of `codec_decode_roles`; /encode
+    # (inputs sent from the UI) needs one of `codec_encode_roles`, never a decode role. Roles are
+    # comma-separated. `codec_token_in_path` (development only) also takes the token from the
+    # endpoint URL (/token/<jwt>/decode): the dev server's UI cannot forward a signed-in user's token.
+    codec_audience: str = "finsync-codec"
+    codec_role_claim: str = "roles"
+    codec_decode_roles: Annotated[frozenset[str], NoDecode] = frozenset({"finsync-decode"})
+    codec_encode_roles: Annotated[frozenset[str], NoDecode] = frozenset({"finsync-encode"})
+    codec_token_in_path: bool = False
+    # The intake's supplier register.
     einvoice_register: Path | None = None
 
     def roles(self) -> list[str]:
@@ -162,6 +173,24 @@ class Settings(BaseSettings):
         if not named or (named != {"all"} and not named <= set(ROLES)):
             raise ValueError(f"FINSYNC_WORKER_ROLES={self.worker_roles!r}: name one or more of "
                              f"{', '.join(ROLES)}, comma-separated, or all")
+        return self
+
+    @field_validator("codec_decode_roles", "codec_encode_roles", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return frozenset(r.strip() for r in value.split(",") if r.strip()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _codec_roles(self) -> "Settings":
+        if not self.codec_decode_roles or not self.codec_encode_roles:
+            raise ValueError("FINSYNC_CODEC_DECODE_ROLES and FINSYNC_CODEC_ENCODE_ROLES each need a role")
+        if shared := self.codec_decode_roles & self.codec_encode_roles:
+            # Encoding is encrypting under the active key: a reader must not be able to forge payloads.
+            raise ValueError(f"FINSYNC_CODEC_ENCODE_ROLES shares {', '.join(sorted(shared))} with "
+                             "FINSYNC_CODEC_DECODE_ROLES: /encode needs a role of its own")
+        if self.codec_token_in_path and self.environment == "production":
+            raise ValueError("FINSYNC_CODEC_TOKEN_IN_PATH is for the embedded stack only: in production the Web "
+                             "UI forwards the signed-in user's token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN)")
         return self
 
     @model_validator(mode="after")

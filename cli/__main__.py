@@ -1,12 +1,12 @@
-"""`python -m cli up|status|exceptions|report|resolve|decision|payment-run recover|migrate|schedules|workflow-id|
-start-command`,
+"""`python -m cli up|status|exceptions|report|resolve|decision|codec-token|payment-run recover|migrate|schedules|
+workflow-id|start-command`,
 from any directory of the checkout (the embedded stack's state is found by cli.state)."""
 
 import argparse
 import asyncio
 import os
 
-from cli import commands, decision, schedules, state
+from cli import codec_token, commands, decision, schedules, state
 from cli.process_exit import run_main
 
 
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                                    "revision; a worker does it too when it opens the store")
     schedules.add_parser(sub)
     decision.add_parser(sub)
+    codec_token.add_parser(sub)
     for name, text in (("workflow-id", "print the workflow id derived from an invoice file"),
                        ("start-command", "print the `temporal workflow start` command for an invoice file")):
         sub.add_parser(name, help=text).add_argument("invoice", help="canonical invoice JSON file")
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_up(with_samples=not args.no_samples, exit_after=args.exit_after_samples)
     if args.command == "decision":  # needs no Temporal: it signs with the local issuer's key
         return decision.run(args)
+    if args.command == "codec-token":  # the same: the local issuer signs the codec server's access token
+        return codec_token.run(args)
     if args.command == "migrate":
         os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
         return commands.migrate()

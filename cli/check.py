@@ -36,7 +36,7 @@ class Verdict:
 
 def secrets_of(settings: Settings) -> list[str]:
     values = [s.get_secret_value() for s in (settings.temporal_api_key, settings.sap_password, settings.bank_password,
-                                             settings.codec_key, settings.codec_server_token) if s is not None]
+                                             settings.codec_key) if s is not None]
     for url in (settings.treasury_db_url, settings.intake_db_url):
         try:
             password = make_url(url).password

@@ -21,10 +21,11 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cli import cycle, demo_bank_clock, samples, state
+from cli import codec_token, cycle, demo_bank_clock, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
+from identity.dev_issuer import ensure_dev_issuer
 from reports.status_report import open_store, report_text
 from settings import Settings
 from worker import connect
@@ -113,6 +114,9 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
     temporal += ["--ui-codec-endpoint", f"http://127.0.0.1:{codec_port}"]
     codec_server = [sys.executable, "-m", "codec.server", "--port", str(codec_port),
                     "--ui-origin", f"http://127.0.0.1:{ui}", "--ui-origin", f"http://localhost:{ui}"]
+    # It trusts the local issuer's tokens (FINSYNC_IDENTITY_DEV_DIR), also in the endpoint's path:
+    # the dev server's UI has no sign-in whose token it could forward (cli/codec_token.py).
+    codec_env = {"FINSYNC_CODEC_TOKEN_IN_PATH": "true"}
 
     def mock(name: str, *extra: str) -> tuple[ManagedProcess, str]:
         port = cfg.port[name]
@@ -124,7 +128,7 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
             mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir)),
             # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access point would.
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['intake']}/invoices"),
-            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log"),
+            (ManagedProcess("codec-server", codec_server, logs / "codec-server.log", codec_env),
              f"http://127.0.0.1:{codec_port}/health")]
 
 
@@ -186,6 +190,7 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
         raise StackError(f"{key} is missing but {cfg.state_dir} holds histories encrypted with it: "
                          f"restore the key, or remove {cfg.state_dir} to start afresh")
     generate_key_file(key)  # once; an existing key is kept
+    ensure_dev_issuer(cfg.state_dir / "identity")  # once, before the codec server and the worker read it
     (cfg.state_dir / "logs").mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     servers = _servers(cfg)
@@ -253,6 +258,7 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
                                 f"http://127.0.0.1:{cfg.port['mock-einvoice']}")
         else:
             inbox = await cycle.start_inbox(client, payments)
+        print(codec_token.web_ui_guide(cfg.state_dir, cfg.port["codec-server"]), flush=True)
         if exit_after:
             return 0 if ok else 1
         print("\nrunning; Ctrl-C stops everything started here", flush=True)

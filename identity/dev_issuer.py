@@ -36,13 +36,24 @@ class DevIssuer:
     def issue(self, subject: str, *, workflow_id: str, decision: str, now: datetime,
               lifetime: timedelta = timedelta(minutes=10), roles: tuple[str, ...] | None = None) -> str:
         """A decision token for `subject` with the directory's roles (`roles` overrides: tests)."""
-        if roles is None:
-            if subject not in self.directory:
-                raise UnknownPerson(f"{subject!r} is not in the development directory "
-                                    f"({', '.join(sorted(self.directory))})")
-            roles = self.directory[subject]
+        roles = self.roles_of(subject) if roles is None else roles
         claims = {"iss": DEV_ISSUER, "aud": DECISION_AUDIENCE, "sub": subject, "roles": list(roles),
                   "wf": workflow_id, "decision": decision, "jti": str(uuid.uuid4()),
+                  "iat": int(now.timestamp()), "exp": int((now + lifetime).timestamp())}
+        return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.key_id})
+
+    def roles_of(self, subject: str) -> tuple[str, ...]:
+        if subject not in self.directory:
+            raise UnknownPerson(f"{subject!r} is not in the development directory "
+                                f"({', '.join(sorted(self.directory))})")
+        return self.directory[subject]
+
+    def access_token(self, subject: str, *, audience: str, now: datetime,
+                     lifetime: timedelta = timedelta(hours=8), roles: tuple[str, ...] | None = None) -> str:
+        """A session's access token for `subject` (not bound to a workflow or decision), as an
+        identity provider gives a signed-in user: the codec server's bearer token."""
+        roles = self.roles_of(subject) if roles is None else roles
+        claims = {"iss": DEV_ISSUER, "aud": audience, "sub": subject, "roles": list(roles), "jti": str(uuid.uuid4()),
                   "iat": int(now.timestamp()), "exp": int((now + lifetime).timestamp())}
         return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.key_id})
 

@@ -10,6 +10,10 @@ TREASURY_OPS: Final = "treasury-ops"      # bank answers, hand-reported rejectio
 TREASURY_RELEASER: Final = "treasury-releaser"  # releases payment runs above `release_above`
 MASTER_DATA: Final = "master-data"        # confirms changed bank details, resolves master-data cases
 BUYER: Final = "buyer"                    # resolves PO-matching cases
+# The codec server's roles (settings codec_decode_roles / codec_encode_roles default to these):
+# reading bank details in the Web UI, and encrypting inputs sent from it. Never the same role.
+BANK_DETAILS_READER: Final = "finsync-decode"
+PAYLOAD_ENCODER: Final = "finsync-encode"
 
 # Every decision a person takes on a workflow, and the roles that may take it.
 DECISION_ROLES: Final[dict[str, frozenset[str]]] = {
@@ -39,4 +43,6 @@ DEV_DIRECTORY: Final[dict[str, tuple[str, ...]]] = {
     "md.mia": (MASTER_DATA,),
     "md.max": (MASTER_DATA,),
     "buyer.bea": (BUYER,),
+    "ops.olivia": (BANK_DETAILS_READER,),  # `make up`'s Web UI user: reads bank details
+    "ops.oscar": (BANK_DETAILS_READER, PAYLOAD_ENCODER),  # also sends inputs from the Web UI
 }

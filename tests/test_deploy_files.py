@@ -144,7 +144,9 @@ def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatc
         assert settings.sap_password is not None and settings.sap_password.get_secret_value() == "sap-pw"
         assert settings.health_bind == "0.0.0.0:8081"
     else:
-        assert settings.codec_server_token is not None
+        # The identity provider's tokens, not a shared secret, open the codec server.
+        assert settings.identity_issuer and settings.identity_jwks_file is not None
+        assert settings.codec_audience == "finsync-codec" and settings.codec_decode_roles == {"finsync-decode"}
 
 
 def test_kubernetes_sets_only_variables_settings_reads_and_outlasts_the_drain():

@@ -23,7 +23,6 @@ create finsync_treasury_db_url "postgresql+psycopg://finsync:$(cat treasury_db_p
 create finsync-codec.key "$(random 32)"
 create finsync-codec-read-keys "# <key id> <base64 key>, one a line: keys that only decrypt (rotation)
 "
-create finsync_codec_server_token "$(random 32 | tr -d '/+=')"
 create finsync_sap_password "${FINSYNC_SAP_PASSWORD:?set FINSYNC_SAP_PASSWORD to the SAP user's password}"
 create finsync_bank_password "${FINSYNC_BANK_PASSWORD:?set FINSYNC_BANK_PASSWORD to the bank API password}"
 echo "back up finsync-codec.key (and the read-keys file) in your secret store: losing it loses the bank details"
