@@ -10,6 +10,7 @@ from cli.commands import fail
 
 VERIFY = "verify"
 _COLUMNS = ("when", "kind", "action", "who", "how verified", "before -> after")
+_FIRST = ("status", "state", "amount", "currency", "reason_code", "reason")
 
 
 def run(target: str) -> int:
@@ -60,4 +61,6 @@ def _state(text: str | None) -> str:
     value = json.loads(text)
     if not isinstance(value, dict):
         return text
-    return ", ".join(f"{k}={'-' if v is None else v}" for k, v in value.items())
+    first = [k for k in _FIRST if k in value]  # what a reader looks for, then the rest as stored (sorted)
+    keys = first + [k for k in value if k not in first]
+    return ", ".join(f"{k}={'-' if value[k] is None else value[k]}" for k in keys)
