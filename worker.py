@@ -25,6 +25,7 @@ from activities.reconciliation import ReconciliationActivities
 from activities.supplier_responses import SupplierResponseActivities
 from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
+from adapters.audit_log import AuditLog
 from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -99,9 +100,10 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
+    audit = AuditLog(store.engine)  # decisions and money movements, hash-chained (architecture invariant 13)
     deliveries = LifecycleDeliveries(client, outbox)
-    runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
-    inbox = BankInboxActivities(bank, registers, sap, outbox)
+    runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts, audit=audit)
+    inbox = BankInboxActivities(bank, registers, sap, outbox, audit)
     recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox)
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))

@@ -6,10 +6,12 @@ import asyncio
 
 from temporalio import activity
 
+from activities import audit_money
 from activities.bank_interpretation import deliveries_for_return, deliveries_for_statement, deliveries_for_status
 from activities.errors import business_error, transient_error
 from activities.heartbeat import heartbeating
 from activities.statement_posting import Posting
+from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankTransientError
 from adapters.finsta import StatementNotPostable
 from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
@@ -25,9 +27,11 @@ _MAX_PROBLEMS_PER_MESSAGE = 20
 
 
 class BankInboxActivities:
-    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox) -> None:
+    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox,
+                 audit: AuditLog | None = None) -> None:
         self._bank, self._registers, self._outbox = bank, registers, outbox
-        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox)
+        self._audit = audit or AuditLog(registers.engine)  # the bank's answers outlive history (invariant 13)
+        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, self._audit)
 
     @activity.defn
     async def collect_bank_messages(self) -> int:
@@ -69,13 +73,18 @@ class BankInboxActivities:
             if message.kind == MessageKind.STATEMENT:
                 work.statements.append(message.bank_message_id)
                 work.payments += sum(len(d.entries) for d in documents if isinstance(d, BankStatement))
-            signals, problems = [], []
+            answers, problems = [], []
             for document in documents:
                 found, trouble = self._deliveries(message.kind, document)
-                signals += [LifecycleSignal(workflow_id=d.workflow_id, signal=d.signal,
-                                            argument=d.report.model_dump(mode="json")) for d in found]
+                answers += found
                 problems += trouble
+            signals = [LifecycleSignal(workflow_id=d.workflow_id, signal=d.signal,
+                                       argument=d.report.model_dump(mode="json")) for d in answers]
             work.signals_queued += self._outbox.queue(message.bank_message_id, signals) if signals else 0
+            if answers:  # a retry after a crash here appends again and finds the entries there
+                records = self._registers.payments([d.report.end_to_end_id for d in answers if d.report.end_to_end_id])
+                self._audit.append(audit_money.bank_answers(message.bank_message_id, message.received_at, answers,
+                                                            records))
             work.payments += len(signals)
             if problems:
                 more = len(problems) - _MAX_PROBLEMS_PER_MESSAGE

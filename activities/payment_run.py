@@ -15,10 +15,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities import audit_money
 from activities.errors import business_error, transient_error
 from activities.run_claims_and_recovery import CLAIM_CHUNK, SAMPLE, RunClaimsAndRecovery
 from activities.run_lifecycle_calls import RunLifecycleCalls
 from activities.sealed import seal, unseal
+from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
 from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
@@ -61,8 +63,9 @@ from canonical.payment_run import (
 class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
     def __init__(self, client: Client, store: TreasuryStore, registers: PaymentRegisters, sap: SapClient,
                  bank: BankClient | None, paying_accounts: dict[str, PayingAccount], *,
-                 claim_chunk: int = CLAIM_CHUNK) -> None:
+                 claim_chunk: int = CLAIM_CHUNK, audit: AuditLog | None = None) -> None:
         self._client, self._store, self._registers = client, store, registers
+        self._audit = audit or AuditLog(store.engine)  # money movements outlive history (architecture invariant 13)
         self._bank, self._accounts = bank, paying_accounts
         self._runs = PaymentRunStore(store.engine)
         self._claims, self._claim_chunk = SapRunClaims(sap), claim_chunk
@@ -197,10 +200,15 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
                 # Recorded before anyone acts on it: the lifecycles check the bank's evidence
                 # (this refusal) before paying again.
                 await asyncio.to_thread(self._registers.record_file_refusal, ref.message_id, e.reason_code, reason)
+                await asyncio.to_thread(self._audit.append, audit_money.payment_file_refused(
+                    ref.message_id, records, e.reason_code, reason))
             await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (SUBMITTING,), REFUSED, reason)
             raise business_error("PaymentFileRefused", reason, e.reason_code) from e
         except (BankTransientError, BankOutcomeUnknown) as e:
             raise transient_error(f"bank did not take the file yet: {e}", getattr(e, "retry_after", None)) from e
+        # Before SENT: a crash in between resends (the bank answers DUPL) and appends again,
+        # which finds the entries there; after SENT nothing would write them.
+        await asyncio.to_thread(self._audit.append, audit_money.payment_file_sent(ref, records, xml, receipt.duplicate))
         await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (SUBMITTING,), SENT)
         return receipt
 

@@ -31,6 +31,11 @@ class ErpView:
                 told[record.workflow_id] = None
         return list(told)
 
+    def as_left(self) -> list[tuple[StatementEntry, PaymentRecord, ItemClearing]]:
+        """Our payments whose item the ERP shows as the statement left it (cleared, or reopened for a return)."""
+        return [(entry, record, item) for entry, record, item in self._ours
+                if item is not None and (item.reopened if entry.is_return else item.cleared)]
+
     def not_applied(self) -> list[str]:
         """Payments of ours on the statement whose item the ERP does not show cleared (or reopened)."""
         return [f"{entry.direction} {entry.amount} {entry.currency} ({entry.end_to_end_id}, invoice "

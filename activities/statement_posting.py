@@ -15,7 +15,9 @@ window and calls again."""
 
 import asyncio
 
+from activities import audit_money
 from activities.statement_evidence import ErpView, erp_view
+from adapters.audit_log import AuditLog
 from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
 from adapters.iso20022.readers import read_message_all, statement_balances
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -34,8 +36,9 @@ _NOTHING_PROCESSED = (None, 429, 503)  # not reachable, or busy before processin
 
 class Posting:
     def __init__(self, registers: PaymentRegisters, erp: SapPayments, clearing: SapClearing,
-                 outbox: LifecycleOutbox) -> None:
+                 outbox: LifecycleOutbox, audit: AuditLog) -> None:
         self._registers, self._erp, self._clearing, self._outbox = registers, erp, clearing, outbox
+        self._audit = audit
 
     async def post(self, message: BankMessage) -> StatementOutcome:
         outcome = StatementOutcome(bank_message_id=message.bank_message_id)
@@ -46,6 +49,8 @@ class Posting:
             enriched = await asyncio.to_thread(_with_references, statement, self._registers)
             view = await self._post_one(enriched, key, message.bank_message_id, outcome, problems)
             if view is not None:
+                # Whoever posted it, whatever attempt: what the ERP shows cleared is audited once per payment.
+                await asyncio.to_thread(self._audit.append, audit_money.erp_clearings(key, view.as_left()))
                 await self._queue_hints(view, f"{message.bank_message_id}{HINTS}{key}", outcome)
         outcome.problems = problems[:MAX_PROBLEMS] + (
             [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else [])
@@ -85,6 +90,7 @@ class Posting:
             if evidence is None:
                 outcome.unknown.append(key)
                 return None
+            await self._audit_post(key, message_id, f"recovered: {evidence}")
             await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, f"recovered: {evidence}")
             outcome.posted.append(f"{key} (answer recovered from the ERP: {evidence})")
         else:  # this message's own post, answered: a retry after the answer was recorded
@@ -107,8 +113,14 @@ class Posting:
         except SapBusinessError as e:  # answered and posted nothing (IDoc status 51, a 4xx)
             await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, REFUSED + e.message)
             raise
+        await self._audit_post(key, message_id, posting.idoc_number)
         await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, posting.idoc_number)
         return posting
+
+    async def _audit_post(self, key: str, message_id: str, erp_reference: str) -> None:
+        # Before the register's answer: a crash in between leaves "pending", and the recovery
+        # that follows appends again and finds the entry.
+        await asyncio.to_thread(self._audit.append, [audit_money.statement_posted(key, message_id, erp_reference)])
 
     async def _queue_hints(self, view: ErpView, batch_key: str, outcome: StatementOutcome) -> None:
         hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True)

@@ -1,6 +1,6 @@
-"""`python -m cli up|status|exceptions|report|resolve|decision|codec-token|payment-run recover|migrate|schedules|
-workflow-id|start-command`,
-from any directory of the checkout (the embedded stack's state is found by cli.state)."""
+"""`python -m cli up|status|exceptions|report|resolve|decision|codec-token|payment-run recover|migrate|audit|
+schedules|workflow-id|start-command`, from any directory of the checkout (the embedded stack's state is found by
+cli.state)."""
 
 import argparse
 import asyncio
@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     recover.add_argument("--reason", default="run ended without sending its files", help="why, in words")
     sub.add_parser("migrate", help="bring the treasury database (FINSYNC_TREASURY_DB_URL) to the newest schema "
                                    "revision; a worker does it too when it opens the store")
+    audit = sub.add_parser("audit", help="an invoice's audit trail (decisions and money movements) from the treasury "
+                                         "database, or `audit verify`: walk the hash chain (exit 1 if broken)")
+    audit.add_argument("target", metavar="INVOICE|verify",
+                       help="an invoice key or its workflow id (a payment file's MsgId, an EndToEndId), or verify")
     schedules.add_parser(sub)
     decision.add_parser(sub)
     codec_token.add_parser(sub)
@@ -79,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
         return commands.migrate()
+    if args.command == "audit":  # the treasury database only: no Temporal, no codec key
+        if "FINSYNC_SECRETS_DIR" not in os.environ:
+            os.environ.setdefault("FINSYNC_TREASURY_DB_URL", state.treasury_db_url())
+        from cli.audit import run as run_audit
+
+        return run_audit(args.target)
     if args.command == "payment-run":
         if not _local_defaults():
             return commands.fail(f"error: {state.no_key_message()}", 1)

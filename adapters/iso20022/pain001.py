@@ -205,3 +205,17 @@ def _count_checks(doc: etree._Element) -> list[str]:
             findings.append(f"EndToEndId {e2e} appears more than once (AM05)")
         seen.add(e2e)
     return findings
+
+
+def payment_accounts(xml: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """(PmtInfId -> debtor IBAN, EndToEndId -> creditor IBAN) of a file finsync built: what the
+    audit trail shows of who paid whom, masked (canonical.audit.mask_iban)."""
+    ns = {"p": NS}
+    doc = etree.fromstring(xml, _PARSER)
+    debtors: dict[str, str] = {}
+    creditors: dict[str, str] = {}
+    for batch in doc.iterfind("p:CstmrCdtTrfInitn/p:PmtInf", ns):
+        debtors[batch.findtext("p:PmtInfId", "", ns)] = batch.findtext("p:DbtrAcct/p:Id/p:IBAN", "", ns)
+        for tx in batch.iterfind("p:CdtTrfTxInf", ns):
+            creditors[tx.findtext("p:PmtId/p:EndToEndId", "", ns)] = tx.findtext("p:CdtrAcct/p:Id/p:IBAN", "", ns)
+    return debtors, creditors

@@ -12,6 +12,7 @@ from settings import get_settings
 def treasury_metadata() -> MetaData:
     """Only the treasury store's tables: SQLModel's metadata also holds intake's own table,
     which lives in another database."""
+    from adapters.audit_log import _TABLES as AUDIT_TABLES
     from adapters.lifecycle_outbox import OutboxRow
     from adapters.payment_registers import _TABLES as REGISTER_TABLES
     from adapters.payment_run_store import _TABLES as RUN_TABLES
@@ -20,7 +21,8 @@ def treasury_metadata() -> MetaData:
     from adapters.vendor_store import _TABLES as VENDOR_MODELS
 
     metadata = MetaData()
-    for t in [table(OutflowRow), *REGISTER_TABLES, *RUN_TABLES, table(OutboxRow), *map(table, VENDOR_MODELS)]:
+    for t in [table(OutflowRow), *REGISTER_TABLES, *RUN_TABLES, table(OutboxRow), *map(table, VENDOR_MODELS),
+              *AUDIT_TABLES]:
         t.to_metadata(metadata)
     return metadata
 
