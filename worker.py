@@ -18,6 +18,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVe
 from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
 from activities.controls import ControlActivities
+from activities.decision_audit import DecisionAuditActivities
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
@@ -122,6 +123,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
         ControlActivities(settings.controls).read_controls,
+        DecisionAuditActivities(audit).record_decision,
     ]
 
 
