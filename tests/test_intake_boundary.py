@@ -5,17 +5,23 @@ answered as the first without touching the lifecycle, and an invoice gets a boun
 distinct documents (409 beyond, counted, the lifecycle told at 1, 2, 4, ...)."""
 
 import asyncio
+import base64
 import time
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from canonical.einvoice import EInvoiceRefusals
-from cli.processes import free_port
+from canonical.einvoice import EInvoiceReceipt, EInvoiceRefusals
+from cli.processes import BIN, ManagedProcess, free_port
+from cli.stack_intake import intake_processes
+from codec.bank_details import BankDetailsCodec, data_converter, read_only_keys
 from intake.app import REFUSED_SIGNAL, SIGNAL
 from intake.signature import signed_headers
+from tests.helpers import TEST_CODEC_KEY
 from tests.intake_helpers import (
     SECRET,
     SENDER,
@@ -30,6 +36,7 @@ from tests.intake_helpers import (
     supplier_pushing,
     workflow_id,
 )
+from tests.servers import running
 
 LINES = [{"line": "00010", "name": "Widget", "quantity": "4", "unit": "C62", "price": "12.50"}]
 
@@ -155,3 +162,43 @@ def test_intake_refuses_to_start_without_senders_or_its_own_key(tmp_path):
                         env={"FINSYNC_INTAKE_SENDERS_FILE": str(senders)})
     assert no_key.returncode == 2 and "no intake payload key" in no_key.stderr
     assert SECRET not in no_key.stderr + no_key.stdout
+
+
+async def test_the_embedded_stacks_intake_holds_only_its_own_key_and_mock_einvoice_reaches_it_signed(
+        client, task_queue, cleanup, tmp_path, temporal_address):
+    """`make up`'s wiring (cli/stack_intake.py) as processes: intake and the signing relay from the
+    state directory's generated key and sender secret, mock-einvoice pushing to the relay."""
+    env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_TASK_QUEUE": task_queue,
+           "FINSYNC_INTAKE_DB_URL": f"sqlite:///{tmp_path / 'intake.db'}", "FINSYNC_CODEC_KEY": TEST_CODEC_KEY}
+    (tmp_path / "logs").mkdir()
+    started = []
+    try:
+        for proc, health in intake_processes(tmp_path, free_port(), free_port(), env):
+            started.append(proc.start())
+            await asyncio.to_thread(proc.wait_http, health)
+        intake, relay = started
+        environment = Path(f"/proc/{intake.pid}/environ").read_bytes().split(b"\0")
+        assert not [v for v in environment if v.startswith((b"FINSYNC_CODEC_KEY", b"FINSYNC_CODEC_READ_KEYS"))]
+        relay_port = relay.args[relay.args.index("--port") + 1]
+        start = lambda port, log: ManagedProcess(  # noqa: E731
+            "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url",
+                              f"http://127.0.0.1:{relay_port}/invoices", "-q"], log)
+        with running(start, tmp_path / "mock-einvoice.log") as mock_url:
+            async with httpx.AsyncClient(base_url=mock_url, timeout=30) as mock:
+                await mock.patch("/_mock/supplier", json={"number_prefix": f"EI{uuid.uuid4().hex[:6].upper()}-"})
+                sent = await bill(mock, "4500000102", LINES)
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+    cleanup.append(workflow_id(sent["number"]))
+    assert sent["delivery"]["status"] == 201, (sent, (tmp_path / "logs" / "intake.log").read_text())
+    for name in ("intake-codec.key", "intake-senders", "codec-read-keys"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
+    # What the workers read with: their key and the read-keys file the stack wrote.
+    keys = {"finsync-1": base64.b64decode(TEST_CODEC_KEY), **read_only_keys(tmp_path / "codec-read-keys")}
+    workers = data_converter(BankDetailsCodec(keys, "finsync-1"))
+    [signal] = await signals(client.get_workflow_handle(workflow_id(sent["number"])))
+    [receipt] = await workers.decode(signal.input.payloads, [EInvoiceReceipt])
+    assert receipt.document_id == sent["number"]
+    with pytest.raises(ValueError, match="finsync-intake-1"):
+        await client.data_converter.decode(signal.input.payloads, [EInvoiceReceipt])  # the workers' key alone
