@@ -13,8 +13,10 @@ from intake.signature import generate_senders_file
 
 EINVOICE_SENDER = "mock-einvoice"
 INTAKE_KEY_ID = "finsync-intake-1"
-# What the workers hold and intake must not (its child environment drops them).
-WORKERS_KEYS = ("FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE", "FINSYNC_CODEC_READ_KEYS_FILE")
+# What the workers hold and intake must not (its child environment drops them): their payload
+# keys and the local identity issuer's directory (it signs people's decisions).
+WORKERS_KEYS = ("FINSYNC_CODEC_KEY", "FINSYNC_CODEC_KEY_FILE", "FINSYNC_CODEC_READ_KEYS_FILE",
+                "FINSYNC_IDENTITY_DEV_DIR")
 
 
 def intake_keys(state_dir: Path) -> dict[str, str]:

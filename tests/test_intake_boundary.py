@@ -171,7 +171,8 @@ async def test_the_embedded_stacks_intake_holds_only_its_own_key_and_mock_einvoi
     """`make up`'s wiring (cli/stack_intake.py) as processes: intake and the signing relay from the
     state directory's generated key and sender secret, mock-einvoice pushing to the relay."""
     env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_TASK_QUEUE": task_queue,
-           "FINSYNC_INTAKE_DB_URL": f"sqlite:///{tmp_path / 'intake.db'}", "FINSYNC_CODEC_KEY": TEST_CODEC_KEY}
+           "FINSYNC_INTAKE_DB_URL": f"sqlite:///{tmp_path / 'intake.db'}", "FINSYNC_CODEC_KEY": TEST_CODEC_KEY,
+           "FINSYNC_IDENTITY_DEV_DIR": str(tmp_path / "identity")}
     (tmp_path / "logs").mkdir()
     started = []
     try:
@@ -180,7 +181,8 @@ async def test_the_embedded_stacks_intake_holds_only_its_own_key_and_mock_einvoi
             await asyncio.to_thread(proc.wait_http, health)
         intake, relay = started
         environment = Path(f"/proc/{intake.pid}/environ").read_bytes().split(b"\0")
-        assert not [v for v in environment if v.startswith((b"FINSYNC_CODEC_KEY", b"FINSYNC_CODEC_READ_KEYS"))]
+        assert not [v for v in environment if v.startswith((b"FINSYNC_CODEC_KEY", b"FINSYNC_CODEC_READ_KEYS",
+                                                             b"FINSYNC_IDENTITY_DEV_DIR"))]
         relay_port = relay.args[relay.args.index("--port") + 1]
         start = lambda port, log: ManagedProcess(  # noqa: E731
             "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url",
