@@ -81,6 +81,22 @@ class Settings(BaseSettings):
     # Keys that only decrypt (retired ones, and the next one while a rotation rolls out).
     codec_read_keys_file: Path | None = None
 
+    # E-invoice intake's own payload key (least privilege: intake never holds the key above);
+    # workers, clients and the codec server read it from FINSYNC_CODEC_READ_KEYS_FILE under this id.
+    intake_codec_key: SecretStr | None = None
+    intake_codec_key_file: Path | None = None
+    intake_codec_key_id: str = "finsync-intake-1"
+    # Who may push e-invoices: `<sender id> <secret>` a line (intake/signature.py, HMAC-SHA256 of
+    # the timestamp and body); a push stamped further than the tolerance from now is a replay.
+    intake_senders_file: Path | None = None
+    intake_signature_tolerance_seconds: int = Field(default=300, ge=1)
+    # Per sender, a token bucket: `burst` pushes at once, then `rate` a second (429 beyond).
+    intake_rate_per_second: float = Field(default=5.0, gt=0)
+    intake_rate_burst: int = Field(default=100, ge=1)
+    # Distinct documents intake passes on per invoice (the first and the ones that differ from
+    # it); further ones are refused with 409 and counted, so a flood can not grow a lifecycle.
+    intake_documents_per_invoice: int = Field(default=10, ge=1)
+
     # production: several worker replicas share one treasury store, so it must be a server
     # database (PostgreSQL); development (the embedded stack, tests) may use the SQLite file.
     environment: Literal["development", "production"] = "development"

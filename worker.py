@@ -13,6 +13,7 @@ from typing import Any
 import pydantic
 from temporalio.client import Client, TLSConfig
 from temporalio.common import VersioningBehavior
+from temporalio.converter import PayloadCodec
 from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVersion
 
 from activities.bank_evidence import BankEvidenceActivities
@@ -83,12 +84,13 @@ def connect_options(settings: Settings) -> dict[str, Any]:
                 api_key=api_key)
 
 
-async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+async def connect(settings: Settings, *, serve_metrics: bool = False, codec: PayloadCodec | None = None) -> Client:
     """`serve_metrics`: the worker process only; the CLI connects with the same environment
-    and must not try to bind the worker's Prometheus port."""
+    and must not try to bind the worker's Prometheus port. `codec`: another payload codec than
+    the workers' (intake's own narrow key, codec.bank_details.load_intake_codec)."""
     return await Client.connect(
         **connect_options(settings),
-        data_converter=data_converter(load_codec(settings)),
+        data_converter=data_converter(codec or load_codec(settings)),
         # Tracing off by default: no interceptor. Set on the client, it applies to its workers.
         interceptors=tracing.configure(settings),
         runtime=metrics.runtime_for(settings.metrics_bind) if serve_metrics and settings.metrics_bind else None,

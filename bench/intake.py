@@ -7,8 +7,8 @@ pushes a second one intake process takes and how long a sender waits, on this bo
 Everything is its own and stopped at the end: a Temporal dev server (in memory, or with
 --sqlite the embedded stack's WAL/synchronous=off file), and the endpoint as it runs in
 production, `python -m intake` in its own process (uvicorn, Temporal from TEMPORAL_ADDRESS,
-a fresh codec key), stopped by its PID. No worker polls the task queue: RECEIVED is the
-workflow started, which is what intake does; what the lifecycle does next is measured by
+a fresh intake key, every push signed as one sender), stopped by its PID. No worker polls the
+task queue: RECEIVED is the workflow started, which is what intake does; what the lifecycle does next is measured by
 bench/lifecycle_throughput.py.
 
     .venv/bin/python bench/intake.py [-n 500] [--concurrency 8] [--sqlite]
@@ -40,10 +40,12 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from cli.processes import BIN, ManagedProcess, free_port  # noqa: E402
 from codec.bank_details import data_converter, load_codec  # noqa: E402
+from intake.signature import signed_headers  # noqa: E402
 from intake.ubl import NS  # noqa: E402
 from settings import Settings  # noqa: E402
 
 VALID = ROOT / "tests" / "fixtures" / "ubl" / "valid.xml"
+SENDER, SECRET = "bench-ap", base64.b64encode(os.urandom(32)).decode()  # intake takes signed pushes only
 
 
 def documents(prefix: str, n: int) -> list[tuple[str, bytes]]:
@@ -89,7 +91,8 @@ async def push_all(http: httpx.AsyncClient, docs: list[tuple[str, bytes]], concu
     async def one(wid: str, xml: bytes) -> None:
         async with gate:
             sent, t0 = time.time(), time.perf_counter()
-            answer = await http.post("/invoices", content=xml, headers={"content-type": "application/xml"})
+            headers = {"content-type": "application/xml", **signed_headers(SENDER, SECRET, xml)}
+            answer = await http.post("/invoices", content=xml, headers=headers)
             results.append((wid, sent, time.perf_counter() - t0, answer.status_code, answer.json()))
 
     began = time.perf_counter()
@@ -133,10 +136,15 @@ async def main(args: argparse.Namespace) -> int:
                                                 data_converter=data_converter(load_codec(settings)), **server_args)
     temporal_pid = dev_server_pid(env.client.service_client.config.target_host.rsplit(":", 1)[1])
     port = free_port()
+    senders = Path(tmp.name) / "senders"
+    senders.write_text(f"{SENDER} {SECRET}\n")
+    # As deployed: intake's own key, the sender's secret, a rate limit far above what is measured.
     intake = ManagedProcess("intake", [sys.executable, "-m", "intake", "--port", str(port)],
                             Path(tmp.name) / "intake.log", env={
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "PYTHONPATH": str(ROOT),
-        "FINSYNC_CODEC_KEY": settings.codec_key.get_secret_value(), "FINSYNC_TASK_QUEUE": settings.task_queue})
+        "FINSYNC_INTAKE_CODEC_KEY": base64.b64encode(AESGCM.generate_key(bit_length=256)).decode(),
+        "FINSYNC_INTAKE_SENDERS_FILE": str(senders), "FINSYNC_INTAKE_RATE_PER_SECOND": "100000",
+        "FINSYNC_INTAKE_RATE_BURST": "100000", "FINSYNC_TASK_QUEUE": settings.task_queue})
     failures: list[str] = []
     try:
         intake.start()

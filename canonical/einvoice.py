@@ -49,3 +49,17 @@ class EInvoiceReceiptRecord(BaseModel):
     def of(cls, receipt: EInvoiceReceipt, conflict: bool) -> "EInvoiceReceiptRecord":
         return cls(document_id=receipt.document_id, sha256=receipt.sha256, received_at=receipt.received_at,
                    currency=receipt.currency, gross_amount=receipt.gross_amount, conflict=conflict)
+
+
+class EInvoiceRefusals(BaseModel):
+    """The `einvoice_refused` signal: intake refused further documents for this invoice because
+    it already passed `limit` distinct ones (a flood can not grow the lifecycle's history).
+    `refused` is intake's running count of distinct refused documents; intake sends it when the
+    count reaches 1, 2, 4, 8, ... so the signals stay few however long the flood lasts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    invoice_key: str
+    refused: int = Field(ge=1, description="distinct documents refused at intake so far")
+    limit: int = Field(ge=1, description="distinct documents intake passes on per invoice")

@@ -117,6 +117,7 @@ class ControlsSnapshot(BaseModel):
     seen_documents: list[str] = []
     conflicts: list[str] = []
     conflict_case_id: str | None = None
+    documents_refused: int = 0  # distinct e-invoice documents intake refused (the einvoice_refused signal)
     bank_changes: list[BankDetailsChange] = []
     bank_case_id: str | None = None
     bank_confirmation: ConfirmBankDetails | None = None

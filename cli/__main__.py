@@ -23,6 +23,8 @@ def _local_defaults() -> bool:
     if not state.codec_key_file().exists():
         return False
     os.environ["FINSYNC_CODEC_KEY_FILE"] = str(state.codec_key_file())
+    if state.read_keys_file().exists():  # intake's key: e-invoice receipts in history are under it
+        os.environ.setdefault("FINSYNC_CODEC_READ_KEYS_FILE", str(state.read_keys_file()))
     return True
 
 

@@ -55,6 +55,7 @@ class ManagedProcess:
     args: list[str]
     log_path: Path | None = None
     env: dict[str, str] | None = None
+    unset: tuple[str, ...] = ()  # variables of this process's environment the child must not get
     proc: subprocess.Popen | None = field(default=None, init=False)
 
     def start(self) -> "ManagedProcess":
@@ -62,7 +63,7 @@ class ManagedProcess:
         with open(self.log_path, "ab") if self.log_path else nullcontext(subprocess.DEVNULL) as out:
             self.proc = subprocess.Popen(
                 self.args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(self.env or {})},
+                env={k: v for k, v in {**os.environ, **(self.env or {})}.items() if k not in self.unset},
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
             )
         return self

@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 from cli import codec_token, cycle, demo_bank_clock, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
+from cli.stack_intake import intake_keys, intake_processes
 from codec.bank_details import generate_key_file
 from identity.dev_issuer import ensure_dev_issuer
 from reports.status_report import open_store, report_text
@@ -44,7 +45,7 @@ class StackError(Exception):
 PORTS = {"temporal": ("FINSYNC_TEMPORAL_PORT", 7233), "web-ui": ("FINSYNC_UI_PORT", 8233),
          "mock-sap": ("FINSYNC_SAP_PORT", 8000), "mock-bank": ("FINSYNC_BANK_PORT", 8090),
          "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100), "codec-server": ("FINSYNC_CODEC_PORT", 8234),
-         "intake": ("FINSYNC_INTAKE_PORT", 8300)}
+         "intake": ("FINSYNC_INTAKE_PORT", 8300), "einvoice-relay": ("FINSYNC_RELAY_PORT", 8301)}
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,10 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
     stack's codec key and server. Settings meant for a real deployment are dropped: the
     embedded stack is plaintext on loopback, and a second key source would make load_codec
     refuse to start (it will not guess between two keys)."""
-    dropped = [k for k in ("FINSYNC_CODEC_KEY", "FINSYNC_SAP_USER", "FINSYNC_SAP_PASSWORD", "FINSYNC_BANK_USER",
-                           "FINSYNC_BANK_PASSWORD", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY",
-                           "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_API_KEY")
+    dropped = [k for k in ("FINSYNC_CODEC_KEY", "FINSYNC_INTAKE_CODEC_KEY", "FINSYNC_SAP_USER",
+                           "FINSYNC_SAP_PASSWORD", "FINSYNC_BANK_USER", "FINSYNC_BANK_PASSWORD", "TEMPORAL_TLS_CERT",
+                           "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH",
+                           "TEMPORAL_API_KEY")
                if os.environ.pop(k, None) is not None]
     if dropped:
         print(f"note: the embedded stack ignores {', '.join(dropped)} from your environment")
@@ -92,7 +94,9 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
            "FINSYNC_INTAKE_DB_URL": f"sqlite:///{cfg.state_dir / 'intake.db'}",
            "FINSYNC_REPORT_DIR": str(cfg.state_dir / "reports"),
-           "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"), "PYTHONUNBUFFERED": "1",
+           "FINSYNC_CODEC_KEY_FILE": str(cfg.state_dir / "codec.key"),
+           # Intake's key, to read the e-invoice receipts intake encrypts under it (cli/stack_intake.py).
+           "FINSYNC_CODEC_READ_KEYS_FILE": str(cfg.state_dir / "codec-read-keys"), "PYTHONUNBUFFERED": "1",
            # the local issuer whose keys the worker trusts and `python -m cli decision` signs with
            "FINSYNC_IDENTITY_DEV_DIR": str(cfg.state_dir / "identity")}
     os.environ.update(env)
@@ -126,8 +130,9 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
             mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir)),
-            # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access point would.
-            mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['intake']}/invoices"),
+            # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access
+            # point would, through the relay that signs them (mock-einvoice can not).
+            mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['einvoice-relay']}/invoices"),
             (ManagedProcess("codec-server", codec_server, logs / "codec-server.log", codec_env),
              f"http://127.0.0.1:{codec_port}/health")]
 
@@ -191,6 +196,7 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
                          f"restore the key, or remove {cfg.state_dir} to start afresh")
     generate_key_file(key)  # once; an existing key is kept
     ensure_dev_issuer(cfg.state_dir / "identity")  # once, before the codec server and the worker read it
+    intake_keys(cfg.state_dir)  # before the worker starts: it reads intake's key
     (cfg.state_dir / "logs").mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     servers = _servers(cfg)
@@ -207,11 +213,10 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     print(f"  {'worker':14} pid {worker.pid:<7} log {worker.log_path}", flush=True)
     await _ready(worker, lambda: _worker_polling(client, settings.task_queue, worker.pid))
     # After Temporal is up: intake starts lifecycles by signal-with-start.
-    intake = ManagedProcess("intake", [sys.executable, "-m", "intake", "--port", str(cfg.port["intake"])],
-                            cfg.state_dir / "logs" / "intake.log", env)
-    procs.append(intake.start())
-    print(f"  {'intake':14} pid {intake.pid:<7} log {intake.log_path}", flush=True)
-    await _ready(intake, lambda: _http_ok(f"http://127.0.0.1:{cfg.port['intake']}/health"))
+    for proc, health in intake_processes(cfg.state_dir, cfg.port["intake"], cfg.port["einvoice-relay"], env):
+        procs.append(proc.start())
+        print(f"  {proc.name:14} pid {proc.pid:<7} log {proc.log_path}", flush=True)
+        await _ready(proc, lambda health=health: _http_ok(health))
     print(f"stack up in {time.monotonic() - t0:.1f}s (state in {cfg.state_dir})", flush=True)
     return client, settings
 

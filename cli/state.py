@@ -22,6 +22,11 @@ def codec_key_file() -> Path:
     return state_dir() / "codec.key"
 
 
+def read_keys_file() -> Path:
+    """The payload keys that only decrypt: the embedded stack's holds intake's key (its receipts)."""
+    return state_dir() / "codec-read-keys"
+
+
 def reports_dir() -> Path:
     """Where the worker writes reconciliation reports: FINSYNC_REPORT_DIR (the stack sets it for
     its worker), else the state's reports/."""

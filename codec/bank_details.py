@@ -144,7 +144,7 @@ def _read_key_file(path: Path, variable: str = "FINSYNC_CODEC_KEY_FILE") -> str:
         raise CodecKeyError(f"{source} is not text: it must hold the base64 of the key, not the raw bytes") from None
     except OSError as err:
         raise CodecKeyError(f"{source} can not be read: {err.strerror or err}") from None
-    if not text.strip() and variable == "FINSYNC_CODEC_KEY_FILE":
+    if not text.strip() and variable in ("FINSYNC_CODEC_KEY_FILE", "FINSYNC_INTAKE_CODEC_KEY_FILE"):
         raise CodecKeyError(f"{source} is empty: it must hold the base64 of 32 random bytes")
     return text
 
@@ -169,6 +169,28 @@ def load_codec(settings: "Settings") -> BankDetailsCodec:
         raise CodecKeyError(f"key id {settings.codec_key_id!r} is both the active key and, with other key material, "
                             "in FINSYNC_CODEC_READ_KEYS_FILE: a key id must name one key forever")
     return BankDetailsCodec({**keys, settings.codec_key_id: key}, settings.codec_key_id)
+
+
+def load_intake_codec(settings: "Settings") -> BankDetailsCodec:
+    """Intake's own narrow key (least privilege): it encrypts what intake sends under its own key
+    id and holds no other key, so the intake process can not read what workers wrote. Workers,
+    clients and the codec server hold this key in FINSYNC_CODEC_READ_KEYS_FILE to read receipts."""
+    if settings.intake_codec_key is not None and settings.intake_codec_key_file is not None:
+        raise CodecKeyError("set FINSYNC_INTAKE_CODEC_KEY or FINSYNC_INTAKE_CODEC_KEY_FILE, not both")
+    if settings.intake_codec_key is not None:
+        key = _parse_key(settings.intake_codec_key.get_secret_value(), "FINSYNC_INTAKE_CODEC_KEY")
+    elif settings.intake_codec_key_file is not None:
+        variable = "FINSYNC_INTAKE_CODEC_KEY_FILE"
+        key = _parse_key(_read_key_file(settings.intake_codec_key_file, variable),
+                         f"{variable} ({settings.intake_codec_key_file})")
+    else:
+        raise CodecKeyMissing("no intake payload key: set FINSYNC_INTAKE_CODEC_KEY_FILE to a file holding the base64 "
+                              "of 32 random bytes, and add it to the workers' FINSYNC_CODEC_READ_KEYS_FILE as "
+                              f"'{settings.intake_codec_key_id} <key>' (deploy/README.md, \"E-invoice intake\")")
+    if settings.intake_codec_key_id == settings.codec_key_id:
+        raise CodecKeyError(f"FINSYNC_INTAKE_CODEC_KEY_ID is {settings.intake_codec_key_id!r}, the workers' own "
+                            "key id: intake's key needs an id of its own")
+    return BankDetailsCodec({settings.intake_codec_key_id: key}, settings.intake_codec_key_id)
 
 
 def read_only_keys(path: Path) -> dict[str, bytes]:

@@ -1,8 +1,11 @@
 """What the intake tests share: the UBL fixtures (with a fresh invoice number where a test needs
 its own lifecycle), what Temporal holds for a lifecycle (its signals, its receipts, whether it
-exists), and mock-einvoice pushing to the endpoint on a real socket."""
+exists), the intake as it is deployed (its own payload key, signed pushes from known senders),
+and mock-einvoice pushing to the endpoint on a real socket through the signing relay."""
 
+import base64
 import uuid
+from collections.abc import Generator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,15 +16,74 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.processes import BIN, ManagedProcess, free_port
+from codec.bank_details import BankDetailsCodec, data_converter, load_intake_codec
 from intake import ubl
 from intake.app import SIGNAL, create_app
+from intake.boundary import Boundary
 from intake.models import EInvoiceReceipt
+from intake.push_register import PushRegister
+from intake.rate_limit import RateLimiter
 from intake.server import running_server
+from intake.signature import Senders, signed_headers
+from intake.signing_relay import create_relay
 from intake.suppliers import DEFAULT_REGISTER
+from settings import Settings
+from tests.helpers import TEST_CODEC_KEY
 from tests.servers import running
 
 UBL = Path(__file__).parent / "fixtures" / "ubl"
 IBAN = "DE02120300000000202051"  # the e-invoice's payee account (mock-einvoice's Globex)
+SENDER, SECRET = "test-access-point", "intake-test-secret-of-the-sending-access-point"
+INTAKE_KEY = base64.b64encode(b"finsync-intake-test-key-32-bytes").decode()
+INTAKE_SETTINGS = Settings(intake_codec_key=INTAKE_KEY)
+
+
+def intake_client(client: Client) -> Client:
+    """The session's server, as the intake process reaches it: with intake's own key only."""
+    return Client(client.service_client, namespace=client.namespace,
+                  data_converter=data_converter(load_intake_codec(INTAKE_SETTINGS)))
+
+
+def reading_codec() -> BankDetailsCodec:
+    """What workers, clients and the codec server hold: their key, and intake's to read receipts."""
+    keys = {"finsync-1": base64.b64decode(TEST_CODEC_KEY), INTAKE_SETTINGS.intake_codec_key_id: base64.b64decode(
+        INTAKE_KEY)}
+    return BankDetailsCodec(keys, "finsync-1")
+
+
+def reading_client(client: Client) -> Client:
+    return Client(client.service_client, namespace=client.namespace, data_converter=data_converter(reading_codec()))
+
+
+def boundary(documents_per_invoice: int = 10, rate: float = 1000.0, burst: int = 5000,
+             senders: dict[str, str] | None = None) -> Boundary:
+    """Generous rate limits unless a test is about them: the tests share one server."""
+    return Boundary(senders=Senders(senders or {SENDER: SECRET}), limiter=RateLimiter(rate, burst),
+                    tolerance_seconds=300, documents_per_invoice=documents_per_invoice)
+
+
+def endpoint_app(client: Client, task_queue: str, pushes: PushRegister | None = None, **limits):
+    return create_app(intake_client(client), task_queue, DEFAULT_REGISTER, pushes, boundary=boundary(**limits))
+
+
+@asynccontextmanager
+async def served(app, **client_options):
+    """The app on a real loopback port, and an HTTP client for it."""
+    async with running_server(app, free_port()) as url, httpx.AsyncClient(base_url=url, **client_options) as http:
+        yield http
+
+
+class Signed(httpx.Auth):
+    """Signs each push as a sending access point does (intake/signature.py)."""
+
+    requires_request_body = True
+
+    def __init__(self, sender: str = SENDER, secret: str = SECRET, timestamp: int | None = None):
+        self.sender, self.secret, self.timestamp = sender, secret, timestamp
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(signed_headers(self.sender, self.secret, request.content, self.timestamp))
+        yield request
 
 
 def document(name: str, number: str | None = None) -> bytes:
@@ -48,9 +110,9 @@ async def signals(handle: WorkflowHandle) -> list:
 
 
 async def receipts(client: Client, handle: WorkflowHandle) -> list[EInvoiceReceipt]:
-    found = await signals(handle)
-    assert {s.signal_name for s in found} <= {SIGNAL}
-    return [(await client.data_converter.decode(s.input.payloads, [EInvoiceReceipt]))[0] for s in found]
+    found = [s for s in await signals(handle) if s.signal_name == SIGNAL]
+    converter = reading_client(client).data_converter
+    return [(await converter.decode(s.input.payloads, [EInvoiceReceipt]))[0] for s in found]
 
 
 async def exists(client: Client, wid: str) -> bool:
@@ -63,12 +125,15 @@ async def exists(client: Client, wid: str) -> bool:
 
 
 @asynccontextmanager
-async def supplier_pushing(client: Client, task_queue: str, log: Path):
-    """The endpoint on a real port, and mock-einvoice started with --buyer-url pointing at it.
-    Yields an HTTP client for mock-einvoice's supplier side."""
-    async with running_server(create_app(client, task_queue, DEFAULT_REGISTER), free_port()) as url:
+async def supplier_pushing(client: Client, task_queue: str, log: Path, signing: bool = True, **limits):
+    """The endpoint on a real port, the signing relay in front of it (mock-einvoice can not
+    sign), and mock-einvoice started with --buyer-url pointing at the relay (`signing=False`: at
+    the endpoint itself, unsigned). Yields an HTTP client for mock-einvoice's supplier side."""
+    async with running_server(endpoint_app(client, task_queue, **limits), free_port()) as url, \
+            running_server(create_relay(f"{url}/invoices", SENDER, SECRET), free_port()) as relay:
+        buyer_url = f"{relay if signing else url}/invoices"
         start = lambda port, log_path: ManagedProcess(  # noqa: E731
-            "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url", f"{url}/invoices", "-q"],
+            "mock-einvoice", [str(BIN / "mock-einvoice"), "--port", str(port), "--buyer-url", buyer_url, "-q"],
             log_path)
         with running(start, log) as mock_url:
             async with httpx.AsyncClient(base_url=mock_url, timeout=30) as mock:

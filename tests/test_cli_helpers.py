@@ -110,7 +110,7 @@ EXPECTED = {"1000013": ("COMPLETED", "-"), "1000014": ("AWAITING_REMEDIATION", "
 
 
 def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE", "CODEC", "INTAKE")}
+    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE", "CODEC", "INTAKE", "RELAY")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
     env.update({f"FINSYNC_{name}_PORT": str(port) for name, port in ports.items()})
     env["FINSYNC_STATE_DIR"] = str(tmp_path / "state")
@@ -123,7 +123,8 @@ def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(
     table = _table(first.stdout)
     assert _by_supplier(table) == EXPECTED, first.stdout
     pids = [int(p) for p in re.findall(r"pid (\d+)", first.stdout)]
-    assert len(pids) == 7 * 2  # 4 servers, the codec server, the worker and intake: started, then stopped
+    # 4 servers, the codec server, the worker, intake and its signing relay: started, then stopped
+    assert len(pids) == 8 * 2
     for pid in set(pids):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -112,7 +112,7 @@ def resolved(value: str) -> str:
     return re.sub(r"\$\{(\w+)(:-([^}]*)|:\?[^}]*)?\}", lambda m: m.group(3) or "set-by-operator", value)
 
 
-@pytest.mark.parametrize("service", ["worker", "codec-server"])
+@pytest.mark.parametrize("service", ["worker", "codec-server", "intake"])
 def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatch: pytest.MonkeyPatch):
     """What a container of the service sees: its environment, and its secret files (made as
     deploy/secrets/init.sh makes them) under /run/secrets, here a temporary directory."""
@@ -138,6 +138,17 @@ def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatc
                            '"iban": "NL41MOCK0000000001", "bic": "MOCKNL2A", "company_code": "1710", '
                            '"currency": "EUR"}}')
     settings = load_settings()
+    if service == "intake":  # its own key only, which the workers' read-keys file holds (least privilege)
+        from codec.bank_details import CodecKeyMissing, load_intake_codec, read_only_keys
+        from intake.signature import Senders
+
+        with pytest.raises(CodecKeyMissing):
+            load_codec(settings)
+        assert load_intake_codec(settings).active_key_id == "finsync-intake-1"
+        assert "finsync-intake-1" in read_only_keys(tmp_path / "finsync-codec-read-keys")
+        assert settings.intake_senders_file is not None
+        Senders.from_file(settings.intake_senders_file).secret_of("einvoice-ap")
+        return
     assert load_codec(settings).active_key_id == "finsync-1"
     if service == "worker":
         assert settings.treasury_db_url.startswith("postgresql+psycopg://finsync:")

@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from canonical.commands import ConfirmBankDetails, PaymentRunInclusion, ResolveException
-from canonical.einvoice import EInvoiceReceipt
+from canonical.einvoice import EInvoiceReceipt, EInvoiceRefusals
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from canonical.vendors import BankDetailsChange
@@ -176,3 +176,36 @@ async def test_bank_change_does_not_redirect_a_payment_in_flight(client: Client,
     assert view.status.value == "IN_PAYMENT_RUN" and view.open_exception is None
     assert block == ""
     assert reserved.instruction.creditor_iban == "NL14MOCK0000000002"
+
+
+async def test_documents_refused_at_intake_are_counted_in_the_conflict_case(client: Client, sap_server, store):
+    """Intake passes on a bounded number of documents per invoice and tells the lifecycle how many
+    further ones it refused (at 1, 2, 4, ...): the conflict case says so, whether the count came
+    before the case opened or while it is open, and a late, smaller count changes nothing."""
+    invoice = Invoice.model_validate(invoice_json())
+    refusals = lambda n: EInvoiceRefusals(invoice_key=invoice.key, refused=n, limit=4)  # noqa: E731
+    async with new_worker(client, sap_server, store) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
+        try:
+            await handle.signal(InvoiceToPayment.einvoice_received, receipt_for(invoice, gross="1290.00"))
+            await handle.signal(InvoiceToPayment.einvoice_refused, refusals(2))  # before the case opens
+
+            async def held(refused: int):
+                view = await status(handle)
+                assert view.open_exception is not None and view.open_exception.type == "DuplicateReferenceConflict"
+                assert view.open_exception.reason.endswith(f"refused at intake: {refused} further documents")
+                return view
+
+            first = await assert_eventually(lambda: held(2), timeout=30)
+            await handle.signal(InvoiceToPayment.einvoice_refused, refusals(8))
+            await handle.signal(InvoiceToPayment.einvoice_refused, refusals(4))  # overtaken: ignored
+            later = await assert_eventually(lambda: held(8))
+        finally:
+            await handle.terminate("test done")
+    assert "1290.00" in later.open_exception.reason and later.open_exception.case_id == first.open_exception.case_id
+    assert later.open_exception.reason.count("refused at intake") == 1
+    notes = [h.note for h in later.history if "intake refused" in (h.note or "")]
+    said = ("intake refused {} further e-invoice documents for this invoice (it passes on 4 distinct documents per "
+            "invoice)")
+    assert notes == [said.format(2), said.format(8)]

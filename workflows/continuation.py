@@ -100,6 +100,7 @@ class Continuation(LifecycleParts):
             payment=self._pay.snapshot(),
             controls=ControlsSnapshot(
                 seen_documents=self._seen_documents, conflicts=self._conflicts, conflict_case_id=self._conflict_case_id,
+                documents_refused=self._documents_refused,
                 bank_changes=self._bank_changes, bank_case_id=self._bank_case_id,
                 bank_confirmation=self._bank_confirmation, input_case_id=self._input_case_id),
             answers=AnswersSnapshot(receipt=self._answer_receipt, pending=pending, codes=self._answer_codes,
@@ -118,6 +119,7 @@ class Continuation(LifecycleParts):
         controls = snap.controls
         self._seen_documents, self._conflicts = list(controls.seen_documents), list(controls.conflicts)
         self._conflict_case_id, self._bank_case_id = controls.conflict_case_id, controls.bank_case_id
+        self._documents_refused = controls.documents_refused
         self._bank_changes, self._bank_confirmation = list(controls.bank_changes), controls.bank_confirmation
         self._input_case_id = controls.input_case_id
         answers = snap.answers

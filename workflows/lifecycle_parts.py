@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
     from contextlib import AbstractContextManager
     from datetime import timedelta
     from typing import Any, TypeVar
@@ -86,3 +86,4 @@ class LifecycleParts:
         # -- operator_inputs ----------------------------------------------------------------
         def _decode(self, name: str, payload: RawValue, model: type[M]) -> M | None: ...
         def _input_rejected(self, name: str, why: str) -> None: ...
+        def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None: ...

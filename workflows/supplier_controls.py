@@ -5,6 +5,10 @@ lifecycle's state, cases and waits):
   (sha256). A document under the same invoice number with another gross or currency is a
   document conflict: no payment run may reserve the invoice until AP resolves an owned
   DuplicateReferenceConflict case (`resolve`, saying which document is right).
+- **Refused documents** (`einvoice_refused`, from intake): intake passes on a bounded number of
+  distinct documents per invoice and refuses the rest at its boundary, so a flood never reaches
+  this history; it tells the running count of refusals (at 1, 2, 4, 8, ...), which the conflict
+  case's reason shows. Behind REFUSALS_PATCH: a history from before took the signal as unknown.
 - **Bank-detail changes** (`bank_details_changed`, from VendorMasterSync): unless a payment
   is already in flight (never redirected), the invoice is held: SAP payment block "B", a
   BankDetailsChanged case for master data, and no reservation until someone other than the
@@ -23,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from canonical.commands import ConfirmBankDetails, ResolveException
-    from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
+    from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord, EInvoiceRefusals
     from canonical.erp import PaymentBlock
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
@@ -31,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.lifecycle_parts import LifecycleParts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
+REFUSALS_PATCH = "einvoice-refusals-v1"
+_REFUSED_MARK = " | refused at intake: "
 BANK_CASE = "BankDetailsChanged"
 BANK_BLOCK = "B"  # SAP payment block key: "blocked for payment" pending the bank-detail check
 
@@ -47,6 +53,7 @@ class SupplierControls(LifecycleParts):
         self._seen_documents: list[str] = []
         self._conflicts: list[str] = []  # unresolved document conflicts, in words
         self._conflict_case_id: str | None = None
+        self._documents_refused = 0  # distinct documents intake refused for this invoice, as last told
         self._bank_changes: list[BankDetailsChange] = []  # not yet confirmed
         self._bank_case_id: str | None = None
         self._bank_confirmation: ConfirmBankDetails | None = None
@@ -91,8 +98,8 @@ class SupplierControls(LifecycleParts):
 
     async def _hold_for_conflict(self, resume: WaitPoint | None = None) -> None:
         if resume is None:
-            reason = "; ".join(self._conflicts)
-            self._open_case(CONFLICT_CASE, f"{reason}: not paid until AP says which document is right", hold=True)
+            reason = f"{'; '.join(self._conflicts)}: not paid until AP says which document is right"
+            self._open_case(CONFLICT_CASE, self._with_refusals(reason), hold=True)
             assert self._cases.open is not None
             self._conflict_case_id = self._cases.open.case_id
         handled = resume.conflicts_held if resume else len(self._conflicts)
@@ -169,6 +176,27 @@ class SupplierControls(LifecycleParts):
                              "a case opens before any further payment attempt")
         else:
             self._state.note(f"document conflict: {what}; no payment until resolved")
+
+    @workflow.signal
+    def einvoice_refused(self, payload: RawValue) -> None:
+        if not workflow.patched(REFUSALS_PATCH):
+            self.unknown_signal("einvoice_refused", [payload])  # as a worker from before took it: unknown
+            return
+        refusals = self._decode("einvoice_refused", payload, EInvoiceRefusals)
+        if refusals is None or refusals.refused <= self._documents_refused:
+            return  # an older count overtaken by a newer one
+        self._documents_refused = refusals.refused
+        self._state.note(f"intake refused {refusals.refused} further e-invoice documents for this invoice "
+                         f"(it passes on {refusals.limit} distinct documents per invoice)")
+        case = self._cases.open
+        if case is not None and case.case_id == self._conflict_case_id:
+            self._cases.open = case.model_copy(update={"reason": self._with_refusals(case.reason)})
+            self._state.case_changed()
+
+    def _with_refusals(self, reason: str) -> str:
+        """The conflict case's reason with how many documents intake refused (none: unchanged)."""
+        base = reason.split(_REFUSED_MARK)[0]
+        return f"{base}{_REFUSED_MARK}{self._documents_refused} further documents" if self._documents_refused else base
 
     @workflow.signal
     def bank_details_changed(self, payload: RawValue) -> None:

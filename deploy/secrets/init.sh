@@ -21,8 +21,17 @@ create temporal_db_password "$(random 24 | tr -d '/+=')"
 create treasury_db_password "$(random 24 | tr -d '/+=')"
 create finsync_treasury_db_url "postgresql+psycopg://finsync:$(cat treasury_db_password)@treasury-db:5432/treasury"
 create finsync-codec.key "$(random 32)"
-create finsync-codec-read-keys "# <key id> <base64 key>, one a line: keys that only decrypt (rotation)
+# Intake's own payload key (it never holds finsync-codec.key); the workers read it from the read-keys file.
+create finsync-intake-codec.key "$(random 32)"
+create finsync-codec-read-keys "# <key id> <base64 key>, one a line: keys that only decrypt (rotation, intake's key)
+finsync-intake-1 $(cat finsync-intake-codec.key)
+"
+grep -q '^finsync-intake-1 ' finsync-codec-read-keys ||
+    echo "note: add the line 'finsync-intake-1 <the key in finsync-intake-codec.key>' to finsync-codec-read-keys"
+# The access points that may push e-invoices to intake, each with its HMAC secret (give it to that sender).
+create finsync-intake-senders "# <sender id> <secret>, one a line
+einvoice-ap $(random 32 | tr -d '/+=')
 "
 create finsync_sap_password "${FINSYNC_SAP_PASSWORD:?set FINSYNC_SAP_PASSWORD to the SAP user's password}"
 create finsync_bank_password "${FINSYNC_BANK_PASSWORD:?set FINSYNC_BANK_PASSWORD to the bank API password}"
-echo "back up finsync-codec.key (and the read-keys file) in your secret store: losing it loses the bank details"
+echo "back up finsync-codec.key, finsync-intake-codec.key and the read-keys file in your secret store: losing them loses the bank details"
