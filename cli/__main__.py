@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     exceptions = sub.add_parser("exceptions", help="open exception cases with age and SLA state")
     exceptions.add_argument("--owner", help="ap-remediation, treasury-ops, master-data or buyer")
     exceptions.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
+    exceptions.add_argument("--reasons", action="store_true",
+                            help="ask each lifecycle for its case's reason (one query per case)")
     report = sub.add_parser("report", help="status report: states, open exceptions, cycle time, today's cash position")
     report.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
     report.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
@@ -116,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "exceptions":
                 from reports.exceptions_table import main as run_exceptions
 
-                return run_exceptions([*(["--owner", args.owner] if args.owner else []), "--query", args.query])
+                return run_exceptions([*(["--owner", args.owner] if args.owner else []), "--query", args.query,
+                                       *(["--reasons"] if args.reasons else [])])
             if args.command == "report":
                 from reports.status_report import main as run_report
 

@@ -26,10 +26,10 @@ import importlib.util
 spec = importlib.util.spec_from_file_location("sa", "workflows/search_attributes.py")
 sa = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sa)
-# Name=CliType=ENUM: the CLI's type name (Keyword, KeywordList) and the API's (KEYWORD_LIST).
+# Name=CliType=ENUM: each attribute's own type, as the CLI and tcld name it (Keyword, Datetime,
+# Bool) and as the API does (DATETIME).
 for key in sa.ALL:
-    enum = key.indexed_value_type.name
-    print(f"{key.name}={enum.title().replace('_', '')}={enum}")
+    print(f"{key.name}={sa.type_name(key)}={key.indexed_value_type.name}")
 PY
 )
 

@@ -1,8 +1,11 @@
 """Open exception cases as a table with age and SLA state: `python -m cli exceptions [--owner X]`.
 
 Found through the ExceptionOwner search attribute (what `temporal workflow list --query
-'ExceptionOwner="treasury-ops"'` shows), then each lifecycle is asked for its case: the
-search attribute names the owner, the `status` query has the SLA and the escalation."""
+'ExceptionOwner="treasury-ops"'` shows), a visibility page at a time. A lifecycle's case
+comes from its search attributes (owner, type, severity, opened, due, escalated), so no
+lifecycle is asked anything; only a lifecycle whose case opened before it wrote its SLA there
+is asked for it with the `status` query, and the bank inbox for its problems. `--reasons`
+asks every lifecycle in the table for its case's reason (one query each)."""
 
 import argparse
 import asyncio
@@ -14,7 +17,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from canonical.reconciliation import ReconciliationReport
 from canonical.status import InvoiceLifecycleStatus
 from reports import duration, format_table
-from reports.status_table import PAGE_SIZE
+from reports.status_table import PAGE_SIZE, pages
 from workflows import search_attributes as sa
 
 LIFECYCLE, INBOX, RECONCILIATION = "InvoiceToPayment", "BankInbox", "Reconciliation"
@@ -22,7 +25,8 @@ LIFECYCLE, INBOX, RECONCILIATION = "InvoiceToPayment", "BankInbox", "Reconciliat
 RECONCILIATION_SLA = timedelta(hours=24)
 RECONCILIATION_OWNER = "treasury-ops"  # who runs it and owns what it finds (canonical.reconciliation.OWNERS)
 _QUERY_TIMEOUT = timedelta(seconds=5)
-_QUERIES_AT_ONCE = 16
+_QUERIES_AT_ONCE = 16  # lifecycles without the SLA attributes, the inbox, or all with --reasons
+RUNNING_CASES = f"{sa.EXCEPTION_OWNER.name} IS NOT NULL AND ExecutionStatus='Running'"
 
 
 class ExceptionRow(BaseModel):
@@ -59,34 +63,65 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "") + "'"
 
 
-async def open_exceptions(client: Client, owner: str | None = None, extra_query: str = "") -> list[ExceptionRow]:
+def case_query(owner: str | None = None, extra_query: str = "") -> str:
+    """Running workflows with an open case (for one owner); `extra_query` narrows them."""
+    query = RUNNING_CASES + (f" AND {sa.EXCEPTION_OWNER.name}={_quoted(owner)}" if owner else "")
+    return query + (f" AND ({extra_query})" if extra_query else "")
+
+
+async def open_exceptions(client: Client, owner: str | None = None, extra_query: str = "",
+                          reasons: bool = False) -> list[ExceptionRow]:
     """Every open case: running workflows with an owner, plus the newest reconciliation run if
     it left drifts for people. `extra_query` narrows the visibility query (tests, scripts)."""
-    query = f"{sa.EXCEPTION_OWNER.name} IS NOT NULL AND ExecutionStatus='Running'"
-    if owner:
-        query = f"{sa.EXCEPTION_OWNER.name}={_quoted(owner)} AND ExecutionStatus='Running'"
-    if extra_query:
-        query += f" AND ({extra_query})"
-    # Only workflows with an open case are asked for its SLA, a bounded number at a time: cases
-    # are the exceptions, so this stays small while lifecycles run to tens of thousands.
-    gate = asyncio.Semaphore(_QUERIES_AT_ONCE)
-
-    async def asked(ex) -> ExceptionRow | None:
-        async with gate:
-            return await _row(client, ex)
-
-    found = [ex async for ex in client.list_workflows(query, page_size=PAGE_SIZE)]
-    rows = [row for row in await asyncio.gather(*(asked(ex) for ex in found)) if row is not None]
-    latest = await _reconciliation_case(client, owner, extra_query)
+    rows = await case_rows(client, case_query(owner, extra_query), reasons=reasons)
+    latest = await reconciliation_case(client, owner, extra_query)
     if latest is not None:
         rows.append(latest)
     return sorted(rows, key=lambda r: (r.owner, r.opened_at))
 
 
-async def _row(client: Client, ex) -> ExceptionRow | None:
+async def case_rows(client: Client, query: str, reasons: bool = False,
+                    page_size: int = PAGE_SIZE) -> list[ExceptionRow]:
+    """The rows of the workflows with a case that `query` finds, a visibility page at a time.
+    Asked, a bounded number at a time, are only the lifecycles whose search attributes lack
+    the SLA (their case opened before the lifecycle wrote it: fewer as they finish), the bank
+    inbox (one per account), and with `reasons` every lifecycle."""
+    gate = asyncio.Semaphore(_QUERIES_AT_ONCE)
+
+    async def row_of(ex) -> ExceptionRow | None:
+        carried = _carried(ex)
+        if carried is not None and not reasons:
+            return carried
+        if ex.workflow_type not in (LIFECYCLE, INBOX):
+            return ExceptionRow(**_base(ex))  # runs, statement posts, vendor sync: the attributes say it all
+        async with gate:
+            return await _asked(client, ex, carried)
+
+    rows: list[ExceptionRow] = []
+    async for page in pages(client, query, page_size):
+        rows += [row for row in await asyncio.gather(*(row_of(ex) for ex in page)) if row is not None]
+    return rows
+
+
+def _base(ex) -> dict:
     attrs = ex.typed_search_attributes
-    base = dict(workflow_id=ex.id, subject=attrs.get(sa.INVOICE_ID) or ex.id, type=attrs.get(sa.EXCEPTION_TYPE) or "?",
+    return dict(workflow_id=ex.id, subject=attrs.get(sa.INVOICE_ID) or ex.id, type=attrs.get(sa.EXCEPTION_TYPE) or "?",
                 owner=attrs.get(sa.EXCEPTION_OWNER) or "?", opened_at=ex.start_time)
+
+
+def _carried(ex) -> ExceptionRow | None:
+    """A lifecycle's case from its search attributes alone, when they carry its SLA."""
+    attrs = ex.typed_search_attributes
+    due = attrs.get(sa.CASE_DUE_AT)
+    if ex.workflow_type != LIFECYCLE or due is None:
+        return None
+    return ExceptionRow(**{**_base(ex), "opened_at": attrs.get(sa.CASE_OPENED_AT) or ex.start_time},
+                        severity=attrs.get(sa.CASE_SEVERITY) or "medium", sla_due_at=due,
+                        escalated=bool(attrs.get(sa.CASE_ESCALATED)))
+
+
+async def _asked(client: Client, ex, carried: ExceptionRow | None) -> ExceptionRow | None:
+    base = _base(ex)
     handle = client.get_workflow_handle(ex.id)
     try:
         if ex.workflow_type == LIFECYCLE:
@@ -97,18 +132,17 @@ async def _row(client: Client, ex) -> ExceptionRow | None:
             return ExceptionRow(**{**base, "type": case.type, "owner": case.owner.value, "opened_at": case.opened_at},
                                 severity=case.severity.value, reason=case.reason, sla_due_at=case.sla_due_at,
                                 escalated=case.escalated)
-        if ex.workflow_type == INBOX:
-            status = await handle.query("status", rpc_timeout=_QUERY_TIMEOUT)
-            problems = [p["problem"] for p in status.get("problems") or [] if not p.get("acknowledged_by")]
-            if not problems:
-                return None
-            return ExceptionRow(**base, reason=f"{len(problems)} bank messages not reconciled; latest: {problems[-1]}")
+        status = await handle.query("status", rpc_timeout=_QUERY_TIMEOUT)  # the bank inbox
+        problems = [p["problem"] for p in status.get("problems") or [] if not p.get("acknowledged_by")]
+        if not problems:
+            return None
+        return ExceptionRow(**base, reason=f"{len(problems)} bank messages not reconciled; latest: {problems[-1]}")
     except Exception as err:  # noqa: BLE001 - no worker to answer: the search attributes still say who owns it
-        return ExceptionRow(**base, reason=f"(status not available: {type(err).__name__})")
-    return ExceptionRow(**base)
+        reason = f"(status not available: {type(err).__name__})"
+        return carried.model_copy(update={"reason": reason}) if carried else ExceptionRow(**base, reason=reason)
 
 
-async def _reconciliation_case(client: Client, owner: str | None, extra_query: str) -> ExceptionRow | None:
+async def reconciliation_case(client: Client, owner: str | None, extra_query: str) -> ExceptionRow | None:
     """What the newest reconciliation that has ended leaves for people: its open drifts, or,
     when it failed, timed out or was terminated, that nobody knows the drifts since the run
     before. A running one has nothing to say yet; the one before it still stands."""
@@ -158,12 +192,12 @@ def render(rows: list[ExceptionRow], now: datetime | None = None) -> str:
                                  for r in rows])
 
 
-async def _print(owner: str | None, extra_query: str) -> int:
+async def _print(owner: str | None, extra_query: str, reasons: bool) -> int:
     from settings import get_settings
     from worker import connect  # applies the payload codec; imported late, it loads every workflow
 
     client = await connect(get_settings())
-    print(render(await open_exceptions(client, owner, extra_query)))
+    print(render(await open_exceptions(client, owner, extra_query, reasons=reasons)))
     return 0
 
 
@@ -172,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                                      description="open exception cases with age and SLA state")
     parser.add_argument("--owner", help="only this owner, e.g. treasury-ops, ap-remediation, master-data, buyer")
     parser.add_argument("--query", default="", help="narrow the workflows, e.g. \"CompanyCode='1710'\"")
+    parser.add_argument("--reasons", action="store_true",
+                        help="ask each lifecycle for its case's reason (one query per case; the rest is visibility)")
     args = parser.parse_args(argv)
-    return asyncio.run(_print(args.owner, args.query))
+    return asyncio.run(_print(args.owner, args.query, args.reasons))
 
 
 if __name__ == "__main__":

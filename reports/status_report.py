@@ -3,14 +3,15 @@ oldest in each, open exceptions by owner and SLA state, cycle time p50/p95 of co
 lifecycles, and today's cash position by company code and currency.
 
 Everything about lifecycles comes from visibility (search attributes, start and close
-times), a page at a time, so the report wakes no lifecycle; only the open cases are asked
-for their SLA."""
+times), a page at a time, and the open cases by owner and SLA state are visibility counts
+(reports/sla_buckets.py), so the report wakes no lifecycle; only one whose case opened before
+it wrote the case's SLA into its search attributes is asked for it."""
 
 import argparse
 import asyncio
 import math
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from adapters.treasury_store import TreasuryStore
 from canonical.treasury import CashPosition
 from reports import duration, format_table, latest_reconciliation, load_reconciliation, render_reconciliation
-from reports.exceptions_table import ExceptionRow, open_exceptions
+from reports.sla_buckets import BUCKETS, SlaLine, sla_lines
 from reports.status_table import PAGE_SIZE, lifecycle_query, pages
 from workflows import search_attributes as sa
 
@@ -48,7 +49,7 @@ class StatusReport(BaseModel):
     generated_at: datetime
     today: date
     states: list[StateLine]
-    exceptions: list[ExceptionRow]
+    open_cases: list[SlaLine]  # by owner
     cycle_times: list[timedelta]  # close - start of every COMPLETED lifecycle
     cash: list[CashLine]
     cash_error: str | None = None  # the treasury store could not be read: the rest still reports
@@ -105,10 +106,10 @@ def _state(ex) -> str:
 
 async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None,
                   today: date | None = None, extra_query: str = "", page_size: int = PAGE_SIZE) -> StatusReport:
-    """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages run
-    in UTC; "today" for cash is the local business date, as value dates are. Lifecycles are
-    read a visibility page at a time and never queried; only the open cases are asked for
-    their SLA (exceptions_table), and the cash position is one store query."""
+    """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages and
+    SLA states run in UTC at `now`; "today" for cash is the local business date, as value
+    dates are. Lifecycles are read a visibility page at a time and never queried; open cases
+    are counted by owner and SLA state (sla_buckets), and the cash position is one store query."""
     now, today = now or datetime.now(UTC), today or date.today()
     counts: Counter[str] = Counter()
     oldest: dict[str, tuple[datetime, str]] = {}
@@ -118,13 +119,13 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
             _count(ex, counts, oldest, cycles)
     states = [StateLine(state=s, count=n, oldest_invoice=oldest[s][1], oldest_started=oldest[s][0])
               for s, n in sorted(counts.items())]
-    exceptions = await open_exceptions(client, extra_query=extra_query)
+    open_cases = await sla_lines(client, now, extra_query)
     cash, cash_error = [], None
     try:
         cash = cash_lines(await asyncio.to_thread(store.cash_positions), today)
     except Exception as err:  # noqa: BLE001 - e.g. no treasury database here: the lifecycles still report
         cash_error = f"{type(err).__name__}: {err}".splitlines()[0]
-    return StatusReport(generated_at=now, today=today, states=states, exceptions=exceptions, cycle_times=cycles,
+    return StatusReport(generated_at=now, today=today, states=states, open_cases=open_cases, cycle_times=cycles,
                         cash=cash, cash_error=cash_error)
 
 
@@ -147,13 +148,9 @@ def render(report: StatusReport) -> str:
         if report.states else "  no invoice lifecycles")
 
     out += ["", "Open exceptions by owner and SLA state"]
-    by_owner: dict[str, Counter] = defaultdict(Counter)
-    for row in report.exceptions:
-        by_owner[row.owner][row.sla_bucket(now)] += 1
-    buckets = ("within", "overdue", "escalated", "none")
     out.append(format_table(("OWNER", "OPEN", "WITHIN SLA", "OVERDUE", "ESCALATED", "NO SLA"), [
-        (owner, str(sum(c.values())), *(str(c[b]) for b in buckets)) for owner, c in sorted(by_owner.items())])
-        if by_owner else "  none")
+        (line.owner, str(line.open), *(str(getattr(line, b)) for b in BUCKETS)) for line in report.open_cases])
+        if report.open_cases else "  none")
 
     p50, p95 = percentile(report.cycle_times, 50), percentile(report.cycle_times, 95)
     out += ["", f"Cycle time (received to completed) over {len(report.cycle_times)} completed: "

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -87,7 +86,7 @@ async def skipping_env(test_settings):
         # The test server knows only built-in search attributes until told of ours.
         await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
             namespace=env.client.namespace,
-            search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in sa.ALL}))
+            search_attributes={key.name: key.indexed_value_type for key in sa.ALL}))
         yield env
     finally:
         await env.shutdown()

@@ -35,6 +35,7 @@ from tests.helpers import assert_eventually, invoice_json, new_worker, path, wai
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_answers import codes, lifecycle_for
 from tests.test_supplier_responses import mock_url, sent_invoice  # noqa: F401 (fixture)
+from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
 
@@ -193,8 +194,13 @@ async def test_case_escalates_on_its_own_sla_after_continuing_time_skipping(skip
         still = await status(handle)
         await skipping_env.sleep(timedelta(hours=2))
         once = await status(handle)
+        shown = (await handle.describe()).typed_search_attributes
         await handle.terminate("test done")
     assert await waited_at(client, chain) == ["VALIDATION/step-hold"]
+    # The continued run's escalation reaches visibility: the reports count it without asking.
+    case = once.open_exception
+    assert (shown.get(sa.CASE_ESCALATED), shown.get(sa.CASE_SEVERITY), shown.get(sa.CASE_DUE_AT),
+            shown.get(sa.CASE_OPENED_AT)) == (True, "high", case.sla_due_at, held.open_exception.opened_at)
     assert still.open_exception == held.open_exception and not still.open_exception.escalated
     assert once.open_exception.case_id == held.open_exception.case_id and once.open_exception.escalated
     assert once.open_exception.severity.value == "high"

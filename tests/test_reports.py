@@ -11,13 +11,15 @@ import pytest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from canonical.commands import LifecyclePolicy
+from canonical.commands import CancelInvoice, LifecyclePolicy
 from canonical.exceptions import ExceptionOwner
 from canonical.invoice import Invoice
 from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest
 from canonical.treasury import ExpectedOutflow, OutflowState
 from reports import exceptions_table, status_report
+from reports.sla_buckets import SlaLine
 from tests import bank_admin
+from tests.call_counter import CallCounter
 from tests.clock import business_today
 from tests.helpers import (
     assert_eventually,
@@ -59,14 +61,25 @@ async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state
             assert [r.escalated for r in sorted(rows, key=lambda r: r.type)] == [False, True], rows
             return rows
 
-        rows = await assert_eventually(both_listed, timeout=20)
+        with CallCounter(client) as calls:
+            rows = await assert_eventually(both_listed, timeout=20)
         mine = await exceptions_table.open_exceptions(client, owner="master-data", extra_query=query)
         others = await exceptions_table.open_exceptions(client, owner="treasury-ops", extra_query=query)
         printed = await asyncio.to_thread(run_module, "reports.exceptions_table", "--owner", "master-data",
                                           address=temporal_address)
-        for handle in (held, escalating):
-            await handle.terminate("test done")
+        case = (await held.query(InvoiceToPayment.status)).open_exception
+        # Closing the case takes its SLA out of visibility with it.
+        await held.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.anna", reason="duplicate"))
+        await held.result()
+        cancelled = (await held.describe()).typed_search_attributes
+        await escalating.terminate("test done")
 
+    # The lifecycles wrote their cases' SLA into search attributes: nobody asked them.
+    assert calls.calls["query_workflow"] == 0, calls.calls
+    [shown] = [r for r in rows if r.workflow_id == held.id]
+    assert case is not None and (shown.opened_at, shown.sla_due_at, shown.severity, shown.escalated) == (
+        case.opened_at, case.sla_due_at, case.severity.value, False)
+    assert [cancelled.get(key) for key in (sa.EXCEPTION_OWNER, *sa.CASE_SLA)] == [None] * 5
     assert len(mine) == 2 and others == []
     text = exceptions_table.render(rows)
     lines = {line.split()[2]: line for line in text.splitlines()[1:]}
@@ -116,7 +129,7 @@ async def test_status_report_counts_cycle_time_and_cash_position(client, sap_ser
                                                  extra_query=ids_query(*(h.id for h in handles)))
             counts = {s.state: s.count for s in report.states}
             assert counts == {"COMPLETED": 1, "ON_HOLD": 1, "SCHEDULED": 1}, report.states
-            assert len(report.exceptions) == 1
+            assert report.open_cases == [SlaLine(owner="master-data", within=1)]  # the held one, SLA 48 h
             return report
 
         report = await assert_eventually(settled, timeout=20)
@@ -192,7 +205,9 @@ async def test_reports_survive_a_reconciliation_that_ended_badly_and_a_case_nobo
     assert "status not available" in unanswered.reason
     [failed] = [r for r in rows if r.type == "ReconciliationFailed"]
     assert failed.workflow_id == reconciliation.id and "ended terminated" in failed.reason and failed.severity == "high"
-    assert {r.owner for r in report.exceptions} == {"treasury-ops"} and len(report.exceptions) == 2
+    # The lifecycle's case has no SLA in visibility (as one opened before lifecycles wrote it) and
+    # nobody answers for it: no SLA. The failed reconciliation is due a day after it ended.
+    assert report.open_cases == [SlaLine(owner="treasury-ops", within=1, none=1)]
     assert "treasury-ops  2" in status_report.render(report)
     assert printed.returncode == 0, printed.stderr
     assert "ReconciliationFailed" in printed.stdout and "status not available" in printed.stdout, printed.stdout

@@ -176,6 +176,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         assert cancel is not None  # _Cancelled is raised for a cancel only
         if self._cases.open is not None:
             self._cases.close(cancel.requested_by, f"invoice cancelled: {cancel.reason}")
+            self._state.case_closed()
         self._state.advance(InvoiceStatus.CANCELLED, f"by {cancel.requested_by}: {cancel.reason}")
 
     # -- exceptions and waiting ----------------------------------------------------------

@@ -2,8 +2,10 @@
 into search attributes and the Web UI's current details on every change."""
 
 from collections.abc import Callable
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from canonical.invoice import Invoice
@@ -15,6 +17,10 @@ with workflow.unsafe.imports_passed_through():
 
 # History notes are for people reading the status; keep the query answer small.
 _MAX_HISTORY = 200
+# The shown case's SLA in search attributes (CaseOpenedAt, CaseDueAt, CaseEscalated,
+# CaseSeverity), so the reports count cases by owner and SLA state from visibility alone. A new
+# upsert's content: patched, so histories written before it replay (architecture invariant 10).
+CASE_SLA_PATCH = "case-sla-search-attributes-v1"
 
 
 class LifecycleState:
@@ -60,7 +66,10 @@ class LifecycleState:
         self._metrics.first, self._metrics.started_at = dict(snap.first_entered), snap.started_at
 
     def show(self) -> None:
-        """The Web UI's current details belong to a run: a continued run shows them again."""
+        """The Web UI's current details belong to a run: a continued run shows them again. Search
+        attributes carry over; a case that opened before they held its SLA gets it now."""
+        if self._cases is not None and self._cases.shown() is not None and workflow.patched(CASE_SLA_PATCH):
+            self._upsert_case()
         self._show()
 
     def advance(self, status: InvoiceStatus, note: str) -> None:
@@ -93,15 +102,30 @@ class LifecycleState:
         self._record(text)
 
     def case_changed(self) -> None:
-        case = self._cases.shown() if self._cases else None
-        if case is None:
-            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
-        else:
-            workflow.upsert_search_attributes([
-                sa.EXCEPTION_OWNER.value_set(case.owner.value),
-                sa.EXCEPTION_TYPE.value_set(case.type),
-            ])
+        """A case opened, escalated or closed: the search attributes show the one people see first."""
+        self._upsert_case()
         self._show()
+
+    def case_closed(self) -> None:
+        """A case closed on the way to the end (cleared, cancelled): its attributes go with it, so
+        a query for overdue cases finds no ended lifecycle. Earlier runs ended showing it."""
+        if workflow.patched(CASE_SLA_PATCH):
+            self.case_changed()
+
+    def _upsert_case(self) -> None:
+        case = self._cases.shown() if self._cases else None
+        # Memoised by the SDK: a run decides once whether it writes the SLA attributes.
+        with_sla = workflow.patched(CASE_SLA_PATCH)
+        if case is None:
+            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset(),
+                                               *((key.value_unset() for key in sa.CASE_SLA) if with_sla else ())])
+            return
+        updates: list[SearchAttributeUpdate[Any]] = [sa.EXCEPTION_OWNER.value_set(case.owner.value),
+                                                     sa.EXCEPTION_TYPE.value_set(case.type)]
+        if with_sla:
+            updates += [sa.CASE_OPENED_AT.value_set(case.opened_at), sa.CASE_DUE_AT.value_set(case.sla_due_at),
+                        sa.CASE_ESCALATED.value_set(case.escalated), sa.CASE_SEVERITY.value_set(case.severity.value)]
+        workflow.upsert_search_attributes(updates)
 
     def view(self) -> InvoiceLifecycleStatus:
         inv = self.invoice

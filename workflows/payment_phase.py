@@ -143,6 +143,7 @@ class PaymentPhase(LifecycleParts):
                 if item is not None and item.is_cleared:
                     if self._cases.open is not None:
                         self._cases.close("finsync", f"cleared by ERP document {item.clearing_document}")
+                        self._state.case_closed()
                     self._state.advance(S.CLEARED, f"ERP clearing document {item.clearing_document} "
                                                    f"on {item.clearing_date}")
                     return True
