@@ -26,7 +26,9 @@ def test_there_are_activity_calls_to_check():
 def test_no_workflow_schedules_an_activity_around_the_case_machinery():
     direct = [f"{name}:{node.lineno}" for name, node in calls_named("execute_activity", "execute_activity_method",
                                                                     "start_activity", "start_activity_method",
-                                                                    "execute_local_activity", "start_local_activity")
+                                                                    "execute_local_activity", "start_local_activity",
+                                                                    "execute_local_activity_method",
+                                                                    "start_local_activity_method")
               if name != MACHINERY]
     assert direct == []
 

@@ -49,6 +49,14 @@ LIFECYCLE_CALLS = Counterpart(
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)),
 )
 
+# The worker's own configuration (controls): no I/O, so a failure means a worker without the
+# activity (an old build) or a broken configuration: integration ops, within minutes.
+CONFIGURATION = Counterpart(
+    name="the worker's configuration", case_type="WorkerMisconfigured", owner=OPS,
+    start_to_close=timedelta(seconds=10), outage_sla=timedelta(minutes=10),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
+)
+
 # Reading the mailbox: quick when healthy; retried patiently, since messages wait for us.
 BANK_INBOX = Counterpart(
     name="the bank's mailbox", case_type="BankUnavailable", owner=TREASURY_OPS,

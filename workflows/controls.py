@@ -1,20 +1,30 @@
 """Controls in workflows come from the worker's configuration (architecture invariant 8), read
-once as a local activity so the value is in history: a start input, memo or run request can not
+once through an activity so the value is in history: a start input, memo or run request can not
 lower them, and a replay uses the controls the workflow ran under."""
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.controls import ControlActivities
     from canonical.controls import ControlPolicy
+    from workflows import activity_options as opts
+    from workflows.counterpart_calls import Counterpart, OutageListener, call
 
 
-async def read_controls() -> ControlPolicy:
-    # Local and in-process: it can only fail if the worker is broken, which retrying fixes once
-    # the worker is replaced; no counterpart outage case applies (invariant 12 covers I/O).
-    return await workflow.execute_local_activity_method(
-        ControlActivities.read_controls, start_to_close_timeout=timedelta(seconds=5),
-        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)))
+class _LoggedOutages:
+    """For a caller without a case board: the failure shows in the worker log and the Web UI's
+    pending activity (retried without end), which is all a configuration read can fail with."""
+
+    def outage_opened(self, via: Counterpart, what: str, error: str) -> None:
+        workflow.logger.error("%s: %s failing: %s", what, via.name, error)
+
+    def outage_persists(self, via: Counterpart, what: str, error: str) -> None:
+        workflow.logger.error("%s: %s still failing: %s", what, via.name, error)
+
+    def outage_closed(self, via: Counterpart, what: str) -> None:
+        workflow.logger.info("%s: %s answers again", what, via.name)
+
+
+async def read_controls(outages: OutageListener | None = None) -> ControlPolicy:
+    return await call(ControlActivities.read_controls, summary="controls from the worker's configuration",
+                      via=opts.CONFIGURATION, outages=outages or _LoggedOutages(), result_type=ControlPolicy)

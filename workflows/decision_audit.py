@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.decision_audit import DecisionAuditActivities
     from canonical.audit import AuditKind, AuditRecord
     from identity.tokens import VerifiedPerson
-    from workflows.activity_options import TREASURY
+    from workflows import activity_options as opts
     from workflows.counterpart_calls import OutageListener, call
 
 DECISION_AUDIT_PATCH = "decision-audit-v1"
@@ -27,4 +27,4 @@ async def audit_decision(person: VerifiedPerson, *, action: str, invoice_key: st
         action=action, actor=person.subject, verified_by=person.verified_by, before=before, after=after,
         occurred_at=at or workflow.now())
     await call(DecisionAuditActivities.record_decision, record, summary=f"audit log: {action} by {person.subject}",
-               via=TREASURY, outages=outages)
+               via=opts.TREASURY, outages=outages)
