@@ -98,9 +98,10 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
     deliveries = LifecycleDeliveries(client, outbox)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
-    inbox = BankInboxActivities(bank, registers, sap, outbox)
+    ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
+    inbox = BankInboxActivities(bank, registers, sap, outbox, ours, settings.fingerprint_secret())
     recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
-    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox)
+    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
     return [

@@ -3,6 +3,7 @@ signals queued in the treasury store (sent by activities.lifecycle_delivery), an
 statements to the ERP exactly once (DESIGN invariant 4)."""
 
 import asyncio
+from collections.abc import Mapping
 
 from temporalio import activity
 
@@ -20,14 +21,17 @@ from adapters.sap_clearing import SapClearing
 from adapters.sap_payments import SapPayments
 from canonical.bank import BankMessage, BankStatement, MessageKind, PaymentReturn, PaymentStatusReport
 from canonical.inbox import InboxBatch, InboxWork, LifecycleSignal, MarkApplied, StatementOutcome
+from canonical.masking import mask_bank_details
 
 _MAX_PROBLEMS_PER_MESSAGE = 20
 
 
 class BankInboxActivities:
-    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox) -> None:
+    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox,
+                 accounts: Mapping[str, str] | None = None, fingerprint_key: bytes = b"") -> None:
+        """`accounts`: our IBANs and their account ids, which name statements in history."""
         self._bank, self._registers, self._outbox = bank, registers, outbox
-        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox)
+        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, accounts, fingerprint_key)
 
     @activity.defn
     async def collect_bank_messages(self) -> int:
@@ -64,7 +68,7 @@ class BankInboxActivities:
             try:
                 documents = read_message_all(message.kind, message.body)
             except UnreadableBankMessage as e:
-                work.problems[message.bank_message_id] = f"unreadable {message.kind.value}: {e}"
+                work.problems[message.bank_message_id] = mask_bank_details(f"unreadable {message.kind.value}: {e}")
                 continue
             if message.kind == MessageKind.STATEMENT:
                 work.statements.append(message.bank_message_id)
@@ -79,8 +83,8 @@ class BankInboxActivities:
             work.payments += len(signals)
             if problems:
                 more = len(problems) - _MAX_PROBLEMS_PER_MESSAGE
-                work.problems[message.bank_message_id] = "; ".join(
-                    problems[:_MAX_PROBLEMS_PER_MESSAGE] + ([f"and {more} more"] if more > 0 else []))
+                work.problems[message.bank_message_id] = mask_bank_details("; ".join(
+                    problems[:_MAX_PROBLEMS_PER_MESSAGE] + ([f"and {more} more"] if more > 0 else [])))
         return work
 
     def _deliveries(self, kind: MessageKind, document) -> tuple[list, list[str]]:
