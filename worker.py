@@ -99,7 +99,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     deliveries = LifecycleDeliveries(client, outbox)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts)
     ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
-    inbox = BankInboxActivities(bank, registers, sap, outbox, ours, settings.fingerprint_secret())
+    inbox = BankInboxActivities(bank, registers, sap, outbox, ours, settings.fingerprint_secret(),
+                                timedelta(days=settings.bank_message_retention_days))
     recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))

@@ -4,6 +4,7 @@ statements to the ERP exactly once (DESIGN invariant 4)."""
 
 import asyncio
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 
@@ -28,9 +29,12 @@ _MAX_PROBLEMS_PER_MESSAGE = 20
 
 class BankInboxActivities:
     def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox,
-                 accounts: Mapping[str, str] | None = None, fingerprint_key: bytes = b"") -> None:
-        """`accounts`: our IBANs and their account ids, which name statements in history."""
+                 accounts: Mapping[str, str] | None = None, fingerprint_key: bytes = b"",
+                 retention: timedelta = timedelta(days=400)) -> None:
+        """`accounts`: our IBANs and their account ids, which name statements in history.
+        `retention`: how long a message's raw body is kept after it was applied."""
         self._bank, self._registers, self._outbox = bank, registers, outbox
+        self._retention = retention
         self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, accounts, fingerprint_key)
 
     @activity.defn
@@ -45,6 +49,12 @@ class BankInboxActivities:
             new += await self._record(await self._bank.collect_mailbox())
         except BankTransientError as e:
             raise transient_error(f"bank mailbox unavailable: {e}", e.retry_after) from e
+        # The inbox polls all day: each poll also empties the bodies past retention (one UPDATE),
+        # so no workflow changes its commands for it.
+        purged = await asyncio.to_thread(self._registers.purge_message_bodies, datetime.now(UTC) - self._retention)
+        if purged:
+            activity.logger.info("purged the raw bodies of %d bank messages applied over %d days ago", purged,
+                                 self._retention.days)
         return new
 
     async def _record(self, messages: list[BankMessage]) -> int:
