@@ -20,6 +20,9 @@ ORDER_REFERENCE = ("REF", ("The order reference on your invoice does not match o
 UNKNOWN_ORDER = ("REF", "We can not find the purchase order your invoice refers to. Please check the order reference.")
 DUPLICATE = REFUSAL_REASONS["duplicate"]
 NOT_ACCEPTED = ("OTH", "Your invoice was not accepted. Please contact our accounts payable department for details.")
+# OPStatusAction texts (none is sent today; a response may only ask with one of these).
+NEW_INVOICE = ("NIN", "Please issue a new invoice.")
+ACTIONS = frozenset({NEW_INVOICE, ("PIN", "Please send us the missing information.")})
 
 # Our case types (canonical.exceptions.EXCEPTION_OWNERS) a supplier may be told more about than
 # "under review": only questions the supplier can answer. Every other type, bank details and
@@ -58,10 +61,12 @@ def supplier_reasons(code: ResponseCode, case_type: str = "", duplicate: bool = 
 
 def reviewed(response: InvoiceResponse) -> InvoiceResponse:
     """`response` with nothing but reviewed texts: a reason whose text is not in the tables
-    becomes its code's neutral text (Peppol wants the reason code kept), the note the code's."""
+    becomes its code's neutral text (Peppol wants the reason code kept), the note the code's, and
+an action not in ACTIONS is left out."""
     neutral = NOT_ACCEPTED if response.code is C.RE else UNDER_REVIEW
     reasons = [(c, t) if (c, t) in _REVIEWED else (c if c in REASON_CODES else neutral[0], neutral[1])
                for c, t in response.reasons]
-    if reasons == response.reasons and response.note == NOTES[response.code] and not response.actions:
+    actions = [a for a in response.actions if a in ACTIONS]
+    if reasons == response.reasons and actions == response.actions and response.note == NOTES[response.code]:
         return response
-    return response.model_copy(update={"reasons": reasons, "actions": [], "note": NOTES[response.code]})
+    return response.model_copy(update={"reasons": reasons, "actions": actions, "note": NOTES[response.code]})
