@@ -33,7 +33,7 @@ from adapters.treasury_store import TreasuryStore
 from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
 from settings import Settings, get_settings, settings_problem
-from telemetry import health, metrics, tracing
+from telemetry import health, log_masking, metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
@@ -169,6 +169,7 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_masking.install()  # no account number in the log in clear, whatever logged it
     try:
         settings = get_settings()
     except pydantic.ValidationError as e:  # e.g. production on SQLite: say why, no traceback

@@ -118,3 +118,25 @@ def test_raw_bank_bodies_are_purged_after_retention(store):
     assert [m.bank_message_id for m in registers.messages_since(datetime.now(UTC).date())] == ["bank-1:b"]
     registers.record_bank_messages([BankMessage(bank_message_id="bank-1:a", kind=MessageKind.STATEMENT, body=body)])
     assert registers.message("bank-1:a").body == ""  # still known: not recorded (nor acted on) again
+
+
+def test_the_worker_log_masks_what_slipped_through():
+    import io
+    import logging
+
+    from telemetry import log_masking
+
+    out = io.StringIO()
+    logger = logging.getLogger("finsync-log-masking-test")
+    handler = logging.StreamHandler(out)
+    logger.addHandler(handler)
+    logger.propagate = False
+    log_masking.install(logger)
+    try:
+        try:
+            raise ValueError(f"bank refused {IBAN}")
+        except ValueError:
+            logger.exception("posting %s failed", IBAN)
+    finally:
+        logger.removeHandler(handler)
+    assert "NL**4300" in out.getvalue() and IBAN not in out.getvalue()
