@@ -25,6 +25,10 @@ DEFAULT_PAYING_ACCOUNTS = {
                           company_code="1710", currency="EUR"),
 }
 
+# Only where no key is configured (development, tests): fingerprints are then comparable but
+# not protected against guessing.
+DEVELOPMENT_FINGERPRINT_KEY = b"finsync development fingerprints: not a secret"
+
 # A worker's roles (FINSYNC_WORKER_ROLES): each is the workflows of one task queue (worker.py).
 ROLES = ("lifecycles", "payments", "back-office")
 
@@ -171,8 +175,24 @@ class Settings(BaseSettings):
     codec_decode_roles: Annotated[frozenset[str], NoDecode] = frozenset({"finsync-decode"})
     codec_encode_roles: Annotated[frozenset[str], NoDecode] = frozenset({"finsync-encode"})
     codec_token_in_path: bool = False
+    # Bank details at rest (architecture invariant 9): the key of the bank-account fingerprints
+    # (HMAC-SHA256; canonical/vendors.py), from FINSYNC_FINGERPRINT_KEY, its file in
+    # FINSYNC_SECRETS_DIR or FINSYNC_FINGERPRINT_KEY_FILE; unset, a development key that is no
+    # secret. Raw bank message bodies are purged this many days after they were applied.
+    fingerprint_key: SecretStr | None = None
+    fingerprint_key_file: Path | None = None
+    bank_message_retention_days: int = Field(default=400, ge=1)
+
     # The intake's supplier register.
     einvoice_register: Path | None = None
+
+    def fingerprint_secret(self) -> bytes:
+        """The fingerprint key's bytes (the text as given, file content stripped)."""
+        if self.fingerprint_key is not None:
+            return self.fingerprint_key.get_secret_value().encode()
+        if self.fingerprint_key_file is not None:
+            return self.fingerprint_key_file.read_text().strip().encode()
+        return DEVELOPMENT_FINGERPRINT_KEY
 
     def roles(self) -> list[str]:
         """The roles this worker serves, in ROLES order."""

@@ -39,7 +39,7 @@ from codec.bank_details import data_converter, load_codec
 from identity import keyring as decision_keys
 from identity.configured import IdentityNotConfigured, decision_keyring
 from settings import Settings, get_settings, settings_problem
-from telemetry import health, metrics, tracing
+from telemetry import health, log_masking, metrics, tracing
 from workflows.bank_inbox import BankInbox
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun
@@ -106,9 +106,11 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     audit = AuditLog(store.engine)  # decisions and money movements, hash-chained (architecture invariant 13)
     deliveries = LifecycleDeliveries(client, outbox)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts, audit=audit)
-    inbox = BankInboxActivities(bank, registers, sap, outbox, audit)
+    ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
+    inbox = BankInboxActivities(bank, registers, sap, outbox, audit, ours, settings.fingerprint_secret(),
+                                timedelta(days=settings.bank_message_retention_days))
     recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
-    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox)
+    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
     return [
@@ -177,6 +179,7 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_masking.install()  # no account number in the log in clear, whatever logged it
     try:
         settings = get_settings()
     except pydantic.ValidationError as e:  # e.g. production on SQLite: say why, no traceback

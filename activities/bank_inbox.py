@@ -3,6 +3,8 @@ signals queued in the treasury store (sent by activities.lifecycle_delivery), an
 statements to the ERP exactly once (DESIGN invariant 4)."""
 
 import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 
@@ -22,16 +24,22 @@ from adapters.sap_clearing import SapClearing
 from adapters.sap_payments import SapPayments
 from canonical.bank import BankMessage, BankStatement, MessageKind, PaymentReturn, PaymentStatusReport
 from canonical.inbox import InboxBatch, InboxWork, LifecycleSignal, MarkApplied, StatementOutcome
+from canonical.masking import mask_bank_details
 
 _MAX_PROBLEMS_PER_MESSAGE = 20
 
 
 class BankInboxActivities:
     def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox,
-                 audit: AuditLog | None = None) -> None:
+                 audit: AuditLog | None = None, accounts: Mapping[str, str] | None = None,
+                 fingerprint_key: bytes = b"", retention: timedelta = timedelta(days=400)) -> None:
+        """`accounts`: our IBANs and their account ids, which name statements in history.
+        `retention`: how long a message's raw body is kept after it was applied."""
         self._bank, self._registers, self._outbox = bank, registers, outbox
+        self._retention = retention
         self._audit = audit or AuditLog(registers.engine)  # the bank's answers outlive history (invariant 13)
-        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, self._audit)
+        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, self._audit, accounts,
+                                fingerprint_key)
 
     @activity.defn
     async def collect_bank_messages(self) -> int:
@@ -45,6 +53,12 @@ class BankInboxActivities:
             new += await self._record(await self._bank.collect_mailbox())
         except BankTransientError as e:
             raise transient_error(f"bank mailbox unavailable: {e}", e.retry_after) from e
+        # The inbox polls all day: each poll also empties the bodies past retention (one UPDATE),
+        # so no workflow changes its commands for it.
+        purged = await asyncio.to_thread(self._registers.purge_message_bodies, datetime.now(UTC) - self._retention)
+        if purged:
+            activity.logger.info("purged the raw bodies of %d bank messages applied over %d days ago", purged,
+                                 self._retention.days)
         return new
 
     async def _record(self, messages: list[BankMessage]) -> int:
@@ -68,7 +82,7 @@ class BankInboxActivities:
             try:
                 documents = read_message_all(message.kind, message.body)
             except UnreadableBankMessage as e:
-                work.problems[message.bank_message_id] = f"unreadable {message.kind.value}: {e}"
+                work.problems[message.bank_message_id] = mask_bank_details(f"unreadable {message.kind.value}: {e}")
                 continue
             if message.kind == MessageKind.STATEMENT:
                 work.statements.append(message.bank_message_id)
@@ -88,8 +102,8 @@ class BankInboxActivities:
             work.payments += len(signals)
             if problems:
                 more = len(problems) - _MAX_PROBLEMS_PER_MESSAGE
-                work.problems[message.bank_message_id] = "; ".join(
-                    problems[:_MAX_PROBLEMS_PER_MESSAGE] + ([f"and {more} more"] if more > 0 else []))
+                work.problems[message.bank_message_id] = mask_bank_details("; ".join(
+                    problems[:_MAX_PROBLEMS_PER_MESSAGE] + ([f"and {more} more"] if more > 0 else [])))
         return work
 
     def _deliveries(self, kind: MessageKind, document) -> tuple[list, list[str]]:

@@ -5,12 +5,17 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
+from canonical.masking import mask_bank_details
 
-def business_error(error_type: str, message: str, *details: object) -> ApplicationError:
-    return ApplicationError(message, *details, type=error_type, non_retryable=True)
+
+def business_error(error_type: str, message: str, *details: object, known: tuple[str | None, ...] = ()
+                   ) -> ApplicationError:
+    """`known`: account numbers the caller was checking, masked wherever the message quotes
+    them; IBAN-like ones are masked anyway (the message reaches history, cases and logs)."""
+    return ApplicationError(mask_bank_details(message, *known), *details, type=error_type, non_retryable=True)
 
 
 def transient_error(message: str, retry_after: float | None = None) -> ApplicationError:
     """Retryable, and when the counterpart said when to come back (Retry-After), we do."""
     delay = timedelta(seconds=retry_after) if retry_after else None
-    return ApplicationError(message, type="CounterpartUnavailable", next_retry_delay=delay)
+    return ApplicationError(mask_bank_details(message), type="CounterpartUnavailable", next_retry_delay=delay)

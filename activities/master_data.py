@@ -33,9 +33,11 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
                     f"BIC of bank account {account.masked()} is in {bic.country_code}, the IBAN in {iban.country_code}",
                 )
     except SchwiftyException as e:
-        # Never echo the full IBAN into the case text: it ends up in plain history and search.
+        # Never echo the account into the case text: schwifty quotes the BBAN it refuses, and
+        # the text reaches history, the case, the log and the Web UI (invariant 9).
         raise business_error("InvalidBankAccount",
-                             f"bank account {account.masked()} of supplier {supplier.supplier_id}: {e}") from e
+                             f"bank account {account.masked()} of supplier {supplier.supplier_id}: {e}",
+                             known=(account.iban, account.account_number, account.bank_number)) from None
     return account
 
 

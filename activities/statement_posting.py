@@ -11,9 +11,14 @@ before), the lifecycles to tell are read from the statement and the ERP, never f
 crashed attempt held in memory: the statement's entries name our payments, the payment
 register names their ERP documents, and SAP's open-item API says which are cleared or
 reopened. A pending entry the ERP shows no trace of is `unknown`: the workflow waits a settle
-window and calls again."""
+window and calls again.
+
+Statement keys name our account by its id (`ACME:2025-001`), never by its IBAN: keys are
+activity results, problem texts and outbox batch keys, all in plain workflow history
+(architecture invariant 9). The register still finds entries under the IBAN keys of before."""
 
 import asyncio
+from collections.abc import Mapping
 
 from activities import audit_money
 from activities.statement_evidence import ErpView, erp_view
@@ -27,6 +32,8 @@ from adapters.sap_errors import SapBusinessError, SapTransientError
 from adapters.sap_payments import SapPayments, StatementPosting
 from canonical.bank import BankMessage, BankStatement
 from canonical.inbox import LifecycleSignal, StatementOutcome
+from canonical.masking import mask_bank_details
+from canonical.vendors import keyed_fingerprint, normalise_account
 
 REFUSED = "refused:"  # register prefix: the ERP answered and posted nothing
 HINTS, AGAIN = "#erp:", "/again"  # outbox batch keys: <message>#erp:<statement>, and its second round
@@ -34,32 +41,48 @@ MAX_PROBLEMS = 20
 _NOTHING_PROCESSED = (None, 429, 503)  # not reachable, or busy before processing: SAP has nothing
 
 
+def statement_account(iban: str, accounts: Mapping[str, str], fingerprint_key: bytes) -> str:
+    """Our account id for the statement's IBAN (`accounts`: normalised IBAN -> account id);
+    an account not configured is named by its masked form and a keyed fingerprint, unique
+    without being the number."""
+    iban = normalise_account(iban)
+    return accounts.get(iban) or f"{mask_bank_details(iban)}-{keyed_fingerprint(iban, fingerprint_key)[:12]}"
+
+
 class Posting:
     def __init__(self, registers: PaymentRegisters, erp: SapPayments, clearing: SapClearing,
-                 outbox: LifecycleOutbox, audit: AuditLog) -> None:
+                 outbox: LifecycleOutbox, audit: AuditLog, accounts: Mapping[str, str] | None = None,
+                 fingerprint_key: bytes = b"") -> None:
         self._registers, self._erp, self._clearing, self._outbox = registers, erp, clearing, outbox
         self._audit = audit
+        self._accounts = {normalise_account(iban): name for iban, name in (accounts or {}).items()}
+        self._fingerprint_key = fingerprint_key
 
     async def post(self, message: BankMessage) -> StatementOutcome:
         outcome = StatementOutcome(bank_message_id=message.bank_message_id)
         problems: list[str] = []
         for statement in read_message_all(message.kind, message.body):
             assert isinstance(statement, BankStatement), f"{message.kind} {message.bank_message_id} is no statement"
-            key = f"{statement.account_iban}:{statement_number(statement)}"
+            number = statement_number(statement)
+            key = f"{statement_account(statement.account_iban, self._accounts, self._fingerprint_key)}:{number}"
+            legacy = f"{statement.account_iban}:{number}"  # the register's key before account ids
             enriched = await asyncio.to_thread(_with_references, statement, self._registers)
-            view = await self._post_one(enriched, key, message.bank_message_id, outcome, problems)
+            view = await self._post_one(enriched, key, legacy, message.bank_message_id, outcome, problems)
             if view is not None:
                 # Whoever posted it, whatever attempt: what the ERP shows cleared is audited once per payment.
                 await asyncio.to_thread(self._audit.append, audit_money.erp_clearings(key, view.as_left()))
                 await self._queue_hints(view, f"{message.bank_message_id}{HINTS}{key}", outcome)
+        problems = [mask_bank_details(p) for p in problems]  # the ERP's texts may quote an account
         outcome.problems = problems[:MAX_PROBLEMS] + (
             [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else [])
         return outcome
 
-    async def _post_one(self, statement: BankStatement, key: str, message_id: str, outcome: StatementOutcome,
-                        problems: list[str]) -> ErpView | None:
-        """The ERP's view of the statement's payments once the ERP has it, else None."""
-        existing = await asyncio.to_thread(self._registers.statement_posting, key)
+    async def _post_one(self, statement: BankStatement, key: str, legacy: str, message_id: str,
+                        outcome: StatementOutcome, problems: list[str]) -> ErpView | None:
+        """The ERP's view of the statement's payments once the ERP has it, else None. `key`
+        names the statement everywhere; the register's entry may be under `legacy`."""
+        found = await asyncio.to_thread(self._registers.find_statement_posting, key, legacy)
+        register_key, existing = (found[0], found[1:]) if found is not None else (key, None)
         if existing is None:
             gaps = statement_balances(statement)
             if gaps:
@@ -71,7 +94,7 @@ class Posting:
                 outcome.already_posted.append(f"{key} (no payments of ours)")
                 return None
             await self._erp.ready_for_statement()  # a token refused now is an outage, not an unknown post
-            existing = await asyncio.to_thread(self._registers.claim_statement_posting, key, message_id)
+            existing = await asyncio.to_thread(self._registers.claim_statement_posting, key, message_id, legacy)
             if existing is None:
                 posting = await self._send(statement, key, message_id)
                 outcome.posted.append(key)
@@ -91,7 +114,8 @@ class Posting:
                 outcome.unknown.append(key)
                 return None
             await self._audit_post(key, message_id, f"recovered: {evidence}")
-            await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, f"recovered: {evidence}")
+            await asyncio.to_thread(self._registers.record_statement_posting, register_key, message_id,
+                                    f"recovered: {evidence}")
             outcome.posted.append(f"{key} (answer recovered from the ERP: {evidence})")
         else:  # this message's own post, answered: a retry after the answer was recorded
             outcome.already_posted.append(key)

@@ -10,6 +10,7 @@ from temporalio import activity
 from activities.errors import business_error, transient_error
 from adapters.einvoice import EInvoiceClient, EInvoiceTransientError, InvoiceResponseRefused
 from canonical.invoice_response import InvoiceResponse
+from canonical.supplier_texts import reviewed
 
 REFUSED = "InvoiceResponseRefused"
 
@@ -22,6 +23,8 @@ class SupplierResponseActivities:
     async def send_invoice_response(self, response: InvoiceResponse) -> str:
         """"sent" or "already sent". Refusal (out of Peppol order, invalid, unknown invoice):
         non-retryable InvoiceResponseRefused. Unreachable/5xx/no answer: retryable."""
+        # The last guard: a response queued by an older build may still carry an internal note.
+        response = reviewed(response)
         try:
             return await self._client.send(response, resend=activity.info().attempt > 1)
         except InvoiceResponseRefused as exc:

@@ -18,6 +18,7 @@ from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.sap_vendors import SapVendors, SupplierDelta
 from adapters.vendor_store import VendorStore
 from canonical.inbox import LifecycleSignal
+from canonical.masking import mask_bank_details
 from canonical.supplier import SupplierBankAccount
 from canonical.vendors import (
     BankChangeNotice,
@@ -28,6 +29,7 @@ from canonical.vendors import (
     VendorSyncResult,
     find_duplicates,
     fingerprint,
+    legacy_fingerprint,
     mask,
 )
 from workflows import search_attributes as sa
@@ -43,7 +45,8 @@ class VendorSyncInput(BaseModel):
     full: bool = False
 
 
-def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[VendorBankAccount, list[VendorIssue]]:
+def check_account(supplier_id: str, account: SupplierBankAccount,
+                  fingerprint_key: bytes) -> tuple[VendorBankAccount, list[VendorIssue]]:
     """schwifty checks what SAP does not: SAP only checks the mod-97 digits, so an NL IBAN of
     the wrong length passes SAP and fails here. Messages are masked: they reach the Web UI."""
     ident = account.iban or " ".join(filter(None, [account.bank_number, account.account_number]))
@@ -51,7 +54,8 @@ def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[Vendo
     issues, iban_valid = [], None
 
     def issue(kind: VendorIssueKind, err: str) -> None:
-        text = err.replace(account.iban or "\0", masked or "")  # in case schwifty quotes the value
+        # schwifty quotes the BBAN it refuses (its "Invalid BBAN structure: '...'").
+        text = mask_bank_details(err, account.iban, account.account_number, account.bank_number)
         issues.append(VendorIssue(kind=kind, supplier_ids=[supplier_id], bank_account_id=account.bank_account_id,
                                   detail=f"bank account {account.bank_account_id} ({masked}) of supplier "
                                          f"{supplier_id}: {text}"))
@@ -73,14 +77,18 @@ def check_account(supplier_id: str, account: SupplierBankAccount) -> tuple[Vendo
             issue(VendorIssueKind.INVALID_BIC, f"BIC {account.bic}: {e}")  # a BIC names a bank, not an account
     vendor_account = VendorBankAccount(
         bank_account_id=account.bank_account_id, country=account.country, masked=masked,
-        fingerprint=fingerprint(ident) if ident else None, has_iban=bool(account.iban), iban_valid=iban_valid,
+        fingerprint=fingerprint(ident, fingerprint_key) if ident else None,
+        legacy_fingerprint=legacy_fingerprint(ident) if ident else None, has_iban=bool(account.iban),
+        iban_valid=iban_valid,
         swift=account.bic)
     return vendor_account, issues
 
 
 class VendorSyncActivities:
-    def __init__(self, client: Client, sap: SapClient, store: VendorStore, outbox: LifecycleOutbox) -> None:
+    def __init__(self, client: Client, sap: SapClient, store: VendorStore, outbox: LifecycleOutbox,
+                 fingerprint_key: bytes) -> None:
         self._client, self._sap, self._store, self._outbox = client, SapVendors(sap), store, outbox
+        self._fingerprint_key = fingerprint_key
 
     @activity.defn
     async def sync_vendor_master(self, request: VendorSyncInput) -> VendorSyncResult:
@@ -110,7 +118,7 @@ class VendorSyncActivities:
         invalid: dict[str, list[VendorIssue]] = {}
         for supplier_id, rows in banks.items():
             for row in rows:
-                account, issues = check_account(supplier_id, row)
+                account, issues = check_account(supplier_id, row, self._fingerprint_key)
                 accounts.setdefault(supplier_id, []).append(account)
                 invalid.setdefault(supplier_id, []).extend(issues)
         records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked)

@@ -7,6 +7,7 @@ start together migrate once and a store never runs on a schema older than its co
 
 import contextlib
 import fcntl
+import os
 import weakref
 from collections.abc import Iterator
 from functools import lru_cache
@@ -54,11 +55,25 @@ def treasury_engine(url: str) -> Engine:
         # a session in another zone would shift them on the way in.
         return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
     if (path := sqlite_file(url)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(path)
     # Activities run in worker threads; each Session still uses one connection at a time.
     engine = create_engine(url, connect_args={"check_same_thread": False})
     _enable_wal(engine)
     return engine
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The SQLite file (and its WAL and shared-memory files, which SQLite gives the main file's
+    mode) readable by its owner only: it holds raw bank messages and payment registers
+    (architecture invariant 9). Created so before SQLite opens it, whatever the umask; an
+    existing one made world-readable before is narrowed."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def _enable_wal(engine: Engine) -> None:

@@ -235,7 +235,8 @@ class PaymentRegisters(StatementRegister):
         bank has said, for weighing evidence about one payment."""
         since = datetime.combine(day, time.min, tzinfo=UTC)
         with Session(self.engine) as session:
-            rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since)
+            rows = session.exec(select(BankMessageRow).where(BankMessageRow.recorded_at >= since,
+                                                             col(BankMessageRow.body) != "")  # not purged
                                 .order_by(col(BankMessageRow.recorded_at)))
             return [BankMessage(bank_message_id=r.bank_message_id, kind=MessageKind(r.kind), account=r.account,
                                 received_at=r.recorded_at, body=r.body) for r in rows]
@@ -248,6 +249,16 @@ class PaymentRegisters(StatementRegister):
                 row.applied_at, row.problem = _now(), "; ".join(filter(None, [row.problem, problem])) or None
                 session.add(row)
                 session.commit()
+
+    def purge_message_bodies(self, applied_before: datetime) -> int:
+        """Empty the raw bodies of messages applied before `applied_before` (they name accounts:
+        architecture invariant 9); the row, its id (de-duplication), kind and problem stay.
+        One UPDATE; returns how many bodies were emptied."""
+        with Session(self.engine) as session:
+            purged = rowcount(session.execute(update(BankMessageRow).where(
+                col(BankMessageRow.applied_at) < applied_before, col(BankMessageRow.body) != "").values(body="")))
+            session.commit()
+        return purged
 
     def add_message_problem(self, bank_message_id: str, problem: str) -> None:
         """A problem found after the message was applied (its statement's post to the ERP)."""

@@ -24,6 +24,7 @@ from adapters.sap_errors import SapBusinessError, raise_for_sap_status
 from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
 from canonical.bank import BankStatement
 from canonical.erp import OpenItem
+from canonical.masking import mask_bank_details
 from canonical.money import MINOR_UNITS, Money
 from canonical.status import ErpDocument
 
@@ -267,6 +268,7 @@ class SapPayments:
             findings=list(applied.get("FINDINGS", [])),
             message=applied.get("MESSAGE", ""),
         )
-        log.info("statement %s on %s posted as IDoc %s: %s",
-                 posting.statement_number, posting.account, docnum, posting.message)
+        # Masked: an account number never reaches the log in clear (invariant 9).
+        log.info("statement %s on %s posted as IDoc %s: %s", posting.statement_number,
+                 mask_bank_details(posting.account), docnum, mask_bank_details(posting.message))
         return posting

@@ -114,7 +114,10 @@ class VendorStore:
             for key in sorted(stored.keys() | new.keys()):
                 old_row, account = stored.get(key), new.get(key)
                 old_fp, new_fp = (old_row.fingerprint if old_row else None), (account.fingerprint if account else None)
-                if key[0] in known and old_fp != new_fp:
+                # A stored fingerprint from before keying is the same account (canonical/vendors.py).
+                same = old_fp == new_fp or (old_fp is not None and account is not None
+                                            and old_fp == account.legacy_fingerprint)
+                if key[0] in known and not same:
                     session.add(VendorBankChangeRow(sync_key=sync_key, supplier_id=key[0], bank_account_id=key[1],
                                                     old_masked=old_row.masked if old_row else None,
                                                     new_masked=account.masked if account else None, detected_at=now))

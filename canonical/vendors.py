@@ -1,14 +1,16 @@
 """Vendor master data as finsync keeps it for the AP side, and what a sync of it reports.
 
 Nothing here carries a full IBAN: a bank account is kept as its masked form (last 4) plus a
-fingerprint (sha256 of the normalised IBAN, or of bank number + account number where the
-country has no IBAN), enough to tell "same account" from "changed account" and to find two
-suppliers sharing one. So these models can sit in workflow history, summaries and the Web UI
-in plain text. The fingerprint is a comparison key, not encryption: an IBAN's search space is
-small, so whoever holds the vendor store can test guesses against it; it keeps accounts out of
-reports and casual reads, the database file's permissions protect the rest."""
+fingerprint (HMAC-SHA256 under finsync's fingerprint key of the normalised IBAN, or of bank
+number + account number where the country has no IBAN), enough to tell "same account" from
+"changed account" and to find two suppliers sharing one. So these models can sit in workflow
+history, summaries and the Web UI in plain text. Keyed, because an IBAN's search space is
+small: a bare hash could be reversed by testing guesses, a keyed one only by whoever also holds
+the key (FINSYNC_FINGERPRINT_KEY). Fingerprints written before were bare sha256s
+(`legacy_fingerprint`): a sync compares against both and rewrites the old ones."""
 
 import hashlib
+import hmac
 from collections import defaultdict
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +28,17 @@ def mask(value: str | None) -> str | None:
     return f"****{normalise_account(value)[-4:]}" if value else None
 
 
-def fingerprint(value: str) -> str:
+def keyed_fingerprint(value: str, key: bytes) -> str:
+    return hmac.new(key, normalise_account(value).encode(), hashlib.sha256).hexdigest()
+
+
+def fingerprint(value: str, key: bytes) -> str:
+    """The account's comparison key (see the module's doc)."""
+    return keyed_fingerprint(value, key)
+
+
+def legacy_fingerprint(value: str) -> str:
+    """What the vendor store kept before fingerprints were keyed: compared, never written."""
     return hashlib.sha256(normalise_account(value).encode()).hexdigest()
 
 
@@ -37,6 +49,8 @@ class VendorBankAccount(BaseModel):
     country: str = ""
     masked: str | None = None  # None: SAP holds neither an IBAN nor an account number
     fingerprint: str | None = None
+    # The bare sha256 of before, so a stored one still matches; never kept or shown.
+    legacy_fingerprint: str | None = Field(default=None, exclude=True, repr=False)
     has_iban: bool = False
     iban_valid: bool | None = None  # None: no IBAN to check (e.g. a US account number)
     swift: str | None = None  # not named "bic": the codec would encrypt a payload holding one

@@ -12,7 +12,11 @@ A payload carries bank details when its data has:
   is not a bank detail, but the `account_number` next to it is;
 - the same inside a JSON string (escaped quotes), e.g. a raw message kept as text;
 - an ISO 20022 account or agent element (`<IBAN>`, `<BIC>`, `<BICFI>`): payment files live
-  in workflow state (invariant 3) and name every creditor's account.
+  in workflow state (invariant 3) and name every creditor's account;
+- an IBAN-like token anywhere in its text (`canonical.masking.iban_tokens`), whatever the key:
+  a statement key, a problem text or a failure message that quotes one.
+Failure messages and stack traces are payloads too: the data converter moves them into the
+failure's encoded attributes (`encode_common_attributes`), so the same test applies to them.
 Errs on the side of encrypting: a false match only costs readability, a miss leaks.
 Not detected: bank details inside base64 or other opaque bytes; don't put them there.
 """
@@ -30,8 +34,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from canonical.masking import iban_tokens
 from canonical.supplier import SENSITIVE_FIELDS
 
 if TYPE_CHECKING:
@@ -59,7 +64,7 @@ class CodecKeyMissing(CodecKeyError):
 
 
 def carries_bank_details(data: bytes) -> bool:
-    return _BANK_DETAIL.search(data) is not None
+    return _BANK_DETAIL.search(data) is not None or bool(iban_tokens(data.decode("utf-8", "replace")))
 
 
 class BankDetailsCodec(PayloadCodec):
@@ -227,4 +232,9 @@ def generate_key_file(path: Path) -> None:
 
 
 def data_converter(codec: PayloadCodec) -> DataConverter:
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    """The one converter of the worker and every client. Failures carry their message and
+    stack trace in an encoded-attributes payload (history shows "Encoded failure"), so the
+    codec sees them like any other payload and encrypts one that quotes an account; the SDK,
+    the codec server and so the Web UI decode them back."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

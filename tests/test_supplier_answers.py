@@ -11,6 +11,7 @@ from temporalio.client import Client
 from canonical.commands import ApprovalDecision, ResolveException
 from canonical.einvoice import EInvoiceReceipt
 from canonical.invoice import Invoice
+from canonical.invoice_response import ResponseCode
 from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
 from tests.test_supplier_responses import mock_url, sent_invoice, supplier_side  # noqa: F401 (fixture)
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -114,3 +115,59 @@ async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_s
             await pay(client, worker.task_queue)
             await advance_until(handle, "COMPLETED", bank_server)
         await codes(mock_url, number, ["AB", "UQ", "AP", "PD"])
+
+
+def test_every_case_type_reads_as_a_reviewed_text_with_a_peppol_reason():
+    from canonical.exceptions import EXCEPTION_OWNERS
+    from canonical.invoice_response import REASON_CODES
+    from canonical.supplier_texts import (
+        DUPLICATE,
+        NOT_ACCEPTED,
+        ORDER_REFERENCE,
+        UNDER_REVIEW,
+        case_type_of,
+        supplier_reasons,
+    )
+
+    for case_type in EXCEPTION_OWNERS:
+        [(code, text)] = supplier_reasons(ResponseCode.UQ, case_type)
+        assert code in REASON_CODES and case_type not in text
+    assert supplier_reasons(ResponseCode.UQ, "BankDetailsChanged") == [UNDER_REVIEW]
+    assert supplier_reasons(ResponseCode.UQ, "InvalidBankAccount") == [UNDER_REVIEW]
+    assert supplier_reasons(ResponseCode.UQ, "PurchaseOrderMismatch") == [ORDER_REFERENCE]
+    assert supplier_reasons(ResponseCode.RE, duplicate=True) == [DUPLICATE]
+    assert supplier_reasons(ResponseCode.RE) == [NOT_ACCEPTED] and supplier_reasons(ResponseCode.AP) == []
+    assert case_type_of("BankDetailsChanged: supplier 1000013 bank details changed") == "BankDetailsChanged"
+    assert case_type_of("by ap.anna: not ordered") == ""
+
+
+async def test_a_hold_and_a_cancel_tell_the_supplier_only_reviewed_texts(client: Client, sap_server, store,
+                                                                         mock_url):  # noqa: F811
+    """The case behind a hold (here the ERP has no such bank account) and the person who cancels
+    with an internal reason stay ours: the UQ carries the neutral review text (the same a held
+    bank-details change gets, so a fraudster learns nothing), the RE a plain "not accepted"."""
+    import httpx
+
+    from canonical.commands import CancelInvoice
+    from canonical.supplier_texts import NOT_ACCEPTED, NOTES, UNDER_REVIEW
+
+    number = await sent_invoice(mock_url)
+    invoice, receipt = lifecycle_for(number)
+    held = invoice.model_copy(update={"bank_account_id": "0009"})  # an account the ERP does not have: ON_HOLD
+    async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
+        handle = await start(client, worker, held, receipt)
+        await wait_for_status(handle, "AWAITING_APPROVAL")
+        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await wait_for_status(handle, "ON_HOLD")
+        await codes(mock_url, number, ["AB", "UQ"])
+        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(
+            requested_by="ap.anna", reason="supplier suspected of invoice fraud, see ticket 4711"))
+        await handle.result()
+        await codes(mock_url, number, ["AB", "UQ", "RE"])
+    side = await supplier_side(mock_url, number)
+    async with httpx.AsyncClient(base_url=mock_url) as mock:
+        uq, re = [(await mock.get(f"/_mock/answers/{r['id']}")).text for r in side["responses"][1:]]
+    assert UNDER_REVIEW[1] in uq and NOTES[ResponseCode.UQ] in uq
+    assert NOT_ACCEPTED[1] in re and NOTES[ResponseCode.RE] in re
+    for internal in ("MissingBankAccount", "account 0009", "ap.approver", "ap.clerk", "anna", "fraud", "4711"):
+        assert internal not in uq + re

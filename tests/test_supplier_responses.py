@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.supplier_responses import SupplierResponseActivities
 from adapters.einvoice import EInvoiceClient, InvoiceResponseRefused, to_application_response
 from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next, response_id_for
+from canonical.supplier_texts import NEW_INVOICE, NOT_ACCEPTED, UNKNOWN_ORDER
 from cli.processes import BIN, ManagedProcess
 from tests.harness.einvoice import LookupEInvoiceClient
 from tests.intake_helpers import document, new_number
@@ -137,8 +138,9 @@ async def test_re_with_reason_codes_recorded(mock_url, client):
     number = await sent_invoice(mock_url)
     acts, env = SupplierResponseActivities(client), ActivityEnvironment()
     await env.run(acts.send_invoice_response, response(number, C.AB))
-    re = response(number, C.RE, reasons=[("REF", "order 4500000017 not found"), ("OTH", "duplicate of GLX-0001")],
-                  actions=[("NIN", "issue a new invoice")], note="refused by finsync")
+    # Only reviewed texts reach the supplier (canonical/supplier_texts.py): an internal one is replaced.
+    re = response(number, C.RE, reasons=[UNKNOWN_ORDER, ("OTH", "duplicate of GLX-0001, says ap.anna")],
+                  actions=[NEW_INVOICE, ("PIN", "ask anna")], note="refused by finsync")
     assert await env.run(acts.send_invoice_response, re) == "sent"
     side = await supplier_side(mock_url, number)
     assert side["status"] == "RE"
@@ -149,9 +151,10 @@ async def test_re_with_reason_codes_recorded(mock_url, client):
     read, report = mockeinvoice.validate_response(xml)
     assert report.verdict == "valid" and read.id == re.response_id
     assert [(s.reason_code, s.list_id, s.reason) for s in read.statuses] == [
-        ("REF", "OPStatusReason", "order 4500000017 not found"),
-        ("OTH", "OPStatusReason", "duplicate of GLX-0001"),
-        ("NIN", "OPStatusAction", "issue a new invoice")]
+        ("REF", "OPStatusReason", UNKNOWN_ORDER[1]),
+        ("OTH", "OPStatusReason", NOT_ACCEPTED[1]),
+        ("NIN", "OPStatusAction", NEW_INVOICE[1])]
+    assert b"anna" not in xml and b"refused by finsync" not in xml
     # nothing after RE
     with pytest.raises(ApplicationError) as err:
         await env.run(acts.send_invoice_response, response(number, C.AP))

@@ -25,6 +25,7 @@ from canonical.vendors import (
     fingerprint,
     mask,
 )
+from settings import DEVELOPMENT_FINGERPRINT_KEY
 from tests import sap_admin
 from tests.helpers import assert_eventually, make_invoice, new_worker
 from tests.schedules import run_scheduled_once
@@ -50,7 +51,7 @@ async def sync_worker(client, sap_server, store):
     """The usual worker, with the sync's activities on a store the test can look into."""
     vendors = VendorStore(store.engine)
     async with SapClient(sap_server) as sap:
-        acts = VendorSyncActivities(client, sap, vendors, LifecycleOutbox(store.engine))
+        acts = VendorSyncActivities(client, sap, vendors, LifecycleOutbox(store.engine), DEVELOPMENT_FINGERPRINT_KEY)
         async with new_worker(client, sap_server, store, extra_workflows=[VendorMasterSync],
                               extra_activities=[acts.sync_vendor_master, acts.queue_bank_change_signals]) as worker:
             yield worker, vendors
@@ -88,8 +89,9 @@ async def test_first_sync_reads_everything_then_only_the_delta(client, sap_serve
     assert third.delta_refused and third.delta_token_used is None and third.suppliers_read == first.suppliers_read
     stored = vendors.vendor(a)
     assert stored.is_blocked and not vendors.vendor(b).is_blocked
+    keyed = fingerprint(iban, DEVELOPMENT_FINGERPRINT_KEY)
     assert stored.bank_accounts == [VendorBankAccount(bank_account_id="0001", country="NL", masked=mask(iban),
-                                                      fingerprint=fingerprint(iban), has_iban=True, iban_valid=True,
+                                                      fingerprint=keyed, has_iban=True, iban_valid=True,
                                                       swift="MOCKNL2A")]
     with Session(store.engine) as session:  # the store keeps no full IBAN
         dump = str(session.exec(text("SELECT * FROM vendor_bank_account")).all())

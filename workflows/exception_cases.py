@@ -9,6 +9,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionCase, ExceptionOwner, Severity, owner_of
     from canonical.lifecycle_snapshot import MAX_CLOSED_CASES, CaseBookSnapshot
+    from canonical.masking import mask_bank_details
     from telemetry import finance
     from workflows.outage_board import OutageBoard
 
@@ -44,7 +45,7 @@ class CaseBook:
         self._seq += 1
         now = workflow.now()
         case = ExceptionCase(case_id=f"{self._key}#{self._seq}", type=error_type, owner=owner, severity=severity,
-                             reason=reason[:1000], opened_at=now, sla_due_at=now + self._sla)
+                             reason=mask_bank_details(reason)[:1000], opened_at=now, sla_due_at=now + self._sla)
         self.side[case.case_id] = case
         return case
 
@@ -53,7 +54,8 @@ class CaseBook:
         if case is None:
             return None
         now = workflow.now()
-        done = case.model_copy(update={"resolved_at": now, "resolved_by": resolved_by, "resolution": resolution})
+        done = case.model_copy(update={"resolved_at": now, "resolved_by": resolved_by,
+                                       "resolution": mask_bank_details(resolution)})
         self.closed.append(done)
         finance.case_closed(done.type, done.owner.value, now - done.opened_at, resolved_by)
         return done
@@ -70,7 +72,8 @@ class CaseBook:
             type=error_type or "UnexpectedFailure",
             owner=owner or owner_of(error_type),
             severity=severity,
-            reason=reason,
+            # Case reasons are shown in the Web UI and kept in plain history (invariant 9).
+            reason=mask_bank_details(reason),
             opened_at=now,
             sla_due_at=now + self._sla,
         )
@@ -92,7 +95,8 @@ class CaseBook:
     def close(self, resolved_by: str, resolution: str) -> ExceptionCase:
         assert self.open is not None
         now = workflow.now()
-        done = self.open.model_copy(update={"resolved_at": now, "resolved_by": resolved_by, "resolution": resolution})
+        done = self.open.model_copy(update={"resolved_at": now, "resolved_by": resolved_by,
+                                            "resolution": mask_bank_details(resolution)})
         self.closed.append(done)
         self.open = None
         finance.case_closed(done.type, done.owner.value, now - done.opened_at, resolved_by)

@@ -205,9 +205,9 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
     def _open_case(self, error_type: str | None, reason: str, hold: bool, owner: ExceptionOwner | None = None) -> None:
         case = self._cases.open_case(error_type, reason, owner=owner)
         finance.exception_raised(self._state.status.value, case.type, case.owner.value)
-        workflow.logger.info("exception case %s for %s: %s", case.case_id, case.owner.value, reason)
+        workflow.logger.info("exception case %s for %s: %s", case.case_id, case.owner.value, case.reason)
         if hold:
-            self._state.advance(InvoiceStatus.ON_HOLD, f"{case.type}: {reason}")
+            self._state.advance(InvoiceStatus.ON_HOLD, f"{case.type}: {case.reason}")
         self._state.case_changed()
 
     async def _wait_for_person(self, done: Callable[[], bool]) -> None:

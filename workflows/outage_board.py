@@ -9,6 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionCase, Severity
+    from canonical.masking import mask_bank_details
     from telemetry import finance
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import Counterpart
@@ -29,7 +30,7 @@ class OutageBoard:
         now = workflow.now()
         case = ExceptionCase(
             case_id=f"{self._key}#outage-{self._seq}", type=via.case_type, owner=via.owner,
-            reason=f"{via.name} has not answered for {_hours(via)}: {what}: {error}"[:1000],
+            reason=mask_bank_details(f"{via.name} has not answered for {_hours(via)}: {what}: {error}")[:1000],
             opened_at=now, sla_due_at=now + via.outage_sla,
         )
         self.open[via.name] = case
@@ -45,7 +46,7 @@ class OutageBoard:
         self.open[via.name] = case.model_copy(update={
             "escalated": True, "severity": _ESCALATION.get(case.severity, Severity.CRITICAL),
             "sla_due_at": workflow.now() + via.outage_sla,
-            "reason": f"{case.reason.split(' (still ')[0]} (still: {error})"[:1000],
+            "reason": mask_bank_details(f"{case.reason.split(' (still ')[0]} (still: {error})")[:1000],
         })
         self._changed()
 

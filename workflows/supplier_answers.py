@@ -6,6 +6,8 @@ approved and POSTED; PD once CLEARED; RE (with reason codes) when it ends CANCEL
 Every status change is remembered whether or not a receipt came (no commands), and answered
 once a receipt with the supplier's endpoint is there, in order, skipping anything Peppol's
 order (canonical.invoice_response.allowed_next) does not allow and never the same code twice.
+What the supplier reads is only the fixed, reviewed texts of canonical.supplier_texts, chosen by
+the case type: never a case reason, a person's name or a note (the status note stays ours).
 
 One background coroutine sends the queue one response at a time; the response id is derived
 from the invoice key and code, so a retry or a replay after a crash sends it once. An
@@ -24,8 +26,9 @@ with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from activities.supplier_responses import SupplierResponseActivities
     from canonical.einvoice import EInvoiceReceipt
-    from canonical.invoice_response import BUYER_PARTIES, REFUSAL_REASONS, InvoiceResponse, ResponseCode, allowed_next
+    from canonical.invoice_response import BUYER_PARTIES, InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
+    from canonical.supplier_texts import NOTES, case_type_of, reviewed, supplier_reasons
     from workflows.lifecycle_parts import LifecycleParts
 
 C = ResponseCode
@@ -48,15 +51,8 @@ class SupplierAnswers(LifecycleParts):
         code = _CODE_FOR.get(status)
         if code is None:
             return
-        reasons: list[tuple[str, str]] = []
-        if code is C.UQ:
-            # Peppol T111-R001: a query names its reason; a PO question is a reference problem.
-            about_po = note.startswith(("PurchaseOrderMismatch", "UnknownPurchaseOrder"))
-            reasons = [("REF" if about_po else "OTH", (note or "under query")[:500])]
-        if code is C.RE:
-            if self._conflicts:
-                reasons = [REFUSAL_REASONS["duplicate"]]
-            reasons = [*reasons, ("OTH", (note or "cancelled by the buyer")[:500])]
+        # Peppol T111-R001: a query or rejection names its reason, a reviewed text for the case type.
+        reasons = supplier_reasons(code, case_type_of(note) if code is C.UQ else "", bool(self._conflicts))
         self._wanted.append((code, reasons, note))
         self._flush_answers()
 
@@ -108,8 +104,10 @@ class SupplierAnswers(LifecycleParts):
         supplier_name = ((self._validated.supplier_name if self._validated is not None else None)
                          or receipt.supplier_endpoint)
         self._answer_codes.append(code)
-        self._answer_queue.append(InvoiceResponse(
+        # `note` is our status note (names, cases): the supplier gets the code's fixed note, and
+        # reasons carried over from a run before these texts are reviewed again.
+        self._answer_queue.append(reviewed(InvoiceResponse(
             invoice_key=inv.key, document_id=receipt.document_id, supplier_endpoint=receipt.supplier_endpoint,
-            code=code, reasons=reasons, note=note[:500], supplier_name=supplier_name,
+            code=code, reasons=reasons, note=NOTES[code], supplier_name=supplier_name,
             buyer_endpoint=buyer_endpoint, buyer_name=buyer_name, document_issue_date=receipt.issue_date,
-        ))
+        )))
