@@ -20,8 +20,7 @@ from canonical.bank import BankMessage, MessageKind
 from canonical.masking import iban_tokens, mask_bank_details
 from canonical.vendors import VendorBankAccount, VendorRecord, fingerprint, legacy_fingerprint
 from codec.bank_details import ENCODING, BankDetailsCodec, data_converter
-from codec.server import codec_app
-from tests.test_codec_server import call
+from tests.test_codec_server import codec_server, post, token
 
 KEY = os.urandom(32)
 IBAN = "NL91ABNA0417164300"
@@ -44,7 +43,7 @@ def test_business_errors_are_masked():
     assert IBAN not in err.message and "NL**4300" in err.message
 
 
-async def test_codec_encrypts_free_text_ibans_and_failure_messages_and_the_codec_server_reads_them():
+async def test_codec_encrypts_free_text_ibans_and_failure_messages_and_the_codec_server_reads_them(issuer):
     codec = BankDetailsCodec({"k1": KEY}, "k1")
     json = {"encoding": b"json/plain"}
     [free, plain] = await codec.encode([Payload(metadata=json, data=f'"posted {IBAN}:1"'.encode()),
@@ -57,11 +56,11 @@ async def test_codec_encrypts_free_text_ibans_and_failure_messages_and_the_codec
     raw = failure.SerializeToString()
     assert failure.message == "Encoded failure" and IBAN.encode() not in raw
     assert failure.encoded_attributes.metadata["encoding"] == ENCODING  # the codec encrypted it
-    app = codec_app(codec, token=None, ui_origins=[])  # what the Web UI asks the codec server
     body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode()
                                        for k, v in failure.encoded_attributes.metadata.items()},
                           "data": base64.b64encode(failure.encoded_attributes.data).decode()}]}
-    [decoded] = (await call(app, "/decode", body, token=None)).json()["payloads"]
+    async with codec_server(issuer, key=KEY) as url:  # what the Web UI asks the codec server
+        [decoded] = (await post(url, "/decode", body, token(issuer))).json()["payloads"]
     assert IBAN in base64.b64decode(decoded["data"]).decode()
     again = Failure()
     again.CopyFrom(failure)
