@@ -6,6 +6,7 @@ from collections.abc import Callable
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from canonical.decisions import DecisionRecord
     from canonical.invoice import Invoice
     from canonical.lifecycle_snapshot import StateSnapshot
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
@@ -15,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
 
 # History notes are for people reading the status; keep the query answer small.
 _MAX_HISTORY = 200
+_MAX_DECISIONS = 200  # verified decisions shown; the audit trail keeps them all (invariant 13)
 
 
 class LifecycleState:
@@ -26,6 +28,9 @@ class LifecycleState:
         self.payment_attempts: list = []  # the payment leg's attempts, shared for the status view
         self.einvoice_receipts: list = []  # EInvoiceReceiptRecord, kept by the supplier controls
         self.approvers: list[str] = []  # kept by the approvals mixin
+        self.decisions: list[DecisionRecord] = []  # verified decisions (ap_decisions)
+        self.submitted_by: str | None = None  # as shown: verified, or typed and marked unverified
+        self.approval_needed: str | None = None  # while awaiting approval: what is still needed
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
@@ -47,6 +52,7 @@ class LifecycleState:
         return StateSnapshot(
             status=self.status, before_hold=self._before_hold, history=self._history, erp_document=self.erp_document,
             payment_run_id=self.payment_run_id, einvoice_receipts=self.einvoice_receipts, approvers=self.approvers,
+            decisions=self.decisions, submitted_by=self.submitted_by, approval_needed=self.approval_needed,
             first_entered=self._metrics.first, started_at=self._metrics.started_at or workflow.info().start_time,
         )
 
@@ -57,6 +63,8 @@ class LifecycleState:
         self.status, self._before_hold, self._history = snap.status, snap.before_hold, list(snap.history)
         self.erp_document, self.payment_run_id = snap.erp_document, snap.payment_run_id
         self.einvoice_receipts, self.approvers = list(snap.einvoice_receipts), list(snap.approvers)
+        self.decisions, self.submitted_by = list(snap.decisions), snap.submitted_by
+        self.approval_needed = snap.approval_needed
         self._metrics.first, self._metrics.started_at = dict(snap.first_entered), snap.started_at
 
     def show(self) -> None:
@@ -92,6 +100,12 @@ class LifecycleState:
     def note(self, text: str) -> None:
         self._record(text)
 
+    def decided(self, record: DecisionRecord, note: str) -> None:
+        """A verified decision: kept as a record (one place, for the audit trail) and noted."""
+        self.decisions.append(record)
+        del self.decisions[:-_MAX_DECISIONS]
+        self._record(f"{note}, verified {record.verified_by}")
+
     def case_changed(self) -> None:
         case = self._cases.shown() if self._cases else None
         if case is None:
@@ -123,6 +137,10 @@ class LifecycleState:
             history=list(self._history),
             einvoice_receipts=list(self.einvoice_receipts),
             approvers=list(self.approvers),
+            bank_account_id=inv.bank_account_id,
+            submitted_by=self.submitted_by,
+            approval_needed=self.approval_needed,
+            decisions=list(self.decisions),
         )
 
     def _record(self, note: str) -> None:
