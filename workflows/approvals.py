@@ -54,8 +54,10 @@ class Approvals(LifecycleParts):
         if not workflow.patched(DECISIONS_PATCH):
             return
         controls = self._controls = await read_controls()
-        inv, now = self._state.invoice, workflow.now()
-        verdict = await verify_start(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id, now=now))
+        inv = self._state.invoice
+        verdict = await verify_start(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
+                                                now=workflow.now()))
+        now = workflow.now()  # after the local activity, as the notes below are stamped
         if self._policy.second_approval_above != controls.second_approval_above:
             self._state.note(f"the start memo's second_approval_above ({self._policy.second_approval_above}) is "
                              f"ignored: controls come from the worker's configuration "
