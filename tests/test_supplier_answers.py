@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.client import Client
 
-from canonical.commands import ApprovalDecision, ResolveException
 from canonical.einvoice import EInvoiceReceipt
 from canonical.invoice import Invoice
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decide, invoice_json, new_worker, wait_for_status
 from tests.test_supplier_responses import mock_url, sent_invoice, supplier_side  # noqa: F401 (fixture)
 from workflows.invoice_lifecycle import InvoiceToPayment
 
@@ -38,14 +37,14 @@ async def codes(url: str, number: str, expected: list[str]) -> None:
     await assert_eventually(check, timeout=30)
 
 
-async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sap_server, store, mock_url):  # noqa: F811
+async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sap_server, store, mock_url, issuer):  # noqa: F811
     number = await sent_invoice(mock_url)
     invoice, receipt = lifecycle_for(number)
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
         await codes(mock_url, number, ["AB"])
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "SCHEDULED")
         await codes(mock_url, number, ["AB", "AP"])
         await handle.signal(InvoiceToPayment.einvoice_received, receipt)  # pushed again: nothing new
@@ -56,14 +55,13 @@ async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sa
         await handle.terminate("test done")
 
 
-async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, store, mock_url):  # noqa: F811
+async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, store, mock_url, issuer):  # noqa: F811
     number = await sent_invoice(mock_url)
     invoice, receipt = lifecycle_for(number)
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.reject,
-                                    ApprovalDecision(approver="ap.approver", reason="not ordered"))
+        await decide(handle, issuer, "reject", "ap.bob", reason="not ordered")
         view = await handle.result()
         assert view.status == "CANCELLED"
     await codes(mock_url, number, ["AB", "RE"])
@@ -71,7 +69,8 @@ async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, st
     assert side["status"] == "RE"
 
 
-async def test_unreachable_access_point_does_not_block_and_answers_resume(client: Client, sap_server, store, mock_url):  # noqa: F811
+async def test_unreachable_access_point_does_not_block_and_answers_resume(client: Client, sap_server, store,
+                                                                          mock_url, issuer):  # noqa: F811
     """The access point is down while the invoice is approved and posted: the lifecycle goes on
     to SCHEDULED; a worker that reaches it later answers AB then AP, once each."""
     number = await sent_invoice(mock_url)
@@ -79,7 +78,7 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
     async with new_worker(client, sap_server, store) as worker:  # einvoice: nothing listens
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "SCHEDULED")
     assert (await supplier_side(mock_url, number))["responses"] == []
     async with new_worker(client, sap_server, store, einvoice_url=mock_url, task_queue=worker.task_queue):
@@ -92,7 +91,7 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
 
 @pytest.mark.clock_sensitive
 async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store,
-                                                           mock_url):  # noqa: F811
+                                                           mock_url, issuer):  # noqa: F811
     """A query while on hold (UQ), approval and posting (AP), payment cleared in the ERP (PD)."""
     from tests import bank_admin
     from tests.payment_helpers import advance_until, bank_inbox, pay
@@ -104,11 +103,13 @@ async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_s
     async with new_worker(client, sap_server, store, einvoice_url=mock_url, bank_url=bank_server) as worker:
         handle = await start(client, worker, held, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "ON_HOLD")
         await codes(mock_url, number, ["AB", "UQ"])
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="md.anna", resolution="invoice names account 0001", bank_account_id="0001"))
+        await decide(handle, issuer, "resolve", "md.mia", resolution="invoice names account 0001",
+                     bank_account_id="0001")
+        await wait_for_status(handle, "AWAITING_APPROVAL")  # another payee: approved again
+        await decide(handle, issuer, "approve", "ap.carol")
         await wait_for_status(handle, "SCHEDULED")
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue)
