@@ -25,6 +25,7 @@ from cli import cycle, demo_bank_clock, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from codec.bank_details import generate_key_file
+from identity.ap_platform import ensure_dev_platform
 from reports.status_report import open_store, report_text
 from settings import Settings
 from worker import connect
@@ -230,7 +231,8 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
             if await cycle.ensure_remediation_account(cfg.sap_url):
                 print(f"  added bank account {cycle.REMEDIATION_ACCOUNT} ({cycle.REMEDIATION_IBAN}) of supplier "
                       f"{cycle.REMEDIATION_SUPPLIER} in mock-sap, for the remediation example", flush=True)
-            handles = await samples.start_samples(client, task_queue, samples.sample_invoices())
+            platform = ensure_dev_platform(Path(os.environ["FINSYNC_IDENTITY_DEV_DIR"]))  # the worker trusts it
+            handles = await samples.start_samples(client, task_queue, samples.sample_invoices(platform=platform))
             t0 = time.monotonic()
             views, ok = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs))
             print(f"\nsamples {'settled' if ok else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"

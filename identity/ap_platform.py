@@ -122,9 +122,13 @@ def ensure_dev_platform(state_dir: Path) -> PlatformSigner:
     if not key_path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
+        try:
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # the worker and `up` create it at once: the first one's stands
+            fd = None
+        if fd is not None:
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
     signer = PlatformSigner(key=key, key_id="dev-ap-" + _thumb(key))
