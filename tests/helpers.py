@@ -23,7 +23,7 @@ from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from identity.ap_platform import PlatformSigner, ephemeral_platform
-from identity.dev_issuer import DevIssuer
+from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import Settings
 from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
@@ -172,9 +172,11 @@ def platform_approval(body: dict, approver: str, *, now: datetime | None = None,
                                         **figures)
 
 
-def trusted_keys_env(directory: Path, issuer: DevIssuer) -> dict[str, str]:
-    """FINSYNC_* settings for a worker process of its own (worker.py) to trust the run's
-    decision issuer and AP platform, as the in-process workers do."""
+def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[str, str]:
+    """FINSYNC_* settings for a worker process of its own (worker.py) to trust the run's AP
+    platform (invoice_json's signed approvals) and a decision issuer (`issuer`, else a fresh
+    one: production refuses to start without one), as the in-process workers do."""
+    issuer = issuer or ephemeral_dev_issuer()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "decisions-jwks.json").write_text(json.dumps(issuer.jwks()))
     (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))
