@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     identity_issuer: str | None = None
     identity_jwks_file: Path | None = None
     identity_dev_dir: Path = Path(".finsync") / "identity"
+    # The AP platform whose signed approvals (`ap_platform_approval`) let an invoice skip
+    # finsync's approval (identity/ap_platform.py): its issuer and public keys. Unset in
+    # development: a local stand-in under `identity_dev_dir`; unset in production: none is
+    # trusted and every invoice is approved in finsync.
+    ap_platform_issuer: str | None = None
+    ap_platform_jwks_file: Path | None = None
 
     # The codec server (codec/server.py, architecture invariant 9): who may read bank details in
     # the Web UI. The bearer token the UI forwards is a JWT of the identity provider above (the

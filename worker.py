@@ -20,6 +20,7 @@ from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
 from activities.controls import ControlActivities
 from activities.decision_audit import DecisionAuditActivities
+from activities.decisions import StartVerification
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
@@ -36,6 +37,7 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from adapters.vendor_store import VendorStore
 from codec.bank_details import data_converter, load_codec
+from identity import ap_platform
 from identity import keyring as decision_keys
 from identity.configured import IdentityNotConfigured, decision_keyring
 from settings import Settings, get_settings, settings_problem
@@ -126,7 +128,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
-        ControlActivities(settings.controls).read_controls,
+        ControlActivities(settings.controls).read_controls, StartVerification().verify_start,
         DecisionAuditActivities(audit).record_decision,
     ]
 
@@ -188,6 +190,10 @@ async def main() -> None:
         decision_keys.install(decision_keyring(
             environment=settings.environment, issuer=settings.identity_issuer,
             jwks_file=settings.identity_jwks_file, dev_dir=settings.identity_dev_dir))
+        # approvals the AP platform signed, verified at a lifecycle's start (activities/decisions.py)
+        ap_platform.install(ap_platform.platform_keyring(
+            environment=settings.environment, issuer=settings.ap_platform_issuer,
+            jwks_file=settings.ap_platform_jwks_file, dev_dir=settings.identity_dev_dir))
     except (IdentityNotConfigured, OSError, ValueError) as e:
         raise SystemExit(f"finsync worker not started: {e}") from None
     client = await connect(settings, serve_metrics=True)

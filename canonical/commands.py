@@ -1,5 +1,8 @@
 """What people and other workflows send to an invoice lifecycle (signals and updates), and the
-policy that sets its timers. Every command names who sent it (DESIGN invariant 8)."""
+policy that sets its timers. Every decision carries a signed decision token (`token`, schema
+version 2): who decided is the token's subject, never a typed name (architecture invariant 8).
+The typed person fields of version 1 stay optional so recorded histories replay; a new input
+without a valid token is refused by the update's validator."""
 
 from datetime import date
 from decimal import Decimal
@@ -16,8 +19,9 @@ class ResolveException(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
-    resolved_by: str = Field(min_length=1)
+    schema_version: Literal[1, 2] = 2
+    token: str | None = Field(default=None, description="signed decision token (decision `resolve`)")
+    resolved_by: str | None = Field(default=None, description="version 1 only: who resolved, typed (not trusted)")
     resolution: str = Field(min_length=1, description="what was done, in words")
     corrected_invoice: Invoice | None = Field(
         default=None, description="a corrected invoice with the same business key, validated again"
@@ -36,8 +40,9 @@ class ResolveException(BaseModel):
 class CancelInvoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
-    requested_by: str = Field(min_length=1)
+    schema_version: Literal[1, 2] = 2
+    token: str | None = Field(default=None, description="signed decision token (decision `cancel`)")
+    requested_by: str | None = Field(default=None, description="version 1 only: who asked, typed (not trusted)")
     reason: str = Field(min_length=1)
 
 
@@ -55,12 +60,13 @@ class ConfirmBankDetails(BaseModel):
 
 class ApprovalDecision(BaseModel):
     """`approve` / `reject` update: one approver's decision on an invoice in AWAITING_APPROVAL.
-    The submitter can not approve, and nobody approves twice (DESIGN invariant 8)."""
+    The verified submitter can not approve, and nobody approves twice (architecture invariant 8)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
-    approver: str = Field(min_length=1)
+    schema_version: Literal[1, 2] = 2
+    token: str | None = Field(default=None, description="signed decision token (decision `approve` or `reject`)")
+    approver: str | None = Field(default=None, description="version 1 only: the approver, typed (not trusted)")
     note: str | None = None
     reason: str | None = Field(default=None, description="why the invoice is rejected (required by `reject`)")
 
@@ -120,14 +126,17 @@ class ReportBankRejection(BaseModel):
 
 
 class LifecyclePolicy(BaseModel):
-    """Timers of one lifecycle. Defaults are what AP and treasury agreed; tests shorten them."""
+    """Timers of one lifecycle. Defaults are what AP and treasury agreed; tests shorten them
+    (start memo). Controls are not timers: a lifecycle started since `verified-decisions-v1`
+    takes its approval thresholds from the worker's configuration (canonical/controls.py) and
+    ignores `second_approval_above` here (kept so recorded histories replay)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = 1
     second_approval_above: Decimal = Field(
         default=Decimal("10000"), gt=0,
-        description="gross amount (invoice currency) above which two distinct approvers are needed"
+        description="ignored since verified-decisions-v1 (FINSYNC_CONTROLS decides); read by older histories only"
     )
     approval_sla_hours: float = Field(default=24, gt=0, description="nobody approved by then: an ApprovalOverdue case")
     exception_sla_hours: float = Field(default=48, gt=0, description="time to resolve before escalation")

@@ -56,9 +56,17 @@ class Invoice(BaseModel):
     lines: list[InvoiceLine] = Field(min_length=1)
     approved_by: str | None = Field(
         default=None,
-        description="approver identity in the AP platform; absent: the invoice waits for approval in finsync"
+        description="approver identity in the AP platform; honoured only with `ap_platform_approval` (signed by "
+                    "the AP platform); otherwise the invoice waits for approval in finsync"
     )
-    submitted_by: str | None = Field(default=None, description="who entered the invoice; can not approve it")
+    submitted_by: str | None = Field(
+        default=None, description="who entered the invoice, as typed: shown, never trusted (see `submission`)")
+    ap_platform_approval: str | None = Field(
+        default=None, description="the AP platform's signed approval (JWT) of these figures: workflow id, gross, "
+                                  "currency, bank account, approver")
+    submission: str | None = Field(
+        default=None, description="the submitter's decision token (decision `submit`, bound to this workflow id): "
+                                  "a verified submitter can not approve or correct the invoice")
 
     @field_validator("net_amount", "tax_amount", "gross_amount", mode="after")
     @classmethod

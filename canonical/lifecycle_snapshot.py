@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.commands import ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, ResolveException
+from canonical.controls import ControlPolicy
+from canonical.decisions import Approval, DecisionRecord
 from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
 from canonical.exceptions import ExceptionCase
 from canonical.invoice import Invoice
@@ -94,6 +96,9 @@ class StateSnapshot(BaseModel):
     payment_run_id: str | None = None
     einvoice_receipts: list[EInvoiceReceiptRecord] = []
     approvers: list[str] = []
+    decisions: list[DecisionRecord] = []
+    submitted_by: str | None = None
+    approval_needed: str | None = None
     first_entered: dict[str, datetime] = Field(default={}, description="metrics: when each status was first entered")
     started_at: datetime = Field(description="when the lifecycle's first run started (cycle-time metric)")
 
@@ -124,6 +129,17 @@ class ControlsSnapshot(BaseModel):
     input_case_id: str | None = None  # the OperatorInputRejected side case collecting refusals
 
 
+class DecisionsSnapshot(BaseModel):
+    """Verified decisions (since verified-decisions-v1): absent in snapshots of older runs."""
+
+    controls: ControlPolicy
+    approvals: list[Approval] = []
+    submitter: str | None = None
+    excluded: dict[str, str] = Field(default={}, description="who may not approve the current figures, and why")
+    used_tokens: list[str] = []
+    reapproval_due: bool = False
+
+
 class LifecycleSnapshot(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,3 +156,4 @@ class LifecycleSnapshot(BaseModel):
     answers: AnswersSnapshot
     resolution: ResolveException | None = Field(default=None, description="a resolution not yet acted on")
     runs: int = Field(default=1, description="how many runs this lifecycle has had before the next one")
+    decisions: DecisionsSnapshot | None = None

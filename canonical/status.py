@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from canonical.decisions import DecisionRecord
 from canonical.einvoice import EInvoiceReceiptRecord
 from canonical.exceptions import ExceptionCase
 from canonical.money import Money
@@ -88,6 +89,12 @@ class InvoiceLifecycleStatus(BaseModel):
     history: list[StatusChange] = Field(default_factory=list)
     approvers: list[str] = Field(
         default_factory=list, description="who approved the invoice (the AP platform's approver, or `approve` updates)")
+    bank_account_id: str | None = Field(default=None, description="the supplier bank account (ERP id) paid")
+    submitted_by: str | None = Field(
+        default=None, description="who submitted it: the verified subject, or the typed name marked (unverified)")
+    approval_needed: str | None = Field(default=None, description="while awaiting approval: what is still needed")
+    decisions: list[DecisionRecord] = Field(
+        default_factory=list, description="verified decisions on this invoice (approve, reject, resolve, cancel)")
     einvoice_receipts: list[EInvoiceReceiptRecord] = Field(
         default_factory=list, description="e-invoice documents pushed for this invoice (the newest 50), no bank details"
     )

@@ -5,6 +5,7 @@ cli.state)."""
 import argparse
 import asyncio
 import os
+from pathlib import Path
 
 from cli import codec_token, commands, decision, schedules, state
 from cli.process_exit import run_main
@@ -52,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     resolve = sub.add_parser("resolve", help="resolve the open case of every running lifecycle a visibility query "
                                              "finds, through each one's `resolve` update")
     resolve.add_argument("--query", required=True, help='e.g. ExceptionOwner="ap-remediation" AND ExceptionType="X"')
-    resolve.add_argument("--as", dest="resolved_by", required=True, help="who resolves (your identity)")
+    resolve.add_argument("--as", dest="resolved_by",
+                         help="who resolves: development signs a decision token per lifecycle for this person")
+    resolve.add_argument("--token-file", type=Path,
+                         help="JSON object of workflow id -> `resolve` decision token from the identity provider "
+                              "(production: required; finsync never signs there)")
     resolve.add_argument("--resolution", required=True, help="what was done, in words")
     resolve.add_argument("--case-type", help="only cases of this type (e.g. NotPostableInErp)")
     resolve.add_argument("--dry-run", action="store_true", help="list what would be resolved, change nothing")

@@ -2,6 +2,7 @@
 the running lifecycles, so nobody derives a workflow id or a start command by hand."""
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -124,12 +125,20 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
 
 async def resolve(args) -> int:
     """`python -m cli resolve`: see cli/bulk_resolve.py."""
-    from cli.bulk_resolve import print_outcomes, resolve_many
+    from cli.bulk_resolve import NoTokens, print_outcomes, resolve_many, token_source
+    from cli.decision import identity_dev_dir
+    from identity.configured import IdentityNotConfigured
+    from identity.dev_issuer import UnknownPerson
     from settings import get_settings
     from worker import connect
 
+    try:
+        tokens = token_source(environment=os.environ.get("FINSYNC_ENVIRONMENT", "development"),
+                              resolved_by=args.resolved_by, token_file=args.token_file, dev_dir=identity_dev_dir())
+    except (NoTokens, IdentityNotConfigured, UnknownPerson, OSError, ValueError) as err:
+        return fail(f"error: {err}")
     client = await connect(get_settings())
-    outcomes = await resolve_many(client, args.query, args.resolved_by, args.resolution, case_type=args.case_type,
+    outcomes = await resolve_many(client, args.query, tokens, args.resolution, case_type=args.case_type,
                                   dry_run=args.dry_run)
     return print_outcomes(outcomes)
 

@@ -7,17 +7,19 @@ Fixed references make the workflow ids fixed: re-running `up` lands on the same 
 import asyncio
 import json
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
+from identity.ap_platform import PlatformSigner
+from identity.dev_issuer import DevIssuer
 
 # By name, not by importing the workflow class: the CLI's helpers stay usable (and light)
 # whatever state the workflow module is in; the names are the workflow's public contract.
@@ -36,6 +38,7 @@ _SAMPLES = [
 # person (ON_HOLD), or it has moved on since an earlier `up` (a payment run took it, ...).
 IN_FLIGHT = {InvoiceStatus.RECEIVED, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED}
 _QUERY_TIMEOUT = timedelta(seconds=5)
+SAMPLE_APPROVER = "ap.dave"  # the development issuer's senior approver: no approval limit
 
 
 def summary(inv: Invoice) -> str:
@@ -43,7 +46,9 @@ def summary(inv: Invoice) -> str:
     return f"{inv.supplier_id} {inv.gross_amount} {inv.currency} due {inv.net_due_date}"
 
 
-def sample_invoices(today: date | None = None) -> list[Invoice]:
+def sample_invoices(today: date | None = None, platform: PlatformSigner | None = None) -> list[Invoice]:
+    """The samples, approved by "ap.approver" in the AP platform: signed by the stack's stand-in
+    for it (`platform`), else a typed name only, and they wait for `approve` in finsync."""
     today = today or date.today()
     invoices = []
     for supplier, ref, tax, lines in _SAMPLES:
@@ -57,7 +62,11 @@ def sample_invoices(today: date | None = None) -> list[Invoice]:
                       for i, (text, amount) in enumerate(lines, start=1)],
             "approved_by": "ap.approver",
         }))
-    return invoices
+    if platform is None:
+        return invoices
+    return [inv.model_copy(update={"ap_platform_approval": platform.sign(
+        workflow_id=inv.workflow_id, gross_amount=inv.gross_amount, currency=inv.currency,
+        bank_account_id=inv.bank_account_id, approver="ap.approver", now=datetime.now(UTC))}) for inv in invoices]
 
 
 async def start_samples(client: Client, task_queue: str, invoices: list[Invoice]) -> dict[str, WorkflowHandle]:
@@ -86,6 +95,16 @@ async def start_samples(client: Client, task_queue: str, invoices: list[Invoice]
     return handles
 
 
+async def _approve(handle: WorkflowHandle, wf_id: str, issuer: DevIssuer) -> None:
+    token = issuer.issue(SAMPLE_APPROVER, workflow_id=wf_id, decision="approve", now=datetime.now(UTC))
+    try:
+        await handle.execute_update("approve", {"token": token, "note": "make up: above the AP platform's limit"})
+    except WorkflowUpdateFailedError as err:
+        print(f"  approval of {wf_id} refused: {getattr(err.cause, 'message', err.cause)}", flush=True)
+        return
+    print(f"  approved  {wf_id} as {SAMPLE_APPROVER} (python -m cli decision approve ...)", flush=True)
+
+
 async def read_status(handle: WorkflowHandle) -> InvoiceLifecycleStatus | None:
     """The status query, or None while the lifecycle has not run its first task yet."""
     try:
@@ -95,14 +114,17 @@ async def read_status(handle: WorkflowHandle) -> InvoiceLifecycleStatus | None:
         return None
 
 
-async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check_alive=lambda: None
-                       ) -> tuple[dict[str, InvoiceLifecycleStatus | None], bool]:
+async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check_alive=lambda: None,
+                       approver: DevIssuer | None = None) -> tuple[dict[str, InvoiceLifecycleStatus | None], bool]:
     """Poll until every sample is past IN_FLIGHT (SCHEDULED, ON_HOLD, ...) or closed, printing
     each change; returns the last views and whether all got there in time. `check_alive`
-    raises when a stack process died, so a dead worker is named, not waited on."""
+    raises when a stack process died, so a dead worker is named, not waited on. `approver`: the
+    development issuer whose senior approver (ap.dave) approves a sample finsync asks about
+    (above what the AP platform's signature covers), as a person would."""
     started = time.monotonic()
     seen: dict[str, str] = {}
     views: dict[str, InvoiceLifecycleStatus | None] = {}
+    approved: set[str] = set()
     while True:
         check_alive()
         done = 0
@@ -112,6 +134,12 @@ async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check
             if seen.get(wf_id) != label:
                 seen[wf_id] = label
                 print(f"  {time.monotonic() - started:6.1f}s  {wf_id:40} {label}", flush=True)
+                if approver is not None and view and view.status == InvoiceStatus.AWAITING_APPROVAL \
+                        and wf_id not in approved:
+                    approved.add(wf_id)
+                    await _approve(handle, wf_id, approver)
+            if view and view.status == InvoiceStatus.AWAITING_APPROVAL and wf_id in approved:
+                continue  # approved: it moves on
             if view and (view.status not in IN_FLIGHT or await _closed(handle)):
                 done += 1
         if done == len(handles) or time.monotonic() - started > timeout:
@@ -136,7 +164,7 @@ def print_guide(address: str, ui_url: str, bank_url: str, repo: Path, state: str
 
     # INITECH's account is closed at the bank (AC04); `up` gave it a second account, 0002, in the ERP.
     initech = rejected_with("AC04") or _sample_id(views, "1000014")
-    resolve = {"resolved_by": "ap.anna", "resolution": "new bank details confirmed", "bank_account_id": "0002"}
+    decide = "python -m cli decision"  # prints the update's input with a development decision token
     rejection = {"reason_code": "AC04", "end_to_end_id": "<EndToEndId of the attempt, from the status query>",
                  "reported_by": "treasury.tom"}
     # No run_date: the run is dated the day it starts. One open run per paying account (the id);
@@ -159,9 +187,12 @@ Try (in another terminal, from {repo}):
   # exceptions waiting for AP (AC04 account closed, RC01 bank identifier incorrect)
   temporal workflow list --query 'ExceptionOwner="ap-remediation"'
   temporal workflow query --workflow-id {initech} --name status
-  # AP got new bank details from the supplier: pay to its account 0002 from now on
-  temporal workflow update execute --workflow-id {initech} --name resolve \\
-    --input '{js(resolve)}'
+  # master data got new bank details from the supplier: pay to its account 0002 from now on
+  # (a decision: the token says who takes it; another payee needs approval again)
+  temporal workflow update execute --workflow-id {initech} --name resolve --input "$({decide} resolve \\
+    --as md.mia --workflow-id {initech} --set resolution='new bank details confirmed' --set bank_account_id=0002)"
+  temporal workflow update execute --workflow-id {initech} --name approve \\
+    --input "$({decide} approve --as ap.bob --workflow-id {initech})"
   # the next payment run pays it again (new EndToEndId, attempt 2)
   temporal workflow start --type PaymentRun --task-queue {task_queue} --workflow-id payment-run-ACME \\
     --input '{js(run)}'
@@ -177,8 +208,11 @@ Try (in another terminal, from {repo}):
     -d '{js(order)}'
   # the supplier bills it; intake answers 201
   curl -s -X POST -H 'Content-Length: 0' {einvoice_url}/_mock/orders/<order id>/invoices
-  # an invoice of your own
+  # an invoice of your own: its approved_by is not signed by the AP platform, so finsync asks
   python -m cli start-command samples/invoice-globex.json      # prints the start command
   eval "$(python -m cli start-command samples/invoice-globex.json)"
-  temporal workflow update execute --workflow-id $(python -m cli workflow-id samples/invoice-globex.json) \\
-    --name cancel --input '{{"requested_by":"ap.clerk","reason":"duplicate"}}'""", flush=True)
+  GLX=$(python -m cli workflow-id samples/invoice-globex.json)
+  temporal workflow update execute --workflow-id $GLX --name approve \\
+    --input "$({decide} approve --as ap.carol --workflow-id $GLX --set note='matches the order')"
+  temporal workflow update execute --workflow-id $GLX --name cancel \\
+    --input "$({decide} cancel --as ap.alice --workflow-id $GLX --set reason=duplicate)\"""", flush=True)

@@ -26,6 +26,7 @@ from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from cli.stack_intake import intake_keys, intake_processes
 from codec.bank_details import generate_key_file
+from identity.ap_platform import ensure_dev_platform
 from identity.dev_issuer import ensure_dev_issuer
 from reports.status_report import open_store, report_text
 from settings import Settings
@@ -240,9 +241,12 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
             if await cycle.ensure_remediation_account(cfg.sap_url):
                 print(f"  added bank account {cycle.REMEDIATION_ACCOUNT} ({cycle.REMEDIATION_IBAN}) of supplier "
                       f"{cycle.REMEDIATION_SUPPLIER} in mock-sap, for the remediation example", flush=True)
-            handles = await samples.start_samples(client, task_queue, samples.sample_invoices())
+            dev_dir = Path(os.environ["FINSYNC_IDENTITY_DEV_DIR"])  # the worker trusts its issuers' keys
+            platform = ensure_dev_platform(dev_dir)
+            handles = await samples.start_samples(client, task_queue, samples.sample_invoices(platform=platform))
             t0 = time.monotonic()
-            views, ok = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs))
+            views, ok = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs),
+                                                   approver=ensure_dev_issuer(dev_dir))
             print(f"\nsamples {'settled' if ok else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"
                   + format_table([status_row(v) for v in views.values() if v]), flush=True)
             inbox = await cycle.start_inbox(client, payments)

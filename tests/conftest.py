@@ -15,11 +15,12 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.treasury_store import TreasuryStore
 from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
+from identity import ap_platform
 from identity import keyring as decision_keys
 from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import Settings
 from tests import clock
-from tests.helpers import TEST_CODEC_KEY
+from tests.helpers import AP_PLATFORM, TEST_CODEC_KEY
 from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
 from workflows import search_attributes as sa
@@ -55,7 +56,9 @@ def issuer() -> DevIssuer:
 
 @pytest.fixture(autouse=True, scope="session")
 def _trusted_issuer(issuer: DevIssuer) -> None:
-    """Every in-process worker verifies decisions against the run's issuer."""
+    """Every in-process worker verifies decisions against the run's issuer, and approvals
+    against the run's AP platform (tests/helpers.py AP_PLATFORM)."""
+    ap_platform.install(AP_PLATFORM.keyring())
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 instead of sleeps, and invoices with unique references dated by the clock profile."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.bank import BankClient
@@ -20,7 +22,8 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
-from identity.dev_issuer import DevIssuer
+from identity.ap_platform import PlatformSigner, ephemeral_platform
+from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import Settings
 from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
@@ -30,6 +33,9 @@ T = TypeVar("T")
 # A fixed test key, so recorded histories under tests/histories replay. Never used outside tests.
 TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
 REPO = Path(__file__).resolve().parent.parent
+# The AP platform of the test run: in-process workers trust it (conftest.py); invoice_json signs
+# its approvals with it, as the real platform signs `approved_by` (architecture invariant 8).
+AP_PLATFORM: PlatformSigner = ephemeral_platform()
 
 
 @asynccontextmanager
@@ -123,9 +129,11 @@ def unique_ref(prefix: str = "T") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"  # ≤ 16 chars: the ERP's limit
 
 
-def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrides: Any) -> dict:
+def invoice_json(supplier_id: str = "1000013", ref: str | None = None, *, signed: bool = True,
+                 **overrides: Any) -> dict:
     """Canonical invoice as a CLI user writes it: every amount a string. Approved in the AP
-    platform unless `approved_by=None` is passed (then it waits for `approve`)."""
+    platform unless `approved_by=None` is passed (then it waits for `approve`): the approval is
+    signed by the test AP platform for these figures, unless `signed=False` (a typed name only)."""
     body = {
         "company_code": "1710",
         "supplier_id": supplier_id,
@@ -146,7 +154,36 @@ def invoice_json(supplier_id: str = "1000013", ref: str | None = None, **overrid
     body.update(overrides)
     if body["approved_by"] is None:
         del body["approved_by"]
+    elif signed and "ap_platform_approval" not in body:
+        try:
+            body["ap_platform_approval"] = platform_approval(body, body["approved_by"])
+        except ValidationError:
+            pass  # an invalid invoice (a test of bad input): nothing to sign
     return body
+
+
+def platform_approval(body: dict, approver: str, *, now: datetime | None = None, submitter: str | None = None,
+                      signer: PlatformSigner | None = None, **claims: Any) -> str:
+    """The AP platform's signed approval of the invoice `body`'s figures (`claims` override them)."""
+    invoice = Invoice.model_validate({k: v for k, v in body.items() if k != "ap_platform_approval"})
+    figures = {"workflow_id": invoice.workflow_id, "gross_amount": invoice.gross_amount,
+               "currency": invoice.currency, "bank_account_id": invoice.bank_account_id, **claims}
+    return (signer or AP_PLATFORM).sign(approver=approver, now=now or datetime.now(UTC), submitter=submitter,
+                                        **figures)
+
+
+def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[str, str]:
+    """FINSYNC_* settings for a worker process of its own (worker.py) to trust the run's AP
+    platform (invoice_json's signed approvals) and a decision issuer (`issuer`, else a fresh
+    one: production refuses to start without one), as the in-process workers do."""
+    issuer = issuer or ephemeral_dev_issuer()
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "decisions-jwks.json").write_text(json.dumps(issuer.jwks()))
+    (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))
+    return {"FINSYNC_IDENTITY_ISSUER": issuer.keyring().issuer,
+            "FINSYNC_IDENTITY_JWKS_FILE": str(directory / "decisions-jwks.json"),
+            "FINSYNC_AP_PLATFORM_ISSUER": AP_PLATFORM.issuer,
+            "FINSYNC_AP_PLATFORM_JWKS_FILE": str(directory / "ap-platform-jwks.json")}
 
 
 def make_invoice(**kwargs: Any) -> Invoice:
@@ -166,3 +203,9 @@ def decision_input(issuer: DevIssuer, workflow_id: str, decision: str, person: s
     token = issuer.issue(person, workflow_id=workflow_id, decision=decision, now=now or datetime.now(UTC),
                          roles=roles)
     return {**fields, "token": token}
+
+
+async def decide(handle: WorkflowHandle, issuer: DevIssuer, decision: str, person: str, **fields: Any) -> Any:
+    """`person`'s decision update on `handle`'s workflow (named as the update), signed for them."""
+    return await handle.execute_update(decision, decision_input(issuer, handle.id, decision, person, **fields))
+

@@ -17,7 +17,7 @@ from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from cli.processes import ManagedProcess
 from tests import bank_admin
-from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, wait_for_status
+from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, trusted_keys_env, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 REPO = Path(__file__).parent.parent
@@ -128,7 +128,8 @@ def worker_process(temporal_address: str, task_queue: str, sap_url: str, bank_ur
     env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_TASK_QUEUE": task_queue, **one_queue(task_queue),
            "FINSYNC_SAP_URL": sap_url,
            "FINSYNC_BANK_URL": bank_url, "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
-           "FINSYNC_TREASURY_DB_URL": store_url, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1"}
+           "FINSYNC_TREASURY_DB_URL": store_url, "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1",
+           **trusted_keys_env(log.parent / "worker-keys")}
     proc = ManagedProcess(f"worker-{uuid.uuid4().hex[:4]}", [sys.executable, str(REPO / "worker.py")], log, env)
     proc.start()
     try:

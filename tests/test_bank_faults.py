@@ -10,12 +10,12 @@ import pytest
 from temporalio import activity
 
 from activities.payment_run import PaymentRunActivities
-from canonical.commands import LifecyclePolicy, ResolveException
+from canonical.commands import LifecyclePolicy
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentFileRef
 from cli.processes import BIN
 from tests import bank_admin
-from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.helpers import assert_eventually, decide, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
@@ -129,7 +129,7 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
     assert len(await bank_admin.payments_for(bank_server, view.payment_attempts[0].end_to_end_id)) == 1
 
 
-async def test_return_after_settlement_reopens_and_pays_again_once(client, sap_server, bank_server, store):
+async def test_return_after_settlement_reopens_and_pays_again_once(client, sap_server, bank_server, store, issuer):
     await bank_admin.set_account(bank_server, "ACME", behaviour="return-later",
                                  parameters={"days": 1, "reason": "MD07"})
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
@@ -141,9 +141,7 @@ async def test_return_after_settlement_reopens_and_pays_again_once(client, sap_s
             assert path(view)[-5:] == ["ACCEPTED", "SETTLED", "RETURNED", "REOPENED",
                                        "AWAITING_REMEDIATION"], path(view)
             await bank_admin.set_account(bank_server, "ACME", behaviour="accept")
-            await handle.execute_update(InvoiceToPayment.resolve,
-                                        ResolveException(resolved_by="ap.anna",
-                                                         resolution="supplier confirmed account"))
+            await decide(handle, issuer, "resolve", "ap.alice", resolution="supplier confirmed account")
             await wait_for_status(handle, "SCHEDULED")
             await pay(client, worker.task_queue, run_number=2)
             view = await advance_until(handle, "COMPLETED", bank_server, max_days=6)

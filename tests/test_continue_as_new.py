@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowU
 from temporalio.exceptions import ApplicationError
 
 from activities.treasury import TreasuryActivities
-from canonical.commands import ApprovalDecision, LifecyclePolicy, PaymentSent, ResolveException
+from canonical.commands import LifecyclePolicy, PaymentSent
 from canonical.invoice import Invoice
 from canonical.treasury import ExpectedOutflow
 from codec.bank_details import ENCODING
@@ -31,7 +31,16 @@ from tests.continuation_helpers import (  # noqa: F401 (fixtures)
     status,
     waited_at,
 )
-from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    decide,
+    invoice_json,
+    new_worker,
+    path,
+    platform_approval,
+    wait_for_history,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_answers import codes, lifecycle_for
 from tests.test_supplier_responses import mock_url, sent_invoice  # noqa: F401 (fixture)
@@ -57,11 +66,12 @@ def refusing_the_first_outflow(store):
 # -- tests -----------------------------------------------------------------------------------
 
 async def test_held_lifecycle_continues_under_a_flood_and_resumes_its_case(
-        can_client, sap_server, store, mock_url):  # noqa: F811
+        can_client, sap_server, store, mock_url, issuer):  # noqa: F811
     client = can_client
     number = await sent_invoice(mock_url)
     invoice, receipt = lifecycle_for(number)
-    invoice = invoice.model_copy(update={"approved_by": "ap.approver"})
+    invoice = invoice.model_copy(update={"approved_by": "ap.approver", "ap_platform_approval": platform_approval(
+        invoice.model_dump(mode="json"), "ap.approver")})
     refusing = refusing_the_first_outflow(store)
     async with new_worker(client, sap_server, store, einvoice_url=mock_url, replace=[refusing]) as worker:
         handle = await start(client, worker, invoice, memo={POLICY_MEMO: LifecyclePolicy(exception_sla_hours=72)},
@@ -84,8 +94,7 @@ async def test_held_lifecycle_continues_under_a_flood_and_resumes_its_case(
         flooded = await flood_until_continued(client, handle, hints_and_the_same_document, times=2)
         after = await status(handle)
         described = await client.get_workflow_handle(invoice.workflow_id).describe()
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="treasury.tom", resolution="cash pool reopened"))
+        await decide(handle, issuer, "resolve", "treasury.tom", resolution="cash pool reopened")
         view = await wait_for_status(handle, "SCHEDULED")
         chain = await runs(client, handle)
         await handle.terminate("test done")
@@ -144,7 +153,8 @@ async def test_scheduled_lifecycle_continues_then_is_paid_to_completed(can_clien
     assert scheduled_activities(chain, "register_expected_outflow") == 2  # expected, then actual
 
 
-async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store):  # noqa: F811
+async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_client, sap_server, store,  # noqa: F811
+                                                                        issuer):
     client = can_client
     invoice = Invoice.model_validate(invoice_json(
         approved_by=None, submitted_by="ap.sam", net_amount="10000.00", tax_amount="1900.00", gross_amount="11900.00",
@@ -152,7 +162,7 @@ async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_clie
     async with new_worker(client, sap_server, store) as worker:
         handle = await start(client, worker, invoice)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.bob"))
+        await decide(handle, issuer, "approve", "ap.bob")
         once = await status(handle)
         chain = await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
         assert await status(handle) == once
@@ -164,8 +174,8 @@ async def test_awaiting_approval_continues_and_keeps_the_first_approval(can_clie
 
         await assert_eventually(one_invoice_in_the_report)
         with pytest.raises(WorkflowUpdateFailedError) as twice:
-            await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="AP.Bob"))
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.carol"))
+            await decide(handle, issuer, "approve", "ap.bob")
+        await decide(handle, issuer, "approve", "ap.carol")
         view = await wait_for_history(handle, "SCHEDULED")
         await handle.terminate("test done")
     assert "already approved" in twice.value.cause.message

@@ -6,7 +6,7 @@ payment awaiting remediation is resumed, resolved onto another account and paid 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from canonical.commands import ConfirmBankDetails, ResolveException
+from canonical.commands import ConfirmBankDetails
 from canonical.invoice import Invoice
 from tests import bank_admin, sap_admin
 from tests.continuation_helpers import (  # noqa: F401 (fixtures)
@@ -19,7 +19,7 @@ from tests.continuation_helpers import (  # noqa: F401 (fixtures)
     status,
     waited_at,
 )
-from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_status
+from tests.helpers import assert_eventually, decide, invoice_json, new_worker, path, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_controls import bank_change, inclusion, receipt_for
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -34,7 +34,8 @@ async def held_under(handle, case_type: str):
     return await assert_eventually(check)
 
 
-async def test_document_conflict_hold_continues_and_is_resolved_once(can_client, sap_server, store):  # noqa: F811
+async def test_document_conflict_hold_continues_and_is_resolved_once(can_client, sap_server, store,  # noqa: F811
+                                                                     issuer):
     client = can_client
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
@@ -46,8 +47,8 @@ async def test_document_conflict_hold_continues_and_is_resolved_once(can_client,
         after = await status(handle)
         with pytest.raises(WorkflowUpdateFailedError):  # still held: no run may take it
             await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="ap.anna", resolution="the 1190.00 document is right; the other was a draft"))
+        await decide(handle, issuer, "resolve", "ap.alice",
+                     resolution="the 1190.00 document is right; the other was a draft")
         view = await wait_for_status(handle, "SCHEDULED")
         reserved = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
         await handle.terminate("test done")
@@ -55,7 +56,7 @@ async def test_document_conflict_hold_continues_and_is_resolved_once(can_client,
     assert set(await waited_at(client, chain)) == {"PAYMENT/document-conflict"}
     assert path(view)[-3:] == ["SCHEDULED", "ON_HOLD", "SCHEDULED"], path(view)
     [closed] = view.closed_exceptions
-    assert (closed.case_id, closed.resolved_by) == (held.open_exception.case_id, "ap.anna")
+    assert (closed.case_id, closed.resolved_by) == (held.open_exception.case_id, "ap.alice")
     assert reserved.instruction.invoice_key == invoice.key
 
 
@@ -88,7 +89,7 @@ async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_cl
 
 @pytest.mark.clock_sensitive
 async def test_remediation_continues_and_the_refused_account_is_still_refused(can_client, sap_server, bank_server,  # noqa: F811
-                                                                              store):
+                                                                              store, issuer):
     # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
     await bank_admin.reset(bank_server)
     await sap_admin.add_bank_account_if_missing(sap_server, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
@@ -103,10 +104,11 @@ async def test_remediation_continues_and_the_refused_account_is_still_refused(ca
             await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
             assert await status(handle) == held
             with pytest.raises(WorkflowUpdateFailedError) as same_account:  # the new run knows what the bank refused
-                await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                    resolved_by="ap.anna", resolution="try again"))
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))
+                await decide(handle, issuer, "resolve", "ap.alice", resolution="try again")
+            await decide(handle, issuer, "resolve", "md.mia", resolution="supplier confirmed new account",
+                         bank_account_id="0002")
+            await wait_for_status(handle, "AWAITING_APPROVAL")  # another payee: approved again
+            await decide(handle, issuer, "approve", "ap.bob")
             await wait_for_status(handle, "SCHEDULED")
             second = await pay(client, worker.task_queue, run_number=2)
             assert second.paid_invoices == 1, second
@@ -120,4 +122,4 @@ async def test_remediation_continues_and_the_refused_account_is_still_refused(ca
     assert scheduled_activities(chain, "release_payment_run_claim") == 1
     assert len(await bank_admin.payments_for(bank_server, retry.end_to_end_id)) == 1
     case = next(c for c in view.closed_exceptions if c.case_id == held.open_exception.case_id)
-    assert case.resolved_by == "ap.anna"
+    assert case.resolved_by == "md.mia"

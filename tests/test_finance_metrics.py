@@ -10,11 +10,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from canonical.commands import ResolveException
 from cli.processes import free_port
 from telemetry.metrics import prometheus_runtime
 from tests import bank_admin
-from tests.helpers import assert_eventually, make_invoice, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decide, make_invoice, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import InvoiceToPayment
 
@@ -52,14 +51,16 @@ def scraper(url: str, task_queue: str) -> Callable[..., Awaitable[float]]:
     return value
 
 
-async def test_hold_resolved_by_a_person_is_counted(metrics_client, metrics_url, sap_server, store):
+async def test_hold_resolved_by_a_person_is_counted(metrics_client, metrics_url, sap_server, store, issuer):
     invoice = make_invoice(bank_account_id="0009")  # the supplier has no account 0009: master data holds it
     async with new_worker(metrics_client, sap_server, store) as worker:
         handle = await metrics_client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
                                                      task_queue=worker.task_queue)
         await wait_for_status(handle, "ON_HOLD")
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="md.anna", resolution="invoice names account 0001", bank_account_id="0001"))
+        await decide(handle, issuer, "resolve", "md.mia", resolution="invoice names account 0001",
+                     bank_account_id="0001")
+        await wait_for_status(handle, "AWAITING_APPROVAL")  # another payee: approved again
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "SCHEDULED")
         await handle.terminate("test done")
     metric = scraper(metrics_url[0], worker.task_queue)

@@ -7,12 +7,20 @@ from datetime import timedelta
 
 import pytest
 
-from canonical.commands import LifecyclePolicy, ReportBankRejection, ResolveException
+from canonical.commands import LifecyclePolicy, ReportBankRejection
 from canonical.invoice import Invoice
 from canonical.payment import BankStatus, BankStatusReport
 from tests import bank_admin
 from tests.evidence_helpers import bank_date, refusal, side_case
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_history, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    decide,
+    decision_input,
+    invoice_json,
+    new_worker,
+    wait_for_history,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
@@ -82,7 +90,7 @@ async def test_report_on_an_accepted_payment_waits_for_the_bank(client, sap_serv
 
 
 async def test_report_confirmed_by_the_bank_leads_to_remediation_and_no_repeat_to_the_same_account(
-        client, sap_server, bank_server, store):
+        client, sap_server, bank_server, store, issuer):
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await scheduled(client, worker, "1000014")  # INITECH: its account is closed at the bank
         await pay(client, worker.task_queue, run_date=await bank_date(bank_server))
@@ -94,11 +102,10 @@ async def test_report_confirmed_by_the_bank_leads_to_remediation_and_no_repeat_t
         closed = [c for c in view.closed_exceptions if c.type == "RejectionNotConfirmed"]
         assert closed and closed[0].resolution.startswith("confirmed by the bank")
         assert "paying the same account again is refused" in await refusal(
-            handle, InvoiceToPayment.resolve,
-            ResolveException(resolved_by="ap.anna", resolution="supplier says the account is fine"))
+            handle, "resolve", decision_input(issuer, handle.id, "resolve", "ap.alice",
+                                              resolution="supplier says the account is fine"))
         # Master data claims a correction, but the ERP still holds the closed account: held again.
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="ap.anna", resolution="corrected in SAP", bank_details_corrected=True))
+        await decide(handle, issuer, "resolve", "md.mia", resolution="corrected in SAP", bank_details_corrected=True)
 
         async def held_for_the_same_account():
             current = await handle.query(InvoiceToPayment.status)
@@ -129,7 +136,8 @@ async def test_silent_bank_payment_not_booked_by_a_balanced_statement_frees_a_ne
     assert view.open_exception.type == "PaymentRejected"
 
 
-async def test_settlement_of_a_superseded_attempt_is_a_critical_paid_twice_case(client, sap_server, bank_server, store):
+async def test_settlement_of_a_superseded_attempt_is_a_critical_paid_twice_case(client, sap_server, bank_server, store,
+                                                                               issuer):
     await bank_admin.set_account(bank_server, "ACME", behaviour="insufficient-funds", balance=100)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await scheduled(client, worker, "1000013")
@@ -137,8 +145,7 @@ async def test_settlement_of_a_superseded_attempt_is_a_critical_paid_twice_case(
             await pay(client, worker.task_queue, run_date=await bank_date(bank_server))
             rejected = await wait_for_status(handle, "AWAITING_REMEDIATION", timeout=30)  # AM04, confirmed by pain.002
         first = rejected.payment_attempts[0]
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="treasury.tina",
-                                                                                resolution="funds moved in"))
+        await decide(handle, issuer, "resolve", "treasury.tom", resolution="funds moved in")
         await wait_for_status(handle, "SCHEDULED")
         # The bank books attempt 1 after all (as the inbox would deliver a camt.054).
         await handle.signal("bank_status", BankStatusReport(message_id="MB-C054-LATE",
@@ -148,8 +155,8 @@ async def test_settlement_of_a_superseded_attempt_is_a_critical_paid_twice_case(
         assert alert.severity.value == "critical" and first.end_to_end_id in alert.reason
         summary = await pay(client, worker.task_queue, run_number=2, run_date=await bank_date(bank_server))
         assert rejected.invoice_key in summary.refused and "paid twice" in summary.refused[rejected.invoice_key]
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="treasury.tina", resolution="recall requested from the bank", case_id=alert.case_id))
+        await decide(handle, issuer, "resolve", "treasury.tom", resolution="recall requested from the bank",
+                     case_id=alert.case_id)
         after = await handle.query(InvoiceToPayment.status)
         await handle.terminate("test done")
     assert not after.open_side_cases and any(c.type == "PaidTwice" for c in after.closed_exceptions)

@@ -14,7 +14,6 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from adapters.sap import SapClient
-from canonical.commands import ApprovalDecision
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
 from codec.bank_details import KEY_ID_METADATA, load_intake_codec
@@ -22,7 +21,7 @@ from intake import app as intake_app
 from intake import mapping, rules, ubl
 from intake.suppliers import DEFAULT_REGISTER
 from settings import Settings
-from tests.helpers import assert_eventually, new_worker
+from tests.helpers import assert_eventually, decide, new_worker
 from tests.intake_helpers import (
     IBAN,
     INTAKE_SETTINGS,
@@ -212,7 +211,8 @@ def test_a_charge_without_an_amount_is_refused_not_a_crash():
     assert [f.code for f in rules.check(ubl.read(ubl.parse(etree.tostring(root))))] == ["BR-36"]
 
 
-async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, store, task_queue, cleanup, tmp_path):
+async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, store, task_queue, cleanup, tmp_path,
+                                                           issuer):
     """With a worker, the pushed invoice moves on like a CLI-started one once approved (a
     supplier's e-invoice is not approved in the AP platform): its PO is the ERP's."""
     async with SapClient.from_settings(Settings(sap_url=sap_server)) as sap:
@@ -232,7 +232,7 @@ async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, s
             view = await handle.query("status", result_type=InvoiceLifecycleStatus)
             assert view.status == InvoiceStatus.AWAITING_APPROVAL, view.history
         await assert_eventually(awaiting_approval, timeout=30)
-        await handle.execute_update("approve", ApprovalDecision(approver="ap.bob"))
+        await decide(handle, issuer, "approve", "ap.bob")
 
         async def validated() -> InvoiceLifecycleStatus:
             view = await handle.query("status", result_type=InvoiceLifecycleStatus)

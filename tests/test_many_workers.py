@@ -23,7 +23,7 @@ from canonical.inbox import BankInboxConfig
 from canonical.invoice import Invoice
 from cli.processes import ManagedProcess
 from tests import bank_admin
-from tests.helpers import TEST_CODEC_KEY, invoice_json
+from tests.helpers import TEST_CODEC_KEY, invoice_json, trusted_keys_env
 from tests.payment_helpers import pay
 from tests.sap_admin import references_of
 from tests.statement_helpers import REPO, worker_ready
@@ -50,7 +50,8 @@ def role_worker(name: str, roles: str, queues: dict[str, str], temporal_address:
     env = {"TEMPORAL_ADDRESS": temporal_address, "FINSYNC_ENVIRONMENT": "production", "FINSYNC_WORKER_ROLES": roles,
            **queues, "FINSYNC_SAP_URL": sap_url, "FINSYNC_BANK_URL": bank_url,
            "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9", "FINSYNC_TREASURY_DB_URL": store_url,
-           "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+           "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO),
+           **trusted_keys_env(log.parent / f"{name}-keys")}
     proc = ManagedProcess(name, [sys.executable, str(REPO / "worker.py")], log, env)
     proc.start()
     try:

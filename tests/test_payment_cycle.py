@@ -8,11 +8,10 @@ import subprocess
 
 import pytest
 
-from canonical.commands import ResolveException
 from canonical.invoice import Invoice
 from cli.processes import BIN
 from tests import bank_admin, sap_admin
-from tests.helpers import invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.helpers import decide, invoice_json, new_worker, path, wait_for_history, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import InvoiceToPayment
 
@@ -51,7 +50,7 @@ async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_serv
 
 
 async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store,
-                                                                    temporal_address):
+                                                                    temporal_address, issuer):
     # INITECH's account at the bank is closed: AC04. AP gets its new account from the supplier.
     await sap_admin.add_bank_account_if_missing(sap_server, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000014"))
@@ -69,8 +68,10 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
                      "status"]
             shown = await asyncio.to_thread(subprocess.run, [*query, "--address", temporal_address],
                                             capture_output=True, text=True, timeout=60)
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))
+            await decide(handle, issuer, "resolve", "md.mia", resolution="supplier confirmed new account",
+                         bank_account_id="0002")
+            await wait_for_status(handle, "AWAITING_APPROVAL")  # another payee: approved again (invariant 8)
+            await decide(handle, issuer, "approve", "ap.bob")
             await wait_for_status(handle, "SCHEDULED")
             second = await pay(client, worker.task_queue, run_number=2)
             assert second.paid_invoices == 1, second

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.client import Client
 
-from canonical.commands import ApprovalDecision, ResolveException
 from canonical.einvoice import EInvoiceReceipt
 from canonical.invoice import Invoice
 from canonical.invoice_response import ResponseCode
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decide, invoice_json, new_worker, wait_for_status
 from tests.test_supplier_responses import mock_url, sent_invoice, supplier_side  # noqa: F401 (fixture)
 from workflows.invoice_lifecycle import InvoiceToPayment
 
@@ -39,14 +38,14 @@ async def codes(url: str, number: str, expected: list[str]) -> None:
     await assert_eventually(check, timeout=30)
 
 
-async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sap_server, store, mock_url):  # noqa: F811
+async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sap_server, store, mock_url, issuer):  # noqa: F811
     number = await sent_invoice(mock_url)
     invoice, receipt = lifecycle_for(number)
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
         await codes(mock_url, number, ["AB"])
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "SCHEDULED")
         await codes(mock_url, number, ["AB", "AP"])
         await handle.signal(InvoiceToPayment.einvoice_received, receipt)  # pushed again: nothing new
@@ -57,14 +56,13 @@ async def test_ab_on_receipt_then_ap_once_approved_and_posted(client: Client, sa
         await handle.terminate("test done")
 
 
-async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, store, mock_url):  # noqa: F811
+async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, store, mock_url, issuer):  # noqa: F811
     number = await sent_invoice(mock_url)
     invoice, receipt = lifecycle_for(number)
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.reject,
-                                    ApprovalDecision(approver="ap.approver", reason="not ordered"))
+        await decide(handle, issuer, "reject", "ap.bob", reason="not ordered")
         view = await handle.result()
         assert view.status == "CANCELLED"
     await codes(mock_url, number, ["AB", "RE"])
@@ -72,7 +70,8 @@ async def test_rejection_answers_re_with_a_reason(client: Client, sap_server, st
     assert side["status"] == "RE"
 
 
-async def test_unreachable_access_point_does_not_block_and_answers_resume(client: Client, sap_server, store, mock_url):  # noqa: F811
+async def test_unreachable_access_point_does_not_block_and_answers_resume(client: Client, sap_server, store,
+                                                                          mock_url, issuer):  # noqa: F811
     """The access point is down while the invoice is approved and posted: the lifecycle goes on
     to SCHEDULED; a worker that reaches it later answers AB then AP, once each."""
     number = await sent_invoice(mock_url)
@@ -80,7 +79,7 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
     async with new_worker(client, sap_server, store) as worker:  # einvoice: nothing listens
         handle = await start(client, worker, invoice, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "SCHEDULED")
     assert (await supplier_side(mock_url, number))["responses"] == []
     async with new_worker(client, sap_server, store, einvoice_url=mock_url, task_queue=worker.task_queue):
@@ -93,7 +92,7 @@ async def test_unreachable_access_point_does_not_block_and_answers_resume(client
 
 @pytest.mark.clock_sensitive
 async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_server, bank_server, store,
-                                                           mock_url):  # noqa: F811
+                                                           mock_url, issuer):  # noqa: F811
     """A query while on hold (UQ), approval and posting (AP), payment cleared in the ERP (PD)."""
     from tests import bank_admin
     from tests.payment_helpers import advance_until, bank_inbox, pay
@@ -105,11 +104,13 @@ async def test_held_then_paid_and_cleared_answers_uq_ap_pd(client: Client, sap_s
     async with new_worker(client, sap_server, store, einvoice_url=mock_url, bank_url=bank_server) as worker:
         handle = await start(client, worker, held, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "ON_HOLD")
         await codes(mock_url, number, ["AB", "UQ"])
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="md.anna", resolution="invoice names account 0001", bank_account_id="0001"))
+        await decide(handle, issuer, "resolve", "md.mia", resolution="invoice names account 0001",
+                     bank_account_id="0001")
+        await wait_for_status(handle, "AWAITING_APPROVAL")  # another payee: approved again
+        await decide(handle, issuer, "approve", "ap.carol")
         await wait_for_status(handle, "SCHEDULED")
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue)
@@ -142,13 +143,12 @@ def test_every_case_type_reads_as_a_reviewed_text_with_a_peppol_reason():
 
 
 async def test_a_hold_and_a_cancel_tell_the_supplier_only_reviewed_texts(client: Client, sap_server, store,
-                                                                         mock_url):  # noqa: F811
+                                                                         mock_url, issuer):  # noqa: F811
     """The case behind a hold (here the ERP has no such bank account) and the person who cancels
     with an internal reason stay ours: the UQ carries the neutral review text (the same a held
     bank-details change gets, so a fraudster learns nothing), the RE a plain "not accepted"."""
     import httpx
 
-    from canonical.commands import CancelInvoice
     from canonical.supplier_texts import NOT_ACCEPTED, NOTES, UNDER_REVIEW
 
     number = await sent_invoice(mock_url)
@@ -157,11 +157,11 @@ async def test_a_hold_and_a_cancel_tell_the_supplier_only_reviewed_texts(client:
     async with new_worker(client, sap_server, store, einvoice_url=mock_url) as worker:
         handle = await start(client, worker, held, receipt)
         await wait_for_status(handle, "AWAITING_APPROVAL")
-        await handle.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await decide(handle, issuer, "approve", "ap.bob")
         await wait_for_status(handle, "ON_HOLD")
         await codes(mock_url, number, ["AB", "UQ"])
-        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(
-            requested_by="ap.anna", reason="supplier suspected of invoice fraud, see ticket 4711"))
+        await decide(handle, issuer, "cancel", "ap.alice",
+                     reason="supplier suspected of invoice fraud, see ticket 4711")
         await handle.result()
         await codes(mock_url, number, ["AB", "UQ", "RE"])
     side = await supplier_side(mock_url, number)
@@ -169,5 +169,5 @@ async def test_a_hold_and_a_cancel_tell_the_supplier_only_reviewed_texts(client:
         uq, re = [(await mock.get(f"/_mock/answers/{r['id']}")).text for r in side["responses"][1:]]
     assert UNDER_REVIEW[1] in uq and NOTES[ResponseCode.UQ] in uq
     assert NOT_ACCEPTED[1] in re and NOTES[ResponseCode.RE] in re
-    for internal in ("MissingBankAccount", "account 0009", "ap.approver", "ap.clerk", "anna", "fraud", "4711"):
+    for internal in ("MissingBankAccount", "account 0009", "ap.bob", "ap.alice", "fraud", "4711"):
         assert internal not in uq + re

@@ -11,14 +11,14 @@ from decimal import Decimal
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from canonical.commands import ConfirmBankDetails, PaymentRunInclusion, ResolveException
+from canonical.commands import ConfirmBankDetails, PaymentRunInclusion
 from canonical.einvoice import EInvoiceReceipt, EInvoiceRefusals
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from canonical.vendors import BankDetailsChange
 from tests import sap_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decide, invoice_json, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 
@@ -47,7 +47,8 @@ async def status(handle) -> InvoiceLifecycleStatus:
     return await handle.query(InvoiceToPayment.status)
 
 
-async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for_ap(client: Client, sap_server, store):
+async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for_ap(client: Client, sap_server, store,
+                                                                                    issuer):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
@@ -77,12 +78,10 @@ async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for
             held_view = await assert_eventually(held)
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
-            with pytest.raises(WorkflowUpdateFailedError):  # the posted invoice stands: no correction through this case
-                await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                    resolved_by="ap.anna", resolution="x", corrected_invoice=invoice))
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                resolved_by="ap.anna",
-                resolution=f"document for {invoice.gross_amount} is right; the 1290.00 one was a draft"))
+            with pytest.raises(WorkflowUpdateFailedError) as corrected:  # the posted invoice stands: no correction
+                await decide(handle, issuer, "resolve", "ap.alice", resolution="x", corrected_invoice=invoice)
+            await decide(handle, issuer, "resolve", "ap.alice",
+                         resolution=f"document for {invoice.gross_amount} is right; the 1290.00 one was a draft")
             resolved = await wait_for_status(handle, "SCHEDULED")
             reserved = await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
         finally:
@@ -93,11 +92,13 @@ async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for
     assert "1290.00" in held_view.open_exception.reason
     assert resolved.open_exception is None
     assert resolved.closed_exceptions[-1].type == "DuplicateReferenceConflict"
-    assert resolved.closed_exceptions[-1].resolved_by == "ap.anna"
+    assert resolved.closed_exceptions[-1].resolved_by == "ap.alice"
+    assert "document conflict is resolved in words" in corrected.value.cause.message
     assert reserved.instruction.amount == invoice.gross_amount
 
 
-async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms(client: Client, sap_server, store):
+async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms(client: Client, sap_server, store,
+                                                                                 issuer):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
@@ -120,9 +121,9 @@ async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms
                                                    doc.fiscal_year))["PaymentBlockingReason"]
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(InvoiceToPayment.reserve_for_payment_run, inclusion())
-            with pytest.raises(WorkflowUpdateFailedError):  # a bank hold is not closed by a plain resolve
-                await handle.execute_update(InvoiceToPayment.resolve,
-                                            ResolveException(resolved_by="md.anna", resolution="ok"))
+            with pytest.raises(WorkflowUpdateFailedError) as plain:  # a bank hold is not closed by a plain resolve
+                await decide(handle, issuer, "resolve", "md.mia", resolution="ok")
+            assert "confirm_bank_details" in plain.value.cause.message
             with pytest.raises(WorkflowUpdateFailedError) as own:  # four eyes
                 await handle.execute_update(InvoiceToPayment.confirm_bank_details,
                                             ConfirmBankDetails(confirmed_by="MD.Mallory", note="it was me"))

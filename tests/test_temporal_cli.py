@@ -9,13 +9,11 @@ import subprocess
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from canonical.commands import CancelInvoice
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from cli.processes import BIN
 from tests import sap_admin
-from tests.helpers import assert_eventually, invoice_json, new_worker, run_module, wait_for_status
-from workflows.invoice_lifecycle import InvoiceToPayment
+from tests.helpers import assert_eventually, decide, invoice_json, new_worker, run_module, wait_for_status
 
 TEMPORAL = str(BIN / "temporal")
 
@@ -93,7 +91,7 @@ async def test_cli_bad_invoice_fails_the_workflow_with_the_reason(client, tempor
 
 
 async def test_corrected_invoice_starts_after_a_failed_start_and_no_invoice_starts_twice(
-        client, temporal_address, sap_server, store, tmp_path):
+        client, temporal_address, sap_server, store, tmp_path, issuer):
     """The README's start command (`python -m cli start-command`), run as printed: after a start
     whose input failed validation, the corrected invoice starts under the same id; a running or a
     completed lifecycle is refused (non-zero exit), never a second lifecycle."""
@@ -119,7 +117,7 @@ async def test_corrected_invoice_starts_after_a_failed_start_and_no_invoice_star
         assert corrected.returncode == 0, corrected.stderr
         await wait_for_status(handle, "SCHEDULED")
         while_running = await temporal(temporal_address, *command)
-        await handle.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.clerk", reason="test done"))
+        await decide(handle, issuer, "cancel", "ap.alice", reason="test done")
         cancelled = await handle.result()
         once_ended = await temporal(temporal_address, *command)
         runs = [w async for w in client.list_workflows(f"WorkflowId = '{invoice.workflow_id}'")]

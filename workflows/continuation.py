@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import (
         AnswersSnapshot,
         ControlsSnapshot,
+        DecisionsSnapshot,
         LifecycleSnapshot,
         PendingAnswer,
         WaitingAt,
@@ -106,6 +107,9 @@ class Continuation(LifecycleParts):
             answers=AnswersSnapshot(receipt=self._answer_receipt, pending=pending, codes=self._answer_codes,
                                     queue=self._answer_queue),
             resolution=self._resolution, runs=self._runs + 1,
+            decisions=None if self._controls is None else DecisionsSnapshot(
+                controls=self._controls, approvals=self._approvals, submitter=self._submitter, excluded=self._excluded,
+                used_tokens=self._used_tokens, reapproval_due=self._reapproval_due),
         )
 
     def _restore(self, snap: LifecycleSnapshot) -> None:
@@ -127,3 +131,8 @@ class Continuation(LifecycleParts):
         self._wanted = [(p.code, list(p.reasons), p.note) for p in answers.pending]
         self._wanted_done = 0
         self._answer_queue = list(answers.queue)
+        if snap.decisions is not None:  # a lifecycle started since verified-decisions-v1
+            d = snap.decisions
+            self._controls, self._approvals, self._submitter = d.controls, list(d.approvals), d.submitter
+            self._excluded, self._used_tokens, self._reapproval_due = dict(d.excluded), list(d.used_tokens), \
+                d.reapproval_due

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
+    from workflows.ap_decisions import ApDecisions, decider
     from workflows.approvals import Approvals, Rejected
     from workflows.bank_confirmation import BankConfirmation
     from workflows.continuation import Continuation
@@ -44,22 +45,18 @@ T = TypeVar("T")
 
 POLICY_MEMO = "lifecycle_policy"
 
-# Before this point the invoice can still be withdrawn; after it, money may be moving.
-_CANCELLABLE = {InvoiceStatus.RECEIVED, InvoiceStatus.AWAITING_APPROVAL, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED,
-                InvoiceStatus.SCHEDULED, InvoiceStatus.ON_HOLD, InvoiceStatus.AWAITING_REMEDIATION}
-
 
 class _Cancelled(Exception):
     """Internal: a `cancel` update arrived while the lifecycle waited or worked."""
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages, BankConfirmation,
-                       OperatorInputs, Continuation):
+class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages,
+                       BankConfirmation, OperatorInputs, Continuation):
     @workflow.init
     def __init__(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> None:
-        # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
-        # input stays the plain canonical invoice a CLI user writes. `resume`: what the last
+        # Timers can be tuned per lifecycle through the start memo (tests shorten them); controls
+        # can not (approvals.py). The input stays the plain canonical invoice a CLI user writes. `resume`: what the last
         # run knew, when this run continues it (workflows/continuation.py). The SDK decodes by
         # type hints only when the argument count matches: a plain start's invoice is a dict.
         invoice = Invoice.model_validate(invoice)
@@ -75,6 +72,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._state.payment_attempts = self._pay.attempts
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
         self._init_approvals()  # approve / reject (approvals)
+        self._init_decisions()  # verified decisions, resolve / cancel (ap_decisions)
         self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
         self._init_bank_confirmation()  # only the bank's evidence frees a second payment (bank_confirmation)
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
@@ -95,6 +93,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         sender = asyncio.get_running_loop().create_task(self._answer_supplier())
         if resume is None:
             self._state.start(self._cases)
+            await self._verify_start()  # controls and who the start input names (approvals)
         else:
             self._state.show()
         try:
@@ -174,10 +173,12 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                              summary="withdraw the expected outflow", via=opts.TREASURY)
         cancel = self._cancel
         assert cancel is not None  # _Cancelled is raised for a cancel only
+        who = decider(cancel.token, cancel.requested_by)
         if self._cases.open is not None:
-            self._cases.close(cancel.requested_by, f"invoice cancelled: {cancel.reason}")
+            self._cases.close(who.subject, f"invoice cancelled: {cancel.reason}")
             self._state.case_closed()
-        self._state.advance(InvoiceStatus.CANCELLED, f"by {cancel.requested_by}: {cancel.reason}")
+        verified = "" if who.verified_by == "unverified" else f", verified {who.verified_by}"
+        self._state.advance(InvoiceStatus.CANCELLED, f"by {who.subject}{verified}: {cancel.reason}")
 
     # -- exceptions and waiting ----------------------------------------------------------
     async def _step(self, action: Callable[[], Awaitable[T]], stage: Stage | None = None, held: bool = False) -> T:
@@ -186,6 +187,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         run resumes that hold, then runs the step again as the resolution would have."""
         if held:
             await self._hold_step(stage)
+            await self._reapprove_if_due()
         while True:
             self._raise_if_cancelled()
             try:
@@ -196,6 +198,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
                 self._open_case(error_type, str(cause.message if isinstance(cause, ApplicationError) else cause),
                                 hold=True)
                 await self._hold_step(stage)
+                await self._reapprove_if_due()  # a correction changed the approved figures (ap_decisions)
 
     async def _hold_step(self, stage: Stage | None) -> None:
         # A nested step (no stage) keeps whatever its caller allows.
@@ -222,12 +225,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.case_changed()
         if self._resolution is not None and self._cases.open is not None:
             res, self._resolution = self._resolution, None
-            if res.corrected_invoice is not None:
-                self._state.invoice = res.corrected_invoice
-            if res.bank_account_id is not None:
-                self._state.invoice = self._state.invoice.model_copy(update={"bank_account_id": res.bank_account_id})
-            self._cases.close(res.resolved_by, res.resolution)
-            self._state.resume(f"resolved by {res.resolved_by}: {res.resolution}")
+            self._apply_resolution(res)  # corrections, the case closed (ap_decisions)
 
     async def _wait(self, condition: Callable[[], bool], timeout: timedelta, what: str) -> bool:
         """True when `condition` held before `timeout`; raises _Cancelled on a cancel. At a wait
@@ -255,45 +253,3 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
     @workflow.query
     def status(self) -> InvoiceLifecycleStatus:
         return self._state.view()
-
-    @workflow.update
-    def resolve(self, request: ResolveException) -> str:
-        if request.case_id is not None and request.case_id in self._cases.side:
-            # A side case holds no flow: closing it is the whole resolution.
-            self._cases.close_side(request.case_id, request.resolved_by, request.resolution)
-            self._state.note(f"{request.case_id} resolved by {request.resolved_by}: {request.resolution}")
-            self._state.case_changed()
-            return request.case_id
-        self._resolution = request
-        assert self._cases.open is not None  # checked by the validator
-        return self._cases.open.case_id
-
-    @resolve.validator
-    def _validate_resolve(self, request: ResolveException) -> None:
-        key = self._state.invoice.key
-        if request.case_id is not None and request.case_id in self._cases.side:
-            if request.corrected_invoice is not None or request.bank_account_id is not None:
-                raise ValueError(f"{request.case_id} is resolved in words; it changes nothing about the invoice")
-            return
-        if self._cases.open is None or self._resolution is not None:
-            open_ids = [c.case_id for c in self._cases.side.values()]
-            raise ValueError(f"invoice {key} has no open exception to resolve"
-                             + (f" (side cases: {', '.join(open_ids)}; name one as case_id)" if open_ids else ""))
-        if request.case_id is not None and request.case_id != self._cases.open.case_id:
-            raise ValueError(f"invoice {key} has no open case {request.case_id}; open: {self._cases.open.case_id}")
-        self._check_payee_change(request)
-        corrected = request.corrected_invoice
-        if corrected is not None and corrected.key != self._state.invoice.key:
-            raise ValueError(f"a correction must keep the business key {self._state.invoice.key}, got {corrected.key}")
-        self._check_resolve(request)
-
-    @workflow.update
-    def cancel(self, request: CancelInvoice) -> str:
-        self._cancel = request
-        return f"cancelling {self._state.invoice.key}"
-
-    @cancel.validator
-    def _validate_cancel(self, request: CancelInvoice) -> None:
-        if self._cancel is not None or self._state.status not in _CANCELLABLE:
-            raise ValueError(f"invoice {self._state.invoice.key} is {self._state.status.value} "
-                             "and can no longer be cancelled")

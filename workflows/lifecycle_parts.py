@@ -1,4 +1,4 @@
-"""What the parts of InvoiceToPayment (approvals.py, supplier_controls.py, supplier_answers.py,
+"""What the parts of InvoiceToPayment (approvals.py, ap_decisions.py, supplier_controls.py, supplier_answers.py,
 payment_phase.py, payment_messages.py, bank_confirmation.py, operator_inputs.py,
 continuation.py) use of the whole: the state InvoiceToPayment.__init__ and the parts' _init_*
 set up, and the methods one part calls on another.
@@ -13,18 +13,21 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Awaitable, Callable, Sequence
     from contextlib import AbstractContextManager
-    from datetime import timedelta
+    from datetime import datetime, timedelta
     from typing import Any, TypeVar
 
     from temporalio.common import RawValue
 
     from canonical.commands import CancelInvoice, LifecyclePolicy, ReportBankRejection, ResolveException
+    from canonical.controls import ControlPolicy
+    from canonical.decisions import Approval
     from canonical.einvoice import EInvoiceReceipt
     from canonical.exceptions import ExceptionOwner
     from canonical.lifecycle_snapshot import Stage, WaitPoint
     from canonical.payment import BankStatusReport
     from canonical.validation import ValidatedInvoice
     from workflows.counterpart_calls import Counterpart
+    from workflows.decisions import VerifiedPerson
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
     from workflows.payment_leg import PaymentLeg
@@ -45,6 +48,14 @@ class LifecycleParts:
         _pay: PaymentLeg
         _bank_checks: list[asyncio.Task]  # bank_confirmation
         _conflicts: list[str]  # supplier_controls
+        _awaiting_approval: bool  # approvals
+        _approval_due: datetime | None
+        _controls: ControlPolicy | None  # ap_decisions
+        _approvals: list[Approval]
+        _submitter: str | None
+        _excluded: dict[str, str]
+        _used_tokens: list[str]
+        _reapproval_due: bool
 
         # -- steps, cases and waits (invoice_lifecycle) -------------------------------------
         async def _call(self, activity: Callable, *args: Any, summary: str, via: Counterpart) -> Any: ...
@@ -56,6 +67,23 @@ class LifecycleParts:
                        owner: ExceptionOwner | None = None) -> None: ...
         async def _wait_for_person(self, done: Callable[[], bool]) -> None: ...
         async def _wait(self, condition: Callable[[], bool], timeout: timedelta, what: str) -> bool: ...
+        def _raise_if_cancelled(self) -> None: ...
+
+        # -- approvals ----------------------------------------------------------------------
+        async def _await_approval(self, resumed: bool = False, again: bool = False) -> None: ...
+        def _needed_text(self) -> str: ...
+
+        # -- ap_decisions -------------------------------------------------------------------
+        def _verified(self, token: str | None, decision: str) -> VerifiedPerson: ...
+        def _check_four_eyes(self, subject: str, action: str) -> None: ...
+        def _decided(self, d: Any, action: str, note: str | None, before: str | None = None,
+                     after: str | None = None) -> None: ...
+        def _apply_resolution(self, res: ResolveException) -> None: ...
+        async def _reapprove_if_due(self) -> None: ...
+
+        # -- payment_phase / supplier_controls (the resolve validator) -----------------------
+        def _check_payee_change(self, request: ResolveException) -> None: ...
+        def _check_resolve(self, request: ResolveException) -> None: ...
 
         # -- continuation -------------------------------------------------------------------
         def _continuable(self, at: WaitPoint) -> AbstractContextManager[None]: ...

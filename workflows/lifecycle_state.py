@@ -8,6 +8,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from canonical.decisions import DecisionRecord
     from canonical.invoice import Invoice
     from canonical.lifecycle_snapshot import StateSnapshot
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
@@ -21,6 +22,7 @@ _MAX_HISTORY = 200
 # CaseSeverity), so the reports count cases by owner and SLA state from visibility alone. A new
 # upsert's content: patched, so histories written before it replay (architecture invariant 10).
 CASE_SLA_PATCH = "case-sla-search-attributes-v1"
+_MAX_DECISIONS = 200  # verified decisions shown; the audit trail keeps them all (invariant 13)
 
 
 class LifecycleState:
@@ -32,6 +34,9 @@ class LifecycleState:
         self.payment_attempts: list = []  # the payment leg's attempts, shared for the status view
         self.einvoice_receipts: list = []  # EInvoiceReceiptRecord, kept by the supplier controls
         self.approvers: list[str] = []  # kept by the approvals mixin
+        self.decisions: list[DecisionRecord] = []  # verified decisions (ap_decisions)
+        self.submitted_by: str | None = None  # as shown: verified, or typed and marked unverified
+        self.approval_needed: str | None = None  # while awaiting approval: what is still needed
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
@@ -53,6 +58,7 @@ class LifecycleState:
         return StateSnapshot(
             status=self.status, before_hold=self._before_hold, history=self._history, erp_document=self.erp_document,
             payment_run_id=self.payment_run_id, einvoice_receipts=self.einvoice_receipts, approvers=self.approvers,
+            decisions=self.decisions, submitted_by=self.submitted_by, approval_needed=self.approval_needed,
             first_entered=self._metrics.first, started_at=self._metrics.started_at or workflow.info().start_time,
         )
 
@@ -63,6 +69,8 @@ class LifecycleState:
         self.status, self._before_hold, self._history = snap.status, snap.before_hold, list(snap.history)
         self.erp_document, self.payment_run_id = snap.erp_document, snap.payment_run_id
         self.einvoice_receipts, self.approvers = list(snap.einvoice_receipts), list(snap.approvers)
+        self.decisions, self.submitted_by = list(snap.decisions), snap.submitted_by
+        self.approval_needed = snap.approval_needed
         self._metrics.first, self._metrics.started_at = dict(snap.first_entered), snap.started_at
 
     def show(self) -> None:
@@ -100,6 +108,12 @@ class LifecycleState:
 
     def note(self, text: str) -> None:
         self._record(text)
+
+    def decided(self, record: DecisionRecord, note: str) -> None:
+        """A verified decision: kept as a record (one place, for the audit trail) and noted."""
+        self.decisions.append(record)
+        del self.decisions[:-_MAX_DECISIONS]
+        self._record(f"{note}, verified {record.verified_by}")
 
     def case_changed(self) -> None:
         """A case opened, escalated or closed: the search attributes show the one people see first."""
@@ -147,6 +161,10 @@ class LifecycleState:
             history=list(self._history),
             einvoice_receipts=list(self.einvoice_receipts),
             approvers=list(self.approvers),
+            bank_account_id=inv.bank_account_id,
+            submitted_by=self.submitted_by,
+            approval_needed=self.approval_needed,
+            decisions=list(self.decisions),
         )
 
     def _record(self, note: str) -> None:

@@ -209,6 +209,7 @@ class PaymentPhase(LifecycleParts):
                 await self._register_outflow()  # the money came back: expected again
         with self._continuable(WaitPoint(stage=Stage.PAYMENT, at=WaitingAt.REMEDIATION)):
             await self._wait_for_person(lambda: False)
+            await self._reapprove_if_due()  # a new payee needs approval again (ap_decisions)
             # The resolution may name new bank details: check them against the ERP before paying.
             self._validated = await self._step(self._validate)
             while workflow.patched(EVIDENCE_PATCH) and self._pays_a_refused_account():
@@ -217,6 +218,7 @@ class PaymentPhase(LifecycleParts):
                                                        "account or have master data correct it",
                                 hold=False, owner=owner_for_reason(attempt.reason_code))
                 await self._wait_for_person(lambda: False)
+                await self._reapprove_if_due()
                 self._validated = await self._step(self._validate)
         self._pay.clear_reservation()
         self._state.payment_run_id = None

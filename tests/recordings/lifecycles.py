@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 
 import workflows.activity_options as opts
-from canonical.commands import ApprovalDecision, CancelInvoice, LifecyclePolicy, PaymentRunInclusion, ResolveException
+from canonical.commands import LifecyclePolicy, PaymentRunInclusion
 from canonical.invoice import Invoice
 from cli.processes import BIN
 from codec.bank_details import data_converter, load_codec
@@ -22,8 +22,8 @@ from settings import Settings
 from tests import sap_admin
 from tests.clock import business_today
 from tests.evidence_helpers import side_case
-from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, wait_for_status
-from tests.recordings.stack import answered, session, start_einvoice
+from tests.helpers import TEST_CODEC_KEY, assert_eventually, decide, invoice_json, wait_for_status
+from tests.recordings.stack import ISSUER, answered, session, start_einvoice
 from tests.test_supplier_answers import lifecycle_for
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -38,8 +38,9 @@ async def record_holds_and_cancel(client: Client, tmp: Path) -> Histories:
         held = await s.start("REPLAY-HOLD", bank_account_id="0009")
         await wait_for_status(held, "ON_HOLD")
         corrected = Invoice.model_validate(invoice_json(ref="REPLAY-HOLD", bank_account_id="0001"))
-        await held.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="md.anna", resolution="account 0001", corrected_invoice=corrected))
+        await s.decide(held, "resolve", "md.mia", resolution="account 0001", corrected_invoice=corrected)
+        await wait_for_status(held, "AWAITING_APPROVAL")  # another payee: approved again
+        await s.decide(held, "approve", "ap.bob")
         await wait_for_status(held, "SCHEDULED")
         await held.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
             payment_run_id="A11221", run_key="ACME-REPLAY-1", execution_date=business_today()))
@@ -47,8 +48,7 @@ async def record_holds_and_cancel(client: Client, tmp: Path) -> Histories:
         # Posted, then cancelled: payment block in the ERP, outflow withdrawn, completed as CANCELLED.
         cancelled = await s.start("REPLAY-CANCEL", supplier_id="1000014")
         await wait_for_status(cancelled, "SCHEDULED")
-        await cancelled.execute_update(InvoiceToPayment.cancel,
-                                       CancelInvoice(requested_by="ap.clerk", reason="credit note"))
+        await s.decide(cancelled, "cancel", "ap.alice", reason="credit note")
         await cancelled.result()
         # A post with no answer (SAP slow): the settle window (5 s by the memo), a lookup that finds it.
         await sap_admin.add_fault(s.sap_url, {"match": "A_SupplierInvoice$", "method": "POST", "scenario": "slow",
@@ -73,8 +73,7 @@ async def record_rejection_and_conflict(client: Client, tmp: Path) -> Histories:
     async with session(client, tmp, "rejection", einvoice=True) as s:
         overdue = await start_einvoice(s, "EI-REPLAY-REJ", policy=LifecyclePolicy(approval_sla_hours=1 / 3600))
         await assert_eventually(lambda: _open_case(overdue, "ApprovalOverdue"), timeout=20)
-        await overdue.execute_update(InvoiceToPayment.reject,
-                                     ApprovalDecision(approver="ap.bob", reason="not our order"))
+        await s.decide(overdue, "reject", "ap.bob", reason="not our order")
         assert (await overdue.result()).status.value == "CANCELLED"
         await answered(s.einvoice_url, "EI-REPLAY-REJ", ["AB", "RE"])
 
@@ -84,8 +83,8 @@ async def record_rejection_and_conflict(client: Client, tmp: Path) -> Histories:
         other = receipt.model_copy(update={"gross_amount": Decimal("1290.00"), "sha256": "0" * 64})
         await conflicted.signal(InvoiceToPayment.einvoice_received, other)
         await assert_eventually(lambda: _open_case(conflicted, "DuplicateReferenceConflict"))
-        await conflicted.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="ap.anna", resolution="the 1190.00 document is right; the 1290.00 one was a draft"))
+        await s.decide(conflicted, "resolve", "ap.alice",
+                       resolution="the 1190.00 document is right; the 1290.00 one was a draft")
         await wait_for_status(conflicted, "SCHEDULED")
         await conflicted.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
             payment_run_id="A11223", run_key="ACME-REPLAY-3", execution_date=business_today()))
@@ -181,8 +180,9 @@ async def record_continued_as_new(client: Client, tmp: Path) -> Histories:
             await assert_eventually(continued, timeout=60)
             handles.append(handle)
         scheduled, resumed = handles
-        await resumed.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="md.anna", resolution="account 0001", bank_account_id="0001"))
+        await decide(resumed, ISSUER, "resolve", "md.mia", resolution="account 0001", bank_account_id="0001")
+        await wait_for_status(resumed, "AWAITING_APPROVAL")  # another payee: approved again
+        await decide(resumed, ISSUER, "approve", "ap.bob")
         await wait_for_status(resumed, "SCHEDULED")
         await resumed.execute_update(InvoiceToPayment.reserve_for_payment_run, PaymentRunInclusion(
             payment_run_id="A11222", run_key="ACME-REPLAY-2", execution_date=business_today()))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 
-from canonical.commands import ApprovalDecision, LifecyclePolicy, ReportBankRejection, ResolveException
+from canonical.commands import LifecyclePolicy, ReportBankRejection
 from canonical.inbox import BankInboxConfig, StatementReport
 from canonical.payment import BankStatus, BankStatusReport
 from canonical.payment_run import PaymentRelease, PaymentRunRequest
@@ -38,12 +38,13 @@ async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
         rejected = await s.start("REPLAY-AC04", supplier_id="1000014")
         await wait_for_status(approval, "AWAITING_APPROVAL")
         for approver in ("ap.bob", "ap.carol"):  # above 10,000: two distinct approvers
-            await approval.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver=approver))
+            await s.decide(approval, "approve", approver)
         await wait_for_status(answers, "AWAITING_APPROVAL")
-        await answers.execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.approver"))
+        await s.decide(answers, "approve", "ap.bob")
         await wait_for_status(answers, "ON_HOLD")  # account 0009: the ERP has none
-        await answers.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="md.anna", resolution="invoice names account 0001", bank_account_id="0001"))
+        await s.decide(answers, "resolve", "md.mia", resolution="invoice names account 0001", bank_account_id="0001")
+        await wait_for_status(answers, "AWAITING_APPROVAL")  # another payee: approved again
+        await s.decide(answers, "approve", "ap.carol")
         for handle in (approval, answers, rejected):
             await wait_for_status(handle, "SCHEDULED")
 
@@ -62,8 +63,10 @@ async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
         await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
         await run.result()
         await wait_for_status(rejected, "AWAITING_REMEDIATION")
-        await rejected.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))
+        await s.decide(rejected, "resolve", "md.mia", resolution="supplier confirmed new account",
+                       bank_account_id="0002")
+        await wait_for_status(rejected, "AWAITING_APPROVAL")  # another payee: approved again
+        await s.decide(rejected, "approve", "ap.bob")
         await wait_for_status(rejected, "SCHEDULED")
         await pay(client, s.task_queue, run_number=2)
         await advance_until_all([approval, answers, rejected], "COMPLETED", s.bank_url)
@@ -103,8 +106,7 @@ async def record_return(client: Client, tmp: Path) -> Histories:
             await pay(client, s.task_queue)
             await advance_until(handle, "AWAITING_REMEDIATION", s.bank_url)
             await bank_admin.set_account(s.bank_url, "ACME", behaviour="accept")
-            await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-                resolved_by="ap.anna", resolution="supplier confirmed account"))
+            await s.decide(handle, "resolve", "ap.alice", resolution="supplier confirmed account")
             await wait_for_status(handle, "SCHEDULED")
             await pay(client, s.task_queue, run_number=2)
             view = await advance_until(handle, "COMPLETED", s.bank_url, max_days=6)
@@ -134,8 +136,10 @@ async def record_hand_reports(client: Client, tmp: Path) -> Histories:
             done = await advance_until(booked, "COMPLETED", s.bank_url)
         assert [c.type for c in done.closed_exceptions if c.type == "RejectionNotConfirmed"], done.closed_exceptions
         assert remediation.open_exception.type == "PaymentRejected", remediation.open_exception
-        await confirmed.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="ap.anna", resolution="supplier confirmed new account", bank_account_id="0002"))
+        await s.decide(confirmed, "resolve", "md.mia", resolution="supplier confirmed new account",
+                       bank_account_id="0002")
+        await wait_for_status(confirmed, "AWAITING_APPROVAL")  # another payee: approved again
+        await s.decide(confirmed, "approve", "ap.bob")
         await wait_for_status(confirmed, "SCHEDULED")
         histories = {"lifecycle-hand-report-unconfirmed": await booked.fetch_history(),
                      "lifecycle-hand-report-confirmed": await confirmed.fetch_history()}
@@ -154,8 +158,7 @@ async def record_paid_twice(client: Client, tmp: Path) -> Histories:
             await pay(client, s.task_queue, run_date=await bank_date(s.bank_url))
             rejected = await wait_for_status(handle, "AWAITING_REMEDIATION", timeout=30)
         first = rejected.payment_attempts[0]
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(resolved_by="treasury.tina",
-                                                                                resolution="funds moved in"))
+        await s.decide(handle, "resolve", "treasury.tom", resolution="funds moved in")
         await wait_for_status(handle, "SCHEDULED")
         await handle.signal("bank_status", BankStatusReport(  # as the inbox delivers a late camt.054
             message_id="MB-C054-LATE", end_to_end_id=first.end_to_end_id, status=BankStatus.SETTLED,
@@ -167,8 +170,8 @@ async def record_paid_twice(client: Client, tmp: Path) -> Histories:
             return case
 
         case = await assert_eventually(alert)
-        await handle.execute_update(InvoiceToPayment.resolve, ResolveException(
-            resolved_by="treasury.tina", resolution="recall requested from the bank", case_id=case.case_id))
+        await s.decide(handle, "resolve", "treasury.tom", resolution="recall requested from the bank",
+                       case_id=case.case_id)
         history = await handle.fetch_history()
         await handle.terminate("recorded")
         return {"lifecycle-paid-twice": history}

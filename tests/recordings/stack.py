@@ -21,14 +21,28 @@ from adapters.treasury_store import TreasuryStore
 from canonical.commands import LifecyclePolicy
 from canonical.invoice import Invoice
 from cli.processes import BIN, ManagedProcess, mock_bank, mock_sap
+from identity import ap_platform
+from identity import keyring as decision_keys
+from identity.dev_issuer import ephemeral_dev_issuer
 from tests import bank_admin
 from tests.clock import profile
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_history
+from tests.helpers import (
+    AP_PLATFORM,
+    assert_eventually,
+    decide,
+    invoice_json,
+    new_worker,
+    platform_approval,
+    wait_for_history,
+)
 from tests.intake_helpers import document
 from tests.servers import running
 from tests.test_supplier_answers import lifecycle_for
 from tests.test_supplier_responses import supplier_side
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+
+# Who decides in the recordings: the worker trusts this issuer and the test AP platform.
+ISSUER = ephemeral_dev_issuer()
 
 
 @dataclass
@@ -51,6 +65,10 @@ class Session:
         return await self.client.start_workflow(InvoiceToPayment.run, body, id=body.workflow_id,
                                                 task_queue=self.task_queue, **extra)
 
+    async def decide(self, handle: WorkflowHandle, decision: str, person: str, **fields: Any) -> Any:
+        """`person`'s decision update, signed by the recordings' issuer (architecture invariant 8)."""
+        return await decide(handle, ISSUER, decision, person, **fields)
+
     async def cli(self, *args: str) -> subprocess.CompletedProcess:
         """The `temporal` CLI as a person runs it, in a thread: the worker shares this event loop."""
         return await asyncio.to_thread(subprocess.run, [str(BIN / "temporal"), *args, "--address", self.address],
@@ -64,6 +82,8 @@ async def session(client: Client, tmp: Path, name: str, *, einvoice: bool = Fals
     stopped (by PID) on the way out."""
     folder = tmp / name
     folder.mkdir()
+    decision_keys.install(ISSUER.keyring())
+    ap_platform.install(AP_PLATFORM.keyring())
     moment = profile().clock_arg
     with ExitStack() as servers:
         sap_url = servers.enter_context(running(lambda port, log: mock_sap(port, clock=moment, log=log),
@@ -109,6 +129,9 @@ async def start_einvoice(s: Session, number: str, *, policy: LifecyclePolicy | N
         sent.raise_for_status()
     body, receipt = lifecycle_for(number)
     body = body.model_copy(update=invoice)
+    if body.approved_by:  # approved in the AP platform: signed by it for these figures
+        body = body.model_copy(update={"ap_platform_approval": platform_approval(body.model_dump(mode="json"),
+                                                                                 body.approved_by)})
     extra: dict[str, Any] = {"memo": {POLICY_MEMO: policy}} if policy else {}
     return await s.client.start_workflow(InvoiceToPayment.run, body, id=body.workflow_id, task_queue=s.task_queue,
                                          start_signal="einvoice_received", start_signal_args=[receipt], **extra)
