@@ -50,13 +50,13 @@ class Approvals(LifecycleParts):
 
     async def _verify_start(self) -> None:
         """A new lifecycle: the controls it runs under and who its start input names, verified
-        once and recorded (local activities), so replays decide the same whatever the keys."""
+        once and recorded (activity results), so replays decide the same whatever the keys."""
         if not workflow.patched(DECISIONS_PATCH):
             return
-        controls = self._controls = await read_controls()
+        controls = self._controls = await read_controls(self._cases.outages)
         inv = self._state.invoice
         verdict = await verify_start(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
-                                                now=workflow.now()))
+                                                now=workflow.now()), self._cases.outages)
         now = workflow.now()  # after the local activity, as the notes below are stamped
         if self._policy.second_approval_above != controls.second_approval_above:
             self._state.note(f"the start memo's second_approval_above ({self._policy.second_approval_above}) is "

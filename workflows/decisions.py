@@ -5,10 +5,7 @@ refusal reaches the caller at once and leaves nothing in history. Validators do 
 handlers read the already-verified claims with `person`, which is pure parsing, so a history
 replays the same whatever keys the replaying worker holds."""
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.decisions import StartVerification
@@ -22,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
         unverified_person,
         verify_decision_token,
     )
+    from workflows import activity_options as opts
+    from workflows.counterpart_calls import OutageListener, call
 
 
 def verify(token: str | None, decision: str) -> VerifiedPerson:
@@ -41,15 +40,12 @@ def person(token: str) -> VerifiedPerson:
     return unverified_person(token)
 
 
-
-async def verify_start(check: StartCheck) -> StartVerdict:
+async def verify_start(check: StartCheck, outages: OutageListener) -> StartVerdict:
     """The verdict on a start input's submission token and AP-platform approval, recorded in
-    history (a local activity): keys rotated before a replay can not change what happened."""
-    # Local and in-process like read_controls (workflows/controls.py): no counterpart outage
-    # case applies (invariant 12 covers I/O); retrying fixes a broken worker once it is replaced.
-    return await workflow.execute_local_activity_method(
-        StartVerification.verify_start, check, start_to_close_timeout=timedelta(seconds=5),
-        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)))
+    history (an activity result): keys rotated before a replay can not change what happened.
+    The keys are the worker's configuration, so a failure is that counterpart's outage."""
+    return await call(StartVerification.verify_start, check, summary="verify the start input's signatures",
+                      via=opts.CONFIGURATION, outages=outages, result_type=StartVerdict)
 
 
 __all__ = ["DecisionRefused", "VerifiedPerson", "person", "verify", "verify_start"]
