@@ -18,6 +18,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVe
 from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
 from activities.controls import ControlActivities
+from activities.decision_checks import DecisionCheckActivities
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
@@ -119,7 +120,7 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
-        ControlActivities(settings.controls).read_controls,
+        ControlActivities(settings.controls).read_controls, DecisionCheckActivities().verify_decision,
     ]
 
 

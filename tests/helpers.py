@@ -2,6 +2,7 @@
 instead of sleeps, and invoices with unique references dated by the clock profile."""
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -19,8 +20,9 @@ from adapters.einvoice import EInvoiceClient
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.invoice import Invoice
+from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
-from identity.dev_issuer import DevIssuer
+from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import Settings
 from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
@@ -166,3 +168,17 @@ def decision_input(issuer: DevIssuer, workflow_id: str, decision: str, person: s
     token = issuer.issue(person, workflow_id=workflow_id, decision=decision, now=now or datetime.now(UTC),
                          roles=roles)
     return {**fields, "token": token}
+
+
+@functools.cache
+def session_issuer() -> DevIssuer:
+    """The test run's identity provider (the `issuer` fixture): helpers without fixtures sign with it."""
+    return ephemeral_dev_issuer()
+
+
+def run_request(workflow_id: str, *, person: str = "treasury.tom", now: datetime | None = None,
+                issuer: DevIssuer | None = None, **fields: Any) -> PaymentRunRequest:
+    """A payment run's input as a person starts it: with their signed `request_run` token for
+    `workflow_id` (workflows/run_release.py)."""
+    signed = decision_input(issuer or session_issuer(), workflow_id, "request_run", person, now=now)
+    return PaymentRunRequest(**fields, token=signed["token"])

@@ -10,10 +10,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from canonical.commands import ApprovalDecision, CancelInvoice, LifecyclePolicy
 from canonical.invoice import Invoice
-from canonical.payment_run import PaymentRelease, PaymentRunRequest, PaymentRunSummary
+from canonical.payment_run import PaymentRunSummary
+from identity.people import TREASURY_RELEASER
 from tests import bank_admin, sap_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decision_input, invoice_json, new_worker, run_request, wait_for_status
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
@@ -132,7 +133,7 @@ async def test_overdue_approval_opens_a_case_for_ap_and_keeps_waiting(client, sa
 
 @pytest.mark.clock_sensitive
 async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approver(client, sap_server, bank_server,
-                                                                                   store):
+                                                                                   store, issuer):
     await bank_admin.reset(bank_server)
     by_platform = Invoice.model_validate(invoice_json())  # approved by ap.approver
     by_bob = unapproved()
@@ -142,8 +143,8 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
         await handles[1].execute_update(InvoiceToPayment.approve, ApprovalDecision(approver="ap.bob"))
         for handle in handles:
             await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    requested_by="treasury.tom", release_above="2000.00", release_sla_hours=1 / 3600)
+        request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                              horizon_days=60, release_above="2000.00", release_sla_hours=1 / 3600)
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                           task_queue=worker.task_queue)
 
@@ -154,11 +155,15 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
             return await run.query(PaymentRun.status)
 
         stage = await assert_eventually(awaiting_release, timeout=20)
-        for approver in ("ap.bob", "AP.Approver", " "):
+        for approver in ("ap.bob", "AP.Approver"):  # approvers, even holding a releaser's token
             with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await run.execute_update(PaymentRun.release, PaymentRelease(released_by=approver))
-        assert "identity" in refused.value.cause.message
-        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
+                await run.execute_update("release", decision_input(issuer, run.id, "release", approver,
+                                                                   roles=(TREASURY_RELEASER,)))
+            assert "approved invoices in this run" in refused.value.cause.message
+        with pytest.raises(WorkflowUpdateFailedError) as refused:  # a typed name is no identity
+            await run.execute_update("release", {"released_by": "treasury.rita"})
+        assert "signed decision token" in refused.value.cause.message
+        await run.execute_update("release", decision_input(issuer, run.id, "release", "treasury.rita"))
         summary = await run.result()
         for handle in handles:  # no inbox reads the bank's answers: sent is where they stay
             await wait_for_status(handle, "SENT_TO_BANK")
@@ -167,7 +172,7 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
             await handle.terminate("test done")
     assert stage["stage"].startswith("awaiting release: 2380.00")
     assert isinstance(summary, PaymentRunSummary)
-    assert summary.paid_invoices == 2 and summary.released_by == "treasury.tina"
+    assert summary.paid_invoices == 2 and summary.released_by == "treasury.rita"
     assert described.typed_search_attributes.get(sa.EXCEPTION_TYPE) is None
 
 
@@ -178,8 +183,8 @@ async def test_payment_run_within_release_limit_needs_no_release(client, sap_ser
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await start(client, invoice, worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    requested_by="treasury.tom", release_above="5000.00")
+        request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                              horizon_days=60, release_above="5000.00")
         summary = await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                                 task_queue=worker.task_queue)
         await handle.terminate("test done")
