@@ -9,6 +9,8 @@ from adapters.sap import SapClient, SapTransientError
 from adapters.sap_goods_receipts import SapGoodsReceipts
 from canonical.invoice import Invoice
 from canonical.supplier import Supplier, SupplierBankAccount
+from canonical.validation import PayeeClaim
+from canonical.vendors import fingerprint, normalise_account
 from settings import get_settings
 
 
@@ -37,6 +39,26 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
         raise business_error("InvalidBankAccount",
                              f"bank account {account.masked()} of supplier {supplier.supplier_id}: {e}") from e
     return account
+
+
+def masked_iban(iban: str) -> str:
+    """Country and last four: enough for master data to recognise an account, never the account."""
+    plain = normalise_account(iban)
+    return f"{plain[:2]}…{plain[-4:]}"
+
+
+def payee_mismatch(account: SupplierBankAccount, claims: list[PayeeClaim]) -> str | None:
+    """The e-invoices asking payment to an account other than the ERP's, compared by fingerprint
+    (canonical/vendors.py), in words with masked accounts only; None when every one agrees."""
+    assert account.iban is not None  # check_bank_account refuses an account without one
+    ours = fingerprint(account.iban)
+    others = sorted({(c.document_id, masked_iban(c.payee_iban)) for c in claims if fingerprint(c.payee_iban) != ours})
+    if not others:
+        return None
+    named = ", ".join(f"e-invoice {doc} asks payment to {masked}" for doc, masked in others)
+    return (f"{named}; the ERP's bank account {account.bank_account_id} of the supplier is "
+            f"{masked_iban(account.iban)}: master data checks with the supplier (on a number already on file) "
+            "before anything is paid")
 
 
 async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: PoTolerances | None = None) -> None:

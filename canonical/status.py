@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from canonical.decision_record import DecisionRecord
 from canonical.einvoice import EInvoiceReceiptRecord
 from canonical.exceptions import ExceptionCase
 from canonical.money import Money
@@ -91,3 +92,5 @@ class InvoiceLifecycleStatus(BaseModel):
     einvoice_receipts: list[EInvoiceReceiptRecord] = Field(
         default_factory=list, description="e-invoice documents pushed for this invoice (the newest 50), no bank details"
     )
+    decisions: list[DecisionRecord] = Field(
+        default_factory=list, description="people's verified decisions on this invoice, oldest first")

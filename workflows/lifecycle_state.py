@@ -6,9 +6,11 @@ from collections.abc import Callable
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from canonical.decision_record import DecisionRecord
     from canonical.invoice import Invoice
     from canonical.lifecycle_snapshot import StateSnapshot
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
+    from identity.tokens import VerifiedPerson
     from telemetry import finance
     from workflows import search_attributes as sa
     from workflows.exception_cases import CaseBook
@@ -26,6 +28,7 @@ class LifecycleState:
         self.payment_attempts: list = []  # the payment leg's attempts, shared for the status view
         self.einvoice_receipts: list = []  # EInvoiceReceiptRecord, kept by the supplier controls
         self.approvers: list[str] = []  # kept by the approvals mixin
+        self.decisions: list[DecisionRecord] = []  # people's verified decisions (record_decision)
         self._before_hold = InvoiceStatus.RECEIVED
         self._history: list[StatusChange] = []
         self._cases: CaseBook | None = None
@@ -47,6 +50,7 @@ class LifecycleState:
         return StateSnapshot(
             status=self.status, before_hold=self._before_hold, history=self._history, erp_document=self.erp_document,
             payment_run_id=self.payment_run_id, einvoice_receipts=self.einvoice_receipts, approvers=self.approvers,
+            decisions=self.decisions,
             first_entered=self._metrics.first, started_at=self._metrics.started_at or workflow.info().start_time,
         )
 
@@ -57,6 +61,7 @@ class LifecycleState:
         self.status, self._before_hold, self._history = snap.status, snap.before_hold, list(snap.history)
         self.erp_document, self.payment_run_id = snap.erp_document, snap.payment_run_id
         self.einvoice_receipts, self.approvers = list(snap.einvoice_receipts), list(snap.approvers)
+        self.decisions = list(snap.decisions)
         self._metrics.first, self._metrics.started_at = dict(snap.first_entered), snap.started_at
 
     def show(self) -> None:
@@ -92,6 +97,19 @@ class LifecycleState:
     def note(self, text: str) -> None:
         self._record(text)
 
+    def record_decision(self, person: VerifiedPerson, decision: str, action: str, before: str | None = None,
+                        after: str | None = None) -> None:
+        """A verified person's decision (architecture invariants 8 and 13): kept for the status
+        query and the audit trail, and noted in the history with how it was verified."""
+        self.decisions.append(DecisionRecord(decision=decision, who=person.subject, verified_by=person.verified_by,
+                                             token_id=person.token_id, action=action, before=before, after=after,
+                                             at=workflow.now()))
+        self.note(f"{action} by {person.subject}, verified {person.verified_by}")
+
+    def token_used(self, person: VerifiedPerson) -> bool:
+        """A decision token is taken once per lifecycle (its jti), continued runs included."""
+        return any(d.token_id == person.token_id for d in self.decisions)
+
     def case_changed(self) -> None:
         case = self._cases.shown() if self._cases else None
         if case is None:
@@ -123,6 +141,7 @@ class LifecycleState:
             history=list(self._history),
             einvoice_receipts=list(self.einvoice_receipts),
             approvers=list(self.approvers),
+            decisions=list(self.decisions),
         )
 
     def _record(self, note: str) -> None:
