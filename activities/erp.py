@@ -23,6 +23,10 @@ class ErpActivities:
                                                    payees: list[PayeeClaim] | None = None) -> ValidatedInvoice:
         """`payees`: the accounts the invoice's e-invoices ask to be paid to, compared with the
         ERP's (a difference is reported in the result, masked, for the lifecycle's case)."""
+        # The SDK decodes by type hints only when as many arguments came as the signature has:
+        # a lifecycle without e-invoice payees sends the invoice alone, as it always did.
+        invoice = Invoice.model_validate(invoice)
+        payees = [PayeeClaim.model_validate(p) for p in payees] if payees else None
         try:
             company = await self._sap.get_company_code(invoice.company_code)
             supplier = await self._sap.get_supplier(invoice.supplier_id)
@@ -45,7 +49,7 @@ class ErpActivities:
         if problems:
             raise business_error("NotPostableInErp", "; ".join(problems))
         return ValidatedInvoice(supplier_name=supplier.name, bank_account=account,
-                                payee_mismatch=payee_mismatch(account, payees) if payees else None)
+                                payee_mismatch=payee_mismatch(supplier, account, payees) if payees else None)
 
     @activity.defn
     async def post_supplier_invoice(self, invoice: Invoice) -> PostingResult:

@@ -47,18 +47,20 @@ def masked_iban(iban: str) -> str:
     return f"{plain[:2]}…{plain[-4:]}"
 
 
-def payee_mismatch(account: SupplierBankAccount, claims: list[PayeeClaim]) -> str | None:
-    """The e-invoices asking payment to an account other than the ERP's, compared by fingerprint
-    (canonical/vendors.py), in words with masked accounts only; None when every one agrees."""
+def payee_mismatch(supplier: Supplier, account: SupplierBankAccount, claims: list[PayeeClaim]) -> str | None:
+    """The e-invoices asking payment to an account the ERP does not hold for the supplier,
+    compared by fingerprint (canonical/vendors.py), in words with masked accounts only; None
+    when each is one of the supplier's accounts in the ERP (the invoice still pays `account`)."""
     assert account.iban is not None  # check_bank_account refuses an account without one
-    ours = fingerprint(account.iban)
-    others = sorted({(c.document_id, masked_iban(c.payee_iban)) for c in claims if fingerprint(c.payee_iban) != ours})
+    ours = {fingerprint(a.iban) for a in supplier.bank_accounts if a.iban}
+    others = sorted({(c.document_id, masked_iban(c.payee_iban)) for c in claims
+                     if fingerprint(c.payee_iban) not in ours})
     if not others:
         return None
     named = ", ".join(f"e-invoice {doc} asks payment to {masked}" for doc, masked in others)
-    return (f"{named}; the ERP's bank account {account.bank_account_id} of the supplier is "
-            f"{masked_iban(account.iban)}: master data checks with the supplier (on a number already on file) "
-            "before anything is paid")
+    return (f"{named}, an account the ERP does not hold for supplier {supplier.supplier_id} (it pays bank account "
+            f"{account.bank_account_id}, {masked_iban(account.iban)}): master data checks with the supplier, on a "
+            "number already on file, before anything is paid")
 
 
 async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: PoTolerances | None = None) -> None:

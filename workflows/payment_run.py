@@ -139,6 +139,7 @@ class PaymentRun(RunRelease):
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
         self._release_refused = None
         self._summary.released_by = self._releaser()
+        self._summary.decisions = list(self._decisions)
         return max(_run_date(req), workflow.now().date())
 
     async def _pay(self, req: PaymentRunRequest, run_key: str, erp_run_id: str, account, execution_date: date) -> None:
