@@ -31,7 +31,7 @@ pytestmark = pytest.mark.clock_independent
 
 LARGE = {"net_amount": "100000.00", "tax_amount": "19000.00", "gross_amount": "119000.00",
          "lines": [{"line_no": 1, "description": "Plant overhaul", "net_amount": "100000.00"}]}
-FOREIGN_IBAN = "DE02120300000000202051"  # mock-einvoice's Globex documents; GLOBEX's ERP account is NL14MOCK...
+FOREIGN_IBAN = "GB33BUKB20201555555555"  # not an account of GLOBEX's in the ERP (NL14MOCK0000000002)
 NO_COOLING_OFF = ControlPolicy(bank_details_cooling_off_hours=0)
 
 
@@ -164,7 +164,7 @@ async def test_an_einvoice_asking_payment_to_a_foreign_account_is_a_master_data_
 
     case = held.open_exception
     assert held.status.value == "ON_HOLD" and case.owner.value == "master-data"
-    assert "DE…2051" in case.reason and "NL…0002" in case.reason
+    assert "GB…5555" in case.reason and "NL…0002" in case.reason
     assert FOREIGN_IBAN not in case.reason and "NL14MOCK0000000002" not in case.reason
     assert "not payable" in not_payable and held.payment_attempts == [] and in_erp == []
 

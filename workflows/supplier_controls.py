@@ -82,12 +82,12 @@ class SupplierControls(LifecycleParts):
 
     # -- the main flow: called from _await_reservation while nothing is reserved ------------
     async def _apply_controls(self) -> None:
-        if self._conflicts:
+        if self._payee_claims_pending():  # first: a quick comparison; a PayeeAccountMismatch holds here
+            self._validated = await self._step(self._validate)
+        elif self._conflicts:
             await self._hold_for_conflict()
         elif self._bank_changes:
             await self._hold_for_bank_details()
-        elif self._payee_claims_pending():  # a PayeeAccountMismatch holds here until master data resolves it
-            self._validated = await self._step(self._validate)
 
     async def _resume_controls(self, resume: WaitPoint) -> None:
         """A run that continued as new during a hold here goes on holding."""
