@@ -20,6 +20,7 @@ from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
 from activities.controls import ControlActivities
 from activities.decision_audit import DecisionAuditActivities
+from activities.decision_checks import DecisionCheckActivities
 from activities.decisions import StartVerification
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
@@ -126,10 +127,11 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         inbox.record_statement_problems, inbox.mark_messages_applied, deliveries.deliver_to_lifecycles,
         recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings,
         recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
+        vendors.check_vendor_account,
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
         ControlActivities(settings.controls).read_controls, StartVerification().verify_start,
-        DecisionAuditActivities(audit).record_decision,
+        DecisionCheckActivities().verify_decision, DecisionAuditActivities(audit).record_decision,
     ]
 
 

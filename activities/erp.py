@@ -3,14 +3,14 @@
 from temporalio import activity
 
 from activities.errors import business_error, transient_error
-from activities.master_data import check_bank_account, check_purchase_orders
+from activities.master_data import check_bank_account, check_purchase_orders, payee_mismatch
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
 from adapters.sap_payments import SapPayments
 from canonical.erp import OpenItem, OpenItemQuery, PaymentBlock, PostedInvoice
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
 from canonical.status import ErpDocument
-from canonical.validation import PostingOutcome, PostingResult, ValidatedInvoice
+from canonical.validation import PayeeClaim, PostingOutcome, PostingResult, ValidatedInvoice
 
 
 class ErpActivities:
@@ -19,7 +19,14 @@ class ErpActivities:
         self._payments = SapPayments(sap)
 
     @activity.defn
-    async def validate_invoice_against_master_data(self, invoice: Invoice) -> ValidatedInvoice:
+    async def validate_invoice_against_master_data(self, invoice: Invoice,
+                                                   payees: list[PayeeClaim] | None = None) -> ValidatedInvoice:
+        """`payees`: the accounts the invoice's e-invoices ask to be paid to, compared with the
+        ERP's (a difference is reported in the result, masked, for the lifecycle's case)."""
+        # The SDK decodes by type hints only when as many arguments came as the signature has:
+        # a lifecycle without e-invoice payees sends the invoice alone, as it always did.
+        invoice = Invoice.model_validate(invoice)
+        payees = [PayeeClaim.model_validate(p) for p in payees] if payees else None
         try:
             company = await self._sap.get_company_code(invoice.company_code)
             supplier = await self._sap.get_supplier(invoice.supplier_id)
@@ -41,7 +48,8 @@ class ErpActivities:
         problems = self._sap.postability_problems(invoice)
         if problems:
             raise business_error("NotPostableInErp", "; ".join(problems))
-        return ValidatedInvoice(supplier_name=supplier.name, bank_account=account)
+        return ValidatedInvoice(supplier_name=supplier.name, bank_account=account,
+                                payee_mismatch=payee_mismatch(supplier, account, payees) if payees else None)
 
     @activity.defn
     async def post_supplier_invoice(self, invoice: Invoice) -> PostingResult:

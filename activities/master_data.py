@@ -9,6 +9,8 @@ from adapters.sap import SapClient, SapTransientError
 from adapters.sap_goods_receipts import SapGoodsReceipts
 from canonical.invoice import Invoice
 from canonical.supplier import Supplier, SupplierBankAccount
+from canonical.validation import PayeeClaim
+from canonical.vendors import normalise_account
 from settings import get_settings
 
 
@@ -39,6 +41,29 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
                              f"bank account {account.masked()} of supplier {supplier.supplier_id}: {e}",
                              known=(account.iban, account.account_number, account.bank_number)) from None
     return account
+
+
+def masked_iban(iban: str) -> str:
+    """Country and last four: enough for master data to recognise an account, never the account."""
+    plain = normalise_account(iban)
+    return f"{plain[:2]}…{plain[-4:]}"
+
+
+def payee_mismatch(supplier: Supplier, account: SupplierBankAccount, claims: list[PayeeClaim]) -> str | None:
+    """The e-invoices asking payment to an account the ERP does not hold for the supplier,
+    compared in their normal form (both are in hand here, so no fingerprint is needed), in words
+    with masked accounts only; None
+    when each is one of the supplier's accounts in the ERP (the invoice still pays `account`)."""
+    assert account.iban is not None  # check_bank_account refuses an account without one
+    ours = {normalise_account(a.iban) for a in supplier.bank_accounts if a.iban}
+    others = sorted({(c.document_id, masked_iban(c.payee_iban)) for c in claims
+                     if normalise_account(c.payee_iban) not in ours})
+    if not others:
+        return None
+    named = ", ".join(f"e-invoice {doc} asks payment to {masked}" for doc, masked in others)
+    return (f"{named}, an account the ERP does not hold for supplier {supplier.supplier_id} (it pays bank account "
+            f"{account.bank_account_id}, {masked_iban(account.iban)}): master data checks with the supplier, on a "
+            "number already on file, before anything is paid")
 
 
 async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: PoTolerances | None = None) -> None:

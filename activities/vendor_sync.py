@@ -22,6 +22,8 @@ from canonical.masking import mask_bank_details
 from canonical.supplier import SupplierBankAccount
 from canonical.vendors import (
     BankChangeNotice,
+    VendorAccountCheck,
+    VendorAccountVerdict,
     VendorBankAccount,
     VendorIssue,
     VendorIssueKind,
@@ -46,9 +48,11 @@ class VendorSyncInput(BaseModel):
 
 
 def check_account(supplier_id: str, account: SupplierBankAccount,
-                  fingerprint_key: bytes) -> tuple[VendorBankAccount, list[VendorIssue]]:
+                  fingerprint_key: bytes, changers: dict[str, str] | None = None
+                  ) -> tuple[VendorBankAccount, list[VendorIssue]]:
     """schwifty checks what SAP does not: SAP only checks the mod-97 digits, so an NL IBAN of
     the wrong length passes SAP and fails here. Messages are masked: they reach the Web UI."""
+    changers = changers or {}
     ident = account.iban or " ".join(filter(None, [account.bank_number, account.account_number]))
     masked = mask(account.iban or account.account_number)
     issues, iban_valid = [], None
@@ -80,7 +84,7 @@ def check_account(supplier_id: str, account: SupplierBankAccount,
         fingerprint=fingerprint(ident, fingerprint_key) if ident else None,
         legacy_fingerprint=legacy_fingerprint(ident) if ident else None, has_iban=bool(account.iban),
         iban_valid=iban_valid,
-        swift=account.bic)
+        swift=account.bic, changed_by=(changers or {}).get(account.bank_account_id))
     return vendor_account, issues
 
 
@@ -104,21 +108,26 @@ class VendorSyncActivities:
                 activity.logger.warning("SAP refused the supplier delta token (%s); reading every supplier", e.message)
                 result.delta_refused = True
                 delta = await self._sap.read_suppliers(None)
-            banks = await self._sap.read_bank_accounts()
+            changers: dict[tuple[str, str], str] = {}  # where the ERP's records name who changed a row
+            banks = await self._sap.read_bank_accounts(changers)
             vat_ids = await self._sap.read_vat_ids()
         except SapTransientError as e:
             raise transient_error(f"ERP unavailable for the vendor master sync: {e}", e.retry_after) from e
         except SapBusinessError as e:  # the same read will be refused again
             raise business_error("ErpRefusedVendorRead", e.message) from e
-        return await asyncio.to_thread(self._store_and_check, request.sync_key, delta, banks, vat_ids, result)
+        return await asyncio.to_thread(self._store_and_check, request.sync_key, delta, banks, vat_ids, result,
+                                       changers)
 
     def _store_and_check(self, sync_key: str, delta: SupplierDelta, banks: dict[str, list[SupplierBankAccount]],
-                         vat_ids: dict[str, str] | None, result: VendorSyncResult) -> VendorSyncResult:
+                         vat_ids: dict[str, str] | None, result: VendorSyncResult,
+                         changers: dict[tuple[str, str], str]) -> VendorSyncResult:
         accounts: dict[str, list[VendorBankAccount]] = {}
         invalid: dict[str, list[VendorIssue]] = {}
         for supplier_id, rows in banks.items():
             for row in rows:
-                account, issues = check_account(supplier_id, row, self._fingerprint_key)
+                account, issues = check_account(
+                    supplier_id, row, self._fingerprint_key,
+                    {b: who for (bp, b), who in changers.items() if bp == supplier_id})
                 accounts.setdefault(supplier_id, []).append(account)
                 invalid.setdefault(supplier_id, []).extend(issues)
         records = [VendorRecord(supplier_id=s.supplier_id, name=s.name, is_blocked=s.is_blocked)
@@ -134,6 +143,20 @@ class VendorSyncActivities:
             suppliers_deleted=len(delta.deleted_ids), bank_accounts_read=sum(len(v.bank_accounts) for v in vendors),
             delta_token_used=delta.token_used, vat_ids_offered=vat_ids is not None,
             issues=own + find_duplicates(vendors), bank_changes=bank_changes))
+
+    @activity.defn
+    async def check_vendor_account(self, check: VendorAccountCheck) -> VendorAccountVerdict:
+        """The account a lifecycle is about to pay against the vendor store's fingerprint of it: a
+        difference means the ERP's account changed since the last sync saw it (architecture
+        invariant 9: only fingerprints and masks leave this activity)."""
+        record = await asyncio.to_thread(self._store.vendor, check.supplier_id)
+        accounts = record.bank_accounts if record else []
+        stored = next((a for a in accounts if a.bank_account_id == check.bank_account_id), None)
+        paid = fingerprint(check.payee_iban, self._fingerprint_key)
+        if stored is None or stored.fingerprint is None:
+            return VendorAccountVerdict(known=False, matches=True, account_fingerprint=paid)
+        same = stored.fingerprint in (paid, legacy_fingerprint(check.payee_iban))  # a sync before keying wrote bare
+        return VendorAccountVerdict(known=True, matches=same, account_fingerprint=paid, store_masked=stored.masked)
 
     @activity.defn
     async def queue_bank_change_signals(self, notice: BankChangeNotice) -> int:

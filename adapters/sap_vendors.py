@@ -65,13 +65,18 @@ class SapVendors:
             log.warning("SAP offered no delta link for suppliers: every sync will read them in full")
         return SupplierDelta(suppliers=suppliers, deleted_ids=sorted(deleted), next_token=token, token_used=delta_token)
 
-    async def read_bank_accounts(self) -> dict[str, list[SupplierBankAccount]]:
+    async def read_bank_accounts(self, changers: dict[tuple[str, str], str] | None = None
+                                 ) -> dict[str, list[SupplierBankAccount]]:
         """Every bank account of every business partner, by BP (= supplier id for suppliers).
         The caller keeps those of suppliers it knows: SAP also holds customers' accounts and
-        accepts bank rows for partners that do not exist."""
+        accepts bank rows for partners that do not exist. `changers` gets (BP, bank id) -> the
+        ERP user who last changed the row, where the ERP's record names one (`LastChangedByUser`,
+        as SAP names it on the business partner); mock-sap keeps none for bank rows."""
         rows, _ = await self._read_all(BANKS)
         accounts: dict[str, list[SupplierBankAccount]] = {}
         for row in rows:
+            if changers is not None and row.get("LastChangedByUser"):
+                changers[(row["BusinessPartner"], row["BankIdentification"])] = row["LastChangedByUser"]
             accounts.setdefault(row["BusinessPartner"], []).append(SupplierBankAccount(
                 bank_account_id=row["BankIdentification"],
                 country=_country(row),

@@ -58,6 +58,8 @@ class VendorBankChangeRow(SQLModel, table=True):
     bank_account_id: str
     old_masked: str | None = None
     new_masked: str | None = None
+    new_fingerprint: str | None = None
+    changed_by: str | None = None  # from the ERP's records; None: it keeps no changer (an unknown person)
     detected_at: datetime
 
 
@@ -120,7 +122,10 @@ class VendorStore:
                 if key[0] in known and not same:
                     session.add(VendorBankChangeRow(sync_key=sync_key, supplier_id=key[0], bank_account_id=key[1],
                                                     old_masked=old_row.masked if old_row else None,
-                                                    new_masked=account.masked if account else None, detected_at=now))
+                                                    new_masked=account.masked if account else None,
+                                                    new_fingerprint=new_fp,
+                                                    changed_by=account.changed_by if account else None,
+                                                    detected_at=now))
                 if account is None:
                     session.delete(old_row)
                 elif old_row is None:
@@ -142,7 +147,7 @@ class VendorStore:
                  .order_by(col(VendorBankChangeRow.id)))
         # SQLite gives datetimes back without their zone; they were written in UTC.
         return [BankDetailsChange(**row.model_dump(include={"supplier_id", "bank_account_id", "old_masked",
-                                                            "new_masked"}),
+                                                            "new_masked", "new_fingerprint", "changed_by"}),
                                   detected_at=row.detected_at.replace(tzinfo=row.detected_at.tzinfo or UTC))
                 for row in session.exec(query)]
 

@@ -50,6 +50,11 @@ class ChaosStack:
                               log=self.dir / "mock-bank.log")
         self.worker_starts = 0
 
+    @property
+    def identity_dir(self) -> Path:
+        """The worker's local issuer: it trusts its keys, bench/chaos.py signs the run request with it."""
+        return self.dir / "identity"
+
     def settings(self) -> Settings:
         return Settings(codec_key=self.key, task_queue=self.task_queue, sap_url=self.sap_url, bank_url=self.bank_url,
                         treasury_db_url=f"sqlite:///{self.dir / 'treasury.db'}", sap_timeout_seconds=SAP_TIMEOUT)
@@ -83,7 +88,7 @@ class ChaosStack:
                "FINSYNC_BANK_URL": s.bank_url, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url,
                "FINSYNC_CODEC_KEY": self.key,
                "FINSYNC_SAP_TIMEOUT_SECONDS": str(SAP_TIMEOUT), "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", "FINSYNC_IDENTITY_DEV_DIR": str(self.identity_dir)}
         self.worker = ManagedProcess("worker", [sys.executable, str(ROOT / "worker.py")], self.dir / "worker.log", env)
         self.worker.start()
         self.worker_starts += 1

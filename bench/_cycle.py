@@ -10,6 +10,7 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -24,6 +25,8 @@ from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.inbox import BankInboxConfig
 from canonical.payment_run import PaymentRunRequest
+from identity import keyring as decision_keys
+from identity.dev_issuer import ephemeral_dev_issuer
 from settings import Settings
 from worker import build_worker
 from workflows.bank_inbox import BankInbox
@@ -113,8 +116,13 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
 async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
                           deadline: float, before: dict[str, float], alive) -> list[str]:
     n = args.n
+    # The bench's in-process worker trusts an issuer of its own; treasury.tom requests the run.
+    issuer = ephemeral_dev_issuer()
+    decision_keys.install(issuer.keyring())
+    token = issuer.issue("treasury.tom", workflow_id=payment_run_workflow_id("ACME"), decision="request_run",
+                         now=datetime.now(UTC))
     request = PaymentRunRequest(paying_account_id="ACME", horizon_days=60, max_payments_per_file=args.per_file,
-                                requested_by="bench")
+                                token=token)
     f.run_start = time.time()
     run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                       task_queue=progress.task_queue)

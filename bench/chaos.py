@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +30,7 @@ from _invoices import make_invoice, sap_our_invoices, start_lifecycle
 from canonical.commands import LifecyclePolicy
 from canonical.inbox import BankInboxConfig
 from canonical.payment_run import PaymentRunRequest
+from identity.dev_issuer import ensure_dev_issuer
 from workflows.invoice_lifecycle import POLICY_MEMO
 
 SUPPLIERS = ["1000013", "1000016"]  # both settle at mock-bank
@@ -110,7 +112,9 @@ async def run(n: int, v: Verdict) -> None:
 
         await bank(stack, "PATCH", "/_mock/accounts/ACME", json={"behaviour": "silent"})  # silent for a day
         run_date = (await bank(stack, "GET", "/_mock/state"))["clock"]["date"]
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date, horizon_days=60, requested_by="chaos")
+        token = ensure_dev_issuer(stack.identity_dir).issue("treasury.tom", workflow_id="payment-run-ACME",
+                                                            decision="request_run", now=datetime.now(UTC))
+        request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date, horizon_days=60, token=token)
         run_handle = await client.start_workflow("PaymentRun", request, id="payment-run-ACME", task_queue=q)
         await until(lambda: pending_activity(client, run_handle.id, ("claim", "submit", "reserve")), "run busy", 600,
                     0.2)

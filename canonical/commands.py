@@ -48,13 +48,16 @@ class CancelInvoice(BaseModel):
 
 class ConfirmBankDetails(BaseModel):
     """`confirm_bank_details` update: master data confirmed a supplier's changed bank details
-    (e.g. by calling the supplier back on a number already on file). Four eyes: the confirmer
-    is not the person who changed them."""
+    (e.g. by calling the supplier back on a number already on file). The confirmer is whoever
+    the decision token names (role master-data); where the ERP names who changed the details,
+    the confirmer is someone else (four eyes)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
-    confirmed_by: str = Field(min_length=1)
+    schema_version: Literal[1, 2] = 2
+    token: str | None = Field(default=None, description="the confirmer's signed `confirm_bank_details` token")
+    confirmed_by: str | None = Field(default=None, min_length=1,
+                                     description="schema 1 only: a typed name, no longer trusted (the token says who)")
     note: str = Field(min_length=1, description="how the new details were confirmed, in words")
 
 
@@ -91,8 +94,9 @@ class PaymentSent(BaseModel):
 
 class BankRejection(BaseModel):
     """`bank_rejection` signal, kept for old scripts: treasury reports a rejection by hand. It
-    never frees a second payment by itself (architecture invariant 11): it is handled as a
-    `report_bank_rejection` update, and a malformed one opens a visible case."""
+    never frees a second payment by itself (architecture invariant 11): it opens the same visible
+    RejectionNotConfirmed case as `report_bank_rejection`, but a signal can not be verified, so it
+    is recorded as an unverified report; a malformed one (a token included) opens a visible case."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -100,7 +104,7 @@ class BankRejection(BaseModel):
     reason_code: str = Field(min_length=4, max_length=4, pattern=r"^[A-Z0-9]{4}$")
     reason_text: str | None = None
     end_to_end_id: str | None = Field(default=None, description="defaults to the current payment attempt")
-    reported_by: str | None = None
+    reported_by: str | None = Field(default=None, description="never trusted: a signal carries no verified identity")
 
 
 class ReportBankRejection(BaseModel):
@@ -111,10 +115,12 @@ class ReportBankRejection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     reason_code: str = Field(description="ISO 20022 ExternalStatusReason1Code, e.g. AC04")
     end_to_end_id: str = Field(min_length=1, max_length=35, description="the attempt the report is about")
-    reported_by: str = Field(min_length=1)
+    token: str | None = Field(default=None, description="the reporter's signed `report_bank_rejection` token")
+    reported_by: str | None = Field(default=None, min_length=1,
+                                    description="schema 1 only: a typed name, no longer trusted (the token says who)")
     reason_text: str | None = Field(default=None, max_length=500)
 
     @field_validator("reason_code")

@@ -7,22 +7,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canonical.decision_record import DecisionRecord
 from canonical.invoice import Invoice
 from canonical.money import Money
-
-
-class DecisionRecord(BaseModel):
-    """One verified decision: who (the token's subject), how it was verified, what changed."""
-
-    model_config = ConfigDict(frozen=True)
-
-    who: str
-    verified_by: str = Field(description="jwt:<issuer>#<key id>, ap-platform:<issuer>#<key id>, or 'unverified'")
-    action: str = Field(description="approve, reject, resolve, cancel, submit")
-    before: str | None = None
-    after: str | None = None
-    at: datetime
-    token_id: str | None = None
 
 
 class Approval(BaseModel):
@@ -74,3 +61,6 @@ class Figures(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.gross_amount} {self.currency} to account {self.bank_account_id or '(default)'}"
+
+
+__all__ = ["Approval", "DecisionRecord", "Figures", "StartCheck", "StartVerdict"]

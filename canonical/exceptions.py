@@ -54,6 +54,7 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "ErpRejectedPosting": ExceptionOwner.AP_REMEDIATION,
     "DuplicateReferenceConflict": ExceptionOwner.AP_REMEDIATION,
     "BankDetailsChanged": ExceptionOwner.MASTER_DATA,
+    "PayeeAccountMismatch": ExceptionOwner.MASTER_DATA,
     "ErpPostingOutcomeUnknown": ExceptionOwner.AP_REMEDIATION,
     "ApprovalOverdue": ExceptionOwner.AP_REMEDIATION,
     "NotInPaymentRun": ExceptionOwner.TREASURY_OPS,

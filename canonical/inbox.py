@@ -4,8 +4,9 @@ batch, however large, can push a workflow over Temporal's payload or history lim
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from canonical.decision_record import DecisionRecord
 from canonical.payment import BankStatusReport
 
 
@@ -91,6 +92,17 @@ class InboxProblem(BaseModel):
     acknowledged_by: str | None = None
 
 
+class AcknowledgeProblems(BaseModel):
+    """`acknowledge_problems` update of the bank inbox: treasury-ops has seen the open problems.
+    Who acknowledged is the decision token's subject (architecture invariant 8)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[2] = 2
+    token: str = Field(description="a signed `acknowledge_inbox_problems` decision token for the inbox's workflow id")
+    note: str | None = None
+
+
 class BankInboxConfig(BaseModel):
     schema_version: Literal[1] = 1
     poll_seconds: float = Field(default=30, gt=0)
@@ -105,3 +117,4 @@ class BankInboxConfig(BaseModel):
     # A second statement_posted hint: one that lands while the lifecycle reads the ERP is spent by that read.
     statement_rehint_seconds: float = Field(default=60, gt=0)
     problems: list[InboxProblem] = []
+    decisions: list[DecisionRecord] = Field(default=[], description="the newest acknowledgements, carried on")

@@ -19,14 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.commands import ConfirmBankDetails, LifecyclePolicy, PaymentRunInclusion, ResolveException
 from canonical.controls import ControlPolicy
-from canonical.decisions import Approval, DecisionRecord
+from canonical.decision_record import DecisionRecord
+from canonical.decisions import Approval
 from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord
 from canonical.exceptions import ExceptionCase
 from canonical.invoice import Invoice
 from canonical.invoice_response import InvoiceResponse, ResponseCode
 from canonical.payment import PaymentInstruction
 from canonical.status import ErpDocument, InvoiceStatus, PaymentAttempt, StatusChange
-from canonical.validation import ValidatedInvoice
+from canonical.validation import PayeeClaim, ValidatedInvoice
 from canonical.vendors import BankDetailsChange
 
 MAX_BANK_ANSWER_KEYS = 1000  # the newest (message, EndToEndId, status) keys kept for de-duplication
@@ -127,6 +128,9 @@ class ControlsSnapshot(BaseModel):
     bank_case_id: str | None = None
     bank_confirmation: ConfirmBankDetails | None = None
     input_case_id: str | None = None  # the OperatorInputRejected side case collecting refusals
+    cooling_off_until: datetime | None = None  # confirmed bank details: no payment to them before this
+    payee_claims: list[PayeeClaim] = []  # e-invoice payee accounts not yet compared with the ERP's
+    confirmed_accounts: list[str] = []  # fingerprints of accounts master data confirmed
 
 
 class DecisionsSnapshot(BaseModel):

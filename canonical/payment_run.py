@@ -7,40 +7,49 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.bank import PayingAccount
+from canonical.decision_record import DecisionRecord
 from canonical.money import Money
 from canonical.payment import PaymentInstruction
 from canonical.status import ErpDocument
 
 
 class PaymentRunRequest(BaseModel):
-    """Input of `PaymentRun` (CLI or a Temporal Schedule)."""
+    """Input of `PaymentRun` (CLI or a Temporal Schedule). Who requested the run is never typed
+    (architecture invariant 8): a run a Schedule starts is requested by `schedule:<id>`, a run a
+    person starts carries their `request_run` token (`python -m cli decision request_run ...`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     paying_account_id: str = Field(min_length=1, description="our account at the bank, e.g. ACME")
     run_date: date | None = Field(default=None,
                                   description="default: the day the run starts (what a daily Schedule wants)")
     horizon_days: int = Field(default=0, ge=0, le=60,
                               description="also pay what falls due this many days after the run date")
     run_number: int = Field(default=1, ge=1, le=9, description="a second run on the same day and account needs 2")
-    requested_by: str = Field(default="treasury-schedule", min_length=1)
+    token: str | None = Field(default=None, description="the requester's signed `request_run` decision token, bound "
+                                                        "to this run's workflow id; none: only a Schedule may start it")
+    requested_by: str | None = Field(default=None, min_length=1,
+                                     description="schema 1 only: a typed name, no longer trusted (the token says who)")
     max_payments_per_file: int = Field(default=500, ge=1, le=1000)
     release_above: Money | None = Field(
         default=None,
-        description="a run whose reserved total exceeds this waits for a `release` update (none: no release)"
+        description="may only LOWER the worker's `release_above` control (FINSYNC_CONTROLS) for this run; a run "
+                    "whose selected total exceeds the lower of the two waits for a `release`"
     )
     release_sla_hours: float = Field(default=24, gt=0, description="not released by then: visible to treasury-ops")
 
 
 class PaymentRelease(BaseModel):
-    """`release` update of a PaymentRun: someone who approved none of its invoices releases it
-    (segregation of duties)."""
+    """`release` update of a PaymentRun: a verified treasury releaser who approved none of its
+    invoices and did not request the run releases it (segregation of duties)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
-    released_by: str = Field(min_length=1)
+    schema_version: Literal[1, 2] = 2
+    token: str | None = Field(default=None, description="the releaser's signed `release` decision token")
+    released_by: str | None = Field(default=None, min_length=1,
+                                    description="schema 1 only: a typed name, no longer trusted (the token says who)")
     note: str | None = None
 
 
@@ -170,6 +179,9 @@ class PaymentRunSummary(BaseModel):
     refused: dict[str, str] = Field(default_factory=dict,
                                     description="invoice key -> why (the first few; all in the store)")
     file_rejected: str | None = None
-    released_by: str | None = None
+    released_by: str | None = Field(default=None, description="the verified releaser (subject)")
     execution_date: date | None = None
+    requested_by: str | None = Field(default=None, description="schedule:<id>, or the verified requester (subject)")
+    release_above: Money | None = Field(default=None, description="the release limit the run applied")
+    decisions: list[DecisionRecord] = Field(default_factory=list, description="the run's verified decisions")
 

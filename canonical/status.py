@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from canonical.decisions import DecisionRecord
+from canonical.decision_record import DecisionRecord
 from canonical.einvoice import EInvoiceReceiptRecord
 from canonical.exceptions import ExceptionCase
 from canonical.money import Money

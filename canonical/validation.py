@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from canonical.erp import PostedInvoice
 from canonical.supplier import SupplierBankAccount
@@ -15,6 +15,18 @@ class ValidatedInvoice(BaseModel):
     schema_version: Literal[1] = 1
     supplier_name: str
     bank_account: SupplierBankAccount
+    payee_mismatch: str | None = Field(
+        default=None, description="an e-invoice asks payment to another account than the ERP's (masked): a "
+                                  "PayeeAccountMismatch case for master data, never a payment to either unseen")
+
+
+class PayeeClaim(BaseModel):
+    """The account an e-invoice asks to be paid to (its PayeeFinancialAccount): compared with the
+    ERP's master data for the supplier, never paid to. The field name makes the codec encrypt
+    every payload that carries one (architecture invariant 9)."""
+
+    document_id: str
+    payee_iban: str
 
 
 class PostingOutcome(StrEnum):

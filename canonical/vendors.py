@@ -54,6 +54,9 @@ class VendorBankAccount(BaseModel):
     has_iban: bool = False
     iban_valid: bool | None = None  # None: no IBAN to check (e.g. a US account number)
     swift: str | None = None  # not named "bic": the codec would encrypt a payload holding one
+    # Who last changed the account, where the ERP's own records say (None: it keeps no changer).
+    # Kept with a change the sync detects, never compared as account data.
+    changed_by: str | None = Field(default=None, exclude=True)
 
 
 class VendorRecord(BaseModel):
@@ -95,7 +98,26 @@ class BankDetailsChange(BaseModel):
     new_masked: str | None
     detected_at: datetime
     changed_by: str | None = Field(default=None,
-                                   description="who changed them in the ERP, when known: may not confirm them")
+                                   description="who changed them, from the ERP's own records; None: the ERP keeps "
+                                               "no changer, so an unknown person did (master data confirms either way)")
+    new_fingerprint: str | None = Field(default=None, description="the new account's comparison key: a payment "
+                                                                  "reserved to it after the confirmation goes on")
+
+
+class VendorAccountCheck(BaseModel):
+    """Is the account about to be paid still the one the vendor store knows? (At reservation.)
+    `payee_iban` makes the codec encrypt the payload; the answer carries no account."""
+
+    supplier_id: str
+    bank_account_id: str
+    payee_iban: str
+
+
+class VendorAccountVerdict(BaseModel):
+    known: bool = Field(description="the vendor store holds this account (a sync has seen it)")
+    matches: bool = Field(description="its fingerprint is the account about to be paid (True when not known)")
+    account_fingerprint: str = Field(description="the comparison key of the account about to be paid")
+    store_masked: str | None = None
 
 
 class BankChangeNotice(BaseModel):

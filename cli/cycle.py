@@ -10,7 +10,7 @@ moves only while a sample waits for the bank.
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -24,8 +24,10 @@ from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from canonical.status import InvoiceLifecycleStatus
 from canonical.status import InvoiceStatus as S
 from cli.commands import format_table, status_row
+from cli.decision import identity_dev_dir
 from cli.demo_bank_clock import advance_bank_day, bank_today, save_bank_clock
 from cli.samples import read_status
+from identity.configured import development_issuer
 from workflows.payment_run import payment_run_workflow_id
 
 # By name, like the lifecycle in cli.samples: the workflows' public contract.
@@ -118,8 +120,10 @@ async def start_sample_run(client: Client, task_queue: str, bank_url: str, views
               flush=True)
         return None
     run_date = await bank_today(bank_url)
-    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=run_date, horizon_days=60,
-                                requested_by="make-up")
+    # Requested by treasury.tom of the stack's development issuer, whose keys the worker trusts.
+    issuer = development_issuer(environment="development", dev_dir=identity_dev_dir())
+    token = issuer.issue("treasury.tom", workflow_id=RUN_ID, decision="request_run", now=datetime.now(UTC))
+    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=run_date, horizon_days=60, token=token)
     try:
         handle = await client.start_workflow(
             RUN_TYPE, request, id=RUN_ID, task_queue=task_queue, result_type=PaymentRunSummary,

@@ -11,8 +11,11 @@ FINSYNC_PAYING_ACCOUNTS (the embedded stack's ACME and 1710 by default):
     reconciliation-<cc>-daily        Reconciliation    05:30 daily, overlap Skip, catch-up 1 h
 
 Inputs are plain JSON (what `--input` takes), checked against the workflows' models here, so a
-typo fails the apply instead of every scheduled run. An existing schedule is updated in place
-and keeps its state: one an operator paused stays paused, with its note.
+typo fails the apply instead of every scheduled run. A scheduled payment run carries no token and
+no release limit: it is requested by `schedule:<schedule id>` (Temporal marks what its scheduler
+starts) and waits for a release above the worker's `release_above` (workflows/run_release.py).
+An existing schedule is updated in place and keeps its state: one an operator paused stays
+paused, with its note.
 
 The bank inbox is not a Schedule: it runs for good (continuing as new) under the fixed id
 `bank-inbox` that operators address (`acknowledge_problems`), and a Schedule appends the start

@@ -17,10 +17,10 @@ from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from identity import ap_platform
 from identity import keyring as decision_keys
-from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
+from identity.dev_issuer import DevIssuer
 from settings import Settings
 from tests import clock
-from tests.helpers import AP_PLATFORM, TEST_CODEC_KEY
+from tests.helpers import AP_PLATFORM, TEST_CODEC_KEY, session_issuer
 from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
 from workflows import search_attributes as sa
@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def issuer() -> DevIssuer:
     """The identity provider of the run: the in-process workers trust its keys (architecture
     invariant 8); tests sign decision tokens with it (tests/helpers.py `decision_input`)."""
-    dev = ephemeral_dev_issuer()
+    dev = session_issuer()
     decision_keys.install(dev.keyring())
     return dev
 

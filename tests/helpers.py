@@ -2,6 +2,7 @@
 instead of sleeps, and invoices with unique references dated by the clock profile."""
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -20,7 +21,9 @@ from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
+from canonical.controls import ControlPolicy
 from canonical.invoice import Invoice
+from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
 from identity.ap_platform import PlatformSigner, ephemeral_platform
 from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
@@ -43,12 +46,14 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                      bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9",
                      task_queue: str | None = None, replace: list | None = None,
                      extra_workflows: list | None = None, extra_activities: list | None = None,
-                     not_booked_margin_days: int = 4):
+                     not_booked_margin_days: int = 4, controls: ControlPolicy | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
-    `replace`: activities that stand in for the real ones of the same name (fault injection)."""
+    `replace`: activities that stand in for the real ones of the same name (fault injection).
+    `controls`: the finance team's controls this worker is configured with (default: settings')."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}",
-                        bank_not_booked_margin_days=not_booked_margin_days)
+                        bank_not_booked_margin_days=not_booked_margin_days,
+                        **({"controls": controls} if controls is not None else {}))
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.
@@ -209,3 +214,15 @@ async def decide(handle: WorkflowHandle, issuer: DevIssuer, decision: str, perso
     """`person`'s decision update on `handle`'s workflow (named as the update), signed for them."""
     return await handle.execute_update(decision, decision_input(issuer, handle.id, decision, person, **fields))
 
+@functools.cache
+def session_issuer() -> DevIssuer:
+    """The test run's identity provider (the `issuer` fixture): helpers without fixtures sign with it."""
+    return ephemeral_dev_issuer()
+
+
+def run_request(workflow_id: str, *, person: str = "treasury.tom", now: datetime | None = None,
+                issuer: DevIssuer | None = None, **fields: Any) -> PaymentRunRequest:
+    """A payment run's input as a person starts it: with their signed `request_run` token for
+    `workflow_id` (workflows/run_release.py)."""
+    signed = decision_input(issuer or session_issuer(), workflow_id, "request_run", person, now=now)
+    return PaymentRunRequest(**fields, token=signed["token"])

@@ -8,10 +8,10 @@ from datetime import date
 from temporalio.client import Client, WorkflowHandle
 
 from canonical.inbox import BankInboxConfig
-from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
+from canonical.payment_run import PaymentRunSummary
 from tests import bank_admin
 from tests.clock import business_today, profile
-from tests.helpers import wait_for_history
+from tests.helpers import run_request, wait_for_history
 from workflows.bank_inbox import BankInbox
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
@@ -19,8 +19,8 @@ from workflows.payment_run import PaymentRun, payment_run_workflow_id
 async def pay(client: Client, task_queue: str, run_number: int = 1, run_date: date | None = None) -> PaymentRunSummary:
     """A run dated the profile's business date (the bank's day when the clock was pinned);
     `run_date` a later day asks the bank to execute then (booked only on that day)."""
-    request = PaymentRunRequest(paying_account_id="ACME", run_date=run_date or business_today(), horizon_days=60,
-                                run_number=run_number, requested_by="treasury.tom")
+    request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME",
+                          run_date=run_date or business_today(), horizon_days=60, run_number=run_number)
     return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                          task_queue=task_queue)
 

@@ -24,9 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.processes import BIN
 from codec.bank_details import data_converter, load_codec
+from identity import keyring as decision_keys
 from settings import Settings
 from tests.clock import profile
-from tests.helpers import TEST_CODEC_KEY
+from tests.helpers import TEST_CODEC_KEY, session_issuer
 from tests.recordings import layout, lifecycles, payments, pinned
 from workflows import search_attributes as sa
 
@@ -116,6 +117,7 @@ async def main() -> None:
     # apply); the worker's warnings about them would bury this script's own lines.
     logging.basicConfig(level=logging.ERROR)
     started = time.monotonic()
+    decision_keys.install(session_issuer().keyring())  # the recordings' decisions are signed by it
     print("clock profile", profile().describe(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         recorded = await record_all(Path(tmp))

@@ -14,8 +14,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from canonical.commands import LifecyclePolicy
 from canonical.invoice import Invoice
-from canonical.payment_run import PaymentRelease, PaymentRunRequest, PaymentRunSummary
+from canonical.payment_run import PaymentRunSummary
 from identity.dev_issuer import ephemeral_dev_issuer
+from identity.people import TREASURY_RELEASER
 from tests import bank_admin, sap_admin
 from tests.clock import business_today
 from tests.helpers import (
@@ -24,6 +25,7 @@ from tests.helpers import (
     invoice_json,
     new_worker,
     platform_approval,
+    run_request,
     wait_for_history,
     wait_for_status,
 )
@@ -236,8 +238,8 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
         await handles[1].execute_update("approve", decision_input(issuer, by_bob.workflow_id, "approve", "ap.bob"))
         for handle in handles:
             await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    requested_by="treasury.tom", release_above="2000.00", release_sla_hours=1 / 3600)
+        request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                              horizon_days=60, release_above="2000.00", release_sla_hours=1 / 3600)
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                           task_queue=worker.task_queue)
 
@@ -248,11 +250,15 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
             return await run.query(PaymentRun.status)
 
         stage = await assert_eventually(awaiting_release, timeout=20)
-        for approver in ("ap.bob", "AP.Approver", " "):
+        for approver in ("ap.bob", "AP.Approver"):  # approvers, even holding a releaser's token
             with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await run.execute_update(PaymentRun.release, PaymentRelease(released_by=approver))
-        assert "identity" in refused.value.cause.message
-        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
+                await run.execute_update("release", decision_input(issuer, run.id, "release", approver,
+                                                                   roles=(TREASURY_RELEASER,)))
+            assert "approved invoices in this run" in refused.value.cause.message
+        with pytest.raises(WorkflowUpdateFailedError) as refused:  # a typed name is no identity
+            await run.execute_update("release", {"released_by": "treasury.rita"})
+        assert "signed decision token" in refused.value.cause.message
+        await run.execute_update("release", decision_input(issuer, run.id, "release", "treasury.rita"))
         summary = await run.result()
         for handle in handles:  # no inbox reads the bank's answers: sent is where they stay
             await wait_for_status(handle, "SENT_TO_BANK")
@@ -261,7 +267,7 @@ async def test_payment_run_above_release_limit_waits_for_release_by_a_non_approv
             await handle.terminate("test done")
     assert stage["stage"].startswith("awaiting release: 2380.00")
     assert isinstance(summary, PaymentRunSummary)
-    assert summary.paid_invoices == 2 and summary.released_by == "treasury.tina"
+    assert summary.paid_invoices == 2 and summary.released_by == "treasury.rita"
     assert described.typed_search_attributes.get(sa.EXCEPTION_TYPE) is None
 
 
@@ -272,8 +278,8 @@ async def test_payment_run_within_release_limit_needs_no_release(client, sap_ser
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await start(client, invoice, worker.task_queue)
         await wait_for_status(handle, "SCHEDULED")
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    requested_by="treasury.tom", release_above="5000.00")
+        request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                              horizon_days=60, release_above="5000.00")
         summary = await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                                 task_queue=worker.task_queue)
         await handle.terminate("test done")

@@ -11,10 +11,17 @@ from temporalio.client import WorkflowFailureError
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, MessageKind
 from canonical.invoice import Invoice
-from canonical.payment_run import PaymentRunRequest
 from tests import bank_admin, sap_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    invoice_json,
+    new_worker,
+    path,
+    run_request,
+    wait_for_history,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay, resting_after_acceptance
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
@@ -155,7 +162,8 @@ async def test_runs_for_one_paying_account_never_overlap(client, sap_server, ban
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         other = await start(client, worker, "1000013")  # a running workflow stands in for the other run
         assert registers.acquire_account("ACME", other.id)
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60)
+        request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                              horizon_days=60)
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                           task_queue=worker.task_queue)
         await asyncio.sleep(3)

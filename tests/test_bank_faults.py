@@ -70,7 +70,9 @@ async def test_silent_bank_case_then_a_hand_rejection_is_checked_and_pays_once(c
                 assert view.status.value == "SENT_TO_BANK" and len(view.payment_attempts) == 1
                 return view
 
-            await assert_eventually(unconfirmed, timeout=20)
+            reported = await assert_eventually(unconfirmed, timeout=20)
+            # A signal proves nobody: the name it gives is shown as an unverified claim.
+            assert "unverified bank_rejection signal (names 'treasury.tom')" in reported.open_side_cases[0].reason
             done = await advance_until(handle, "COMPLETED", bank_server)
     e2e = done.payment_attempts[0].end_to_end_id
     assert len(done.payment_attempts) == 1 and len(await bank_admin.payments_for(bank_server, e2e)) == 1

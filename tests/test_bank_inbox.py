@@ -5,18 +5,19 @@ the payments their messages name."""
 import uuid
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, MessageKind
 from canonical.inbox import BankInboxConfig
 from tests import bank_admin
-from tests.helpers import assert_eventually, new_worker
+from tests.helpers import assert_eventually, decision_input, new_worker
 from workflows import search_attributes as sa
 from workflows.bank_inbox import BankInbox
 
 
 @pytest.mark.clock_sensitive  # on the session's mock-bank
-async def test_inbox_continues_as_new_and_keeps_its_problems(client, sap_server, bank_server, store):
+async def test_inbox_continues_as_new_and_keeps_its_problems(client, sap_server, bank_server, store, issuer):
     await bank_admin.reset(bank_server)
     PaymentRegisters(store.engine).record_bank_messages([
         BankMessage(bank_message_id="test:broken", kind=MessageKind.NOTIFICATION, body="not xml at all")])
@@ -35,8 +36,15 @@ async def test_inbox_continues_as_new_and_keeps_its_problems(client, sap_server,
         status = await client.get_workflow_handle(handle.id).query("status")
         assert [p["bank_message_id"] for p in status["problems"]] == ["test:broken"]
         assert described.typed_search_attributes.get(sa.EXCEPTION_OWNER) == "treasury-ops"
-        acknowledged = await client.get_workflow_handle(handle.id).execute_update("acknowledge_problems",
-                                                                                  "treasury.tom")
+        inbox = client.get_workflow_handle(handle.id)
+        with pytest.raises(WorkflowUpdateFailedError) as typed:  # a typed name is no identity
+            await inbox.execute_update("acknowledge_problems", "treasury.tom")
+        with pytest.raises(WorkflowUpdateFailedError) as wrong_role:  # acknowledging is treasury-ops' decision
+            await inbox.execute_update("acknowledge_problems", decision_input(
+                issuer, handle.id, "acknowledge_inbox_problems", "ap.alice"))
+        acknowledged = await inbox.execute_update("acknowledge_problems", decision_input(
+            issuer, handle.id, "acknowledge_inbox_problems", "treasury.tom", note="checked with the bank"))
+        after = await inbox.query("status")
 
         async def cleared():
             d = await client.get_workflow_handle(handle.id).describe()
@@ -46,6 +54,12 @@ async def test_inbox_continues_as_new_and_keeps_its_problems(client, sap_server,
         await assert_eventually(cleared, timeout=10)
         await client.get_workflow_handle(handle.id).terminate("test done")
     assert acknowledged == 1
+    assert "signed decision token" in typed.value.cause.message
+    assert "needs one of the roles treasury-ops" in wrong_role.value.cause.message
+    assert [p["acknowledged_by"] for p in after["problems"]] == ["treasury.tom"]
+    [decision] = after["decisions"]
+    assert (decision["who"], decision["decision"]) == ("treasury.tom", "acknowledge_inbox_problems")
+    assert decision["verified_by"].startswith("jwt:finsync-dev-issuer#")
 
 
 def pain002(message_id: str, original_message_id: str, end_to_end_ids: list[str]) -> str:

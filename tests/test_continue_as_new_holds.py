@@ -6,8 +6,8 @@ payment awaiting remediation is resumed, resolved onto another account and paid 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from canonical.commands import ConfirmBankDetails
 from canonical.invoice import Invoice
+from identity.people import MASTER_DATA
 from tests import bank_admin, sap_admin
 from tests.continuation_helpers import (  # noqa: F401 (fixtures)
     can_client,
@@ -19,7 +19,16 @@ from tests.continuation_helpers import (  # noqa: F401 (fixtures)
     status,
     waited_at,
 )
-from tests.helpers import assert_eventually, decide, invoice_json, new_worker, path, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    decide,
+    decision_input,
+    invoice_json,
+    new_worker,
+    path,
+    session_issuer,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.test_supplier_controls import bank_change, inclusion, receipt_for
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -71,10 +80,11 @@ async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_cl
         await flood_until_continued(client, handle, lambda: handle.signal(InvoiceToPayment.statement_posted))
         assert await status(handle) == held
         with pytest.raises(WorkflowUpdateFailedError) as own:  # the new run knows who changed them
-            await handle.execute_update(InvoiceToPayment.confirm_bank_details,
-                                        ConfirmBankDetails(confirmed_by="md.mallory", note="it was me"))
-        await handle.execute_update(InvoiceToPayment.confirm_bank_details,
-                                    ConfirmBankDetails(confirmed_by="md.anna", note="called the supplier back"))
+            await handle.execute_update(InvoiceToPayment.confirm_bank_details, decision_input(
+                session_issuer(), handle.id, "confirm_bank_details", "md.mallory", roles=(MASTER_DATA,),
+                note="it was me"))
+        await handle.execute_update(InvoiceToPayment.confirm_bank_details, decision_input(
+            session_issuer(), handle.id, "confirm_bank_details", "md.mia", note="called the supplier back"))
         view = await wait_for_status(handle, "SCHEDULED")
         chain = await runs(client, handle)
         erp = await sap_admin.get_invoice(sap_server, doc.invoice_document, doc.fiscal_year)
@@ -82,7 +92,7 @@ async def test_bank_detail_hold_continues_keeps_four_eyes_and_blocks_once(can_cl
     assert "four eyes" in own.value.cause.message
     assert "PAYMENT/bank-details" in await waited_at(client, chain)
     [closed] = view.closed_exceptions
-    assert (closed.case_id, closed.resolved_by) == (held.open_exception.case_id, "md.anna")
+    assert (closed.case_id, closed.resolved_by) == (held.open_exception.case_id, "md.mia")
     assert scheduled_activities(chain, "set_payment_block") == 2  # blocked before the flood, lifted after it
     assert erp["PaymentBlockingReason"] == ""
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from canonical.commands import LifecyclePolicy, ReportBankRejection
+from canonical.commands import LifecyclePolicy
 from canonical.invoice import Invoice
 from canonical.payment import BankStatus, BankStatusReport
 from tests import bank_admin
@@ -18,6 +18,7 @@ from tests.helpers import (
     decision_input,
     invoice_json,
     new_worker,
+    session_issuer,
     wait_for_history,
     wait_for_status,
 )
@@ -41,9 +42,10 @@ async def scheduled(client, worker, supplier: str):
     return handle
 
 
-def report(view, code: str = "AC04") -> ReportBankRejection:
-    return ReportBankRejection(reason_code=code, end_to_end_id=view.payment_attempts[-1].end_to_end_id,
-                               reported_by="treasury.tom")
+def report(handle, view, code: str = "AC04") -> dict:
+    """treasury.tom's signed report (role treasury-ops) on the lifecycle's newest attempt."""
+    return decision_input(session_issuer(), handle.id, "report_bank_rejection", "treasury.tom", reason_code=code,
+                          end_to_end_id=view.payment_attempts[-1].end_to_end_id)
 
 
 async def test_report_on_a_sent_payment_opens_a_case_and_the_booking_pays_once(client, sap_server, bank_server, store):
@@ -51,7 +53,7 @@ async def test_report_on_a_sent_payment_opens_a_case_and_the_booking_pays_once(c
         handle = await scheduled(client, worker, "1000013")
         await pay(client, worker.task_queue, run_date=await bank_date(bank_server))  # no inbox yet: nothing read back
         sent = await wait_for_history(handle, "SENT_TO_BANK")
-        answer = await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(sent))
+        answer = await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(handle, sent))
         assert "nothing is paid again" in answer
         held = await handle.query(InvoiceToPayment.status)
         assert side_case(held, "RejectionNotConfirmed").owner.value == "treasury-ops"
@@ -73,7 +75,7 @@ async def test_report_on_an_accepted_payment_waits_for_the_bank(client, sap_serv
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue, run_date=execution)
             accepted = await wait_for_history(handle, "ACCEPTED")
-            await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(accepted, "AC06"))
+            await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(handle, accepted, "AC06"))
 
             async def still_waiting():
                 view = await handle.query(InvoiceToPayment.status)
@@ -82,7 +84,8 @@ async def test_report_on_an_accepted_payment_waits_for_the_bank(client, sap_serv
                 return view
 
             await assert_eventually(still_waiting, timeout=20)
-            assert "already reported" in await refusal(handle, InvoiceToPayment.report_bank_rejection, report(accepted))
+            assert "already reported" in await refusal(handle, InvoiceToPayment.report_bank_rejection,
+                                                       report(handle, accepted))
             done = await advance_until(handle, "COMPLETED", bank_server, max_days=8)
     assert len(done.payment_attempts) == 1
     assert len(await bank_admin.payments_for(bank_server, done.payment_attempts[0].end_to_end_id)) == 1
@@ -95,7 +98,7 @@ async def test_report_confirmed_by_the_bank_leads_to_remediation_and_no_repeat_t
         handle = await scheduled(client, worker, "1000014")  # INITECH: its account is closed at the bank
         await pay(client, worker.task_queue, run_date=await bank_date(bank_server))
         sent = await wait_for_history(handle, "SENT_TO_BANK")
-        await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(sent))
+        await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(handle, sent))
         async with bank_inbox(client, worker.task_queue):
             view = await wait_for_status(handle, "AWAITING_REMEDIATION", timeout=30)
         assert view.open_exception.type == "PaymentRejected" and view.open_exception.owner.value == "ap-remediation"
@@ -126,7 +129,7 @@ async def test_silent_bank_payment_not_booked_by_a_balanced_statement_frees_a_ne
         async with bank_inbox(client, worker.task_queue):
             await pay(client, worker.task_queue, run_date=await bank_date(bank_server))
             sent = await wait_for_history(handle, "SENT_TO_BANK")
-            await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(sent))
+            await handle.execute_update(InvoiceToPayment.report_bank_rejection, report(handle, sent))
             view = await advance_until(handle, "AWAITING_REMEDIATION", bank_server, max_days=6)
         await handle.terminate("test done")
     attempt = view.payment_attempts[0]

@@ -21,6 +21,7 @@ from intake import app as intake_app
 from intake import mapping, rules, ubl
 from intake.suppliers import DEFAULT_REGISTER
 from settings import Settings
+from tests import sap_admin
 from tests.helpers import assert_eventually, decide, new_worker
 from tests.intake_helpers import (
     IBAN,
@@ -218,6 +219,9 @@ async def test_pushed_invoice_is_validated_against_the_erp(client, sap_server, s
     async with SapClient.from_settings(Settings(sap_url=sap_server)) as sap:
         po = await sap.get_purchase_order("4500000102")
     assert (po.supplier_id, po.company_code) == ("1000013", "1710"), "mock-sap's seed changed"
+    # mock-einvoice's Globex asks payment to its own IBAN: the ERP must hold it for the supplier,
+    # or the invoice is a PayeeAccountMismatch case for master data (test_verified_treasury_decisions).
+    await sap_admin.add_bank_account_if_missing(sap_server, "1000013", "0077", IBAN, "DEUTDEFFXXX")
     units = {"H": "HUR", "KG": "KGM"}  # SAP's units as UN/ECE Recommendation 20 codes, which Peppol asks for
     lines = [{"line": item.item, "name": item.description or "item", "quantity": "2",
               "unit": units.get(item.unit, "C62"), "price": str(item.net_price)} for item in po.items]

@@ -7,12 +7,13 @@ import json
 from canonical.commands import ReportBankRejection
 from canonical.invoice import Invoice
 from tests.evidence_helpers import refusal, side_case
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decision_input, invoice_json, new_worker, wait_for_status
 from tests.test_temporal_cli import temporal
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 
-async def test_malformed_and_unknown_signals_open_a_visible_case(client, temporal_address, sap_server, store):
+async def test_malformed_and_unknown_signals_open_a_visible_case(client, temporal_address, sap_server, store,
+                                                                 issuer):
     invoice = Invoice.model_validate(invoice_json())
     async with new_worker(client, sap_server, store) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
@@ -39,8 +40,8 @@ async def test_malformed_and_unknown_signals_open_a_visible_case(client, tempora
         assert view.open_exception.type == "OperatorInputRejected" and view.open_exception.owner.value == "treasury-ops"
         assert view.status.value == "SCHEDULED" and view.payment_attempts == []
         # The update answers at once instead: nothing to reject before the payment went out.
-        answer = await refusal(handle, InvoiceToPayment.report_bank_rejection, ReportBankRejection(
-            reason_code="AC04", end_to_end_id="1710-X/1", reported_by="treasury.tom"))
+        answer = await refusal(handle, InvoiceToPayment.report_bank_rejection, decision_input(
+            issuer, handle.id, "report_bank_rejection", "treasury.tom", reason_code="AC04", end_to_end_id="1710-X/1"))
         assert "has no payment attempt at the bank" in answer
         await handle.terminate("test done")
 
@@ -48,7 +49,7 @@ async def test_malformed_and_unknown_signals_open_a_visible_case(client, tempora
 def test_a_reason_code_outside_the_iso_list_is_refused_before_it_is_sent():
     for code in ("ac04", "AC4", "ZZ99"):
         try:
-            ReportBankRejection(reason_code=code, end_to_end_id="X/1", reported_by="treasury.tom")
+            ReportBankRejection(reason_code=code, end_to_end_id="X/1")
         except ValueError as err:
             assert "ISO 20022" in str(err) or "string" in str(err)
         else:

@@ -15,13 +15,13 @@ from adapters.bank import BankClient
 from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import CLAIMED, PaymentRunStore
 from adapters.sap import SapClient
-from canonical.payment_run import ErpClaimResult, PaymentRunRequest
+from canonical.payment_run import ErpClaimResult
 from cli.processes import BIN, ManagedProcess
 from settings import get_settings
 from tests import bank_admin, sap_admin
 from tests.clock import business_today, profile
 from tests.conftest import TEMPORAL_BIN
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, run_request
 from tests.run_helpers import activity_spans, payable_invoices, private_temporal, run_and_stand_ins, start_stand_ins
 from tests.sap_bulk import count_claimed
 from tests.servers import running
@@ -70,8 +70,8 @@ async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_
         async with run_and_stand_ins(client, store, slow_sap, bank_server, tmp_path, sap_timeout=SAP_TIMEOUT,
                                      replace=[small_chunks.claim_in_erp]) as (worker_settings, lifecycles_queue):
             await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
-            request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                        requested_by="treasury.tom")
+            request = run_request(payment_run_workflow_id("ACME") + "-claims", paying_account_id="ACME",
+                                  run_date=business_today(), horizon_days=60)
             run_key, erp_run_id = run_identity(request)
             run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME") + "-claims",
                                               task_queue=worker_settings.task_queue)

@@ -19,12 +19,11 @@ from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import FILED, RELEASED, SUBMITTING, WITHDRAWN, PaymentRunStore
 from adapters.sap import SapClient
 from canonical.invoice import Invoice
-from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
 from settings import get_settings
 from tests import bank_admin, sap_admin
 from tests.clock import business_today
-from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import TEST_CODEC_KEY, assert_eventually, invoice_json, new_worker, run_request, wait_for_status
 from tests.payment_helpers import pay
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id, run_identity
@@ -66,8 +65,8 @@ async def erp_claim(sap_url: str, handle) -> str:
 async def test_terminated_run_is_recovered_except_what_may_be_at_the_bank(client, sap_server, bank_server, store,
                                                                            temporal_address):
     runs = PaymentRunStore(store.engine)
-    request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                max_payments_per_file=1, requested_by="treasury.tom")
+    request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                          horizon_days=60, max_payments_per_file=1)
     run_key, erp_run_id = run_identity(request)
     async with SapClient(sap_server) as sap, BankClient("http://127.0.0.1:9") as no_bank:
         # The bank does not answer: the first file's submission starts and never ends.
@@ -122,8 +121,8 @@ async def test_terminated_run_is_recovered_except_what_may_be_at_the_bank(client
 
 async def test_cancelled_run_gives_back_what_it_reserved(client, sap_server, bank_server, store):
     runs = PaymentRunStore(store.engine)
-    request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60, run_number=3,
-                                requested_by="treasury.tom")
+    request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                          horizon_days=60, run_number=3)
     run_key, _ = run_identity(request)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handles = await scheduled(client, worker.task_queue, 2)

@@ -17,10 +17,17 @@ from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import RELEASED, SELECTED, SENT, PaymentRunStore
 from adapters.treasury_store import OutflowRow
 from canonical.invoice import Invoice
-from canonical.payment_run import PaymentRelease, PaymentRunRequest
+from identity.people import TREASURY_RELEASER
 from tests import bank_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, invoice_json, new_worker, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    decision_input,
+    invoice_json,
+    new_worker,
+    run_request,
+    wait_for_status,
+)
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id, run_identity
 
@@ -35,14 +42,14 @@ async def fresh_bank(bank_server):
 
 
 async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanwhile(client, sap_server, bank_server,
-                                                                                     store):
+                                                                                     store, issuer):
     registers, runs = PaymentRegisters(store.engine), PaymentRunStore(store.engine)
     due_soon = [Invoice.model_validate(invoice_json()) for _ in range(2)]  # NT30
     due_later = Invoice.model_validate(invoice_json(payment_terms={"code": "NT45", "net_days": 45}))
     # Dated yesterday (real time: a release is dated by the workflow's clock), released today:
     # it pays today, not on its run date.
-    waiting_request = PaymentRunRequest(paying_account_id="ACME", run_date=date.today() - timedelta(days=1),
-                                        horizon_days=60, requested_by="treasury.tom", release_above="100.00")
+    waiting_request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME",
+                                  run_date=date.today() - timedelta(days=1), horizon_days=60, release_above="100.00")
     waiting_key, _ = run_identity(waiting_request)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handles = [await client.start_workflow(InvoiceToPayment.run, i, id=i.workflow_id, task_queue=worker.task_queue)
@@ -58,20 +65,20 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
 
         await assert_eventually(awaiting_release)
         refusals = {}
-        for who in ("Treasury.Tom", "ap.approver"):
+        for who in ("Treasury.Tom", "ap.approver"):  # each with a releaser's token: still refused
+            release = decision_input(issuer, waiting.id, "release", who, roles=(TREASURY_RELEASER,))
             with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await waiting.execute_update(PaymentRun.release, PaymentRelease(released_by=who))
+                await waiting.execute_update("release", release)
             refusals[who] = refused.value.cause.message
         held_while_waiting = (registers.lock_holder("ACME"), runs.counts(waiting_key))
 
         # Meanwhile the next run of the same account takes the invoices due soon.
-        other = await client.execute_workflow(PaymentRun.run, PaymentRunRequest(
-            paying_account_id="ACME", run_date=business_today(), horizon_days=35, run_number=2,
-            requested_by="treasury.tom"),
-            id=payment_run_workflow_id("ACME") + "-2", task_queue=worker.task_queue)
+        other = await client.execute_workflow(PaymentRun.run, run_request(
+            payment_run_workflow_id("ACME") + "-2", paying_account_id="ACME", run_date=business_today(),
+            horizon_days=35, run_number=2), id=payment_run_workflow_id("ACME") + "-2", task_queue=worker.task_queue)
         still = ((await waiting.query(PaymentRun.status))["stage"], runs.counts(waiting_key))
 
-        await waiting.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
+        await waiting.execute_update("release", decision_input(issuer, waiting.id, "release", "treasury.rita"))
         released = await waiting.result()
         views = [await wait_for_status(h, "SENT_TO_BANK") for h in handles]
         for handle in handles:
@@ -83,7 +90,7 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
     assert held_while_waiting == (None, {SELECTED: 3})  # no lock, nothing reserved
     assert other.paid_invoices == 2 and other.selected == 2, other
     assert still == ("awaiting release: 3570.00 EUR above 100.00", {SELECTED: 3})
-    assert released.paid_invoices == 1 and released.not_taken == 2 and released.released_by == "treasury.tina", released
+    assert released.paid_invoices == 1 and released.not_taken == 2 and released.released_by == "treasury.rita", released
     assert sorted(released.refused) == sorted(i.key for i in due_soon)
     assert all("already in payment run" in why or "not payable" in why for why in released.refused.values())
     assert released.execution_date == date.today() and runs.counts(waiting_key)[SENT] == 1
@@ -95,12 +102,12 @@ async def test_a_run_awaiting_release_commits_nothing_and_another_run_pays_meanw
 
 
 async def test_an_invoice_the_releaser_approved_leaves_the_run_even_when_the_store_did_not_know(
-        client, sap_server, bank_server, store):
+        client, sap_server, bank_server, store, issuer):
     """An outflow registered before approvers were recorded names none, so the release is not
     refused; the lifecycle's own answer names its approver, and the run gives the invoice back."""
     invoice = Invoice.model_validate(invoice_json())  # approved by ap.approver in the AP platform
-    request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60, run_number=4,
-                                requested_by="treasury.tom", release_above="100.00")
+    request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                          horizon_days=60, run_number=4, release_above="100.00")
     run_key, _ = run_identity(request)
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
@@ -117,7 +124,8 @@ async def test_an_invoice_the_releaser_approved_leaves_the_run_even_when_the_sto
             assert stage.startswith("awaiting release"), await run.query("status")
 
         await assert_eventually(awaiting_release)
-        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="AP.Approver"))
+        await run.execute_update("release", decision_input(issuer, run.id, "release", "AP.Approver",
+                                                           roles=(TREASURY_RELEASER,)))
         summary = await run.result()
         view = await wait_for_status(handle, "SCHEDULED")
         await handle.terminate("test done")

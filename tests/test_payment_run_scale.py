@@ -13,12 +13,11 @@ import pytest_asyncio
 
 from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import SENT, PaymentRunStore
-from canonical.payment_run import PaymentRelease, PaymentRunRequest
 from cli.processes import mock_sap
 from tests import bank_admin
 from tests.clock import business_today, profile
 from tests.conftest import TEMPORAL_BIN
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, decision_input, run_request, session_issuer
 from tests.run_helpers import activity_spans, payable_invoices, private_temporal, run_and_stand_ins, start_stand_ins
 from tests.sap_bulk import count_claimed
 from tests.servers import running
@@ -59,9 +58,9 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
         settings, lifecycles_queue = workers
         await start_stand_ins(client, lifecycles_queue, invoice_list, posted)
         arranged = time.monotonic()
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    max_payments_per_file=PER_FILE, requested_by="treasury.tom",
-                                    release_above="1000.00")
+        request = run_request(payment_run_workflow_id("ACME") + "-scale", paying_account_id="ACME",
+                              run_date=business_today(), horizon_days=60, max_payments_per_file=PER_FILE,
+                              release_above="1000.00")
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME") + "-scale",
                                           task_queue=settings.task_queue)
 
@@ -71,7 +70,7 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
 
         await assert_eventually(awaiting_release, timeout=30)
         released = time.monotonic()
-        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
+        await run.execute_update("release", decision_input(session_issuer(), run.id, "release", "treasury.rita"))
         summary = await run.result()
         ran = time.monotonic()
         history = await run.fetch_history()
@@ -86,7 +85,7 @@ async def test_a_run_of_5000_invoices_pays_each_once_with_a_small_history(privat
         files = -(-INVOICES // PER_FILE)
         assert summary.selected == summary.paid_invoices == INVOICES and summary.not_taken == 0, summary
         assert summary.message_ids == [f"FS-{run_key}-{n:02d}" for n in range(1, files + 1)]
-        assert str(summary.total) == f"{INVOICES * 10}.00" and summary.released_by == "treasury.tina"
+        assert str(summary.total) == f"{INVOICES * 10}.00" and summary.released_by == "treasury.rita"
         assert summary.execution_date == business_today()
         assert len(history.events) <= HISTORY_EVENTS_MAX and size <= HISTORY_BYTES_MAX
         assert PaymentRunStore(store.engine).counts(run_key) == {SENT: INVOICES}  # every lifecycle was told

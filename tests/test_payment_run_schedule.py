@@ -1,5 +1,7 @@
 """Treasury's daily payment run as a Temporal Schedule: the run date is the day it starts."""
 
+from decimal import Decimal
+
 import pytest
 
 from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
@@ -16,3 +18,6 @@ async def test_scheduled_payment_run_starts_and_ends_cleanly(client, sap_server,
             payment_run_workflow_id("ACME"), worker.task_queue, "0 6 * * 1-5", PaymentRunSummary)
     assert run.id.startswith("payment-run-ACME-")
     assert summary.paid_invoices == 0 and summary.run_key.startswith("ACME-")
+    # Requested by the Schedule itself (no person's token), under the worker's release limit.
+    assert summary.requested_by is not None and summary.requested_by.startswith("schedule:"), summary
+    assert summary.release_above == Decimal("100000"), summary

@@ -11,14 +11,16 @@ from decimal import Decimal
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from canonical.commands import ConfirmBankDetails, PaymentRunInclusion
+from canonical.commands import PaymentRunInclusion
+from canonical.controls import ControlPolicy
 from canonical.einvoice import EInvoiceReceipt, EInvoiceRefusals
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from canonical.vendors import BankDetailsChange
+from identity.people import MASTER_DATA
 from tests import sap_admin
 from tests.clock import business_today
-from tests.helpers import assert_eventually, decide, invoice_json, new_worker, wait_for_status
+from tests.helpers import assert_eventually, decide, decision_input, invoice_json, new_worker, wait_for_status
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 
@@ -29,7 +31,7 @@ def receipt_for(invoice: Invoice, gross: str | None = None, content: str | None 
         sha256=hashlib.sha256(body.encode()).hexdigest(),
         received_at=datetime.now(UTC), issue_date=invoice.invoice_date, currency=invoice.currency,
         gross_amount=Decimal(gross) if gross else invoice.gross_amount, supplier_endpoint="0088:5790000435951",
-        payee_iban="DE02120300000000202051",
+        payee_iban="NL14MOCK0000000002",  # GLOBEX's account in the ERP: only the documents differ here
     )
 
 
@@ -98,17 +100,19 @@ async def test_same_document_twice_is_one_receipt_and_another_amount_is_held_for
 
 
 async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms(client: Client, sap_server, store,
-                                                                                 issuer):
+                                                                                issuer):
     invoice = Invoice.model_validate(invoice_json())
-    async with new_worker(client, sap_server, store) as worker:
+    # No cooling-off, so the run reserves it at once (test_verified_treasury_decisions has one).
+    no_cooling_off = ControlPolicy(bank_details_cooling_off_hours=0)
+    async with new_worker(client, sap_server, store, controls=no_cooling_off) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
                                              task_queue=worker.task_queue)
         try:
             scheduled = await wait_for_status(handle, "SCHEDULED")
             doc = scheduled.erp_document
             with pytest.raises(WorkflowUpdateFailedError):  # nothing to confirm yet
-                await handle.execute_update(InvoiceToPayment.confirm_bank_details,
-                                            ConfirmBankDetails(confirmed_by="md.anna", note="called back"))
+                await handle.execute_update(InvoiceToPayment.confirm_bank_details, decision_input(
+                    issuer, handle.id, "confirm_bank_details", "md.mia", note="called back"))
             await handle.signal(InvoiceToPayment.bank_details_changed, bank_change(invoice))
 
             async def held():
@@ -124,12 +128,11 @@ async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms
             with pytest.raises(WorkflowUpdateFailedError) as plain:  # a bank hold is not closed by a plain resolve
                 await decide(handle, issuer, "resolve", "md.mia", resolution="ok")
             assert "confirm_bank_details" in plain.value.cause.message
-            with pytest.raises(WorkflowUpdateFailedError) as own:  # four eyes
-                await handle.execute_update(InvoiceToPayment.confirm_bank_details,
-                                            ConfirmBankDetails(confirmed_by="MD.Mallory", note="it was me"))
-            case_id = await handle.execute_update(
-                InvoiceToPayment.confirm_bank_details,
-                ConfirmBankDetails(confirmed_by="md.anna", note="called the supplier back"))
+            with pytest.raises(WorkflowUpdateFailedError) as own:  # four eyes: the ERP named md.mallory
+                await handle.execute_update(InvoiceToPayment.confirm_bank_details, decision_input(
+                    issuer, handle.id, "confirm_bank_details", "MD.Mallory", roles=(MASTER_DATA,), note="it was me"))
+            case_id = await handle.execute_update(InvoiceToPayment.confirm_bank_details, decision_input(
+                issuer, handle.id, "confirm_bank_details", "md.mia", note="called the supplier back"))
 
             async def released():
                 view = await wait_for_status(handle, "SCHEDULED")
@@ -147,7 +150,7 @@ async def test_changed_bank_details_hold_the_payment_until_someone_else_confirms
     assert blocked == "B" and unblocked == ""
     assert "four eyes" in own.value.cause.message
     closed = released_view.closed_exceptions[-1]
-    assert closed.case_id == case_id and closed.type == "BankDetailsChanged" and closed.resolved_by == "md.anna"
+    assert closed.case_id == case_id and closed.type == "BankDetailsChanged" and closed.resolved_by == "md.mia"
     assert reserved.instruction.creditor_iban == "NL14MOCK0000000002"  # what the ERP holds now
 
 

@@ -14,9 +14,8 @@ from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
 from adapters.sap import SapClient
 from canonical.invoice import Invoice
-from canonical.payment_run import PaymentRunRequest
 from settings import Settings
-from tests.helpers import assert_eventually, invoice_json, wait_for_status
+from tests.helpers import assert_eventually, invoice_json, run_request, wait_for_status
 from worker import build_worker, deployment_config
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
@@ -48,9 +47,10 @@ async def test_runs_are_pinned_and_lifecycles_auto_upgrade(client, sap_server, s
         lifecycle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
                                                 task_queue=settings.task_queue)
         await wait_for_status(lifecycle, "SCHEDULED")
+        run_id = payment_run_workflow_id("ACME") + f"-{uuid.uuid4().hex[:4]}"
         run = await client.start_workflow(PaymentRun.run,
-                                          PaymentRunRequest(paying_account_id="ACME", horizon_days=0, run_number=9),
-                                          id=payment_run_workflow_id("ACME") + f"-{uuid.uuid4().hex[:4]}",
+                                          run_request(run_id, paying_account_id="ACME", horizon_days=0, run_number=9),
+                                          id=run_id,
                                           task_queue=settings.task_queue, execution_timeout=timedelta(minutes=2))
         await run.result()  # nothing is due on that horizon: it ends at once
         behaviours = {h.id: await _behaviour(h) for h in (lifecycle, run)}

@@ -1,13 +1,13 @@
 """Only the bank's own evidence frees a second payment (architecture invariant 11), a mixin of
 InvoiceToPayment (it shares the lifecycle's state, cases and calls).
 
-- A person's report (`report_bank_rejection` update; the old `bank_rejection` signal lands
-  here too) is checked: only for the attempt the bank has, sent and not yet answered. It
-  opens a RejectionNotConfirmed case for treasury and asks the bank (an intraday report,
-  then what the inbox recorded) until the bank's messages decide: rejected, returned, a
-  balanced statement past value date + margin without the debit (not booked), or booked —
-  then the report was wrong, and the payment goes on to clearing. Nothing is paid again
-  meanwhile.
+- A person's report (`report_bank_rejection` update with a treasury-ops decision token; the
+  old `bank_rejection` signal lands here too, as an unverified report) is checked: only for
+  the attempt the bank has, sent and not yet answered. It opens a RejectionNotConfirmed case
+  for treasury and asks the bank (an intraday report, then what the inbox recorded) until the
+  bank's messages decide: rejected, returned, a balanced statement past value date + margin
+  without the debit (not booked), or booked — then the report was wrong, and the payment goes
+  on to clearing. Nothing is paid again meanwhile.
 - Any rejection, whoever signalled it, is confirmed the same way before remediation opens.
 - A settlement of an attempt finsync had given up on is a critical PaidTwice case.
 """
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment import BankStatus, BankStatusReport
     from canonical.reason_codes import in_words
     from canonical.status import PaymentAttempt
+    from workflows import decisions
     from workflows.lifecycle_parts import LifecycleParts
     from workflows.payment_leg import FAILED
 
@@ -42,6 +43,12 @@ class BankConfirmation(LifecycleParts):
     # -- a person's report ------------------------------------------------------------------
     @workflow.update
     def report_bank_rejection(self, report: ReportBankRejection) -> str:
+        if report.token:  # verified by the validator; a report from before tokens names itself (replay)
+            person = decisions.person(report.token)
+            self._state.record_decision(person, "report_bank_rejection",
+                                        f"bank rejection {report.reason_code} of {report.end_to_end_id} reported",
+                                        before=self._pay.live.outcome, after="checked with the bank")
+            report = report.model_copy(update={"reported_by": person.subject})
         return self._take_rejection_report(report)
 
     @report_bank_rejection.validator
@@ -49,11 +56,18 @@ class BankConfirmation(LifecycleParts):
         refusal = self._report_refusal(report.end_to_end_id)
         if refusal:
             raise ValueError(refusal)
+        if not report.token:
+            raise ValueError("report_bank_rejection needs a signed decision token: python -m cli decision "
+                             f"report_bank_rejection --as <you> --workflow-id {workflow.info().workflow_id} "
+                             f"--set reason_code=AC04 --set end_to_end_id={report.end_to_end_id}")
+        person = decisions.verify(report.token, "report_bank_rejection")  # role treasury-ops
+        if self._state.token_used(person):
+            raise ValueError("this decision token was already used on this invoice; ask for a fresh one")
 
     def _take_rejection_report(self, report: ReportBankRejection) -> str:
         """A report the validator (or the old signal, payment_messages) let through."""
         attempt = self._pay.live
-        said = f"{in_words(report.reason_code)} reported by {report.reported_by}"
+        said = f"{in_words(report.reason_code)} reported by {report.reported_by or 'unnamed'}"
         self._pay.report(said + (f": {report.reason_text}" if report.reason_text else ""))
         case = self._unconfirmed_case(attempt, f"{said} for attempt {attempt.attempt} ({attempt.end_to_end_id})")
         self._state.note(f"{said} for {attempt.end_to_end_id}: not the bank's answer; asking the bank")

@@ -18,7 +18,9 @@ with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from activities.bank_inbox import BankInboxActivities as A
     from activities.lifecycle_delivery import LifecycleDeliveries as D
+    from canonical.decision_record import DecisionRecord
     from canonical.inbox import (
+        AcknowledgeProblems,
         BankInboxConfig,
         DeliveryRequest,
         InboxBatch,
@@ -27,12 +29,14 @@ with workflow.unsafe.imports_passed_through():
         StatementPostRequest,
         StatementReport,
     )
+    from workflows import decisions
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard
     from workflows.statement_post import StatementPost, statement_post_id
 
 _MAX_PROBLEMS = 200
+_MAX_DECISIONS = 50  # the newest acknowledgements: enough to refuse a token used twice within its lifetime
 
 
 @workflow.defn(name="BankInbox")
@@ -40,6 +44,7 @@ class BankInbox:
     def __init__(self) -> None:
         self._poll_now = False
         self._problems: list[InboxProblem] = []
+        self._decisions: list[DecisionRecord] = []  # verified acknowledgements, carried on at continue-as-new
         self._applied = 0
         self._outages = OutageBoard(workflow.info().workflow_id, lambda: "BankInbox", on_change=self._show_problems)
 
@@ -50,6 +55,7 @@ class BankInbox:
     @workflow.run
     async def run(self, config: BankInboxConfig) -> None:
         self._problems = list(config.problems)
+        self._decisions = list(config.decisions)
         self._show_problems()
         batch = InboxBatch(max_messages=config.batch_size, max_payments=config.batch_payments)
         for _ in range(config.iterations_before_continue_as_new):
@@ -82,7 +88,7 @@ class BankInbox:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         # Pinned to its build, the inbox moves to the current one at each continue-as-new.
-        workflow.continue_as_new(config.model_copy(update={"problems": self._problems}),
+        workflow.continue_as_new(config.model_copy(update={"problems": self._problems, "decisions": self._decisions}),
                                  initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE)
 
     async def _hand_over(self, message_id: str, config: BankInboxConfig) -> None:
@@ -130,18 +136,33 @@ class BankInbox:
 
     @workflow.query
     def status(self) -> dict:
-        return {"applied": self._applied, "problems": [p.model_dump() for p in self._problems]}
+        return {"applied": self._applied, "problems": [p.model_dump() for p in self._problems],
+                "decisions": [d.model_dump(mode="json") for d in self._decisions]}
 
     @workflow.update
-    def acknowledge_problems(self, acknowledged_by: str) -> int:
+    def acknowledge_problems(self, request: AcknowledgeProblems | str) -> int:
+        # A plain name is what histories from before decision tokens hold (replay only).
+        person = decisions.person(request.token) if isinstance(request, AcknowledgeProblems) else None
+        who = person.subject if person else str(request)
         count = 0
         for p in self._problems:
             if p.acknowledged_by is None:
-                p.acknowledged_by, count = acknowledged_by, count + 1
+                p.acknowledged_by, count = who, count + 1
+        if person is not None:
+            note = request.note if isinstance(request, AcknowledgeProblems) else None
+            self._decisions.append(DecisionRecord(
+                decision="acknowledge_inbox_problems", who=person.subject, verified_by=person.verified_by,
+                token_id=person.token_id, action=f"acknowledged {count} inbox problems" + (f": {note}" if note else ""),
+                before=f"{count} open", after="0 open", at=workflow.now()))
+            del self._decisions[:-_MAX_DECISIONS]
         self._show_problems()
         return count
 
     @acknowledge_problems.validator
-    def _validate_acknowledge(self, acknowledged_by: str) -> None:
-        if not acknowledged_by.strip():
-            raise ValueError("say who acknowledges the problems")
+    def _validate_acknowledge(self, request: AcknowledgeProblems | str) -> None:
+        if not isinstance(request, AcknowledgeProblems):
+            raise ValueError("acknowledge_problems needs a signed decision token, not a name: python -m cli decision "
+                             f"acknowledge_inbox_problems --as <you> --workflow-id {workflow.info().workflow_id}")
+        person = decisions.verify(request.token, "acknowledge_inbox_problems")  # role treasury-ops
+        if any(d.token_id == person.token_id for d in self._decisions):
+            raise ValueError("this decision token was already used on the inbox; ask for a fresh one")

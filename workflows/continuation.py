@@ -103,7 +103,9 @@ class Continuation(LifecycleParts):
                 seen_documents=self._seen_documents, conflicts=self._conflicts, conflict_case_id=self._conflict_case_id,
                 documents_refused=self._documents_refused,
                 bank_changes=self._bank_changes, bank_case_id=self._bank_case_id,
-                bank_confirmation=self._bank_confirmation, input_case_id=self._input_case_id),
+                bank_confirmation=self._bank_confirmation, input_case_id=self._input_case_id,
+                cooling_off_until=self._cooling_off_until, payee_claims=self._payee_claims,
+                confirmed_accounts=self._confirmed_accounts),
             answers=AnswersSnapshot(receipt=self._answer_receipt, pending=pending, codes=self._answer_codes,
                                     queue=self._answer_queue),
             resolution=self._resolution, runs=self._runs + 1,
@@ -126,6 +128,8 @@ class Continuation(LifecycleParts):
         self._documents_refused = controls.documents_refused
         self._bank_changes, self._bank_confirmation = list(controls.bank_changes), controls.bank_confirmation
         self._input_case_id = controls.input_case_id
+        self._cooling_off_until, self._payee_claims = controls.cooling_off_until, list(controls.payee_claims)
+        self._confirmed_accounts = list(controls.confirmed_accounts)
         answers = snap.answers
         self._answer_receipt, self._answer_codes = answers.receipt, list(answers.codes)
         self._wanted = [(p.code, list(p.reasons), p.note) for p in answers.pending]

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
     from workflows.operator_inputs import OperatorInputs
+    from workflows.payee_account import PayeeAccount
     from workflows.payment_leg import PaymentLeg
     from workflows.payment_messages import PaymentMessages
     from workflows.payment_phase import PaymentPhase
@@ -51,7 +52,8 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages,
+class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, SupplierAnswers, PaymentPhase,
+                       PaymentMessages,
                        BankConfirmation, OperatorInputs, Continuation):
     @workflow.init
     def __init__(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> None:
@@ -71,6 +73,7 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, SupplierAnswers
         self._pay = PaymentLeg()
         self._state.payment_attempts = self._pay.attempts
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
+        self._init_payee()  # the account paid, checked against master data (payee_account)
         self._init_approvals()  # approve / reject (approvals)
         self._init_decisions()  # verified decisions, resolve / cancel (ap_decisions)
         self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
@@ -132,10 +135,6 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, SupplierAnswers
     async def _call(self, activity: Callable, *args, summary: str, via: Counterpart):
         """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
         return await call(activity, *args, summary=summary, via=via, outages=self._cases.outages)
-
-    async def _validate(self) -> ValidatedInvoice:
-        return await self._call(ErpActivities.validate_invoice_against_master_data, self._state.invoice,
-                                summary=f"validate {self._ref} against ERP master data", via=opts.ERP)
 
     async def _post(self) -> ErpDocument:
         for _ in range(self._policy.erp_unknown_outcome_limit):

@@ -1,6 +1,6 @@
 """What the parts of InvoiceToPayment (approvals.py, ap_decisions.py, supplier_controls.py, supplier_answers.py,
 payment_phase.py, payment_messages.py, bank_confirmation.py, operator_inputs.py,
-continuation.py) use of the whole: the state InvoiceToPayment.__init__ and the parts' _init_*
+continuation.py, payee_account.py) use of the whole: the state InvoiceToPayment.__init__ and the parts' _init_*
 set up, and the methods one part calls on another.
 
 For the type checker only. At run time LifecycleParts is an empty base class: it adds no
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from canonical.exceptions import ExceptionOwner
     from canonical.lifecycle_snapshot import Stage, WaitPoint
     from canonical.payment import BankStatusReport
-    from canonical.validation import ValidatedInvoice
+    from canonical.validation import PayeeClaim, ValidatedInvoice
+    from canonical.vendors import BankDetailsChange
     from workflows.counterpart_calls import Counterpart
     from workflows.decisions import VerifiedPerson
     from workflows.exception_cases import CaseBook
@@ -97,6 +98,17 @@ class LifecycleParts:
         def _controls_refusal(self) -> str | None: ...
         async def _apply_controls(self) -> None: ...
         async def _resume_controls(self, resume: WaitPoint) -> None: ...
+        def _bank_details_changed(self, change: BankDetailsChange) -> None: ...
+
+        # -- payee_account ------------------------------------------------------------------
+        _payee_claims: list[PayeeClaim]
+        _cooling_off_until: datetime | None
+        _confirmed_accounts: list[str]
+        def _take_payee_claim(self, receipt: EInvoiceReceipt) -> None: ...
+        def _payee_claims_pending(self) -> bool: ...
+        async def _account_refusal(self) -> str | None: ...
+        async def _start_cooling_off(self, confirmed: list[BankDetailsChange]) -> None: ...
+        def _cooling_off_refusal(self) -> str | None: ...
 
         # -- supplier_answers ---------------------------------------------------------------
         def _receipt_for_answers(self, receipt: EInvoiceReceipt) -> None: ...

@@ -8,10 +8,11 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from canonical.decisions import DecisionRecord
+    from canonical.decision_record import DecisionRecord
     from canonical.invoice import Invoice
     from canonical.lifecycle_snapshot import StateSnapshot
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
+    from identity.tokens import VerifiedPerson
     from telemetry import finance
     from workflows import search_attributes as sa
     from workflows.exception_cases import CaseBook
@@ -114,6 +115,17 @@ class LifecycleState:
         self.decisions.append(record)
         del self.decisions[:-_MAX_DECISIONS]
         self._record(f"{note}, verified {record.verified_by}")
+
+    def record_decision(self, person: VerifiedPerson, decision: str, action: str, before: str | None = None,
+                        after: str | None = None) -> None:
+        """A verified person's decision (architecture invariants 8 and 13), kept through `decided`."""
+        self.decided(DecisionRecord(decision=decision, who=person.subject, verified_by=person.verified_by,
+                                    token_id=person.token_id, action=action, before=before, after=after,
+                                    at=workflow.now()), f"{action} by {person.subject}")
+
+    def token_used(self, person: VerifiedPerson) -> bool:
+        """A decision token is taken once per lifecycle (its jti), continued runs included."""
+        return any(d.token_id == person.token_id for d in self.decisions)
 
     def case_changed(self) -> None:
         """A case opened, escalated or closed: the search attributes show the one people see first."""

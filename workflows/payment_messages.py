@@ -6,6 +6,7 @@ dropped by the SDK with a log line."""
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent, ReportBankRejection
@@ -20,11 +21,19 @@ with workflow.unsafe.imports_passed_through():
 
 class PaymentMessages(LifecycleParts):
     @workflow.update
-    def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
+    async def reserve_for_payment_run(self, inclusion: PaymentRunInclusion) -> ReservedPayment:
         """A payment run takes this invoice. Atomic in the lifecycle: once reserved it can not
-        be cancelled, and a held invoice can not be reserved."""
+        be cancelled, and a held invoice can not be reserved. The account about to be paid is
+        checked against the vendor master first (payee_account)."""
         if self._pay.reservation is not None:  # the run retried its request: same answer
             return self._reserved()
+        refusal = await self._account_refusal()
+        if refusal is None and self._pay.reservation is None:
+            refusal = self._reservation_refusal(inclusion)  # anything that changed during the check
+        if self._pay.reservation is not None and self._pay.reservation.run_key == inclusion.run_key:
+            return self._reserved()  # the run's retry, answered while this one checked
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ReservationRefused", non_retryable=True)
         validated = self._validated
         assert validated is not None  # checked by the validator
         inv, account = self._state.invoice, validated.bank_account
@@ -44,18 +53,21 @@ class PaymentMessages(LifecycleParts):
 
     @reserve_for_payment_run.validator
     def _validate_reservation(self, inclusion: PaymentRunInclusion) -> None:
-        if self._pay.reservation is not None:
-            if self._pay.reservation.run_key != inclusion.run_key:
-                raise ValueError(f"{self._state.invoice.key} is already in payment run {self._pay.reservation.run_key}")
-            return
-        if self._state.status != InvoiceStatus.SCHEDULED or self._cancel is not None or self._validated is None:
-            raise ValueError(f"{self._state.invoice.key} is {self._state.status.value}, not payable")
-        if self._paid_twice_open():
-            raise ValueError(f"{self._state.invoice.key} may already have been paid twice: treasury resolves the "
-                             "PaidTwice case first")
-        refusal = self._controls_refusal()
+        refusal = self._reservation_refusal(inclusion)
         if refusal:
             raise ValueError(refusal)
+
+    def _reservation_refusal(self, inclusion: PaymentRunInclusion) -> str | None:
+        if self._pay.reservation is not None:
+            if self._pay.reservation.run_key != inclusion.run_key:
+                return f"{self._state.invoice.key} is already in payment run {self._pay.reservation.run_key}"
+            return None
+        if self._state.status != InvoiceStatus.SCHEDULED or self._cancel is not None or self._validated is None:
+            return f"{self._state.invoice.key} is {self._state.status.value}, not payable"
+        if self._paid_twice_open():
+            return (f"{self._state.invoice.key} may already have been paid twice: treasury resolves the "
+                    "PaidTwice case first")
+        return self._controls_refusal()
 
     @workflow.signal
     def included_in_payment_run(self, payload: RawValue) -> None:
@@ -99,10 +111,14 @@ class PaymentMessages(LifecycleParts):
             return
         current = self._pay.current
         e2e = rejection.end_to_end_id or (current.end_to_end_id if current else "-")
+        # A signal carries no verified identity (architecture invariant 8): whatever name it
+        # gives is shown as a claim, and it does what any unverified report does: a visible
+        # case and a check with the bank, never a second payment.
+        claimed = f"'{rejection.reported_by}'" if rejection.reported_by else "nobody"
+        who = f"an unverified bank_rejection signal (names {claimed})"
         try:
             report = ReportBankRejection(reason_code=rejection.reason_code, end_to_end_id=e2e,
-                                         reason_text=rejection.reason_text,
-                                         reported_by=rejection.reported_by or "unnamed (bank_rejection signal)")
+                                         reason_text=rejection.reason_text, reported_by=who)
         except ValidationError as err:
             self._input_rejected("bank_rejection", " ".join(str(err).split())[:400])
             return

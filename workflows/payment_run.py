@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         LifecycleNotice,
         PaymentFileRef,
         PaymentFilesRequest,
-        PaymentRelease,
         PaymentRunRequest,
         PaymentRunSummary,
         ReservationRequest,
@@ -35,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.outage_board import OutageBoard, show_case
+    from workflows.run_release import RunRelease
 
 
 def run_identity(req: PaymentRunRequest) -> tuple[str, str]:
@@ -53,12 +53,10 @@ def _run_date(req: PaymentRunRequest) -> date:
 
 
 @workflow.defn(name="PaymentRun")
-class PaymentRun:
+class PaymentRun(RunRelease):
     def __init__(self) -> None:
         self._summary: PaymentRunSummary | None = None
-        self._stage = "starting"
-        self._release_refused: dict[str, str] | None = None  # while awaiting release: who may not, and why
-        self._release: PaymentRelease | None = None
+        self._init_release()  # who requested it, its release limit and its release (run_release)
         self._outages = OutageBoard(workflow.info().workflow_id, lambda: "PaymentRun",
                                     on_change=lambda: show_case(self._outages.first()))
 
@@ -83,9 +81,12 @@ class PaymentRun:
         if req.run_date is None:
             req = req.model_copy(update={"run_date": workflow.now().date()})
         run_key, erp_run_id = run_identity(req)
+        await self._request_and_limit(req)  # refused here when nobody verifiable asked for it
         account = await self._call(A.paying_account, req.paying_account_id,
                                    summary=f"paying account {req.paying_account_id}", via=opts.TREASURY)
-        self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency)
+        self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency,
+                                          requested_by=self._requested_by if self._verified else None,
+                                          release_above=self._release_above, decisions=self._decisions)
         await self._call(A.register_payment_run, run_key, summary=f"register run {run_key}", via=opts.TREASURY)
         self._set_stage("selecting")
         due_by = _run_date(req) + timedelta(days=req.horizon_days)
@@ -112,16 +113,16 @@ class PaymentRun:
         return self._summary
 
     async def _await_release(self, selection: RunSelection, req: PaymentRunRequest) -> date:
-        """Above `release_above`, someone who approved none of the selected invoices and did
-        not request the run releases it (segregation of duties). The run pays on the day it
-        is released (never before its run date): a file is dated when it may go."""
-        if req.release_above is None or selection.total <= req.release_above:
+        """Above the release limit, someone who approved none of the selected invoices and did
+        not request the run releases it (segregation of duties, workflows/run_release.py). The
+        run pays on the day it is released (never before its run date): a file is dated when it
+        may go."""
+        limit = self._release_above
+        if limit is None or selection.total <= limit:
             return _run_date(req)
         assert self._summary is not None  # set by run() before the selection
-        refused = {a.strip().casefold(): "approved invoices in this run" for a in selection.approvers}
-        refused[req.requested_by.strip().casefold()] = "requested this run"
-        self._release_refused = refused
-        self._set_stage(f"awaiting release: {selection.total} {self._summary.currency} above {req.release_above}")
+        self._refuse_release_by(selection.approvers)
+        self._set_stage(f"awaiting release: {selection.total} {self._summary.currency} above {limit}")
         flagged = False
         while True:
             try:
@@ -137,25 +138,9 @@ class PaymentRun:
         if flagged:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset()])
         self._release_refused = None
-        assert self._release is not None  # the wait above ends with a release
-        self._summary.released_by = self._release.released_by
+        self._summary.released_by = self._releaser()
+        self._summary.decisions = list(self._decisions)
         return max(_run_date(req), workflow.now().date())
-
-    @workflow.update
-    def release(self, release: PaymentRelease) -> str:
-        self._release = release
-        return f"released by {release.released_by}"
-
-    @release.validator
-    def _validate_release(self, release: PaymentRelease) -> None:
-        if self._release_refused is None or self._release is not None:
-            raise ValueError(f"payment run is {self._stage}, not awaiting a release")
-        who = release.released_by.strip().casefold()
-        if not who:
-            raise ValueError("a release needs the releaser's identity")
-        if who in self._release_refused:
-            raise ValueError(f"{release.released_by} {self._release_refused[who]} and can not release it "
-                             "(segregation of duties)")
 
     async def _pay(self, req: PaymentRunRequest, run_key: str, erp_run_id: str, account, execution_date: date) -> None:
         s = self._summary

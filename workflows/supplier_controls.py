@@ -11,9 +11,11 @@ lifecycle's state, cases and waits):
   case's reason shows. Behind REFUSALS_PATCH: a history from before took the signal as unknown.
 - **Bank-detail changes** (`bank_details_changed`, from VendorMasterSync): unless a payment
   is already in flight (never redirected), the invoice is held: SAP payment block "B", a
-  BankDetailsChanged case for master data, and no reservation until someone other than the
-  person who changed them confirms the new details (`confirm_bank_details`); then the block
-  is lifted and the bank account validated again against the ERP, so the new one is paid.
+  BankDetailsChanged case for master data, and no reservation until a verified master-data
+  person confirms the new details (`confirm_bank_details`, a decision token): not the person
+  the ERP's records name as the changer; where the ERP keeps none, the change counts as made
+  by someone unknown. Then the block is lifted, the bank account validated again against the
+  ERP, so the new one is paid, after the cooling-off (payee_account).
 
 Signals only record; the main flow acts on them while it waits for a payment run
 (`_await_reservation`), where holding is safe. Nothing here runs unless these signals came,
@@ -32,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
+    from workflows import decisions
     from workflows.lifecycle_parts import LifecycleParts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
@@ -60,7 +63,7 @@ class SupplierControls(LifecycleParts):
 
     # -- what the main flow and the validators ask --------------------------------------
     def _controls_pending(self) -> bool:
-        return bool(self._conflicts or self._bank_changes)
+        return bool(self._conflicts or self._bank_changes) or self._payee_claims_pending()
 
     def _controls_refusal(self) -> str | None:
         """Why a payment run may not reserve the invoice now, or None."""
@@ -69,7 +72,9 @@ class SupplierControls(LifecycleParts):
             return f"{key} has an unresolved e-invoice document conflict: {self._conflicts[0]}"
         if self._bank_changes:
             return f"{key} is on payment hold: the supplier's bank details changed and are not confirmed yet"
-        return None
+        if self._payee_claims_pending():
+            return f"{key}: an e-invoice names a payee account not yet compared with the ERP's"
+        return self._cooling_off_refusal()
 
     def _check_resolve(self, request: ResolveException) -> None:
         open_case = self._cases.open
@@ -84,7 +89,9 @@ class SupplierControls(LifecycleParts):
 
     # -- the main flow: called from _await_reservation while nothing is reserved ------------
     async def _apply_controls(self) -> None:
-        if self._conflicts:
+        if self._payee_claims_pending():  # first: a quick comparison; a PayeeAccountMismatch holds here
+            self._validated = await self._step(self._validate)
+        elif self._conflicts:
             await self._hold_for_conflict()
         elif self._bank_changes:
             await self._hold_for_bank_details()
@@ -113,7 +120,8 @@ class SupplierControls(LifecycleParts):
         around it do not continue as new (nested steps): resuming would block or lift again."""
         doc = self._state.erp_document
         if not resumed:
-            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'}"
+            changes = ", ".join(f"{c.bank_account_id}: {c.old_masked or 'none'} → {c.new_masked or 'removed'} "
+                                f"(changed by {c.changed_by or 'an unknown person: the ERP keeps no changer'})"
                                 for c in self._bank_changes)
             if doc is not None:
                 await self._step(lambda: self._payment_block(
@@ -126,7 +134,8 @@ class SupplierControls(LifecycleParts):
             await self._wait_for_person(lambda: self._bank_confirmation is not None)
         confirmation, handled = self._bank_confirmation, len(self._bank_changes)
         assert confirmation is not None  # `resolve` is refused on this case: only a confirmation ends it
-        self._cases.close(confirmation.confirmed_by, f"bank details confirmed: {confirmation.note}")
+        confirmer = self._confirmer(confirmation)
+        self._cases.close(confirmer, f"bank details confirmed: {confirmation.note}")
         self._bank_case_id = None
         self._state.case_changed()
         if doc is not None:
@@ -134,10 +143,12 @@ class SupplierControls(LifecycleParts):
                 "", f"lift the payment block on ERP document {doc.invoice_document}"))
         # The new account is what the ERP holds now: validate again so that one is paid.
         self._validated = await self._step(self._validate)
+        confirmed = self._bank_changes[:handled]
         del self._bank_changes[:handled]
         self._bank_confirmation = None
-        self._state.resume(f"bank details confirmed by {confirmation.confirmed_by}; "
+        self._state.resume(f"bank details confirmed by {confirmer}; "
                            f"pays to {self._validated.bank_account.masked()}")
+        await self._start_cooling_off(confirmed)  # no run reserves it before the cooling-off ends
 
     async def _payment_block(self, reason: str, summary: str) -> None:
         await self._call(ErpActivities.set_payment_block,
@@ -156,6 +167,7 @@ class SupplierControls(LifecycleParts):
             return  # the same document pushed again
         self._seen_documents.append(receipt.sha256)
         del self._seen_documents[:-_MAX_SEEN]
+        self._take_payee_claim(receipt)  # compared with the ERP's account (payee_account)
         inv = self._state.invoice
         conflict = (receipt.gross_amount, receipt.currency) != (inv.gross_amount, inv.currency)
         self._state.einvoice_receipts.append(EInvoiceReceiptRecord.of(receipt, conflict))
@@ -225,6 +237,11 @@ class SupplierControls(LifecycleParts):
     def confirm_bank_details(self, request: ConfirmBankDetails) -> str:
         self._bank_confirmation = request
         assert self._bank_case_id is not None  # checked by the validator
+        if request.token:
+            changes = ", ".join(f"{c.bank_account_id} {c.new_masked or 'removed'}" for c in self._bank_changes)
+            self._state.record_decision(decisions.person(request.token), "confirm_bank_details",
+                                        f"bank details confirmed ({request.note})", before=f"changed: {changes}",
+                                        after="confirmed")
         return self._bank_case_id
 
     @confirm_bank_details.validator
@@ -232,6 +249,22 @@ class SupplierControls(LifecycleParts):
         open_case = self._cases.open
         if open_case is None or open_case.case_id != self._bank_case_id or self._bank_confirmation is not None:
             raise ValueError(f"invoice {self._state.invoice.key} has no bank-detail hold open")
-        confirmer = request.confirmed_by.strip().casefold()
+        if not request.token:
+            raise ValueError("confirm_bank_details needs a signed decision token: python -m cli decision "
+                             f"confirm_bank_details --as <you> --workflow-id {workflow.info().workflow_id} "
+                             "--set note='called the supplier back'")
+        person = decisions.verify(request.token, "confirm_bank_details")  # role master-data
+        if self._state.token_used(person):
+            raise ValueError("this decision token was already used on this invoice; ask for a fresh one")
+        confirmer = person.subject.strip().casefold()
+        # Where the ERP's records name who changed the details, that person may not confirm them;
+        # where they do not, any verified master-data person confirms (the change is by someone unknown).
         if any(c.changed_by and c.changed_by.strip().casefold() == confirmer for c in self._bank_changes):
-            raise ValueError(f"{request.confirmed_by} changed these bank details and can not confirm them (four eyes)")
+            raise ValueError(f"{person.subject} changed these bank details in the ERP and can not confirm them "
+                             "(four eyes)")
+
+    @staticmethod
+    def _confirmer(request: ConfirmBankDetails) -> str:
+        if request.token:
+            return decisions.person(request.token).subject
+        return request.confirmed_by or "unnamed"  # a confirmation recorded before tokens (replay only)

@@ -8,14 +8,20 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 
-from canonical.commands import LifecyclePolicy, ReportBankRejection
+from canonical.commands import LifecyclePolicy
 from canonical.inbox import BankInboxConfig, StatementReport
 from canonical.payment import BankStatus, BankStatusReport
-from canonical.payment_run import PaymentRelease, PaymentRunRequest
 from tests import bank_admin, sap_admin
 from tests.clock import business_today
 from tests.evidence_helpers import bank_date, side_case
-from tests.helpers import assert_eventually, wait_for_history, wait_for_status
+from tests.helpers import (
+    assert_eventually,
+    decision_input,
+    run_request,
+    session_issuer,
+    wait_for_history,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.recordings.stack import Session, advance_until_all, answered, session, start_einvoice
 from tests.test_approvals import BIG
@@ -27,7 +33,7 @@ Histories = dict[str, WorkflowHistory]
 
 
 async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
-    """Three lifecycles paid by one run above its release limit, released by treasury.tina: two
+    """Three lifecycles paid by one run above its release limit, released by treasury.rita: two
     approvers above the threshold; an e-invoice held for validation, resolved, answered AB/UQ/AP/PD;
     INITECH (1000014), whose account the bank rejects AC04, paid again to a new account by a
     second run. The inbox reads the answers and hands each statement to a StatementPost."""
@@ -51,8 +57,8 @@ async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
         config = BankInboxConfig(poll_seconds=0.5, statement_rehint_seconds=1)
         inbox = await client.start_workflow(BankInbox.run, config, id=f"bank-inbox-{s.task_queue}",
                                             task_queue=s.task_queue)
-        request = PaymentRunRequest(paying_account_id="ACME", run_date=business_today(), horizon_days=60,
-                                    max_payments_per_file=2, requested_by="treasury.tom", release_above="1000.00")
+        request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME", run_date=business_today(),
+                              horizon_days=60, max_payments_per_file=2, release_above="1000.00")
         run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                           task_queue=s.task_queue)
 
@@ -60,7 +66,7 @@ async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
             assert (await run.query(PaymentRun.status))["stage"].startswith("awaiting release")
 
         await assert_eventually(awaiting_release)
-        await run.execute_update(PaymentRun.release, PaymentRelease(released_by="treasury.tina"))
+        await run.execute_update("release", decision_input(session_issuer(), run.id, "release", "treasury.rita"))
         await run.result()
         await wait_for_status(rejected, "AWAITING_REMEDIATION")
         await s.decide(rejected, "resolve", "md.mia", resolution="supplier confirmed new account",
@@ -129,8 +135,9 @@ async def record_hand_reports(client: Client, tmp: Path) -> Histories:
         await pay(client, s.task_queue, run_date=await bank_date(s.bank_url))  # no inbox yet: nothing read back
         for handle in (booked, confirmed):
             sent = await wait_for_history(handle, "SENT_TO_BANK")
-            await handle.execute_update(InvoiceToPayment.report_bank_rejection, ReportBankRejection(
-                reason_code="AC04", end_to_end_id=sent.payment_attempts[-1].end_to_end_id, reported_by="treasury.tom"))
+            await handle.execute_update("report_bank_rejection", decision_input(
+                session_issuer(), handle.id, "report_bank_rejection", "treasury.tom", reason_code="AC04",
+                end_to_end_id=sent.payment_attempts[-1].end_to_end_id))
         async with bank_inbox(client, s.task_queue):
             remediation = await wait_for_status(confirmed, "AWAITING_REMEDIATION", timeout=30)
             done = await advance_until(booked, "COMPLETED", s.bank_url)

@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
-from canonical.commands import ConfirmBankDetails, LifecyclePolicy
+from canonical.commands import LifecyclePolicy
 from canonical.inbox import BankInboxConfig
 from canonical.reconciliation import DriftKind, ReconciliationRequest
 from canonical.treasury import ExpectedOutflow
@@ -19,12 +19,11 @@ from canonical.vendors import VendorSyncRequest
 from tests import sap_admin
 from tests.bank_files import foreign_payment_file
 from tests.clock import business_today
-from tests.helpers import assert_eventually, make_invoice, wait_for_status
+from tests.helpers import assert_eventually, decision_input, make_invoice, session_issuer, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.recordings.stack import session
 from tests.test_reconciliation import clear_in_erp, first_look_at_erp, post_file
 from workflows.bank_inbox import BankInbox
-from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.reconciliation import Reconciliation
 from workflows.vendor_master_sync import VendorMasterSync
 
@@ -111,8 +110,8 @@ async def record_vendor_sync(client: Client, tmp: Path) -> Histories:
         assert result.lifecycles_signalled == [handle.id], result
         held = await wait_for_status(handle, "ON_HOLD")
         assert held.open_exception is not None and held.open_exception.type == "BankDetailsChanged", held.open_exception
-        await handle.execute_update(InvoiceToPayment.confirm_bank_details,
-                                    ConfirmBankDetails(confirmed_by="md.anna", note="called the supplier back"))
+        await handle.execute_update("confirm_bank_details", decision_input(
+            session_issuer(), handle.id, "confirm_bank_details", "md.mia", note="called the supplier back"))
         await wait_for_status(handle, "SCHEDULED")
         histories = {"vendor-master-sync": await run.fetch_history(),
                      "lifecycle-bank-change-confirmed": await handle.fetch_history()}
