@@ -91,8 +91,10 @@ class ApDecisions(LifecycleParts):
             del self._used_tokens[:-_MAX_TOKENS]
         record = DecisionRecord(who=d.subject, verified_by=d.verified_by, action=action, before=before, after=after,
                                 at=workflow.now(), token_id=d.token_id)
-        if note is None:
+        if note is None:  # the caller notes it in its own words (a status change)
             self._state.decisions.append(record)
+            if self._state.on_decided is not None:
+                self._state.on_decided(record)  # into the audit log all the same
         else:
             self._state.decided(record, note)
 

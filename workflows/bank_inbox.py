@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import decisions
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
+    from workflows.decision_audit import DecisionAudit
     from workflows.outage_board import OutageBoard
     from workflows.statement_post import StatementPost, statement_post_id
 
@@ -47,6 +48,7 @@ class BankInbox:
         self._decisions: list[DecisionRecord] = []  # verified acknowledgements, carried on at continue-as-new
         self._applied = 0
         self._outages = OutageBoard(workflow.info().workflow_id, lambda: "BankInbox", on_change=self._show_problems)
+        self._audit = DecisionAudit(self._outages)  # acknowledgements into the audit log
 
     async def _call(self, activity, *args, summary: str, via):
         """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
@@ -87,6 +89,7 @@ class BankInbox:
                 except TimeoutError:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._audit.drained()
         # Pinned to its build, the inbox moves to the current one at each continue-as-new.
         workflow.continue_as_new(config.model_copy(update={"problems": self._problems, "decisions": self._decisions}),
                                  initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE)
@@ -150,10 +153,12 @@ class BankInbox:
                 p.acknowledged_by, count = who, count + 1
         if person is not None:
             note = request.note if isinstance(request, AcknowledgeProblems) else None
-            self._decisions.append(DecisionRecord(
+            record = DecisionRecord(
                 decision="acknowledge_inbox_problems", who=person.subject, verified_by=person.verified_by,
                 token_id=person.token_id, action=f"acknowledged {count} inbox problems" + (f": {note}" if note else ""),
-                before=f"{count} open", after="0 open", at=workflow.now()))
+                before=f"{count} open", after="0 open", at=workflow.now())
+            self._decisions.append(record)
+            self._audit.add(record)
             del self._decisions[:-_MAX_DECISIONS]
         self._show_problems()
         return count

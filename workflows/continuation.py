@@ -80,7 +80,8 @@ class Continuation(LifecycleParts):
 
     def _nothing_in_flight(self) -> bool:
         # An answer leaves the queue only once sent; a bank check is a task until the bank decided.
-        return not self._answer_queue and all(check.done() for check in self._bank_checks)
+        return (not self._answer_queue and all(check.done() for check in self._bank_checks)
+                and self._audit.idle())
 
     def _continue_as_new(self) -> NoReturn:
         info = workflow.info()

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.bank_confirmation import BankConfirmation
     from workflows.continuation import Continuation
     from workflows.counterpart_calls import Counterpart, call
+    from workflows.decision_audit import DecisionAudit
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
     from workflows.operator_inputs import OperatorInputs
@@ -81,6 +82,8 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, S
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
         self._state.on_change = self._status_changed
         self._cases.outages._on_change = self._state.case_changed
+        self._audit = DecisionAudit(self._cases.outages, self._state.invoice.key)
+        self._state.on_decided = self._audit.add  # every verified decision into the audit log
         self._init_continuation(resume)  # last, so a continued run's state replaces the fresh one
 
     @workflow.run
@@ -107,6 +110,7 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, S
             pass  # ended CANCELLED by the rejection; nothing reached the ERP
         await self._finish_bank_checks()
         await self._drain_answers(sender)  # a finished lifecycle has answered the supplier
+        await self._audit.drained()  # and its decisions are in the audit log
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state.view()
 

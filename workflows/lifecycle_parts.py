@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from canonical.validation import PayeeClaim, ValidatedInvoice
     from canonical.vendors import BankDetailsChange
     from workflows.counterpart_calls import Counterpart
+    from workflows.decision_audit import DecisionAudit
     from workflows.decisions import VerifiedPerson
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
@@ -48,6 +49,7 @@ class LifecycleParts:
         _validated: ValidatedInvoice | None  # set once validation passed
         _pay: PaymentLeg
         _bank_checks: list[asyncio.Task]  # bank_confirmation
+        _audit: DecisionAudit  # decisions into the audit log (decision_audit)
         _conflicts: list[str]  # supplier_controls
         _awaiting_approval: bool  # approvals
         _approval_due: datetime | None

@@ -44,6 +44,7 @@ class LifecycleState:
         self._metrics = finance.LifecycleMetrics()
         # called with (status, note) after each status change (supplier answers)
         self.on_change: Callable[[InvoiceStatus, str], None] | None = None
+        self.on_decided: Callable[[DecisionRecord], None] | None = None
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases
@@ -115,6 +116,8 @@ class LifecycleState:
         self.decisions.append(record)
         del self.decisions[:-_MAX_DECISIONS]
         self._record(f"{note}, verified {record.verified_by}")
+        if self.on_decided is not None:
+            self.on_decided(record)  # into the audit log (workflows/decision_audit.py)
 
     def record_decision(self, person: VerifiedPerson, decision: str, action: str, before: str | None = None,
                         after: str | None = None) -> None:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
+    from workflows.decision_audit import DecisionAudit
     from workflows.outage_board import OutageBoard, show_case
     from workflows.run_release import RunRelease
 
@@ -59,6 +60,7 @@ class PaymentRun(RunRelease):
         self._init_release()  # who requested it, its release limit and its release (run_release)
         self._outages = OutageBoard(workflow.info().workflow_id, lambda: "PaymentRun",
                                     on_change=lambda: show_case(self._outages.first()))
+        self._audit = DecisionAudit(self._outages)  # requests and releases into the audit log
 
     async def _call(self, activity, *args, summary: str, via):
         """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
@@ -97,6 +99,7 @@ class PaymentRun(RunRelease):
         self._summary.selected = selection.invoices
         if not selection.invoices:
             self._set_stage("nothing to pay")
+            await self._audit.drained()
             return self._summary
         # Nothing is committed before the release: no lock, no reservation, no ERP claim.
         execution_date = await self._await_release(selection, req)
@@ -110,6 +113,7 @@ class PaymentRun(RunRelease):
             await self._call(A.release_paying_account, req.paying_account_id,
                              summary=f"free {req.paying_account_id} for the next run", via=opts.TREASURY)
         self._set_stage("done")
+        await self._audit.drained()
         return self._summary
 
     async def _await_release(self, selection: RunSelection, req: PaymentRunRequest) -> date:

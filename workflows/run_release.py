@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import decisions
     from workflows.controls import read_controls
     from workflows.counterpart_calls import call
+    from workflows.decision_audit import DecisionAudit
     from workflows.outage_board import OutageBoard
 
 RUN_CONTROLS_PATCH = "run-controls-v1"
@@ -43,6 +44,7 @@ def _norm(who: str) -> str:
 
 class RunRelease:
     _outages: OutageBoard  # the run's outage board (workflows/payment_run.py)
+    _audit: DecisionAudit
 
     def _init_release(self) -> None:
         self._release_refused: dict[str, str] | None = None  # while awaiting release: who may not, and why
@@ -125,6 +127,7 @@ class RunRelease:
 
     def _record(self, person: decisions.VerifiedPerson, decision: str, action: str, before: str | None = None,
                 after: str | None = None) -> None:
-        self._decisions.append(DecisionRecord(decision=decision, who=person.subject, verified_by=person.verified_by,
-                                              token_id=person.token_id, action=action, before=before, after=after,
-                                              at=workflow.now()))
+        record = DecisionRecord(decision=decision, who=person.subject, verified_by=person.verified_by,
+                                token_id=person.token_id, action=action, before=before, after=after, at=workflow.now())
+        self._decisions.append(record)
+        self._audit.add(record)  # into the audit log (workflows/decision_audit.py)
