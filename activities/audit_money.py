@@ -86,9 +86,10 @@ def bank_answers(bank_message_id: str, received_at: datetime | None, deliveries:
 
 
 def statement_label(statement_key: str) -> str:
-    """`<account IBAN>:<statement number>` with the IBAN masked."""
+    """`<our account id>:<number>` as it is (statement keys name our account by its id); a key
+    from before, `<IBAN>:<number>`, with the IBAN masked."""
     account, _, number = statement_key.rpartition(":")
-    return f"{mask_iban(account)}:{number}"
+    return statement_key if len(account) < 15 else f"{mask_iban(account)}:{number}"
 
 
 def statement_posted(statement_key: str, bank_message_id: str, erp_reference: str) -> AuditRecord:

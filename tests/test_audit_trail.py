@@ -57,9 +57,11 @@ async def test_a_payment_cycle_leaves_its_money_movements_and_tampering_is_caugh
     e2e, [message_id] = attempt.end_to_end_id, summary.message_ids
 
     log = AuditLog(store.engine)
-    trail = log.trail(invoice.key)
+    everything = log.trail(invoice.key)
+    # the AP platform's signed approval, a decision (workflows/decision_audit.py), then the money
+    assert [(e.kind.value, e.actor) for e in everything if e.kind.value == "decision"] == [("decision", "ap.approver")]
+    trail = [e for e in everything if e.kind.value == "money"]
     assert [e.entry_key for e in trail] == [f"{e2e}/{s}" for s in ("SENT", "ACCEPTED", "SETTLED", "CLEARED")]
-    assert {e.kind.value for e in trail} == {"money"}
     assert [e.actor for e in trail] == ["finsync", "bank", "bank", "erp"]
     sent, accepted, settled, cleared = (json.loads(e.after or "{}") for e in trail)
     assert (sent["amount"], sent["currency"], sent["message_id"]) == ("1190.00", "EUR", message_id)
@@ -76,8 +78,9 @@ async def test_a_payment_cycle_leaves_its_money_movements_and_tampering_is_caugh
     shown = await _cli(store, invoice.workflow_id)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
-    assert lines[0].split()[:3] == ["when", "kind", "action"] and len(lines) == 5, shown.stdout
-    assert "settled by the bank" in lines[3] and "amount=1190.00" in lines[3] and "system:bank-inbox" in lines[3]
+    assert lines[0].split()[:3] == ["when", "kind", "action"] and len(lines) == 6, shown.stdout  # 1 decision, 4 money
+    assert "approve" in lines[1] and "ap.approver" in lines[1] and "ap-platform:" in lines[1]
+    assert "settled by the bank" in lines[4] and "amount=1190.00" in lines[4] and "system:bank-inbox" in lines[4]
     intact = await _cli(store, "verify")
     total = len(list(log.entries()))
     assert (intact.returncode, intact.stdout.split(",")[0]) == (0, f"{total} entries"), intact
