@@ -25,6 +25,7 @@ from adapters.sap_odata import (
     SUPPLIER_INVOICE_SRV,
     format_date,
     invoice_path,
+    key,
     literal,
     to_posted_invoice,
     to_purchase_order,
@@ -143,7 +144,7 @@ class SapClient(HttpAdapter):
 
     async def get_supplier(self, supplier_id: str) -> Supplier | None:
         bp = await self._get_entity(
-            f"{BUSINESS_PARTNER_SRV}/A_BusinessPartner({literal(supplier_id)})",
+            f"{BUSINESS_PARTNER_SRV}/A_BusinessPartner({key(supplier_id)})",
             {"$expand": "to_BusinessPartnerBank"},
         )
         return to_supplier(bp) if bp else None
@@ -154,7 +155,7 @@ class SapClient(HttpAdapter):
 
     async def get_purchase_order(self, po_number: str) -> PurchaseOrder | None:
         po = await self._get_entity(
-            f"{PURCHASE_ORDER_SRV}/A_PurchaseOrder({literal(po_number)})", {"$expand": "to_PurchaseOrderItem"}
+            f"{PURCHASE_ORDER_SRV}/A_PurchaseOrder({key(po_number)})", {"$expand": "to_PurchaseOrderItem"}
         )
         return to_purchase_order(po) if po else None
 

@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 from canonical.erp import PostedInvoice, PurchaseOrder, PurchaseOrderItem
 from canonical.status import ErpDocument
@@ -22,10 +23,18 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def key(value: str) -> str:
+    """A key literal in a resource path, e.g. A_PurchaseOrder(<key>): the OData literal,
+    percent-encoded, so a slash, question mark, hash or quote in a value that came from outside
+    (a PO number on an e-invoice) stays inside the key and can not change which resource the
+    URL names. The gateway decodes the path before it reads the literal."""
+    return "'" + quote(value.replace("'", "''"), safe="") + "'"
+
+
 def invoice_path(doc: ErpDocument) -> str:
     return (
         f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice("
-        f"SupplierInvoice={literal(doc.invoice_document)},FiscalYear={literal(doc.fiscal_year)})"
+        f"SupplierInvoice={key(doc.invoice_document)},FiscalYear={key(doc.fiscal_year)})"
     )
 
 
