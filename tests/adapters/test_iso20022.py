@@ -234,13 +234,31 @@ def test_wrong_type_missing_ids_and_unknown_currency_are_unreadable():
 
 
 def test_entities_are_never_expanded():
-    # A classic XXE: a message that tries to pull in a local file must not read it.
+    # A classic XXE: a message that tries to pull in a local file is not even parsed.
     hostile = fixture("pain002_part.xml").replace(
         "<?xml version='1.0' encoding='utf-8'?>",
         '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>').replace(
         "<OrgnlMsgId>ACME-20260930-0001</OrgnlMsgId>", "<OrgnlMsgId>&x;</OrgnlMsgId>")
-    with pytest.raises(UnreadableBankMessage, match="OrgnlMsgId is missing"):
+    with pytest.raises(UnreadableBankMessage, match="DOCTYPE"):
         read_pain002(hostile)
+
+
+@pytest.mark.parametrize("name, kind", [("camt053_balanced.xml", MessageKind.STATEMENT),
+                                        ("pain002_part.xml", MessageKind.STATUS_REPORT),
+                                        ("camt054_debits.xml", MessageKind.NOTIFICATION)])
+@pytest.mark.parametrize("prolog", [
+    "<!DOCTYPE Document>",  # no entity at all: still refused
+    '<!-- from the bank --><?pi x?>\n<!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>',
+])
+def test_a_message_with_a_doctype_is_unreadable_never_parsed(name, kind, prolog):
+    body = fixture(name)
+    declaration_end = body.index("?>") + 2
+    with_dtd = body[:declaration_end] + prolog + body[declaration_end:]
+    with pytest.raises(UnreadableBankMessage, match="DOCTYPE"):
+        read_message(kind, with_dtd)
+    with pytest.raises(UnreadableBankMessage, match="DOCTYPE"):
+        read_message(kind, "\ufeff" + with_dtd[declaration_end:].lstrip())  # no declaration, a byte order mark
+    assert read_message(kind, body)  # the same message without it reads
 
 
 def test_statement_with_foreign_currency_entry_is_flagged():
