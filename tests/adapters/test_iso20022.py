@@ -1,13 +1,14 @@
 """pain.001 building and bank message reading, on documents a real mock-bank 0.9.0 wrote
 (tests/adapters/fixtures, recaptured by fixtures/capture.py). No server needed."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
+from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, sepa_name, validate_pain001
 from adapters.iso20022.readers import (
     UnreadableBankMessage,
     is_duplicate_file_report,
@@ -81,7 +82,18 @@ def test_names_are_cleaned_to_what_xml_and_the_schema_allow():
     xml = build_pain001(four_file(payments=[odd]))
     validate_pain001(xml)
     name = xml.split(b"<Cdtr>")[1].split(b"<Nm>")[1].split(b"</Nm>")[0].decode()
-    assert name.startswith("Ünïcode Name Ltd x") and len(name) == 140
+    assert name.startswith("Unicode Name Ltd x") and len(name) == 140  # SEPA characters, see below
+
+
+@pytest.mark.parametrize("name, sent", [
+    ("Müller & Søn", "Muller + Son"), ("Straße Ærø ApS", "Strasse AEro ApS"), ("Łódź Sp. z o.o.", "Lodz Sp. z o.o."),
+    ("Ğüneş İnşaat", "Gunes Insaat"), ("O\u2019Brien \u201cLtd\u201d_x", "O'Brien 'Ltd'-x"),
+    ("株式会社", "NOTPROVIDED"), ("a@b.com #1 <x>", "a b.com 1 x"),
+    ("ß" * 100, "ss" * 70),  # cut to 140 after spelling out
+])
+def test_names_are_transliterated_to_the_sepa_character_set(name, sent):
+    assert sepa_name(name) == sent
+    assert re.fullmatch(r"[a-zA-Z0-9/\-?:().,'+ ]{1,140}", sepa_name(name))
 
 
 def test_remittance_reference_goes_structured_and_falls_back_to_text_when_long():
