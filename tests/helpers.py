@@ -36,12 +36,14 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                      bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9",
                      task_queue: str | None = None, replace: list | None = None,
                      extra_workflows: list | None = None, extra_activities: list | None = None,
-                     not_booked_margin_days: int = 4):
+                     not_booked_margin_days: int = 4, report_dir: Path | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
-    `replace`: activities that stand in for the real ones of the same name (fault injection)."""
+    `replace`: activities that stand in for the real ones of the same name (fault injection).
+    `report_dir`: where a Reconciliation writes its report (the settings' default otherwise)."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}",
-                        bank_not_booked_margin_days=not_booked_margin_days)
+                        bank_not_booked_margin_days=not_booked_margin_days,
+                        **({"report_dir": report_dir} if report_dir is not None else {}))
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.
