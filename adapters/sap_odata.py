@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
+from canonical.duplicates import OtherInvoice
 from canonical.erp import PostedInvoice, PurchaseOrder, PurchaseOrderItem
 from canonical.status import ErpDocument
 from canonical.supplier import Supplier, SupplierBankAccount
@@ -122,4 +123,18 @@ def to_posted_invoice(row: dict) -> PostedInvoice:
         net_due_date=baseline + timedelta(days=days) if baseline else None,
         payment_block=row.get("PaymentBlockingReason", ""),
         payment_run_id=row.get("PaymentRunID", ""),
+    )
+
+
+# What a near-duplicate check reads of the supplier's other invoices (canonical/duplicates.py).
+OTHER_INVOICE_FIELDS = ("SupplierInvoice,FiscalYear,AccountingDocument,SupplierInvoiceIDByInvcgParty,DocumentDate,"
+                        "InvoiceGrossAmount,DocumentCurrency")
+
+
+def to_other_invoice(row: dict) -> OtherInvoice:
+    return OtherInvoice(
+        source="erp", document=f"{row['SupplierInvoice']}/{row['FiscalYear']}",
+        reference=row["SupplierInvoiceIDByInvcgParty"], invoice_date=parse_date(row.get("DocumentDate")),
+        gross_amount=Decimal(row["InvoiceGrossAmount"]), currency=row["DocumentCurrency"],
+        status=f"accounting document {row['AccountingDocument']}" if row.get("AccountingDocument") else None,
     )

@@ -53,6 +53,19 @@ class ConfirmBankDetails(BaseModel):
     note: str = Field(min_length=1, description="how the new details were confirmed, in words")
 
 
+class ConfirmNotDuplicate(BaseModel):
+    """`confirm_not_duplicate` update: AP looked at the other document a PossibleDuplicate case
+    names and says this invoice is a different one, so it may be posted. Names the person
+    the way `resolve` does (`confirmed_by` as `resolved_by`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    confirmed_by: str = Field(min_length=1)
+    note: str = Field(min_length=1, description="why the invoices are distinct, in words")
+    case_id: str | None = Field(default=None, description="the PossibleDuplicate case; default: the one open")
+
+
 class ApprovalDecision(BaseModel):
     """`approve` / `reject` update: one approver's decision on an invoice in AWAITING_APPROVAL.
     The submitter can not approve, and nobody approves twice (DESIGN invariant 8)."""

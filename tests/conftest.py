@@ -18,12 +18,15 @@ from cli.processes import BIN, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from tests import clock
-from tests.helpers import TEST_CODEC_KEY
+from tests.helpers import SUITE_DUPLICATE_RULES, TEST_CODEC_KEY
 from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
 from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
+# Worker subprocesses (python worker.py) read their settings from the environment they inherit:
+# the same near-duplicate rules as tests.helpers.new_worker's workers (see SUITE_DUPLICATE_RULES).
+os.environ.setdefault("FINSYNC_NEAR_DUPLICATE_CHECK", SUITE_DUPLICATE_RULES)
 CLOCK_SENSITIVE = "clock_sensitive"
 CLOCK_INDEPENDENT = "clock_independent"
 

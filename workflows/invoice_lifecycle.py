@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.counterpart_calls import Counterpart, call
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
+    from workflows.near_duplicates import NearDuplicates
     from workflows.operator_inputs import OperatorInputs
     from workflows.payment_leg import PaymentLeg
     from workflows.payment_messages import PaymentMessages
@@ -54,8 +55,8 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages, BankConfirmation,
-                       OperatorInputs, Continuation):
+class InvoiceToPayment(Approvals, NearDuplicates, SupplierControls, SupplierAnswers, PaymentPhase, PaymentMessages,
+                       BankConfirmation, OperatorInputs, Continuation):
     @workflow.init
     def __init__(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> None:
         # Timers can be tuned per lifecycle through the start memo (tests shorten them); the
@@ -75,6 +76,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         self._state.payment_attempts = self._pay.attempts
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
         self._init_approvals()  # approve / reject (approvals)
+        self._init_near_duplicates()  # held as a possible duplicate before posting (near_duplicates)
         self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
         self._init_bank_confirmation()  # only the bank's evidence frees a second payment (bank_confirmation)
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
@@ -95,6 +97,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
         sender = asyncio.get_running_loop().create_task(self._answer_supplier())
         if resume is None:
             self._state.start(self._cases)
+            self._show_invoice_facts()  # for the other lifecycles' near-duplicate checks
         else:
             self._state.show()
         try:
@@ -120,6 +123,7 @@ class InvoiceToPayment(Approvals, SupplierControls, SupplierAnswers, PaymentPhas
             self._state.advance(InvoiceStatus.VALIDATED, f"supplier {self._validated.supplier_name}, "
                                                          f"pays to {self._validated.bank_account.masked()}")
         if start <= Stage.POSTING:
+            await self._check_near_duplicates(passed_before=held is Stage.POSTING)
             self._state.erp_document = await self._step(self._post, Stage.POSTING, held=held is Stage.POSTING)
             self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
         if start <= Stage.OUTFLOW:
