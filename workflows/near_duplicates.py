@@ -19,7 +19,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
-    from activities.duplicate_search import FACTS_MEMO, DuplicateSearch
+    from activities.duplicate_search import DuplicateSearch
+    from activities.lifecycle_listing import FACTS_MEMO
     from canonical.duplicates import InvoiceFacts, OtherInvoice
     from workflows.duplicate_confirmation import DuplicateConfirmation
 
