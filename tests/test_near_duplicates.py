@@ -4,10 +4,12 @@ until AP confirms the second is a different invoice. The rules themselves are pu
 tested first. The session's ERP holds many invoices of the suite's amount and date, so these
 tests use an amount of their own."""
 
+import asyncio
 import random
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -175,3 +177,44 @@ async def test_the_facts_other_lifecycles_judge_by_are_in_the_memo(client, sap_s
         await handle.terminate("test done")
     assert facts == {"schema_version": 1, "reference": inv.supplier_invoice_ref, "gross_amount": amount,
                      "currency": "EUR", "invoice_date": inv.invoice_date.isoformat()}
+
+
+class _Listing:
+    """A stand-in for Client.list_workflows that takes a moment and names itself in the one
+    lifecycle it lists (in addition to the dev-server tests above: only the batching is tested)."""
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+
+    def list_workflows(self, query: str, **_):
+        assert "SupplierId='1000013'" in query and "InvoiceStatus IN (" in query, query
+        outer = self
+
+        async def rows():
+            outer.started.append(asyncio.get_running_loop().time())
+            number = len(outer.started) - 1
+            await asyncio.sleep(0.05)
+
+            async def no_memo(*_, **__):
+                return None
+
+            yield SimpleNamespace(id=f"list-{number}", typed_search_attributes={}, memo_value=no_memo)
+
+        return rows()
+
+
+async def test_concurrent_checks_of_one_supplier_share_lists_started_after_they_asked():
+    from activities.lifecycle_listing import SupplierLifecycles
+    fake = _Listing()
+    lifecycles = SupplierLifecycles(fake)  # type: ignore[arg-type]
+
+    async def ask(delay: float) -> tuple[float, int]:
+        await asyncio.sleep(delay)
+        asked = asyncio.get_running_loop().time()
+        [answer] = await lifecycles.unposted("1000013", "1710")
+        return asked, int(answer.workflow_id.removeprefix("list-"))
+
+    answers = await asyncio.gather(*(ask(i * 0.002) for i in range(100)))
+    assert 2 <= len(fake.started) <= 6, fake.started  # 100 checks, a handful of lists
+    # Each was answered by a list that started after it asked: as fresh as a list of its own.
+    assert all(fake.started[number] >= asked for asked, number in answers)
