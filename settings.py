@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
+from canonical.duplicates import DuplicateRules
 from canonical.supplier import CompanyCode
 
 # The mock ERP has no company-code API; this is the register validation reads.
@@ -137,6 +138,11 @@ class Settings(BaseSettings):
     # Off: a PO item without any goods receipt (services, goods not yet received) is matched
     # two-way against the PO only. On: such lines wait for the buyer until goods are received.
     po_require_goods_receipt: bool = False
+    # Before posting, a lifecycle looks for the supplier's invoices in the ERP and among the
+    # running lifecycles with the same amount and a reference equal but for punctuation,
+    # leading zeros and case, or the same invoice date ("reference-or-date"); "reference":
+    # the reference rule only (a supplier billing the same amount many times a day); "off".
+    near_duplicate_check: DuplicateRules = "reference-or-date"
 
     # Telemetry, off by default (telemetry/). Tracing: one trace per invoice from the workflow
     # through each activity into each HTTP call; exported over OTLP/HTTP when an endpoint is

@@ -22,6 +22,7 @@ from activities.controls import ControlActivities
 from activities.decision_audit import DecisionAuditActivities
 from activities.decision_checks import DecisionCheckActivities
 from activities.decisions import StartVerification
+from activities.duplicate_search import DuplicateSearch
 from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
@@ -116,9 +117,11 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
+    duplicates = DuplicateSearch(client, sap, settings.near_duplicate_check)
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
+        duplicates.possible_duplicates_in_erp, duplicates.possible_duplicates_in_lifecycles,
         treasury.register_expected_outflow, treasury.withdraw_expected_outflow,
         runs.paying_account, runs.acquire_paying_account, runs.release_paying_account, runs.register_payment_run,
         runs.select_for_payment_run, runs.reserve_invoices, runs.claim_in_erp, runs.build_payment_files,

@@ -5,7 +5,7 @@ from schwifty.exceptions import SchwiftyException
 
 from activities.errors import business_error, transient_error
 from activities.po_matching import PoTolerances, match_purchase_order
-from adapters.sap import SapClient, SapTransientError
+from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.sap_goods_receipts import SapGoodsReceipts
 from canonical.invoice import Invoice
 from canonical.supplier import Supplier, SupplierBankAccount
@@ -82,6 +82,9 @@ async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: Po
             po = await sap.get_purchase_order(po_number)
         except SapTransientError as e:
             raise transient_error(f"ERP unavailable while reading PO {po_number}: {e}", e.retry_after) from e
+        except SapBusinessError as e:  # e.g. a key SAP can not read: asking again gets the same answer
+            raise business_error("UnknownPurchaseOrder", f"the ERP refused purchase order {po_number!r}: "
+                                                         f"{e.message}") from e
         if po is None:
             raise business_error("UnknownPurchaseOrder", f"purchase order {po_number} does not exist in the ERP")
         if (po.supplier_id != invoice.supplier_id or po.company_code != invoice.company_code

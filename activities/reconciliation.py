@@ -37,8 +37,10 @@ class BankFindingsQuery(BaseModel):
 
 
 class ReportToWrite(BaseModel):
+    """The report and its file's name; the directory is the worker's (settings.report_dir).
+    A report_dir in an older run's input is ignored (pydantic drops unknown fields)."""
+
     report: ReconciliationReport
-    report_dir: str | None = None
     file_name: str
 
 
@@ -111,8 +113,7 @@ class ReconciliationActivities:
     async def write_report(self, request: ReportToWrite) -> str:
         """Write to a temporary name, then rename: a reader never sees half a report, and a
         retry writes the same file again."""
-        directory = Path(request.report_dir) if request.report_dir else self._report_dir
-        path = (directory / request.file_name).resolve()
+        path = (self._report_dir / Path(request.file_name).name).resolve()
         # The file names itself, so a report passed around on its own says where it lives.
         text = request.report.model_copy(update={"report_path": str(path)}).model_dump_json(indent=2)
 

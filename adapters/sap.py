@@ -21,15 +21,19 @@ from adapters.sap_errors import (
 )
 from adapters.sap_odata import (
     BUSINESS_PARTNER_SRV,
+    OTHER_INVOICE_FIELDS,
     PURCHASE_ORDER_SRV,
     SUPPLIER_INVOICE_SRV,
     format_date,
     invoice_path,
+    key,
     literal,
+    to_other_invoice,
     to_posted_invoice,
     to_purchase_order,
     to_supplier,
 )
+from canonical.duplicates import OtherInvoice
 from canonical.erp import PostedInvoice, PurchaseOrder
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
@@ -143,7 +147,7 @@ class SapClient(HttpAdapter):
 
     async def get_supplier(self, supplier_id: str) -> Supplier | None:
         bp = await self._get_entity(
-            f"{BUSINESS_PARTNER_SRV}/A_BusinessPartner({literal(supplier_id)})",
+            f"{BUSINESS_PARTNER_SRV}/A_BusinessPartner({key(supplier_id)})",
             {"$expand": "to_BusinessPartnerBank"},
         )
         return to_supplier(bp) if bp else None
@@ -154,7 +158,7 @@ class SapClient(HttpAdapter):
 
     async def get_purchase_order(self, po_number: str) -> PurchaseOrder | None:
         po = await self._get_entity(
-            f"{PURCHASE_ORDER_SRV}/A_PurchaseOrder({literal(po_number)})", {"$expand": "to_PurchaseOrderItem"}
+            f"{PURCHASE_ORDER_SRV}/A_PurchaseOrder({key(po_number)})", {"$expand": "to_PurchaseOrderItem"}
         )
         return to_purchase_order(po) if po else None
 
@@ -172,6 +176,17 @@ class SapClient(HttpAdapter):
         raise_for_sap_status(response)
         rows = response.json()["d"]["results"]
         return [to_posted_invoice(row) for row in sorted(rows, key=lambda r: (r["FiscalYear"], r["SupplierInvoice"]))]
+
+    async def invoices_of_amount(self, supplier_id: str, company_code: str, amount: Decimal, currency: str,
+                                 limit: int = 1000) -> list[OtherInvoice]:
+        """The supplier's posted invoices in this company code for exactly this amount: what a
+        near-duplicate check compares references and dates with (canonical/duplicates.py)."""
+        response = await self._send("GET", f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", params={
+            "$filter": f"InvoicingParty eq {literal(supplier_id)} and CompanyCode eq {literal(company_code)} and "
+                       f"DocumentCurrency eq {literal(currency)} and InvoiceGrossAmount eq {format_amount(amount)}M",
+            "$select": OTHER_INVOICE_FIELDS, "$top": str(limit)})
+        raise_for_sap_status(response)
+        return [to_other_invoice(row) for row in response.json()["d"]["results"]]
 
     # -- writes ----------------------------------------------------------------------------
 

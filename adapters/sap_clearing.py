@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from adapters.sap import SapClient
 from adapters.sap_errors import raise_for_sap_status
-from adapters.sap_odata import ODATA, literal, parse_date
+from adapters.sap_odata import ODATA, key, literal, parse_date
 
 OPEN_ITEM_SRV = f"{ODATA}/API_OPLACCTGDOCITEMCUBE_SRV"
 JOURNAL_ENTRY_SRV = f"{ODATA}/API_JOURNALENTRY_SRV"
@@ -80,7 +80,7 @@ class SapClearing:
         """ReferenceDocument of a journal entry (for a FINSTA payment document: the statement
         number); None if SAP has no such document."""
         entry = await self._sap._get_entity(
-            f"{JOURNAL_ENTRY_SRV}/A_JournalEntry(AccountingDocument={literal(accounting_document)},"
-            f"CompanyCode={literal(company_code)},FiscalYear={literal(fiscal_year)})",
+            f"{JOURNAL_ENTRY_SRV}/A_JournalEntry(AccountingDocument={key(accounting_document)},"
+            f"CompanyCode={key(company_code)},FiscalYear={key(fiscal_year)})",
             {"$select": "AccountingDocument,ReferenceDocument"})
         return None if entry is None else entry.get("ReferenceDocument") or ""

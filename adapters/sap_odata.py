@@ -3,7 +3,9 @@
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
+from canonical.duplicates import OtherInvoice
 from canonical.erp import PostedInvoice, PurchaseOrder, PurchaseOrderItem
 from canonical.status import ErpDocument
 from canonical.supplier import Supplier, SupplierBankAccount
@@ -22,10 +24,18 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def key(value: str) -> str:
+    """A key literal in a resource path, e.g. A_PurchaseOrder(<key>): the OData literal,
+    percent-encoded, so a slash, question mark, hash or quote in a value that came from outside
+    (a PO number on an e-invoice) stays inside the key and can not change which resource the
+    URL names. The gateway decodes the path before it reads the literal."""
+    return "'" + quote(value.replace("'", "''"), safe="") + "'"
+
+
 def invoice_path(doc: ErpDocument) -> str:
     return (
         f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice("
-        f"SupplierInvoice={literal(doc.invoice_document)},FiscalYear={literal(doc.fiscal_year)})"
+        f"SupplierInvoice={key(doc.invoice_document)},FiscalYear={key(doc.fiscal_year)})"
     )
 
 
@@ -113,4 +123,18 @@ def to_posted_invoice(row: dict) -> PostedInvoice:
         net_due_date=baseline + timedelta(days=days) if baseline else None,
         payment_block=row.get("PaymentBlockingReason", ""),
         payment_run_id=row.get("PaymentRunID", ""),
+    )
+
+
+# What a near-duplicate check reads of the supplier's other invoices (canonical/duplicates.py).
+OTHER_INVOICE_FIELDS = ("SupplierInvoice,FiscalYear,AccountingDocument,SupplierInvoiceIDByInvcgParty,DocumentDate,"
+                        "InvoiceGrossAmount,DocumentCurrency")
+
+
+def to_other_invoice(row: dict) -> OtherInvoice:
+    return OtherInvoice(
+        source="erp", document=f"{row['SupplierInvoice']}/{row['FiscalYear']}",
+        reference=row["SupplierInvoiceIDByInvcgParty"], invoice_date=parse_date(row.get("DocumentDate")),
+        gross_amount=Decimal(row["InvoiceGrossAmount"]), currency=row["DocumentCurrency"],
+        status=f"accounting document {row['AccountingDocument']}" if row.get("AccountingDocument") else None,
     )

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from adapters.odata_batch import BatchAnswer, BatchRequest, decode_batch, encode_batch
 from adapters.sap import SapClient
 from adapters.sap_errors import SapBusinessError, SapTransientError
-from adapters.sap_odata import SUPPLIER_INVOICE_SRV, literal
+from adapters.sap_odata import SUPPLIER_INVOICE_SRV, key
 from adapters.sap_payments import (
     CLAIM_FIELDS,
     OPEN_ITEM_SRV,
@@ -35,7 +35,7 @@ _IF_MATCH = (("If-Match", "*"),)
 
 
 def _key(doc: ErpDocument) -> str:
-    return f"A_SupplierInvoice(SupplierInvoice={literal(doc.invoice_document)},FiscalYear={literal(doc.fiscal_year)})"
+    return f"A_SupplierInvoice(SupplierInvoice={key(doc.invoice_document)},FiscalYear={key(doc.fiscal_year)})"
 
 
 def _check(answer: BatchAnswer, what: str) -> None:

@@ -56,8 +56,10 @@ class ChaosStack:
         return self.dir / "identity"
 
     def settings(self) -> Settings:
+        # Every chaos invoice has one amount and date: the same-date duplicate rule would hold them all.
         return Settings(codec_key=self.key, task_queue=self.task_queue, sap_url=self.sap_url, bank_url=self.bank_url,
-                        treasury_db_url=f"sqlite:///{self.dir / 'treasury.db'}", sap_timeout_seconds=SAP_TIMEOUT)
+                        treasury_db_url=f"sqlite:///{self.dir / 'treasury.db'}", sap_timeout_seconds=SAP_TIMEOUT,
+                        near_duplicate_check="reference")
 
     def start_mocks(self) -> None:
         for proc, url in ((self.sap, self.sap_url), (self.bank, self.bank_url)):
@@ -88,6 +90,7 @@ class ChaosStack:
                "FINSYNC_BANK_URL": s.bank_url, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url,
                "FINSYNC_CODEC_KEY": self.key,
                "FINSYNC_SAP_TIMEOUT_SECONDS": str(SAP_TIMEOUT), "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
+               "FINSYNC_NEAR_DUPLICATE_CHECK": s.near_duplicate_check,
                "PYTHONUNBUFFERED": "1", "FINSYNC_IDENTITY_DEV_DIR": str(self.identity_dir)}
         self.worker = ManagedProcess("worker", [sys.executable, str(ROOT / "worker.py")], self.dir / "worker.log", env)
         self.worker.start()

@@ -103,6 +103,9 @@ class Stack:
             task_queue=f"bench-{uuid.uuid4()}",
             sap_url=self.sap_url,
             bank_url=self.bank_url,
+            # Every bench invoice has one supplier's amount and date (bench/_invoices.py), so the
+            # same-date rule would hold them all as possible duplicates; the reference rule stays.
+            near_duplicate_check="reference",
             **extra,
         )
 

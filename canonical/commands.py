@@ -61,6 +61,19 @@ class ConfirmBankDetails(BaseModel):
     note: str = Field(min_length=1, description="how the new details were confirmed, in words")
 
 
+class ConfirmNotDuplicate(BaseModel):
+    """`confirm_not_duplicate` update: AP looked at the other document a PossibleDuplicate case
+    names and says this invoice is a different one, so it may be posted. The person is whoever
+    the decision token names (an AP role), never the verified submitter (architecture invariant 8)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[2] = 2
+    token: str = Field(description="the confirmer's signed `confirm_not_duplicate` token")
+    note: str = Field(min_length=1, description="why the invoices are distinct, in words")
+    case_id: str | None = Field(default=None, description="the PossibleDuplicate case; default: the one open")
+
+
 class ApprovalDecision(BaseModel):
     """`approve` / `reject` update: one approver's decision on an invoice in AWAITING_APPROVAL.
     The verified submitter can not approve, and nobody approves twice (architecture invariant 8)."""

@@ -53,6 +53,7 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "NotPostableInErp": ExceptionOwner.AP_REMEDIATION,
     "ErpRejectedPosting": ExceptionOwner.AP_REMEDIATION,
     "DuplicateReferenceConflict": ExceptionOwner.AP_REMEDIATION,
+    "PossibleDuplicate": ExceptionOwner.AP_REMEDIATION,
     "BankDetailsChanged": ExceptionOwner.MASTER_DATA,
     "PayeeAccountMismatch": ExceptionOwner.MASTER_DATA,
     "ErpPostingOutcomeUnknown": ExceptionOwner.AP_REMEDIATION,

@@ -38,7 +38,8 @@ class ReconciliationRequest(BaseModel):
     company_code: str = "1710"
     paying_account_id: str = "ACME"
     report_dir: str | None = Field(default=None,
-                                   description="where the JSON report goes; the worker's .finsync/reports by default")
+                                   description="ignored: the report goes to the worker's FINSYNC_REPORT_DIR; kept so "
+                                               "older inputs and schedules still read")
     cleared_lookback_days: int = Field(default=31, ge=1, description="ERP items cleared this recently are compared too")
 
 

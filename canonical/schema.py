@@ -17,6 +17,7 @@ from canonical.commands import (
     BankRejection,
     CancelInvoice,
     ConfirmBankDetails,
+    ConfirmNotDuplicate,
     LifecyclePolicy,
     PaymentRunInclusion,
     PaymentSent,
@@ -40,7 +41,7 @@ MODELS: list[type[BaseModel]] = [
     InvoiceLifecycleStatus, ResolveException, CancelInvoice, PaymentRunInclusion, LifecyclePolicy,
     PaymentSent, BankRejection, PaymentRecord, PaymentRunRequest, PaymentRunSummary, PaymentFile,
     PaymentStatusReport, BankStatement, PaymentReturn, EInvoiceReceipt, ConfirmBankDetails, BankDetailsChange,
-    ApprovalDecision, PaymentRelease, ReportBankRejection,
+    ApprovalDecision, PaymentRelease, ReportBankRejection, ConfirmNotDuplicate,
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

@@ -14,6 +14,7 @@ from canonical.invoice import Invoice
 from canonical.money import minor_units
 from intake.document import Amount, Line, UblInvoice
 from intake.models import EInvoiceReceipt, Finding
+from intake.rules import quoted_purchase_order
 from intake.suppliers import SupplierRegister
 
 MAX_DESCRIPTION = 200
@@ -83,8 +84,9 @@ def _line(n: int, ln: Line, doc: UblInvoice) -> dict:
             if exact == _value(ln.net):
                 line["unit_price"] = price
     # A PO reference only with both the order (BT-13) and its line (BT-132): the ERP takes
-    # both or neither. Longer than the ERP's fields, it is not an ERP PO.
-    if doc.order_reference and ln.order_line and len(doc.order_reference) <= 10 and len(ln.order_line) <= 5:
+    # both or neither. Longer than the ERP's fields, it is not an ERP PO. rules.check has
+    # refused one with characters a PO can not have (FS-PO-NUMBER).
+    if quoted_purchase_order(doc, ln.order_line):
         line["po_number"], line["po_item"] = doc.order_reference, ln.order_line
     return line
 

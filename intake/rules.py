@@ -8,6 +8,7 @@ totals, the VAT breakdown to within one unit where the standard allows it, and a
 operand fails the rule (as XPath's empty sequence does), so a missing total is not "equal".
 """
 
+import re
 from collections.abc import Iterator
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
@@ -38,6 +39,12 @@ IMPLEMENTED = frozenset(
     + [f"BR-{family}-08" for family in FAMILY.values()]
 )
 CENT = Decimal("0.01")
+# What an ERP purchase order key can hold (SAP EBELN CHAR 10, EBELP NUMC 5). The order
+# reference (BT-13) and its line ids (BT-132) go into SAP's URLs as keys: anything else is
+# refused here, never passed on (the adapter percent-encodes keys as well).
+PO_NUMBER = re.compile(r"[0-9A-Za-z]{1,10}")
+PO_ITEM = re.compile(r"[0-9]{1,5}")
+MAX_PO_NUMBER, MAX_PO_ITEM = 10, 5
 
 
 def _xpath_round(n: Decimal) -> Decimal:
@@ -56,6 +63,7 @@ def _all(doc: UblInvoice) -> Iterator[tuple[str, str]]:
     yield from _totals(doc)
     yield from _lines(doc)
     yield from _vat(doc)
+    yield from _purchase_orders(doc)
 
 
 def _v(amount: Amount | None) -> Decimal | None:
@@ -246,3 +254,22 @@ def _vat(doc: UblInvoice) -> Iterator[tuple[str, str]]:
             yield f"BR-{family}-08", (f"VAT breakdown {n} ({sub.category} {_show(rate)}%): "
                                       f"taxable amount {_show(taxable)}, "
                                       f"the lines, charges and allowances in it come to {expected}")
+
+
+def quoted_purchase_order(doc: UblInvoice, order_line: str | None) -> bool:
+    """Whether a line quotes an ERP purchase order: the order (BT-13) and its line (BT-132),
+    both within the ERP's field lengths. A longer reference is the buyer's own, not an ERP PO."""
+    return bool(doc.order_reference and order_line and len(doc.order_reference) <= MAX_PO_NUMBER
+                and len(order_line) <= MAX_PO_ITEM)
+
+
+def _purchase_orders(doc: UblInvoice) -> Iterator[tuple[str, str]]:
+    """finsync's FS-PO-NUMBER: a PO the lines quote is letters and digits, its lines digits."""
+    quoting = [(n, ln.order_line) for n, ln in enumerate(doc.lines, 1) if quoted_purchase_order(doc, ln.order_line)]
+    if quoting and not PO_NUMBER.fullmatch(doc.order_reference or ""):
+        yield "FS-PO-NUMBER", (f"the purchase order (BT-13) {doc.order_reference!r} the lines quote has characters a "
+                               "purchase order number can not have: letters and digits only")
+    for n, order_line in quoting:
+        if not PO_ITEM.fullmatch(order_line or ""):
+            yield "FS-PO-NUMBER", (f"line {n}: the order line (BT-132) {order_line!r} is not a purchase order item: "
+                                   "digits only")

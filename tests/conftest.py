@@ -20,12 +20,15 @@ from identity import keyring as decision_keys
 from identity.dev_issuer import DevIssuer
 from settings import Settings
 from tests import clock
-from tests.helpers import AP_PLATFORM, TEST_CODEC_KEY, session_issuer
+from tests.helpers import AP_PLATFORM, SUITE_DUPLICATE_RULES, TEST_CODEC_KEY, session_issuer
 from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
 from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
+# Worker subprocesses (python worker.py) read their settings from the environment they inherit:
+# the same near-duplicate rules as tests.helpers.new_worker's workers (see SUITE_DUPLICATE_RULES).
+os.environ.setdefault("FINSYNC_NEAR_DUPLICATE_CHECK", SUITE_DUPLICATE_RULES)
 CLOCK_SENSITIVE = "clock_sensitive"
 CLOCK_INDEPENDENT = "clock_independent"
 

@@ -22,6 +22,7 @@ from adapters.einvoice import EInvoiceClient
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
 from canonical.controls import ControlPolicy
+from canonical.duplicates import DuplicateRules
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
@@ -33,6 +34,11 @@ from worker import WORKFLOWS, activities_for, build_worker
 
 T = TypeVar("T")
 
+# The suite's invoices are one supplier's, for one amount, dated today (invoice_json): under the
+# production default ("reference-or-date") every one after the first would be held as a possible
+# duplicate of the others in the session's ERP. The reference rule still applies to all of them;
+# tests/test_near_duplicates.py runs both rules. conftest.py sets it for worker subprocesses too.
+SUITE_DUPLICATE_RULES: DuplicateRules = "reference"
 # A fixed test key, so recorded histories under tests/histories replay. Never used outside tests.
 TEST_CODEC_KEY = "ZmluLXN5bmMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyE="
 REPO = Path(__file__).resolve().parent.parent
@@ -46,14 +52,18 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                      bank_url: str = "http://127.0.0.1:9", einvoice_url: str = "http://127.0.0.1:9",
                      task_queue: str | None = None, replace: list | None = None,
                      extra_workflows: list | None = None, extra_activities: list | None = None,
-                     not_booked_margin_days: int = 4, controls: ControlPolicy | None = None):
+                     not_booked_margin_days: int = 4, controls: ControlPolicy | None = None,
+                     report_dir: Path | None = None, near_duplicate_check: DuplicateRules = SUITE_DUPLICATE_RULES):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection).
-    `controls`: the finance team's controls this worker is configured with (default: settings')."""
+    `controls`: the finance team's controls this worker is configured with (default: settings').
+    `report_dir`: where a Reconciliation writes its report (the settings' default otherwise).
+    `near_duplicate_check`: the reference rule only, unless a test asks for more (below)."""
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}",
-                        bank_not_booked_margin_days=not_booked_margin_days,
-                        **({"controls": controls} if controls is not None else {}))
+                        bank_not_booked_margin_days=not_booked_margin_days, near_duplicate_check=near_duplicate_check,
+                        **({"controls": controls} if controls is not None else {}),
+                        **({"report_dir": report_dir} if report_dir is not None else {}))
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.

@@ -3,6 +3,7 @@ file, our own account short of funds, a statement with a gap, a late AC04 after 
 messages that match nothing or can not be read, a statement seen twice, and run overlap."""
 
 import asyncio
+import uuid
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from tests.helpers import (
     wait_for_status,
 )
 from tests.payment_helpers import advance_until, bank_inbox, pay, resting_after_acceptance
+from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
@@ -136,6 +138,38 @@ async def test_unknown_and_unreadable_messages_are_reported_and_the_inbox_goes_o
     problems = {p["bank_message_id"]: p["problem"] for p in status["problems"]}
     assert "unreadable" in problems["test:garbage"]
     assert any("unknown payment" in text for text in problems.values()), problems
+
+
+async def test_a_bank_message_with_a_doctype_is_unreadable_and_treasury_is_told(client, sap_server, bank_server,
+                                                                               store):
+    """A camt.053 and a pain.002 that declare a DTD (one an entity bomb) are recorded, never
+    parsed: each is a problem for treasury-ops, and the statement never goes to the ERP."""
+    from pathlib import Path
+    fixtures = Path(__file__).parent / "adapters" / "fixtures"
+    bomb = '<!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    tag = uuid.uuid4().hex[:8]
+    messages = {f"test:dtd-camt053-{tag}": (MessageKind.STATEMENT, "camt053_balanced.xml", bomb),
+                f"test:dtd-pain002-{tag}": (MessageKind.STATUS_REPORT, "pain002_part.xml", "<!DOCTYPE Document>")}
+    registers = PaymentRegisters(store.engine)
+    for message_id, (kind, name, doctype) in messages.items():
+        body = (fixtures / name).read_text()
+        cut = body.index("?>") + 2
+        registers.record_bank_messages([BankMessage(bank_message_id=message_id, kind=kind,
+                                                    body=body[:cut] + doctype + body[cut:])])
+    statements_in_erp = len(await sap_admin.finsta_idocs(sap_server))
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker, \
+            bank_inbox(client, worker.task_queue) as inbox:
+        async def reported():
+            found = {p["bank_message_id"]: p["problem"] for p in (await inbox.query("status"))["problems"]}
+            assert set(messages) <= set(found), found
+            return found
+
+        problems = await assert_eventually(reported)
+        owner = (await inbox.describe()).typed_search_attributes.get(sa.EXCEPTION_OWNER)
+    for message_id, (kind, _, _) in messages.items():
+        assert problems[message_id].startswith(f"unreadable {kind.value}: ") and "DOCTYPE" in problems[message_id]
+    assert owner == "treasury-ops"
+    assert len(await sap_admin.finsta_idocs(sap_server)) == statements_in_erp  # the statement was not posted
 
 
 async def test_nothing_to_pay_ends_cleanly(client, sap_server, bank_server, store):

@@ -155,6 +155,31 @@ async def test_unknown_supplier_endpoint_is_refused(client, task_queue, intake, 
     assert not await exists(client, f"invoice-1710-1000013-{number}")
 
 
+@pytest.mark.parametrize("path, value, rule_text", [
+    ("cac:OrderReference/cbc:ID", "4500')/x", "purchase order (BT-13) \"4500')/x\""),
+    ("cac:OrderReference/cbc:ID", "45 00#1", "letters and digits only"),
+    ("cac:InvoiceLine/cac:OrderLineReference/cbc:LineID", "1?a", "order line (BT-132) '1?a'"),
+])
+async def test_a_po_number_with_characters_a_po_can_not_have_is_refused(client, intake, path, value, rule_text):
+    number = new_number()
+    root = etree.fromstring(document("valid.xml", number))
+    root.xpath(path, namespaces=ubl.NS)[0].text = value
+    answer = await intake.post("/invoices", content=etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    assert answer.status_code == 422
+    [finding] = answer.json()["findings"]
+    assert finding["code"] == "FS-PO-NUMBER" and rule_text in finding["message"], finding
+    assert not await exists(client, workflow_id(number))
+
+
+def test_a_po_number_of_letters_and_digits_is_carried_to_the_invoice_lines():
+    root = etree.fromstring(document("valid.xml"))
+    root.xpath("cac:OrderReference/cbc:ID", namespaces=ubl.NS)[0].text = "PO4500A"
+    doc = ubl.read(ubl.parse(etree.tostring(root)))
+    assert rules.check(doc) == []
+    invoice, findings = mapping.to_canonical(doc, DEFAULT_REGISTER)
+    assert findings == [] and {ln.po_number for ln in invoice.lines} == {"PO4500A"}
+
+
 async def test_a_closed_lifecycle_is_not_started_again(client, intake, cleanup):
     number = new_number()
     cleanup.append(workflow_id(number))

@@ -41,6 +41,7 @@ MUTATIONS = {  # one change each to a valid invoice, judged by both
     "line price off by 0.01": ("cac:InvoiceLine/cac:Price/cbc:PriceAmount", "12.51"),
     "buyer country ZZ": ("cac:AccountingCustomerParty//cbc:IdentificationCode", "ZZ"),
     "no due date": ("cbc:DueDate", None), "type code 384": ("cbc:InvoiceTypeCode", "384"),
+    "PO number with a quote and a slash": ("cac:OrderReference/cbc:ID", "45'/0102"),
 }
 # Where finsync decides differently on purpose, and what it says instead:
 DELIBERATE = {
@@ -50,6 +51,8 @@ DELIBERATE = {
                                    "not built in mock-einvoice 0.4.0")),
     "type code 384": ({"FS-INVOICE-TYPE"}, ("a corrected invoice needs a person; "
                                             "mock-einvoice says PEPPOL-EN16931-P0112")),
+    "PO number with a quote and a slash": ({"FS-PO-NUMBER"}, ("BT-13 is free text to EN 16931; quoted by the "
+                                                              "lines it becomes an ERP key, letters and digits")),
 }
 AGREEMENT = {name: (lambda name=name: document(name)) for name in (
     "valid.xml", "charge.xml", "br-co-16-payable.xml", "br-co-10-line-sum.xml", "br-co-14-vat-total.xml",

@@ -111,7 +111,7 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
                                                                          tmp_path, temporal_address):
     registers = PaymentRegisters(store.engine)
     async with reconciliation_worker(client, sap_server, bank_server, store,
-                                     tmp_path / "unused") as (worker, sap, bank):
+                                     tmp_path / "reports") as (worker, sap, bank):
         # (a) posted straight into the ERP, no lifecycle
         stray = make_invoice(supplier_id="1000016")
         await sap.post_supplier_invoice(stray)
@@ -141,8 +141,7 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
                                                       value_date=business_today()))
 
         rec_id = f"reconciliation-1710-{uuid.uuid4().hex[:6]}"
-        report = await client.execute_workflow(Reconciliation.run,
-                                               ReconciliationRequest(report_dir=str(tmp_path / "reports")),
+        report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(),
                                                id=rec_id, task_queue=worker.task_queue,
                                                execution_timeout=timedelta(minutes=1))
         healed = await wait_for_status(handle, "COMPLETED")
@@ -207,6 +206,19 @@ async def reports_after(client, rec_id: str, address: str, treasury_db_url: str)
 
 async def _problem_about(registers: PaymentRegisters, text: str) -> None:
     assert any(text in problem for _, problem in registers.message_problems()), registers.message_problems()
+
+
+async def test_a_report_directory_in_the_input_is_ignored(client, sap_server, bank_server, store, tmp_path):
+    """The worker writes where its settings say; an input (an old schedule's, or anyone's who
+    can start a workflow) naming a directory does not move the report there."""
+    elsewhere = tmp_path / "not-here"
+    async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "reports") as (worker, _, _):
+        report = await client.execute_workflow(
+            Reconciliation.run, ReconciliationRequest(report_dir=str(elsewhere), cleared_lookback_days=1),
+            id=f"reconciliation-1710-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue,
+            execution_timeout=timedelta(minutes=1))
+    assert Path(report.report_path).parent == tmp_path / "reports" and Path(report.report_path).exists()
+    assert not elsewhere.exists()
 
 
 async def test_reconciliation_runs_on_a_schedule_and_keeps_its_report(client, sap_server, bank_server, store, tmp_path):

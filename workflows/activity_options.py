@@ -57,6 +57,14 @@ CONFIGURATION = Counterpart(
     retry=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
 )
 
+# Reading visibility for the supplier's other running lifecycles (the near-duplicate check
+# before posting): one list call and a few memos when healthy.
+LIFECYCLE_SEARCH = Counterpart(
+    name="Temporal (the supplier's other lifecycles)", case_type="LifecycleCallsFailing", owner=OPS,
+    start_to_close=timedelta(minutes=2), outage_sla=timedelta(minutes=30),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)),
+)
+
 # Reading the mailbox: quick when healthy; retried patiently, since messages wait for us.
 BANK_INBOX = Counterpart(
     name="the bank's mailbox", case_type="BankUnavailable", owner=TREASURY_OPS,

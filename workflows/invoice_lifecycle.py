@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.decision_audit import DecisionAudit
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
+    from workflows.near_duplicates import NearDuplicates
     from workflows.operator_inputs import OperatorInputs
     from workflows.payee_account import PayeeAccount
     from workflows.payment_leg import PaymentLeg
@@ -53,8 +54,8 @@ class _Cancelled(Exception):
 
 
 @workflow.defn(name="InvoiceToPayment")
-class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, SupplierAnswers, PaymentPhase,
-                       PaymentMessages,
+class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls, PayeeAccount, SupplierAnswers,
+                       PaymentPhase, PaymentMessages,
                        BankConfirmation, OperatorInputs, Continuation):
     @workflow.init
     def __init__(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> None:
@@ -77,6 +78,7 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, S
         self._init_payee()  # the account paid, checked against master data (payee_account)
         self._init_approvals()  # approve / reject (approvals)
         self._init_decisions()  # verified decisions, resolve / cancel (ap_decisions)
+        self._init_near_duplicates()  # held as a possible duplicate before posting (near_duplicates)
         self._init_answers()  # Peppol Invoice Responses to the supplier (supplier_answers)
         self._init_bank_confirmation()  # only the bank's evidence frees a second payment (bank_confirmation)
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
@@ -99,6 +101,7 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, S
         sender = asyncio.get_running_loop().create_task(self._answer_supplier())
         if resume is None:
             self._state.start(self._cases)
+            self._show_invoice_facts()  # for the other lifecycles' near-duplicate checks
             await self._verify_start()  # controls and who the start input names (approvals)
         else:
             self._state.show()
@@ -126,6 +129,7 @@ class InvoiceToPayment(Approvals, ApDecisions, SupplierControls, PayeeAccount, S
             self._state.advance(InvoiceStatus.VALIDATED, f"supplier {self._validated.supplier_name}, "
                                                          f"pays to {self._validated.bank_account.masked()}")
         if start <= Stage.POSTING:
+            await self._check_near_duplicates(passed_before=held is Stage.POSTING)
             self._state.erp_document = await self._step(self._post, Stage.POSTING, held=held is Stage.POSTING)
             self._state.advance(InvoiceStatus.POSTED, f"ERP document {self._state.erp_document.invoice_document}")
         if start <= Stage.OUTFLOW:

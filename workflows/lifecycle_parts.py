@@ -1,7 +1,7 @@
 """What the parts of InvoiceToPayment (approvals.py, ap_decisions.py, supplier_controls.py, supplier_answers.py,
 payment_phase.py, payment_messages.py, bank_confirmation.py, operator_inputs.py,
-continuation.py, payee_account.py) use of the whole: the state InvoiceToPayment.__init__ and the parts' _init_*
-set up, and the methods one part calls on another.
+continuation.py, payee_account.py, near_duplicates.py, duplicate_confirmation.py) use of the whole: the state
+InvoiceToPayment.__init__ and the parts' _init_* set up, and the methods one part calls on another.
 
 For the type checker only. At run time LifecycleParts is an empty base class: it adds no
 attribute, method, handler or command, so the workflow and its histories are unchanged.
@@ -87,6 +87,8 @@ class LifecycleParts:
         # -- payment_phase / supplier_controls (the resolve validator) -----------------------
         def _check_payee_change(self, request: ResolveException) -> None: ...
         def _check_resolve(self, request: ResolveException) -> None: ...
+        @property
+        def _ref(self) -> str: ...
 
         # -- continuation -------------------------------------------------------------------
         def _continuable(self, at: WaitPoint) -> AbstractContextManager[None]: ...

@@ -65,8 +65,11 @@ class Reconciliation:
             if drift.safe:
                 await self._heal(drift)
         self._publish(report)
+        # Where the report goes is the worker's setting (FINSYNC_REPORT_DIR), never the input's:
+        # an input naming a directory must not make the worker write there (architecture
+        # invariant 8). An old input's report_dir is read and ignored.
         report.report_path = await self._call(
-            A.write_report, ReportToWrite(report=report, report_dir=req.report_dir,
+            A.write_report, ReportToWrite(report=report,
                                           file_name=f"reconciliation-{today.isoformat()}-{info.run_id}.json"),
             summary="keep the report (JSON)", via=opts.TREASURY)
         return report

@@ -7,7 +7,9 @@ from the file and its payments; nothing reads the clock or draws a random id.
 The XSD is vendored from the sepaxml 2.7.0 wheel (sepaxml/schemas/pain.001.001.09.xsd,
 sha256 de038b37…fda24). It is the plain ISO 20022 schema, the same as the teghnet/iso20022
 copy in guides/mock-bank.md §7: text fields are length-limited but have no charset
-pattern (the EPC SEPA subset, restricted to Latin characters, is a bank's own rule).
+pattern (the EPC SEPA subset, restricted to Latin characters, is a bank's own rule). Names
+are transliterated into that subset (sepa_name), so one supplier's name never gets a file
+refused; references are sent as the ERP holds them, since the ERP clears on them.
 """
 
 import re
@@ -27,6 +29,16 @@ XSD_PATH = Path(__file__).parent / "schemas" / "pain.001.001.09.xsd"
 MAX_NAME = 140  # Nm is Max140Text
 MAX_ID = 35  # MsgId, PmtInfId, InstrId, EndToEndId and CdtrRefInf/Ref are Max35Text
 MAX_USTRD = 140
+
+# The EPC's SEPA character set (Latin basic): banks refuse a whole file over one character
+# outside it, so names are transliterated into it (sepa_text). Letters that do not decompose
+# into a base letter and accents are spelled out; "&" is the "+" SEPA allows instead.
+_SEPA_OTHER = re.compile(r"[^a-zA-Z0-9/\-?:().,'+ ]")
+_SPELLED = str.maketrans({"ß": "ss", "ẞ": "SS", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o",
+                          "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Ł": "L", "ł": "l", "Þ": "TH", "þ": "th",
+                          "\u0131": "i", "&": "+", "\u2019": "'", "\u2018": "'", "\u201c": "'", "\u201d": "'", '"': "'",
+                          "_": "-", "\u2013": "-", "\u2014": "-", ";": ",", "!": "."})
+NOT_PROVIDED = "NOTPROVIDED"  # ISO 20022's placeholder, for a name with nothing SEPA can carry
 
 # Characters XML 1.0 cannot carry at all (C0 controls other than tab/LF/CR, surrogates,
 # U+FFFE/U+FFFF); lxml refuses them, so they have to go before the tree is built.
@@ -48,6 +60,22 @@ def clean_text(value: str, limit: int) -> str:
     name ends up in the beneficiary's statement), cut to the schema's length."""
     text = _NOT_XML.sub("", unicodedata.normalize("NFC", value))
     return " ".join(text.split())[:limit].rstrip()
+
+
+def sepa_text(value: str, limit: int) -> str:
+    """`value` in the SEPA character set: accents stripped ("Müller" -> "Muller"), letters
+    spelled out ("Søn" -> "Son", "ß" -> "ss"), "&" as "+", anything else a space; then as
+    clean_text, cut to `limit` after transliterating (a spelled-out letter is longer)."""
+    spelled = unicodedata.normalize("NFKD", _NOT_XML.sub("", value).translate(_SPELLED))
+    bare = "".join(c for c in spelled if not unicodedata.combining(c)).translate(_SPELLED)
+    return clean_text(_SEPA_OTHER.sub(" ", bare), limit)
+
+
+def sepa_name(value: str) -> str:
+    """A party's name for Nm: SEPA characters only. A name with none left (all CJK, say) is
+    sent as NOTPROVIDED rather than making the bank refuse the whole file over it: the IBAN,
+    not the name, says who is paid."""
+    return sepa_text(value, MAX_NAME) or NOT_PROVIDED
 
 
 def _el(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
@@ -97,7 +125,7 @@ def build_pain001(file: PaymentFile) -> bytes:
         raise PaymentFileInvalid(findings)
 
     count, total = str(len(file.payments)), format_amount(sum(amounts, Decimal(0)))
-    debtor_name = clean_text(file.debtor.name, MAX_NAME)
+    debtor_name = sepa_name(file.debtor.name)
 
     root = etree.Element(f"{{{NS}}}Document", nsmap={None: NS})
     initiation = _el(root, "CstmrCdtTrfInitn")
@@ -127,7 +155,7 @@ def build_pain001(file: PaymentFile) -> bytes:
         _el(_el(tx, "Amt"), "InstdAmt", format_amount(amount), Ccy=p.currency)
         if p.creditor_bic:
             _agent(tx, "CdtrAgt", p.creditor_bic)
-        _el(_el(tx, "Cdtr"), "Nm", clean_text(p.creditor_name, MAX_NAME))
+        _el(_el(tx, "Cdtr"), "Nm", sepa_name(p.creditor_name))
         _account(tx, "CdtrAcct", p.creditor_iban)
         _remittance(tx, clean_text(p.remittance_reference, MAX_USTRD))
 

@@ -1,6 +1,7 @@
 """What every reader of a bank message shares: a safe parse, namespaced lookups that work for
 any version of a message (camt.053.001.02 and .08 share their paths), amounts as Decimal."""
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,10 @@ R = TypeVar("R")
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_blank_text=True
 )
+
+# Everything before the root element's start tag: where a DOCTYPE (and with it any entity)
+# would have to stand. A comment or processing instruction may come first, so not a fixed prefix.
+_PROLOG = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
 
 NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an id the sender did not have
 
@@ -109,10 +114,13 @@ def parse(body: str | bytes, family: str) -> tuple[Node, str]:
     """The document's message element (CstmrPmtStsRpt, BkToCstmrStmt, ...) and the message
     name from its namespace ("camt.053.001.08"). `family` ("camt.05") must match."""
     data = body.encode("utf-8") if isinstance(body, str) else body
+    _refuse_doctype(data)
     try:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise UnreadableBankMessage(f"not well-formed XML: {exc}") from None
+    if root.getroottree().docinfo.doctype:  # one the prolog scan could not see (another encoding)
+        raise UnreadableBankMessage(_DOCTYPE_REFUSED)
     namespace = etree.QName(root).namespace or ""
     message = namespace.rsplit(":", 1)[-1]
     if etree.QName(root).localname != "Document" or not message.startswith(family):
@@ -122,6 +130,19 @@ def parse(body: str | bytes, family: str) -> tuple[Node, str]:
     if len(children) != 1:
         raise UnreadableBankMessage(f"{message} Document must hold exactly one message element")
     return Node(children[0], namespace), message
+
+
+_DOCTYPE_REFUSED = ("the message has a DOCTYPE declaration; an ISO 20022 message needs no DTD and no entities, "
+                    "so it is not read")
+
+
+def _refuse_doctype(data: bytes) -> None:
+    """As intake does for invoices (intake/ubl.py): a DTD is how a message makes a parser
+    expand or fetch something (entities, billion laughs), so one is refused before parsing."""
+    start = data[3:] if data.startswith(b"\xef\xbb\xbf") else data  # a UTF-8 byte order mark
+    prolog = _PROLOG.match(start)
+    if start[prolog.end() if prolog else 0:].lstrip()[:9].upper() == b"<!DOCTYPE":
+        raise UnreadableBankMessage(_DOCTYPE_REFUSED)
 
 
 def signed(amount: tuple[Decimal, str | None] | None, indicator: str | None) -> Decimal | None:

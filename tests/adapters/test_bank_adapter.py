@@ -1,16 +1,18 @@
 """BankClient and the ISO 20022 readers against a real mock-bank 0.9.0 on a free port (no
 fakes for the bank's behaviour; a fake transport only where the network must fail)."""
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from lxml import etree
 from pydantic import SecretStr
 
 from adapters.bank import BankClient, BankError, BankOutcomeUnknown, BankRejectedFile, BankTransientError
-from adapters.iso20022.pain001 import PaymentFileInvalid, validate_pain001
+from adapters.iso20022.pain001 import NS, PaymentFileInvalid, validate_pain001
 from adapters.iso20022.readers import (
     is_duplicate_file_report,
     read_message,
@@ -73,6 +75,26 @@ async def test_four_payments_partly_accepted_peek_then_collect(bank: BankClient)
     assert {t.end_to_end_id: (t.status, t.reason_code) for t in report.transactions} == {
         "INV-0001": ("ACCP", None), "INV-0002": ("RJCT", "AC04"),
         "INV-0003": ("RJCT", "RC01"), "INV-0004": ("ACCP", None)}
+
+
+async def test_names_outside_the_sepa_character_set_are_transliterated_and_the_bank_takes_the_file(
+        bank: BankClient):
+    """One supplier with an odd name must not get a file of many payments refused: every Nm
+    is in the SEPA set (a-z A-Z 0-9 / - ? : ( ) . , ' + space) and mock-bank accepts them all."""
+    names = {"SEPA-1": ("Müller & Søn", "Muller + Son"), "SEPA-2": ("Straße Ærø ApS", "Strasse AEro ApS"),
+             "SEPA-3": ("株式会社 Tokio", "Tokio"), "SEPA-4": ("株式会社", "NOTPROVIDED"),
+             "SEPA-5": ('ACME <Sales> #1 "Best"; 100% · ok!', "ACME Sales 1 'Best', 100 ok.")}
+    xml = payment_file("ACME-20260930-0007", [payment(e2e, name, EXTERNAL, "10.00", "COBADEFFXXX")
+                                              for e2e, (name, _) in names.items()])
+    validate_pain001(xml)
+    sent = etree.fromstring(xml).xpath("//p:Nm/text()", namespaces={"p": NS})
+    assert sent == ["ACME Europe B.V.", "ACME Europe B.V.", *(expected for _, expected in names.values())]
+    assert all(re.fullmatch(r"[a-zA-Z0-9/\-?:().,'+ ]+", name) for name in sent), sent
+    receipt = await bank.submit_payment_file(xml)
+    assert (receipt.message_id, receipt.duplicate) == ("ACME-20260930-0007", False)
+    [report] = [read_pain002(m.body) for m in await collect(bank, MessageKind.STATUS_REPORT)]
+    assert report.group_status == "ACCP", report
+    assert {t.end_to_end_id: t.status for t in report.transactions} == dict.fromkeys(names, "ACCP")
 
 
 async def test_same_bytes_again_is_a_duplicate_receipt_and_pays_once(bank: BankClient):

@@ -1,13 +1,14 @@
 """pain.001 building and bank message reading, on documents a real mock-bank 0.9.0 wrote
 (tests/adapters/fixtures, recaptured by fixtures/capture.py). No server needed."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
+from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, sepa_name, validate_pain001
 from adapters.iso20022.readers import (
     UnreadableBankMessage,
     is_duplicate_file_report,
@@ -81,7 +82,18 @@ def test_names_are_cleaned_to_what_xml_and_the_schema_allow():
     xml = build_pain001(four_file(payments=[odd]))
     validate_pain001(xml)
     name = xml.split(b"<Cdtr>")[1].split(b"<Nm>")[1].split(b"</Nm>")[0].decode()
-    assert name.startswith("Ünïcode Name Ltd x") and len(name) == 140
+    assert name.startswith("Unicode Name Ltd x") and len(name) == 140  # SEPA characters, see below
+
+
+@pytest.mark.parametrize("name, sent", [
+    ("Müller & Søn", "Muller + Son"), ("Straße Ærø ApS", "Strasse AEro ApS"), ("Łódź Sp. z o.o.", "Lodz Sp. z o.o."),
+    ("Ğüneş İnşaat", "Gunes Insaat"), ("O\u2019Brien \u201cLtd\u201d_x", "O'Brien 'Ltd'-x"),
+    ("株式会社", "NOTPROVIDED"), ("a@b.com #1 <x>", "a b.com 1 x"),
+    ("ß" * 100, "ss" * 70),  # cut to 140 after spelling out
+])
+def test_names_are_transliterated_to_the_sepa_character_set(name, sent):
+    assert sepa_name(name) == sent
+    assert re.fullmatch(r"[a-zA-Z0-9/\-?:().,'+ ]{1,140}", sepa_name(name))
 
 
 def test_remittance_reference_goes_structured_and_falls_back_to_text_when_long():
@@ -234,13 +246,31 @@ def test_wrong_type_missing_ids_and_unknown_currency_are_unreadable():
 
 
 def test_entities_are_never_expanded():
-    # A classic XXE: a message that tries to pull in a local file must not read it.
+    # A classic XXE: a message that tries to pull in a local file is not even parsed.
     hostile = fixture("pain002_part.xml").replace(
         "<?xml version='1.0' encoding='utf-8'?>",
         '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>').replace(
         "<OrgnlMsgId>ACME-20260930-0001</OrgnlMsgId>", "<OrgnlMsgId>&x;</OrgnlMsgId>")
-    with pytest.raises(UnreadableBankMessage, match="OrgnlMsgId is missing"):
+    with pytest.raises(UnreadableBankMessage, match="DOCTYPE"):
         read_pain002(hostile)
+
+
+@pytest.mark.parametrize("name, kind", [("camt053_balanced.xml", MessageKind.STATEMENT),
+                                        ("pain002_part.xml", MessageKind.STATUS_REPORT),
+                                        ("camt054_debits.xml", MessageKind.NOTIFICATION)])
+@pytest.mark.parametrize("prolog", [
+    "<!DOCTYPE Document>",  # no entity at all: still refused
+    '<!-- from the bank --><?pi x?>\n<!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>',
+])
+def test_a_message_with_a_doctype_is_unreadable_never_parsed(name, kind, prolog):
+    body = fixture(name)
+    declaration_end = body.index("?>") + 2
+    with_dtd = body[:declaration_end] + prolog + body[declaration_end:]
+    with pytest.raises(UnreadableBankMessage, match="DOCTYPE"):
+        read_message(kind, with_dtd)
+    with pytest.raises(UnreadableBankMessage, match="DOCTYPE"):
+        read_message(kind, "\ufeff" + with_dtd[declaration_end:].lstrip())  # no declaration, a byte order mark
+    assert read_message(kind, body)  # the same message without it reads
 
 
 def test_statement_with_foreign_currency_entry_is_flagged():

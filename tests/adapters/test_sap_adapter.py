@@ -120,6 +120,38 @@ async def test_purchase_order(sap):
     assert await sap.get_purchase_order("4599999999") is None
 
 
+class RawPathTransport(httpx.AsyncHTTPTransport):
+    """The path as it goes on the wire (percent-escapes kept)."""
+
+    def __init__(self):
+        super().__init__()
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request):
+        self.paths.append(request.url.raw_path.decode().split("?")[0])
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("po_number", ["4500000101')/../../API_BUSINESS_PARTNER_SRV/A_BusinessPartner('1000013",
+                                       "4500000101'?$format=xml#", "45/00", "O'NEIL"])
+async def test_a_key_from_outside_stays_inside_its_key_segment(sap_url, po_number):
+    """A PO number off an e-invoice with a quote, slash, ? or #: the request still names
+    A_PurchaseOrder with that one (percent-encoded) key, and SAP finds no such order (or
+    refuses the key as malformed: mock-sap does for `$`, `=` and `#` in a key)."""
+    transport = RawPathTransport()
+    async with SapClient(sap_url, transport=transport) as client:
+        try:
+            assert await client.get_purchase_order(po_number) is None
+        except SapBusinessError as refused:
+            assert "Malformed key predicate" in refused.message and "?$format=xml#" in refused.message
+        assert (await client.get_purchase_order("4500000101")).po_number == "4500000101"  # encoded, still found
+    weird, plain = transport.paths
+    service, entity = weird.rsplit("/", 1)
+    assert service == "/sap/opu/odata/sap/API_PURCHASEORDER_PROCESS_SRV", weird
+    assert entity.startswith("A_PurchaseOrder('") and entity.endswith("')") and "'" not in entity[17:-2], entity
+    assert plain.endswith("/A_PurchaseOrder('4500000101')")
+
+
 async def test_company_code_comes_from_register(sap):
     assert (await sap.get_company_code("1710")).currency == "EUR"
     assert await sap.get_company_code("9999") is None

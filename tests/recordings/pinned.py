@@ -55,7 +55,7 @@ async def record_reconciliation(client: Client, tmp: Path) -> Histories:
         s.store.upsert_expected_outflow(ExpectedOutflow(
             invoice_key="1710-1000013-REPLAY-GHOST", company_code="1710", supplier_id="1000013", currency="EUR",
             amount=Decimal("77.10"), value_date=business_today()))
-        run = await client.start_workflow(Reconciliation.run, ReconciliationRequest(report_dir=str(tmp / "reports")),
+        run = await client.start_workflow(Reconciliation.run, ReconciliationRequest(),
                                           id=f"reconciliation-1710-{s.task_queue}", task_queue=s.task_queue,
                                           execution_timeout=timedelta(minutes=1))
         report = await run.result()

@@ -99,7 +99,7 @@ async def session(client: Client, tmp: Path, name: str, *, einvoice: bool = Fals
         task_queue = f"record-{name}-{uuid.uuid4().hex[:6]}"
         async with new_worker(client, sap_url, store, sap_timeout=sap_timeout, bank_url=bank_url,
                               einvoice_url=einvoice_url, task_queue=task_queue,
-                              not_booked_margin_days=not_booked_margin_days):
+                              not_booked_margin_days=not_booked_margin_days, report_dir=folder / "reports"):
             yield Session(client, task_queue, sap_url, bank_url, einvoice_url, store,
                           client.service_client.config.target_host)
 

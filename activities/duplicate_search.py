@@ -1,0 +1,76 @@
+"""Near-duplicate search before a lifecycle posts (canonical/duplicates.py): the supplier's
+invoices in the ERP (SAP's OData supplier-invoice reads) and the supplier's other running
+lifecycles (visibility, by their SupplierId and CompanyCode search attributes, and the facts
+each keeps in its memo; activities/lifecycle_listing.py). Read-only; which rules apply is the
+worker's setting (FINSYNC_NEAR_DUPLICATE_CHECK), never the caller's (architecture invariant 8)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.errors import business_error, transient_error
+from activities.lifecycle_listing import SupplierLifecycles, UnpostedLifecycle
+from adapters.sap import SapBusinessError, SapClient, SapTransientError
+from canonical.duplicates import DuplicateRules, OtherInvoice, loose_reference, near_duplicates
+from canonical.invoice import Invoice
+
+_QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class DuplicateSearch:
+    def __init__(self, client: Client, sap: SapClient, rules: DuplicateRules) -> None:
+        self._client, self._sap, self._rules = client, sap, rules
+        self._lifecycles = SupplierLifecycles(client)  # list calls batched per supplier (lifecycle_listing)
+
+    @activity.defn
+    async def possible_duplicates_in_erp(self, invoice: Invoice) -> list[OtherInvoice]:
+        if self._rules == "off":
+            return []
+        try:
+            posted = await self._sap.invoices_of_amount(invoice.supplier_id, invoice.company_code,
+                                                        invoice.gross_amount, invoice.currency)
+        except SapTransientError as e:
+            raise transient_error(f"ERP unavailable for the near-duplicate check: {e}", e.retry_after) from e
+        except SapBusinessError as e:  # a refused query is refused again: a person looks
+            raise business_error("ErpRefusedDuplicateQuery", e.message) from e
+        return near_duplicates(invoice, posted, self._rules)
+
+    @activity.defn
+    async def possible_duplicates_in_lifecycles(self, invoice: Invoice) -> list[OtherInvoice]:
+        """The supplier's other running lifecycles that have not posted yet, judged by the facts
+        in their memo. One started before lifecycles kept them is judged by its reference (its
+        InvoiceId) and, only when that matches, by the amount its status query gives."""
+        if self._rules == "off":
+            return []
+        try:
+            listed = await self._lifecycles.unposted(invoice.supplier_id, invoice.company_code)
+        except RPCError as e:
+            if e.status == RPCStatusCode.UNIMPLEMENTED:  # a server with no visibility list (the time-skipping
+                # test server): there are no other lifecycles to read; the ERP's invoices were read
+                activity.logger.warning("Temporal lists no workflows here: near-duplicate check against the ERP only")
+                return []
+            raise transient_error(f"Temporal visibility unavailable for the near-duplicate check: {e.message}") from e
+        others = [other for lifecycle in listed if lifecycle.workflow_id != invoice.workflow_id
+                  if (other := await self._other(lifecycle, invoice)) is not None]
+        return near_duplicates(invoice, others, self._rules)
+
+    async def _other(self, lifecycle: UnpostedLifecycle, invoice: Invoice) -> OtherInvoice | None:
+        facts, status = lifecycle.facts, lifecycle.status
+        if facts is not None:
+            return OtherInvoice(source="lifecycle", document=lifecycle.workflow_id, reference=facts.reference,
+                                invoice_date=facts.invoice_date, gross_amount=facts.gross_amount,
+                                currency=facts.currency, status=status)
+        reference = (lifecycle.invoice_key or "").split("-", 2)[-1]  # <company>-<supplier>-<reference>
+        if not reference or loose_reference(reference) != loose_reference(invoice.supplier_invoice_ref):
+            return None
+        try:
+            view = await self._client.get_workflow_handle(lifecycle.workflow_id).query(
+                "status", rpc_timeout=_QUERY_TIMEOUT)
+        except Exception as err:  # noqa: BLE001 - a lifecycle that can not answer is looked at by its key only
+            activity.logger.warning("lifecycle %s did not answer its status query: %s", lifecycle.workflow_id, err)
+            return None
+        return OtherInvoice(source="lifecycle", document=lifecycle.workflow_id, reference=reference,
+                            gross_amount=Decimal(view["gross_amount"]), currency=view["currency"], status=status)

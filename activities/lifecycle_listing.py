@@ -1,0 +1,88 @@
+"""One supplier's running lifecycles that have not posted yet, from visibility, for the
+near-duplicate check (activities/duplicate_search.py).
+
+Visibility is not made for a query per invoice: a burst of one supplier's invoices would send
+as many list calls as invoices, each returning all the others (measured on the dev server: 200
+lifecycles of one supplier, 200 concurrent lists, the SQLite visibility store locked up for
+minutes). So the calls of one worker are batched: per supplier and company code at most one
+list is in flight, and a caller always gets the answer of a list that *started after it asked*
+(as fresh as a list of its own), shared with everyone who asked meanwhile; a few suppliers at a
+time. A 200-invoice burst then costs a handful of lists."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from canonical.duplicates import InvoiceFacts
+from canonical.status import InvoiceStatus
+from workflows import search_attributes as sa
+
+LIFECYCLE_TYPE = "InvoiceToPayment"  # the workflow's public name
+FACTS_MEMO = "invoice_facts"  # what a lifecycle shows the others (workflows/near_duplicates.py)
+# Where a running lifecycle's invoice may not be in the ERP yet (ON_HOLD: held before or after).
+UNPOSTED = (InvoiceStatus.RECEIVED, InvoiceStatus.AWAITING_APPROVAL, InvoiceStatus.VALIDATED, InvoiceStatus.ON_HOLD)
+PAGE_SIZE = 1000
+MAX_LIFECYCLES = 10_000  # unposted lifecycles of one supplier read; past that, the ERP check still holds
+PARALLEL_SUPPLIERS = 4  # list calls in flight per worker
+
+
+@dataclass(frozen=True)
+class UnpostedLifecycle:
+    workflow_id: str
+    status: str | None
+    invoice_key: str | None
+    facts: InvoiceFacts | None  # None: started before lifecycles kept their facts in the memo
+
+
+class SupplierLifecycles:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._asked: dict[tuple[str, str], asyncio.Future[list[UnpostedLifecycle]]] = {}
+        self._listing: set[tuple[str, str]] = set()
+        self._gate = asyncio.Semaphore(PARALLEL_SUPPLIERS)
+
+    async def unposted(self, supplier_id: str, company_code: str) -> list[UnpostedLifecycle]:
+        key = (supplier_id, company_code)
+        answer = self._asked.get(key)
+        if answer is None:
+            answer = self._asked[key] = asyncio.get_running_loop().create_future()
+            if key not in self._listing:
+                self._listing.add(key)
+                asyncio.get_running_loop().create_task(self._serve(key))
+        return await asyncio.shield(answer)  # a cancelled caller leaves the answer to the others
+
+    async def _serve(self, key: tuple[str, str]) -> None:
+        """Lists until nobody waits: each round answers those who asked before it started."""
+        try:
+            while key in self._asked:
+                answer = self._asked.pop(key)
+                try:
+                    async with self._gate:
+                        answer.set_result(await self._list(*key))
+                except Exception as err:  # noqa: BLE001 - every waiter of this round gets the failure
+                    answer.set_exception(err)
+        finally:
+            self._listing.discard(key)
+
+    async def _list(self, supplier_id: str, company_code: str) -> list[UnpostedLifecycle]:
+        # Both values are [0-9A-Z] (Invoice's patterns): safe inside a query string. Only the
+        # states before posting: past them the invoice is in the ERP, which is read as well.
+        states = ", ".join(f"'{s}'" for s in UNPOSTED)
+        query = (f"WorkflowType='{LIFECYCLE_TYPE}' AND ExecutionStatus='Running' AND "
+                 f"{sa.SUPPLIER_ID.name}='{supplier_id}' AND {sa.COMPANY_CODE.name}='{company_code}' "
+                 f"AND {sa.INVOICE_STATUS.name} IN ({states})")
+        found = []
+        async for ex in self._client.list_workflows(query, page_size=PAGE_SIZE, limit=MAX_LIFECYCLES):
+            found.append(UnpostedLifecycle(
+                workflow_id=ex.id, status=ex.typed_search_attributes.get(sa.INVOICE_STATUS),
+                invoice_key=ex.typed_search_attributes.get(sa.INVOICE_ID), facts=await _facts(ex.memo_value)))
+        return found
+
+
+async def _facts(memo_value: Callable[..., Awaitable]) -> InvoiceFacts | None:
+    try:
+        return await memo_value(FACTS_MEMO, None, type_hint=InvoiceFacts)
+    except (ValueError, TypeError):  # unreadable (pydantic's ValidationError is a ValueError): judged by its key
+        return None
