@@ -65,8 +65,11 @@ def test_the_rules_on_amount_reference_and_date():
 
 
 def an_amount() -> str:
-    """One no other test uses: the date rule compares every invoice of the supplier that day."""
-    return f"{random.randint(20_000, 89_999)}.{random.randint(0, 99):02d}"
+    """One no other test uses (the date rule compares every invoice of the supplier that day),
+    below the AP platform's trusted amount, so the signed approval suffices (canonical/controls.py)."""
+    return f"{random.randint(2_000, 9_899)}.{random.randint(1, 99):02d}"
+
+
 
 
 def invoice(ref: str, amount: str, **overrides) -> Invoice:
