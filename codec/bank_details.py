@@ -50,6 +50,9 @@ _TAG_BYTES = 16
 _NAMES = b"|".join(re.escape(name.encode()) for name in SENSITIVE_FIELDS)
 _BANK_DETAIL = re.compile(
     rb'\\?"\w*(?:' + _NAMES + rb')\\?"\s*:\s*\\?"'  # "iban": "NL.." / "creditor_iban": "NL.."
+    # digests of accounts the bank refused (workflows/payment_leg.py): an unkeyed hash of an
+    # IBAN can be brute-forced, so a payload carrying any is encrypted as the IBAN would be
+    rb'|\\?"rejected_accounts\\?"\s*:\s*\[\s*\\?"'
     rb"|<(?:\w+:)?(?:IBAN|BIC|BICFI)>",  # pain.001 / camt creditor and debtor accounts
     re.IGNORECASE,
 )

@@ -189,9 +189,10 @@ def platform_approval(body: dict, approver: str, *, now: datetime | None = None,
 
 def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[str, str]:
     """FINSYNC_* settings for a worker process of its own (worker.py) to trust the run's AP
-    platform (invoice_json's signed approvals) and a decision issuer (`issuer`, else a fresh
-    one: production refuses to start without one), as the in-process workers do."""
-    issuer = issuer or ephemeral_dev_issuer()
+    platform (invoice_json's signed approvals) and a decision issuer (`issuer`, else the run's,
+    which signs `run_request` and `decision_input`: production refuses to start without one), as
+    the in-process workers do."""
+    issuer = issuer or session_issuer()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "decisions-jwks.json").write_text(json.dumps(issuer.jwks()))
     (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))

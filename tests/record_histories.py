@@ -54,6 +54,10 @@ RECORDINGS = [
         "lifecycle-operator-inputs": "an unknown signal, a bad reason code and a payload of the wrong shape: "
                                      "one visible case",
     }),
+    Recording(lifecycles.record_possible_duplicate, {
+        "lifecycle-possible-duplicate": "a reference equal to a posted one but for punctuation: held as a "
+                                        "PossibleDuplicate, confirmed distinct by AP, posted",
+    }),
     Recording(lifecycles.record_erp_outage, {
         "lifecycle-erp-outage": "the ERP refusing posts past its outage SLA: an outage case opened and closed "
                                 "by finsync",

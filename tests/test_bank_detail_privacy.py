@@ -139,3 +139,14 @@ def test_the_worker_log_masks_what_slipped_through():
     finally:
         logger.removeHandler(handler)
     assert "NL**4300" in out.getvalue() and IBAN not in out.getvalue()
+
+
+async def test_digests_of_refused_accounts_are_encrypted_like_the_accounts():
+    """A bare hash of an IBAN can be brute-forced: a payload carrying the lifecycle's refused
+    account digests (a continue-as-new snapshot, the status) is encrypted."""
+    codec = BankDetailsCodec({"k1": KEY}, "k1")
+    json = {"encoding": b"json/plain"}
+    carried, empty = await codec.encode([Payload(metadata=json, data=b'{"rejected_accounts": ["3f2a9c"]}'),
+                                         Payload(metadata=json, data=b'{"rejected_accounts": []}')])
+    assert carried.metadata["encoding"] == ENCODING and b"3f2a9c" not in carried.data
+    assert empty.data == b'{"rejected_accounts": []}'

@@ -193,3 +193,20 @@ async def record_continued_as_new(client: Client, tmp: Path) -> Histories:
         for handle in handles:
             await handle.terminate("recorded")
     return histories
+
+
+async def record_possible_duplicate(client: Client, tmp: Path) -> Histories:
+    """A reference equal to a posted one but for punctuation and case, for the same amount: held
+    as a PossibleDuplicate before posting (nothing reaches the ERP), confirmed distinct by a
+    verified AP person, then posted and scheduled (tests/test_near_duplicates.py)."""
+    async with session(client, tmp, "duplicates") as s:
+        first = await s.start("RPL-DUP-9001")
+        await wait_for_status(first, "SCHEDULED")
+        second = await s.start("rpl dup 9001")
+        await wait_for_status(second, "ON_HOLD")
+        await s.decide(second, "confirm_not_duplicate", "ap.alice", note="two deliveries, confirmed by the buyer")
+        await wait_for_status(second, "SCHEDULED")
+        histories = {"lifecycle-possible-duplicate": await second.fetch_history()}
+        for handle in (first, second):
+            await handle.terminate("recorded")
+    return histories

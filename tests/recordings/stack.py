@@ -23,7 +23,6 @@ from canonical.invoice import Invoice
 from cli.processes import BIN, ManagedProcess, mock_bank, mock_sap
 from identity import ap_platform
 from identity import keyring as decision_keys
-from identity.dev_issuer import ephemeral_dev_issuer
 from tests import bank_admin
 from tests.clock import profile
 from tests.helpers import (
@@ -33,6 +32,7 @@ from tests.helpers import (
     invoice_json,
     new_worker,
     platform_approval,
+    session_issuer,
     wait_for_history,
 )
 from tests.intake_helpers import document
@@ -42,7 +42,7 @@ from tests.test_supplier_responses import supplier_side
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
 # Who decides in the recordings: the worker trusts this issuer and the test AP platform.
-ISSUER = ephemeral_dev_issuer()
+ISSUER = session_issuer()  # the one `run_request` signs with too
 
 
 @dataclass
