@@ -9,20 +9,19 @@ lifecycle's start and record the verdict, so a replay with rotated keys decides 
 Development (`make up`, tests) signs with a local key kept beside the decision issuer's."""
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict
 
+from identity.dev_keys import public_jwks, signing_key, thumbprint
 from identity.keyring import Keyring
-from identity.tokens import ALGORITHMS, DecisionRefused
+from identity.tokens import DecisionRefused, signed_claims
 
 AP_PLATFORM_AUDIENCE = "finsync-ap-approvals"
 DEV_AP_PLATFORM = "finsync-dev-ap-platform"
@@ -52,26 +51,8 @@ def verify_platform_approval(token: str, *, keyring: Keyring, workflow_id: str, 
                              currency: str, bank_account_id: str | None, approved_by: str | None,
                              now: datetime) -> PlatformApproval:
     """The approval behind `token` for exactly these figures, or DecisionRefused saying why."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as err:
-        raise DecisionRefused(f"the AP-platform approval is malformed: {err}") from None
-    key = keyring.key_for(str(header.get("kid", "")))
-    if key is None:
-        raise DecisionRefused(f"the AP-platform approval's key {header.get('kid')!r} is not one this worker trusts")
-    try:
-        claims = jwt.decode(
-            token, key.key, algorithms=ALGORITHMS, audience=AP_PLATFORM_AUDIENCE, issuer=keyring.issuer,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"], "verify_exp": False, "verify_iat": False})
-    except jwt.PyJWTError as err:
-        raise DecisionRefused(f"the AP-platform approval is not valid: {err}") from None
-    issued, expires = _instant(claims["iat"]), _instant(claims["exp"])
-    if expires - issued > MAX_LIFETIME:
-        raise DecisionRefused(f"the AP-platform approval lives longer than {MAX_LIFETIME.days} days")
-    if now >= expires:
-        raise DecisionRefused(f"the AP-platform approval expired at {expires.isoformat()}")
-    if now < issued - timedelta(minutes=2):
-        raise DecisionRefused("the AP-platform approval was issued in the future")
+    claims, key_id = signed_claims(token, keyring=keyring, audience=AP_PLATFORM_AUDIENCE,
+                                   what="AP-platform approval", max_lifetime=MAX_LIFETIME, now=now)
     if claims.get("wf") != workflow_id:
         raise DecisionRefused(f"the AP-platform approval is for {claims.get('wf')!r}, not {workflow_id!r}")
     if _decimal(claims.get("gross")) != gross_amount or claims.get("currency") != currency:
@@ -86,7 +67,7 @@ def verify_platform_approval(token: str, *, keyring: Keyring, workflow_id: str, 
     if submitter is not None and submitter == claims["sub"]:
         raise DecisionRefused(f"{submitter} submitted and approved the invoice in the AP platform (four eyes)")
     return PlatformApproval(approver=str(claims["sub"]), submitter=str(submitter) if submitter else None,
-                            token_id=str(claims["jti"]), issuer=keyring.issuer, key_id=str(header["kid"]))
+                            token_id=str(claims["jti"]), issuer=keyring.issuer, key_id=key_id)
 
 
 @dataclass(frozen=True)
@@ -111,34 +92,20 @@ class PlatformSigner:
         return Keyring.from_jwks(self.issuer, self.jwks())
 
     def jwks(self) -> dict[str, object]:
-        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**jwk, "kid": self.key_id, "use": "sig", "alg": "EdDSA"}]}
+        return public_jwks(self.key, self.key_id)
 
 
 def ensure_dev_platform(state_dir: Path) -> PlatformSigner:
     """The embedded stack's stand-in for the AP platform, created once in `state_dir`."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    key_path = state_dir / _KEY_FILE
-    if not key_path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        try:
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # the worker and `up` create it at once: the first one's stands
-            fd = None
-        if fd is not None:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    assert isinstance(key, Ed25519PrivateKey)
-    signer = PlatformSigner(key=key, key_id="dev-ap-" + _thumb(key))
+    key = signing_key(state_dir / _KEY_FILE)
+    signer = PlatformSigner(key=key, key_id="dev-ap-" + thumbprint(key))
     (state_dir / JWKS_FILE).write_text(json.dumps(signer.jwks()))
     return signer
 
 
 def ephemeral_platform() -> PlatformSigner:
     key = Ed25519PrivateKey.generate()
-    return PlatformSigner(key=key, key_id="test-ap-" + _thumb(key))
+    return PlatformSigner(key=key, key_id="test-ap-" + thumbprint(key))
 
 
 def platform_keyring(*, environment: str, issuer: str | None, jwks_file: Path | None,
@@ -173,13 +140,3 @@ def _decimal(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
 
-
-def _instant(value: object) -> datetime:
-    if not isinstance(value, int | float):
-        raise DecisionRefused("the AP-platform approval's times are not numbers")
-    return datetime.fromtimestamp(float(value), tz=UTC)
-
-
-def _thumb(key: Ed25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return raw.hex()[:12]

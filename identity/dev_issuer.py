@@ -4,16 +4,15 @@ input carrying a token signed by a key kept under the stack's state directory. I
 roles are identity/people.py's DEV_DIRECTORY. Production never uses it (settings refuse)."""
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from identity.dev_keys import public_jwks, signing_key, thumbprint
 from identity.keyring import Keyring
 from identity.people import DEV_DIRECTORY
 from identity.tokens import DECISION_AUDIENCE
@@ -61,23 +60,13 @@ class DevIssuer:
         return Keyring.from_jwks(DEV_ISSUER, self.jwks())
 
     def jwks(self) -> dict[str, object]:
-        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**jwk, "kid": self.key_id, "use": "sig", "alg": "EdDSA"}]}
+        return public_jwks(self.key, self.key_id)
 
 
 def ensure_dev_issuer(state_dir: Path) -> DevIssuer:
     """The stack's issuer, created once: its private key (0600) and public JWKS in `state_dir`."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    key_path = state_dir / _KEY_FILE
-    if not key_path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    assert isinstance(key, Ed25519PrivateKey)
-    issuer = DevIssuer(key=key, key_id="dev-" + _thumb(key), directory=dict(DEV_DIRECTORY))
+    key = signing_key(state_dir / _KEY_FILE)
+    issuer = DevIssuer(key=key, key_id="dev-" + thumbprint(key), directory=dict(DEV_DIRECTORY))
     (state_dir / JWKS_FILE).write_text(json.dumps(issuer.jwks()))
     return issuer
 
@@ -85,9 +74,4 @@ def ensure_dev_issuer(state_dir: Path) -> DevIssuer:
 def ephemeral_dev_issuer() -> DevIssuer:
     """An in-memory issuer for tests."""
     key = Ed25519PrivateKey.generate()
-    return DevIssuer(key=key, key_id="test-" + _thumb(key), directory=dict(DEV_DIRECTORY))
-
-
-def _thumb(key: Ed25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return raw.hex()[:12]
+    return DevIssuer(key=key, key_id="test-" + thumbprint(key), directory=dict(DEV_DIRECTORY))

@@ -5,6 +5,7 @@ token twice. Verification is pure (keys and time are arguments), so a workflow's
 validator can run it deterministically with `workflow.now()`."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from pydantic import BaseModel, ConfigDict
@@ -39,31 +40,40 @@ class VerifiedPerson(BaseModel):
         return f"jwt:{self.issuer}#{self.key_id}"
 
 
+def signed_claims(token: str, *, keyring: Keyring, audience: str, what: str, max_lifetime: timedelta,
+                  now: datetime) -> tuple[dict[str, Any], str]:
+    """The claims of a token `keyring` signed for `audience`, and its key id, once its signature,
+    issuer and times hold (`what` names it in the refusal); the caller checks what it binds."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as err:
+        raise DecisionRefused(f"the {what} is malformed: {err}") from None
+    key = keyring.key_for(str(header.get("kid", "")))
+    if key is None:
+        raise DecisionRefused(f"the {what}'s key {header.get('kid')!r} is not one this worker trusts")
+    try:
+        claims = jwt.decode(
+            token, key.key, algorithms=ALGORITHMS, audience=audience, issuer=keyring.issuer,
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"], "verify_exp": False, "verify_iat": False})
+    except jwt.PyJWTError as err:
+        raise DecisionRefused(f"the {what} is not valid: {err}") from None
+    issued, expires = _instant(claims["iat"]), _instant(claims["exp"])
+    if expires - issued > max_lifetime:
+        raise DecisionRefused(f"the {what} lives longer than {max_lifetime}; ask for a fresh one")
+    if now >= expires:
+        raise DecisionRefused(f"the {what} expired at {expires.isoformat()}")
+    if now < issued - timedelta(minutes=2):  # clocks drift a little, not by minutes
+        raise DecisionRefused(f"the {what} was issued in the future")
+    return claims, str(header["kid"])
+
+
 def verify_decision_token(token: str, *, keyring: Keyring, workflow_id: str, decision: str,
                           now: datetime) -> VerifiedPerson:
     """The person behind `token`, or DecisionRefused naming what is wrong."""
     if not token or token.count(".") != 2:
         raise DecisionRefused(f"{decision} needs a signed decision token (python -m cli decision {decision} ...)")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as err:
-        raise DecisionRefused(f"the decision token is malformed: {err}") from None
-    key = keyring.key_for(str(header.get("kid", "")))
-    if key is None:
-        raise DecisionRefused(f"the decision token's key {header.get('kid')!r} is not one this worker trusts")
-    try:
-        claims = jwt.decode(
-            token, key.key, algorithms=ALGORITHMS, audience=DECISION_AUDIENCE, issuer=keyring.issuer,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"], "verify_exp": False, "verify_iat": False})
-    except jwt.PyJWTError as err:
-        raise DecisionRefused(f"the decision token is not valid: {err}") from None
-    issued, expires = _instant(claims["iat"]), _instant(claims["exp"])
-    if expires - issued > MAX_LIFETIME:
-        raise DecisionRefused(f"the decision token lives longer than {MAX_LIFETIME}; ask for a fresh one")
-    if now >= expires:
-        raise DecisionRefused(f"the decision token expired at {expires.isoformat()}")
-    if now < issued - timedelta(minutes=2):  # clocks drift a little, not by minutes
-        raise DecisionRefused("the decision token was issued in the future")
+    claims, key_id = signed_claims(token, keyring=keyring, audience=DECISION_AUDIENCE, what="decision token",
+                                   max_lifetime=MAX_LIFETIME, now=now)
     if claims.get("wf") != workflow_id:
         raise DecisionRefused(f"the decision token is for {claims.get('wf')!r}, not {workflow_id!r}")
     if claims.get("decision") != decision:
@@ -72,7 +82,7 @@ def verify_decision_token(token: str, *, keyring: Keyring, workflow_id: str, dec
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise DecisionRefused("the decision token's roles are not a list of names")
     return VerifiedPerson(subject=str(claims["sub"]), roles=tuple(roles), issuer=keyring.issuer,
-                          key_id=str(header["kid"]), token_id=str(claims["jti"]), decision=decision,
+                          key_id=key_id, token_id=str(claims["jti"]), decision=decision,
                           workflow_id=workflow_id)
 
 
