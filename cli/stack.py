@@ -15,16 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from cli import codec_token, cycle, demo_bank_clock, samples, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, ManagedProcess, port_open
 from cli.stack_intake import intake_keys, intake_processes
+from cli.stack_probes import StackError, check_alive, http_ok, ready, temporal_ready, worker_polling
 from codec.bank_details import generate_key_file
 from identity.ap_platform import ensure_dev_platform
 from identity.dev_issuer import ensure_dev_issuer
@@ -35,10 +32,6 @@ from workflows import search_attributes as sa
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES_TIMEOUT = 60.0
-
-
-class StackError(Exception):
-    """Why the stack can not run; printed as is, with exit code 1."""
 
 
 # What listens where: (environment variable, default). Fixed defaults keep bookmarks and the
@@ -138,56 +131,6 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
              f"http://127.0.0.1:{codec_port}/health")]
 
 
-def check_alive(procs: list[ManagedProcess]) -> None:
-    for p in procs:
-        if p.proc is not None and p.proc.poll() is not None:
-            raise StackError(f"{p.name} (pid {p.pid}) exited unexpectedly with code {p.proc.returncode}; "
-                             f"see {p.log_path}")
-
-
-async def _ready(proc: ManagedProcess, probe, timeout: float = 60.0) -> None:
-    """Poll `probe` without blocking the loop, so Ctrl-C during startup is handled at once."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        check_alive([proc])
-        if await probe():
-            return
-        await asyncio.sleep(0.1)
-    raise StackError(f"{proc.name} not ready after {timeout:.0f}s; see {proc.log_path}")
-
-
-async def _http_ok(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(url)).status_code < 500
-    except httpx.HTTPError:
-        return False
-
-
-async def _temporal_ready(cfg: StackConfig) -> bool:
-    # An open port is not yet a server that answers: connect and see the namespace.
-    if not (port_open(cfg.port["temporal"]) and port_open(cfg.port["web-ui"])):
-        return False
-    try:
-        client = await Client.connect(cfg.address)
-        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
-        return True
-    except Exception:  # noqa: BLE001 - still starting: ask again
-        return False
-
-
-async def _worker_polling(client: Client, task_queue: str, pid: int) -> bool:
-    """This worker process, not one from an earlier run (the server remembers pollers for a
-    while), polls the task queue: the SDK's default identity is `<pid>@<host>`."""
-    try:
-        resp = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-            namespace="default", task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
-    except RPCError:
-        return False
-    return any(p.identity.startswith(f"{pid}@") for p in resp.pollers)
-
-
 async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client, Settings]:
     env = _environment(cfg)
     key = cfg.state_dir / "codec.key"
@@ -204,20 +147,21 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     for proc, _ in servers:
         procs.append(proc.start())
         print(f"  {proc.name:14} pid {proc.pid:<7} log {proc.log_path}", flush=True)
-    await asyncio.gather(*(_ready(p, (lambda: _temporal_ready(cfg)) if t is None else (lambda t=t: _http_ok(t)))
-                           for p, t in servers))
+    temporal_ports = (cfg.port["temporal"], cfg.port["web-ui"])
+    await asyncio.gather(*(ready(p, (lambda: temporal_ready(cfg.address, temporal_ports)) if t is None
+                                 else (lambda t=t: http_ok(t))) for p, t in servers))
     settings = Settings()  # read now: _environment() has just set what it reads
     client = await connect(settings)
     worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log",
                             env)
     procs.append(worker.start())
     print(f"  {'worker':14} pid {worker.pid:<7} log {worker.log_path}", flush=True)
-    await _ready(worker, lambda: _worker_polling(client, settings.task_queue, worker.pid))
+    await ready(worker, lambda: worker_polling(client, settings.task_queue, worker.pid))
     # After Temporal is up: intake starts lifecycles by signal-with-start.
     for proc, health in intake_processes(cfg.state_dir, cfg.port["intake"], cfg.port["einvoice-relay"], env):
         procs.append(proc.start())
         print(f"  {proc.name:14} pid {proc.pid:<7} log {proc.log_path}", flush=True)
-        await _ready(proc, lambda health=health: _http_ok(health))
+        await ready(proc, lambda health=health: http_ok(health))
     print(f"stack up in {time.monotonic() - t0:.1f}s (state in {cfg.state_dir})", flush=True)
     return client, settings
 
