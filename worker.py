@@ -201,6 +201,11 @@ async def main() -> None:
             jwks_file=settings.ap_platform_jwks_file, dev_dir=settings.identity_dev_dir))
     except (IdentityNotConfigured, OSError, ValueError) as e:
         raise SystemExit(f"finsync worker not started: {e}") from None
+    if settings.environment == "production" and settings.fingerprint_key is None \
+            and settings.fingerprint_key_file is None:  # the development key is no secret (invariant 9)
+        raise SystemExit("finsync worker not started: FINSYNC_ENVIRONMENT=production needs the bank-account "
+                         "fingerprint key (FINSYNC_FINGERPRINT_KEY_FILE, or finsync_fingerprint_key in "
+                         "FINSYNC_SECRETS_DIR): the development key is no secret")
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \

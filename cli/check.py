@@ -19,6 +19,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from identity.configured import decision_keyring
 from settings import Settings, load_settings
 
 TIMEOUT_SECONDS = 10.0
@@ -65,6 +66,21 @@ def check_codec(settings: Settings) -> Verdict:
     except Exception as err:  # noqa: BLE001 - every failure to load the key is this item's verdict
         return Verdict("codec key", False, _error(err))
     return Verdict("codec key", True, f"active key id {codec.active_key_id}")
+
+
+def check_identity(settings: Settings) -> Verdict:
+    """The keys decisions are verified with, and (production) a fingerprint key of its own."""
+    if settings.identity_jwks_file is None and settings.environment != "production":
+        return Verdict("identity provider", True, f"the development issuer in {settings.identity_dev_dir}")
+    try:
+        keys = decision_keyring(environment=settings.environment, issuer=settings.identity_issuer,
+                                jwks_file=settings.identity_jwks_file, dev_dir=settings.identity_dev_dir)
+    except Exception as err:  # noqa: BLE001 - every failure to load the keys is this item's verdict
+        return Verdict("identity provider", False, _error(err))
+    if settings.environment == "production" and settings.fingerprint_key is None \
+            and settings.fingerprint_key_file is None:
+        return Verdict("identity provider", False, "no bank-account fingerprint key (FINSYNC_FINGERPRINT_KEY_FILE)")
+    return Verdict("identity provider", True, f"{keys.issuer}, {len(keys.keys)} key(s)")
 
 
 def check_treasury_store(settings: Settings) -> Verdict:
@@ -148,7 +164,7 @@ async def run_checks(settings: Settings) -> list[Verdict]:
         verdicts.append(Verdict("configuration", True, f"task queue {settings.task_queue}"))
     except (ValueError, OSError) as err:
         verdicts.append(Verdict("configuration", False, _error(err)))
-    verdicts += [check_codec(settings), check_treasury_store(settings)]
+    verdicts += [check_codec(settings), check_identity(settings), check_treasury_store(settings)]
     temporal, client = await check_temporal(settings)
     verdicts += temporal
     if client is not None:

@@ -28,7 +28,7 @@ from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
 from identity.ap_platform import PlatformSigner, ephemeral_platform
 from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
-from settings import Settings
+from settings import DEVELOPMENT_FINGERPRINT_KEY, Settings
 from tests.clock import business_today
 from worker import WORKFLOWS, activities_for, build_worker
 
@@ -196,7 +196,9 @@ def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[s
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "decisions-jwks.json").write_text(json.dumps(issuer.jwks()))
     (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))
-    return {"FINSYNC_IDENTITY_ISSUER": issuer.keyring().issuer,
+    # production needs a fingerprint key: the one in-process workers use by default, so both agree
+    return {"FINSYNC_FINGERPRINT_KEY": DEVELOPMENT_FINGERPRINT_KEY.decode(),
+            "FINSYNC_IDENTITY_ISSUER": issuer.keyring().issuer,
             "FINSYNC_IDENTITY_JWKS_FILE": str(directory / "decisions-jwks.json"),
             "FINSYNC_AP_PLATFORM_ISSUER": AP_PLATFORM.issuer,
             "FINSYNC_AP_PLATFORM_JWKS_FILE": str(directory / "ap-platform-jwks.json")}

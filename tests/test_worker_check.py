@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.processes import BIN, ManagedProcess
-from tests.helpers import run_module
+from tests.helpers import run_module, trusted_keys_env
 from tests.servers import running
 
 SECRET = "hunter2-not-for-logs"
@@ -42,8 +42,9 @@ async def test_check_passes_against_the_dev_server_and_the_mocks(temporal_addres
                                                                  einvoice_server, tmp_path):
     done = await check(temporal_address, environment(tmp_path, sap_server, bank_server, einvoice_server))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert verdicts(done.stdout) == {"configuration": "ok", "codec": "ok", "treasury": "ok", "temporal": "ok",
-                                     "search": "ok", "sap": "ok", "bank": "ok", "e-invoicing": "ok"}, done.stdout
+    assert verdicts(done.stdout) == {"configuration": "ok", "codec": "ok", "identity": "ok", "treasury": "ok",
+                                     "temporal": "ok", "search": "ok", "sap": "ok", "bank": "ok",
+                                     "e-invoicing": "ok"}, done.stdout
     assert "check passed" in done.stdout and "all 10 registered" in done.stdout  # each of its own type
 
 
@@ -77,3 +78,18 @@ async def test_unreadable_values_and_half_settings_are_named(temporal_address, t
     lines = half.stdout.splitlines()
     assert any("FAIL  configuration" in x and "FINSYNC_BUILD_ID" in x for x in lines), half.stdout
     assert any("FAIL  codec key" in x for x in lines), half.stdout
+
+
+@pytest.mark.clock_independent
+async def test_production_names_a_missing_identity_provider_and_fingerprint_key(temporal_address, sap_server,
+                                                                               bank_server, einvoice_server,
+                                                                               tmp_path, issuer):
+    base = environment(tmp_path, sap_server, bank_server, einvoice_server, FINSYNC_ENVIRONMENT="production",
+                       FINSYNC_TREASURY_DB_URL="postgresql+psycopg://finsync@127.0.0.1:9/treasury")
+    nobody = await check(temporal_address, base)
+    keys = trusted_keys_env(tmp_path / "keys", issuer)
+    no_fingerprint = await check(temporal_address, {**base, **keys, "FINSYNC_FINGERPRINT_KEY": None})
+    complete = await check(temporal_address, {**base, **keys})
+    assert verdicts(nobody.stdout)["identity"] == "FAIL" and "FINSYNC_IDENTITY_JWKS_FILE" in nobody.stdout
+    assert verdicts(no_fingerprint.stdout)["identity"] == "FAIL" and "fingerprint key" in no_fingerprint.stdout
+    assert verdicts(complete.stdout)["identity"] == "ok", complete.stdout

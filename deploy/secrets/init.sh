@@ -21,6 +21,9 @@ create temporal_db_password "$(random 24 | tr -d '/+=')"
 create treasury_db_password "$(random 24 | tr -d '/+=')"
 create finsync_treasury_db_url "postgresql+psycopg://finsync:$(cat treasury_db_password)@treasury-db:5432/treasury"
 create finsync-codec.key "$(random 32)"
+# The key of the bank-account fingerprints (HMAC): never changed once set (a new key makes every
+# account look changed at the next vendor sync).
+create finsync_fingerprint_key "$(random 32)"
 # Intake's own payload key (it never holds finsync-codec.key); the workers read it from the read-keys file.
 create finsync-intake-codec.key "$(random 32)"
 create finsync-codec-read-keys "# <key id> <base64 key>, one a line: keys that only decrypt (rotation, intake's key)
@@ -34,4 +37,4 @@ einvoice-ap $(random 32 | tr -d '/+=')
 "
 create finsync_sap_password "${FINSYNC_SAP_PASSWORD:?set FINSYNC_SAP_PASSWORD to the SAP user's password}"
 create finsync_bank_password "${FINSYNC_BANK_PASSWORD:?set FINSYNC_BANK_PASSWORD to the bank API password}"
-echo "back up finsync-codec.key, finsync-intake-codec.key and the read-keys file in your secret store: losing them loses the bank details"
+echo "back up finsync-codec.key, finsync-intake-codec.key, finsync_fingerprint_key and the read-keys file in your secret store: losing them loses the bank details"
