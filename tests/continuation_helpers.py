@@ -18,7 +18,7 @@ from tests.helpers import assert_eventually
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 
-SUGGEST_AT = 52  # events; a lifecycle reaches SCHEDULED in about 40 (30 before the near-duplicate check)
+SUGGEST_AT = 72  # events; a lifecycle reaches SCHEDULED in about 50 (controls, start verification, near duplicates)
 
 
 @pytest_asyncio.fixture(scope="module")
