@@ -11,7 +11,7 @@ import pytest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from canonical.commands import CancelInvoice, LifecyclePolicy
+from canonical.commands import LifecyclePolicy
 from canonical.exceptions import ExceptionOwner
 from canonical.invoice import Invoice
 from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest
@@ -23,6 +23,7 @@ from tests.call_counter import CallCounter
 from tests.clock import business_today
 from tests.helpers import (
     assert_eventually,
+    decide,
     invoice_json,
     make_invoice,
     new_worker,
@@ -46,7 +47,7 @@ async def start(client, worker, invoice: Invoice, **kwargs):
 
 
 async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state(client, sap_server, store,
-                                                                                 temporal_address):
+                                                                                 temporal_address, issuer):
     missing_account = Invoice.model_validate(invoice_json(bank_account_id="0009"))  # master-data, SLA 48 h
     unknown_supplier = Invoice.model_validate(invoice_json(supplier_id="9999998"))  # master-data, SLA 2 s: escalates
     async with new_worker(client, sap_server, store) as worker:
@@ -69,7 +70,7 @@ async def test_exceptions_table_shows_held_invoices_with_owner_age_and_sla_state
                                           address=temporal_address)
         case = (await held.query(InvoiceToPayment.status)).open_exception
         # Closing the case takes its SLA out of visibility with it.
-        await held.execute_update(InvoiceToPayment.cancel, CancelInvoice(requested_by="ap.anna", reason="duplicate"))
+        await decide(held, issuer, "cancel", "ap.alice", reason="duplicate")
         await held.result()
         cancelled = (await held.describe()).typed_search_attributes
         await escalating.terminate("test done")
