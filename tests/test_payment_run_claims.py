@@ -87,9 +87,12 @@ async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_
             summary = await run.result()
         history = await run.fetch_history()
 
+    # By the scheduled event's activity type: the last failure's message is encoded (no text to match).
+    claims = {e.event_id for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+              and e.activity_task_scheduled_event_attributes.activity_type.name == "claim_in_erp"}
     claim_attempts = [e.activity_task_started_event_attributes.attempt for e in history.events
                       if e.HasField("activity_task_started_event_attributes")
-                      and "claim" in str(e.activity_task_started_event_attributes)]
+                      and e.activity_task_started_event_attributes.scheduled_event_id in claims]
     claimed_event = next(e for e in history.events if e.HasField("activity_task_completed_event_attributes")
                          and b"resumed_from" in e.activity_task_completed_event_attributes.result.payloads[0].data)
     result = ErpClaimResult.model_validate_json(
