@@ -50,4 +50,4 @@ async def advance_until(handle: WorkflowHandle, status: str, bank_url: str, max_
             return await wait_for_history(handle, status, timeout=6)
         except AssertionError:
             await bank_admin.advance(bank_url, 1)
-    return await wait_for_history(handle, status, timeout=10)
+    return await wait_for_history(handle, status, timeout=30)  # a loaded machine: the last step may lag

@@ -196,7 +196,7 @@ async def test_case_escalates_on_its_own_sla_after_continuing_time_skipping(skip
     client = skipping_env.client
     invoice = Invoice.model_validate(invoice_json(supplier_id="9999997"))  # unknown to the ERP: held
     async with new_worker(client, sap_server, store) as worker:
-        handle = await start(client, worker, invoice, memo={POLICY_MEMO: LifecyclePolicy(continue_after_events=40)})
+        handle = await start(client, worker, invoice, memo={POLICY_MEMO: LifecyclePolicy(continue_after_events=60)})
         held = await wait_for_status(handle, "ON_HOLD")
         await skipping_env.sleep(timedelta(hours=40))
         chain = await flood_and_count(client, handle)

@@ -63,6 +63,14 @@ async def test_cli_malformed_json_starts_nothing(client, temporal_address):
     assert [w async for w in client.list_workflows(f"WorkflowId = '{invoice.workflow_id}'")] == []
 
 
+def failure_reason(history: dict) -> str:
+    """The workflow failure's message and stack from its encoded attributes (plain JSON payload
+    here: no bank details in it, so the codec left it unencrypted)."""
+    failed = next(e for e in history["events"] if "workflowExecutionFailedEventAttributes" in e)
+    attributes = failed["workflowExecutionFailedEventAttributes"]["failure"]["encodedAttributes"]
+    return str(json.loads(base64.b64decode(attributes["data"]))["message"])
+
+
 async def test_cli_bad_invoice_fails_the_workflow_with_the_reason(client, temporal_address, sap_server, store):
     """Float money, wrong totals, a missing field: the workflow fails at once with pydantic's
     message instead of retrying its first task forever; nothing is posted."""
@@ -86,7 +94,11 @@ async def test_cli_bad_invoice_fails_the_workflow_with_the_reason(client, tempor
             await assert_eventually(failed, timeout=15)
             shown = await temporal(temporal_address, "workflow", "show", "--workflow-id", workflow_id, "--output",
                                    "json")
-            assert "ValidationError" in shown.stdout and message in shown.stdout, (name, shown.stdout[-2000:])
+            # Failure messages are encoded (architecture invariant 9): the CLI shows "Encoded failure",
+            # and the reason is in the failure's encoded attributes (the codec server decodes them).
+            reason = failure_reason(json.loads(shown.stdout))
+            assert "Encoded failure" in shown.stdout and "ValidationError" in shown.stdout, (name, shown.stdout[-2000:])
+            assert message in reason, (name, reason)
             assert await sap_admin.invoices_in_erp(sap_server, body["supplier_id"], ref) == []
 
 
