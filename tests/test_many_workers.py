@@ -51,7 +51,9 @@ def role_worker(name: str, roles: str, queues: dict[str, str], temporal_address:
            **queues, "FINSYNC_SAP_URL": sap_url, "FINSYNC_BANK_URL": bank_url,
            "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9", "FINSYNC_TREASURY_DB_URL": store_url,
            "FINSYNC_CODEC_KEY": TEST_CODEC_KEY, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO),
-           **trusted_keys_env(log.parent / f"{name}-keys")}
+           **trusted_keys_env(log.parent / f"{name}-keys"),
+           # the run of 200 invoices is above the default release_above: this test is not about release
+           "FINSYNC_CONTROLS": '{"release_above": "100000000"}'}
     proc = ManagedProcess(name, [sys.executable, str(REPO / "worker.py")], log, env)
     proc.start()
     try:
