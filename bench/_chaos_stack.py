@@ -14,11 +14,13 @@ import base64
 import signal
 import tempfile
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 
+from canonical.controls import ControlPolicy
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
@@ -59,7 +61,9 @@ class ChaosStack:
         # Every chaos invoice has one amount and date: the same-date duplicate rule would hold them all.
         return Settings(codec_key=self.key, task_queue=self.task_queue, sap_url=self.sap_url, bank_url=self.bank_url,
                         treasury_db_url=f"sqlite:///{self.dir / 'treasury.db'}", sap_timeout_seconds=SAP_TIMEOUT,
-                        near_duplicate_check="reference")
+                        near_duplicate_check="reference",
+                        # N invoices in one run are above the default release_above; chaos is not about release
+                        controls=ControlPolicy(release_above=Decimal("1000000000")))
 
     def start_mocks(self) -> None:
         for proc, url in ((self.sap, self.sap_url), (self.bank, self.bank_url)):
@@ -91,6 +95,7 @@ class ChaosStack:
                "FINSYNC_CODEC_KEY": self.key,
                "FINSYNC_SAP_TIMEOUT_SECONDS": str(SAP_TIMEOUT), "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
                "FINSYNC_NEAR_DUPLICATE_CHECK": s.near_duplicate_check,
+               "FINSYNC_CONTROLS": s.controls.model_dump_json(),
                "PYTHONUNBUFFERED": "1", "FINSYNC_IDENTITY_DEV_DIR": str(self.identity_dir)}
         self.worker = ManagedProcess("worker", [sys.executable, str(ROOT / "worker.py")], self.dir / "worker.log", env)
         self.worker.start()
