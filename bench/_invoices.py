@@ -7,21 +7,30 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
     print("bench/_invoices.py: a helper of the bench scripts, nothing to measure")
     sys.exit(0)
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from canonical.invoice import Invoice
+from identity import ap_platform
+from identity.ap_platform import PlatformSigner, ephemeral_platform
 from workflows.invoice_lifecycle import InvoiceToPayment
+
+# The bench's AP platform: its invoices arrive approved and signed, as the real platform signs
+# them (architecture invariant 8); the in-process bench workers trust its key.
+BENCH_PLATFORM = ephemeral_platform()
+ap_platform.install(BENCH_PLATFORM.keyring())
 
 SI_PATH = "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV/A_SupplierInvoice"
 ITEMS_PATH = "/sap/opu/odata/sap/API_OPLACCTGDOCITEMCUBE_SRV/A_OperationalAcctgDocItemCube"
 
 
-def make_invoice(ref: str, supplier_id: str) -> Invoice:
-    return Invoice.model_validate({
+def make_invoice(ref: str, supplier_id: str, signer: PlatformSigner | None = None) -> Invoice:
+    """Approved in the AP platform, signed by `signer` (a worker process of its own trusts the
+    stack's development platform, identity/ap_platform.py) or the bench's own."""
+    unsigned = Invoice.model_validate({
         "company_code": "1710",
         "supplier_id": supplier_id,
         "supplier_invoice_ref": ref,
@@ -38,6 +47,10 @@ def make_invoice(ref: str, supplier_id: str) -> Invoice:
         ],
         "approved_by": "ap.approver",
     })
+    approval = (signer or BENCH_PLATFORM).sign(
+        workflow_id=unsigned.workflow_id, gross_amount=unsigned.gross_amount, currency=unsigned.currency,
+        bank_account_id=unsigned.bank_account_id, approver="ap.approver", now=datetime.now(UTC))
+    return unsigned.model_copy(update={"ap_platform_approval": approval})
 
 
 async def start_lifecycle(client: Client, inv: Invoice, task_queue: str, **extra) -> WorkflowHandle:

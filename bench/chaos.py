@@ -30,6 +30,7 @@ from _invoices import make_invoice, sap_our_invoices, start_lifecycle
 from canonical.commands import LifecyclePolicy
 from canonical.inbox import BankInboxConfig
 from canonical.payment_run import PaymentRunRequest
+from identity.ap_platform import ensure_dev_platform
 from identity.dev_issuer import ensure_dev_issuer
 from workflows.invoice_lifecycle import POLICY_MEMO
 
@@ -93,7 +94,8 @@ async def run(n: int, v: Verdict) -> None:
 
         stop_faults = asyncio.Event()
         faults = asyncio.create_task(sap_faults(stack.sap_url, stop_faults))
-        invoices = [make_invoice(f"{prefix}-{i:05d}", SUPPLIERS[i % 2]) for i in range(n)]
+        signer = ensure_dev_platform(stack.identity_dir)  # the worker process trusts the stack's platform
+        invoices = [make_invoice(f"{prefix}-{i:05d}", SUPPLIERS[i % 2], signer) for i in range(n)]
         memo = {POLICY_MEMO: POLICY}
         for start in range(0, n, 50):
             await asyncio.gather(*(start_lifecycle(client, inv, q, memo=memo) for inv in invoices[start:start + 50]))
