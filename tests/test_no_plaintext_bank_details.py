@@ -16,7 +16,7 @@ from temporalio.client import Client
 from adapters.sap import SapClient
 from canonical.vendors import BankDetailsChange, VendorSyncRequest, VendorSyncResult
 from settings import DEFAULT_PAYING_ACCOUNTS
-from tests import sap_admin
+from tests import bank_admin, sap_admin
 from tests.helpers import assert_eventually, make_invoice, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from workflows.invoice_lifecycle import InvoiceToPayment
@@ -54,6 +54,8 @@ async def raw_histories(client: Client, task_queue: str) -> dict[str, bytes]:
 @pytest.mark.clock_sensitive
 async def test_no_iban_in_clear_in_history_or_logs(client: Client, sap_server, bank_server, store, caplog):
     caplog.set_level(logging.DEBUG)
+    # A fresh bank day: an earlier test's run 1 of this date would make this one's file a duplicate.
+    await bank_admin.reset(bank_server)
     # SAP checks only the mod-97 digits: this one has them, and a letter where NL has digits.
     bad = sap_admin.iban_with_valid_checksum("NL", f"MOCK{random.randrange(10**9):09d}Z")
     old = sap_admin.iban_with_valid_checksum("NL", f"MOCK{random.randrange(10**10):010d}")
