@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict
 
 from identity.dev_keys import public_jwks, signing_key, thumbprint
-from identity.keyring import Keyring
+from identity.keyring import Keyring, KeyringSlot
 from identity.tokens import DecisionRefused, signed_claims
 
 AP_PLATFORM_AUDIENCE = "finsync-ap-approvals"
@@ -121,17 +121,8 @@ def platform_keyring(*, environment: str, issuer: str | None, jwks_file: Path | 
     return ensure_dev_platform(dev_dir).keyring()
 
 
-_installed: Keyring | None = None
-
-
-def install(keyring: Keyring | None) -> None:
-    """Called by worker.py (and test fixtures) before workers start."""
-    global _installed
-    _installed = keyring
-
-
-def installed() -> Keyring | None:
-    return _installed
+_platform = KeyringSlot()  # the AP platform's keys: signed approvals
+install, installed = _platform.install, _platform.installed
 
 
 def _decimal(value: object) -> Decimal | None:

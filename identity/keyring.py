@@ -29,14 +29,19 @@ class Keyring:
         return cls.from_jwks(issuer, json.loads(path.read_text()))
 
 
-_installed: Keyring | None = None
+class KeyringSlot:
+    """The keyring a process trusts for one purpose, set once at start-up (worker.py, test
+    fixtures) and read by workflow validators and activities."""
+
+    def __init__(self) -> None:
+        self._keyring: Keyring | None = None
+
+    def install(self, keyring: Keyring | None) -> None:
+        self._keyring = keyring
+
+    def installed(self) -> Keyring | None:
+        return self._keyring
 
 
-def install(keyring: Keyring | None) -> None:
-    """Called by worker.py (and test fixtures) before workers start."""
-    global _installed
-    _installed = keyring
-
-
-def installed() -> Keyring | None:
-    return _installed
+_decisions = KeyringSlot()  # the identity provider's keys: decision tokens
+install, installed = _decisions.install, _decisions.installed
