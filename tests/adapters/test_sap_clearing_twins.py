@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from activities.statement_posting import _not_our_documents
 from adapters.sap import SapBusinessError, SapClient
 from adapters.sap_clearing_twins import TWIN_CLAIMED
 from adapters.sap_payments import SapPayments
@@ -80,3 +81,25 @@ async def test_invoices_that_a_statement_line_tells_apart_are_claimed_together(s
     # A duplicate posting of one supplier is settled once by SAP either way: not the twins' case.
     outcome = await SapRunClaims(sap).claim(docs, "RUN3", RUN_DATE)
     assert outcome == {d.invoice_document: None for d in docs}
+
+
+async def test_an_item_cleared_with_another_documents_payment_is_reported(sap):
+    """Twins claimed before this rule (or a claim taken off by hand in SAP): SAP clears the claimed
+    twin with the other one's money. finsync knows each line's own document from the payment
+    register and says so, for treasury to reverse."""
+    reference = shared_reference()
+    globex, umbrella = await post(sap, "1000013", reference), await post(sap, "1000016", reference)
+    payments = SapPayments(sap)
+    await payments.claim_for_payment_run(globex.erp_document, "RUN4", RUN_DATE)
+    # Umbrella's payment on the statement, its document known from the register.
+    paid = statement([entry("500.00", reference=reference, e2e="E2E-UMBRELLA",
+                            erp_document=umbrella.erp_document.accounting_document)])
+    posting = await payments.post_bank_statement(paid)
+    [cleared] = posting.cleared
+    assert cleared.accounting_document == globex.erp_document.accounting_document  # SAP took the claimed twin
+    [problem] = _not_our_documents("ACME:00001", paid, posting)
+    assert (f"cleared document {globex.erp_document.accounting_document} with the payment E2E-UMBRELLA, which was "
+            f"for document {umbrella.erp_document.accounting_document}: another invoice's item") in problem
+    right = paid.model_copy(update={"entries": [paid.entries[0].model_copy(
+        update={"erp_document": globex.erp_document.accounting_document})]})
+    assert _not_our_documents("ACME:00001", right, posting) == []
