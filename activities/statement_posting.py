@@ -98,7 +98,7 @@ class Posting:
             if existing is None:
                 posting = await self._send(statement, key, message_id)
                 outcome.posted.append(key)
-                problems += _answer_problems(key, posting)
+                problems += _answer_problems(key, posting) + _not_our_documents(key, statement, posting)
                 return await erp_view(statement, self._registers, self._clearing)
         owner, reference = existing
         if owner != message_id:  # the bank sent this statement again under another message id
@@ -158,15 +158,30 @@ class Posting:
 
 
 def _with_references(statement: BankStatement, registers: PaymentRegisters) -> BankStatement:
-    """The ERP clears by invoice reference; the bank reports our EndToEndId. The payment
-    register translates, so only payments finsync sent can clear anything."""
+    """The bank reports our EndToEndId; the payment register translates it into the ERP document
+    the payment was for (what an ERP that clears by document quotes) and the invoice reference
+    (what SAP matches a line on). Whatever text the bank carried is dropped, so only payments
+    finsync sent can clear anything, and only the document they were sent for (issue 12 item 5)."""
     records = registers.payments([e.end_to_end_id for e in statement.entries if e.end_to_end_id])
     entries = []
     for entry in statement.entries:
         record = records.get(entry.end_to_end_id or "")
-        reference = record.remittance_reference if record else None
-        entries.append(entry.model_copy(update={"remittance_reference": reference}))
+        entries.append(entry.model_copy(update={
+            "remittance_reference": record.remittance_reference if record else None,
+            "erp_document": record.accounting_document if record else None}))
     return statement.model_copy(update={"entries": entries})
+
+
+def _not_our_documents(key: str, statement: BankStatement, posting: StatementPosting) -> list[str]:
+    """Lines the ERP applied to another document than the one the payment was for: an ERP that
+    matches by reference and amount took another supplier's item. Said loudly for treasury, who
+    reverses it in the ERP; the lifecycles only ever look at their own document."""
+    ours = {e.end_to_end_id: e.erp_document for e in statement.entries if e.end_to_end_id and e.erp_document}
+    lines = [("cleared", line) for line in posting.cleared] + [("reopened", line) for line in posting.reopened]
+    return [f"statement {key} line {line.line}: the ERP {what} document {line.accounting_document} with the payment "
+            f"{line.end_to_end_id}, which was for document {ours[line.end_to_end_id]}: another invoice's item"
+            for what, line in lines
+            if line.end_to_end_id in ours and line.accounting_document != ours[line.end_to_end_id]]
 
 
 def _answer_problems(key: str, posting: StatementPosting) -> list[str]:

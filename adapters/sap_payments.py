@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from adapters.finsta import FinstaLine, LeftOut, build_finsta01
 from adapters.sap import SapClient
+from adapters.sap_clearing_twins import TWIN_FIELDS, claimed_twins
 from adapters.sap_errors import SapBusinessError, raise_for_sap_status
 from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
 from canonical.bank import BankStatement
@@ -96,7 +97,7 @@ class IdocNotPosted(SapBusinessError):
         self.idoc_status = idoc_status
 
 
-CLAIM_FIELDS = "CompanyCode,PaymentRunID,PaymentRunDate,PaymentBlockingReason"
+CLAIM_FIELDS = f"CompanyCode,PaymentRunID,PaymentRunDate,PaymentBlockingReason,{TWIN_FIELDS}"
 
 
 def claim_fields(run_id: str, run_date: date) -> dict:
@@ -171,7 +172,8 @@ class SapPayments:
         """Write the run's claim (PaymentRunID ≤ 6 chars, PaymentRunDate) on the invoice; it
         propagates to the open item. Idempotent for the same run. SapBusinessError 409 when
         another run holds it (FINSYNC/CLAIMED), it is already cleared (FINSYNC/CLEARED: paying
-        it would pay twice) or payment-blocked (FINSYNC/BLOCKED); a refusal leaves a claim of
+        it would pay twice), payment-blocked (FINSYNC/BLOCKED) or another supplier's invoice with
+        the same reference and amount is in payment (FINSYNC/TWIN_CLAIMED); a refusal leaves a claim of
         this run in place, so release it if the invoice leaves the run. Read-then-write:
         A_SupplierInvoice has no ETag, so runs on the same invoice must not race (DESIGN:
         runs are serialised per paying account). A whole run claims in chunks through
@@ -179,6 +181,8 @@ class SapPayments:
         invoice = await self._sap._get_entity(invoice_path(doc), {"$select": CLAIM_FIELDS})
         item = await self.open_item(doc, invoice["CompanyCode"]) if invoice else None
         refusal = claim_refusal(doc, invoice, item, run_id)
+        if refusal is None and invoice is not None:  # a twin another supplier has in payment (sap_clearing_twins)
+            refusal = (await claimed_twins(self._sap, [invoice])).refusal(doc, invoice)
         if refusal is not None:
             raise refusal
         if not is_claimed_by(invoice, run_id, run_date):  # already ours: a retried activity writes nothing

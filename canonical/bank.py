@@ -88,6 +88,9 @@ class StatementEntry(BaseModel):
     is_return: bool = False
     return_reason_code: str | None = None
     remittance_reference: str | None = None
+    erp_document: str | None = Field(
+        default=None, description="our ERP document (its accounting document) this entry pays or returns, found "
+        "in the payment register by the EndToEndId we sent; never taken from the bank's text")
 
 
 class BankStatement(BaseModel):

@@ -5,20 +5,36 @@ A JSON number for money is refused: by the time pydantic sees it, it has been a 
 what the sender meant.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Annotated, Any
 
+import iso4217
+from iso4217 import Currency
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-# ISO 4217 minor units for the currencies finance teams here pay in. Unknown codes are
-# refused rather than guessed: a wrong exponent pays 100x too much or too little.
-MINOR_UNITS: dict[str, int] = {
-    "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2,
-    "CZK": 2, "HUF": 2, "RON": 2, "BGN": 2, "CAD": 2, "AUD": 2, "NZD": 2, "SGD": 2,
-    "HKD": 2, "CNY": 2, "INR": 2, "MXN": 2, "BRL": 2, "ZAR": 2, "TRY": 2, "AED": 2,
-    "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0,
-    "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
-}
+
+class UnknownCurrency(ValueError, KeyError):
+    """A code that is not an ISO 4217 currency with minor units (a typo, a withdrawn code, or a
+    unit such as XAU gold or XDR that has none). Refused rather than guessed: a wrong exponent
+    pays 100x too much or too little. A KeyError too, for callers written against the dict."""
+
+    def __init__(self, currency: str):
+        super().__init__(f"{currency!r} is not an ISO 4217 currency with minor units")
+        self.currency = currency
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the message again
+        return str(self.args[0])
+
+
+# ISO 4217 minor units (the exponent) of every currency in the maintenance agency's current list,
+# from the `iso4217` package (pyproject.toml says why that one). Codes whose minor units the list
+# gives as "N.A." (precious metals, SDR, test and "no currency" codes) are left out: nobody pays
+# an invoice in them, and an exponent would have to be invented.
+MINOR_UNITS: Mapping[str, int] = MappingProxyType(
+    {c.code: c.exponent for c in Currency if c.exponent is not None})
+ISO_4217_PUBLISHED = iso4217.__published__  # the edition of the list in use, for logs and reports
 
 
 class FloatMoneyError(ValueError):
@@ -89,7 +105,11 @@ CurrencyCode = Annotated[str, BeforeValidator(_parse_currency), Field(min_length
 
 
 def minor_units(currency: str) -> int:
-    return MINOR_UNITS[currency]
+    """The currency's ISO 4217 exponent (EUR 2, JPY 0, KWD 3, CLF 4); UnknownCurrency if it has none."""
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise UnknownCurrency(currency) from None
 
 
 def decimal_places(value: Decimal) -> int:
@@ -102,7 +122,7 @@ def decimal_places(value: Decimal) -> int:
 
 def check_scale(amount: Decimal, currency: str, what: str) -> Decimal:
     """Refuse more decimals than the currency has, then fix the scale (`1050.1` → `1050.10`)."""
-    units = MINOR_UNITS[currency]
+    units = minor_units(currency)
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > units:
         raise ValueError(f"{what} {format_amount(amount)} has more decimals than {currency} allows ({units})")
