@@ -123,7 +123,9 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
 
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
-            mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir)),
+            # Its host-to-host directories too, for a paying account on the file-drop channel (README).
+            mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir),
+                 "--drop-dir", str(db / "bank-drop"), "--pickup-dir", str(db / "bank-pickup")),
             # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access
             # point would, through the relay that signs them (mock-einvoice can not).
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['einvoice-relay']}/invoices"),

@@ -27,6 +27,7 @@ from canonical.duplicates import DuplicateRules
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
+from cli.processes import MOCK_BANK_DOWNLOAD_PATH, MOCK_BANK_REPORT_REQUEST_PATH
 from identity.ap_platform import PlatformSigner, ephemeral_platform
 from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import DEVELOPMENT_FINGERPRINT_KEY, Settings
@@ -62,7 +63,10 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
     `report_dir`: where a Reconciliation writes its report (the settings' default otherwise).
     `near_duplicate_check`: the reference rule only, unless a test asks for more (below).
     `paying_accounts`: our accounts at the bank (default: settings', mock-bank's ACME over HTTP)."""
+    # mock-bank's download and report request, also where no conftest set them (python -m tests.record_histories)
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
+                        bank_download_path=MOCK_BANK_DOWNLOAD_PATH,
+                        bank_report_request_path=MOCK_BANK_REPORT_REQUEST_PATH,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}",
                         bank_not_booked_margin_days=not_booked_margin_days, near_duplicate_check=near_duplicate_check,
                         **({"controls": controls} if controls is not None else {}),
