@@ -117,7 +117,10 @@ class Settings(BaseSettings):
     bank_password: SecretStr | None = None
     bank_timeout_seconds: float = 60.0
     # The bank connection's message download and intraday-report request (adapters/bank_channel.py);
-    # unset: mock-bank's. Another bank's connection names its own; the request keeps `{account}`.
+    # the request keeps `{account}`. No default: the adapter names no bank's paths (the embedded
+    # stack and the tests set mock-bank's). Unset download: no HTTP download (every paying account
+    # banks through directories, `channel` "file-drop" in FINSYNC_PAYING_ACCOUNTS); unset request:
+    # no intraday report is asked for.
     bank_download_path: str | None = None
     bank_report_request_path: str | None = Field(default=None, pattern=r"\{account\}")
     # A payment someone reports rejected is only paid again once the bank's own messages say

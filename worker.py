@@ -32,6 +32,7 @@ from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient
+from adapters.bank_file_drop import BankFileDrops
 from adapters.einvoice import EInvoiceClient
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
@@ -112,7 +113,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts, audit=audit)
     ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
     inbox = BankInboxActivities(bank, registers, sap, outbox, audit, ours, settings.fingerprint_secret(),
-                                timedelta(days=settings.bank_message_retention_days))
+                                timedelta(days=settings.bank_message_retention_days),
+                                file_drops=BankFileDrops(settings.paying_accounts))
     recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
     vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))

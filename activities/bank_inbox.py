@@ -15,6 +15,7 @@ from activities.heartbeat import heartbeating
 from activities.statement_posting import Posting
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankTransientError
+from adapters.bank_file_drop import BankFileDrops
 from adapters.finsta import StatementNotPostable
 from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -32,10 +33,13 @@ _MAX_PROBLEMS_PER_MESSAGE = 20
 class BankInboxActivities:
     def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox,
                  audit: AuditLog | None = None, accounts: Mapping[str, str] | None = None,
-                 fingerprint_key: bytes = b"", retention: timedelta = timedelta(days=400)) -> None:
+                 fingerprint_key: bytes = b"", retention: timedelta = timedelta(days=400),
+                 file_drops: BankFileDrops | None = None) -> None:
         """`accounts`: our IBANs and their account ids, which name statements in history.
-        `retention`: how long a message's raw body is kept after it was applied."""
+        `retention`: how long a message's raw body is kept after it was applied.
+        `file_drops`: the paying accounts whose answers come through the bank's pickup directory."""
         self._bank, self._registers, self._outbox = bank, registers, outbox
+        self._file_drops = file_drops or BankFileDrops({})
         self._retention = retention
         self._audit = audit or AuditLog(registers.engine)  # the bank's answers outlive history (invariant 13)
         self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, self._audit, accounts,
@@ -49,8 +53,12 @@ class BankInboxActivities:
         lost pain.002 or camt.054 is then found in the bank's reports, never assumed (the
         silent-bank timer asks for a camt.052 and weighs the camt.053s, bank_evidence.py)."""
         try:
-            new = await self._record(await self._bank.peek_mailbox())
-            new += await self._record(await self._bank.collect_mailbox())
+            new = 0
+            if self._file_drops.reads_http:
+                new += await self._record(await self._bank.peek_mailbox())
+                new += await self._record(await self._bank.collect_mailbox())
+            # Recorded before a file is moved to done/: one picked up again after a crash is known.
+            new += await asyncio.to_thread(self._file_drops.pick_up, self._registers.record_bank_messages)
         except BankTransientError as e:
             raise transient_error(f"bank mailbox unavailable: {e}", e.retry_after) from e
         # The inbox polls all day: each poll also empties the bodies past retention (one UPDATE),
@@ -62,6 +70,10 @@ class BankInboxActivities:
         return new
 
     async def _record(self, messages: list[BankMessage]) -> int:
+        # The bank's HTTP copy of a file-drop account's message is left out: that account's
+        # answers are taken from its pickup directory only, so no message is counted twice even
+        # where the two copies' ids differ (a bank naming its files its own way).
+        messages = [m for m in messages if m.account not in self._file_drops.accounts]
         return await asyncio.to_thread(self._registers.record_bank_messages, messages) if messages else 0
 
     @activity.defn

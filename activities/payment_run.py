@@ -22,6 +22,7 @@ from activities.run_lifecycle_calls import RunLifecycleCalls
 from activities.sealed import seal, unseal
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
+from adapters.bank_file_drop import BankFileDrops
 from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.payment_run_store import (
@@ -67,6 +68,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         self._client, self._store, self._registers = client, store, registers
         self._audit = audit or AuditLog(store.engine)  # money movements outlive history (architecture invariant 13)
         self._bank, self._accounts = bank, paying_accounts
+        self._file_drops = BankFileDrops(paying_accounts)  # accounts whose files go through a directory
         self._runs = PaymentRunStore(store.engine)
         self._claims, self._claim_chunk = SapRunClaims(sap), claim_chunk
         # The worker's payload codec seals bank details kept in the store (activities/sealed.py).
@@ -191,9 +193,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         # only now, so a file withdrawn unsent is in no register (its invoices are free again).
         records = [PaymentRecord.model_validate(r) for r in json.loads(row.records)]
         await asyncio.to_thread(self._registers.register_payments, records)
-        assert self._bank is not None, "this worker has no bank client to send payment files with"
         try:
-            receipt = await self._bank.submit_payment_file(xml)
+            receipt = await self._send(row, xml)
         except BankRejectedFile as e:
             reason = f"{e.reason_code}: {'; '.join(e.findings[:5])}"
             if e.reason_code != "DUPL":
@@ -211,6 +212,15 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         await asyncio.to_thread(self._audit.append, audit_money.payment_file_sent(ref, records, xml, receipt.duplicate))
         await asyncio.to_thread(self._runs.set_file_state, ref.message_id, (SUBMITTING,), SENT)
         return receipt
+
+    async def _send(self, row: RunFileRow, xml: bytes) -> SubmissionReceipt:
+        """Through the paying account's channel: its drop directory (named by the file's key), or HTTP."""
+        header = await asyncio.to_thread(self._runs.header, row.run_key)
+        drop = self._file_drops.drop_for(header.paying_account_id) if header else None
+        if drop is not None:
+            return await drop.submit_payment_file(row.message_id, xml)
+        assert self._bank is not None, "this worker has no bank client to send payment files with"
+        return await self._bank.submit_payment_file(xml)
 
     @activity.defn
     async def tell_lifecycles(self, notice: LifecycleNotice) -> NoticeResult:

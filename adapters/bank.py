@@ -18,7 +18,7 @@ import httpx
 from lxml import etree
 from pydantic import BaseModel
 
-from adapters.bank_channel import MOCK_BANK, BankChannel
+from adapters.bank_channel import NOT_CONFIGURED, BankChannel
 from adapters.bank_errors import (
     BankError,
     BankOutcomeUnknown,
@@ -99,7 +99,7 @@ class BankClient(HttpAdapter):
         password: str | None = None,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        channel: BankChannel = MOCK_BANK,
+        channel: BankChannel = NOT_CONFIGURED,
     ):
         self._channel = channel
         # The mock is HTTP/1.0, one connection per request; keeping none open avoids
@@ -122,9 +122,8 @@ class BankClient(HttpAdapter):
             user=getattr(s, "bank_user", None),
             password=secret() if secret is not None else password,
             timeout=getattr(s, "bank_timeout_seconds", 60.0),
-            channel=BankChannel(download=getattr(s, "bank_download_path", None) or MOCK_BANK.download,
-                                report_request=getattr(s, "bank_report_request_path", None)
-                                or MOCK_BANK.report_request),
+            channel=BankChannel(download=getattr(s, "bank_download_path", None),
+                                report_request=getattr(s, "bank_report_request_path", None)),
         )
 
     # -- payment files ---------------------------------------------------------------------
@@ -158,17 +157,26 @@ class BankClient(HttpAdapter):
     async def peek_mailbox(self) -> list[BankMessage]:
         """Everything released and not collected, oldest id first; consumes nothing (and
         releases what has come due, as every read of the channel does)."""
-        return await self._messages(f"{self._channel.download}?leave")
+        return await self._messages(f"{self._download()}?leave")
 
     async def collect_mailbox(self) -> list[BankMessage]:
         """The same list, consumed: return it from the activity so it lands in history
         before anything acts on it (DESIGN invariant 4)."""
-        return await self._messages(self._channel.download)
+        return await self._messages(self._download())
+
+    def _download(self) -> str:
+        if self._channel.download is None:
+            raise BankError("no download service of the bank connection is configured: set "
+                            "FINSYNC_BANK_DOWNLOAD_PATH (adapters/bank_channel.py)")
+        return self._channel.download
 
     async def request_intraday_report(self, account_id: str) -> None:
         """Ask for an intraday report (camt.052) of one of our accounts now; it arrives through
         the download channel like any other message (EBICS C52 or a camt.060 request at a real
         bank; adapters/bank_channel.py)."""
+        if self._channel.report_request is None:
+            raise BankError("no intraday report request of the bank connection is configured "
+                            "(FINSYNC_BANK_REPORT_REQUEST_PATH)")
         path = self._channel.report_request.format(account=quote(account_id, safe=""))
         response = await self._send("POST", path)
         self._raise_for_status(response)

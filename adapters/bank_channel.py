@@ -3,15 +3,14 @@
 A bank connection offers three services: upload a payment file (pain.001), download what the
 bank sent (pain.002, camt.054, camt.053, camt.052, pacs.004: EBICS order types such as BTD/C53/C52,
 or a bank API's message download), and ask for an intraday report now (camt.052: EBICS C52, or
-a camt.060 account reporting request). mock-bank serves the upload at `POST /payments` and the
-other two under its `/_mock` prefix (its routes/mailbox.py and routes/accounts.py), so their
-paths are named here and nowhere else in production code. They are the bank's real services.
+a camt.060 account reporting request). The upload is `POST /payments`; the other two are the
+connection's own paths, named in configuration only (FINSYNC_BANK_DOWNLOAD_PATH and
+FINSYNC_BANK_REPORT_REQUEST_PATH, BankClient.from_settings): this module names none, so no
+deployment talks to a mock's paths because nobody set them. The embedded stack and the tests
+configure mock-bank's (tests/harness/bank.py MOCK_BANK_CHANNEL).
 
-The mock's other `/_mock` paths are not: its list of everything ever released
-(`/_mock/messages`), its state and epoch (`/_mock/state`), its payment book (`/_mock/payments`),
-putting a message back (`/unread`). No real bank answers those, so only tests/harness/ calls
-them (tests/test_production_paths.py checks). A connection to another bank names its own
-services in FINSYNC_BANK_DOWNLOAD_PATH and FINSYNC_BANK_REPORT_REQUEST_PATH (BankClient.from_settings).
+A paying account may instead bank through host-to-host directories (adapters/bank_file_drop.py):
+its files are dropped into a directory, its answers picked up from another.
 """
 
 from dataclasses import dataclass
@@ -20,9 +19,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class BankChannel:
     # Released and not yet collected, oldest first; `?leave` peeks, without it the read consumes.
-    download: str = "/_mock/mailbox"
-    # `{account}` is the bank's name for our account; the report arrives through `download`.
-    report_request: str = "/_mock/accounts/{account}/report"
+    # None: no download service configured (e.g. every account banks through directories).
+    download: str | None
+    # `{account}` is the bank's name for our account; the report arrives through `download`
+    # (or the pickup directory). None: the connection offers no such request.
+    report_request: str | None
 
 
-MOCK_BANK = BankChannel()
+NOT_CONFIGURED = BankChannel(download=None, report_request=None)

@@ -21,7 +21,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 
 from canonical.controls import ControlPolicy
-from cli.processes import BIN, ManagedProcess, free_port, mock_bank
+from cli.processes import (
+    BIN,
+    MOCK_BANK_CHANNEL_ENV,
+    MOCK_BANK_DOWNLOAD_PATH,
+    MOCK_BANK_REPORT_REQUEST_PATH,
+    ManagedProcess,
+    free_port,
+    mock_bank,
+)
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from tests.clock import profile
@@ -60,6 +68,8 @@ class ChaosStack:
     def settings(self) -> Settings:
         # Every chaos invoice has one amount and date: the same-date duplicate rule would hold them all.
         return Settings(codec_key=self.key, task_queue=self.task_queue, sap_url=self.sap_url, bank_url=self.bank_url,
+                        bank_download_path=MOCK_BANK_DOWNLOAD_PATH,
+                        bank_report_request_path=MOCK_BANK_REPORT_REQUEST_PATH,
                         treasury_db_url=f"sqlite:///{self.dir / 'treasury.db'}", sap_timeout_seconds=SAP_TIMEOUT,
                         near_duplicate_check="reference",
                         # N invoices in one run are above the default release_above; chaos is not about release
@@ -91,7 +101,7 @@ class ChaosStack:
         env = {"TEMPORAL_ADDRESS": self.address, "FINSYNC_TASK_QUEUE": s.task_queue,
                "FINSYNC_PAYMENTS_TASK_QUEUE": s.task_queue, "FINSYNC_BACK_OFFICE_TASK_QUEUE": s.task_queue,
                "FINSYNC_SAP_URL": s.sap_url,
-               "FINSYNC_BANK_URL": s.bank_url, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url,
+               "FINSYNC_BANK_URL": s.bank_url, **MOCK_BANK_CHANNEL_ENV, "FINSYNC_TREASURY_DB_URL": s.treasury_db_url,
                "FINSYNC_CODEC_KEY": self.key,
                "FINSYNC_SAP_TIMEOUT_SECONDS": str(SAP_TIMEOUT), "FINSYNC_EINVOICE_URL": "http://127.0.0.1:9",
                "FINSYNC_NEAR_DUPLICATE_CHECK": s.near_duplicate_check,

@@ -28,7 +28,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from canonical.controls import ControlPolicy
-from cli.processes import BIN, free_port, mock_bank, mock_sap
+from cli.processes import BIN, MOCK_BANK_DOWNLOAD_PATH, MOCK_BANK_REPORT_REQUEST_PATH, free_port, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
 from workflows import search_attributes as sa
@@ -105,6 +105,7 @@ class Stack:
             task_queue=f"bench-{uuid.uuid4()}",
             sap_url=self.sap_url,
             bank_url=self.bank_url,
+            bank_download_path=MOCK_BANK_DOWNLOAD_PATH, bank_report_request_path=MOCK_BANK_REPORT_REQUEST_PATH,
             # Every bench invoice has one supplier's amount and date (bench/_invoices.py), so the
             # same-date rule would hold them all as possible duplicates; the reference rule stays.
             near_duplicate_check="reference",

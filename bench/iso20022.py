@@ -23,13 +23,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.bank import BankClient
 from adapters.iso20022 import pain001
 from adapters.iso20022.pain001 import build_pain001, validate_pain001
 from adapters.iso20022.readers import read_message, read_pain002, statement_balances
 from canonical.bank import MessageKind, PayingAccount, PaymentFile
 from canonical.payment import PaymentInstruction
 from cli.processes import free_port, mock_bank
+from tests.harness.bank import HarnessBankClient
 
 ACME = PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001",
                      company_code="1710", currency="EUR")
@@ -86,7 +86,7 @@ async def bench_statement(repeat: int) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         proc.wait_http(f"{url}/_mock/health")
-        async with BankClient(url, timeout=300) as bank, httpx.AsyncClient(base_url=url, timeout=300) as control:
+        async with HarnessBankClient(url, timeout=300) as bank, httpx.AsyncClient(base_url=url, timeout=300) as control:
                 print(f"\nreal mock-bank pid {proc.pid} at {url}: one {n:,}-payment file ({len(xml) / 1e6:.1f} MB)")
                 started = time.perf_counter()
                 await bank.submit_payment_file(xml)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from canonical.money import CurrencyCode, Money
 from canonical.payment import PaymentInstruction
@@ -22,6 +22,18 @@ class PayingAccount(BaseModel):
     bic: str | None = None
     company_code: str
     currency: CurrencyCode
+    # How files reach the bank and its answers come back: its HTTP API, or the host-to-host
+    # directories it reads from (`drop_dir`) and writes into (`pickup_dir`), on a share finsync mounts.
+    channel: Literal["http", "file-drop"] = "http"
+    drop_dir: str | None = None
+    pickup_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _directories_of_a_file_drop(self) -> "PayingAccount":
+        if self.channel == "file-drop" and not (self.drop_dir and self.pickup_dir):
+            raise ValueError(f"paying account {self.account_id} banks by file drop: it needs drop_dir (where the "
+                             "bank reads our files) and pickup_dir (where it writes its answers)")
+        return self
 
 
 class PaymentFile(BaseModel):

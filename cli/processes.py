@@ -119,8 +119,27 @@ def mock_sap(port: int, db: str = ":memory:", clock: str | None = None, log: Pat
     return ManagedProcess("mock-sap", args, log)
 
 
-def mock_bank(port: int, db: str = ":memory:", clock: str | None = None, log: Path | None = None) -> ManagedProcess:
+# mock-bank serves the bank's real download channel and its camt.052 request under its `/_mock`
+# prefix (its routes/mailbox.py and routes/accounts.py). The adapter names no path of its own
+# (adapters/bank_channel.py): whoever starts mock-bank configures these, the embedded stack and the tests.
+MOCK_BANK_DOWNLOAD_PATH = "/_mock/mailbox"
+MOCK_BANK_REPORT_REQUEST_PATH = "/_mock/accounts/{account}/report"
+MOCK_BANK_CHANNEL_ENV = {"FINSYNC_BANK_DOWNLOAD_PATH": MOCK_BANK_DOWNLOAD_PATH,
+                         "FINSYNC_BANK_REPORT_REQUEST_PATH": MOCK_BANK_REPORT_REQUEST_PATH}
+
+
+def mock_bank(port: int, db: str = ":memory:", clock: str | None = None, log: Path | None = None, *,
+              drop_dir: Path | None = None, pickup_dir: Path | None = None, drop_interval_ms: int | None = None
+              ) -> ManagedProcess:
+    """`drop_dir`/`pickup_dir`: the bank's host-to-host directories as well as HTTP (both get every
+    answer); it reads the drop directory every `drop_interval_ms` (its default: a second)."""
     args = [str(BIN / "mock-bank"), "--port", str(port), "--db", db, "-q"]
     if clock:
         args += ["--clock", clock]
+    if drop_dir is not None:
+        args += ["--drop-dir", str(drop_dir)]
+    if pickup_dir is not None:
+        args += ["--pickup-dir", str(pickup_dir)]
+    if drop_interval_ms is not None:
+        args += ["--drop-interval-ms", str(drop_interval_ms)]
     return ManagedProcess("mock-bank", args, log)

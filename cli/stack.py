@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from cli import codec_token, cycle, demo_bank_clock, samples, state
 from cli.commands import format_table, status_row
-from cli.processes import BIN, ManagedProcess, port_open
+from cli.processes import BIN, MOCK_BANK_CHANNEL_ENV, ManagedProcess, port_open
 from cli.stack_intake import intake_keys, intake_processes
 from cli.stack_probes import StackError, check_alive, http_ok, ready, temporal_ready, worker_polling
 from codec.bank_details import generate_key_file
@@ -83,7 +83,7 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
     if dropped:
         print(f"note: the embedded stack ignores {', '.join(dropped)} from your environment")
     env = {"TEMPORAL_ADDRESS": cfg.address, "TEMPORAL_NAMESPACE": "default",
-           "FINSYNC_SAP_URL": cfg.sap_url, "FINSYNC_BANK_URL": cfg.bank_url,
+           "FINSYNC_SAP_URL": cfg.sap_url, "FINSYNC_BANK_URL": cfg.bank_url, **MOCK_BANK_CHANNEL_ENV,
            "FINSYNC_EINVOICE_URL": f"http://127.0.0.1:{cfg.port['mock-einvoice']}",
            "FINSYNC_TREASURY_DB_URL": f"sqlite:///{cfg.state_dir / 'treasury.db'}",
            "FINSYNC_INTAKE_DB_URL": f"sqlite:///{cfg.state_dir / 'intake.db'}",
@@ -123,7 +123,9 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
 
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
-            mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir)),
+            # Its host-to-host directories too, for a paying account on the file-drop channel (README).
+            mock("mock-bank", "--db", str(db / "bank.db"), *demo_bank_clock.bank_clock_arg(cfg.state_dir),
+                 "--drop-dir", str(db / "bank-drop"), "--pickup-dir", str(db / "bank-pickup")),
             # The supplier side pushes its e-invoices to finsync's intake endpoint, as a Peppol access
             # point would, through the relay that signs them (mock-einvoice can not).
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['einvoice-relay']}/invoices"),

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.treasury_store import TreasuryStore
-from cli.processes import BIN, mock_bank, mock_sap
+from cli.processes import BIN, MOCK_BANK_CHANNEL_ENV, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from identity import ap_platform
 from identity import keyring as decision_keys
@@ -29,6 +29,10 @@ TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
 # Worker subprocesses (python worker.py) read their settings from the environment they inherit:
 # the same near-duplicate rules as tests.helpers.new_worker's workers (see SUITE_DUPLICATE_RULES).
 os.environ.setdefault("FINSYNC_NEAR_DUPLICATE_CHECK", SUITE_DUPLICATE_RULES)
+# mock-bank's download channel and report request: configuration, not the adapter, names them
+# (adapters/bank_channel.py), for in-process workers (Settings reads the environment) and subprocesses.
+for _name, _path in MOCK_BANK_CHANNEL_ENV.items():
+    os.environ.setdefault(_name, _path)
 CLOCK_SENSITIVE = "clock_sensitive"
 CLOCK_INDEPENDENT = "clock_independent"
 

@@ -21,11 +21,13 @@ from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
+from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
+from cli.processes import MOCK_BANK_DOWNLOAD_PATH, MOCK_BANK_REPORT_REQUEST_PATH
 from identity.ap_platform import PlatformSigner, ephemeral_platform
 from identity.dev_issuer import DevIssuer, ephemeral_dev_issuer
 from settings import DEVELOPMENT_FINGERPRINT_KEY, Settings
@@ -53,17 +55,23 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                      task_queue: str | None = None, replace: list | None = None,
                      extra_workflows: list | None = None, extra_activities: list | None = None,
                      not_booked_margin_days: int = 4, controls: ControlPolicy | None = None,
-                     report_dir: Path | None = None, near_duplicate_check: DuplicateRules = SUITE_DUPLICATE_RULES):
+                     report_dir: Path | None = None, near_duplicate_check: DuplicateRules = SUITE_DUPLICATE_RULES,
+                     paying_accounts: dict[str, PayingAccount] | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection).
     `controls`: the finance team's controls this worker is configured with (default: settings').
     `report_dir`: where a Reconciliation writes its report (the settings' default otherwise).
-    `near_duplicate_check`: the reference rule only, unless a test asks for more (below)."""
+    `near_duplicate_check`: the reference rule only, unless a test asks for more (below).
+    `paying_accounts`: our accounts at the bank (default: settings', mock-bank's ACME over HTTP)."""
+    # mock-bank's download and report request, also where no conftest set them (python -m tests.record_histories)
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
+                        bank_download_path=MOCK_BANK_DOWNLOAD_PATH,
+                        bank_report_request_path=MOCK_BANK_REPORT_REQUEST_PATH,
                         task_queue=task_queue or f"tq-{uuid.uuid4()}",
                         bank_not_booked_margin_days=not_booked_margin_days, near_duplicate_check=near_duplicate_check,
                         **({"controls": controls} if controls is not None else {}),
-                        **({"report_dir": report_dir} if report_dir is not None else {}))
+                        **({"report_dir": report_dir} if report_dir is not None else {}),
+                        **({"paying_accounts": paying_accounts} if paying_accounts is not None else {}))
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.

@@ -1,10 +1,11 @@
 """No mock-only endpoint on a production code path (issue 11, item 7).
 
 What only a mock can answer (its inspection and control paths under `/_mock`) lives in
-tests/harness/ and the demo stack's modules; production code does without it. The one
-exception is named and checked exactly: mock-bank serves the bank's real download channel and
-its camt.052 request under `/_mock`, so adapters/bank_channel.py names those two paths and no
-other (a deployment against another bank passes its own BankChannel).
+tests/harness/ and the demo stack's modules; production code does without it. mock-bank serves
+the bank's real download channel and its camt.052 request under `/_mock`, but no production
+module names even those: they are configuration (FINSYNC_BANK_DOWNLOAD_PATH,
+FINSYNC_BANK_REPORT_REQUEST_PATH), which the embedded stack and the tests set from
+cli/processes.py, the one place that starts mock-bank and names them.
 """
 
 import ast
@@ -18,8 +19,9 @@ PRODUCTION = ["adapters", "activities", "workflows", "canonical", "intake", "rep
 HARNESS = "tests/harness/"
 # The embedded demo stack (`make up`): it starts the mocks, waits for their health, moves
 # mock-bank's clock and prints the mocks' controls for a newcomer. Never the worker's path.
-DEMO = {"cli/stack.py", "cli/samples.py", "cli/demo_bank_clock.py"}
-BANK_CHANNEL = "adapters/bank_channel.py"
+# cli/processes.py starts the mocks for the stack and the tests, and names mock-bank's services.
+DEMO = {"cli/stack.py", "cli/samples.py", "cli/demo_bank_clock.py", "cli/processes.py"}
+MOCK_LAUNCHER = "cli/processes.py"
 BANK_SERVICES = {"/_mock/mailbox", "/_mock/accounts/{account}/report"}
 
 
@@ -35,17 +37,18 @@ def test_only_the_harness_the_demo_and_the_bank_channel_name_mock_paths():
     offending = []
     for path in production_files():
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith(HARNESS) or rel in DEMO or rel == BANK_CHANNEL:
+        if rel.startswith(HARNESS) or rel in DEMO:
             continue
         offending += [f"{rel}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1) if "/_mock" in line]
     assert offending == [], "mock-only paths on a production code path: " + ", ".join(offending)
 
 
-def test_the_bank_channel_names_only_the_banks_own_services():
-    tree = ast.parse((ROOT / BANK_CHANNEL).read_text())
+def test_the_mock_launcher_names_only_the_banks_own_services():
+    """Its `/_mock` paths are what the stack and the tests configure as the bank's services."""
+    tree = ast.parse((ROOT / MOCK_LAUNCHER).read_text())
     named = {node.value for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/_mock")}
-    assert named == BANK_SERVICES
+    assert named == BANK_SERVICES, named
 
 
 def test_no_production_module_imports_the_harness():

@@ -12,6 +12,7 @@ from lxml import etree
 from pydantic import SecretStr
 
 from adapters.bank import BankClient, BankError, BankOutcomeUnknown, BankRejectedFile, BankTransientError
+from adapters.bank_channel import BankChannel
 from adapters.iso20022.pain001 import NS, PaymentFileInvalid, validate_pain001
 from adapters.iso20022.readers import (
     is_duplicate_file_report,
@@ -25,7 +26,7 @@ from canonical.bank import BankMessage, BankStatement, MessageKind
 from cli.processes import BIN, ManagedProcess, free_port, mock_bank
 from settings import Settings
 from tests.adapters.fixtures.capture import CLOCK, EXTERNAL, FOUR, payment, payment_file
-from tests.harness.bank import HarnessBankClient
+from tests.harness.bank import MOCK_BANK_CHANNEL, HarnessBankClient
 from tests.servers import running
 
 FOUR_XML = payment_file("ACME-20260930-0001", FOUR)
@@ -211,7 +212,7 @@ async def test_transport_failures_are_typed(bank_url: str):
     def busy(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, headers={"Retry-After": "7"}, text="busy")
 
-    async with BankClient(bank_url, transport=httpx.MockTransport(busy)) as overloaded:
+    async with BankClient(bank_url, transport=httpx.MockTransport(busy), channel=MOCK_BANK_CHANNEL) as overloaded:
         with pytest.raises(BankTransientError) as transient:
             await overloaded.peek_mailbox()
         assert transient.value.retry_after == 7.0
@@ -224,7 +225,7 @@ async def test_basic_auth_from_settings(tmp_path):
     try:
         proc.wait_port(port)
         url = f"http://127.0.0.1:{port}"
-        async with BankClient(url) as anonymous:
+        async with BankClient(url, channel=MOCK_BANK_CHANNEL) as anonymous:
             with pytest.raises(BankError) as refused:
                 await anonymous.peek_mailbox()
             assert refused.value.status == 401
@@ -254,3 +255,22 @@ async def test_another_banks_channel_paths_come_from_configuration():
     assert seen == ["GET /ebics/btd?leave", "GET /ebics/btd?", "POST /ebics/c52/ACME?"]
     with pytest.raises(ValueError, match="account"):
         Settings(bank_report_request_path="/ebics/c52")
+
+
+async def test_a_connection_without_configured_paths_names_the_setting_and_calls_nothing():
+    """The adapter knows no bank's paths of its own: unset, a download or a report request is
+    refused before any request, naming the setting (a file-drop-only deployment needs neither)."""
+    seen: list[str] = []
+
+    def anything(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=[])
+
+    unset = Settings(bank_url="https://bank.example", bank_download_path=None, bank_report_request_path=None)
+    assert BankClient.from_settings(unset)._channel == BankChannel(download=None, report_request=None)
+    async with BankClient(unset.bank_url, transport=httpx.MockTransport(anything)) as bank:
+        with pytest.raises(BankError, match="FINSYNC_BANK_DOWNLOAD_PATH"):
+            await bank.collect_mailbox()
+        with pytest.raises(BankError, match="FINSYNC_BANK_REPORT_REQUEST_PATH"):
+            await bank.request_intraday_report("ACME")
+    assert seen == []

@@ -8,14 +8,25 @@ a payment paid twice shows as two bookings in the camt.054/camt.053 (activities/
 channel ids are qualified by content, not by the bank's epoch.
 """
 
+from typing import Any
 from urllib.parse import quote
 
 from adapters.bank import BankClient
+from adapters.bank_channel import BankChannel
 from canonical.bank import BankMessage
+from cli.processes import MOCK_BANK_DOWNLOAD_PATH, MOCK_BANK_REPORT_REQUEST_PATH
+
+# mock-bank's download channel and report request, as the tests configure them (conftest.py
+# sets the environment from cli/processes.py for every worker they start).
+MOCK_BANK_CHANNEL = BankChannel(download=MOCK_BANK_DOWNLOAD_PATH, report_request=MOCK_BANK_REPORT_REQUEST_PATH)
 
 
 class HarnessBankClient(BankClient):
     """BankClient plus what only mock-bank can tell a test."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        kwargs.setdefault("channel", MOCK_BANK_CHANNEL)
+        super().__init__(base_url, **kwargs)
 
     async def released_messages(self) -> list[BankMessage]:
         """Everything released, collected or not (`GET /_mock/messages`). Releases nothing by
