@@ -17,12 +17,12 @@ from temporalio.service import RPCError
 
 from activities import audit_money
 from activities.errors import business_error, transient_error
+from activities.payment_files import PaymentFileInvalid, content_type, file_bytes
 from activities.run_claims_and_recovery import CLAIM_CHUNK, SAMPLE, RunClaimsAndRecovery
 from activities.run_lifecycle_calls import RunLifecycleCalls
 from activities.sealed import seal, unseal
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
-from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.payment_run_store import (
     BUILT,
@@ -138,7 +138,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
     @activity.defn
     async def build_payment_files(self, request: PaymentFilesRequest) -> list[PaymentFileRef]:
-        """One pain.001 per `max_payments_per_file` claimed invoices, in invoice-key order,
+        """One pain.001 (or NACHA file) per `max_payments_per_file` claimed invoices, in invoice-key order,
         kept with its invoices in one transaction. A retry returns the files already kept and
         builds only the rest: a kept file is never rebuilt."""
         run_key = request.run_key
@@ -150,9 +150,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
                                        created_at=request.created_at,
                                        execution_date=request.execution_date, debtor=request.debtor,
                                        payments=[r.instruction for r in reserved])
-            xml = build_pain001(payment_file)
-            try:
-                validate_pain001(xml)
+            try:  # a pain.001, or a NACHA file for a NACHA account (activities/payment_files.py)
+                xml = await file_bytes(payment_file, self._registers)
             except PaymentFileInvalid as e:
                 raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
             records = [_record(r, run_key, payment_file).model_dump(mode="json") for r in reserved]
@@ -193,7 +192,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         await asyncio.to_thread(self._registers.register_payments, records)
         assert self._bank is not None, "this worker has no bank client to send payment files with"
         try:
-            receipt = await self._bank.submit_payment_file(xml)
+            receipt = await self._bank.submit_payment_file(xml, content_type(xml))
         except BankRejectedFile as e:
             reason = f"{e.reason_code}: {'; '.join(e.findings[:5])}"
             if e.reason_code != "DUPL":
