@@ -17,8 +17,9 @@ PRODUCTION = ["adapters", "activities", "workflows", "canonical", "intake", "rep
               "worker.py", "settings.py"]
 HARNESS = "tests/harness/"
 # The embedded demo stack (`make up`): it starts the mocks, waits for their health, moves
-# mock-bank's clock and prints the mocks' controls for a newcomer. Never the worker's path.
-DEMO = {"cli/stack.py", "cli/samples.py", "cli/demo_bank_clock.py"}
+# mock-bank's clock, creates the US entity's NACHA account and prints the mocks' controls for a newcomer.
+# Never the worker's path.
+DEMO = {"cli/stack.py", "cli/stack_accounts.py", "cli/samples.py", "cli/demo_bank_clock.py"}
 BANK_CHANNEL = "adapters/bank_channel.py"
 BANK_SERVICES = {"/_mock/mailbox", "/_mock/accounts/{account}/report"}
 
