@@ -104,7 +104,9 @@ async def connect(settings: Settings, *, serve_metrics: bool = False, codec: Pay
 
 def activities_for(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
                    einvoice: EInvoiceClient | None = None) -> list:
-    erp = ErpActivities(sap)
+    # Companies paying from a NACHA account pay US suppliers by ABA routing and account number.
+    erp = ErpActivities(sap, frozenset(a.company_code for a in settings.paying_accounts.values()
+                                       if a.bank_format == "nacha"))
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
@@ -112,6 +114,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     deliveries = LifecycleDeliveries(client, outbox)
     runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts, audit=audit)
     ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
+    # A NACHA account's BAI2 statement names it by its account number.
+    ours |= {a.account_number: a.account_id for a in settings.paying_accounts.values() if a.account_number}
     inbox = BankInboxActivities(bank, registers, sap, outbox, audit, ours, settings.fingerprint_secret(),
                                 timedelta(days=settings.bank_message_retention_days),
                                 file_drops=BankFileDrops(settings.paying_accounts))

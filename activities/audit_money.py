@@ -13,6 +13,8 @@ import hashlib
 from datetime import UTC, datetime
 
 from adapters.iso20022.pain001 import payment_accounts
+from adapters.nacha import readers as nacha
+from adapters.nacha.builder import individual_id
 from adapters.sap_clearing import ItemClearing
 from canonical.audit import AuditKind, AuditRecord, mask_iban
 from canonical.bank import StatementEntry
@@ -36,7 +38,7 @@ def payment_file_sent(ref: PaymentFileRef, records: list[PaymentRecord], xml: by
                       duplicate: bool) -> list[AuditRecord]:
     """One entry for the file (its hash ties the trail to the bytes, architecture invariant 3)
     and one per payment in it, with the accounts masked."""
-    debtors, creditors = payment_accounts(xml)
+    debtors, creditors = _accounts(xml, records)
     now, sha256 = datetime.now(UTC), ref.sha256
     file_entry = AuditRecord(
         key=f"{ref.message_id}/SENT", kind=AuditKind.MONEY, action="payment file sent to the bank", actor=FINSYNC,
@@ -49,6 +51,15 @@ def payment_file_sent(ref: PaymentFileRef, records: list[PaymentRecord], xml: by
         action="payment sent to the bank", actor=FINSYNC, verified_by=PAYMENT_RUN, occurred_at=now,
         after={**_money(r), "sha256": sha256, "debtor_account": mask_iban(debtors.get(r.payment_info_id)),
                "creditor_account": mask_iban(creditors.get(r.end_to_end_id))}) for r in records]
+
+
+def _accounts(content: bytes, records: list[PaymentRecord]) -> tuple[dict[str, str], dict[str, str]]:
+    """(PmtInfId -> debtor account, EndToEndId -> creditor account) of a pain.001 or a NACHA file."""
+    if not nacha.is_nacha_file(content.decode("ascii", "replace")[:3]):
+        return payment_accounts(content)
+    debtor, by_entry = nacha.payment_accounts(content)
+    return ({r.payment_info_id: debtor for r in records},
+            {r.end_to_end_id: by_entry.get(individual_id(r.end_to_end_id), "") for r in records})
 
 
 def payment_file_refused(message_id: str, records: list[PaymentRecord], reason_code: str | None,

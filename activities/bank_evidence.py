@@ -12,24 +12,32 @@ from datetime import timedelta
 from temporalio import activity
 
 from adapters.bank import BankClient
+from adapters.bank_documents import UnreadableBankMessage, read_bank_message
 from adapters.bank_errors import BankError
-from adapters.iso20022.readers import UnreadableBankMessage, read_message_all, statement_balances
+from adapters.bank_references import BankReferenceRegister, in_our_terms
+from adapters.iso20022.readers import statement_balances
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankMessage, BankStatement, MessageKind, PayingAccount, PaymentReturn, PaymentStatusReport
 from canonical.bank_evidence import BankEvidence, BankEvidenceQuery, Evidence
 
 
-def weigh(query: BankEvidenceQuery, messages: list[BankMessage], debtor_iban: str, margin_days: int) -> BankEvidence:
+def weigh(query: BankEvidenceQuery, messages: list[BankMessage], debtor_iban: str | set[str], margin_days: int,
+          references: BankReferenceRegister | None = None) -> BankEvidence:
     """The strongest thing the bank's recorded messages say, in this order: returned, booked,
-    rejected, not booked, nothing yet."""
+    rejected, not booked, nothing yet. `debtor_iban`: how the bank names our account in its
+    statements (a NACHA account's BAI2 names it by its account number). `references`: to read
+    a NACHA account's messages in our ids (adapters/bank_references.py)."""
     found: dict[Evidence, BankEvidence] = {}
+    ours = {debtor_iban} if isinstance(debtor_iban, str) else set(debtor_iban)
     for message in messages:
         try:
-            documents = read_message_all(message.kind, message.body)
+            documents = read_bank_message(message.kind, message.body)
         except UnreadableBankMessage:
             continue  # the inbox reports unreadable messages; they prove nothing here
+        if references is not None:
+            documents = in_our_terms(documents, references)
         for document in documents:
-            for evidence in _evidence_in(document, message, query, debtor_iban, margin_days):
+            for evidence in _evidence_in(document, message, query, ours, margin_days):
                 found.setdefault(evidence.evidence, evidence)
     for kind in (Evidence.RETURNED, Evidence.BOOKED, Evidence.REJECTED, Evidence.NOT_BOOKED):
         if kind in found:
@@ -37,7 +45,7 @@ def weigh(query: BankEvidenceQuery, messages: list[BankMessage], debtor_iban: st
     return BankEvidence(evidence=Evidence.NONE, detail=f"the bank has not reported on {query.end_to_end_id} yet")
 
 
-def _evidence_in(document, message: BankMessage, query: BankEvidenceQuery, debtor_iban: str, margin_days: int):
+def _evidence_in(document, message: BankMessage, query: BankEvidenceQuery, debtor: set[str], margin_days: int):
     e2e, msg_id = query.end_to_end_id, query.message_id
     if isinstance(document, PaymentStatusReport) and document.original_message_id == msg_id:
         if document.group_reason_code == "DUPL":
@@ -55,7 +63,7 @@ def _evidence_in(document, message: BankMessage, query: BankEvidenceQuery, debto
             yield BankEvidence(evidence=Evidence.RETURNED, detail=f"pacs.004 {document.message_id} returned {e2e}",
                                bank_message_id=document.message_id, reason_code=document.reason_code,
                                amount=document.amount, booking_date=document.settlement_date)
-    elif isinstance(document, BankStatement) and document.account_iban.replace(" ", "") == debtor_iban:
+    elif isinstance(document, BankStatement) and document.account_iban.replace(" ", "") in debtor:
         ours = [e for e in document.entries if e.end_to_end_id == e2e and e.original_message_id in (None, msg_id)]
         for entry in ours:
             kind = Evidence.RETURNED if entry.is_return else Evidence.BOOKED
@@ -103,7 +111,8 @@ class BankEvidenceActivities:
                 activity.logger.warning("no intraday report for %s: %s", account.account_id, e)
         since = query.value_date - timedelta(days=7)
         messages = await asyncio.to_thread(self._registers.messages_since, since)
-        return weigh(query, messages, account.iban.replace(" ", ""), self._margin)
+        names = {account.iban.replace(" ", "")} | ({account.account_number} if account.account_number else set())
+        return weigh(query, messages, names, self._margin, self._registers)
 
 
     @activity.defn

@@ -15,9 +15,9 @@ from activities.heartbeat import heartbeating
 from activities.statement_posting import Posting
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankTransientError
+from adapters.bank_documents import UnreadableBankMessage, read_in_our_terms
 from adapters.bank_file_drop import BankFileDrops
 from adapters.finsta import StatementNotPostable
-from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
@@ -92,7 +92,8 @@ class BankInboxActivities:
                 break
             work.message_ids.append(message.bank_message_id)
             try:
-                documents = read_message_all(message.kind, message.body)
+                # NACHA/BAI2 name payments by what the file carried: named by our ids here.
+                documents = read_in_our_terms(message.kind, message.body, self._registers)
             except UnreadableBankMessage as e:
                 work.problems[message.bank_message_id] = mask_bank_details(f"unreadable {message.kind.value}: {e}")
                 continue

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from adapters.iso20022.readers import UnreadableBankMessage, read_message_all
+from adapters.bank_documents import UnreadableBankMessage, read_in_our_terms
+from adapters.bank_references import BankReferenceRegister
 from adapters.payment_registers import BankMessageRow, PaymentRow
 from adapters.sap import SapClient
 from adapters.sap_errors import raise_for_sap_status
@@ -117,7 +118,7 @@ def booked_payments(engine, account_id: str, since: date) -> list[Booking]:
     returns: dict[str, Booking] = {}
     for row in rows:
         try:
-            reports = read_message_all(MessageKind(row.kind), row.body)
+            reports = read_in_our_terms(MessageKind(row.kind), row.body, _References(engine))
         except UnreadableBankMessage:
             continue  # the inbox recorded it as a problem already; message_problems reports it
         entries = (e for r in reports if isinstance(r, BankStatement) for e in r.entries if e.end_to_end_id)
@@ -130,6 +131,13 @@ def booked_payments(engine, account_id: str, since: date) -> list[Booking]:
             elif entry.direction == "DBIT" and not entry.is_return:
                 debits[reference] = booking
     return _kept(list(debits.values()), list(returns.values()))
+
+
+class _References(BankReferenceRegister):
+    """A NACHA account's reports name payments by what the file carried: read in our ids."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
 
 
 def _kept(debits: list[Booking], returns: list[Booking]) -> list[Booking]:
@@ -176,10 +184,12 @@ def unmatched_statement_entries(engine, register: dict[str, PaymentRow], account
         rows = list(session.exec(query.order_by(col(BankMessageRow.recorded_at))))
     for row in rows:
         try:
-            statements = read_message_all(MessageKind.STATEMENT, row.body)
+            statements = read_in_our_terms(MessageKind.STATEMENT, row.body, _References(engine))
         except UnreadableBankMessage:
             continue  # the inbox recorded it as a problem already; message_problems reports it
         for statement in statements:
+            if not isinstance(statement, BankStatement):
+                continue
             for entry in statement.entries:
                 if entry.direction != "DBIT" or entry.is_return:
                     continue

@@ -14,9 +14,12 @@ from canonical.validation import PayeeClaim, PostingOutcome, PostingResult, Vali
 
 
 class ErpActivities:
-    def __init__(self, sap: SapClient) -> None:
+    def __init__(self, sap: SapClient, ach_companies: frozenset[str] = frozenset()) -> None:
+        """`ach_companies`: the company codes that pay from a NACHA account (settings' paying
+        accounts), whose US suppliers may be paid by ABA routing and account number."""
         self._sap = sap
         self._payments = SapPayments(sap)
+        self._ach_companies = ach_companies
 
     @activity.defn
     async def validate_invoice_against_master_data(self, invoice: Invoice,
@@ -43,7 +46,7 @@ class ErpActivities:
             raise business_error("UnknownSupplier", f"supplier {invoice.supplier_id} does not exist in the ERP")
         if supplier.is_blocked:
             raise business_error("SupplierBlocked", f"supplier {supplier.supplier_id} ({supplier.name}) is blocked")
-        account = check_bank_account(supplier, invoice.bank_account_id)
+        account = check_bank_account(supplier, invoice.bank_account_id, invoice.company_code in self._ach_companies)
         await check_purchase_orders(self._sap, invoice)
         problems = self._sap.postability_problems(invoice)
         if problems:

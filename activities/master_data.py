@@ -7,6 +7,7 @@ from activities.errors import business_error, transient_error
 from activities.po_matching import PoTolerances, match_purchase_order
 from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.sap_goods_receipts import SapGoodsReceipts
+from canonical.aba import account_number_problem, routing_problem
 from canonical.invoice import Invoice
 from canonical.supplier import Supplier, SupplierBankAccount
 from canonical.validation import PayeeClaim
@@ -14,17 +15,23 @@ from canonical.vendors import normalise_account
 from settings import get_settings
 
 
-def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> SupplierBankAccount:
+def check_bank_account(supplier: Supplier, bank_account_id: str | None,
+                       pays_by_ach: bool = False) -> SupplierBankAccount:
+    """`pays_by_ach`: the invoice's company pays from a NACHA account, so a US account known by
+    its ABA routing number (the ERP's bank number) and account number can be paid."""
     account = supplier.bank_account(bank_account_id)
     if account is None:
         named = f"bank account {bank_account_id}" if bank_account_id else "any bank account"
         raise business_error("MissingBankAccount", f"supplier {supplier.supplier_id} has no {named} in the ERP")
-    # A credit transfer needs an IBAN; a domestic account number alone can not be paid by pain.001.
+    # A credit transfer needs an IBAN; a domestic account number alone can not be paid by
+    # pain.001, only in a NACHA file, and only with a routing number that passes its check digit.
     if not account.iban:
-        raise business_error(
-            "InvalidBankAccount",
-            f"bank account {account.bank_account_id} of supplier {supplier.supplier_id} has no IBAN"
-        )
+        problem = (ach_account_problem(account) if pays_by_ach
+                   else "has no IBAN, and the company pays from no NACHA account")
+        if problem:
+            raise business_error("InvalidBankAccount",
+                                 f"bank account {account.bank_account_id} of supplier {supplier.supplier_id} {problem}")
+        return account
     try:
         iban = IBAN(account.iban)
         if account.bic:
@@ -43,6 +50,14 @@ def check_bank_account(supplier: Supplier, bank_account_id: str | None) -> Suppl
     return account
 
 
+def ach_account_problem(account: SupplierBankAccount) -> str | None:
+    """Why a bank account without IBAN can not be paid by ACH, in words (never the numbers)."""
+    if account.country != "US":
+        return f"has no IBAN and is in {account.country}; only a US account is paid by ABA routing and account number"
+    problem = routing_problem(account.bank_number) or account_number_problem(account.account_number)
+    return f"has no IBAN and {problem}" if problem else None
+
+
 def masked_iban(iban: str) -> str:
     """Country and last four: enough for master data to recognise an account, never the account."""
     plain = normalise_account(iban)
@@ -54,7 +69,8 @@ def payee_mismatch(supplier: Supplier, account: SupplierBankAccount, claims: lis
     compared in their normal form (both are in hand here, so no fingerprint is needed), in words
     with masked accounts only; None
     when each is one of the supplier's accounts in the ERP (the invoice still pays `account`)."""
-    assert account.iban is not None  # check_bank_account refuses an account without one
+    if account.iban is None:  # paid by ABA routing and account number: e-invoices name IBANs
+        return None
     ours = {normalise_account(a.iban) for a in supplier.bank_accounts if a.iban}
     others = sorted({(c.document_id, masked_iban(c.payee_iban)) for c in claims
                      if normalise_account(c.payee_iban) not in ours})

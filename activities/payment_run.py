@@ -17,13 +17,13 @@ from temporalio.service import RPCError
 
 from activities import audit_money
 from activities.errors import business_error, transient_error
+from activities.payment_files import PaymentFileInvalid, content_type, file_bytes
 from activities.run_claims_and_recovery import CLAIM_CHUNK, SAMPLE, RunClaimsAndRecovery
 from activities.run_lifecycle_calls import RunLifecycleCalls
 from activities.sealed import seal, unseal
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
 from adapters.bank_file_drop import BankFileDrops
-from adapters.iso20022.pain001 import PaymentFileInvalid, build_pain001, validate_pain001
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.payment_run_store import (
     BUILT,
@@ -140,7 +140,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
 
     @activity.defn
     async def build_payment_files(self, request: PaymentFilesRequest) -> list[PaymentFileRef]:
-        """One pain.001 per `max_payments_per_file` claimed invoices, in invoice-key order,
+        """One pain.001 (or NACHA file) per `max_payments_per_file` claimed invoices, in invoice-key order,
         kept with its invoices in one transaction. A retry returns the files already kept and
         builds only the rest: a kept file is never rebuilt."""
         run_key = request.run_key
@@ -152,9 +152,8 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
                                        created_at=request.created_at,
                                        execution_date=request.execution_date, debtor=request.debtor,
                                        payments=[r.instruction for r in reserved])
-            xml = build_pain001(payment_file)
-            try:
-                validate_pain001(xml)
+            try:  # a pain.001, or a NACHA file for a NACHA account (activities/payment_files.py)
+                xml = await file_bytes(payment_file, self._registers)
             except PaymentFileInvalid as e:
                 raise business_error("PaymentFileInvalid", "; ".join(e.findings[:10])) from e
             records = [_record(r, run_key, payment_file).model_dump(mode="json") for r in reserved]
@@ -220,7 +219,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         if drop is not None:
             return await drop.submit_payment_file(row.message_id, xml)
         assert self._bank is not None, "this worker has no bank client to send payment files with"
-        return await self._bank.submit_payment_file(xml)
+        return await self._bank.submit_payment_file(xml, content_type(xml))
 
     @activity.defn
     async def tell_lifecycles(self, notice: LifecycleNotice) -> NoticeResult:

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from activities import audit_money
 from activities.statement_evidence import ErpView, erp_view
 from adapters.audit_log import AuditLog
+from adapters.bank_documents import read_in_our_terms
 from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
-from adapters.iso20022.readers import read_message_all, statement_balances
+from adapters.iso20022.readers import statement_balances
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PENDING, PaymentRegisters
 from adapters.sap_clearing import SapClearing
@@ -61,7 +62,7 @@ class Posting:
     async def post(self, message: BankMessage) -> StatementOutcome:
         outcome = StatementOutcome(bank_message_id=message.bank_message_id)
         problems: list[str] = []
-        for statement in read_message_all(message.kind, message.body):
+        for statement in read_in_our_terms(message.kind, message.body, self._registers):
             assert isinstance(statement, BankStatement), f"{message.kind} {message.bank_message_id} is no statement"
             number = statement_number(statement)
             key = f"{statement_account(statement.account_iban, self._accounts, self._fingerprint_key)}:{number}"

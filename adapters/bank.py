@@ -57,13 +57,19 @@ class SubmissionReceipt(BaseModel):
     duplicate: bool = False
 
 
+# What a NACHA account's bank sends where an ISO 20022 account gets a pain.002, a pacs.004 and
+# a camt.053 (mock-bank's type names; adapters/bank_documents.py reads the bodies).
+TEXT_MESSAGE_KINDS = {"nacha.ack": MessageKind.STATUS_REPORT, "nacha.return": MessageKind.RETURN,
+                      "bai2.statement": MessageKind.STATEMENT}
+
+
 def message_kind(message_type: str) -> MessageKind | None:
-    """MessageKind for a mailbox type such as "pain.002.001.10" (any version); None for
-    a type finsync does not read (NACHA, BAI2)."""
+    """MessageKind for a mailbox type such as "pain.002.001.10" (any version) or "nacha.ack";
+    None for a type finsync does not read."""
     for kind in MessageKind:
         if message_type.startswith(kind.value):
             return kind
-    return None
+    return TEXT_MESSAGE_KINDS.get(message_type)
 
 
 def message_identity(channel_id: object, body: str) -> str:
@@ -128,12 +134,12 @@ class BankClient(HttpAdapter):
 
     # -- payment files ---------------------------------------------------------------------
 
-    async def submit_payment_file(self, xml: bytes) -> SubmissionReceipt:
-        """POST one pain.001 (bytes, so httpx sends Content-Length; the bank answers a chunked
-        body with 411). 202: the bank has it. 422 DUPL: it already had it (not a refusal).
-        Any other 422: BankRejectedFile. A lost answer: BankOutcomeUnknown."""
+    async def submit_payment_file(self, xml: bytes, content_type: str = "application/xml") -> SubmissionReceipt:
+        """POST one pain.001, or a NACHA file as text/plain (bytes, so httpx sends Content-Length;
+        the bank answers a chunked body with 411). 202: the bank has it. 422 DUPL: it already had
+        it (not a refusal). Any other 422: BankRejectedFile. A lost answer: BankOutcomeUnknown."""
         response = await self._send(
-            "POST", "/payments", content=bytes(xml), headers={"Content-Type": "application/xml"}, write=True
+            "POST", "/payments", content=bytes(xml), headers={"Content-Type": content_type}, write=True
         )
         answer = _json(response)
         message_id = str(answer.get("msg_id") or file_message_id(xml) or "")

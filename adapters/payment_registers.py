@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from adapters.bank_references import BankReferenceRegister, BankReferenceRow
 from adapters.database import ensure_schema
 from adapters.sql import insert_ignoring_duplicates, rowcount, table
 from adapters.statement_register import PENDING as PENDING  # re-exported: callers know it from here
@@ -94,14 +95,14 @@ class FileRefusalRow(SQLModel, table=True):
 
 
 _TABLES = [table(t) for t in (PaymentRunRow, AccountLockRow, PaymentRow, BankMessageRow, PostedStatementRow,
-                                 FileRefusalRow)]
+                                 FileRefusalRow, BankReferenceRow)]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class PaymentRegisters(StatementRegister):
+class PaymentRegisters(StatementRegister, BankReferenceRegister):
     def __init__(self, engine) -> None:
         self.engine = engine
         ensure_schema(engine)

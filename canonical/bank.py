@@ -8,17 +8,20 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from canonical.aba import routing_problem
 from canonical.money import CurrencyCode, Money
 from canonical.payment import PaymentInstruction
 
 
 class PayingAccount(BaseModel):
-    """Our account at the bank that a payment run pays from."""
+    """Our account at the bank that a payment run pays from. Its bank format says what the
+    run's files are: ISO 20022 pain.001 (by IBAN), or NACHA for a US account paying US
+    suppliers by ABA routing and account number (adapters/nacha/)."""
 
     schema_version: Literal[1] = 1
     account_id: str = Field(description="the bank's name for the account, e.g. ACME")
     name: str
-    iban: str
+    iban: str = Field(description="the IBAN the bank holds the account under (mock-bank names every account by one)")
     bic: str | None = None
     company_code: str
     currency: CurrencyCode
@@ -35,6 +38,28 @@ class PayingAccount(BaseModel):
                              "bank reads our files) and pickup_dir (where it writes its answers)")
         return self
 
+    bank_format: Literal["iso20022", "nacha"] = "iso20022"
+    routing_number: str | None = Field(default=None, description="nacha: the bank's ABA routing number (the ODFI)")
+    account_number: str | None = Field(
+        default=None, description="nacha: our account number at the bank; the files' company identification")
+
+    @model_validator(mode="after")
+    def _nacha_needs_its_bank(self) -> "PayingAccount":
+        if self.bank_format != "nacha":
+            return self
+        problem = routing_problem(self.routing_number)
+        if problem:
+            raise ValueError(f"paying account {self.account_id} pays in NACHA files: {problem}")
+        number = (self.account_number or "").strip()
+        # The company identification of a NACHA batch is 10 characters, and the bank knows
+        # the originator by it: the account number has to fit whole.
+        if not (number.isascii() and number.isdigit() and 1 <= len(number) <= 10):
+            raise ValueError(f"paying account {self.account_id} pays in NACHA files: its account number is "
+                             "1 to 10 digits, the company identification the bank knows it by")
+        if self.currency != "USD":
+            raise ValueError(f"paying account {self.account_id} pays in NACHA files, which carry USD only")
+        return self
+
 
 class PaymentFile(BaseModel):
     """One pain.001: fixed once built (DESIGN invariant 3). Ids are derived from the run."""
@@ -49,6 +74,10 @@ class PaymentFile(BaseModel):
 
 
 class MessageKind(StrEnum):
+    """What a bank message is for, whatever its format: a NACHA account's acknowledgement is a
+    status report, its return file a return, its BAI2 statement a statement (adapters/bank.py
+    message_kind). The values are the ISO 20022 names; the body says its own format."""
+
     STATUS_REPORT = "pain.002"
     NOTIFICATION = "camt.054"
     STATEMENT = "camt.053"

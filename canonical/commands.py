@@ -129,7 +129,8 @@ class ReportBankRejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: Literal[1, 2] = 2
-    reason_code: str = Field(description="ISO 20022 ExternalStatusReason1Code, e.g. AC04")
+    reason_code: str = Field(description="ISO 20022 ExternalStatusReason1Code, e.g. AC04; or a NACHA return "
+                                         "reason code, e.g. R03")
     end_to_end_id: str = Field(min_length=1, max_length=35, description="the attempt the report is about")
     token: str | None = Field(default=None, description="the reporter's signed `report_bank_rejection` token")
     reported_by: str | None = Field(default=None, min_length=1,
@@ -140,7 +141,8 @@ class ReportBankRejection(BaseModel):
     @classmethod
     def _iso_code(cls, code: str) -> str:
         if not is_iso_status_reason(code):
-            raise ValueError(f"{code!r} is not an ISO 20022 status reason code (e.g. AC04, AM04, RC01; upper case)")
+            raise ValueError(f"{code!r} is not an ISO 20022 status reason code (e.g. AC04, AM04, RC01; upper case) "
+                             "nor a NACHA return reason code (e.g. R03)")
         return code
 
 

@@ -21,9 +21,15 @@ class PaymentInstruction(BaseModel):
     currency: CurrencyCode
     requested_execution_date: date
     creditor_name: str
-    creditor_iban: str
+    creditor_iban: str | None = Field(default=None, description="ISO 20022 payments: the payee's IBAN")
     creditor_bic: str | None = None
+    creditor_routing_number: str | None = Field(default=None, description="NACHA: the payee bank's ABA routing")
+    creditor_account_number: str | None = Field(default=None, description="NACHA: the payee's account number")
     remittance_reference: str
+
+    def payee_account(self) -> str:
+        """Which account this pays: the IBAN, or the ABA routing and account number."""
+        return payee_account(self.creditor_iban, self.creditor_routing_number, self.creditor_account_number)
 
 
 class BankStatus(StrEnum):
@@ -65,6 +71,13 @@ class PaymentRecord(BaseModel):
     currency: CurrencyCode
     remittance_reference: str
     accounting_document: str | None = Field(default=None, description="the ERP's key into open items and clearing")
+
+
+def payee_account(iban: str | None, routing_number: str | None, account_number: str | None) -> str:
+    """One text per payee account, to compare accounts (an IBAN, else `ABA<routing>/<account>`)."""
+    if iban:
+        return iban.replace(" ", "").upper()
+    return f"ABA{(routing_number or '').strip()}/{(account_number or '').strip().upper()}"
 
 
 def end_to_end_id(invoice_key: str, attempt: int) -> str:

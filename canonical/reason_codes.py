@@ -1,5 +1,7 @@
-"""ISO 20022 status and return reason codes in words, and who fixes each. The status query
-shows the words; the owner decides which team's queue the exception lands in."""
+"""ISO 20022 status and return reason codes, and NACHA return reason codes (R01...), in words,
+and who fixes each. The status query shows the words; the owner decides which team's queue the
+exception lands in. A NACHA account's rejections and returns carry R codes (adapters/nacha/),
+handled as their ISO 20022 counterparts are: R03 like AC01/RC01, R02 like AC04."""
 
 from canonical.exceptions import ExceptionOwner
 
@@ -31,7 +33,25 @@ REASONS: dict[str, tuple[str, ExceptionOwner]] = {
     "MS03": ("reason not specified", TREASURY),
     "RC01": ("bank identifier incorrect", AP),
     "RR04": ("regulatory reason", TREASURY),
+    # NACHA return reason codes (Operating Rules, Appendix Four) a credit we send can come back with.
+    "R01": ("insufficient funds", TREASURY),
+    "R02": ("account closed", AP),
+    "R03": ("no account, or unable to locate the account", AP),
+    "R04": ("invalid account number", AP),
+    "R06": ("returned at the originating bank's request", TREASURY),
+    "R13": ("receiving bank's routing number not valid", AP),
+    "R14": ("account holder deceased", AP),
+    "R15": ("beneficiary deceased", AP),
+    "R16": ("account frozen", AP),
+    "R17": ("file record edit criteria", TREASURY),
+    "R20": ("non-transaction account", AP),
+    "R23": ("credit entry refused by the receiver", AP),
+    "R24": ("duplicate entry", TREASURY),
+    "R28": ("routing number check digit error", AP),
 }
+
+# NACHA's return reason codes: R and two digits.
+NACHA_RETURN_REASONS: frozenset[str] = frozenset(f"R{n:02d}" for n in range(1, 86))
 
 
 def in_words(code: str | None) -> str:
@@ -64,8 +84,11 @@ ISO_STATUS_REASONS: frozenset[str] = frozenset(
 
 # Rejections that say the payee's account itself is wrong (closed, invalid, blocked, unknown
 # bank): paying the same account again can only fail again, or worse, reach someone else.
-ACCOUNT_REASONS: frozenset[str] = frozenset({"AC01", "AC03", "AC04", "AC06", "AC13", "AG01", "BE04", "RC01"})
+ACCOUNT_REASONS: frozenset[str] = frozenset({"AC01", "AC03", "AC04", "AC06", "AC13", "AG01", "BE04", "RC01",
+                                             "R02", "R03", "R04", "R13", "R16", "R20", "R28"})
 
 
 def is_iso_status_reason(code: str) -> bool:
-    return code in ISO_STATUS_REASONS
+    """A code a person may report: an ISO 20022 status reason, or a NACHA return reason (the
+    answer a NACHA account's bank gives)."""
+    return code in ISO_STATUS_REASONS or code in NACHA_RETURN_REASONS

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from cli import codec_token, cycle, demo_bank_clock, samples, state
+from cli import codec_token, cycle, demo_bank_clock, samples, stack_accounts, state
 from cli.commands import format_table, status_row
 from cli.processes import BIN, MOCK_BANK_CHANNEL_ENV, ManagedProcess, port_open
 from cli.stack_intake import intake_keys, intake_processes
@@ -93,6 +93,7 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            "FINSYNC_CODEC_READ_KEYS_FILE": str(cfg.state_dir / "codec-read-keys"), "PYTHONUNBUFFERED": "1",
            # the local issuer whose keys the worker trusts and `python -m cli decision` signs with
            "FINSYNC_IDENTITY_DEV_DIR": str(cfg.state_dir / "identity")}
+    env |= stack_accounts.sample_environment()  # the US entity 1010 and its NACHA account ACMEUS
     os.environ.update(env)
     return env
 
@@ -152,6 +153,8 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     temporal_ports = (cfg.port["temporal"], cfg.port["web-ui"])
     await asyncio.gather(*(ready(p, (lambda: temporal_ready(cfg.address, temporal_ports)) if t is None
                                  else (lambda t=t: http_ok(t))) for p, t in servers))
+    if await stack_accounts.ensure_bank_accounts(cfg.bank_url):
+        print("  created mock-bank account ACMEUS (NACHA, USD) for company code 1010", flush=True)
     settings = Settings()  # read now: _environment() has just set what it reads
     client = await connect(settings)
     worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log",

@@ -12,7 +12,8 @@ A payload carries bank details when its data has:
   is not a bank detail, but the `account_number` next to it is;
 - the same inside a JSON string (escaped quotes), e.g. a raw message kept as text;
 - an ISO 20022 account or agent element (`<IBAN>`, `<BIC>`, `<BICFI>`): payment files live
-  in workflow state (invariant 3) and name every creditor's account;
+  in workflow state (invariant 3) and name every creditor's account; and a NACHA file, which
+  names them by routing and account number (kept sealed in the treasury store);
 - an IBAN-like token anywhere in its text (`canonical.masking.iban_tokens`), whatever the key:
   a statement key, a problem text or a failure message that quotes one.
 Failure messages and stack traces are payloads too: the data converter moves them into the
@@ -53,7 +54,9 @@ _BANK_DETAIL = re.compile(
     # digests of accounts the bank refused (workflows/payment_leg.py): an unkeyed hash of an
     # IBAN can be brute-forced, so a payload carrying any is encrypted as the IBAN would be
     rb'|\\?"rejected_accounts\\?"\s*:\s*\[\s*\\?"'
-    rb"|<(?:\w+:)?(?:IBAN|BIC|BICFI)>",  # pain.001 / camt creditor and debtor accounts
+    rb"|<(?:\w+:)?(?:IBAN|BIC|BICFI)>"  # pain.001 / camt creditor and debtor accounts
+    # a NACHA file (its file header first): every entry names a payee's routing and account number
+    rb"|\A101[ 0-9]{20}",
     re.IGNORECASE,
 )
 

@@ -12,6 +12,12 @@ async def reset(bank_url: str) -> None:
         (await http.post("/_mock/reset")).raise_for_status()
 
 
+async def create_account(bank_url: str, **fields) -> None:
+    """A new account at the bank (POST /_mock/accounts); `fields` as the mock takes them."""
+    async with httpx.AsyncClient(base_url=bank_url) as http:
+        (await http.post("/_mock/accounts", json=fields)).raise_for_status()
+
+
 async def set_account(bank_url: str, account_id: str, **fields) -> None:
     async with httpx.AsyncClient(base_url=bank_url) as http:
         (await http.patch(f"/_mock/accounts/{account_id}", json=fields)).raise_for_status()

@@ -56,13 +56,15 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                      extra_workflows: list | None = None, extra_activities: list | None = None,
                      not_booked_margin_days: int = 4, controls: ControlPolicy | None = None,
                      report_dir: Path | None = None, near_duplicate_check: DuplicateRules = SUITE_DUPLICATE_RULES,
-                     paying_accounts: dict[str, PayingAccount] | None = None):
+                     paying_accounts: dict[str, PayingAccount] | None = None,
+                     settings_fields: dict[str, Any] | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection).
     `controls`: the finance team's controls this worker is configured with (default: settings').
     `report_dir`: where a Reconciliation writes its report (the settings' default otherwise).
     `near_duplicate_check`: the reference rule only, unless a test asks for more (below).
-    `paying_accounts`: our accounts at the bank (default: settings', mock-bank's ACME over HTTP)."""
+    `paying_accounts`: our accounts at the bank (default: settings', mock-bank's ACME over HTTP).
+    `settings_fields`: any other settings (e.g. company codes)."""
     # mock-bank's download and report request, also where no conftest set them (python -m tests.record_histories)
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
                         bank_download_path=MOCK_BANK_DOWNLOAD_PATH,
@@ -71,7 +73,8 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                         bank_not_booked_margin_days=not_booked_margin_days, near_duplicate_check=near_duplicate_check,
                         **({"controls": controls} if controls is not None else {}),
                         **({"report_dir": report_dir} if report_dir is not None else {}),
-                        **({"paying_accounts": paying_accounts} if paying_accounts is not None else {}))
+                        **({"paying_accounts": paying_accounts} if paying_accounts is not None else {}),
+                        **(settings_fields or {}))
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
         # Stand-ins and extras win over the worker's own activities of the same name.

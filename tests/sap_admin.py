@@ -65,6 +65,14 @@ async def add_bank_account(sap_url: str, supplier_id: str, bank_id: str, iban: s
     })
 
 
+async def add_us_bank_account(sap_url: str, supplier_id: str, bank_id: str, routing: str, account: str) -> None:
+    """A US account as SAP keeps one: no IBAN, the ABA routing number in BankNumber."""
+    await _write(sap_url, "POST", f"{BP}/A_BusinessPartnerBank", {
+        "BusinessPartner": supplier_id, "BankIdentification": bank_id, "BankCountryKey": "US", "BankNumber": routing,
+        "BankAccount": account,
+    })
+
+
 async def add_bank_account_if_missing(sap_url: str, supplier_id: str, bank_id: str, iban: str, bic: str) -> None:
     async with httpx.AsyncClient(base_url=sap_url) as http:
         found = await http.get(

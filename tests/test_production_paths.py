@@ -18,9 +18,10 @@ PRODUCTION = ["adapters", "activities", "workflows", "canonical", "intake", "rep
               "worker.py", "settings.py"]
 HARNESS = "tests/harness/"
 # The embedded demo stack (`make up`): it starts the mocks, waits for their health, moves
-# mock-bank's clock and prints the mocks' controls for a newcomer. Never the worker's path.
-# cli/processes.py starts the mocks for the stack and the tests, and names mock-bank's services.
-DEMO = {"cli/stack.py", "cli/samples.py", "cli/demo_bank_clock.py", "cli/processes.py"}
+# mock-bank's clock, creates the US entity's NACHA account and prints the mocks' controls for a newcomer.
+# Never the worker's path. cli/processes.py starts the mocks for the stack and the tests
+# and names mock-bank's services.
+DEMO = {"cli/stack.py", "cli/stack_accounts.py", "cli/samples.py", "cli/demo_bank_clock.py", "cli/processes.py"}
 MOCK_LAUNCHER = "cli/processes.py"
 BANK_SERVICES = {"/_mock/mailbox", "/_mock/accounts/{account}/report"}
 

@@ -86,18 +86,21 @@ class PayeeAccount(LifecycleParts):
         if not workflow.patched(RESERVE_CHECK_PATCH):
             return None
         validated, inv = self._validated, self._state.invoice
-        assert validated is not None and validated.bank_account.iban is not None  # reservable means validated
+        assert validated is not None  # reservable means validated
         account = validated.bank_account
+        # An account without IBAN (a US payee paid by ACH) is known to the vendor store by its bank
+        # number and account number (activities/vendor_sync.py check_account).
+        payee = account.iban or " ".join(filter(None, [account.bank_number, account.account_number]))
         verdict = await self._call(
             VendorSyncActivities.check_vendor_account,
             VendorAccountCheck(supplier_id=inv.supplier_id, bank_account_id=account.bank_account_id,
-                               payee_iban=account.iban),
+                               payee_iban=payee),
             summary=f"is {account.masked()} still the account the vendor master knows?", via=opts.TREASURY)
         if verdict.matches or verdict.account_fingerprint in self._confirmed_accounts:
             return None
         self._bank_details_changed(BankDetailsChange(
             supplier_id=inv.supplier_id, bank_account_id=account.bank_account_id, old_masked=verdict.store_masked,
-            new_masked=mask(account.iban), detected_at=workflow.now(),
+            new_masked=mask(account.iban or account.account_number or ""), detected_at=workflow.now(),
             new_fingerprint=verdict.account_fingerprint))
         return (f"{inv.key}: the account about to be paid ({account.masked()}) is not the one the vendor master "
                 f"holds ({verdict.store_masked}): held until master data confirms it")

@@ -144,7 +144,7 @@ class PaymentLeg:
             return
         self.confirmed.add(attempt.end_to_end_id)
         if attempt is self.current and self.instruction is not None and attempt.reason_code in ACCOUNT_REASONS:
-            self.rejected_accounts.append(account_digest(self.instruction.creditor_iban))
+            self.rejected_accounts.append(account_digest(self.instruction.payee_account()))
 
     def not_booked(self, evidence: BankEvidence) -> None:
         """A balanced statement past value date + margin shows no debit: the attempt failed."""

@@ -43,6 +43,10 @@ class PaymentMessages(LifecycleParts):
             amount=inv.gross_amount, currency=inv.currency, requested_execution_date=inclusion.execution_date,
             creditor_name=account.holder_name or validated.supplier_name, creditor_iban=account.iban,
             creditor_bic=account.bic, remittance_reference=normalise_reference(inv.supplier_invoice_ref),
+            # A US payee without an IBAN is paid by ABA routing and account number in a NACHA
+            # file (check_bank_account accepted it for a company paying from a NACHA account).
+            **({} if account.iban else {"creditor_routing_number": account.bank_number,
+                                        "creditor_account_number": account.account_number}),
         )
         self._pay.reserve(inclusion, instruction)
         return self._reserved()

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.commands import ResolveException
     from canonical.erp import OpenItemQuery
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
+    from canonical.payment import payee_account
     from canonical.reason_codes import ACCOUNT_REASONS, owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
@@ -225,9 +226,11 @@ class PaymentPhase(LifecycleParts):
         self._state.advance(S.SCHEDULED, f"attempt {self._pay.next_attempt()} awaits a payment run")
 
     def _pays_a_refused_account(self) -> bool:
-        iban = self._validated.bank_account.iban if self._validated else None
-        assert iban is not None  # validation refuses an account without an IBAN (check_bank_account)
-        return account_digest(iban) in self._pay.rejected_accounts
+        assert self._validated is not None  # validated just before
+        account = self._validated.bank_account
+        # An IBAN, or for a NACHA payee its ABA routing and account number (check_bank_account).
+        return account_digest(payee_account(account.iban, account.bank_number, account.account_number)) \
+            in self._pay.rejected_accounts
 
     def _check_payee_change(self, request: ResolveException) -> None:
         """After the bank refused the payee's account as wrong, a resolution must name another

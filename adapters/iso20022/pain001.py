@@ -116,6 +116,8 @@ def build_pain001(file: PaymentFile) -> bytes:
             findings.append(f"payment {p.end_to_end_id} amount must be positive")
         if not clean_text(p.creditor_name, MAX_NAME):
             findings.append(f"payment {p.end_to_end_id} has no creditor name")
+        if not p.creditor_iban:  # an account known by routing and number is paid in a NACHA file
+            findings.append(f"payment {p.end_to_end_id} has no creditor IBAN")
         reference = clean_text(p.remittance_reference, 10 * MAX_USTRD)
         if not 0 < len(reference) <= MAX_USTRD:  # cutting it would break the ERP's clearing
             findings.append(f"payment {p.end_to_end_id} remittance reference must have 1 to {MAX_USTRD} characters")
@@ -156,6 +158,7 @@ def build_pain001(file: PaymentFile) -> bytes:
         if p.creditor_bic:
             _agent(tx, "CdtrAgt", p.creditor_bic)
         _el(_el(tx, "Cdtr"), "Nm", sepa_name(p.creditor_name))
+        assert p.creditor_iban is not None  # checked above
         _account(tx, "CdtrAcct", p.creditor_iban)
         _remittance(tx, clean_text(p.remittance_reference, MAX_USTRD))
 

@@ -20,7 +20,7 @@ from settings import Settings
 TABLES = {"treasury_outflow", "payment_run", "paying_account_lock", "payment_register", "bank_message",
           "payment_file_refusal", "posted_statement", "payment_run_header", "payment_run_item", "payment_run_file",
           "lifecycle_outbox", "vendor", "vendor_bank_account", "vendor_sync_state", "vendor_bank_change",
-          "audit_entry", "audit_chain_head"}
+          "audit_entry", "audit_chain_head", "bank_reference"}
 REPO = Path(__file__).resolve().parents[2]
 
 
