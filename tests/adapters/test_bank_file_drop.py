@@ -98,11 +98,11 @@ async def test_a_crash_before_or_after_recording_leaves_the_message_recorded_and
 def test_files_finsync_does_not_read_go_aside_and_files_being_written_stay(tmp_path, registers):
     pickup = tmp_path / "out"
     pickup.mkdir()
-    (pickup / "nacha.return-ACMEUS-7.ach").write_text("101 091000019 1234567890...\n")
+    (pickup / "welcome-ACME-7.txt").write_text("Dear customer, ...\n")
     (pickup / "garbage.bin").write_bytes(b"\xff\xfe\x00binary")
     (pickup / "camt.054.001.08-ACME-8.xml.tmp").write_text("<half")
     assert pick_up(PickupDirectory(pickup), registers.record_bank_messages) == 0
-    assert sorted(p.name for p in (pickup / NOT_READ).iterdir()) == ["garbage.bin", "nacha.return-ACMEUS-7.ach"]
+    assert sorted(p.name for p in (pickup / NOT_READ).iterdir()) == ["garbage.bin", "welcome-ACME-7.txt"]
     assert [p.name for p in pickup.iterdir() if p.is_file()] == ["camt.054.001.08-ACME-8.xml.tmp"]
     assert not (pickup / DONE).exists()
 
