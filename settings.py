@@ -7,23 +7,32 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
+from canonical.entities import SAMPLE_LEGAL_ENTITIES, LegalEntity, check_entities, keyed_by_company
 from canonical.supplier import CompanyCode
 
-# The mock ERP has no company-code API; this is the register validation reads.
-DEFAULT_COMPANY_CODES = {
-    "1710": CompanyCode(company_code="1710", name="ACME Europe B.V.", country="NL", currency="EUR"),
-}
+# The embedded stack's hybrid sample (canonical/entities.py): three legal entities on two ERPs.
+# Development defaults only: production refuses to start without FINSYNC_LEGAL_ENTITIES and
+# FINSYNC_PAYING_ACCOUNTS (nothing defaults silently to 1710/ACME there).
+DEFAULT_LEGAL_ENTITIES: dict[str, LegalEntity] = dict(SAMPLE_LEGAL_ENTITIES)
 
-# Our accounts at the bank (mock-bank's seed account ACME pays for company code 1710).
+# The mock ERP has no company-code API; this is the register validation reads (from the entities).
+DEFAULT_COMPANY_CODES = {code: entity.company() for code, entity in DEFAULT_LEGAL_ENTITIES.items()}
+
+# Our accounts at the bank: mock-bank's seed account ACME pays for 1710; ACMEUS (1010, a US
+# account paid in NACHA files) and ACMEDE (2710) are the sample's other entities' accounts.
 DEFAULT_PAYING_ACCOUNTS = {
     "ACME": PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001", bic="MOCKNL2A",
                           company_code="1710", currency="EUR"),
+    "ACMEUS": PayingAccount(account_id="ACMEUS", name="ACME Americas Inc.", iban="", company_code="1010",
+                            currency="USD", run_code="U"),
+    "ACMEDE": PayingAccount(account_id="ACMEDE", name="ACME Retail GmbH", iban="DE59500105170000000006",
+                            bic="MOCKDEFF", company_code="2710", currency="EUR", run_code="D"),
 }
 
 # Only where no key is configured (development, tests): fingerprints are then comparable but
@@ -128,7 +137,12 @@ class Settings(BaseSettings):
     einvoice_url: str = "http://127.0.0.1:8100"
     paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))
 
-    company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))
+    # The legal entities (canonical/entities.py): per company code its ERP instance, paying
+    # accounts, Peppol identity and currency. JSON in FINSYNC_LEGAL_ENTITIES, a list or an object
+    # keyed by company code. The company-code register below follows it unless set on its own.
+    legal_entities: dict[str, LegalEntity] = Field(default_factory=lambda: dict(DEFAULT_LEGAL_ENTITIES))
+    company_codes: dict[str, CompanyCode] = Field(default_factory=dict)
+    _entities_configured: bool = PrivateAttr(default=False)
 
     # Matching of invoice lines to purchase orders (activities/po_matching.py). Percentages
     # above the PO's net price per unit and above the ordered (or received) quantity that
@@ -206,6 +220,15 @@ class Settings(BaseSettings):
             return self.fingerprint_key_file.read_text().strip().encode()
         return DEVELOPMENT_FINGERPRINT_KEY
 
+    def production_problem(self) -> str | None:
+        """Why a production process must not start on this configuration, else None: the embedded
+        stack's sample entities (1710/ACME) must never receive a company's invoices there."""
+        if self.environment == "production" and not self._entities_configured:
+            return ("FINSYNC_ENVIRONMENT=production needs FINSYNC_LEGAL_ENTITIES (JSON: each company code's ERP, "
+                    "paying accounts, Peppol identity and currency): the embedded stack's sample entities are "
+                    "no production configuration")
+        return None
+
     def roles(self) -> list[str]:
         """The roles this worker serves, in ROLES order."""
         named = {r.strip() for r in self.worker_roles.split(",") if r.strip()}
@@ -239,6 +262,38 @@ class Settings(BaseSettings):
         if self.codec_token_in_path and self.environment == "production":
             raise ValueError("FINSYNC_CODEC_TOKEN_IN_PATH is for the embedded stack only: in production the Web "
                              "UI forwards the signed-in user's token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN)")
+        return self
+
+    @field_validator("legal_entities", mode="before")
+    @classmethod
+    def _entities_by_company(cls, value: object) -> object:
+        return keyed_by_company(value)
+
+    @model_validator(mode="after")
+    def _entities_route_everything(self) -> "Settings":
+        self._entities_configured = "legal_entities" in self.model_fields_set  # before anything below sets it
+        if not self._entities_configured and "paying_accounts" in self.model_fields_set:
+            # Accounts configured, entities not (development): the sample's entities of those
+            # accounts' company codes, paying from those accounts only. Production names its
+            # entities itself (production_problem).
+            self.legal_entities = {
+                code: entity.model_copy(update={"paying_account_ids": [
+                    a.account_id for a in self.paying_accounts.values() if a.company_code == code]})
+                for code, entity in DEFAULT_LEGAL_ENTITIES.items()
+                if any(a.company_code == code for a in self.paying_accounts.values())}
+        if not self.company_codes:
+            self.company_codes = {code: entity.company() for code, entity in self.legal_entities.items()}
+        problems = check_entities(self.legal_entities,
+                                  {a.account_id: a.company_code for a in self.paying_accounts.values()})
+        codes: dict[str, str] = {}
+        for account in self.paying_accounts.values():
+            code = account.erp_run_code()
+            if code in codes:  # two accounts' runs of one day would carry the same ERP run id
+                problems.append(f"paying accounts {codes[code]} and {account.account_id} share the run code "
+                                f"{code!r}: give one of them its own run_code")
+            codes[code] = account.account_id
+        if problems:
+            raise ValueError("legal entities and paying accounts disagree: " + "; ".join(problems))
         return self
 
     @model_validator(mode="after")

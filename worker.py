@@ -33,6 +33,8 @@ from activities.vendor_sync import VendorSyncActivities
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
+from adapters.erp_connections import connected_erps, erp_directory, supplier_feed
+from adapters.erp_directory import ErpDirectory
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
@@ -101,23 +103,25 @@ async def connect(settings: Settings, *, serve_metrics: bool = False, codec: Pay
     )
 
 
-def activities_for(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
-                   einvoice: EInvoiceClient | None = None) -> list:
-    erp = ErpActivities(sap)
+def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory | SapClient, store: TreasuryStore,
+                   bank: BankClient, einvoice: EInvoiceClient | None = None) -> list:
+    erps = erp_directory(erp_or_sap, settings)
+    erp = ErpActivities(erps)
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
     audit = AuditLog(store.engine)  # decisions and money movements, hash-chained (architecture invariant 13)
     deliveries = LifecycleDeliveries(client, outbox)
-    runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts, audit=audit)
-    ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
-    inbox = BankInboxActivities(bank, registers, sap, outbox, audit, ours, settings.fingerprint_secret(),
+    runs = PaymentRunActivities(client, store, registers, erps, bank, settings.paying_accounts, audit=audit)
+    ours = {account.iban: account.account_id for account in settings.paying_accounts.values() if account.iban}
+    inbox = BankInboxActivities(bank, registers, erps, outbox, audit, ours, settings.fingerprint_secret(),
                                 timedelta(days=settings.bank_message_retention_days))
-    recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
-    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
-    answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
+    recon = ReconciliationActivities(client, erps, store, registers, report_dir=settings.report_dir)
+    vendors = VendorSyncActivities(client, supplier_feed(erps), VendorStore(store.engine), outbox,
+                                   settings.fingerprint_secret())
+    answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url), settings.legal_entities)
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
-    duplicates = DuplicateSearch(client, sap, settings.near_duplicate_check)
+    duplicates = DuplicateSearch(client, erps, settings.near_duplicate_check)
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -138,7 +142,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     ]
 
 
-def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+def build_worker(client: Client, settings: Settings, sap: ErpDirectory | SapClient, store: TreasuryStore,
+                 bank: BankClient,
                  einvoice: EInvoiceClient | None = None, **overrides) -> Worker:
     options: dict[str, Any] = dict(
         task_queue=settings.task_queue,
@@ -159,7 +164,8 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
     return Worker(client, **options)
 
 
-def build_workers(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+def build_workers(client: Client, settings: Settings, sap: ErpDirectory | SapClient, store: TreasuryStore,
+                  bank: BankClient,
                   einvoice: EInvoiceClient | None = None) -> list[Worker]:
     """One Worker per task queue of the roles this process serves, sharing the adapters (one
     connection pool per counterpart). Roles configured onto the same queue share one Worker:
@@ -201,6 +207,8 @@ async def main() -> None:
             jwks_file=settings.ap_platform_jwks_file, dev_dir=settings.identity_dev_dir))
     except (IdentityNotConfigured, OSError, ValueError) as e:
         raise SystemExit(f"finsync worker not started: {e}") from None
+    if problem := settings.production_problem():  # no sample entity receives a company's invoices
+        raise SystemExit(f"finsync worker not started: {problem}")
     if settings.environment == "production" and settings.fingerprint_key is None \
             and settings.fingerprint_key_file is None:  # the development key is no secret (invariant 9)
         raise SystemExit("finsync worker not started: FINSYNC_ENVIRONMENT=production needs the bank-account "
@@ -208,9 +216,9 @@ async def main() -> None:
                          "FINSYNC_SECRETS_DIR): the development key is no secret")
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
-    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
+    async with connected_erps(settings) as erps, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
-        workers = build_workers(client, settings, sap, store, bank, einvoice)
+        workers = build_workers(client, settings, erps, store, bank, einvoice)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

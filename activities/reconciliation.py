@@ -14,8 +14,9 @@ from temporalio.service import RPCError
 
 from activities import drift_checks as checks
 from activities.errors import business_error, transient_error
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from adapters.payment_registers import PaymentRegisters
-from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.treasury_store import TreasuryStore
 from canonical.reconciliation import BankFinding, ErpItem, LifecycleFact, OutflowFact, ReconciliationReport
 from workflows import search_attributes as sa
@@ -45,19 +46,20 @@ class ReportToWrite(BaseModel):
 
 
 class ReconciliationActivities:
-    def __init__(self, client: Client, sap: SapClient, store: TreasuryStore, registers: PaymentRegisters,
+    def __init__(self, client: Client, erps: ErpDirectory, store: TreasuryStore, registers: PaymentRegisters,
                  report_dir: Path = DEFAULT_REPORT_DIR) -> None:
         # No bank client: the bank's side is what it reported, as recorded by the inbox.
-        self._client, self._sap, self._store, self._registers = client, sap, store, registers
+        self._client, self._erps, self._store, self._registers = client, erps, store, registers
         self._report_dir = report_dir
 
     @activity.defn
     async def erp_supplier_items(self, query: ErpItemsQuery) -> list[ErpItem]:
-        try:
-            return await checks.erp_supplier_items(self._sap, query.company_code, query.cleared_since)
-        except SapTransientError as e:
+        try:  # the ERP that books the company code
+            return await self._erps.for_company(query.company_code).supplier_items(query.company_code,
+                                                                                   query.cleared_since)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for reconciliation: {e}", e.retry_after) from e
-        except SapBusinessError as e:  # a refused filter will be refused again
+        except ErpBusinessError as e:  # a refused filter will be refused again
             raise business_error("ErpRefusedReconciliationQuery", e.message) from e
 
     @activity.defn
