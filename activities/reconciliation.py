@@ -18,7 +18,15 @@ from adapters.erp_directory import ErpDirectory
 from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from adapters.payment_registers import PaymentRegisters
 from adapters.treasury_store import TreasuryStore
-from canonical.reconciliation import BankFinding, ErpItem, LifecycleFact, OutflowFact, ReconciliationReport
+from canonical.reconciliation import (
+    BankFinding,
+    ErpItem,
+    LifecycleFact,
+    OutflowFact,
+    ReconciliationReport,
+    ReconciliationRequest,
+    ReconciliationScope,
+)
 from workflows import search_attributes as sa
 
 LIFECYCLE_TYPE, INBOX_TYPE = "InvoiceToPayment", "BankInbox"  # the workflows' public names
@@ -51,6 +59,18 @@ class ReconciliationActivities:
         # No bank client: the bank's side is what it reported, as recorded by the inbox.
         self._client, self._erps, self._store, self._registers = client, erps, store, registers
         self._report_dir = report_dir
+
+    @activity.defn
+    async def reconciliation_scope(self, request: ReconciliationRequest) -> list[ReconciliationScope]:
+        """The company codes and paying accounts a request without them covers: every legal
+        entity (or the one named) with its paying accounts (or the one named)."""
+        try:
+            entities = [self._erps.entity(request.company_code)] if request.company_code else self._erps.entities()
+        except ErpBusinessError as e:
+            raise business_error("UnknownCompanyCode", e.message) from e
+        return [ReconciliationScope(company_code=e.company_code, paying_account_ids=(
+            [request.paying_account_id] if request.paying_account_id else list(e.paying_account_ids)))
+            for e in entities]
 
     @activity.defn
     async def erp_supplier_items(self, query: ErpItemsQuery) -> list[ErpItem]:

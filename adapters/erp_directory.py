@@ -41,6 +41,10 @@ class ErpDirectory:
             raise UnknownCompanyCode(company_code, sorted(self._entities))
         return entity
 
+    def entities(self) -> list[LegalEntity]:
+        """Every configured legal entity, by company code."""
+        return [self._entities[code] for code in sorted(self._entities)]
+
     def for_company(self, company_code: str) -> ErpPort:
         """The port of the ERP that books this company code."""
         return self.named(self.entity(company_code).erp)
