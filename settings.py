@@ -7,33 +7,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from canonical import entities as legal
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
-from canonical.entities import SAMPLE_LEGAL_ENTITIES, LegalEntity, check_entities, keyed_by_company
+from canonical.entities import LegalEntity
 from canonical.supplier import CompanyCode
 
-# The embedded stack's hybrid sample (canonical/entities.py): three legal entities on two ERPs.
-# Development defaults only: production refuses to start without FINSYNC_LEGAL_ENTITIES and
-# FINSYNC_PAYING_ACCOUNTS (nothing defaults silently to 1710/ACME there).
-DEFAULT_LEGAL_ENTITIES: dict[str, LegalEntity] = dict(SAMPLE_LEGAL_ENTITIES)
-
+# The embedded stack's hybrid sample (canonical/entities.py), development only: production
+# refuses to start without FINSYNC_LEGAL_ENTITIES (Settings.production_problem).
+DEFAULT_LEGAL_ENTITIES: dict[str, LegalEntity] = dict(legal.SAMPLE_LEGAL_ENTITIES)
+DEFAULT_PAYING_ACCOUNTS: dict[str, PayingAccount] = dict(legal.SAMPLE_PAYING_ACCOUNTS)
 # The mock ERP has no company-code API; this is the register validation reads (from the entities).
 DEFAULT_COMPANY_CODES = {code: entity.company() for code, entity in DEFAULT_LEGAL_ENTITIES.items()}
-
-# Our accounts at the bank: mock-bank's seed account ACME pays for 1710; ACMEUS (1010, a US
-# account paid in NACHA files) and ACMEDE (2710) are the sample's other entities' accounts.
-DEFAULT_PAYING_ACCOUNTS = {
-    "ACME": PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001", bic="MOCKNL2A",
-                          company_code="1710", currency="EUR"),
-    "ACMEUS": PayingAccount(account_id="ACMEUS", name="ACME Americas Inc.", iban="", company_code="1010",
-                            currency="USD", run_code="U"),
-    "ACMEDE": PayingAccount(account_id="ACMEDE", name="ACME Retail GmbH", iban="DE59500105170000000006",
-                            bic="MOCKDEFF", company_code="2710", currency="EUR", run_code="D"),
-}
 
 # Only where no key is configured (development, tests): fingerprints are then comparable but
 # not protected against guessing.
@@ -140,7 +129,8 @@ class Settings(BaseSettings):
     # The legal entities (canonical/entities.py): per company code its ERP instance, paying
     # accounts, Peppol identity and currency. JSON in FINSYNC_LEGAL_ENTITIES, a list or an object
     # keyed by company code. The company-code register below follows it unless set on its own.
-    legal_entities: dict[str, LegalEntity] = Field(default_factory=lambda: dict(DEFAULT_LEGAL_ENTITIES))
+    legal_entities: Annotated[dict[str, LegalEntity], BeforeValidator(legal.keyed_by_company)] = Field(
+        default_factory=lambda: dict(DEFAULT_LEGAL_ENTITIES))
     company_codes: dict[str, CompanyCode] = Field(default_factory=dict)
     _entities_configured: bool = PrivateAttr(default=False)
 
@@ -221,13 +211,10 @@ class Settings(BaseSettings):
         return DEVELOPMENT_FINGERPRINT_KEY
 
     def production_problem(self) -> str | None:
-        """Why a production process must not start on this configuration, else None: the embedded
-        stack's sample entities (1710/ACME) must never receive a company's invoices there."""
-        if self.environment == "production" and not self._entities_configured:
-            return ("FINSYNC_ENVIRONMENT=production needs FINSYNC_LEGAL_ENTITIES (JSON: each company code's ERP, "
-                    "paying accounts, Peppol identity and currency): the embedded stack's sample entities are "
-                    "no production configuration")
-        return None
+        """Why a production process must not start, else None: never the sample's entities there."""
+        return ("FINSYNC_ENVIRONMENT=production needs FINSYNC_LEGAL_ENTITIES (JSON: each company code's ERP, paying "
+                "accounts, Peppol identity and currency): the sample entities are no production configuration"
+                ) if self.environment == "production" and not self._entities_configured else None
 
     def roles(self) -> list[str]:
         """The roles this worker serves, in ROLES order."""
@@ -264,35 +251,15 @@ class Settings(BaseSettings):
                              "UI forwards the signed-in user's token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN)")
         return self
 
-    @field_validator("legal_entities", mode="before")
-    @classmethod
-    def _entities_by_company(cls, value: object) -> object:
-        return keyed_by_company(value)
-
     @model_validator(mode="after")
     def _entities_route_everything(self) -> "Settings":
         self._entities_configured = "legal_entities" in self.model_fields_set  # before anything below sets it
         if not self._entities_configured and "paying_accounts" in self.model_fields_set:
-            # Accounts configured, entities not (development): the sample's entities of those
-            # accounts' company codes, paying from those accounts only. Production names its
-            # entities itself (production_problem).
-            self.legal_entities = {
-                code: entity.model_copy(update={"paying_account_ids": [
-                    a.account_id for a in self.paying_accounts.values() if a.company_code == code]})
-                for code, entity in DEFAULT_LEGAL_ENTITIES.items()
-                if any(a.company_code == code for a in self.paying_accounts.values())}
+            # Development: the sample's entities of the configured accounts' company codes.
+            self.legal_entities = legal.entities_of_accounts(DEFAULT_LEGAL_ENTITIES, self.paying_accounts)
         if not self.company_codes:
             self.company_codes = {code: entity.company() for code, entity in self.legal_entities.items()}
-        problems = check_entities(self.legal_entities,
-                                  {a.account_id: a.company_code for a in self.paying_accounts.values()})
-        codes: dict[str, str] = {}
-        for account in self.paying_accounts.values():
-            code = account.erp_run_code()
-            if code in codes:  # two accounts' runs of one day would carry the same ERP run id
-                problems.append(f"paying accounts {codes[code]} and {account.account_id} share the run code "
-                                f"{code!r}: give one of them its own run_code")
-            codes[code] = account.account_id
-        if problems:
+        if problems := legal.check_entities(self.legal_entities, self.paying_accounts):
             raise ValueError("legal entities and paying accounts disagree: " + "; ".join(problems))
         return self
 

@@ -3,10 +3,12 @@ FINSYNC_LEGAL_ENTITIES): each company code names the ERP instance that books it,
 accounts its runs pay from, its Peppol identity and its currency. Routing reads only this:
 nothing defaults to one company or one account (docs/architecture.md, "ERP port")."""
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canonical.bank import PayingAccount
 from canonical.money import CurrencyCode
 from canonical.supplier import CompanyCode
 
@@ -47,6 +49,17 @@ SAMPLE_LEGAL_ENTITIES: dict[str, LegalEntity] = {
 }
 
 
+# Their accounts at the bank: mock-bank's seed account ACME; ACMEUS (a US account paid in NACHA
+# files) and ACMEDE; each with its own run code (PayingAccount.run_code).
+SAMPLE_PAYING_ACCOUNTS: dict[str, PayingAccount] = {
+    "ACME": PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001", bic="MOCKNL2A",
+                          company_code="1710", currency="EUR"),
+    "ACMEUS": PayingAccount(account_id="ACMEUS", name="ACME Americas Inc.", iban="", company_code="1010",
+                            currency="USD", run_code="U"),
+    "ACMEDE": PayingAccount(account_id="ACMEDE", name="ACME Retail GmbH", iban="DE59500105170000000006",
+                            bic="MOCKDEFF", company_code="2710", currency="EUR", run_code="D"),
+}
+
 def keyed_by_company(value: object) -> object:
     """FINSYNC_LEGAL_ENTITIES may be a JSON list of entities or an object keyed by company code;
     either becomes the object (a key that contradicts its entity is refused by `check_entities`)."""
@@ -55,25 +68,42 @@ def keyed_by_company(value: object) -> object:
     return value
 
 
-def check_entities(entities: dict[str, LegalEntity], paying_account_companies: dict[str, str]) -> list[str]:
-    """Contradictions in the configuration, in words ([] if none). `paying_account_companies`:
-    each configured paying account's company code. Every entity's accounts must exist and
-    belong to it, and no account may pay for two entities."""
+def entities_of_accounts(sample: dict[str, LegalEntity], accounts: Mapping[str, PayingAccount],
+                         ) -> dict[str, LegalEntity]:
+    """Accounts configured, entities not (development only: production names its entities): the
+    sample's entities of those accounts' company codes, paying from those accounts only."""
+    return {code: entity.model_copy(update={"paying_account_ids": [
+        a.account_id for a in accounts.values() if a.company_code == code]})
+        for code, entity in sample.items() if any(a.company_code == code for a in accounts.values())}
+
+
+def check_entities(entities: dict[str, LegalEntity], accounts: Mapping[str, PayingAccount]) -> list[str]:
+    """Contradictions in the configuration, in words ([] if none). Every entity's accounts must
+    exist and belong to it, no account may pay for two entities or for none, and no two accounts
+    may share a run code (their runs of one day would carry the same ERP run id)."""
     problems = []
     owner: dict[str, str] = {}
     for code, entity in entities.items():
         if code != entity.company_code:
             problems.append(f"legal entity under key {code!r} is company code {entity.company_code!r}")
-        for account in entity.paying_account_ids:
-            if account in owner:
-                problems.append(f"paying account {account} is named by company codes {owner[account]} and {code}")
-            owner[account] = code
-            if account not in paying_account_companies:
-                problems.append(f"company code {code} pays from {account}, which is not a configured paying account")
-            elif paying_account_companies[account] != code:
-                problems.append(f"paying account {account} belongs to company code "
-                                f"{paying_account_companies[account]}, not {code}")
-    for account, code in sorted(paying_account_companies.items()):
-        if code not in entities:
-            problems.append(f"paying account {account} pays for company code {code}, which is no legal entity")
+        for account_id in entity.paying_account_ids:
+            if account_id in owner:
+                problems.append(f"paying account {account_id} is named by company codes {owner[account_id]} and {code}")
+            owner[account_id] = code
+            account = accounts.get(account_id)
+            if account is None:
+                problems.append(f"company code {code} pays from {account_id}, which is not a configured paying account")
+            elif account.company_code != code:
+                problems.append(f"paying account {account_id} belongs to company code {account.company_code}, "
+                                f"not {code}")
+    runs: dict[str, str] = {}
+    for account_id, account in sorted(accounts.items()):
+        if account.company_code not in entities:
+            problems.append(f"paying account {account_id} pays for company code {account.company_code}, "
+                            "which is no legal entity")
+        run_code = account.erp_run_code()
+        if run_code in runs:
+            problems.append(f"paying accounts {runs[run_code]} and {account_id} share the run code {run_code!r}: "
+                            "give one of them its own run_code")
+        runs[run_code] = account_id
     return problems
