@@ -7,24 +7,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from canonical import entities as legal
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
+from canonical.entities import LegalEntity
 from canonical.supplier import CompanyCode
 
-# The mock ERP has no company-code API; this is the register validation reads.
-DEFAULT_COMPANY_CODES = {
-    "1710": CompanyCode(company_code="1710", name="ACME Europe B.V.", country="NL", currency="EUR"),
-}
-
-# Our accounts at the bank (mock-bank's seed account ACME pays for company code 1710).
-DEFAULT_PAYING_ACCOUNTS = {
-    "ACME": PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001", bic="MOCKNL2A",
-                          company_code="1710", currency="EUR"),
-}
+# The embedded stack's hybrid sample (canonical/entities.py), development only: production
+# refuses to start without FINSYNC_LEGAL_ENTITIES (Settings.production_problem).
+DEFAULT_LEGAL_ENTITIES: dict[str, LegalEntity] = dict(legal.SAMPLE_LEGAL_ENTITIES)
+DEFAULT_PAYING_ACCOUNTS: dict[str, PayingAccount] = dict(legal.SAMPLE_PAYING_ACCOUNTS)
+# The mock ERP has no company-code API; this is the register validation reads (from the entities).
+DEFAULT_COMPANY_CODES = {code: entity.company() for code, entity in DEFAULT_LEGAL_ENTITIES.items()}
 
 # Only where no key is configured (development, tests): fingerprints are then comparable but
 # not protected against guessing.
@@ -131,7 +129,13 @@ class Settings(BaseSettings):
     einvoice_url: str = "http://127.0.0.1:8100"
     paying_accounts: dict[str, PayingAccount] = Field(default_factory=lambda: dict(DEFAULT_PAYING_ACCOUNTS))
 
-    company_codes: dict[str, CompanyCode] = Field(default_factory=lambda: dict(DEFAULT_COMPANY_CODES))
+    # The legal entities (canonical/entities.py): per company code its ERP instance, paying
+    # accounts, Peppol identity and currency. JSON in FINSYNC_LEGAL_ENTITIES, a list or an object
+    # keyed by company code. The company-code register below follows it unless set on its own.
+    legal_entities: Annotated[dict[str, LegalEntity], BeforeValidator(legal.keyed_by_company)] = Field(
+        default_factory=lambda: dict(DEFAULT_LEGAL_ENTITIES))
+    company_codes: dict[str, CompanyCode] = Field(default_factory=dict)
+    _entities_configured: bool = PrivateAttr(default=False)
 
     # Matching of invoice lines to purchase orders (activities/po_matching.py). Percentages
     # above the PO's net price per unit and above the ordered (or received) quantity that
@@ -209,6 +213,12 @@ class Settings(BaseSettings):
             return self.fingerprint_key_file.read_text().strip().encode()
         return DEVELOPMENT_FINGERPRINT_KEY
 
+    def production_problem(self) -> str | None:
+        """Why a production process must not start, else None: never the sample's entities there."""
+        return ("FINSYNC_ENVIRONMENT=production needs FINSYNC_LEGAL_ENTITIES (JSON: each company code's ERP, paying "
+                "accounts, Peppol identity and currency): the sample entities are no production configuration"
+                ) if self.environment == "production" and not self._entities_configured else None
+
     def roles(self) -> list[str]:
         """The roles this worker serves, in ROLES order."""
         named = {r.strip() for r in self.worker_roles.split(",") if r.strip()}
@@ -242,6 +252,18 @@ class Settings(BaseSettings):
         if self.codec_token_in_path and self.environment == "production":
             raise ValueError("FINSYNC_CODEC_TOKEN_IN_PATH is for the embedded stack only: in production the Web "
                              "UI forwards the signed-in user's token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN)")
+        return self
+
+    @model_validator(mode="after")
+    def _entities_route_everything(self) -> "Settings":
+        self._entities_configured = "legal_entities" in self.model_fields_set  # before anything below sets it
+        if not self._entities_configured and "paying_accounts" in self.model_fields_set:
+            # Development: the sample's entities of the configured accounts' company codes.
+            self.legal_entities = legal.entities_of_accounts(DEFAULT_LEGAL_ENTITIES, self.paying_accounts)
+        if not self.company_codes:
+            self.company_codes = {code: entity.company() for code, entity in self.legal_entities.items()}
+        if problems := legal.check_entities(self.legal_entities, self.paying_accounts):
+            raise ValueError("legal entities and paying accounts disagree: " + "; ".join(problems))
         return self
 
     @model_validator(mode="after")

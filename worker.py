@@ -34,6 +34,8 @@ from adapters.audit_log import AuditLog
 from adapters.bank import BankClient
 from adapters.bank_file_drop import BankFileDrops
 from adapters.einvoice import EInvoiceClient
+from adapters.erp_connections import connected_erps, erp_directory, supplier_feed
+from adapters.erp_directory import ErpDirectory
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
@@ -102,28 +104,30 @@ async def connect(settings: Settings, *, serve_metrics: bool = False, codec: Pay
     )
 
 
-def activities_for(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
-                   einvoice: EInvoiceClient | None = None) -> list:
+def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory | SapClient, store: TreasuryStore,
+                   bank: BankClient, einvoice: EInvoiceClient | None = None) -> list:
+    erps = erp_directory(erp_or_sap, settings)
     # Companies paying from a NACHA account pay US suppliers by ABA routing and account number.
-    erp = ErpActivities(sap, frozenset(a.company_code for a in settings.paying_accounts.values()
-                                       if a.bank_format == "nacha"))
+    erp = ErpActivities(erps, frozenset(a.company_code for a in settings.paying_accounts.values()
+                                        if a.bank_format == "nacha"))
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
     audit = AuditLog(store.engine)  # decisions and money movements, hash-chained (architecture invariant 13)
     deliveries = LifecycleDeliveries(client, outbox)
-    runs = PaymentRunActivities(client, store, registers, sap, bank, settings.paying_accounts, audit=audit)
-    ours = {account.iban: account.account_id for account in settings.paying_accounts.values()}
+    runs = PaymentRunActivities(client, store, registers, erps, bank, settings.paying_accounts, audit=audit)
+    ours = {account.iban: account.account_id for account in settings.paying_accounts.values() if account.iban}
     # A NACHA account's BAI2 statement names it by its account number.
     ours |= {a.account_number: a.account_id for a in settings.paying_accounts.values() if a.account_number}
-    inbox = BankInboxActivities(bank, registers, sap, outbox, audit, ours, settings.fingerprint_secret(),
+    inbox = BankInboxActivities(bank, registers, erps, outbox, audit, ours, settings.fingerprint_secret(),
                                 timedelta(days=settings.bank_message_retention_days),
                                 file_drops=BankFileDrops(settings.paying_accounts))
-    recon = ReconciliationActivities(client, sap, store, registers, report_dir=settings.report_dir)
-    vendors = VendorSyncActivities(client, sap, VendorStore(store.engine), outbox, settings.fingerprint_secret())
-    answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url))
+    recon = ReconciliationActivities(client, erps, store, registers, report_dir=settings.report_dir)
+    vendors = VendorSyncActivities(client, supplier_feed(erps), VendorStore(store.engine), outbox,
+                                   settings.fingerprint_secret())
+    answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url), settings.legal_entities)
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
-    duplicates = DuplicateSearch(client, sap, settings.near_duplicate_check)
+    duplicates = DuplicateSearch(client, erps, settings.near_duplicate_check)
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
@@ -134,8 +138,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
         runs.submit_payment_file, runs.tell_lifecycles, runs.release_unsent,
         inbox.collect_bank_messages, inbox.interpret_bank_messages, inbox.post_statement_to_erp,
         inbox.record_statement_problems, inbox.mark_messages_applied, deliveries.deliver_to_lifecycles,
-        recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts, recon.bank_findings,
-        recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
+        recon.reconciliation_scope, recon.erp_supplier_items, recon.expected_outflows, recon.lifecycle_facts,
+        recon.bank_findings, recon.write_report, vendors.sync_vendor_master, vendors.queue_bank_change_signals,
         vendors.check_vendor_account,
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
@@ -144,7 +148,8 @@ def activities_for(client: Client, settings: Settings, sap: SapClient, store: Tr
     ]
 
 
-def build_worker(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+def build_worker(client: Client, settings: Settings, sap: ErpDirectory | SapClient, store: TreasuryStore,
+                 bank: BankClient,
                  einvoice: EInvoiceClient | None = None, **overrides) -> Worker:
     options: dict[str, Any] = dict(
         task_queue=settings.task_queue,
@@ -165,7 +170,8 @@ def build_worker(client: Client, settings: Settings, sap: SapClient, store: Trea
     return Worker(client, **options)
 
 
-def build_workers(client: Client, settings: Settings, sap: SapClient, store: TreasuryStore, bank: BankClient,
+def build_workers(client: Client, settings: Settings, sap: ErpDirectory | SapClient, store: TreasuryStore,
+                  bank: BankClient,
                   einvoice: EInvoiceClient | None = None) -> list[Worker]:
     """One Worker per task queue of the roles this process serves, sharing the adapters (one
     connection pool per counterpart). Roles configured onto the same queue share one Worker:
@@ -207,6 +213,8 @@ async def main() -> None:
             jwks_file=settings.ap_platform_jwks_file, dev_dir=settings.identity_dev_dir))
     except (IdentityNotConfigured, OSError, ValueError) as e:
         raise SystemExit(f"finsync worker not started: {e}") from None
+    if problem := settings.production_problem():  # no sample entity receives a company's invoices
+        raise SystemExit(f"finsync worker not started: {problem}")
     if settings.environment == "production" and settings.fingerprint_key is None \
             and settings.fingerprint_key_file is None:  # the development key is no secret (invariant 9)
         raise SystemExit("finsync worker not started: FINSYNC_ENVIRONMENT=production needs the bank-account "
@@ -214,9 +222,9 @@ async def main() -> None:
                          "FINSYNC_SECRETS_DIR): the development key is no secret")
     client = await connect(settings, serve_metrics=True)
     store = TreasuryStore.from_settings(settings)
-    async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank, \
+    async with connected_erps(settings) as erps, BankClient.from_settings(settings) as bank, \
             EInvoiceClient(settings.einvoice_url) as einvoice:
-        workers = build_workers(client, settings, sap, store, bank, einvoice)
+        workers = build_workers(client, settings, erps, store, bank, einvoice)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,12 +17,10 @@ from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankTransientError
 from adapters.bank_documents import UnreadableBankMessage, read_in_our_terms
 from adapters.bank_file_drop import BankFileDrops
-from adapters.finsta import StatementNotPostable
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_errors import ErpBusinessError, ErpOutcomeUnknown, ErpStatementNotPostable, ErpTransientError
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
-from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
-from adapters.sap_clearing import SapClearing
-from adapters.sap_payments import SapPayments
 from canonical.bank import BankMessage, BankStatement, MessageKind, PaymentReturn, PaymentStatusReport
 from canonical.inbox import InboxBatch, InboxWork, LifecycleSignal, MarkApplied, StatementOutcome
 from canonical.masking import mask_bank_details
@@ -31,7 +29,7 @@ _MAX_PROBLEMS_PER_MESSAGE = 20
 
 
 class BankInboxActivities:
-    def __init__(self, bank: BankClient, registers: PaymentRegisters, sap: SapClient, outbox: LifecycleOutbox,
+    def __init__(self, bank: BankClient, registers: PaymentRegisters, erps: ErpDirectory, outbox: LifecycleOutbox,
                  audit: AuditLog | None = None, accounts: Mapping[str, str] | None = None,
                  fingerprint_key: bytes = b"", retention: timedelta = timedelta(days=400),
                  file_drops: BankFileDrops | None = None) -> None:
@@ -42,8 +40,7 @@ class BankInboxActivities:
         self._file_drops = file_drops or BankFileDrops({})
         self._retention = retention
         self._audit = audit or AuditLog(registers.engine)  # the bank's answers outlive history (invariant 13)
-        self._posting = Posting(registers, SapPayments(sap), SapClearing(sap), outbox, self._audit, accounts,
-                                fingerprint_key)
+        self._posting = Posting(registers, erps, outbox, self._audit, accounts, fingerprint_key)
 
     @activity.defn
     async def collect_bank_messages(self) -> int:
@@ -141,12 +138,12 @@ class BankInboxActivities:
             raise business_error("UnknownBankMessage", f"bank message {bank_message_id} was never recorded")
         try:
             return await heartbeating(self._posting.post(message))
-        except StatementNotPostable as e:
+        except ErpStatementNotPostable as e:
             raise business_error("StatementNotPostable", str(e)) from e
-        except (SapTransientError, SapOutcomeUnknown) as e:
+        except (ErpTransientError, ErpOutcomeUnknown) as e:
             # Outcome unknown: the register says "pending", so the retry asks the ERP, never re-posts.
             raise transient_error(f"ERP unavailable for the statement: {e}", getattr(e, "retry_after", None)) from e
-        except SapBusinessError as e:
+        except ErpBusinessError as e:
             raise business_error("StatementRefusedByErp", e.message) from e
 
     @activity.defn

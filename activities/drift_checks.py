@@ -1,8 +1,7 @@
-"""Read-only fact gathering for the reconciliation, one function per side. Adapters stay as
-they are: SAP is read through SapClient's own request hook (as adapters/sap_payments.py does,
-one CSRF cache and one error mapping), the bank through the reports it sent (camt.054,
-camt.053, camt.052, recorded by the inbox), and the treasury database through read-only
-queries on the registers' tables."""
+"""Read-only fact gathering for the reconciliation, one function per side. The ERP is read
+through its port (ErpPort.supplier_items; SAP's reads are adapters/sap_reconciliation.py), the
+bank through the reports it sent (camt.054, camt.053, camt.052, recorded by the inbox), and the
+treasury database through read-only queries on the registers' tables."""
 
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,65 +13,10 @@ from sqlmodel import Session, col, select
 from adapters.bank_documents import UnreadableBankMessage, read_in_our_terms
 from adapters.bank_references import BankReferenceRegister
 from adapters.payment_registers import BankMessageRow, PaymentRow
-from adapters.sap import SapClient
-from adapters.sap_errors import raise_for_sap_status
-from adapters.sap_odata import literal, parse_date
-from adapters.sap_payments import OPEN_ITEM_SRV, SUPPLIER_INVOICE_SRV
 from adapters.treasury_store import OutflowRow, TreasuryStore
 from canonical.bank import BankStatement, MessageKind
-from canonical.money import MINOR_UNITS
-from canonical.reconciliation import BankFinding, DriftKind, ErpItem, OutflowFact
+from canonical.reconciliation import BankFinding, DriftKind, OutflowFact
 from canonical.treasury import OutflowState
-
-_JOIN_CHUNK = 40  # documents per A_SupplierInvoice filter: keeps the URL well under gateway limits
-
-
-def _exact(text: str, currency: str) -> Decimal:
-    """SAP writes open items with 3 decimals ("1190.000"); bring them to the currency's
-    minor units when that loses nothing, so they print like the invoice."""
-    value = Decimal(text)
-    units = MINOR_UNITS.get(currency)
-    if units is None:
-        return value
-    scaled = value.quantize(Decimal(1).scaleb(-units))
-    return scaled if scaled == value else value
-
-
-async def erp_supplier_items(sap: SapClient, company_code: str, cleared_since: date) -> list[ErpItem]:
-    """Open supplier items plus those cleared since `cleared_since`; payment documents' own
-    self-cleared K lines are left out (AccountingDocument ne ClearingAccountingDocument)."""
-    flt = (f"AccountingDocumentItemType eq 'K' and CompanyCode eq {literal(company_code)} "
-           "and AccountingDocument ne ClearingAccountingDocument "
-           f"and (ClearingAccountingDocument eq '' or ClearingDate ge datetime'{cleared_since.isoformat()}T00:00:00')")
-    select_ = ("AccountingDocument,FiscalYear,CompanyCode,Supplier,AmountInTransactionCurrency,TransactionCurrency,"
-               "PaymentBlockingReason,ClearingAccountingDocument,ClearingDate")
-    response = await sap._send("GET", f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
-                               params={"$filter": flt, "$select": select_})
-    raise_for_sap_status(response)
-    rows = response.json()["d"]["results"]
-    references = await _references(sap, company_code, sorted({r["AccountingDocument"] for r in rows}))
-    return [ErpItem(
-        accounting_document=r["AccountingDocument"], fiscal_year=r["FiscalYear"], company_code=r["CompanyCode"],
-        supplier_id=r.get("Supplier", ""), reference=references.get((r["AccountingDocument"], r["FiscalYear"])),
-        amount=_exact(r["AmountInTransactionCurrency"], r["TransactionCurrency"]), currency=r["TransactionCurrency"],
-        payment_block=r.get("PaymentBlockingReason", ""), clearing_document=r.get("ClearingAccountingDocument", ""),
-        clearing_date=parse_date(r.get("ClearingDate")),
-    ) for r in rows]
-
-
-async def _references(sap: SapClient, company_code: str, documents: list[str]) -> dict[tuple[str, str], str]:
-    """(accounting document, fiscal year) -> the supplier's invoice reference: the open item
-    does not carry it (guide §6)."""
-    found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(documents), _JOIN_CHUNK):
-        docs = " or ".join(f"AccountingDocument eq {literal(d)}" for d in documents[start:start + _JOIN_CHUNK])
-        response = await sap._send("GET", f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", params={
-            "$filter": f"CompanyCode eq {literal(company_code)} and ({docs})",
-            "$select": "AccountingDocument,FiscalYear,SupplierInvoiceIDByInvcgParty"})
-        raise_for_sap_status(response)
-        for row in response.json()["d"]["results"]:
-            found[(row["AccountingDocument"], row["FiscalYear"])] = row["SupplierInvoiceIDByInvcgParty"]
-    return found
 
 
 def expected_outflows(store: TreasuryStore, company_code: str) -> list[OutflowFact]:

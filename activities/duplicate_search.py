@@ -1,5 +1,5 @@
 """Near-duplicate search before a lifecycle posts (canonical/duplicates.py): the supplier's
-invoices in the ERP (SAP's OData supplier-invoice reads) and the supplier's other running
+invoices in the ERP of its company code (the ERP port) and the supplier's other running
 lifecycles (visibility, by their SupplierId and CompanyCode search attributes, and the facts
 each keeps in its memo; activities/lifecycle_listing.py). Read-only; which rules apply is the
 worker's setting (FINSYNC_NEAR_DUPLICATE_CHECK), never the caller's (architecture invariant 8)."""
@@ -13,7 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import business_error, transient_error
 from activities.lifecycle_listing import SupplierLifecycles, UnpostedLifecycle
-from adapters.sap import SapBusinessError, SapClient, SapTransientError
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from canonical.duplicates import DuplicateRules, OtherInvoice, loose_reference, near_duplicates
 from canonical.invoice import Invoice
 
@@ -21,8 +22,8 @@ _QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class DuplicateSearch:
-    def __init__(self, client: Client, sap: SapClient, rules: DuplicateRules) -> None:
-        self._client, self._sap, self._rules = client, sap, rules
+    def __init__(self, client: Client, erps: ErpDirectory, rules: DuplicateRules) -> None:
+        self._client, self._erps, self._rules = client, erps, rules
         self._lifecycles = SupplierLifecycles(client)  # list calls batched per supplier (lifecycle_listing)
 
     @activity.defn
@@ -30,11 +31,11 @@ class DuplicateSearch:
         if self._rules == "off":
             return []
         try:
-            posted = await self._sap.invoices_of_amount(invoice.supplier_id, invoice.company_code,
-                                                        invoice.gross_amount, invoice.currency)
-        except SapTransientError as e:
+            posted = await self._erps.for_company(invoice.company_code).invoices_of_amount(
+                invoice.supplier_id, invoice.company_code, invoice.gross_amount, invoice.currency)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for the near-duplicate check: {e}", e.retry_after) from e
-        except SapBusinessError as e:  # a refused query is refused again: a person looks
+        except ErpBusinessError as e:  # a refused query is refused again: a person looks
             raise business_error("ErpRefusedDuplicateQuery", e.message) from e
         return near_duplicates(invoice, posted, self._rules)
 

@@ -1,11 +1,14 @@
-"""ERP activities: validate against master data, post exactly once, block payment."""
+"""ERP activities: validate against master data, post exactly once, block payment. Each asks
+the ERP directory for the port of the invoice's company code (or of the document's ERP), so
+the same steps serve every ERP; failures come as the ERP port's error family."""
 
 from temporalio import activity
 
 from activities.errors import business_error, transient_error
 from activities.master_data import check_bank_account, check_purchase_orders, payee_mismatch
-from adapters.sap import SapBusinessError, SapClient, SapOutcomeUnknown, SapTransientError
-from adapters.sap_payments import SapPayments
+from adapters.erp_directory import ErpDirectory, UnknownCompanyCode
+from adapters.erp_errors import ErpBusinessError, ErpOutcomeUnknown, ErpTransientError
+from adapters.erp_port import ErpPort
 from canonical.erp import OpenItem, OpenItemQuery, PaymentBlock, PostedInvoice
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
@@ -13,12 +16,18 @@ from canonical.status import ErpDocument
 from canonical.validation import PayeeClaim, PostingOutcome, PostingResult, ValidatedInvoice
 
 
+def _port(erps: ErpDirectory, company_code: str) -> ErpPort:
+    try:
+        return erps.for_company(company_code)
+    except UnknownCompanyCode as e:
+        raise business_error("UnknownCompanyCode", e.message) from e
+
+
 class ErpActivities:
-    def __init__(self, sap: SapClient, ach_companies: frozenset[str] = frozenset()) -> None:
+    def __init__(self, erps: ErpDirectory, ach_companies: frozenset[str] = frozenset()) -> None:
         """`ach_companies`: the company codes that pay from a NACHA account (settings' paying
         accounts), whose US suppliers may be paid by ABA routing and account number."""
-        self._sap = sap
-        self._payments = SapPayments(sap)
+        self._erps = erps
         self._ach_companies = ach_companies
 
     @activity.defn
@@ -30,10 +39,11 @@ class ErpActivities:
         # a lifecycle without e-invoice payees sends the invoice alone, as it always did.
         invoice = Invoice.model_validate(invoice)
         payees = [PayeeClaim.model_validate(p) for p in payees] if payees else None
+        erp = _port(self._erps, invoice.company_code)
         try:
-            company = await self._sap.get_company_code(invoice.company_code)
-            supplier = await self._sap.get_supplier(invoice.supplier_id)
-        except SapTransientError as e:
+            company = await erp.get_company_code(invoice.company_code)
+            supplier = await erp.get_supplier(invoice.supplier_id)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable while reading master data: {e}", e.retry_after) from e
         if company is None:
             raise business_error("UnknownCompanyCode", f"company code {invoice.company_code} is not known to finsync")
@@ -47,8 +57,8 @@ class ErpActivities:
         if supplier.is_blocked:
             raise business_error("SupplierBlocked", f"supplier {supplier.supplier_id} ({supplier.name}) is blocked")
         account = check_bank_account(supplier, invoice.bank_account_id, invoice.company_code in self._ach_companies)
-        await check_purchase_orders(self._sap, invoice)
-        problems = self._sap.postability_problems(invoice)
+        await check_purchase_orders(erp, invoice)
+        problems = erp.postability_problems(invoice)
         if problems:
             raise business_error("NotPostableInErp", "; ".join(problems))
         return ValidatedInvoice(supplier_name=supplier.name, bank_account=account,
@@ -59,26 +69,30 @@ class ErpActivities:
         """Exactly once: the ERP accepts the same invoice twice, so look it up by supplier and
         reference first. Only a POST with no answer is reported as unknown; the workflow then
         waits long enough for the ERP to finish before it calls this again (which looks first)."""
-        existing = await self._find(invoice)
+        erp = _port(self._erps, invoice.company_code)
+        existing = await self._find(erp, invoice)
         if existing is not None:
             return PostingResult(outcome=PostingOutcome.ALREADY_POSTED, posted=existing)
         try:
-            posted = await self._sap.post_supplier_invoice(invoice)
-        except SapOutcomeUnknown as e:
+            posted = await erp.post_supplier_invoice(invoice)
+        except ErpOutcomeUnknown as e:
             activity.logger.warning("ERP post of %s has no answer: %s", invoice.key, e)
             return PostingResult(outcome=PostingOutcome.OUTCOME_UNKNOWN)
-        except SapTransientError as e:
+        except ErpTransientError as e:
             raise transient_error(f"ERP refused the post for now: {e}", e.retry_after) from e
-        except SapBusinessError as e:
+        except ErpBusinessError as e:
             raise business_error("ErpRejectedPosting", f"the ERP refused the invoice: {e.message}") from e
         return PostingResult(outcome=PostingOutcome.POSTED, posted=posted)
 
-    async def _find(self, invoice: Invoice) -> PostedInvoice | None:
+    async def _find(self, erp: ErpPort, invoice: Invoice) -> PostedInvoice | None:
         reference = normalise_reference(invoice.supplier_invoice_ref)
         try:
-            found = await self._sap.find_supplier_invoices(invoice.supplier_id, reference)
-        except SapTransientError as e:
+            found = await erp.find_supplier_invoices(invoice.supplier_id, reference)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for the duplicate check: {e}", e.retry_after) from e
+        # Per company code (the lifecycle's business key is company + supplier + reference): the
+        # same supplier may bill the same reference to two of our entities, one ERP or two.
+        found = [p for p in found if p.company_code == invoice.company_code]
         if not found:
             return None
         if len(found) > 1:
@@ -101,25 +115,25 @@ class ErpActivities:
     @activity.defn
     async def set_payment_block(self, block: PaymentBlock) -> None:
         try:
-            await self._sap.set_payment_block(block.erp_document, block.reason)
-        except (SapTransientError, SapOutcomeUnknown) as e:  # setting one value twice is harmless
+            await self._erps.for_document(block.erp_document).set_payment_block(block.erp_document, block.reason)
+        except (ErpTransientError, ErpOutcomeUnknown) as e:  # setting one value twice is harmless
             raise transient_error(f"ERP unavailable for the payment block: {e}", getattr(e, "retry_after", None)) from e
-        except SapBusinessError as e:
+        except ErpBusinessError as e:
             raise business_error("ErpRejectedPaymentBlock", e.message) from e
 
     @activity.defn
     async def release_payment_run_claim(self, doc: ErpDocument) -> None:
         """After a rejection or return: the next run must be able to claim the invoice."""
-        try:
-            await self._payments.release_from_payment_run(doc)
-        except (SapTransientError, SapOutcomeUnknown) as e:  # blanking a field twice is harmless
+        try:  # whichever run claimed it: the lifecycle knows its document, not the run's ERP id
+            await self._erps.for_document(doc).release_from_payment_run([doc], None)
+        except (ErpTransientError, ErpOutcomeUnknown) as e:  # blanking a field twice is harmless
             raise transient_error(f"ERP unavailable to release the payment-run claim: {e}",
                                   getattr(e, "retry_after", None)) from e
 
     @activity.defn
     async def read_open_item(self, query: OpenItemQuery) -> OpenItem | None:
         try:
-            item = await self._payments.open_item(query.erp_document, query.company_code)
-        except SapTransientError as e:
+            item = await self._erps.for_document(query.erp_document).open_item(query.erp_document, query.company_code)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for the open item: {e}", e.retry_after) from e
         return item

@@ -5,8 +5,8 @@ from schwifty.exceptions import SchwiftyException
 
 from activities.errors import business_error, transient_error
 from activities.po_matching import PoTolerances, match_purchase_order
-from adapters.sap import SapBusinessError, SapClient, SapTransientError
-from adapters.sap_goods_receipts import SapGoodsReceipts
+from adapters.erp_errors import ErpBusinessError, ErpTransientError
+from adapters.erp_port import ErpPort, GoodsReceipts
 from canonical.aba import account_number_problem, routing_problem
 from canonical.invoice import Invoice
 from canonical.supplier import Supplier, SupplierBankAccount
@@ -82,23 +82,23 @@ def payee_mismatch(supplier: Supplier, account: SupplierBankAccount, claims: lis
             "number already on file, before anything is paid")
 
 
-async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: PoTolerances | None = None) -> None:
+async def check_purchase_orders(erp: ErpPort, invoice: Invoice, tolerances: PoTolerances | None = None) -> None:
     """Lines that quote a PO must quote one of this supplier's, in this company code and
     currency, and match its items within the tolerances: two-way (price, ordered quantity)
     and, where goods were received, three-way (activities/po_matching.py). Every mismatch
     becomes one PurchaseOrderMismatch case for the buyer; nothing is posted around it.
     Tolerances default to the settings (FINSYNC_PO_*): ErpActivities is built with the
-    SapClient only, and the check reads them when it runs, not at import."""
+    ERP directory only, and the check reads them when it runs, not at import. An ERP without
+    goods receipts (ErpPort's optional GoodsReceipts) is matched two-way."""
     if tolerances is None:
         tolerances = PoTolerances.from_settings(get_settings())
-    receipts = SapGoodsReceipts(sap)
     problems: list[str] = []
     for po_number in sorted({line.po_number for line in invoice.lines if line.po_number}):
         try:
-            po = await sap.get_purchase_order(po_number)
-        except SapTransientError as e:
+            po = await erp.get_purchase_order(po_number)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable while reading PO {po_number}: {e}", e.retry_after) from e
-        except SapBusinessError as e:  # e.g. a key SAP can not read: asking again gets the same answer
+        except ErpBusinessError as e:  # e.g. a key SAP can not read: asking again gets the same answer
             raise business_error("UnknownPurchaseOrder", f"the ERP refused purchase order {po_number!r}: "
                                                          f"{e.message}") from e
         if po is None:
@@ -115,8 +115,8 @@ async def check_purchase_orders(sap: SapClient, invoice: Invoice, tolerances: Po
         if not lines:
             continue
         try:
-            received = await receipts.received_quantities(po_number)
-        except SapTransientError as e:
+            received = await erp.received_quantities(po_number) if isinstance(erp, GoodsReceipts) else {}
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable while reading goods receipts of PO {po_number}: {e}",
                                   e.retry_after) from e
         problems += match_purchase_order(po, lines, received, tolerances, invoice.currency)

@@ -24,6 +24,7 @@ from activities.sealed import seal, unseal
 from adapters.audit_log import AuditLog
 from adapters.bank import BankClient, BankOutcomeUnknown, BankRejectedFile, BankTransientError, SubmissionReceipt
 from adapters.bank_file_drop import BankFileDrops
+from adapters.erp_directory import ErpDirectory
 from adapters.payment_registers import PaymentRegisters, PaymentRunAlreadyExecuted
 from adapters.payment_run_store import (
     BUILT,
@@ -39,8 +40,6 @@ from adapters.payment_run_store import (
     RunHeaderRow,
     RunItemRow,
 )
-from adapters.sap import SapClient
-from adapters.sap_run_claims import SapRunClaims
 from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount, PaymentFile
 from canonical.payment import PaymentRecord
@@ -62,7 +61,7 @@ from canonical.payment_run import (
 
 
 class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
-    def __init__(self, client: Client, store: TreasuryStore, registers: PaymentRegisters, sap: SapClient,
+    def __init__(self, client: Client, store: TreasuryStore, registers: PaymentRegisters, erps: ErpDirectory,
                  bank: BankClient | None, paying_accounts: dict[str, PayingAccount], *,
                  claim_chunk: int = CLAIM_CHUNK, audit: AuditLog | None = None) -> None:
         self._client, self._store, self._registers = client, store, registers
@@ -70,7 +69,7 @@ class PaymentRunActivities(RunLifecycleCalls, RunClaimsAndRecovery):
         self._bank, self._accounts = bank, paying_accounts
         self._file_drops = BankFileDrops(paying_accounts)  # accounts whose files go through a directory
         self._runs = PaymentRunStore(store.engine)
-        self._claims, self._claim_chunk = SapRunClaims(sap), claim_chunk
+        self._erps, self._claim_chunk = erps, claim_chunk  # claims go to the ERP of the run's company code
         # The worker's payload codec seals bank details kept in the store (activities/sealed.py).
         self._codec = client.data_converter.payload_codec
 

@@ -14,10 +14,19 @@ from temporalio.service import RPCError
 
 from activities import drift_checks as checks
 from activities.errors import business_error, transient_error
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from adapters.payment_registers import PaymentRegisters
-from adapters.sap import SapBusinessError, SapClient, SapTransientError
 from adapters.treasury_store import TreasuryStore
-from canonical.reconciliation import BankFinding, ErpItem, LifecycleFact, OutflowFact, ReconciliationReport
+from canonical.reconciliation import (
+    BankFinding,
+    ErpItem,
+    LifecycleFact,
+    OutflowFact,
+    ReconciliationReport,
+    ReconciliationRequest,
+    ReconciliationScope,
+)
 from workflows import search_attributes as sa
 
 LIFECYCLE_TYPE, INBOX_TYPE = "InvoiceToPayment", "BankInbox"  # the workflows' public names
@@ -45,19 +54,32 @@ class ReportToWrite(BaseModel):
 
 
 class ReconciliationActivities:
-    def __init__(self, client: Client, sap: SapClient, store: TreasuryStore, registers: PaymentRegisters,
+    def __init__(self, client: Client, erps: ErpDirectory, store: TreasuryStore, registers: PaymentRegisters,
                  report_dir: Path = DEFAULT_REPORT_DIR) -> None:
         # No bank client: the bank's side is what it reported, as recorded by the inbox.
-        self._client, self._sap, self._store, self._registers = client, sap, store, registers
+        self._client, self._erps, self._store, self._registers = client, erps, store, registers
         self._report_dir = report_dir
 
     @activity.defn
-    async def erp_supplier_items(self, query: ErpItemsQuery) -> list[ErpItem]:
+    async def reconciliation_scope(self, request: ReconciliationRequest) -> list[ReconciliationScope]:
+        """The company codes and paying accounts a request without them covers: every legal
+        entity (or the one named) with its paying accounts (or the one named)."""
         try:
-            return await checks.erp_supplier_items(self._sap, query.company_code, query.cleared_since)
-        except SapTransientError as e:
+            entities = [self._erps.entity(request.company_code)] if request.company_code else self._erps.entities()
+        except ErpBusinessError as e:
+            raise business_error("UnknownCompanyCode", e.message) from e
+        return [ReconciliationScope(company_code=e.company_code, paying_account_ids=(
+            [request.paying_account_id] if request.paying_account_id else list(e.paying_account_ids)))
+            for e in entities]
+
+    @activity.defn
+    async def erp_supplier_items(self, query: ErpItemsQuery) -> list[ErpItem]:
+        try:  # the ERP that books the company code
+            return await self._erps.for_company(query.company_code).supplier_items(query.company_code,
+                                                                                   query.cleared_since)
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for reconciliation: {e}", e.retry_after) from e
-        except SapBusinessError as e:  # a refused filter will be refused again
+        except ErpBusinessError as e:  # a refused filter will be refused again
             raise business_error("ErpRefusedReconciliationQuery", e.message) from e
 
     @activity.defn

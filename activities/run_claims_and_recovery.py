@@ -1,6 +1,7 @@
 """A payment run's claims in the ERP, and giving back what it never sent.
 
-Claims go a chunk at a time through `$batch` (adapters/sap_run_claims.py); after each chunk
+Claims go a chunk at a time to the ERP of the run's paying account (ErpPort.claim_for_payment_run;
+SAP: `$batch`, adapters/sap_run_claims.py); after each chunk
 the store records which invoices are claimed or refused, and the heartbeat says how far the
 claim got. A retry (a worker lost, a heartbeat missed, SAP down for a while) starts with the
 invoices still RESERVED: documents claimed before are neither read nor written again, and the
@@ -16,6 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from activities.errors import business_error, transient_error
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_errors import ErpBusinessError, ErpOutcomeUnknown, ErpTransientError
+from adapters.erp_port import ErpPort
 from adapters.payment_run_store import (
     BUILT,
     CLAIMED,
@@ -30,8 +34,6 @@ from adapters.payment_run_store import (
     PaymentRunStore,
     RunItemRow,
 )
-from adapters.sap_errors import SapBusinessError, SapOutcomeUnknown, SapTransientError
-from adapters.sap_run_claims import SapRunClaims
 from canonical.payment_run import (
     ErpClaimResult,
     ErpClaims,
@@ -48,9 +50,10 @@ SAMPLE = 20  # refusals named in a result; the store has them all
 Progress = Callable[[object], None]
 
 
-def erp_document(item: RunItemRow) -> ErpDocument:
-    return ErpDocument(invoice_document=item.invoice_document, fiscal_year=item.fiscal_year,
-                       accounting_document=item.accounting_document)
+def erp_document(item: RunItemRow, erp: str) -> ErpDocument:
+    """The item's document as the run's ERP made it (a run pays for one company code: one ERP)."""
+    return ErpDocument(invoice_document=item.invoice_document, fiscal_year=item.fiscal_year or "",
+                       accounting_document=item.accounting_document or "", erp=erp)
 
 
 def _document(item: RunItemRow) -> str:
@@ -64,24 +67,35 @@ def _erp_unavailable(e: Exception):
 
 class RunClaimsAndRecovery:
     _runs: PaymentRunStore
-    _claims: SapRunClaims
+    _erps: ErpDirectory
     _claim_chunk: int
 
     if TYPE_CHECKING:  # RunLifecycleCalls's, its sibling in PaymentRunActivities
         async def _tell_notice(self, notice: LifecycleNotice, progress: Progress) -> NoticeResult: ...
         async def _tell_released(self, run_key: str, states: tuple[str, ...], progress: Progress) -> NoticeResult: ...
 
+    async def _run_erp(self, run_key: str) -> ErpPort:
+        """The ERP of the company code the run's paying account pays for."""
+        header = await asyncio.to_thread(self._runs.header, run_key)
+        if header is None:
+            raise business_error("UnknownPaymentRun", f"no payment run {run_key} in the treasury store")
+        try:
+            return self._erps.for_paying_account(header.paying_account_id)
+        except ErpBusinessError as e:
+            raise business_error("ErpClaimFailed", e.message) from e
+
     async def _claim_all(self, claims: ErpClaims, progress: Progress) -> ErpClaimResult:
+        erp = await self._run_erp(claims.run_key)
         before = await asyncio.to_thread(self._runs.counts, claims.run_key)
         result = ErpClaimResult(resumed_from=before[CLAIMED] + before[FILED], refused=before[ERP_REFUSED])
         while chunk := await asyncio.to_thread(self._runs.items, claims.run_key, (RESERVED,), self._claim_chunk):
             try:
-                outcome = await self._claims.claim(
-                    [erp_document(i) for i in chunk], claims.payment_run_id, claims.run_date,
+                outcome = await erp.claim_for_payment_run(
+                    [erp_document(i, erp.name) for i in chunk], claims.payment_run_id, claims.run_date,
                     alive=lambda: progress({"claimed": result.claimed + result.resumed_from}))
-            except (SapTransientError, SapOutcomeUnknown) as e:  # claiming again with the same run is harmless
+            except (ErpTransientError, ErpOutcomeUnknown) as e:  # claiming again with the same run is harmless
                 raise _erp_unavailable(e) from e
-            except SapBusinessError as e:  # SAP refused to read: no chunk would fare better
+            except ErpBusinessError as e:  # SAP refused to read: no chunk would fare better
                 raise business_error("ErpClaimFailed", f"the ERP refused the payment-run claim: {e.message}") from e
             answers = {i.invoice_key: outcome[_document(i)] for i in chunk}
             claimed = [key for key, why in answers.items() if why is None]
@@ -132,14 +146,15 @@ class RunClaimsAndRecovery:
 
     async def _release_claims(self, run_key: str, payment_run_id: str, progress: Progress) -> int:
         """This run's ERP claims off every invoice it gives back, so the next run can claim them."""
+        erp = await self._run_erp(run_key)
         released, last = 0, None
         while chunk := await asyncio.to_thread(self._runs.items, run_key, (DROPPED, ERP_REFUSED), self._claim_chunk,
                                                None, last):
             last = chunk[-1].invoice_key
-            docs = [erp_document(i) for i in chunk if i.invoice_document]
+            docs = [erp_document(i, erp.name) for i in chunk if i.invoice_document]
             try:
-                released += await self._claims.release(docs, payment_run_id) if docs else 0
-            except (SapTransientError, SapOutcomeUnknown) as e:
+                released += await erp.release_from_payment_run(docs, payment_run_id) if docs else 0
+            except (ErpTransientError, ErpOutcomeUnknown) as e:
                 raise _erp_unavailable(e) from e
             progress({"claims_released": released})
         return released

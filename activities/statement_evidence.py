@@ -1,10 +1,12 @@
-"""What the ERP shows about the payments one bank statement carries, read in bulk from SAP's
-own open-item API: which lifecycles it cleared or reopened (they are told to look now), and
-whether the ERP applied the statement at all (the recovery after a post whose answer was lost).
+"""What the ERP shows about the payments one bank statement carries, read in bulk through the
+ERP port (ErpPort.clearing_states; SAP: its own open-item API): which lifecycles it cleared or
+reopened (they are told to look now), and whether the ERP applied the statement at all (the
+recovery after a post whose answer was lost).
 
-Evidence that SAP applied a statement, strongest first:
-  * an item one of its debits pays is cleared by a payment document whose ReferenceDocument is
-    the statement number: SAP writes BGMREF there when a FINSTA01 clears (guide §7.1);
+Evidence that the ERP applied a statement, strongest first:
+  * an item one of its debits pays is cleared by a payment the ERP ties to the statement
+    (ErpPort.cleared_by_statement; SAP writes the statement number, BGMREF, as the payment
+    document's ReferenceDocument when a FINSTA01 clears);
   * an item one of its return lines names is reopened (ClearingIsReversed, no clearing):
     only a statement's RET line does that, and a payment is returned on one statement only.
 A statement SAP applied without clearing or reopening anything leaves no trace: that stays
@@ -12,15 +14,16 @@ unknown, and after several looks it is treasury's case. It is never posted again
 
 import asyncio
 
+from adapters.erp_port import ErpPort
 from adapters.payment_registers import PaymentRegisters
-from adapters.sap_clearing import MAX_REFERENCE, ItemClearing, SapClearing
 from canonical.bank import BankStatement, StatementEntry
+from canonical.erp import ItemClearing
 from canonical.payment import PaymentRecord
 
 
 class ErpView:
-    def __init__(self, ours: list[tuple[StatementEntry, PaymentRecord, ItemClearing | None]], clearing: SapClearing):
-        self._ours, self._clearing = ours, clearing
+    def __init__(self, ours: list[tuple[StatementEntry, PaymentRecord, ItemClearing | None]], erp: ErpPort):
+        self._ours, self._erp = ours, erp
 
     def lifecycles_to_tell(self) -> list[str]:
         """Lifecycles whose item the ERP shows as the statement left it: paid items cleared,
@@ -53,7 +56,7 @@ class ErpView:
             if document in checked:
                 continue
             checked.add(document)
-            if await self._clearing.document_reference(*document) == number[:MAX_REFERENCE]:
+            if await self._erp.cleared_by_statement(item, number):
                 return f"payment document {document[0]} refers to statement {number}"
         for entry, _, item in self._ours:
             if entry.is_return and item is not None and item.reopened:
@@ -61,15 +64,15 @@ class ErpView:
         return None
 
 
-async def erp_view(statement: BankStatement, registers: PaymentRegisters, clearing: SapClearing) -> ErpView:
+async def erp_view(statement: BankStatement, registers: PaymentRegisters, erp: ErpPort) -> ErpView:
     """The statement's payments of ours (debits, and returns of them) with their ERP items."""
     entries = [e for e in statement.entries if e.end_to_end_id and e.remittance_reference
                and (e.direction == "CRDT") == e.is_return]
     records = await asyncio.to_thread(registers.payments, [e.end_to_end_id for e in entries if e.end_to_end_id])
     ours = [(e, records[e.end_to_end_id]) for e in entries
             if e.end_to_end_id in records and records[e.end_to_end_id].accounting_document]
-    items = await clearing.supplier_items([r.accounting_document for _, r in ours if r.accounting_document])
-    return ErpView([(e, r, _pick(items.get(r.accounting_document or "", []), r)) for e, r in ours], clearing)
+    items = await erp.clearing_states([r.accounting_document for _, r in ours if r.accounting_document])
+    return ErpView([(e, r, _pick(items.get(r.accounting_document or "", []), r)) for e, r in ours], erp)
 
 
 def _pick(candidates: list[ItemClearing], record: PaymentRecord) -> ItemClearing | None:

@@ -1,5 +1,6 @@
-"""Post one camt.053 to the ERP as FINSTA01, at most once per (account, statement number),
-and queue a `statement_posted` hint for every lifecycle whose item the ERP cleared or reopened.
+"""Post one camt.053 to the ERP that books our account's company code (SAP: as FINSTA01), at
+most once per (account, statement number), and queue a `statement_posted` hint for every
+lifecycle whose item the ERP cleared or reopened.
 
 SAP does not refuse a statement it has seen, and a replayed one clears again (guide §7.3), so
 the register is claimed *before* the call ("pending", atomically: two messages carrying one
@@ -9,8 +10,8 @@ the ERP is asked whether it applied the statement (see statement_evidence).
 Whatever an attempt finds (posted now, a pending entry the ERP shows applied, a statement posted
 before), the lifecycles to tell are read from the statement and the ERP, never from what a
 crashed attempt held in memory: the statement's entries name our payments, the payment
-register names their ERP documents, and SAP's open-item API says which are cleared or
-reopened. A pending entry the ERP shows no trace of is `unknown`: the workflow waits a settle
+register names their ERP documents, and the ERP's open items (ErpPort.clearing_states) say
+which are cleared or reopened. A pending entry the ERP shows no trace of is `unknown`: the workflow waits a settle
 window and calls again.
 
 Statement keys name our account by its id (`ACME:2025-001`), never by its IBAN: keys are
@@ -24,14 +25,14 @@ from activities import audit_money
 from activities.statement_evidence import ErpView, erp_view
 from adapters.audit_log import AuditLog
 from adapters.bank_documents import read_in_our_terms
-from adapters.finsta import StatementNotPostable, build_finsta01, statement_number
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_errors import ErpBusinessError, ErpStatementNotPostable, ErpTransientError
+from adapters.erp_port import ErpPort, StatementFormat, StatementPostingLike
+from adapters.finsta import statement_number
 from adapters.iso20022.readers import statement_balances
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PENDING, PaymentRegisters
-from adapters.sap_clearing import SapClearing
-from adapters.sap_errors import SapBusinessError, SapTransientError
-from adapters.sap_payments import SapPayments, StatementPosting
-from canonical.bank import BankMessage, BankStatement
+from canonical.bank import BankMessage, BankStatement, describe_left_out
 from canonical.inbox import LifecycleSignal, StatementOutcome
 from canonical.masking import mask_bank_details
 from canonical.vendors import keyed_fingerprint, normalise_account
@@ -51,10 +52,9 @@ def statement_account(iban: str, accounts: Mapping[str, str], fingerprint_key: b
 
 
 class Posting:
-    def __init__(self, registers: PaymentRegisters, erp: SapPayments, clearing: SapClearing,
-                 outbox: LifecycleOutbox, audit: AuditLog, accounts: Mapping[str, str] | None = None,
-                 fingerprint_key: bytes = b"") -> None:
-        self._registers, self._erp, self._clearing, self._outbox = registers, erp, clearing, outbox
+    def __init__(self, registers: PaymentRegisters, erps: ErpDirectory, outbox: LifecycleOutbox, audit: AuditLog,
+                 accounts: Mapping[str, str] | None = None, fingerprint_key: bytes = b"") -> None:
+        self._registers, self._erps, self._outbox = registers, erps, outbox
         self._audit = audit
         self._accounts = {normalise_account(iban): name for iban, name in (accounts or {}).items()}
         self._fingerprint_key = fingerprint_key
@@ -68,7 +68,14 @@ class Posting:
             key = f"{statement_account(statement.account_iban, self._accounts, self._fingerprint_key)}:{number}"
             legacy = f"{statement.account_iban}:{number}"  # the register's key before account ids
             enriched = await asyncio.to_thread(_with_references, statement, self._registers)
-            view = await self._post_one(enriched, key, legacy, message.bank_message_id, outcome, problems)
+            erp = self._erp_of(statement.account_iban)
+            if isinstance(erp, str):  # not routable: only a problem when it carries payments of ours
+                if any(e.remittance_reference for e in enriched.entries):
+                    problems.append(f"statement {key} not posted: {erp}")
+                else:
+                    outcome.already_posted.append(f"{key} (no payments of ours)")
+                continue
+            view = await self._post_one(erp, enriched, key, legacy, message.bank_message_id, outcome, problems)
             if view is not None:
                 # Whoever posted it, whatever attempt: what the ERP shows cleared is audited once per payment.
                 await asyncio.to_thread(self._audit.append, audit_money.erp_clearings(key, view.as_left()))
@@ -78,7 +85,17 @@ class Posting:
             [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else [])
         return outcome
 
-    async def _post_one(self, statement: BankStatement, key: str, legacy: str, message_id: str,
+    def _erp_of(self, iban: str) -> ErpPort | str:
+        """The ERP of the company code our account pays for, or why there is none."""
+        account_id = self._accounts.get(normalise_account(iban))
+        if account_id is None:
+            return "the account is not one of our paying accounts"
+        try:
+            return self._erps.for_paying_account(account_id)
+        except ErpBusinessError as e:
+            return e.message
+
+    async def _post_one(self, erp: ErpPort, statement: BankStatement, key: str, legacy: str, message_id: str,
                         outcome: StatementOutcome, problems: list[str]) -> ErpView | None:
         """The ERP's view of the statement's payments once the ERP has it, else None. `key`
         names the statement everywhere; the register's entry may be under `legacy`."""
@@ -94,21 +111,22 @@ class Posting:
             if not any(e.remittance_reference for e in statement.entries):
                 outcome.already_posted.append(f"{key} (no payments of ours)")
                 return None
-            await self._erp.ready_for_statement()  # a token refused now is an outage, not an unknown post
+            if isinstance(erp, StatementFormat):  # a token refused now is an outage, not an unknown post
+                await erp.ready_for_statement()
             existing = await asyncio.to_thread(self._registers.claim_statement_posting, key, message_id, legacy)
             if existing is None:
-                posting = await self._send(statement, key, message_id)
+                posting = await self._send(erp, statement, key, message_id)
                 outcome.posted.append(key)
-                problems += _answer_problems(key, posting) + _not_our_documents(key, statement, posting)
-                return await erp_view(statement, self._registers, self._clearing)
+                problems += posting.problems(key) + _not_our_documents(key, statement, posting)
+                return await erp_view(statement, self._registers, erp)
         owner, reference = existing
         if owner != message_id:  # the bank sent this statement again under another message id
             outcome.already_posted.append(f"{key} (from bank message {owner})")
-            return None if reference == PENDING else await erp_view(statement, self._registers, self._clearing)
+            return None if reference == PENDING else await erp_view(statement, self._registers, erp)
         if reference.startswith(REFUSED):
             problems.append(f"statement {key} was refused by the ERP ({reference[len(REFUSED):]}); not posted again")
             return None
-        view = await erp_view(statement, self._registers, self._clearing)
+        view = await erp_view(statement, self._registers, erp)
         if reference == PENDING:  # claimed, then no answer recorded: a crash or a lost answer
             evidence = await view.evidence_of(statement_number(statement))
             if evidence is None:
@@ -120,26 +138,27 @@ class Posting:
             outcome.posted.append(f"{key} (answer recovered from the ERP: {evidence})")
         else:  # this message's own post, answered: a retry after the answer was recorded
             outcome.already_posted.append(key)
-        # SAP's answer (lines it could not clear) may have died with the attempt that got it:
+        # The ERP's answer (lines it could not clear) may have died with the attempt that got it:
         # what the ERP shows now says the same for every line of ours.
-        problems += [f"statement {key}: {p}" for p in view.not_applied()] + _left_out(key, statement)
+        left_out = describe_left_out(key, erp.left_out(statement)) if isinstance(erp, StatementFormat) else []
+        problems += [f"statement {key}: {p}" for p in view.not_applied()] + left_out
         return view
 
-    async def _send(self, statement: BankStatement, key: str, message_id: str) -> StatementPosting:
+    async def _send(self, erp: ErpPort, statement: BankStatement, key: str, message_id: str) -> StatementPostingLike:
         try:
-            posting = await self._erp.post_bank_statement(statement)
-        except StatementNotPostable:  # refused while building the IDoc: nothing was sent
+            posting = await erp.post_bank_statement(statement)
+        except ErpStatementNotPostable:  # refused while building the ERP's posting: nothing was sent
             await asyncio.to_thread(self._registers.release_statement_claim, key, message_id)
             raise
-        except SapTransientError as e:
-            if e.status in _NOTHING_PROCESSED:  # the next attempt may post: SAP certainly has nothing
+        except ErpTransientError as e:
+            if e.status in _NOTHING_PROCESSED:  # the next attempt may post: the ERP certainly has nothing
                 await asyncio.to_thread(self._registers.release_statement_claim, key, message_id)
             raise
-        except SapBusinessError as e:  # answered and posted nothing (IDoc status 51, a 4xx)
+        except ErpBusinessError as e:  # answered and posted nothing (SAP: IDoc status 51, a 4xx)
             await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, REFUSED + e.message)
             raise
-        await self._audit_post(key, message_id, posting.idoc_number)
-        await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, posting.idoc_number)
+        await self._audit_post(key, message_id, posting.erp_reference)
+        await asyncio.to_thread(self._registers.record_statement_posting, key, message_id, posting.erp_reference)
         return posting
 
     async def _audit_post(self, key: str, message_id: str, erp_reference: str) -> None:
@@ -173,30 +192,17 @@ def _with_references(statement: BankStatement, registers: PaymentRegisters) -> B
     return statement.model_copy(update={"entries": entries})
 
 
-def _not_our_documents(key: str, statement: BankStatement, posting: StatementPosting) -> list[str]:
+def _not_our_documents(key: str, statement: BankStatement, posting: StatementPostingLike) -> list[str]:
     """Lines the ERP applied to another document than the one the payment was for: an ERP that
     matches by reference and amount took another supplier's item. Said loudly for treasury, who
     reverses it in the ERP; the lifecycles only ever look at their own document."""
     ours = {e.end_to_end_id: e.erp_document for e in statement.entries if e.end_to_end_id and e.erp_document}
-    lines = [("cleared", line) for line in posting.cleared] + [("reopened", line) for line in posting.reopened]
+    # The lines an ERP reports it applied (SAP's posting lists them; an ERP that clears by our
+    # document alone reports none and cannot take another invoice's item).
+    lines = [("cleared", line) for line in getattr(posting, "cleared", [])]
+    lines += [("reopened", line) for line in getattr(posting, "reopened", [])]
     return [f"statement {key} line {line.line}: the ERP {what} document {line.accounting_document} with the payment "
             f"{line.end_to_end_id}, which was for document {ours[line.end_to_end_id]}: another invoice's item"
             for what, line in lines
             if line.end_to_end_id in ours and line.accounting_document != ours[line.end_to_end_id]]
 
-
-def _answer_problems(key: str, posting: StatementPosting) -> list[str]:
-    problems = [f"statement {key} line {u.line} ({u.reference or 'no reference'}): {u.reason}"
-                for u in posting.unprocessed]
-    problems += [f"statement {key}: {finding}" for finding in posting.findings]
-    return problems + _describe_left_out(key, posting.left_out)
-
-
-def _left_out(key: str, statement: BankStatement) -> list[str]:
-    return _describe_left_out(key, build_finsta01(statement).left_out)
-
-
-def _describe_left_out(key: str, left_out) -> list[str]:
-    return [f"statement {key}: {left.entry.direction} {left.entry.amount} {left.entry.currency} "
-            f"({left.entry.end_to_end_id or left.entry.entry_reference}) left out: {left.reason}"
-            for left in left_out if left.entry.direction == "DBIT" or left.entry.is_return]

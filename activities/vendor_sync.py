@@ -13,9 +13,9 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import business_error, transient_error
+from adapters.erp_errors import ErpBusinessError, ErpTransientError
+from adapters.erp_port import SupplierDeltaLike, SupplierMasterFeed
 from adapters.lifecycle_outbox import LifecycleOutbox
-from adapters.sap import SapBusinessError, SapClient, SapTransientError
-from adapters.sap_vendors import SapVendors, SupplierDelta
 from adapters.vendor_store import VendorStore
 from canonical.inbox import LifecycleSignal
 from canonical.masking import mask_bank_details
@@ -89,9 +89,11 @@ def check_account(supplier_id: str, account: SupplierBankAccount,
 
 
 class VendorSyncActivities:
-    def __init__(self, client: Client, sap: SapClient, store: VendorStore, outbox: LifecycleOutbox,
+    def __init__(self, client: Client, feed: SupplierMasterFeed, store: VendorStore, outbox: LifecycleOutbox,
                  fingerprint_key: bytes) -> None:
-        self._client, self._sap, self._store, self._outbox = client, SapVendors(sap), store, outbox
+        """`feed`: the ERP whose supplier master the vendor store mirrors (an ERP port with the
+        optional SupplierMasterFeed capability; SAP's change log)."""
+        self._client, self._feed, self._store, self._outbox = client, feed, store, outbox
         self._fingerprint_key = fingerprint_key
 
     @activity.defn
@@ -100,25 +102,25 @@ class VendorSyncActivities:
         result = VendorSyncResult()
         try:
             try:
-                delta = await self._sap.read_suppliers(token)
-            except SapBusinessError as e:
+                delta = await self._feed.read_suppliers(token)
+            except ErpBusinessError as e:
                 if not token:
                     raise
                 # Expired or foreign token (e.g. the ERP was restored): a full read is always right.
                 activity.logger.warning("SAP refused the supplier delta token (%s); reading every supplier", e.message)
                 result.delta_refused = True
-                delta = await self._sap.read_suppliers(None)
+                delta = await self._feed.read_suppliers(None)
             changers: dict[tuple[str, str], str] = {}  # where the ERP's records name who changed a row
-            banks = await self._sap.read_bank_accounts(changers)
-            vat_ids = await self._sap.read_vat_ids()
-        except SapTransientError as e:
+            banks = await self._feed.read_bank_accounts(changers)
+            vat_ids = await self._feed.read_vat_ids()
+        except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for the vendor master sync: {e}", e.retry_after) from e
-        except SapBusinessError as e:  # the same read will be refused again
+        except ErpBusinessError as e:  # the same read will be refused again
             raise business_error("ErpRefusedVendorRead", e.message) from e
         return await asyncio.to_thread(self._store_and_check, request.sync_key, delta, banks, vat_ids, result,
                                        changers)
 
-    def _store_and_check(self, sync_key: str, delta: SupplierDelta, banks: dict[str, list[SupplierBankAccount]],
+    def _store_and_check(self, sync_key: str, delta: SupplierDeltaLike, banks: dict[str, list[SupplierBankAccount]],
                          vat_ids: dict[str, str] | None, result: VendorSyncResult,
                          changers: dict[tuple[str, str], str]) -> VendorSyncResult:
         accounts: dict[str, list[VendorBankAccount]] = {}

@@ -27,3 +27,8 @@ class ErpBusinessError(ErpError):
 
 class ErpOutcomeUnknown(ErpError):
     """A write may have reached the ERP but no answer came back: look it up before writing again."""
+
+
+class ErpStatementNotPostable(ErpError, ValueError):
+    """The bank statement itself can not become this ERP's posting (wrong kind, broken balance
+    figures): nothing was sent, and retrying will not help; a person looks at the bank message."""

@@ -20,6 +20,7 @@ from decimal import Decimal
 from lxml import etree
 from pydantic import BaseModel
 
+from adapters.erp_errors import ErpStatementNotPostable
 from canonical.bank import BankStatement, MessageKind, StatementEntry
 from canonical.money import check_scale, format_amount
 
@@ -31,7 +32,7 @@ OPENING, CLOSING, TOTAL_DEBITS, TOTAL_CREDITS, LINE_AMOUNT = "019", "021", "023"
 RETURNED = "RET"  # mock-sap's LINACTION for "a payment of ours coming back"
 
 
-class StatementNotPostable(ValueError):
+class StatementNotPostable(ErpStatementNotPostable):
     """The statement itself cannot become a FINSTA01 (wrong kind, broken balance figures).
     Retrying will not help: a person has to look at the bank message."""
 

@@ -10,14 +10,14 @@ ClearingAccountingDocument, ClearingIsReversed) and the journal entry of the cle
 Goes through SapClient's own HTTP path, as SapPayments does: one error mapping, one timeout.
 """
 
-from datetime import date
 from decimal import Decimal
-
-from pydantic import BaseModel
 
 from adapters.sap import SapClient
 from adapters.sap_errors import raise_for_sap_status
 from adapters.sap_odata import ODATA, key, literal, parse_date
+from canonical.erp import ItemClearing
+
+__all__ = ["ItemClearing", "SapClearing"]
 
 OPEN_ITEM_SRV = f"{ODATA}/API_OPLACCTGDOCITEMCUBE_SRV"
 JOURNAL_ENTRY_SRV = f"{ODATA}/API_JOURNALENTRY_SRV"
@@ -26,29 +26,6 @@ MAX_REFERENCE = 16  # BKPF-XBLNR: the statement number as SAP keeps it on the pa
 _PER_REQUEST = 40
 _FIELDS = ("AccountingDocument,CompanyCode,FiscalYear,AccountingDocumentItem,AmountInTransactionCurrency,"
            "TransactionCurrency,ClearingAccountingDocument,ClearingDocFiscalYear,ClearingDate,ClearingIsReversed")
-
-
-class ItemClearing(BaseModel):
-    """The clearing state of one supplier item (AccountingDocumentItemType K)."""
-
-    accounting_document: str
-    company_code: str
-    fiscal_year: str
-    amount: Decimal
-    currency: str
-    clearing_document: str = ""
-    clearing_fiscal_year: str = ""
-    clearing_date: date | None = None
-    clearing_is_reversed: bool = False
-
-    @property
-    def cleared(self) -> bool:
-        return bool(self.clearing_document)
-
-    @property
-    def reopened(self) -> bool:
-        """Paid, then returned: SAP took the clearing back (a statement's RET line)."""
-        return not self.cleared and self.clearing_is_reversed
 
 
 class SapClearing:

@@ -4,33 +4,30 @@ reconcile an outcome nobody saw."""
 
 import httpx
 
+from adapters.erp_errors import ErpBusinessError, ErpError, ErpOutcomeUnknown, ErpTransientError
 from adapters.http_retry import retry_after_seconds
 
+# Each SAP error is the matching ERP-port error (adapters/erp_errors.py), so activities catch
+# one family whatever the ERP; SAP's own names stay for the adapter and its tests.
 
-class SapError(Exception):
+
+class SapError(ErpError):
     """Base of every SAP adapter failure."""
 
 
-class SapTransientError(SapError):
+class SapTransientError(SapError, ErpTransientError):
     """SAP was busy or unreachable and nothing was processed: retrying is safe."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.status = status
 
-
-class SapBusinessError(SapError):
+class SapBusinessError(SapError, ErpBusinessError):
     """SAP refused the request and said why; retrying the same request will not help."""
 
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"SAP {status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+        ErpBusinessError.__init__(self, status, code, message)
+        self.args = (f"SAP {status} {code}: {message}",)
 
 
-class SapOutcomeUnknown(SapError):
+class SapOutcomeUnknown(SapError, ErpOutcomeUnknown):
     """A write may have reached SAP but no answer came back: look it up before posting again."""
 
 

@@ -23,7 +23,7 @@ from adapters.sap import SapClient
 from adapters.sap_clearing_twins import TWIN_FIELDS, claimed_twins
 from adapters.sap_errors import SapBusinessError, raise_for_sap_status
 from adapters.sap_odata import ODATA, format_date, invoice_path, literal, parse_date
-from canonical.bank import BankStatement
+from canonical.bank import BankStatement, describe_left_out
 from canonical.erp import OpenItem
 from canonical.masking import mask_bank_details
 from canonical.money import MINOR_UNITS, Money
@@ -83,6 +83,18 @@ class StatementPosting(BaseModel):
     left_out: list[LeftOut] = []  # never sent: finsync could not attribute the entry
     findings: list[str] = []  # the statement does not add up, or one before it is missing
     message: str = ""
+
+    @property
+    def erp_reference(self) -> str:
+        """What the statement register keeps of the post (ErpPort's StatementPostingLike)."""
+        return self.idoc_number
+
+    def problems(self, statement_key: str) -> list[str]:
+        """Lines SAP cleared nothing with, its findings, and the debits and returns left out."""
+        problems = [f"statement {statement_key} line {u.line} ({u.reference or 'no reference'}): {u.reason}"
+                    for u in self.unprocessed]
+        problems += [f"statement {statement_key}: {finding}" for finding in self.findings]
+        return problems + describe_left_out(statement_key, [(left.entry, left.reason) for left in self.left_out])
 
 
 STATEMENT_TIMEOUT_SECONDS = 600.0

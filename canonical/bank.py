@@ -60,6 +60,15 @@ class PayingAccount(BaseModel):
             raise ValueError(f"paying account {self.account_id} pays in NACHA files, which carry USD only")
         return self
 
+    run_code: str | None = Field(
+        default=None, pattern=r"^[A-Z0-9]$",
+        description="one character naming this account in ERP payment-run ids (unique among the paying accounts; "
+                    "unset: the account id's first character)")
+
+    def erp_run_code(self) -> str:
+        """The account's character in its runs' ERP run ids (workflows/payment_run.run_identity)."""
+        return self.run_code or self.account_id[:1].upper()
+
 
 class PaymentFile(BaseModel):
     """One pain.001: fixed once built (DESIGN invariant 3). Ids are derived from the run."""
@@ -162,3 +171,11 @@ class PaymentReturn(BaseModel):
     currency: CurrencyCode
     reason_code: str | None = None
     settlement_date: date | None = None
+
+
+def describe_left_out(statement_key: str, left_out: list[tuple[StatementEntry, str]]) -> list[str]:
+    """Debits and returns a statement post to the ERP could not carry, in words (the entries
+    left out that are no payment of ours are not reported)."""
+    return [f"statement {statement_key}: {entry.direction} {entry.amount} {entry.currency} "
+            f"({entry.end_to_end_id or entry.entry_reference}) left out: {reason}"
+            for entry, reason in left_out if entry.direction == "DBIT" or entry.is_return]

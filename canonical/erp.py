@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel
@@ -41,8 +42,19 @@ class PurchaseOrder(BaseModel):
     items: list[PurchaseOrderItem] = []
 
 
+class PaymentBlockReason(StrEnum):
+    """Why finsync blocks a posted invoice for payment, in finance terms: each ERP adapter maps
+    it to its own key (SAP: payment block "R" or "B"). The ERP's own key read back from it is
+    shown as the ERP holds it (PostedInvoice.payment_block, OpenItem.payment_block)."""
+
+    CANCELLED = "cancelled"  # the invoice was cancelled: the ERP has no reversal API, so it is blocked for good
+    BANK_DETAILS = "bank-details"  # the supplier's bank details changed: blocked until a person confirms them
+
+
 class PaymentBlock(BaseModel):
-    """Set (`reason` non-empty) or clear (`""`) the ERP's payment block on a posted invoice."""
+    """Set (`reason` non-empty) or clear (`""`) the ERP's payment block on a posted invoice.
+    `reason` is a PaymentBlockReason; an ERP key sent before there were reasons ("R", "B") is
+    passed to the ERP as it is."""
 
     erp_document: ErpDocument
     reason: str = ""
@@ -60,7 +72,7 @@ class OpenItem(BaseModel):
     schema_version: Literal[1] = 1
     accounting_document: str
     company_code: str
-    fiscal_year: str
+    fiscal_year: str = ""  # SAP's; an ERP without fiscal-year keys leaves it empty
     supplier_id: str = ""
     amount: Money
     currency: str
@@ -75,3 +87,27 @@ class OpenItem(BaseModel):
     @property
     def is_cleared(self) -> bool:
         return bool(self.clearing_document)
+
+
+class ItemClearing(BaseModel):
+    """The clearing state of one supplier item, as the ERP port reads it in bulk
+    (ErpPort.clearing_states): after a statement post, which payments it cleared or reopened."""
+
+    accounting_document: str
+    company_code: str
+    fiscal_year: str = ""
+    amount: Decimal
+    currency: str
+    clearing_document: str = ""
+    clearing_fiscal_year: str = ""
+    clearing_date: date | None = None
+    clearing_is_reversed: bool = False
+
+    @property
+    def cleared(self) -> bool:
+        return bool(self.clearing_document)
+
+    @property
+    def reopened(self) -> bool:
+        """Paid, then returned: the ERP took the clearing back (a statement's return line)."""
+        return not self.cleared and self.clearing_is_reversed

@@ -108,14 +108,20 @@ class InvoiceResponse(BaseModel):
     # What the UBL ApplicationResponse needs besides (PEPPOL-T111 requires both parties' legal
     # names; the supplier matches the response by invoice number AND type code).
     supplier_name: str
-    buyer_endpoint: str = Field(description="our Peppol endpoint, scheme:id (BT-49)")
-    buyer_name: str
+    # Our own party: the legal entity of `company_code` (canonical/entities.py). A lifecycle
+    # leaves both empty and the sending activity names the entity's, or refuses when none is
+    # configured; a response queued by an older build names them itself.
+    company_code: str = Field(default="", description="the invoice's company code: whose party answers")
+    buyer_endpoint: str = Field(default="", description="our Peppol endpoint, scheme:id (BT-49)")
+    buyer_name: str = ""
     document_type_code: str = "380"
     document_issue_date: date | None = None
 
     @field_validator("supplier_endpoint", "buyer_endpoint")
     @classmethod
-    def _scheme_id(cls, v: str) -> str:
+    def _scheme_id(cls, v: str, info: ValidationInfo) -> str:
+        if not v and info.field_name == "buyer_endpoint":  # named by the sending activity
+            return v
         scheme, sep, ident = v.partition(":")
         if not (sep and scheme and ident):
             raise ValueError(f"endpoint {v!r} is not scheme:id")
@@ -144,9 +150,3 @@ class InvoiceResponse(BaseModel):
             raise ValueError(f"{self.code} does not repeat; occurrence must be 1")
         return self
 
-
-# Our own party per company code, as the Invoice Response names the buyer (the intake
-# register's buyer endpoint for 1710).
-BUYER_PARTIES: dict[str, tuple[str, str]] = {
-    "1710": ("0088:8712345000011", "ACME Europe B.V."),
-}

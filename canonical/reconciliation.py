@@ -34,13 +34,23 @@ OWNERS: dict[DriftKind, ExceptionOwner] = {
 
 
 class ReconciliationRequest(BaseModel):
+    """One company code and one paying account, or (either unset) every legal entity's, resp.
+    every paying account of the company codes reconciled (settings `legal_entities`)."""
+
     schema_version: Literal[1] = 1
-    company_code: str = "1710"
-    paying_account_id: str = "ACME"
+    company_code: str | None = Field(default=None, description="unset: every legal entity")
+    paying_account_id: str | None = Field(default=None, description="unset: every account of the company codes")
     report_dir: str | None = Field(default=None,
                                    description="ignored: the report goes to the worker's FINSYNC_REPORT_DIR; kept so "
                                                "older inputs and schedules still read")
     cleared_lookback_days: int = Field(default=31, ge=1, description="ERP items cleared this recently are compared too")
+
+
+class ReconciliationScope(BaseModel):
+    """A company code to reconcile and the paying accounts whose bank side goes with it."""
+
+    company_code: str
+    paying_account_ids: list[str] = []
 
 
 class ErpItem(BaseModel):

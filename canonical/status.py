@@ -39,12 +39,16 @@ class StatusChange(BaseModel):
 
 
 class ErpDocument(BaseModel):
-    """The ERP's keys for a posted invoice: the document itself and its accounting document,
-    which is the key into open items and clearing."""
+    """The ERP's keys for a posted invoice, opaque to workflows: they keep it, hand it back to
+    the ERP port and print `invoice_document`. `erp` names the ERP instance that made it (the
+    legal entities' configuration, canonical/entities.py); documents recorded before there were
+    several ERPs are SAP's. `fiscal_year` and `accounting_document` are the adapter's parts (SAP:
+    the invoice's year and the accounting document, the key into open items and clearing)."""
 
     invoice_document: str
-    fiscal_year: str
-    accounting_document: str
+    fiscal_year: str = ""
+    accounting_document: str = ""
+    erp: str = "sap"
 
 
 class PaymentAttempt(BaseModel):

@@ -31,9 +31,9 @@ async def run_status(client: Client, workflow_id: str, run_id: str) -> WorkflowE
 
 async def recover(run_key: str, by: str, reason: str) -> int:
     from activities.payment_run import PaymentRunActivities
+    from adapters.erp_connections import connected_erps
     from adapters.payment_registers import PaymentRegisters
     from adapters.payment_run_store import PaymentRunStore
-    from adapters.sap import SapClient
     from adapters.treasury_store import TreasuryStore
     from canonical.payment_run import UnsentRelease
     from settings import get_settings
@@ -51,8 +51,8 @@ async def recover(run_key: str, by: str, reason: str) -> int:
         print(f"refused: payment run {run_key} ({header.workflow_id}) is still running. Cancel it (it gives back what "
               "it has not sent) or terminate it, then recover it.", file=sys.stderr)
         return EXIT_STILL_RUNNING
-    async with SapClient.from_settings(settings) as sap:
-        runs = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, None, settings.paying_accounts)
+    async with connected_erps(settings) as erps:  # the run's claims are in its company code's ERP
+        runs = PaymentRunActivities(client, store, PaymentRegisters(store.engine), erps, None, settings.paying_accounts)
         try:
             result = await runs.give_back_unsent(UnsentRelease(run_key=run_key, requested_by=by, reason=reason),
                                                  progress=lambda _: None)

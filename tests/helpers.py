@@ -24,6 +24,7 @@ from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
+from canonical.entities import SAMPLE_LEGAL_ENTITIES
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
@@ -202,13 +203,15 @@ def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[s
     """FINSYNC_* settings for a worker process of its own (worker.py) to trust the run's AP
     platform (invoice_json's signed approvals) and a decision issuer (`issuer`, else the run's,
     which signs `run_request` and `decision_input`: production refuses to start without one), as
-    the in-process workers do."""
+    the in-process workers do; and the legal entities production needs."""
     issuer = issuer or session_issuer()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "decisions-jwks.json").write_text(json.dumps(issuer.jwks()))
     (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))
     # production needs a fingerprint key: the one in-process workers use by default, so both agree
     return {"FINSYNC_FINGERPRINT_KEY": DEVELOPMENT_FINGERPRINT_KEY.decode(),
+            # production names its legal entities: the embedded stack's sample, said out loud
+            "FINSYNC_LEGAL_ENTITIES": json.dumps([e.model_dump(mode="json") for e in SAMPLE_LEGAL_ENTITIES.values()]),
             "FINSYNC_IDENTITY_ISSUER": issuer.keyring().issuer,
             "FINSYNC_IDENTITY_JWKS_FILE": str(directory / "decisions-jwks.json"),
             "FINSYNC_AP_PLATFORM_ISSUER": AP_PLATFORM.issuer,

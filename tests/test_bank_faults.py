@@ -10,6 +10,7 @@ import pytest
 from temporalio import activity
 
 from activities.payment_run import PaymentRunActivities
+from adapters.erp_connections import erp_directory
 from canonical.commands import LifecyclePolicy
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentFileRef
@@ -117,8 +118,8 @@ async def test_answer_lost_after_the_bank_took_the_file_resends_same_bytes_and_p
     from adapters.sap import SapClient
     from settings import get_settings
     async with BankClient(bank_server) as bank, SapClient(sap_server) as sap:
-        real = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, bank,
-                                    get_settings().paying_accounts)
+        real = PaymentRunActivities(client, store, PaymentRegisters(store.engine),
+                                    erp_directory(sap, get_settings()), bank, get_settings().paying_accounts)
         fault = await submit_then_lose_the_answer(real)
         async with new_worker(client, sap_server, store, bank_url=bank_server, replace=[fault]) as worker:
             _, handle = await scheduled(client, worker)

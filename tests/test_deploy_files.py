@@ -137,6 +137,9 @@ def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatc
         monkeypatch.setenv("FINSYNC_PAYING_ACCOUNTS", '{"ACME": {"account_id": "ACME", "name": "ACME", '
                            '"iban": "NL41MOCK0000000001", "bic": "MOCKNL2A", "company_code": "1710", '
                            '"currency": "EUR"}}')
+    if "FINSYNC_LEGAL_ENTITIES" in env:
+        monkeypatch.setenv("FINSYNC_LEGAL_ENTITIES", '[{"company_code": "1710", "name": "ACME", "country": "NL", '
+                           '"currency": "EUR", "erp": "sap", "paying_account_ids": ["ACME"]}]')
     settings = load_settings()
     if service == "intake":  # its own key only, which the workers' read-keys file holds (least privilege)
         from codec.bank_details import CodecKeyMissing, load_intake_codec, read_only_keys
@@ -151,6 +154,7 @@ def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatc
         return
     assert load_codec(settings).active_key_id == "finsync-1"
     if service == "worker":
+        assert settings.production_problem() is None  # its legal entities are configured
         assert settings.treasury_db_url.startswith("postgresql+psycopg://finsync:")
         assert settings.sap_password is not None and settings.sap_password.get_secret_value() == "sap-pw"
         assert settings.health_bind == "0.0.0.0:8081"

@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from activities.payment_run import PaymentRunActivities
 from adapters.bank import BankClient
+from adapters.erp_connections import erp_directory
 from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import CLAIMED, PaymentRunStore
 from adapters.sap import SapClient
@@ -65,8 +66,9 @@ async def test_claim_resumes_after_sap_stops_answering_and_writes_each_document_
     documents = {p.erp_document.invoice_document for p in posted}
     settings = get_settings()
     async with SapClient(slow_sap, timeout=SAP_TIMEOUT) as sap, BankClient(bank_server) as bank:
-        small_chunks = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, bank,
-                                            settings.paying_accounts, claim_chunk=CHUNK)
+        small_chunks = PaymentRunActivities(client, store, PaymentRegisters(store.engine),
+                                            erp_directory(sap, settings), bank, settings.paying_accounts,
+                                            claim_chunk=CHUNK)
         async with run_and_stand_ins(client, store, slow_sap, bank_server, tmp_path, sap_timeout=SAP_TIMEOUT,
                                      replace=[small_chunks.claim_in_erp]) as (worker_settings, lifecycles_queue):
             await start_stand_ins(client, lifecycles_queue, invoice_list, posted)

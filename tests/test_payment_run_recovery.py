@@ -15,6 +15,7 @@ from temporalio.client import WorkflowFailureError
 
 from activities.payment_run import PaymentRunActivities
 from adapters.bank import BankClient
+from adapters.erp_connections import erp_directory
 from adapters.payment_registers import PaymentRegisters
 from adapters.payment_run_store import FILED, RELEASED, SUBMITTING, WITHDRAWN, PaymentRunStore
 from adapters.sap import SapClient
@@ -70,8 +71,8 @@ async def test_terminated_run_is_recovered_except_what_may_be_at_the_bank(client
     run_key, erp_run_id = run_identity(request)
     async with SapClient(sap_server) as sap, BankClient("http://127.0.0.1:9") as no_bank:
         # The bank does not answer: the first file's submission starts and never ends.
-        silent = PaymentRunActivities(client, store, PaymentRegisters(store.engine), sap, no_bank,
-                                      get_settings().paying_accounts)
+        silent = PaymentRunActivities(client, store, PaymentRegisters(store.engine),
+                                      erp_directory(sap, get_settings()), no_bank, get_settings().paying_accounts)
         async with new_worker(client, sap_server, store, bank_url=bank_server,
                               replace=[silent.submit_payment_file]) as worker:
             task_queue = worker.task_queue

@@ -14,8 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.master_data import check_purchase_orders
 from activities.po_matching import PoTolerances, match_purchase_order
-from adapters.sap import SapClient
-from adapters.sap_goods_receipts import SapGoodsReceipts
+from adapters.sap_erp import SapErp
 from canonical.erp import PurchaseOrder, PurchaseOrderItem
 from canonical.invoice import Invoice, InvoiceLine
 from settings import Settings
@@ -58,8 +57,8 @@ def rejection(exc: pytest.ExceptionInfo) -> tuple[str, str]:
 
 @pytest.fixture
 async def sap(sap_server: str):
-    async with SapClient.from_settings(Settings(sap_url=sap_server)) as client:
-        yield client
+    async with SapErp.from_settings(Settings(sap_url=sap_server)) as erp:  # the port, with goods receipts
+        yield erp
 
 
 async def test_seeded_purchase_orders_are_what_the_tests_assume(sap):
@@ -127,7 +126,7 @@ async def test_quantity_above_ordered_is_a_mismatch_unless_within_tolerance(sap)
 async def test_three_way_follows_receipts_and_their_reversals(sap, sap_server):
     before = await po_admin.received_quantity(sap_server, PO, "00030")
     await po_admin.post_goods_receipt(sap_server, PO, "30", Decimal(3))  # SAP's own document, unpadded
-    received = (await SapGoodsReceipts(sap).received_quantities(PO))["00030"]
+    received = (await sap.received_quantities(PO))["00030"]
     assert received == before + 3
     await check_purchase_orders(sap, po_invoice((PO, "00030", received, "631.02")), PoTolerances())
     await po_admin.post_goods_receipt(sap_server, PO, "00030", Decimal(1), movement_type="102")

@@ -14,6 +14,7 @@ import pytest
 
 from activities.reconciliation import ReconciliationActivities
 from adapters.bank import BankClient
+from adapters.erp_connections import erp_directory
 from adapters.iso20022.pain001 import build_pain001
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
@@ -34,6 +35,9 @@ from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.reconciliation import Reconciliation
 
+# The embedded stack's 1710 paying from ACME (a request without them reconciles every legal entity).
+SAMPLE_SCOPE = {"company_code": "1710", "paying_account_id": "ACME"}
+
 pytestmark = pytest.mark.clock_sensitive
 
 
@@ -47,7 +51,8 @@ async def reconciliation_worker(client, sap_server, bank_server, store, report_d
     """The usual worker plus the reconciliation (worker.py does not register it yet)."""
     settings = Settings(sap_url=sap_server, bank_url=bank_server)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-        rec = ReconciliationActivities(client, sap, store, PaymentRegisters(store.engine), report_dir=report_dir)
+        rec = ReconciliationActivities(client, erp_directory(sap, settings), store, PaymentRegisters(store.engine),
+                                       report_dir=report_dir)
         extra = [rec.erp_supplier_items, rec.expected_outflows, rec.lifecycle_facts, rec.bank_findings,
                  rec.write_report]
         async with new_worker(client, sap_server, store, bank_url=bank_server, extra_workflows=[Reconciliation],
@@ -141,7 +146,7 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
                                                       value_date=business_today()))
 
         rec_id = f"reconciliation-1710-{uuid.uuid4().hex[:6]}"
-        report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(),
+        report = await client.execute_workflow(Reconciliation.run, ReconciliationRequest(**SAMPLE_SCOPE),
                                                id=rec_id, task_queue=worker.task_queue,
                                                execution_timeout=timedelta(minutes=1))
         healed = await wait_for_status(handle, "COMPLETED")
@@ -214,7 +219,8 @@ async def test_a_report_directory_in_the_input_is_ignored(client, sap_server, ba
     elsewhere = tmp_path / "not-here"
     async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "reports") as (worker, _, _):
         report = await client.execute_workflow(
-            Reconciliation.run, ReconciliationRequest(report_dir=str(elsewhere), cleared_lookback_days=1),
+            Reconciliation.run,
+            ReconciliationRequest(**SAMPLE_SCOPE, report_dir=str(elsewhere), cleared_lookback_days=1),
             id=f"reconciliation-1710-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue,
             execution_timeout=timedelta(minutes=1))
     assert Path(report.report_path).parent == tmp_path / "reports" and Path(report.report_path).exists()
@@ -223,7 +229,7 @@ async def test_a_report_directory_in_the_input_is_ignored(client, sap_server, ba
 
 async def test_reconciliation_runs_on_a_schedule_and_keeps_its_report(client, sap_server, bank_server, store, tmp_path):
     async with reconciliation_worker(client, sap_server, bank_server, store, tmp_path / "reports") as (worker, _, _):
-        run, report = await run_scheduled_once(client, Reconciliation.run, ReconciliationRequest(),
+        run, report = await run_scheduled_once(client, Reconciliation.run, ReconciliationRequest(**SAMPLE_SCOPE),
                                                "reconciliation-1710",
                                                worker.task_queue, "30 5 * * *", ReconciliationReport)
     # No report_dir in the request: the worker's default directory.

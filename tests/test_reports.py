@@ -36,6 +36,9 @@ from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 from workflows.reconciliation import Reconciliation
 
+# The embedded stack's 1710 paying from ACME (a request without them reconciles every legal entity).
+SAMPLE_SCOPE = {"company_code": "1710", "paying_account_id": "ACME"}
+
 
 def ids_query(*workflow_ids: str) -> str:
     return "WorkflowId IN (" + ", ".join(f"'{i}'" for i in workflow_ids) + ")"
@@ -176,7 +179,8 @@ async def test_reports_survive_a_reconciliation_that_ended_badly_and_a_case_nobo
     case: its drifts are unknown), and a lifecycle whose search attributes name a case but whose
     status query nobody answers. Both reports list what they can and say what they can not."""
     nobody = f"no-worker-{uuid.uuid4().hex[:8]}"
-    reconciliation = await client.start_workflow(Reconciliation.run, ReconciliationRequest(), task_queue=nobody,
+    reconciliation = await client.start_workflow(Reconciliation.run, ReconciliationRequest(**SAMPLE_SCOPE),
+                                                 task_queue=nobody,
                                                  id=f"reconciliation-1710-{uuid.uuid4().hex[:6]}")
     invoice = make_invoice()
     case = TypedSearchAttributes([SearchAttributePair(sa.EXCEPTION_OWNER, "treasury-ops"),

@@ -5,13 +5,14 @@ policies and each kind's task queue; a paused schedule stays paused; the bank in
 once and then left running."""
 
 import asyncio
+import json
 import uuid
 
 import pytest_asyncio
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from cli.schedules import INBOX_ID, apply, planned
-from settings import Settings
+from settings import DEFAULT_PAYING_ACCOUNTS, Settings
 from tests.conftest import TEMPORAL_BIN
 from tests.helpers import run_module
 from tests.run_helpers import private_temporal
@@ -52,10 +53,13 @@ async def test_apply_twice_gives_the_readme_schedules_and_one_inbox(own_client: 
     client, temporal_address = own_client, own_client.service_client.config.target_host
     tag = uuid.uuid4().hex[:8]  # no worker polls these queues: nothing scheduled ever runs
     queues = {"lifecycles": f"lifecycles-{tag}", "payments": f"payments-{tag}", "back-office": f"back-office-{tag}"}
+    # The README's schedules of one account (ACME, so 1710): the hybrid sample adds its other accounts' alike.
     env = {"FINSYNC_TASK_QUEUE": queues["lifecycles"], "FINSYNC_PAYMENTS_TASK_QUEUE": queues["payments"],
-           "FINSYNC_BACK_OFFICE_TASK_QUEUE": queues["back-office"]}
+           "FINSYNC_BACK_OFFICE_TASK_QUEUE": queues["back-office"],
+           "FINSYNC_PAYING_ACCOUNTS": json.dumps({"ACME": DEFAULT_PAYING_ACCOUNTS["ACME"].model_dump(mode="json")})}
     settings = Settings(task_queue=queues["lifecycles"], payments_task_queue=queues["payments"],
-                        back_office_task_queue=queues["back-office"])
+                        back_office_task_queue=queues["back-office"],
+                        paying_accounts={"ACME": DEFAULT_PAYING_ACCOUNTS["ACME"]})
     assert [p.schedule_id for p in planned(settings)] == list(EXPECTED)
     try:
         # The first apply as an operator runs it: the real command in its own process.

@@ -17,10 +17,12 @@ from temporalio import activity
 
 from activities.bank_inbox import BankInboxActivities
 from adapters.bank import BankClient
+from adapters.erp_connections import erp_directory
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PENDING, PaymentRegisters
 from adapters.sap import SapClient
 from canonical.inbox import BankInboxConfig, StatementOutcome
+from settings import get_settings
 from tests import bank_admin
 from tests.helpers import new_worker
 from tests.payment_helpers import pay
@@ -100,7 +102,10 @@ async def test_attempts_dying_before_and_just_after_the_post_leave_no_lifecycle_
     attempts: list[str] = []
     registers = PaymentRegisters(store.engine)
     async with BankClient(bank_server) as bank, SapClient(sap_server) as sap:
-        real = BankInboxActivities(bank, registers, sap, LifecycleOutbox(store.engine))
+        settings = get_settings()
+        ours = {a.iban: a.account_id for a in settings.paying_accounts.values() if a.iban}  # routes ACME to SAP
+        real = BankInboxActivities(bank, registers, erp_directory(sap, settings), LifecycleOutbox(store.engine), None,
+                                   ours)
 
         @activity.defn(name="post_statement_to_erp")
         async def dies_around_the_post(bank_message_id: str) -> StatementOutcome:

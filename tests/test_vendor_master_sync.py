@@ -13,6 +13,7 @@ from sqlmodel import Session, text
 from activities.vendor_sync import VendorSyncActivities
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.sap import SapClient
+from adapters.sap_erp import SapErp
 from adapters.vendor_store import SUPPLIER_DELTA, VendorStore, VendorSyncStateRow
 from canonical.vendors import (
     BankDetailsChange,
@@ -51,7 +52,8 @@ async def sync_worker(client, sap_server, store):
     """The usual worker, with the sync's activities on a store the test can look into."""
     vendors = VendorStore(store.engine)
     async with SapClient(sap_server) as sap:
-        acts = VendorSyncActivities(client, sap, vendors, LifecycleOutbox(store.engine), DEVELOPMENT_FINGERPRINT_KEY)
+        acts = VendorSyncActivities(client, SapErp(sap), vendors, LifecycleOutbox(store.engine),
+                                    DEVELOPMENT_FINGERPRINT_KEY)
         async with new_worker(client, sap_server, store, extra_workflows=[VendorMasterSync],
                               extra_activities=[acts.sync_vendor_master, acts.queue_bank_change_signals]) as worker:
             yield worker, vendors

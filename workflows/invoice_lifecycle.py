@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
     from canonical.commands import CancelInvoice, LifecyclePolicy, ResolveException
-    from canonical.erp import PaymentBlock
+    from canonical.erp import PaymentBlock, PaymentBlockReason
     from canonical.exceptions import ExceptionOwner
     from canonical.invoice import Invoice
     from canonical.lifecycle_snapshot import LifecycleSnapshot, Stage, WaitingAt, WaitPoint
@@ -174,7 +174,8 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
         doc = self._state.erp_document
         if doc is not None:
             # The ERP has no reversal API: block the document so no payment run can pay it.
-            await self._call(ErpActivities.set_payment_block, PaymentBlock(erp_document=doc, reason="R"),
+            block = PaymentBlock(erp_document=doc, reason=PaymentBlockReason.CANCELLED)
+            await self._call(ErpActivities.set_payment_block, block,
                              summary=f"block ERP document {doc.invoice_document} for payment", via=opts.ERP)
             await self._call(TreasuryActivities.withdraw_expected_outflow, self._state.invoice.key,
                              summary="withdraw the expected outflow", via=opts.TREASURY)

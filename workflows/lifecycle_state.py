@@ -194,7 +194,8 @@ class LifecycleState:
             f"{inv.gross_amount} {inv.currency}, due {inv.net_due_date}",
         ]
         if self.erp_document:
-            lines.append(f"ERP document {self.erp_document.invoice_document}/{self.erp_document.fiscal_year}")
+            # Opaque: the document number as the ERP shows it, never an ERP's own parts (its year).
+            lines.append(f"ERP document {self.erp_document.invoice_document} ({self.erp_document.erp})")
         case = self._cases.shown() if self._cases else None
         if case:
             lines.append(f"exception {case.type} owned by {case.owner.value}: {case.reason}")

@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from activities.payment_run import PaymentRunActivities as A
+    from canonical.bank import PayingAccount
     from canonical.payment_run import (
         ErpClaims,
         LifecycleNotice,
@@ -38,10 +39,19 @@ with workflow.unsafe.imports_passed_through():
     from workflows.run_release import RunRelease
 
 
-def run_identity(req: PaymentRunRequest) -> tuple[str, str]:
-    """(run key, ERP run id). The ERP's PaymentRunID holds 6 characters (F110's LAUFI)."""
+# Runs started before it named the account in the ERP run id by its first letter: ACME's and
+# AMRO's runs of one day carried the same id. Behind it, the account's own run code
+# (PayingAccount.run_code, unique among the accounts: settings refuses two alike).
+RUN_CODE_PATCH = "erp-run-code-per-account-v1"
+
+
+def run_identity(req: PaymentRunRequest, account: PayingAccount | None = None) -> tuple[str, str]:
+    """(run key, ERP run id). The ERP's run id holds 6 characters (SAP's F110 LAUFI): the paying
+    account's run code, the run date's MMDD and the run number, so runs of two accounts never
+    share one. Without `account`: its first letter, as before RUN_CODE_PATCH."""
     run_key = f"{req.paying_account_id}-{req.run_date:%Y%m%d}-{req.run_number}"
-    return run_key, f"{req.paying_account_id[0]}{req.run_date:%m%d}{req.run_number}"
+    code = account.erp_run_code() if account is not None else req.paying_account_id[0]
+    return run_key, f"{code}{req.run_date:%m%d}{req.run_number}"
 
 
 def payment_run_workflow_id(paying_account_id: str) -> str:
@@ -86,6 +96,8 @@ class PaymentRun(RunRelease):
         await self._request_and_limit(req)  # refused here when nobody verifiable asked for it
         account = await self._call(A.paying_account, req.paying_account_id,
                                    summary=f"paying account {req.paying_account_id}", via=opts.TREASURY)
+        if workflow.patched(RUN_CODE_PATCH):
+            erp_run_id = run_identity(req, account)[1]
         self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency,
                                           requested_by=self._requested_by if self._verified else None,
                                           release_above=self._release_above, decisions=self._decisions)

@@ -16,7 +16,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.reconciliation import ReconciliationActivities as A
     from canonical.exceptions import ExceptionOwner
     from canonical.keys import invoice_workflow_id
-    from canonical.reconciliation import Drift, DriftKind, ReconciliationReport, ReconciliationRequest, find_drifts
+    from canonical.reconciliation import (
+        BankFinding,
+        Drift,
+        DriftKind,
+        ErpItem,
+        OutflowFact,
+        ReconciliationReport,
+        ReconciliationRequest,
+        ReconciliationScope,
+        find_drifts,
+    )
     from telemetry import finance
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
@@ -40,24 +50,37 @@ class Reconciliation:
         info = workflow.info()
         today = workflow.now().date()
         since = today - timedelta(days=req.cleared_lookback_days)
-        self._report = report = ReconciliationReport(company_code=req.company_code,
-                                                     paying_account_id=req.paying_account_id,
+        if req.company_code and req.paying_account_id:  # one company and account: no scope to read
+            scopes = [ReconciliationScope(company_code=req.company_code, paying_account_ids=[req.paying_account_id])]
+        else:  # every legal entity, or every account of one (the configuration, read by an activity)
+            scopes = await self._call(A.reconciliation_scope, req, summary="the legal entities and paying accounts",
+                                      via=opts.TREASURY)
+        accounts = [a for scope in scopes for a in scope.paying_account_ids]
+        self._report = report = ReconciliationReport(company_code=",".join(s.company_code for s in scopes),
+                                                     paying_account_id=",".join(accounts),
                                                      run_at=workflow.now(), workflow_id=info.workflow_id,
                                                      run_id=info.run_id)
         workflow.set_current_details("gathering facts from the ERP, the lifecycles, treasury and the bank")
-        erp = await self._call(
-            A.erp_supplier_items, ErpItemsQuery(company_code=req.company_code, cleared_since=since),
-            summary=f"ERP supplier items of {req.company_code}: open, or cleared since {since}", via=opts.ERP)
-        outflows = await self._call(A.expected_outflows, req.company_code, summary="treasury's expected outflows",
-                                    via=opts.TREASURY)
+        erp: list[ErpItem] = []
+        outflows: list[OutflowFact] = []
+        for scope in scopes:  # each company code from the ERP that books it
+            erp += await self._call(
+                A.erp_supplier_items, ErpItemsQuery(company_code=scope.company_code, cleared_since=since),
+                summary=f"ERP supplier items of {scope.company_code}: open, or cleared since {since}", via=opts.ERP)
+            outflows += await self._call(A.expected_outflows, scope.company_code,
+                                         summary="treasury's expected outflows", via=opts.TREASURY)
         # Only the lifecycles the other sides name: the payload grows with open items, not with history.
         ids = sorted({invoice_workflow_id(i.company_code, i.supplier_id, i.reference) for i in erp if i.reference}
                      | {f"invoice-{o.invoice_key}" for o in outflows})
         lifecycles = await self._call(A.lifecycle_facts, ids, summary=f"state of {len(ids)} lifecycles (visibility)",
                                       via=opts.LIFECYCLE_CALLS)
-        bank = await self._call(
-            A.bank_findings, BankFindingsQuery(paying_account_id=req.paying_account_id, since=since),
-            summary=f"bank payments and statements of {req.paying_account_id}", via=opts.BANK)
+        bank: list[BankFinding] = []
+        for account in accounts:  # a message's problem comes with every account: once (same kind, key, detail)
+            seen = {(f.kind, f.key, f.detail) for f in bank}
+            bank += [f for f in await self._call(
+                A.bank_findings, BankFindingsQuery(paying_account_id=account, since=since),
+                summary=f"bank payments and statements of {account}", via=opts.BANK)
+                if (f.kind, f.key, f.detail) not in seen]
         report.checked = {"erp_items": len(erp), "lifecycles": len(lifecycles), "expected_outflows": len(outflows)}
         report.drifts = find_drifts(erp, lifecycles, outflows, bank)
 

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from activities.supplier_responses import SupplierResponseActivities
     from canonical.einvoice import EInvoiceReceipt
-    from canonical.invoice_response import BUYER_PARTIES, InvoiceResponse, ResponseCode, allowed_next
+    from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
     from canonical.supplier_texts import NOTES, case_type_of, reviewed, supplier_reasons
     from workflows.lifecycle_parts import LifecycleParts
@@ -100,7 +100,6 @@ class SupplierAnswers(LifecycleParts):
     def _enqueue(self, code: ResponseCode, reasons: list[tuple[str, str]], note: str) -> None:
         receipt, inv = self._answer_receipt, self._state.invoice
         assert receipt is not None  # answers start with the receipt
-        buyer_endpoint, buyer_name = BUYER_PARTIES.get(inv.company_code, BUYER_PARTIES["1710"])
         supplier_name = ((self._validated.supplier_name if self._validated is not None else None)
                          or receipt.supplier_endpoint)
         self._answer_codes.append(code)
@@ -109,5 +108,7 @@ class SupplierAnswers(LifecycleParts):
         self._answer_queue.append(reviewed(InvoiceResponse(
             invoice_key=inv.key, document_id=receipt.document_id, supplier_endpoint=receipt.supplier_endpoint,
             code=code, reasons=reasons, note=NOTES[code], supplier_name=supplier_name,
-            buyer_endpoint=buyer_endpoint, buyer_name=buyer_name, document_issue_date=receipt.issue_date,
+            # Our party is the company code's legal entity, named by the sending activity from the
+            # configuration (no command here; never another entity's identity).
+            company_code=inv.company_code, document_issue_date=receipt.issue_date,
         )))

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.erp import ErpActivities
     from canonical.commands import ConfirmBankDetails, ResolveException
     from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord, EInvoiceRefusals
-    from canonical.erp import PaymentBlock
+    from canonical.erp import PaymentBlock, PaymentBlockReason
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
@@ -41,7 +41,8 @@ CONFLICT_CASE = "DuplicateReferenceConflict"
 REFUSALS_PATCH = "einvoice-refusals-v1"
 _REFUSED_MARK = " | refused at intake: "
 BANK_CASE = "BankDetailsChanged"
-BANK_BLOCK = "B"  # SAP payment block key: "blocked for payment" pending the bank-detail check
+# The ERP adapter maps it to its own key (SAP: "B", blocked for payment pending the bank-detail check).
+BANK_BLOCK = PaymentBlockReason.BANK_DETAILS
 
 # "Payments already in flight are not redirected."
 IN_FLIGHT = {S.IN_PAYMENT_RUN, S.SENT_TO_BANK, S.ACCEPTED, S.SETTLED, S.CLEARED, S.COMPLETED}

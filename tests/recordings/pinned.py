@@ -27,6 +27,9 @@ from workflows.bank_inbox import BankInbox
 from workflows.reconciliation import Reconciliation
 from workflows.vendor_master_sync import VendorMasterSync
 
+# The embedded stack's 1710 paying from ACME (a request without them reconciles every legal entity).
+SAMPLE_SCOPE = {"company_code": "1710", "paying_account_id": "ACME"}
+
 Histories = dict[str, WorkflowHistory]
 
 
@@ -55,7 +58,7 @@ async def record_reconciliation(client: Client, tmp: Path) -> Histories:
         s.store.upsert_expected_outflow(ExpectedOutflow(
             invoice_key="1710-1000013-REPLAY-GHOST", company_code="1710", supplier_id="1000013", currency="EUR",
             amount=Decimal("77.10"), value_date=business_today()))
-        run = await client.start_workflow(Reconciliation.run, ReconciliationRequest(),
+        run = await client.start_workflow(Reconciliation.run, ReconciliationRequest(**SAMPLE_SCOPE),
                                           id=f"reconciliation-1710-{s.task_queue}", task_queue=s.task_queue,
                                           execution_timeout=timedelta(minutes=1))
         report = await run.result()
