@@ -54,8 +54,10 @@ SAMPLE_LEGAL_ENTITIES: dict[str, LegalEntity] = {
 SAMPLE_PAYING_ACCOUNTS: dict[str, PayingAccount] = {
     "ACME": PayingAccount(account_id="ACME", name="ACME Europe B.V.", iban="NL41MOCK0000000001", bic="MOCKNL2A",
                           company_code="1710", currency="EUR"),
-    "ACMEUS": PayingAccount(account_id="ACMEUS", name="ACME Americas Inc.", iban="", company_code="1010",
-                            currency="USD", run_code="U"),
+    # ABA routing 999999992 is mock-bank's own; the account number is the NACHA company identification.
+    "ACMEUS": PayingAccount(account_id="ACMEUS", name="ACME Americas Inc.", iban="NL55MOCK0000001010",
+                            company_code="1010", currency="USD", run_code="U", bank_format="nacha",
+                            routing_number="999999992", account_number="1010000001"),
     "ACMEDE": PayingAccount(account_id="ACMEDE", name="ACME Retail GmbH", iban="DE59500105170000000006",
                             bic="MOCKDEFF", company_code="2710", currency="EUR", run_code="D"),
 }
