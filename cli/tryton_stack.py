@@ -7,6 +7,7 @@ server ready to answer. The admin password comes from a file (TRYTONPASSFILE), n
 """
 
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -58,14 +59,36 @@ def seed_database(config: Path, log: Path, years: list[int] | None = None, datab
     _run(args, log)
 
 
+def admin_password(directory: Path) -> str:
+    """The admin password of the stack's Tryton: made once, kept beside its database."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stored = directory / "admin.password"
+    if not stored.exists():
+        # A database copied from a template (prepare) keeps the template's password.
+        template = os.environ.get("FINSYNC_TRYTON_TEMPLATE_DB") and os.environ.get("FINSYNC_TRYTON_TEMPLATE_PASSWORD")
+        stored.write_text((template or secrets.token_urlsafe(18)) + "\n")
+        stored.chmod(0o600)
+    return stored.read_text().strip()
+
+
+def needs_preparing(directory: Path, database: str = DATABASE) -> bool:
+    return not (directory / ".seeded").exists() or not database_file(directory, database).exists()
+
+
 def prepare(directory: Path, port: int, password: str, log: Path, years: list[int] | None = None,
             database: str = DATABASE) -> Path:
-    """The database ready to serve (created and seeded on first use); returns the config file."""
+    """The database ready to serve (created and seeded on first use); returns the config file.
+    FINSYNC_TRYTON_TEMPLATE_DB names a seeded database to copy instead (the tests' cache)."""
     config = write_config(directory, port)
-    if not database_file(directory, database).exists() or not (directory / ".seeded").exists():
-        database_file(directory, database).unlink(missing_ok=True)
-        init_database(config, directory, password, log, database)
-        seed_database(config, log, years, database)
+    if needs_preparing(directory, database):
+        target = database_file(directory, database)
+        target.unlink(missing_ok=True)
+        template = os.environ.get("FINSYNC_TRYTON_TEMPLATE_DB")
+        if template:  # seeded already, with FINSYNC_TRYTON_TEMPLATE_PASSWORD (admin_password)
+            copy_database(Path(template), target)
+        else:
+            init_database(config, directory, password, log, database)
+            seed_database(config, log, years, database)
         (directory / ".seeded").touch()
     return config
 
