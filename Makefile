@@ -14,7 +14,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -e '.[test,lint]'
+	$(PY) -m pip install -e '.[test,lint,tryton]'
 	touch $@
 
 up: venv

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # this server; a fresh connection per request is faster. Flip for a real gateway.
     sap_keepalive: bool = False
 
+    # The second ERP: Tryton over JSON-RPC (adapters/tryton.py), unset where no legal entity
+    # books in Tryton. The database is the Tryton database name (SQLite: the file's stem).
+    tryton_url: str | None = None
+    tryton_database: str = "finsync"
+    tryton_user: str = "admin"
+    tryton_password: SecretStr | None = None
+    tryton_timeout_seconds: float = 60.0
+
     # Payload encryption: base64 of a 32-byte AES key, or a file holding it.
     codec_key: SecretStr | None = None
     codec_key_file: Path | None = None

@@ -58,7 +58,7 @@ SAMPLE_PAYING_ACCOUNTS: dict[str, PayingAccount] = {
     "ACMEUS": PayingAccount(account_id="ACMEUS", name="ACME Americas Inc.", iban="NL55MOCK0000001010",
                             company_code="1010", currency="USD", run_code="U", bank_format="nacha",
                             routing_number="999999992", account_number="1010000001"),
-    "ACMEDE": PayingAccount(account_id="ACMEDE", name="ACME Retail GmbH", iban="DE59500105170000000006",
+    "ACMEDE": PayingAccount(account_id="ACMEDE", name="ACME Retail GmbH", iban="DE92500105170000002710",
                             bic="MOCKDEFF", company_code="2710", currency="EUR", run_code="D"),
 }
 

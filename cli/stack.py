@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from cli import codec_token, cycle, demo_bank_clock, samples, stack_accounts, state
+from cli import codec_token, cycle, demo_bank_clock, samples, stack_accounts, state, tryton_stack
 from cli.commands import format_table, status_row
 from cli.processes import BIN, MOCK_BANK_CHANNEL_ENV, ManagedProcess, port_open
 from cli.stack_intake import intake_keys, intake_processes
@@ -39,7 +39,8 @@ SAMPLES_TIMEOUT = 60.0
 PORTS = {"temporal": ("FINSYNC_TEMPORAL_PORT", 7233), "web-ui": ("FINSYNC_UI_PORT", 8233),
          "mock-sap": ("FINSYNC_SAP_PORT", 8000), "mock-bank": ("FINSYNC_BANK_PORT", 8090),
          "mock-einvoice": ("FINSYNC_EINVOICE_PORT", 8100), "codec-server": ("FINSYNC_CODEC_PORT", 8234),
-         "intake": ("FINSYNC_INTAKE_PORT", 8300), "einvoice-relay": ("FINSYNC_RELAY_PORT", 8301)}
+         "intake": ("FINSYNC_INTAKE_PORT", 8300), "einvoice-relay": ("FINSYNC_RELAY_PORT", 8301),
+         "tryton": ("FINSYNC_TRYTON_PORT", 8400)}
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,11 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            # Intake's key, to read the e-invoice receipts intake encrypts under it (cli/stack_intake.py).
            "FINSYNC_CODEC_READ_KEYS_FILE": str(cfg.state_dir / "codec-read-keys"), "PYTHONUNBUFFERED": "1",
            # the local issuer whose keys the worker trusts and `python -m cli decision` signs with
-           "FINSYNC_IDENTITY_DEV_DIR": str(cfg.state_dir / "identity")}
+           "FINSYNC_IDENTITY_DEV_DIR": str(cfg.state_dir / "identity"),
+           # The second ERP (company 2710): Tryton on its own SQLite database (cli/tryton_stack.py).
+           "FINSYNC_TRYTON_URL": f"http://127.0.0.1:{cfg.port['tryton']}",
+           "FINSYNC_TRYTON_DATABASE": tryton_stack.DATABASE, "FINSYNC_TRYTON_USER": "admin",
+           "FINSYNC_TRYTON_PASSWORD": tryton_stack.admin_password(cfg.state_dir / "tryton")}
     env |= stack_accounts.sample_environment()  # the US entity 1010 and its NACHA account ACMEUS
     os.environ.update(env)
     return env
@@ -122,6 +127,8 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
         args = [str(BIN / name), "--port", str(port), *extra, "-q"]
         return ManagedProcess(name, args, logs / f"{name}.log"), f"http://127.0.0.1:{port}/_mock/health"
 
+    tryton_dir = db / "tryton"
+    tryton = tryton_stack.tryton_process(tryton_dir / "trytond.conf", logs / "tryton.log")
     return [(ManagedProcess("temporal", temporal, logs / "temporal.log"), None),
             mock("mock-sap", "--db", str(db / "sap.db")),
             # Its host-to-host directories too, for a paying account on the file-drop channel (README).
@@ -131,7 +138,8 @@ def _servers(cfg: StackConfig) -> list[tuple[ManagedProcess, str | None]]:
             # point would, through the relay that signs them (mock-einvoice can not).
             mock("mock-einvoice", "--buyer-url", f"http://127.0.0.1:{cfg.port['einvoice-relay']}/invoices"),
             (ManagedProcess("codec-server", codec_server, logs / "codec-server.log", codec_env),
-             f"http://127.0.0.1:{codec_port}/health")]
+             f"http://127.0.0.1:{codec_port}/health"),
+            (tryton, f"http://127.0.0.1:{cfg.port['tryton']}/")]
 
 
 async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client, Settings]:
@@ -146,6 +154,10 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     intake_keys(cfg.state_dir)  # before the worker starts: it reads intake's key
     (cfg.state_dir / "logs").mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
+    if tryton_stack.needs_preparing(cfg.state_dir / "tryton"):
+        print("  tryton: creating and seeding its database (once, about a minute)", flush=True)
+    await asyncio.to_thread(tryton_stack.prepare, cfg.state_dir / "tryton", cfg.port["tryton"],
+                            env["FINSYNC_TRYTON_PASSWORD"], cfg.state_dir / "logs" / "tryton-setup.log")
     servers = _servers(cfg)
     for proc, _ in servers:
         procs.append(proc.start())

@@ -23,6 +23,7 @@ from tests import clock
 from tests.helpers import AP_PLATFORM, SUITE_DUPLICATE_RULES, TEST_CODEC_KEY, session_issuer
 from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
+from tests.tryton_server import TrytonServer, running_tryton
 from workflows import search_attributes as sa
 
 TEMPORAL_BIN = os.environ.get("FINSYNC_TEMPORAL_BIN", str(BIN / "temporal"))
@@ -126,6 +127,16 @@ def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     start = lambda port, log: mock_bank(port, clock=clock.profile().clock_arg, log=log)  # noqa: E731
     with running(start, tmp_path_factory.mktemp("bank") / "mock-bank.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def tryton_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[TrytonServer]:
+    """A real Tryton server (tests/tryton_server.py) on a fresh copy of the seeded database,
+    with fiscal years around the profile's business date."""
+    year = clock.profile().business_date.year
+    cache = Path(request.config.cache.mkdir("tryton")) if request.config.cache else tmp_path_factory.mktemp("cache")
+    with running_tryton(tmp_path_factory.mktemp("tryton"), cache, [year - 1, year, year + 1]) as server:
+        yield server
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@ import pytest
 
 from cli import state
 from cli.processes import free_port, port_open
+from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, run_module
+from tests.tryton_server import PASSWORD as TRYTON_PASSWORD
+from tests.tryton_server import seeded_database
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = "samples/invoice-globex.json"
@@ -109,11 +112,19 @@ EXPECTED = {"1000013": ("COMPLETED", "-"), "1000014": ("AWAITING_REMEDIATION", "
             "1000015": ("AWAITING_REMEDIATION", "RC01 bank identifier incorrect"), "1000016": ("COMPLETED", "-")}
 
 
-def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE", "CODEC", "INTAKE", "RELAY")}
+def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    ports = {name: free_port() for name in ("TEMPORAL", "UI", "SAP", "BANK", "EINVOICE", "CODEC", "INTAKE", "RELAY",
+                                            "TRYTON")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "FINSYNC_"))}
     env.update({f"FINSYNC_{name}_PORT": str(port) for name, port in ports.items()})
     env["FINSYNC_STATE_DIR"] = str(tmp_path / "state")
+    # The stack's Tryton starts from the tests' cached seeded database, not a new one (~45 s).
+    year = business_today().year
+    cache = Path(request.config.cache.mkdir("tryton")) if request.config.cache else tmp_path / "tryton-cache"
+    cache.mkdir(exist_ok=True)
+    env["FINSYNC_TRYTON_TEMPLATE_DB"] = str(seeded_database(cache, [year - 1, year, year + 1]))
+    env["FINSYNC_TRYTON_TEMPLATE_PASSWORD"] = TRYTON_PASSWORD
 
     first = run_cli("up", "--exit-after-samples", env=env, timeout=90)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -123,8 +134,8 @@ def test_up_runs_the_samples_through_a_payment_run_stops_everything_and_resumes(
     table = _table(first.stdout)
     assert _by_supplier(table) == EXPECTED, first.stdout
     pids = [int(p) for p in re.findall(r"pid (\d+)", first.stdout)]
-    # 4 servers, the codec server, the worker, intake and its signing relay: started, then stopped
-    assert len(pids) == 8 * 2
+    # 4 servers, the codec server, Tryton, the worker, intake and its signing relay: started, then stopped
+    assert len(pids) == 9 * 2
     for pid in set(pids):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
