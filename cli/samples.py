@@ -253,6 +253,7 @@ Web UI: {ui_url}
 Try (in another terminal, from {repo}):
   export PATH="$PWD/.venv/bin:$PATH" TEMPORAL_ADDRESS={address}
   {state}python -m cli status
+  {state}python -m cli report --company 2710    # one legal entity: 1710 SAP, 1010 SAP (NACHA), 2710 Tryton
   # exceptions waiting for AP (AC04 account closed, RC01 bank identifier incorrect)
   temporal workflow list --query 'ExceptionOwner="ap-remediation"'
   temporal workflow query --workflow-id {initech} --name status
