@@ -29,6 +29,20 @@ def _local_defaults() -> bool:
     return True
 
 
+def _narrowed(query: str, company: str | None) -> str:
+    """The visibility query of `--query` narrowed to one company code's lifecycles (CompanyCode)."""
+    if not company:
+        return query
+    return f'CompanyCode="{company}"' + (f" AND ({query})" if query else "")
+
+
+def _company_code(value: str) -> str:
+    # Letters and digits only: it goes into a visibility query.
+    if not (value.isascii() and value.isalnum() and len(value) <= 10):
+        raise argparse.ArgumentTypeError(f"{value!r} is no company code (letters and digits, at most 10)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli", description="finsync command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--query", default="", help="extra visibility query, e.g. CompanyCode=\"1710\"")
     report.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
                         help="print a reconciliation report (the newest saved one without a path)")
+    for command in (status, exceptions, report):
+        command.add_argument("--company", type=_company_code, metavar="CODE",
+                             help="only this company code's lifecycles (and, for report, its cash position); "
+                                  "default every company")
     resolve = sub.add_parser("resolve", help="resolve the open case of every running lifecycle a visibility query "
                                              "finds, through each one's `resolve` update")
     resolve.add_argument("--query", required=True, help='e.g. ExceptionOwner="ap-remediation" AND ExceptionType="X"')
@@ -123,15 +141,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "exceptions":
                 from reports.exceptions_table import main as run_exceptions
 
-                return run_exceptions([*(["--owner", args.owner] if args.owner else []), "--query", args.query,
+                return run_exceptions([*(["--owner", args.owner] if args.owner else []),
+                                       "--query", _narrowed(args.query, args.company),
                                        *(["--reasons"] if args.reasons else [])])
             if args.command == "report":
                 from reports.status_report import main as run_report
 
-                return run_report(["--query", args.query])
+                return run_report(["--query", args.query, *(["--company", args.company] if args.company else [])])
             if args.command == "resolve":
                 return asyncio.run(commands.resolve(args))
-            return asyncio.run(commands.status(args.query))
+            return asyncio.run(commands.status(_narrowed(args.query, args.company)))
         except CodecKeyError as err:
             return commands.fail(f"error: {err}", 1)
         except OSError as err:  # e.g. an unreadable TLS certificate (the codec key file is a CodecKeyError)

@@ -1,6 +1,7 @@
 """`python worker.py --check`: is this environment one a worker can run in? Loads the settings,
 the codec key, opens the treasury store, asks Temporal for the namespace and the search attributes,
-and reaches SAP, the bank and the e-invoice access point; prints one verdict per item and returns
+and reaches every ERP the legal entities name (SAP; Tryton, logged in, with each company code it
+books), the bank and the e-invoice access point; prints one verdict per item and returns
 0 when all pass, else 1. A deploy step (an init container, `docker compose run`) runs it before
 the worker, so a wrong setting fails there with its name instead of as retries in history.
 
@@ -9,6 +10,7 @@ input), and every line is scrubbed of each secret value the settings hold.
 """
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,7 +39,7 @@ class Verdict:
 
 def secrets_of(settings: Settings) -> list[str]:
     values = [s.get_secret_value() for s in (settings.temporal_api_key, settings.sap_password, settings.bank_password,
-                                             settings.codec_key) if s is not None]
+                                             settings.codec_key, settings.tryton_password) if s is not None]
     for url in (settings.treasury_db_url, settings.intake_db_url):
         try:
             password = make_url(url).password
@@ -141,6 +143,50 @@ async def check_sap(settings: Settings) -> Verdict:
     return Verdict("sap", True, f"{settings.sap_url} answers the business partner service")
 
 
+async def check_tryton(settings: Settings, company_codes: list[str]) -> Verdict:
+    """A login with the configured user, then each company code booked there: the company whose
+    party carries that code must exist in the database (adapters/tryton.py)."""
+    from adapters.tryton import TrytonErp
+
+    if not settings.tryton_url:
+        return Verdict("tryton", False, f"FINSYNC_TRYTON_URL is not set; company codes {', '.join(company_codes)} "
+                                        "book in Tryton")
+    target = f"{settings.tryton_url} database {settings.tryton_database}"
+    try:
+        async with TrytonErp.from_settings(settings) as erp:
+            await asyncio.wait_for(erp.rpc.login(), TIMEOUT_SECONDS)
+            missing = [c for c in company_codes
+                       if await asyncio.wait_for(erp.get_company_code(c), TIMEOUT_SECONDS) is None]
+    except Exception as err:  # noqa: BLE001 - unreachable, no such database, refused login alike
+        return Verdict("tryton", False, f"{target}: {_error(err)}")
+    if missing:
+        return Verdict("tryton", False, f"{target} has no company with the code {', '.join(missing)} "
+                                        "(the code of the company's party)")
+    return Verdict("tryton", True, f"{target}: {settings.tryton_user} logged in, company codes "
+                                   f"{', '.join(company_codes)} found")
+
+
+def erp_checks(settings: Settings) -> list[Callable[[], Awaitable[Verdict]]]:
+    """One check per ERP instance the legal entities name, none for an ERP nobody books in."""
+    from adapters.erp_connections import ADAPTERS
+
+    books: dict[str, list[str]] = {}
+    for code, entity in sorted(settings.legal_entities.items()):
+        books.setdefault(entity.erp, []).append(code)
+    checks: list[Callable[[], Awaitable[Verdict]]] = []
+    for erp, codes in sorted(books.items()):
+        if erp == "sap":
+            checks.append(lambda: check_sap(settings))
+        elif erp == "tryton":
+            checks.append(functools.partial(check_tryton, settings, codes))
+        else:
+            async def unknown(erp: str = erp, codes: list[str] = codes) -> Verdict:
+                return Verdict(erp, False, f"company codes {', '.join(codes)} book in ERP {erp!r}, which finsync has "
+                                           f"no adapter for ({', '.join(sorted(ADAPTERS))})")
+            checks.append(unknown)
+    return checks
+
+
 async def check_http(item: str, url: str, user: str | None, password: pydantic.SecretStr | None) -> Verdict:
     """Reachable and not refusing our credentials: any answer below 500 but 401/403."""
     auth = (user, password.get_secret_value() if password else "") if user else None
@@ -170,7 +216,7 @@ async def run_checks(settings: Settings) -> list[Verdict]:
     if client is not None:
         verdicts.append(await check_search_attributes(client))
     checks: list[Callable[[], Awaitable[Verdict]]] = [
-        lambda: check_sap(settings),
+        *erp_checks(settings),
         lambda: check_http("bank", settings.bank_url, settings.bank_user, settings.bank_password),
         lambda: check_http("e-invoicing", settings.einvoice_url, None, None)]
     verdicts += await asyncio.gather(*(c() for c in checks))

@@ -1,11 +1,12 @@
 """The payment half of `up` (demo tooling, never the worker's path): once the samples are
-SCHEDULED, the bank inbox and one sample payment run, then mock-bank's clock a day at a time
-(cli/demo_bank_clock.py) until every sample has its outcome, so a
-newcomer sees invoices reach COMPLETED (and the AC04/RC01 ones wait for AP) in the Web UI.
+SCHEDULED, the bank inbox and one sample payment run per paying account that pays a sample
+(ACME in pain.001, ACMEUS in NACHA, ACMEDE for Tryton's 2710), then mock-bank's clock a day at
+a time (cli/demo_bank_clock.py) until every awaited sample has its outcome, so a newcomer sees
+invoices reach COMPLETED (and the AC04/RC01 ones wait for AP) in the Web UI.
 
-Resumable like the samples: the inbox is joined if it runs, the sample run is started once
+Resumable like the samples: the inbox is joined if it runs, each sample run is started once
 (its id is remembered, and a sample past SCHEDULED means it already happened), and the clock
-moves only while a sample waits for the bank.
+moves only while an awaited sample waits for the bank.
 """
 
 import asyncio
@@ -33,8 +34,6 @@ from workflows.payment_run import payment_run_workflow_id
 # By name, like the lifecycle in cli.samples: the workflows' public contract.
 INBOX_TYPE, INBOX_ID = "BankInbox", "bank-inbox"
 RUN_TYPE = "PaymentRun"
-PAYING_ACCOUNT = "ACME"  # mock-bank's seed account, settings.DEFAULT_PAYING_ACCOUNTS
-RUN_ID = payment_run_workflow_id(PAYING_ACCOUNT)
 INBOX_POLL_SECONDS = 2.0
 
 # The bank account AP switches INITECH (account closed, AC04) to in the guide's `resolve`.
@@ -108,33 +107,52 @@ async def start_inbox(client: Client, task_queue: str) -> WorkflowHandle:
 
 
 def run_is_due(views: Views) -> bool:
-    """The sample run has not happened: every sample waits for a run (or a person)."""
+    """The account's sample run has not happened: every one of its samples waits for a run (or a person)."""
     states = [v.status for v in views.values() if v]
     return S.SCHEDULED in states and all(s in (S.SCHEDULED, S.ON_HOLD) for s in states)
 
 
-async def start_sample_run(client: Client, task_queue: str, bank_url: str, views: Views) -> WorkflowHandle | None:
-    """The one sample payment run, dated by the bank's clock; None when it already happened."""
+def _not_due(views: Views) -> str:
+    states = {v.status for v in views.values() if v}
+    if states - {S.RECEIVED, S.VALIDATED, S.POSTED, S.AWAITING_APPROVAL, S.SCHEDULED, S.ON_HOLD}:
+        return "no sample waits for its first payment run (an earlier `up` ran it)"
+    return f"its samples are not all SCHEDULED yet ({', '.join(sorted(s.value for s in states)) or 'no status'})"
+
+
+async def start_sample_runs(client: Client, task_queue: str, bank_url: str,
+                            views_by_account: dict[str, Views]) -> list[WorkflowHandle]:
+    """One sample run per paying account (ACME's first), each started once."""
+    runs = []
+    for account in sorted(views_by_account, key=lambda a: (a != "ACME", a)):
+        run = await start_sample_run(client, task_queue, bank_url, account, views_by_account[account])
+        if run is not None:
+            runs.append(run)
+    return runs
+
+
+async def start_sample_run(client: Client, task_queue: str, bank_url: str, account: str,
+                           views: Views) -> WorkflowHandle | None:
+    """The account's sample run, dated by the bank's clock; None when it already happened or its
+    samples do not wait for it."""
+    run_id = payment_run_workflow_id(account)
     if not run_is_due(views):
-        print(f"  payment run  {RUN_ID}: skipped, no sample waits for its first payment run (an earlier `up` ran it)",
-              flush=True)
+        print(f"  payment run  {run_id}: skipped, {_not_due(views)}", flush=True)
         return None
     run_date = await bank_today(bank_url)
     # Requested by treasury.tom of the stack's development issuer, whose keys the worker trusts.
     issuer = development_issuer(environment="development", dev_dir=identity_dev_dir())
-    token = issuer.issue("treasury.tom", workflow_id=RUN_ID, decision="request_run", now=datetime.now(UTC))
-    request = PaymentRunRequest(paying_account_id=PAYING_ACCOUNT, run_date=run_date, horizon_days=60, token=token)
+    token = issuer.issue("treasury.tom", workflow_id=run_id, decision="request_run", now=datetime.now(UTC))
+    request = PaymentRunRequest(paying_account_id=account, run_date=run_date, horizon_days=60, token=token)
     try:
         handle = await client.start_workflow(
-            RUN_TYPE, request, id=RUN_ID, task_queue=task_queue, result_type=PaymentRunSummary,
+            RUN_TYPE, request, id=run_id, task_queue=task_queue, result_type=PaymentRunSummary,
             # A closed run under this id is a run that happened: never a second sample run.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"sample run: {PAYING_ACCOUNT} pays what falls due by "
-                           f"{run_date + timedelta(days=60)}")
+            static_summary=f"sample run: {account} pays what falls due by {run_date + timedelta(days=60)}")
     except WorkflowAlreadyStartedError:
-        print(f"  payment run  {RUN_ID}: skipped, it already ran (or runs) on this stack", flush=True)
+        print(f"  payment run  {run_id}: skipped, it already ran (or runs) on this stack", flush=True)
         return None
-    print(f"  payment run  {RUN_ID} started: {PAYING_ACCOUNT}, run date {request.run_date} (the bank's), "
+    print(f"  payment run  {run_id} started: {account}, run date {request.run_date} (the bank's), "
           f"horizon 60 days", flush=True)
     return handle
 
@@ -146,12 +164,12 @@ async def await_run(handle: WorkflowHandle, check_alive) -> PaymentRunSummary | 
         while not task.done():
             check_alive()
             if time.monotonic() > deadline:
-                print(f"  payment run  {RUN_ID} not finished after {RUN_TIMEOUT:.0f}s; see the Web UI", flush=True)
+                print(f"  payment run  {handle.id} not finished after {RUN_TIMEOUT:.0f}s; see the Web UI", flush=True)
                 return None
             await asyncio.wait([task], timeout=0.5)
         summary: PaymentRunSummary = task.result()
     except (WorkflowFailureError, RPCError) as err:  # reported; the stack stays up to look at it
-        print(f"  payment run  {RUN_ID} failed: {err.cause if isinstance(err, WorkflowFailureError) else err}",
+        print(f"  payment run  {handle.id} failed: {err.cause if isinstance(err, WorkflowFailureError) else err}",
               flush=True)
         return None
     finally:
@@ -173,13 +191,13 @@ async def _poke(inbox: WorkflowHandle | None) -> None:
             pass
 
 
-def _done(views: Views) -> bool:
-    return all(v is not None and v.status in AT_REST for v in views.values())
+def _done(views: Views, awaited: set[str]) -> bool:
+    return all(views.get(i) is not None and views[i].status in AT_REST for i in awaited)  # type: ignore[union-attr]
 
 
-async def _settle_step(handles: dict[str, WorkflowHandle], check_alive) -> Views:
-    """Read the samples until all are at rest, or nothing moved for QUIET_SECONDS while none
-    is in a state that moves by itself."""
+async def _settle_step(handles: dict[str, WorkflowHandle], awaited: set[str], check_alive) -> Views:
+    """Read the samples until the awaited ones are at rest, or nothing moved for QUIET_SECONDS
+    while none of them is in a state that moves by itself."""
     started = last_change = time.monotonic()
     seen: dict[str, str] = {}
     while True:
@@ -189,27 +207,27 @@ async def _settle_step(handles: dict[str, WorkflowHandle], check_alive) -> Views
         now = time.monotonic()
         if labels != seen:
             seen, last_change = labels, now
-        moving = any(v is None or v.status in MOVING for v in views.values())
-        if _done(views) or now - started > STEP_TIMEOUT or (now - last_change >= QUIET_SECONDS and not moving):
+        moving = any(views[i] is None or views[i].status in MOVING for i in awaited)  # type: ignore[union-attr]
+        if _done(views, awaited) or now - started > STEP_TIMEOUT or (now - last_change >= QUIET_SECONDS and not moving):
             return views
         await asyncio.sleep(0.5)
 
 
-async def drive_to_outcome(handles: dict[str, WorkflowHandle], bank_url: str, state_dir: Path,
+async def drive_to_outcome(handles: dict[str, WorkflowHandle], awaited: set[str], bank_url: str, state_dir: Path,
                            inbox: WorkflowHandle | None, check_alive, first_step: str | None) -> tuple[Views, bool]:
-    """Advance the bank a day at a time until every sample is at rest (COMPLETED, or waiting
-    for a person), printing the table after each step. No advance when all are at rest already
-    (a resumed stack: the table above says where they stand)."""
+    """Advance the bank a day at a time until every awaited sample (workflow ids) is at rest
+    (COMPLETED, or waiting for a person), printing the table of all after each step. No advance
+    when they are at rest already (a resumed stack: the table above says where they stand)."""
     await _poke(inbox)
     step = first_step
     for advances in range(MAX_ADVANCES + 1):
-        views = await _settle_step(handles, check_alive)
-        if step is None and _done(views):
+        views = await _settle_step(handles, awaited, check_alive)
+        if step is None and _done(views, awaited):
             print("  bank clock   not advanced: no sample waits for the bank", flush=True)
             return views, True
         print(f"\n{step or 'where the samples stand'}\n" + format_table([status_row(v) for v in views.values() if v]),
               flush=True)
-        if _done(views):
+        if _done(views, awaited):
             return views, True
         if advances == MAX_ADVANCES:
             break

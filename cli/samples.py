@@ -1,12 +1,16 @@
 """The sample lifecycles `up` starts, so a new engineer sees invoices move at once.
 
-Fixed references make the workflow ids fixed: re-running `up` lands on the same lifecycles
-(DESIGN invariant 1) instead of posting four more invoices to the ERP every time.
+The hybrid estate's legal entities each get theirs: 1710 on SAP paying in pain.001, 1010 on SAP
+paying a US supplier in a NACHA file, 2710 on Tryton. Fixed references make the workflow ids
+fixed: re-running `up` lands on the same lifecycles (architecture invariant 1) instead of
+posting the samples to the ERPs again every time.
 """
 
 import asyncio
 import json
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus, InvoiceStatus
+from cli import stack_accounts
 from identity.ap_platform import PlatformSigner
 from identity.dev_issuer import DevIssuer
 
@@ -26,14 +31,46 @@ from identity.dev_issuer import DevIssuer
 WORKFLOW_TYPE = "InvoiceToPayment"
 STATUS_QUERY = "status"
 
-COMPANY_CODE = "1710"
-# (mock-sap supplier, reference ≤ 16 chars: the ERP's limit, VAT 21 %, lines as (text, net)).
-_SAMPLES = [
-    ("1000013", "SAMPLE-GLX-001", "210.00", [("Consulting November", "600.00"), ("Travel", "400.00")]),
-    ("1000014", "SAMPLE-INI-001", "514.61", [("TPS report licences", "2000.00"), ("Support", "450.50")]),
-    ("1000015", "SAMPLE-EUR-001", "163.80", [("Office supplies", "780.00")]),
-    ("1000016", "SAMPLE-UMB-001", "2625.00", [("Freight Rotterdam-Lyon", "10000.00"), ("Customs handling", "2500.00")]),
-]
+@dataclass(frozen=True)
+class Sample:
+    """One sample invoice of the hybrid estate: (text, net) lines, the tax, and what the smoke run
+    (`up --exit-after-samples`) expects of it once its payment run and the bank's days are over:
+    (status, reason code of the newest payment attempt or None). `expected` None: started,
+    shown and paid by its account's run like the others, but not waited for nor checked; a
+    sample's outcome joins the smoke run by naming it here."""
+
+    company_code: str
+    supplier_id: str
+    reference: str  # ≤ 16 characters: SAP's limit
+    currency: str
+    tax: str
+    lines: tuple[tuple[str, str], ...]
+    expected: tuple[str, str | None] | None
+    bank_account_id: str | None = None  # None: the ERP's default account of the supplier
+
+
+_PAID = ("COMPLETED", None)
+SAMPLES = (
+    # 1710 ACME Europe B.V. (SAP, EUR, ACME): mock-sap's banked suppliers, VAT 21 %. GLOBEX and
+    # Umbrella are paid and cleared; INITECH's account is closed at the bank (AC04) and EURODIS's
+    # bank unknown (RC01): both wait for AP's remediation.
+    Sample("1710", "1000013", "SAMPLE-GLX-001", "EUR", "210.00",
+           (("Consulting November", "600.00"), ("Travel", "400.00")), _PAID),
+    Sample("1710", "1000014", "SAMPLE-INI-001", "EUR", "514.61",
+           (("TPS report licences", "2000.00"), ("Support", "450.50")), ("AWAITING_REMEDIATION", "AC04")),
+    Sample("1710", "1000015", "SAMPLE-EUR-001", "EUR", "163.80", (("Office supplies", "780.00"),),
+           ("AWAITING_REMEDIATION", "RC01")),
+    Sample("1710", "1000016", "SAMPLE-UMB-001", "EUR", "2625.00",
+           (("Freight Rotterdam-Lyon", "10000.00"), ("Customs handling", "2500.00")), _PAID),
+    # 1010 ACME Americas Inc. (SAP, USD, ACMEUS in NACHA files): Quantum Components' US account
+    # (ABA routing + account number, no IBAN; cli/stack_accounts.py adds it), sales tax 8.875 %.
+    Sample("1010", stack_accounts.US_SUPPLIER, "SAMPLE-QTM-001", "USD", "159.75",
+           (("Sensor modules", "1800.00"),), _PAID, bank_account_id=stack_accounts.US_BANK_ACCOUNT),
+    # 2710 ACME Retail GmbH (Tryton, EUR, ACMEDE): the Tryton seed's suppliers, VAT 19 %.
+    Sample("2710", "2700001", "SAMPLE-RBB-001", "EUR", "95.00", (("Office supplies", "500.00"),), None),
+    Sample("2710", "2700002", "SAMPLE-HAN-001", "EUR", "418.00",
+           (("Freight Hamburg-Munich", "1800.00"), ("Handling", "400.00")), None),
+)
 # A sample has settled once it left these: it waits for a payment run (SCHEDULED), for a
 # person (ON_HOLD), or it has moved on since an earlier `up` (a payment run took it, ...).
 IN_FLIGHT = {InvoiceStatus.RECEIVED, InvoiceStatus.VALIDATED, InvoiceStatus.POSTED}
@@ -46,27 +83,49 @@ def summary(inv: Invoice) -> str:
     return f"{inv.supplier_id} {inv.gross_amount} {inv.currency} due {inv.net_due_date}"
 
 
-def sample_invoices(today: date | None = None, platform: PlatformSigner | None = None) -> list[Invoice]:
+def sample_invoices(today: date | None = None, platform: PlatformSigner | None = None,
+                    samples: Iterable[Sample] = SAMPLES) -> list[Invoice]:
     """The samples, approved by "ap.approver" in the AP platform: signed by the stack's stand-in
     for it (`platform`), else a typed name only, and they wait for `approve` in finsync."""
     today = today or date.today()
     invoices = []
-    for supplier, ref, tax, lines in _SAMPLES:
-        net = sum((Decimal(amount) for _, amount in lines), Decimal(0))
+    for sample in samples:
+        net = sum((Decimal(amount) for _, amount in sample.lines), Decimal(0))
         invoices.append(Invoice.model_validate({
-            "company_code": COMPANY_CODE, "supplier_id": supplier, "supplier_invoice_ref": ref,
-            "invoice_date": today.isoformat(), "currency": "EUR",
-            "net_amount": str(net), "tax_amount": tax, "gross_amount": str(net + Decimal(tax)),
+            "company_code": sample.company_code, "supplier_id": sample.supplier_id,
+            "supplier_invoice_ref": sample.reference, "invoice_date": today.isoformat(), "currency": sample.currency,
+            "net_amount": str(net), "tax_amount": sample.tax, "gross_amount": str(net + Decimal(sample.tax)),
             "payment_terms": {"code": "NT30", "net_days": 30},
             "lines": [{"line_no": i, "description": text, "net_amount": amount}
-                      for i, (text, amount) in enumerate(lines, start=1)],
+                      for i, (text, amount) in enumerate(sample.lines, start=1)],
             "approved_by": "ap.approver",
+            **({"bank_account_id": sample.bank_account_id} if sample.bank_account_id else {}),
         }))
     if platform is None:
         return invoices
     return [inv.model_copy(update={"ap_platform_approval": platform.sign(
         workflow_id=inv.workflow_id, gross_amount=inv.gross_amount, currency=inv.currency,
         bank_account_id=inv.bank_account_id, approver="ap.approver", now=datetime.now(UTC))}) for inv in invoices]
+
+
+def workflow_id(sample: Sample) -> str:
+    return sample_invoices(samples=[sample])[0].workflow_id
+
+
+def outcome_problems(samples: Iterable[Sample], views: dict[str, InvoiceLifecycleStatus | None]) -> list[str]:
+    """Where an awaited sample (`expected` set) ended otherwise than expected, in words ([] if none)."""
+    problems = []
+    for sample in samples:
+        if sample.expected is None:
+            continue
+        wf_id = workflow_id(sample)
+        view = views.get(wf_id)
+        attempt = view.payment_attempts[-1] if view and view.payment_attempts else None
+        seen = (view.status.value, attempt.reason_code if attempt else None) if view else ("(no status)", None)
+        if seen[0] != sample.expected[0] or (sample.expected[1] and seen[1] != sample.expected[1]):
+            problems.append(f"{wf_id} is {seen[0]}{f' ({seen[1]})' if seen[1] else ''}, expected "
+                            f"{sample.expected[0]}{f' ({sample.expected[1]})' if sample.expected[1] else ''}")
+    return problems
 
 
 async def start_samples(client: Client, task_queue: str, invoices: list[Invoice]) -> dict[str, WorkflowHandle]:
@@ -115,9 +174,12 @@ async def read_status(handle: WorkflowHandle) -> InvoiceLifecycleStatus | None:
 
 
 async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check_alive=lambda: None,
-                       approver: DevIssuer | None = None) -> tuple[dict[str, InvoiceLifecycleStatus | None], bool]:
+                       approver: DevIssuer | None = None, awaited: set[str] | None = None,
+                       grace: float = 15.0) -> tuple[dict[str, InvoiceLifecycleStatus | None], bool]:
     """Poll until every sample is past IN_FLIGHT (SCHEDULED, ON_HOLD, ...) or closed, printing
-    each change; returns the last views and whether all got there in time. `check_alive`
+    each change; returns the last views and whether every awaited one (`awaited`: workflow ids,
+    default all) got there in time. The others are given `grace` seconds more than the awaited
+    ones took, so their runs can pay them too, but never hold up the rest. `check_alive`
     raises when a stack process died, so a dead worker is named, not waited on. `approver`: the
     development issuer whose senior approver (ap.dave) approves a sample finsync asks about
     (above what the AP platform's signature covers), as a person would."""
@@ -125,9 +187,11 @@ async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check
     seen: dict[str, str] = {}
     views: dict[str, InvoiceLifecycleStatus | None] = {}
     approved: set[str] = set()
+    awaited = set(handles) if awaited is None else awaited & set(handles)
+    awaited_done_at: float | None = None
     while True:
         check_alive()
-        done = 0
+        done, others = 0, 0
         for wf_id, handle in handles.items():
             views[wf_id] = view = await read_status(handle)
             label = view.status.value if view else "(waiting for the worker)"
@@ -141,9 +205,14 @@ async def wait_settled(handles: dict[str, WorkflowHandle], timeout: float, check
             if view and view.status == InvoiceStatus.AWAITING_APPROVAL and wf_id in approved:
                 continue  # approved: it moves on
             if view and (view.status not in IN_FLIGHT or await _closed(handle)):
-                done += 1
-        if done == len(handles) or time.monotonic() - started > timeout:
-            return views, done == len(handles)
+                done, others = (done + 1, others) if wf_id in awaited else (done, others + 1)
+        now = time.monotonic()
+        if done == len(awaited) and awaited_done_at is None:
+            awaited_done_at = now
+        if awaited_done_at is not None and (others == len(handles) - len(awaited) or now - awaited_done_at > grace):
+            return views, True
+        if now - started > timeout:
+            return views, False
         await asyncio.sleep(0.5)
 
 
@@ -184,6 +253,7 @@ Web UI: {ui_url}
 Try (in another terminal, from {repo}):
   export PATH="$PWD/.venv/bin:$PATH" TEMPORAL_ADDRESS={address}
   {state}python -m cli status
+  {state}python -m cli report --company 2710    # one legal entity: 1710 SAP, 1010 SAP (NACHA), 2710 Tryton
   # exceptions waiting for AP (AC04 account closed, RC01 bank identifier incorrect)
   temporal workflow list --query 'ExceptionOwner="ap-remediation"'
   temporal workflow query --workflow-id {initech} --name status

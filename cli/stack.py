@@ -17,13 +17,11 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from cli import codec_token, cycle, demo_bank_clock, samples, stack_accounts, state, tryton_stack
-from cli.commands import format_table, status_row
+from cli import codec_token, cycle, demo_bank_clock, samples, stack_accounts, stack_samples, state, tryton_stack
 from cli.processes import BIN, MOCK_BANK_CHANNEL_ENV, ManagedProcess, port_open
 from cli.stack_intake import intake_keys, intake_processes
 from cli.stack_probes import StackError, check_alive, http_ok, ready, temporal_ready, worker_polling
 from codec.bank_details import generate_key_file
-from identity.ap_platform import ensure_dev_platform
 from identity.dev_issuer import ensure_dev_issuer
 from reports.status_report import open_store, report_text
 from settings import Settings
@@ -31,7 +29,6 @@ from worker import connect
 from workflows import search_attributes as sa
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES_TIMEOUT = 60.0
 
 
 # What listens where: (environment variable, default). Fixed defaults keep bookmarks and the
@@ -98,7 +95,6 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            "FINSYNC_TRYTON_URL": f"http://127.0.0.1:{cfg.port['tryton']}",
            "FINSYNC_TRYTON_DATABASE": tryton_stack.DATABASE, "FINSYNC_TRYTON_USER": "admin",
            "FINSYNC_TRYTON_PASSWORD": tryton_stack.admin_password(cfg.state_dir / "tryton")}
-    env |= stack_accounts.sample_environment()  # the US entity 1010 and its NACHA account ACMEUS
     os.environ.update(env)
     return env
 
@@ -165,9 +161,12 @@ async def _start(cfg: StackConfig, procs: list[ManagedProcess]) -> tuple[Client,
     temporal_ports = (cfg.port["temporal"], cfg.port["web-ui"])
     await asyncio.gather(*(ready(p, (lambda: temporal_ready(cfg.address, temporal_ports)) if t is None
                                  else (lambda t=t: http_ok(t))) for p, t in servers))
-    if await stack_accounts.ensure_bank_accounts(cfg.bank_url):
-        print("  created mock-bank account ACMEUS (NACHA, USD) for company code 1010", flush=True)
     settings = Settings()  # read now: _environment() has just set what it reads
+    # Our paying accounts that mock-bank's seed lacks (the sample's ACMEUS and ACMEDE).
+    for account_id in await stack_accounts.ensure_bank_accounts(cfg.bank_url, settings.paying_accounts):
+        account = settings.paying_accounts[account_id]
+        print(f"  created mock-bank account {account_id} ({account.bank_format}, {account.currency}) for company code "
+              f"{account.company_code}", flush=True)
     client = await connect(settings)
     worker = ManagedProcess("worker", [sys.executable, str(REPO / "worker.py")], cfg.state_dir / "logs" / "worker.log",
                             env)
@@ -196,38 +195,20 @@ async def _run(cfg: StackConfig, with_samples: bool, exit_after: bool) -> int:
         loop.add_signal_handler(sig, stop, sig.name)
     try:
         client, settings = await _start(cfg, procs)
-        task_queue, payments = settings.task_queue, settings.payments_task_queue  # lifecycles; inbox and runs
-        ok, inbox = True, None
+        payments = settings.payments_task_queue  # the inbox and the runs
+        ok = True
         if with_samples:
-            if await cycle.ensure_remediation_account(cfg.sap_url):
-                print(f"  added bank account {cycle.REMEDIATION_ACCOUNT} ({cycle.REMEDIATION_IBAN}) of supplier "
-                      f"{cycle.REMEDIATION_SUPPLIER} in mock-sap, for the remediation example", flush=True)
             dev_dir = Path(os.environ["FINSYNC_IDENTITY_DEV_DIR"])  # the worker trusts its issuers' keys
-            platform = ensure_dev_platform(dev_dir)
-            handles = await samples.start_samples(client, task_queue, samples.sample_invoices(platform=platform))
-            t0 = time.monotonic()
-            views, ok = await samples.wait_settled(handles, SAMPLES_TIMEOUT, lambda: check_alive(procs),
-                                                   approver=ensure_dev_issuer(dev_dir))
-            print(f"\nsamples {'settled' if ok else 'NOT settled'} in {time.monotonic() - t0:.1f}s\n"
-                  + format_table([status_row(v) for v in views.values() if v]), flush=True)
-            inbox = await cycle.start_inbox(client, payments)
-            if ok:
-                t0 = time.monotonic()
-                run = await cycle.start_sample_run(client, payments, cfg.bank_url, views)
-                summary = await cycle.await_run(run, lambda: check_alive(procs)) if run else None
-                first = (f"after payment run {summary.run_key} (the bank's answers through the inbox)"
-                         if summary else None)
-                views, ok = await cycle.drive_to_outcome(handles, cfg.bank_url, cfg.state_dir, inbox,
-                                                         lambda: check_alive(procs), first)
-                ok = ok and (run is None or summary is not None)  # a sample run that failed is a failed smoke run
-                print(f"\npayment cycle {'done' if ok else 'NOT done'} in {time.monotonic() - t0:.1f}s", flush=True)
+            done = await stack_samples.run_samples(client, settings, cfg.sap_url, cfg.bank_url, cfg.state_dir,
+                                                   dev_dir, lambda: check_alive(procs))
+            views, ok = done.views, done.ok
             await _print_report(client)
             # `status` finds the codec key in .finsync/ by itself; another state dir must be named.
             named = "" if cfg.state_dir == state.CHECKOUT / ".finsync" else f"FINSYNC_STATE_DIR={cfg.state_dir} "
             samples.print_guide(cfg.address, cfg.ui_url, cfg.bank_url, REPO, named, payments, views,
                                 f"http://127.0.0.1:{cfg.port['mock-einvoice']}")
         else:
-            inbox = await cycle.start_inbox(client, payments)
+            await cycle.start_inbox(client, payments)
         print(codec_token.web_ui_guide(cfg.state_dir, cfg.port["codec-server"]), flush=True)
         if exit_after:
             return 0 if ok else 1

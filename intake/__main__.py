@@ -53,8 +53,15 @@ def main() -> None:
     from intake.signature import SendersFileError
     from settings import get_settings
 
-    path = args.register or get_settings().einvoice_register
-    register = SupplierRegister.from_json(path) if path else DEFAULT_REGISTER
+    settings = get_settings()
+    path = args.register or settings.einvoice_register
+    try:
+        # Buyers are the legal entities' Peppol endpoints, whatever the register file says of them.
+        register = (SupplierRegister.from_json(path) if path else DEFAULT_REGISTER).with_buyers_of(
+            settings.legal_entities)
+    except ValueError as err:  # a register that contradicts the legal entities (or is no register)
+        print(f"intake can not start: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
     try:
         asyncio.run(serve(args.host, args.port, register))
     except (SendersFileError, CodecKeyError) as err:  # say what to set, never a traceback (or a secret)

@@ -4,14 +4,18 @@ A pushed invoice names its parties by Peppol endpoint id (`cbc:EndpointID/@schem
 `0088:4012345000009`, a GLN); the ERP knows them by supplier number and company code. The
 register is the only bridge: an endpoint it does not hold is refused (FS-UNKNOWN-SUPPLIER,
 FS-UNKNOWN-BUYER) rather than guessed from a name or VAT number, because a wrong guess pays
-the wrong supplier. Production loads it from JSON (`FINSYNC_EINVOICE_REGISTER` or
-`python -m intake --register FILE`), kept by master-data owners.
+the wrong supplier. Production loads the suppliers from JSON (`FINSYNC_EINVOICE_REGISTER` or
+`python -m intake --register FILE`), kept by master-data owners; the buyers are the legal
+entities' Peppol endpoints (FINSYNC_LEGAL_ENTITIES), the one configuration of company codes.
 """
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from canonical.entities import SAMPLE_LEGAL_ENTITIES, LegalEntity
 
 
 class RegisteredSupplier(BaseModel):
@@ -35,7 +39,9 @@ class SupplierRegister(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     suppliers: dict[str, RegisteredSupplier]
-    buyers: dict[str, str] = Field(description="buyer endpoint → company code")
+    # Set from the legal entities (`with_buyers_of`); a register file may still list them, as
+    # files did before the entities named their endpoints, but only as the entities do.
+    buyers: dict[str, str] = Field(default_factory=dict, description="buyer endpoint → company code")
 
     def supplier(self, endpoint: str | None) -> RegisteredSupplier | None:
         return self._lookup(self.suppliers, endpoint)
@@ -54,10 +60,39 @@ class SupplierRegister(BaseModel):
     def from_json(cls, path: Path) -> "SupplierRegister":
         return cls.model_validate(json.loads(Path(path).read_text()))
 
+    def with_buyers_of(self, entities: Mapping[str, LegalEntity]) -> "SupplierRegister":
+        """This register with the legal entities' Peppol endpoints as its buyers. A buyer the
+        register itself lists must be an entity's endpoint for the same company code: a
+        contradiction is refused (ValueError) rather than one of the two picked."""
+        derived = buyers_of(entities)
+        for endpoint, code in self.buyers.items():
+            entity = self._lookup(derived, endpoint)
+            if entity != code:
+                raise ValueError(f"the supplier register names buyer {endpoint} as company code {code}, but "
+                                 + (f"it is company code {entity}'s Peppol endpoint" if entity else
+                                    "no legal entity has that Peppol endpoint") + " (FINSYNC_LEGAL_ENTITIES)")
+        return self.model_copy(update={"buyers": derived})
+
+
+def buyers_of(entities: Mapping[str, LegalEntity]) -> dict[str, str]:
+    """Peppol endpoint → company code of every legal entity that has one; two entities with one
+    endpoint are refused (ValueError): an invoice to it could be booked by either."""
+    buyers: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for code, entity in sorted(entities.items()):
+        if not entity.peppol_endpoint:
+            continue
+        key = endpoint_key(entity.peppol_endpoint)
+        if key in seen:
+            raise ValueError(f"company codes {seen[key]} and {code} share the Peppol endpoint {entity.peppol_endpoint}")
+        seen[key] = code
+        buyers[entity.peppol_endpoint] = code
+    return buyers
+
 
 # The embedded stack's register: mock-sap's banked suppliers 1000013–1000016 (Globex is
-# mock-einvoice's default seller) and ACME Europe B.V. (company code 1710) as the buyer.
-# GLNs with valid check digits, so Peppol's own endpoint rules pass.
+# mock-einvoice's default seller; GLNs with valid check digits, so Peppol's own endpoint rules
+# pass) and, as buyers, the sample legal entities (ACME Europe B.V., 1710, among them).
 DEFAULT_REGISTER = SupplierRegister(
     suppliers={
         "0088:4012345000009": RegisteredSupplier(supplier_id="1000013", name="Globex GmbH"),
@@ -65,5 +100,4 @@ DEFAULT_REGISTER = SupplierRegister(
         "0088:4012345000023": RegisteredSupplier(supplier_id="1000015", name="Eurodis"),
         "0088:4012345000030": RegisteredSupplier(supplier_id="1000016", name="Umbrella Logistics"),
     },
-    buyers={"0088:8712345000011": "1710"},
-)
+).with_buyers_of(SAMPLE_LEGAL_ENTITIES)

@@ -62,7 +62,7 @@ class UnreadableStore:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def cash_positions(self) -> list[CashPosition]:
+    def cash_positions(self, company_code: str | None = None) -> list[CashPosition]:
         raise self.error
 
 
@@ -105,12 +105,18 @@ def _state(ex) -> str:
 
 
 async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: datetime | None = None,
-                  today: date | None = None, extra_query: str = "", page_size: int = PAGE_SIZE) -> StatusReport:
-    """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`). Ages and
+                  today: date | None = None, extra_query: str = "", page_size: int = PAGE_SIZE,
+                  company_code: str | None = None) -> StatusReport:
+    """`extra_query` narrows the lifecycles and cases (e.g. `CompanyCode='1710'`); `company_code`
+    narrows them and the cash position to one legal entity (default: every company). Ages and
     SLA states run in UTC at `now`; "today" for cash is the local business date, as value
     dates are. Lifecycles are read a visibility page at a time and never queried; open cases
     are counted by owner and SLA state (sla_buckets), and the cash position is one store query."""
     now, today = now or datetime.now(UTC), today or date.today()
+    if company_code:
+        if not company_code.isalnum():  # it goes into the visibility query
+            raise ValueError(f"{company_code!r} is no company code (letters and digits)")
+        extra_query = f'CompanyCode="{company_code}"' + (f" AND ({extra_query})" if extra_query else "")
     counts: Counter[str] = Counter()
     oldest: dict[str, tuple[datetime, str]] = {}
     cycles: list[timedelta] = []
@@ -122,7 +128,7 @@ async def collect(client: Client, store: TreasuryStore | UnreadableStore, now: d
     open_cases = await sla_lines(client, now, extra_query)
     cash, cash_error = [], None
     try:
-        cash = cash_lines(await asyncio.to_thread(store.cash_positions), today)
+        cash = cash_lines(await asyncio.to_thread(store.cash_positions, company_code or None), today)
     except Exception as err:  # noqa: BLE001 - e.g. no treasury database here: the lifecycles still report
         cash_error = f"{type(err).__name__}: {err}".splitlines()[0]
     return StatusReport(generated_at=now, today=today, states=states, open_cases=open_cases, cycle_times=cycles,
@@ -168,24 +174,26 @@ def render(report: StatusReport) -> str:
     return "\n".join(out)
 
 
-async def report_text(client: Client, store: TreasuryStore | UnreadableStore, extra_query: str = "") -> str:
+async def report_text(client: Client, store: TreasuryStore | UnreadableStore, extra_query: str = "",
+                      company_code: str | None = None) -> str:
     """For `make up`'s closing print: the same text as the command."""
-    return render(await collect(client, store, extra_query=extra_query))
+    return render(await collect(client, store, extra_query=extra_query, company_code=company_code))
 
 
-async def _print(extra_query: str) -> int:
+async def _print(extra_query: str, company_code: str | None = None) -> int:
     from settings import get_settings
     from worker import connect  # applies the payload codec; imported late, it loads every workflow
 
     settings = get_settings()
     client = await connect(settings)
-    print(await report_text(client, open_store(settings), extra_query))
+    print(await report_text(client, open_store(settings), extra_query, company_code))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli report", description="finsync status report")
-    parser.add_argument("--query", default="", help="narrow the lifecycles, e.g. \"CompanyCode='1710'\"")
+    parser.add_argument("--query", default="", help="narrow the lifecycles, e.g. \"InvoiceStatus='ON_HOLD'\"")
+    parser.add_argument("--company", help="one company code: its lifecycles, cases and cash position")
     parser.add_argument("--reconciliation", nargs="?", const="", metavar="REPORT.json",
                         help="print a reconciliation report instead "
                              "(default: the newest in the stack's .finsync/reports)")
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(render_reconciliation(load_reconciliation(path)))
         return 0
-    return asyncio.run(_print(args.query))
+    return asyncio.run(_print(args.query, args.company))
 
 
 if __name__ == "__main__":

@@ -129,7 +129,8 @@ def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatc
     script = tmp_path / "init.sh"
     script.write_text((DEPLOY / "secrets" / "init.sh").read_text())
     init = subprocess.run(["sh", str(script)], capture_output=True, text=True,
-                          env={**os.environ, "FINSYNC_SAP_PASSWORD": "sap-pw", "FINSYNC_BANK_PASSWORD": "bank-pw"})
+                          env={**os.environ, "FINSYNC_SAP_PASSWORD": "sap-pw", "FINSYNC_BANK_PASSWORD": "bank-pw",
+                               "FINSYNC_TRYTON_PASSWORD": "tryton-pw"})
     assert init.returncode == 0, init.stderr
     for key, value in env.items():
         monkeypatch.setenv(key, resolved(str(value)).replace("/run/secrets", str(tmp_path)))
@@ -157,6 +158,7 @@ def test_compose_environment_and_secret_files_load(service, tmp_path, monkeypatc
         assert settings.production_problem() is None  # its legal entities are configured
         assert settings.treasury_db_url.startswith("postgresql+psycopg://finsync:")
         assert settings.sap_password is not None and settings.sap_password.get_secret_value() == "sap-pw"
+        assert settings.tryton_password is not None and settings.tryton_password.get_secret_value() == "tryton-pw"
         assert settings.health_bind == "0.0.0.0:8081"
     else:
         # The identity provider's tokens, not a shared secret, open the codec server.
@@ -199,6 +201,29 @@ def test_kubernetes_sets_only_variables_settings_reads_and_outlasts_the_drain():
     assert trigger["type"] == "temporal" and scaler["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert (trigger["metadata"]["taskQueue"], trigger["metadata"]["namespace"]) == \
         (config["FINSYNC_TASK_QUEUE"], config["TEMPORAL_NAMESPACE"])
+
+
+def test_kubernetes_configuration_loads_and_names_tryton_where_an_entity_books_there(monkeypatch: pytest.MonkeyPatch):
+    import os
+
+    from settings import load_settings
+
+    config = next(d for d in k8s_documents() if d["kind"] == "ConfigMap")["data"]
+    for name in list(os.environ):
+        if name.startswith(OURS):
+            monkeypatch.delenv(name)
+    for key in ("FINSYNC_ENVIRONMENT", "FINSYNC_LEGAL_ENTITIES", "FINSYNC_PAYING_ACCOUNTS", "FINSYNC_TRYTON_URL",
+                "FINSYNC_TRYTON_USER", "FINSYNC_TRYTON_DATABASE"):
+        monkeypatch.setenv(key, config[key])
+    monkeypatch.setenv("FINSYNC_TREASURY_DB_URL", "postgresql+psycopg://finsync@treasury-db/treasury")  # a secret file
+    settings = load_settings()
+    on_tryton = [code for code, entity in settings.legal_entities.items() if entity.erp == "tryton"]
+    assert on_tryton == ["2710"] and settings.tryton_url and settings.production_problem() is None
+    # Its password is a secret file, never the ConfigMap; the README's `kubectl create secret` makes it.
+    assert "FINSYNC_TRYTON_PASSWORD" not in config
+    assert "--from-literal=finsync_tryton_password=" in (DEPLOY / "README.md").read_text()
+    worker_secrets = finsync_services()["worker"]["secrets"]
+    assert "finsync_tryton_password" in worker_secrets and "FINSYNC_TRYTON_URL" in compose()["x-finsync-env"]
 
 
 def test_dockerfile_is_multi_stage_non_root_and_copies_every_package():

@@ -1,7 +1,9 @@
-"""`python worker.py --check` (cli/check.py) against the session's dev server and mocks, run as
-a deploy step runs it: a subprocess with only the environment, its verdicts and exit code."""
+"""`python worker.py --check` (cli/check.py) against the session's dev server, mocks and Tryton
+server, run as a deploy step runs it: a subprocess with only the environment, its verdicts and
+exit code."""
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from cli.processes import BIN, ManagedProcess
 from tests.helpers import run_module, trusted_keys_env
 from tests.servers import running
+from tests.tryton_server import TrytonServer
 
 SECRET = "hunter2-not-for-logs"
 
@@ -28,6 +31,11 @@ def environment(tmp_path: Path, sap: str, bank: str, einvoice: str, **extra: str
             "FINSYNC_TREASURY_DB_URL": f"sqlite:///{tmp_path / 'treasury.db'}", **extra}
 
 
+def tryton_environment(server: TrytonServer) -> dict[str, str | None]:
+    return {"FINSYNC_TRYTON_URL": server.url, "FINSYNC_TRYTON_DATABASE": server.database,
+            "FINSYNC_TRYTON_USER": server.user, "FINSYNC_TRYTON_PASSWORD": server.password}
+
+
 async def check(address: str, env: dict[str, str | None]):
     # A thread: run_module blocks, and the session's fixtures share this event loop.
     return await asyncio.to_thread(run_module, "worker", "--check", address=address, env=env)
@@ -39,13 +47,40 @@ def verdicts(stdout: str) -> dict[str, str]:
 
 @pytest.mark.clock_independent  # only asks mock-bank whether it answers
 async def test_check_passes_against_the_dev_server_and_the_mocks(temporal_address, sap_server, bank_server,
-                                                                 einvoice_server, tmp_path):
-    done = await check(temporal_address, environment(tmp_path, sap_server, bank_server, einvoice_server))
+                                                                 einvoice_server, tryton_server, tmp_path):
+    # The sample's legal entities: 1710 and 1010 book in SAP, 2710 in Tryton.
+    done = await check(temporal_address, environment(tmp_path, sap_server, bank_server, einvoice_server,
+                                                     **tryton_environment(tryton_server)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert verdicts(done.stdout) == {"configuration": "ok", "codec": "ok", "identity": "ok", "treasury": "ok",
-                                     "temporal": "ok", "search": "ok", "sap": "ok", "bank": "ok",
+                                     "temporal": "ok", "search": "ok", "sap": "ok", "tryton": "ok", "bank": "ok",
                                      "e-invoicing": "ok"}, done.stdout
     assert "check passed" in done.stdout and "all 10 registered" in done.stdout  # each of its own type
+    assert "admin logged in, company codes 2710 found" in done.stdout
+
+
+SWEDEN = {"company_code": "3710", "name": "ACME Nordic AB", "country": "SE", "currency": "SEK", "erp": "tryton",
+          "paying_account_ids": ["ACMESE"]}
+SWEDEN_ACCOUNT = {"account_id": "ACMESE", "name": "ACME Nordic AB", "iban": "SE4550000000058398257466",
+                  "company_code": "3710", "currency": "SEK", "run_code": "S"}
+
+
+@pytest.mark.clock_independent
+async def test_each_erp_the_entities_name_is_checked_with_the_company_codes_it_books(
+        temporal_address, sap_server, bank_server, einvoice_server, tryton_server, tmp_path):
+    # Only Tryton entities: SAP is not asked. 3710 is no company of the seeded database.
+    entities = [{**SWEDEN, "company_code": "2710", "paying_account_ids": ["ACMEDE"]}, SWEDEN]
+    accounts = {"ACMEDE": {**SWEDEN_ACCOUNT, "account_id": "ACMEDE", "company_code": "2710", "run_code": "D"},
+                "ACMESE": SWEDEN_ACCOUNT}
+    configured = {"FINSYNC_LEGAL_ENTITIES": json.dumps(entities), "FINSYNC_PAYING_ACCOUNTS": json.dumps(accounts)}
+    base = environment(tmp_path, sap_server, bank_server, einvoice_server, **configured)
+    missing = await check(temporal_address, {**base, **tryton_environment(tryton_server)})
+    unset = await check(temporal_address, base)
+    assert missing.returncode == 1 and verdicts(missing.stdout)["tryton"] == "FAIL", missing.stdout
+    assert "sap" not in verdicts(missing.stdout)
+    assert "has no company with the code 3710 (" in missing.stdout  # 2710 is there
+    assert verdicts(unset.stdout)["tryton"] == "FAIL" and "FINSYNC_TRYTON_URL is not set" in unset.stdout
+    assert "check failed: tryton" in unset.stdout
 
 
 @pytest.mark.clock_independent
@@ -53,14 +88,15 @@ async def test_broken_settings_fail_by_name_without_echoing_secrets(temporal_add
                                                                    einvoice_server, tmp_path):
     env = environment(tmp_path, "http://127.0.0.1:9", bank_server, einvoice_server,
                       FINSYNC_SAP_USER="finsync", FINSYNC_SAP_PASSWORD=SECRET,
+                      FINSYNC_TRYTON_URL="http://127.0.0.1:9", FINSYNC_TRYTON_PASSWORD=SECRET,
                       FINSYNC_TREASURY_DB_URL=f"postgresql+psycopg://finsync:{SECRET}@127.0.0.1:9/treasury",
                       TEMPORAL_NAMESPACE="no-such-namespace")
     done = await check(temporal_address, env)
     assert done.returncode == 1
     seen = verdicts(done.stdout)
-    assert seen["sap"] == seen["treasury"] == seen["temporal"] == "FAIL", done.stdout
+    assert seen["sap"] == seen["tryton"] == seen["treasury"] == seen["temporal"] == "FAIL", done.stdout
     assert seen["bank"] == seen["codec"] == "ok"
-    assert "no-such-namespace" in done.stdout and "check failed: treasury store, temporal, sap" in done.stdout
+    assert "no-such-namespace" in done.stdout and "check failed: treasury store, temporal, sap, tryton" in done.stdout
     assert SECRET not in done.stdout + done.stderr
 
 

@@ -2,9 +2,10 @@
 # Create the secret files deploy/compose.yaml mounts, once. Never overwrites one that exists:
 # a new payload key would make every encrypted history unreadable (deploy/README.md).
 # SAP and bank passwords are taken from FINSYNC_SAP_PASSWORD / FINSYNC_BANK_PASSWORD in this
-# shell (read them from your secret store); everything else is generated.
+# shell (read them from your secret store), Tryton's from FINSYNC_TRYTON_PASSWORD where a legal
+# entity books in Tryton (else the file stays empty); everything else is generated.
 #
-#   FINSYNC_SAP_PASSWORD=... FINSYNC_BANK_PASSWORD=... deploy/secrets/init.sh
+#   FINSYNC_SAP_PASSWORD=... FINSYNC_BANK_PASSWORD=... [FINSYNC_TRYTON_PASSWORD=...] deploy/secrets/init.sh
 set -eu
 cd "$(dirname "$0")"
 # Compose (without swarm) bind-mounts each file as it is, and the containers read them as
@@ -37,4 +38,6 @@ einvoice-ap $(random 32 | tr -d '/+=')
 "
 create finsync_sap_password "${FINSYNC_SAP_PASSWORD:?set FINSYNC_SAP_PASSWORD to the SAP user's password}"
 create finsync_bank_password "${FINSYNC_BANK_PASSWORD:?set FINSYNC_BANK_PASSWORD to the bank API password}"
+# Compose mounts every secret it names: an entity-less Tryton gets an empty file (no login is made).
+create finsync_tryton_password "${FINSYNC_TRYTON_PASSWORD:-}"
 echo "back up finsync-codec.key, finsync-intake-codec.key, finsync_fingerprint_key and the read-keys file in your secret store: losing them loses the bank details"
