@@ -217,3 +217,34 @@ async def test_entries_finsync_can_not_attribute_are_left_out(erp: TrytonErp):
     with pytest.raises(ErpBusinessError) as unknown:
         await erp.post_bank_statement(statement(received).model_copy(update={"account_iban": "DE89370400440532013000"}))
     assert unknown.value.code == "TRYTON/NO_STATEMENT_JOURNAL"
+
+
+async def test_entries_naming_our_document_clear_it_and_clearing_states_read_it_back(erp: TrytonErp):
+    reference = unique_ref("OWN")
+    first = await erp.post_supplier_invoice(tryton_invoice("2700001", reference))
+    second = await erp.post_supplier_invoice(tryton_invoice("2700002", reference))
+    assert (first.erp_document.erp, second.erp_document.erp) == ("tryton", "tryton")
+    documents = [first.erp_document.accounting_document, second.erp_document.accounting_document]
+
+    def ours(posted: PostedInvoice) -> StatementEntry:  # as the inbox passes it on: the register's document
+        return paid(posted, reference).model_copy(update={"erp_document": posted.erp_document.accounting_document})
+
+    # The supplier's reference names both invoices; our document names the one the payment was for.
+    number = statement(ours(second))
+    posting = await erp.post_bank_statement(number)
+    assert ([line.accounting_document for line in posting.cleared], posting.unprocessed) == ([documents[1]], [])
+    states = await erp.clearing_states([*documents, "0", "not-a-move"])
+    assert sorted(states) == sorted(documents)
+    [open_one], [cleared] = states[documents[0]], states[documents[1]]
+    assert (open_one.cleared, open_one.reopened, open_one.amount, open_one.company_code) == (
+        False, False, Decimal("1190.00"), "2710")
+    assert cleared.cleared and cleared.clearing_date == TODAY and cleared.fiscal_year == str(TODAY.year)
+    assert await erp.cleared_by_statement(cleared, number.statement_id or "")
+    assert not await erp.cleared_by_statement(open_one, number.statement_id or "")
+
+    await erp.post_bank_statement(statement(ours(second).model_copy(update={
+        "direction": "CRDT", "is_return": True, "return_reason_code": "MD07"})))
+    [reopened] = (await erp.clearing_states([documents[1]]))[documents[1]]
+    assert reopened.reopened and not reopened.cleared
+    stranger = await erp.post_bank_statement(statement(ours(first).model_copy(update={"erp_document": "0"})))
+    assert stranger.cleared == [] and "no invoice of this company" in stranger.unprocessed[0].reason
