@@ -27,7 +27,7 @@ from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
-from canonical.entities import SAMPLE_LEGAL_ENTITIES
+from canonical.entities import SAMPLE_LEGAL_ENTITIES, SAMPLE_PAYING_ACCOUNTS
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The AP platform of the test run: in-process workers trust it (conftest.py); invoice_json signs
 # its approvals with it, as the real platform signs `approved_by` (architecture invariant 8).
 AP_PLATFORM: PlatformSigner = ephemeral_platform()
+SAP_ENTITIES = {code: e for code, e in SAMPLE_LEGAL_ENTITIES.items() if e.erp == "sap"}
 
 
 @asynccontextmanager
@@ -217,8 +218,11 @@ def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[s
     (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))
     # production needs a fingerprint key: the one in-process workers use by default, so both agree
     return {"FINSYNC_FINGERPRINT_KEY": DEVELOPMENT_FINGERPRINT_KEY.decode(),
-            # production names its legal entities: the embedded stack's sample, said out loud
-            "FINSYNC_LEGAL_ENTITIES": json.dumps([e.model_dump(mode="json") for e in SAMPLE_LEGAL_ENTITIES.values()]),
+            # production names its legal entities: the embedded stack's sample, said out loud, of the
+            # ERP these workers reach (mock-sap; production refuses an entity whose ERP is not configured)
+            "FINSYNC_LEGAL_ENTITIES": json.dumps([e.model_dump(mode="json") for e in SAP_ENTITIES.values()]),
+            "FINSYNC_PAYING_ACCOUNTS": json.dumps({a: SAMPLE_PAYING_ACCOUNTS[a].model_dump(mode="json")
+                                                   for e in SAP_ENTITIES.values() for a in e.paying_account_ids}),
             "FINSYNC_IDENTITY_ISSUER": issuer.keyring().issuer,
             "FINSYNC_IDENTITY_JWKS_FILE": str(directory / "decisions-jwks.json"),
             "FINSYNC_AP_PLATFORM_ISSUER": AP_PLATFORM.issuer,
