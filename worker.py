@@ -34,7 +34,7 @@ from adapters.audit_log import AuditLog
 from adapters.bank import BankClient
 from adapters.bank_file_drop import BankFileDrops
 from adapters.einvoice import EInvoiceClient
-from adapters.erp_connections import connected_erps, erp_directory, supplier_feed
+from adapters.erp_connections import connected_erps, erp_configuration_problem, erp_directory, supplier_feed
 from adapters.erp_directory import ErpDirectory
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
@@ -213,7 +213,8 @@ async def main() -> None:
             jwks_file=settings.ap_platform_jwks_file, dev_dir=settings.identity_dev_dir))
     except (IdentityNotConfigured, OSError, ValueError) as e:
         raise SystemExit(f"finsync worker not started: {e}") from None
-    if problem := settings.production_problem():  # no sample entity receives a company's invoices
+    # no sample entity receives a company's invoices; no entity's ERP is left unreachable
+    if problem := settings.production_problem() or erp_configuration_problem(settings):
         raise SystemExit(f"finsync worker not started: {problem}")
     if settings.environment == "production" and settings.fingerprint_key is None \
             and settings.fingerprint_key_file is None:  # the development key is no secret (invariant 9)

@@ -20,6 +20,28 @@ if TYPE_CHECKING:
 # ERP kind -> (module, class) of its adapter, imported by name: an adapter not installed in
 # this build is no connection, and the company codes booked there are refused, never rerouted.
 ADAPTERS = {"sap": ("adapters.sap_erp", "SapErp"), "tryton": ("adapters.tryton", "TrytonErp")}
+# ERP kind -> the setting without which this process has no connection to it (SAP's URL has a
+# default; Tryton's has none: the sample's company code 2710 books there only where one is set).
+CONNECTION_SETTING = {"sap": "sap_url", "tryton": "tryton_url"}
+
+
+def unconfigured_erps(settings: "Settings") -> dict[str, list[str]]:
+    """ERP instances the legal entities name whose connection setting is unset -> their company codes."""
+    missing: dict[str, list[str]] = {}
+    for code, entity in sorted(settings.legal_entities.items()):
+        setting = CONNECTION_SETTING.get(entity.erp)
+        if setting is not None and not getattr(settings, setting):
+            missing.setdefault(entity.erp, []).append(code)
+    return missing
+
+
+def erp_configuration_problem(settings: "Settings") -> str | None:
+    """Why a production process must not start (an entity's ERP it can not reach), else None."""
+    missing = unconfigured_erps(settings)
+    if settings.environment != "production" or not missing:
+        return None
+    return "; ".join(f"company code(s) {', '.join(codes)} book in ERP {erp!r}, but FINSYNC_"
+                     f"{CONNECTION_SETTING[erp].upper()} is not set" for erp, codes in missing.items())
 
 
 def erp_directory(erp: ErpDirectory | SapClient, settings: "Settings") -> ErpDirectory:
@@ -42,13 +64,22 @@ def _erp_class(kind: str) -> Any:
 @contextlib.asynccontextmanager
 async def connected_erps(settings: "Settings") -> AsyncIterator[ErpDirectory]:
     """One port per ERP instance the legal entities name (instance name = its kind: "sap",
-    "tryton"), closed on exit, in the directory that routes company codes to them."""
+    "tryton"), closed on exit, in the directory that routes company codes to them. An instance
+    without its connection setting is left out in development (its company codes are refused,
+    never rerouted: ErpNotConnected) and refused in production (ValueError, before any port)."""
+    unconfigured = unconfigured_erps(settings)
+    if problem := erp_configuration_problem(settings):
+        raise ValueError(problem)
     async with contextlib.AsyncExitStack() as open_ports:
         ports: dict[str, ErpPort] = {}
         for name in sorted({entity.erp for entity in settings.legal_entities.values()}):
             cls = _erp_class(name)
             if cls is None:
                 logging.warning("ERP %r of the legal entities has no adapter here: its company codes are refused", name)
+                continue
+            if name in unconfigured:  # development: the sample names an ERP this process was not given
+                logging.warning("ERP %r is not configured (FINSYNC_%s unset): company codes %s are refused", name,
+                                CONNECTION_SETTING[name].upper(), ", ".join(unconfigured[name]))
                 continue
             port = cls.from_settings(settings)
             ports[name] = await open_ports.enter_async_context(port) if hasattr(port, "__aenter__") else port

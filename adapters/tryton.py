@@ -23,6 +23,7 @@ invoice of this company, supplier and reference, returns a posted one, and finis
 left by an attempt whose answer was lost, so a retry never makes a second invoice.
 """
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from adapters.tryton_rpc import TrytonRpc
 from adapters.tryton_statements import TrytonStatementPosting, TrytonStatements
 from canonical.bank import BankStatement, StatementEntry
 from canonical.duplicates import OtherInvoice
-from canonical.erp import OpenItem, PostedInvoice, PurchaseOrder
+from canonical.erp import ItemClearing, OpenItem, PostedInvoice, PurchaseOrder
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
 from canonical.reconciliation import ErpItem
@@ -77,9 +78,9 @@ class TrytonErp:
         await self.aclose()
 
     def _ours(self, doc: ErpDocument) -> ErpDocument:
-        # Documents name the ERP instance that made them where the model has that field (the
-        # erp-port part adds ErpDocument.erp); without it they are opaque as they are.
-        return doc.model_copy(update={"erp": self.name}) if "erp" in type(doc).model_fields else doc
+        # A document names the ERP instance that made it, so the ERP directory routes every
+        # later call about it (block, release, open item) back here, whatever its company code.
+        return doc if doc.erp == self.name else doc.model_copy(update={"erp": self.name})
 
     def _named(self, posted: PostedInvoice) -> PostedInvoice:
         return posted.model_copy(update={"erp_document": self._ours(posted.erp_document)})
@@ -192,7 +193,7 @@ class TrytonErp:
 
     # -- payment -------------------------------------------------------------------------------
     async def claim_for_payment_run(self, docs: list[ErpDocument], run_id: str, run_date: date,
-                                    alive: Any = None) -> dict[str, str | None]:
+                                    alive: Callable[[], None] | None = None) -> dict[str, str | None]:
         return await self._claims.claim(docs, run_id, run_date, alive)
 
     async def release_from_payment_run(self, docs: list[ErpDocument], run_id: str | None) -> int:
@@ -213,15 +214,18 @@ class TrytonErp:
         them itself (a reopened invoice goes to a new run with a new attempt)."""
         posting = await self._statements.post(statement)
         done = [ErpDocument(invoice_document=line.invoice_document, fiscal_year="",
-                            accounting_document=line.accounting_document)
+                            accounting_document=line.accounting_document, erp=self.name)
                 for line in [*posting.cleared, *posting.reopened]]
         await self._claims.release(done, None)
         return posting
 
-    async def cleared_by_statement(self, item: Any, statement_number: str) -> bool:
+    async def clearing_states(self, accounting_documents: list[str]) -> dict[str, list[ItemClearing]]:
+        return await self._claims.clearing_states(accounting_documents)
+
+    async def cleared_by_statement(self, item: ItemClearing, statement_number: str) -> bool:
         """Tryton's own record that the statement `statement_number` was posted with a line for
         the invoice of `item.accounting_document` (the evidence after a lost answer)."""
-        return await self._statements.applied(str(item.accounting_document), statement_number)
+        return await self._statements.applied(item.accounting_document, statement_number)
 
     async def supplier_items(self, company_code: str, cleared_since: date) -> list[ErpItem]:
         """The company's supplier invoices, open or cleared since `cleared_since`, each with its reference."""

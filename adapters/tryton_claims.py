@@ -17,7 +17,7 @@ from datetime import date
 
 from adapters.erp_errors import ErpBusinessError
 from adapters.tryton_books import BLOCKED, TrytonBooks, code_of
-from canonical.erp import OpenItem
+from canonical.erp import ItemClearing, OpenItem
 from canonical.status import ErpDocument
 
 PAYMENT_JOURNAL = "finsync payment runs"
@@ -136,3 +136,34 @@ class TrytonClaims:
             payment_run_date=claims[0]["date"] if claims else None,
             clearing_document=code_of(line, "reconciliation.rec_name") if reconciliation else "",
             clearing_date=clearing_date, clearing_is_reversed=reversed_)
+
+    async def clearing_states(self, accounting_documents: list[str]) -> dict[str, list[ItemClearing]]:
+        """The payable line of each invoice whose account move is one of `accounting_documents`,
+        by move id: cleared while reconciled, reversed when a posted statement returned its
+        payment and it is open again (what a statement post reads back, architecture invariant 4)."""
+        moves = sorted({int(d) for d in accounting_documents if d.isdigit()})
+        invoices = await self._books.invoices([("move", "in", moves)]) if moves else []
+        lines = await self._books.payable_lines(invoices)
+        reconciliations = sorted({line["reconciliation"] for line in lines.values() if line.get("reconciliation")})
+        # Cleared on the date of the lines that cleared it (the statement's), as open_item says:
+        # Tryton's own reconciliation date is the latest maturity, the invoice's due date.
+        dates: dict[int, date] = {}
+        for other in await self._rpc.search_read("account.move.line", [
+                ("reconciliation", "in", reconciliations), ("id", "not in", [line["id"] for line in lines.values()])],
+                ["reconciliation", "date"]) if reconciliations else []:
+            dates[other["reconciliation"]] = max(other["date"], dates.get(other["reconciliation"], other["date"]))
+        found: dict[str, list[ItemClearing]] = {}
+        for invoice in invoices:
+            line = lines.get(invoice["id"])
+            if line is None:
+                continue
+            reconciliation = line.get("reconciliation")
+            document = str(invoice["move"])
+            found.setdefault(document, []).append(ItemClearing(
+                accounting_document=document, company_code=code_of(invoice, "company.party.code"),
+                fiscal_year=code_of(invoice, "move.period.fiscalyear.name"), amount=line["credit"] - line["debit"],
+                currency=code_of(invoice, "currency.code"),
+                clearing_document=code_of(line, "reconciliation.rec_name") if reconciliation else "",
+                clearing_date=dates.get(reconciliation) if reconciliation else None,
+                clearing_is_reversed=not reconciliation and await self._returned(invoice["number"])))
+        return found

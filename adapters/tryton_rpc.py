@@ -10,9 +10,11 @@ user id:token)`. An expired session is refused before anything runs (401/403), s
 once and the same call sent again.
 """
 
+import asyncio
 import base64
 import datetime as dt
 import json
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +26,20 @@ from telemetry.http import instrument
 
 # Server texts that mean "busy, nothing done" (SQLite's lock outlasting Tryton's own retries).
 _BUSY = ("database is locked", "could not serialize", "deadlock")
+
+# One write at a time per Tryton database from this process (per event loop: a lock belongs to
+# its loop). On SQLite Tryton does not lock its strict sequences (its SQLite backend's `lock` is a
+# no-op), so two invoices posted at once were both numbered SI2710-2026-00001 (seen with two
+# lifecycles posting together): a number names one invoice only if its posts never overlap.
+# Reads still run side by side; on PostgreSQL Tryton locks the sequence itself and this costs
+# only the overlap of one process's writes.
+_WRITES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def _write_lock(database_url: str) -> asyncio.Lock:
+    locks = _WRITES.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(database_url, asyncio.Lock())
 
 
 def _encode(value: Any) -> Any:
@@ -84,8 +100,9 @@ class TrytonRpc(HttpAdapter):
 
     def __init__(self, url: str, database: str, user: str, password: str, *, timeout: float = 60.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._database_url = f"{url.rstrip('/')}/{database}"
         self._http = instrument(httpx.AsyncClient(
-            base_url=f"{url.rstrip('/')}/{database}", timeout=httpx.Timeout(timeout), transport=transport))
+            base_url=self._database_url, timeout=httpx.Timeout(timeout), transport=transport))
         self._user, self._password = user, password
         self._authorization: str | None = None
         self._context: dict[str, Any] = {}
@@ -152,6 +169,12 @@ class TrytonRpc(HttpAdapter):
 
     # -- HTTP ---------------------------------------------------------------------------------------
     async def _post(self, method: str, params: list, *, write: bool, authorized: bool = True) -> Any:
+        if not write:
+            return await self._post_once(method, params, write=write, authorized=authorized)
+        async with _write_lock(self._database_url):
+            return await self._post_once(method, params, write=write, authorized=authorized)
+
+    async def _post_once(self, method: str, params: list, *, write: bool, authorized: bool) -> Any:
         for attempt in (1, 2):
             self._requests += 1
             headers = {"Authorization": self._authorization} if authorized and self._authorization else {}

@@ -2,10 +2,12 @@
 journal of our IBAN: payments clear the invoices they pay, returns reopen them.
 
 Only entries finsync can attribute become lines (as for SAP, adapters/finsta.py): a debit that
-is our payment of one invoice, or a credit that returns one. The bank's reference names the
-invoice by its Tryton number; a reference that is a supplier's own invoice reference is used only
-when exactly one invoice of the company carries it for that amount, so two suppliers' equal
-references never clear each other's invoices (such an entry is reported, not guessed).
+is our payment of one invoice, or a credit that returns one. An entry finsync's inbox passes on
+names our document (StatementEntry.erp_document: the invoice's account move, from the payment
+register by the EndToEndId we sent), and only that invoice is matched. Without it the bank's
+reference names the invoice by its Tryton number; a reference that is a supplier's own invoice
+reference is used only when exactly one invoice of the company carries it for that amount, so
+two suppliers' equal references never clear each other's invoices (reported, not guessed).
 
   payment  a line of minus the amount, related to the invoice: validating the statement
            reconciles the invoice's payable line with it (Tryton marks the invoice paid);
@@ -141,7 +143,17 @@ class TrytonStatements:
         return found[0]
 
     async def _match(self, entry: StatementEntry, company_id: int) -> tuple[dict | None, str]:
-        """The invoice an entry pays or returns, or why none can be named."""
+        """The invoice an entry pays or returns, or why none can be named. Our own document
+        first: the payment register's account move for the EndToEndId finsync sent, so only the
+        invoice the payment was for can be cleared by it (two suppliers' equal references never
+        decide); then the bank's reference as Tryton's invoice number, or as a supplier's
+        reference that exactly one invoice of this amount carries."""
+        if entry.erp_document:
+            by_move = await self._books.invoices([("company", "=", company_id), ("move", "=", int(
+                entry.erp_document))], limit=1) if entry.erp_document.isdigit() else []
+            if by_move:
+                return by_move[0], ""
+            return None, f"our document {entry.erp_document} is no invoice of this company in Tryton"
         reference = (entry.remittance_reference or "").strip()
         by_number = await self._books.invoices([("company", "=", company_id), ("number", "=", reference)], limit=1)
         if by_number:

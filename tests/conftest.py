@@ -129,13 +129,29 @@ def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def _tryton_years_and_cache(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                            ) -> tuple[list[int], Path]:
+    year = clock.profile().business_date.year
+    cache = Path(request.config.cache.mkdir("tryton")) if request.config.cache else tmp_path_factory.mktemp("cache")
+    return [year - 1, year, year + 1], cache
+
+
 @pytest.fixture(scope="session")
 def tryton_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[TrytonServer]:
     """A real Tryton server (tests/tryton_server.py) on a fresh copy of the seeded database,
     with fiscal years around the profile's business date."""
-    year = clock.profile().business_date.year
-    cache = Path(request.config.cache.mkdir("tryton")) if request.config.cache else tmp_path_factory.mktemp("cache")
-    with running_tryton(tmp_path_factory.mktemp("tryton"), cache, [year - 1, year, year + 1]) as server:
+    years, cache = _tryton_years_and_cache(tmp_path_factory, request)
+    with running_tryton(tmp_path_factory.mktemp("tryton"), cache, years) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_tryton(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[TrytonServer]:
+    """A Tryton of the test's own (~3 s: a copy of the cached database), for tests that reset
+    mock-bank: after a reset the bank numbers each account's statements from 1 again, and Tryton
+    holds a statement number of a journal once, so a shared Tryton would refuse the next test's."""
+    years, cache = _tryton_years_and_cache(tmp_path_factory, request)
+    with running_tryton(tmp_path_factory.mktemp("tryton"), cache, years) as server:
         yield server
 
 

@@ -19,12 +19,15 @@ from temporalio.client import Client, WorkflowHandle
 
 from adapters.bank import BankClient
 from adapters.einvoice import EInvoiceClient
+from adapters.erp_directory import ErpDirectory
+from adapters.erp_port import ErpPort
 from adapters.sap import SapClient
+from adapters.sap_erp import SapErp
 from adapters.treasury_store import TreasuryStore
 from canonical.bank import PayingAccount
 from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
-from canonical.entities import SAMPLE_LEGAL_ENTITIES
+from canonical.entities import SAMPLE_LEGAL_ENTITIES, SAMPLE_PAYING_ACCOUNTS
 from canonical.invoice import Invoice
 from canonical.payment_run import PaymentRunRequest
 from canonical.status import InvoiceLifecycleStatus
@@ -48,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The AP platform of the test run: in-process workers trust it (conftest.py); invoice_json signs
 # its approvals with it, as the real platform signs `approved_by` (architecture invariant 8).
 AP_PLATFORM: PlatformSigner = ephemeral_platform()
+SAP_ENTITIES = {code: e for code, e in SAMPLE_LEGAL_ENTITIES.items() if e.erp == "sap"}
 
 
 @asynccontextmanager
@@ -58,14 +62,16 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
                      not_booked_margin_days: int = 4, controls: ControlPolicy | None = None,
                      report_dir: Path | None = None, near_duplicate_check: DuplicateRules = SUITE_DUPLICATE_RULES,
                      paying_accounts: dict[str, PayingAccount] | None = None,
-                     settings_fields: dict[str, Any] | None = None):
+                     settings_fields: dict[str, Any] | None = None, erps: dict[str, ErpPort] | None = None):
     """A worker on its own task queue. Tests without a bank get an address nothing listens on.
     `replace`: activities that stand in for the real ones of the same name (fault injection).
     `controls`: the finance team's controls this worker is configured with (default: settings').
     `report_dir`: where a Reconciliation writes its report (the settings' default otherwise).
     `near_duplicate_check`: the reference rule only, unless a test asks for more (below).
     `paying_accounts`: our accounts at the bank (default: settings', mock-bank's ACME over HTTP).
-    `settings_fields`: any other settings (e.g. company codes)."""
+    `settings_fields`: any other settings (e.g. company codes).
+    `erps`: ERP instances beside mock-sap ("sap"), by name (e.g. "tryton": a TrytonErp), routed
+    to by the legal entities; the caller opens and closes them."""
     # mock-bank's download and report request, also where no conftest set them (python -m tests.record_histories)
     settings = Settings(sap_url=sap_url, sap_timeout_seconds=sap_timeout, bank_url=bank_url, einvoice_url=einvoice_url,
                         bank_download_path=MOCK_BANK_DOWNLOAD_PATH,
@@ -81,10 +87,12 @@ async def new_worker(client: Client, sap_url: str, store: TreasuryStore, *, sap_
         # Stand-ins and extras win over the worker's own activities of the same name.
         chosen = list(replace or []) + list(extra_activities or [])
         names = {activity_name(a) for a in chosen}
-        activities = [a for a in activities_for(client, settings, sap, store, bank, einvoice)
+        erp: ErpDirectory | SapClient = ErpDirectory({"sap": SapErp(sap), **erps}, settings.legal_entities,
+                                                     settings.paying_accounts) if erps else sap
+        activities = [a for a in activities_for(client, settings, erp, store, bank, einvoice)
                       if activity_name(a) not in names] + chosen
         workflows = WORKFLOWS + [w for w in (extra_workflows or []) if w not in WORKFLOWS]
-        worker = build_worker(client, settings, sap, store, bank, einvoice, activities=activities, workflows=workflows)
+        worker = build_worker(client, settings, erp, store, bank, einvoice, activities=activities, workflows=workflows)
         async with worker:
             yield worker
 
@@ -210,8 +218,11 @@ def trusted_keys_env(directory: Path, issuer: DevIssuer | None = None) -> dict[s
     (directory / "ap-platform-jwks.json").write_text(json.dumps(AP_PLATFORM.jwks()))
     # production needs a fingerprint key: the one in-process workers use by default, so both agree
     return {"FINSYNC_FINGERPRINT_KEY": DEVELOPMENT_FINGERPRINT_KEY.decode(),
-            # production names its legal entities: the embedded stack's sample, said out loud
-            "FINSYNC_LEGAL_ENTITIES": json.dumps([e.model_dump(mode="json") for e in SAMPLE_LEGAL_ENTITIES.values()]),
+            # production names its legal entities: the embedded stack's sample, said out loud, of the
+            # ERP these workers reach (mock-sap; production refuses an entity whose ERP is not configured)
+            "FINSYNC_LEGAL_ENTITIES": json.dumps([e.model_dump(mode="json") for e in SAP_ENTITIES.values()]),
+            "FINSYNC_PAYING_ACCOUNTS": json.dumps({a: SAMPLE_PAYING_ACCOUNTS[a].model_dump(mode="json")
+                                                   for e in SAP_ENTITIES.values() for a in e.paying_account_ids}),
             "FINSYNC_IDENTITY_ISSUER": issuer.keyring().issuer,
             "FINSYNC_IDENTITY_JWKS_FILE": str(directory / "decisions-jwks.json"),
             "FINSYNC_AP_PLATFORM_ISSUER": AP_PLATFORM.issuer,

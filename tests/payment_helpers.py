@@ -16,12 +16,13 @@ from workflows.bank_inbox import BankInbox
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
 
-async def pay(client: Client, task_queue: str, run_number: int = 1, run_date: date | None = None) -> PaymentRunSummary:
-    """A run dated the profile's business date (the bank's day when the clock was pinned);
-    `run_date` a later day asks the bank to execute then (booked only on that day)."""
-    request = run_request(payment_run_workflow_id("ACME"), paying_account_id="ACME",
+async def pay(client: Client, task_queue: str, run_number: int = 1, run_date: date | None = None,
+              account: str = "ACME") -> PaymentRunSummary:
+    """A run from `account` dated the profile's business date (the bank's day when the clock was
+    pinned); `run_date` a later day asks the bank to execute then (booked only on that day)."""
+    request = run_request(payment_run_workflow_id(account), paying_account_id=account,
                           run_date=run_date or business_today(), horizon_days=60, run_number=run_number)
-    return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
+    return await client.execute_workflow(PaymentRun.run, request, id=payment_run_workflow_id(account),
                                          task_queue=task_queue)
 
 

@@ -3,66 +3,34 @@ on the seeded database: company 2710, suppliers 2700001–2700003.
 
 Every test posts invoices under references of its own, so they share one server."""
 
-import json
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from adapters.erp_errors import ErpBusinessError, ErpOutcomeUnknown
 from adapters.erp_port import ErpPort
 from adapters.tryton import TrytonErp
-from adapters.tryton_rpc import TrytonRpc
 from canonical.bank import BankStatement, MessageKind, StatementEntry
 from canonical.erp import PostedInvoice
 from canonical.status import ErpDocument
 from cli.tryton_seed import COMPANY_IBAN, SUPPLIERS
 from tests.clock import business_today
-from tests.helpers import make_invoice, unique_ref
+from tests.helpers import unique_ref
+from tests.tryton_flow import LoseAnswer, connect, tryton_invoice, tryton_invoices
 from tests.tryton_server import TrytonServer
 
 TODAY = business_today()
-
-
-class LoseAnswer(httpx.AsyncBaseTransport):
-    """Sends the request to Tryton, then loses the answer of the first call of `method`: the
-    call was applied, the caller never hears so (a timeout after the server committed)."""
-
-    def __init__(self, method: str) -> None:
-        self._inner, self._method, self.lost = httpx.AsyncHTTPTransport(), method, 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if not self.lost and json.loads(request.content).get("method") == self._method:
-            await response.aread()
-            self.lost += 1
-            raise httpx.ReadTimeout("answer lost on the way back", request=request)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def connect(server: TrytonServer, transport: httpx.AsyncBaseTransport | None = None) -> TrytonErp:
-    rpc = TrytonRpc(server.url, server.database, server.user, server.password, transport=transport)
-    return TrytonErp(server.url, server.database, server.user, server.password, rpc=rpc)
 
 
 @pytest_asyncio.fixture
 async def erp(tryton_server: TrytonServer) -> AsyncIterator[TrytonErp]:
     async with connect(tryton_server) as port:
         yield port
-
-
-def tryton_invoice(supplier_id: str = "2700001", ref: str | None = None, **overrides):
-    lines = [{"line_no": 1, "description": "Shelving", "net_amount": "600.00"},
-             {"line_no": 2, "description": "Delivery", "net_amount": "400.00"}]
-    return make_invoice(supplier_id=supplier_id, ref=ref or unique_ref("TRY"), company_code="2710",
-                        due_date=(TODAY + timedelta(days=30)).isoformat(), lines=lines, **overrides)
 
 
 def statement(*entries: StatementEntry) -> BankStatement:
@@ -83,8 +51,7 @@ def returned(posted: PostedInvoice) -> StatementEntry:
 
 async def count_invoices(erp: TrytonErp, supplier_id: str, reference: str) -> int:
     """Every invoice Tryton holds for this supplier and reference, drafts and cancelled ones too."""
-    return len(await erp.rpc.search_read("account.invoice", [("party.code", "=", supplier_id),
-                                                             ("reference", "=", reference)], ["id"]))
+    return len(await tryton_invoices(erp, supplier_id, reference))
 
 
 async def test_the_adapter_is_an_erp_port_and_reads_master_data(erp: TrytonErp, tryton_server: TrytonServer):
@@ -217,3 +184,48 @@ async def test_entries_finsync_can_not_attribute_are_left_out(erp: TrytonErp):
     with pytest.raises(ErpBusinessError) as unknown:
         await erp.post_bank_statement(statement(received).model_copy(update={"account_iban": "DE89370400440532013000"}))
     assert unknown.value.code == "TRYTON/NO_STATEMENT_JOURNAL"
+
+
+async def test_entries_naming_our_document_clear_it_and_clearing_states_read_it_back(erp: TrytonErp):
+    reference = unique_ref("OWN")
+    first = await erp.post_supplier_invoice(tryton_invoice("2700001", reference))
+    second = await erp.post_supplier_invoice(tryton_invoice("2700002", reference))
+    assert (first.erp_document.erp, second.erp_document.erp) == ("tryton", "tryton")
+    documents = [first.erp_document.accounting_document, second.erp_document.accounting_document]
+
+    def ours(posted: PostedInvoice) -> StatementEntry:  # as the inbox passes it on: the register's document
+        return paid(posted, reference).model_copy(update={"erp_document": posted.erp_document.accounting_document})
+
+    # The supplier's reference names both invoices; our document names the one the payment was for.
+    number = statement(ours(second))
+    posting = await erp.post_bank_statement(number)
+    assert ([line.accounting_document for line in posting.cleared], posting.unprocessed) == ([documents[1]], [])
+    states = await erp.clearing_states([*documents, "0", "not-a-move"])
+    assert sorted(states) == sorted(documents)
+    [open_one], [cleared] = states[documents[0]], states[documents[1]]
+    assert (open_one.cleared, open_one.reopened, open_one.amount, open_one.company_code) == (
+        False, False, Decimal("1190.00"), "2710")
+    assert cleared.cleared and cleared.clearing_date == TODAY and cleared.fiscal_year == str(TODAY.year)
+    assert await erp.cleared_by_statement(cleared, number.statement_id or "")
+    assert not await erp.cleared_by_statement(open_one, number.statement_id or "")
+
+    await erp.post_bank_statement(statement(ours(second).model_copy(update={
+        "direction": "CRDT", "is_return": True, "return_reason_code": "MD07"})))
+    [reopened] = (await erp.clearing_states([documents[1]]))[documents[1]]
+    assert reopened.reopened and not reopened.cleared
+    stranger = await erp.post_bank_statement(statement(ours(first).model_copy(update={"erp_document": "0"})))
+    assert stranger.cleared == [] and "no invoice of this company" in stranger.unprocessed[0].reason
+
+
+
+async def test_invoices_posted_at_once_get_numbers_of_their_own(tryton_server: TrytonServer):
+    # Lifecycles post at the same moment: Tryton on SQLite does not lock its invoice sequence,
+    # so overlapping posts were numbered alike; the adapter sends one write at a time.
+    async with connect(tryton_server) as one, connect(tryton_server) as other:
+        invoices = [tryton_invoice(supplier) for supplier in ("2700001", "2700002", "2700001", "2700002")]
+        posted = await asyncio.gather(*[port.post_supplier_invoice(invoice)
+                                        for port, invoice in zip((one, other, one, other), invoices, strict=True)])
+        books = await one.rpc.search_read("account.invoice", [
+            ("reference", "in", [i.supplier_invoice_ref for i in invoices])], ["number", "move"])
+    assert len({p.erp_document.invoice_document for p in posted}) == 4, posted
+    assert len({b["number"] for b in books}) == len({b["move"] for b in books}) == 4, books
