@@ -67,9 +67,9 @@ SAMPLES = (
     Sample("1010", stack_accounts.US_SUPPLIER, "SAMPLE-QTM-001", "USD", "159.75",
            (("Sensor modules", "1800.00"),), _PAID, bank_account_id=stack_accounts.US_BANK_ACCOUNT),
     # 2710 ACME Retail GmbH (Tryton, EUR, ACMEDE): the Tryton seed's suppliers, VAT 19 %.
-    Sample("2710", "2700001", "SAMPLE-RBB-001", "EUR", "95.00", (("Office supplies", "500.00"),), None),
+    Sample("2710", "2700001", "SAMPLE-RBB-001", "EUR", "95.00", (("Office supplies", "500.00"),), _PAID),
     Sample("2710", "2700002", "SAMPLE-HAN-001", "EUR", "418.00",
-           (("Freight Hamburg-Munich", "1800.00"), ("Handling", "400.00")), None),
+           (("Freight Hamburg-Munich", "1800.00"), ("Handling", "400.00")), _PAID),
 )
 # A sample has settled once it left these: it waits for a payment run (SCHEDULED), for a
 # person (ON_HOLD), or it has moved on since an earlier `up` (a payment run took it, ...).
