@@ -58,9 +58,10 @@ def stages(f: Figures, progress: Progress, posts: list[tuple[float, float]]) -> 
     if "ACCEPTED" in r and f.run_end:
         out["bank answers: run end -> all ACCEPTED"] = r["ACCEPTED"] - f.run_end
     booking = f.advances[:-1]  # the last advance only closes the day, releasing the statement
-    if "SETTLED" in r:
-        since = booking[-1][1] if booking else f.run_end
-        out["bank answers: last booking -> all SETTLED"] = max(0.0, r["SETTLED"] - since)
+    if "SETTLED" in r and booking:
+        out["bank answers: last booking -> all SETTLED"] = max(0.0, r["SETTLED"] - booking[-1][1])
+    elif "SETTLED" in r and f.run_end:  # a business day before the cut-off: booked inside the POST
+        out["bank answers: run end -> all SETTLED"] = r["SETTLED"] - f.run_end
     if f.advances and "COMPLETED" in r:
         out["day close -> all COMPLETED"] = r["COMPLETED"] - f.advances[-1][0]
     if posts:
