@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from adapters.erp_errors import ErpStatementNotPostable
 from canonical.bank import BankStatement, MessageKind, StatementEntry
+from canonical.bank import attribution_problem as canonical_attribution_problem
 from canonical.money import check_scale, format_amount
 
 MAX_BELNR = 35  # E1EDP02-BELNR
@@ -69,16 +70,10 @@ def statement_number(statement: BankStatement) -> str:
 
 def attribution_problem(entry: StatementEntry) -> str | None:
     """Why this entry cannot go on a FINSTA01 line, or None if it can."""
+    problem = canonical_attribution_problem(entry)
+    if problem is not None:
+        return problem
     reference = (entry.remittance_reference or "").strip()
-    if entry.amount == 0:
-        return "a zero amount is neither money in nor money out"
-    if entry.direction == "CRDT" and not entry.is_return:
-        return "money received is not a payment of ours or its return; AP does not post it"
-    if entry.direction == "DBIT" and entry.is_return:
-        return "a debit that returns money we received is not an AP payment"
-    if not reference:
-        what = "return" if entry.is_return else "payment"
-        return f"the {what} carries no remittance reference, so nothing says which invoice it is for"
     if len(reference) > MAX_BELNR:
         return f"the reference {reference!r} is longer than {MAX_BELNR} characters and names no SAP invoice"
     return None

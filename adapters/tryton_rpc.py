@@ -22,6 +22,7 @@ import httpx
 
 from adapters.erp_errors import ErpBusinessError, ErpError, ErpOutcomeUnknown, ErpTransientError
 from adapters.http_client import HttpAdapter
+from adapters.http_retry import retry_after_seconds
 from telemetry.http import instrument
 
 # Server texts that mean "busy, nothing done" (SQLite's lock outlasting Tryton's own retries).
@@ -193,9 +194,8 @@ class TrytonRpc(HttpAdapter):
         status = response.status_code
         if status in (429, 502, 503, 504):
             # 504: Tryton's transaction timed out and was rolled back; the others never ran it.
-            retry_after = response.headers.get("retry-after")
             raise ErpTransientError(f"Tryton answered {status} to {method}", status=status,
-                                    retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+                                    retry_after=retry_after_seconds(response.headers.get("retry-after")))
         if status in (401, 403):
             raise ErpBusinessError(status, "TRYTON/ACCESS", f"Tryton refused {method} ({status})")
         if status >= 400:

@@ -31,7 +31,13 @@ from pydantic import BaseModel
 from adapters.erp_errors import ErpBusinessError
 from adapters.finsta import StatementNotPostable, statement_number
 from adapters.tryton_books import OPEN_STATES, TrytonBooks, code_of
-from canonical.bank import BankStatement, MessageKind, StatementEntry
+from canonical.bank import (
+    BankStatement,
+    MessageKind,
+    StatementEntry,
+    attribution_problem,  # Tryton holds a reference of any length
+    describe_left_out,
+)
 from canonical.keys import normalise_reference
 from canonical.masking import mask_bank_details
 from canonical.money import Money
@@ -76,21 +82,9 @@ class TrytonStatementPosting(BaseModel):
         problems = [f"statement {statement_key} line {u.line} ({u.reference or 'no reference'}): {u.reason}"
                     for u in self.unprocessed]
         problems += [f"statement {statement_key}: {finding}" for finding in self.findings]
-        return problems + [f"statement {statement_key}: {e.direction} {e.amount} {e.currency} "
-                           f"({e.end_to_end_id or e.entry_reference}) left out: {why}"
-                           for e, why in self.left_out if e.direction == "DBIT" or e.is_return]
+        return problems + describe_left_out(statement_key, self.left_out)
 
 
-def attribution_problem(entry: StatementEntry) -> str | None:
-    if entry.amount == 0:
-        return "a zero amount is neither money in nor money out"
-    if entry.direction == "CRDT" and not entry.is_return:
-        return "money received is not a payment of ours or its return; AP does not post it"
-    if entry.direction == "DBIT" and entry.is_return:
-        return "a debit that returns money we received is not an AP payment"
-    if not (entry.remittance_reference or "").strip():
-        return "the entry carries no remittance reference, so nothing says which invoice it is for"
-    return None
 
 
 class TrytonStatements:

@@ -236,3 +236,17 @@ async def verify(client: Client, f: Figures, bank_url: str, sap_url: str, prefix
         print(f"  bank inbox problems for treasury-ops: {len(f.inbox_problems)}"
               + "".join(f"\n    {p['bank_message_id']}: {p['problem'][:300]}" for p in f.inbox_problems[:5]))
     return failures
+
+
+def add_cycle_options(parser, schedule_timeout: float, timeout: float) -> None:
+    """The options every bench driving this cycle takes (payment_cycle.py, end_to_end.py)."""
+    parser.add_argument("--per-file", type=int, default=500, help="max_payments_per_file of the run (default 500)")
+    parser.add_argument("--inbox-poll", type=float, default=1.0, help="BankInbox poll_seconds (default 1)")
+    parser.add_argument("--batch", type=int, default=100, help="BankInbox batch_size (default 100)")
+    parser.add_argument("--poll-ms", type=float, default=500, help="visibility count interval (default 500)")
+    parser.add_argument("--schedule-timeout", type=float, default=schedule_timeout,
+                        help=f"seconds for N to reach SCHEDULED (default {schedule_timeout:g})")
+    parser.add_argument("--timeout", type=float, default=timeout,
+                        help=f"seconds from SCHEDULED to all COMPLETED (default {timeout:g})")
+    parser.add_argument("--max-days", type=int, default=5,
+                        help="bank days to advance at most before settlement (default 5)")

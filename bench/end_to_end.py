@@ -42,7 +42,7 @@ if __name__ == "__main__":  # run as a script from bench/, where the project is 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _accounting import HttpTimer, sap_request_log, usage, workflow_spans  # bench/ is sys.path[0]
-from _cycle import cycle, verify
+from _cycle import add_cycle_options, cycle, verify
 from _progress import Figures, Progress
 from _stack import Stack, arguments, finish
 from adapters.sap_payments import IDOC
@@ -131,14 +131,5 @@ async def main(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     parser = arguments(__doc__, 1000, "invoices")
     parser.add_argument("--memory", action="store_true", help="dev server in memory (default: SQLite, WAL)")
-    parser.add_argument("--per-file", type=int, default=500, help="max_payments_per_file of the run (default 500)")
-    parser.add_argument("--inbox-poll", type=float, default=1.0, help="BankInbox poll_seconds (default 1)")
-    parser.add_argument("--batch", type=int, default=100, help="BankInbox batch_size (default 100)")
-    parser.add_argument("--poll-ms", type=float, default=500, help="visibility count interval (default 500)")
-    parser.add_argument("--schedule-timeout", type=float, default=600,
-                        help="seconds for N to reach SCHEDULED (default 600)")
-    parser.add_argument("--timeout", type=float, default=900,
-                        help="seconds from SCHEDULED to all COMPLETED (default 900)")
-    parser.add_argument("--max-days", type=int, default=5,
-                        help="bank days to advance at most before settlement (default 5)")
+    add_cycle_options(parser, schedule_timeout=600, timeout=900)
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -49,7 +49,7 @@ from pathlib import Path
 if __name__ == "__main__":  # run as a script from bench/, where the project is not importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _cycle import cycle, verify  # bench/ is sys.path[0]
+from _cycle import add_cycle_options, cycle, verify  # bench/ is sys.path[0]
 from _history import history_spans, inbox_spans, print_spans
 from _progress import Figures, report
 from _stack import Stack, arguments, finish
@@ -94,16 +94,7 @@ async def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = arguments(__doc__, 1000, "invoices")
-    parser.add_argument("--per-file", type=int, default=500, help="max_payments_per_file of the run (default 500)")
-    parser.add_argument("--inbox-poll", type=float, default=1.0, help="BankInbox poll_seconds (default 1)")
-    parser.add_argument("--batch", type=int, default=100, help="BankInbox batch_size (default 100)")
-    parser.add_argument("--poll-ms", type=float, default=500, help="visibility count interval (default 500)")
-    parser.add_argument("--schedule-timeout", type=float, default=300,
-                        help="seconds for N to reach SCHEDULED (default 300)")
-    parser.add_argument("--timeout", type=float, default=600,
-                        help="seconds from SCHEDULED to all COMPLETED (default 600)")
-    parser.add_argument("--max-days", type=int, default=5,
-                        help="bank days to advance at most before settlement (default 5)")
+    add_cycle_options(parser, schedule_timeout=300, timeout=600)
     parser.add_argument("--sap-timeout", type=float,
                         help="settings.sap_timeout_seconds (default: the settings' default, 30 s)")
     parser.add_argument("--max-activities", type=int, help="worker max_concurrent_activities (default: build_worker's)")

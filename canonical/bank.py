@@ -179,3 +179,18 @@ def describe_left_out(statement_key: str, left_out: list[tuple[StatementEntry, s
     return [f"statement {statement_key}: {entry.direction} {entry.amount} {entry.currency} "
             f"({entry.end_to_end_id or entry.entry_reference}) left out: {reason}"
             for entry, reason in left_out if entry.direction == "DBIT" or entry.is_return]
+
+
+def attribution_problem(entry: StatementEntry) -> str | None:
+    """Why an entry cannot be posted to an ERP as our payment or its return, or None if it can
+    (each ERP adapter adds what its own statement format cannot hold)."""
+    if entry.amount == 0:
+        return "a zero amount is neither money in nor money out"
+    if entry.direction == "CRDT" and not entry.is_return:
+        return "money received is not a payment of ours or its return; AP does not post it"
+    if entry.direction == "DBIT" and entry.is_return:
+        return "a debit that returns money we received is not an AP payment"
+    if not (entry.remittance_reference or "").strip():
+        what = "return" if entry.is_return else "payment"
+        return f"the {what} carries no remittance reference, so nothing says which invoice it is for"
+    return None

@@ -14,7 +14,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -24,6 +23,7 @@ from canonical.inbox import BankInboxConfig
 from canonical.payment_run import PaymentRunRequest, PaymentRunSummary
 from canonical.status import InvoiceLifecycleStatus
 from canonical.status import InvoiceStatus as S
+from cli import stack_accounts
 from cli.commands import format_table, status_row
 from cli.decision import identity_dev_dir
 from cli.demo_bank_clock import advance_bank_day, bank_today, save_bank_clock
@@ -39,7 +39,6 @@ INBOX_POLL_SECONDS = 2.0
 # The bank account AP switches INITECH (account closed, AC04) to in the guide's `resolve`.
 REMEDIATION_SUPPLIER, REMEDIATION_ACCOUNT = "1000014", "0002"
 REMEDIATION_IBAN, REMEDIATION_BIC = "DE89370400440532013000", "COBADEFFXXX"
-_BP = "/sap/opu/odata/sap/API_BUSINESS_PARTNER_SRV"
 
 MAX_ADVANCES = 5  # a Friday after the cut-off settles on Monday and clears on Tuesday: 4
 QUIET_SECONDS = 3.0  # nothing moved for this long after a step: the inbox has polled
@@ -62,20 +61,8 @@ Views = dict[str, InvoiceLifecycleStatus | None]
 async def ensure_remediation_account(sap_url: str) -> bool:
     """Give INITECH a second bank account in the ERP, so the guide's `resolve` (pay to 0002)
     works. True if it was added now."""
-    key = f"A_BusinessPartnerBank(BusinessPartner='{REMEDIATION_SUPPLIER}',BankIdentification='{REMEDIATION_ACCOUNT}')"
-    async with httpx.AsyncClient(base_url=sap_url, timeout=30, headers={"Accept": "application/json"}) as http:
-        found = await http.get(f"{_BP}/{key}", params={"$format": "json"})
-        if found.status_code != 404:
-            found.raise_for_status()
-            return False
-        # OData writes need a CSRF token, fetched on the service root (same client: its cookie).
-        token = (await http.get(f"{_BP}/", headers={"X-CSRF-Token": "Fetch"})).headers.get("x-csrf-token", "")
-        created = await http.post(f"{_BP}/A_BusinessPartnerBank", headers={"X-CSRF-Token": token}, json={
-            "BusinessPartner": REMEDIATION_SUPPLIER, "BankIdentification": REMEDIATION_ACCOUNT,
-            "BankCountryKey": REMEDIATION_IBAN[:2], "IBAN": REMEDIATION_IBAN, "SWIFTCode": REMEDIATION_BIC,
-        })
-        created.raise_for_status()
-    return True
+    return await stack_accounts.ensure_supplier_bank_account(sap_url, REMEDIATION_SUPPLIER, REMEDIATION_ACCOUNT, {
+        "BankCountryKey": REMEDIATION_IBAN[:2], "IBAN": REMEDIATION_IBAN, "SWIFTCode": REMEDIATION_BIC})
 
 
 # -- the workflows ------------------------------------------------------------------------

@@ -50,7 +50,13 @@ async def ensure_bank_accounts(bank_url: str, accounts: Mapping[str, PayingAccou
 async def ensure_us_supplier_account(sap_url: str) -> bool:
     """Give the US sample supplier its US account in mock-sap (as SAP keeps one: country US, the
     routing number as bank number, no IBAN). True if it was added now."""
-    key = f"A_BusinessPartnerBank(BusinessPartner='{US_SUPPLIER}',BankIdentification='{US_BANK_ACCOUNT}')"
+    return await ensure_supplier_bank_account(sap_url, US_SUPPLIER, US_BANK_ACCOUNT, {
+        "BankCountryKey": "US", "BankNumber": US_ROUTING, "BankAccount": US_ACCOUNT_NUMBER})
+
+
+async def ensure_supplier_bank_account(sap_url: str, supplier: str, account_id: str, fields: dict[str, str]) -> bool:
+    """Add a bank account to a supplier in mock-sap unless it has one with this id; True if added now."""
+    key = f"A_BusinessPartnerBank(BusinessPartner='{supplier}',BankIdentification='{account_id}')"
     async with httpx.AsyncClient(base_url=sap_url, timeout=30, headers={"Accept": "application/json"}) as http:
         found = await http.get(f"{_BP}/{key}", params={"$format": "json"})
         if found.status_code != 404:
@@ -59,7 +65,6 @@ async def ensure_us_supplier_account(sap_url: str) -> bool:
         # OData writes need a CSRF token, fetched on the service root (same client: its cookie).
         token = (await http.get(f"{_BP}/", headers={"X-CSRF-Token": "Fetch"})).headers.get("x-csrf-token", "")
         created = await http.post(f"{_BP}/A_BusinessPartnerBank", headers={"X-CSRF-Token": token}, json={
-            "BusinessPartner": US_SUPPLIER, "BankIdentification": US_BANK_ACCOUNT, "BankCountryKey": "US",
-            "BankNumber": US_ROUTING, "BankAccount": US_ACCOUNT_NUMBER})
+            "BusinessPartner": supplier, "BankIdentification": account_id, **fields})
         created.raise_for_status()
     return True

@@ -19,10 +19,11 @@ from identity import ap_platform
 from identity import keyring as decision_keys
 from identity.dev_issuer import DevIssuer
 from settings import Settings
-from tests import clock
+from tests import bank_admin, clock
 from tests.helpers import AP_PLATFORM, SUITE_DUPLICATE_RULES, TEST_CODEC_KEY, session_issuer
 from tests.postgres_server import SKIP_ENV, PostgresServer, find_bin, running_postgres
 from tests.servers import running
+from tests.tryton_flow import open_acmede
 from tests.tryton_server import TrytonServer, running_tryton
 from workflows import search_attributes as sa
 
@@ -153,6 +154,14 @@ def fresh_tryton(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
     years, cache = _tryton_years_and_cache(tmp_path_factory, request)
     with running_tryton(tmp_path_factory.mktemp("tryton"), cache, years) as server:
         yield server
+
+
+@pytest_asyncio.fixture
+async def acmede_bank(bank_server: str) -> str:
+    """A fresh bank day with ACMEDE (company 2710's account, the Tryton seed's IBAN) open."""
+    await bank_admin.reset(bank_server)
+    await open_acmede(bank_server)
+    return bank_server
 
 
 @pytest.fixture

@@ -15,16 +15,10 @@ from tests import bank_admin, sap_admin
 from tests.clock import business_today
 from tests.helpers import invoice_json, new_worker, path, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
-from tests.tryton_flow import claims_of, open_acmede, tryton_erps, tryton_invoice, tryton_invoices
+from tests.tryton_flow import claims_of, tryton_erps, tryton_invoice, tryton_invoices
 from workflows.invoice_lifecycle import InvoiceToPayment
 
-pytestmark = pytest.mark.clock_sensitive
-
-
-@pytest.fixture(autouse=True)
-async def fresh_bank(bank_server):
-    await bank_admin.reset(bank_server)
-    await open_acmede(bank_server)
+pytestmark = [pytest.mark.clock_sensitive, pytest.mark.usefixtures("acmede_bank")]
 
 
 async def test_two_companies_on_two_erps_each_pay_from_their_own_account_and_clear_in_their_own_erp(

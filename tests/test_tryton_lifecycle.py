@@ -13,19 +13,13 @@ from canonical.commands import LifecyclePolicy
 from tests import bank_admin, sap_admin
 from tests.helpers import decide, new_worker, path, unique_ref, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
-from tests.tryton_flow import LoseAnswer, claims_of, open_acmede, tryton_erps, tryton_invoice, tryton_invoices
+from tests.tryton_flow import LoseAnswer, claims_of, tryton_erps, tryton_invoice, tryton_invoices
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
-pytestmark = pytest.mark.clock_sensitive
+pytestmark = [pytest.mark.clock_sensitive, pytest.mark.usefixtures("acmede_bank")]
 
 START = dict(id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
 SETTLE = {POLICY_MEMO: LifecyclePolicy(erp_settle_seconds=2)}  # look again soon after the lost answer
-
-
-@pytest.fixture(autouse=True)
-async def fresh_bank(bank_server):
-    await bank_admin.reset(bank_server)
-    await open_acmede(bank_server)
 
 
 async def test_a_tryton_invoice_is_posted_once_paid_and_cleared_from_the_statement(
