@@ -7,7 +7,7 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
     print("bench/_invoices.py: a helper of the bench scripts, nothing to measure")
     sys.exit(0)
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from canonical.invoice import Invoice
 from identity import ap_platform
 from identity.ap_platform import PlatformSigner, ephemeral_platform
+from tests.clock import profile
 from workflows.invoice_lifecycle import InvoiceToPayment
 
 # The bench's AP platform: its invoices arrive approved and signed, as the real platform signs
@@ -34,7 +35,7 @@ def make_invoice(ref: str, supplier_id: str, signer: PlatformSigner | None = Non
         "company_code": "1710",
         "supplier_id": supplier_id,
         "supplier_invoice_ref": ref,
-        "invoice_date": date.today().isoformat(),
+        "invoice_date": profile().business_date.isoformat(),  # the mocks' day (bench/_stack.py)
         "currency": "EUR",
         "net_amount": "1000.00",
         "tax_amount": "190.00",

@@ -1,9 +1,10 @@
 """What a benchmark runs on, all its own and stopped at the end: a Temporal dev server (in
 memory, or with sqlite=True on a WAL/synchronous=off SQLite file, as the embedded stack runs
-it), a mock-sap and, if asked, a mock-bank (`--db :memory:`), both with their clocks at today
-09:00 and stopped by their PIDs, in a temp directory; and the CPU seconds those processes use.
-Imported by the bench scripts (bench/ is sys.path[0] when they run, and they put the project
-root on sys.path)."""
+it), a mock-sap and, if asked, a mock-bank (`--db :memory:`), both with their clocks at the
+test clock profile's moment (tests/clock.py: a Wednesday 09:00 in the coming week unless
+FINSYNC_TEST_CLOCK says otherwise, so a run means the same on any day) and stopped by their
+PIDs, in a temp directory; and the CPU seconds those processes use. Imported by the bench
+scripts (bench/ is sys.path[0] when they run, and they put the project root on sys.path)."""
 
 import os
 import sys
@@ -19,7 +20,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from canonical.controls import ControlPolicy
 from cli.processes import BIN, MOCK_BANK_DOWNLOAD_PATH, MOCK_BANK_REPORT_REQUEST_PATH, free_port, mock_bank, mock_sap
 from codec.bank_details import data_converter, load_codec
 from settings import Settings
+from tests.clock import profile
 from workflows import search_attributes as sa
 
 NO_BANK = "http://127.0.0.1:9"  # discard port: nothing listens (for a run that never pays)
@@ -88,7 +89,7 @@ class Stack:
         self.bank_url = f"http://127.0.0.1:{self.bank_port}" if bank else NO_BANK
         self._tmp = tempfile.TemporaryDirectory(prefix="finsync-bench-")
         self.dir = Path(self._tmp.name)
-        self.clock = f"{date.today()}T09:00"
+        self.clock = profile().clock_arg
         self.sap = mock_sap(self.sap_port, clock=self.clock, log=self.dir / "mock-sap.log")
         self.bank = mock_bank(self.bank_port, clock=self.clock, log=self.dir / "mock-bank.log") if bank else None
         self.server_pid: int | None = None
