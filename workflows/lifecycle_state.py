@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
     from identity.tokens import VerifiedPerson
     from telemetry import finance
+    from workflows import patch_generation
     from workflows import search_attributes as sa
     from workflows.exception_cases import CaseBook
 
@@ -78,7 +79,7 @@ class LifecycleState:
     def show(self) -> None:
         """The Web UI's current details belong to a run: a continued run shows them again. Search
         attributes carry over; a case that opened before they held its SLA gets it now."""
-        if self._cases is not None and self._cases.shown() is not None and workflow.patched(CASE_SLA_PATCH):
+        if self._cases is not None and self._cases.shown() is not None and patch_generation.has(CASE_SLA_PATCH):
             self._upsert_case()
         self._show()
 
@@ -138,13 +139,13 @@ class LifecycleState:
     def case_closed(self) -> None:
         """A case closed on the way to the end (cleared, cancelled): its attributes go with it, so
         a query for overdue cases finds no ended lifecycle. Earlier runs ended showing it."""
-        if workflow.patched(CASE_SLA_PATCH):
+        if patch_generation.has(CASE_SLA_PATCH):
             self.case_changed()
 
     def _upsert_case(self) -> None:
         case = self._cases.shown() if self._cases else None
         # Memoised by the SDK: a run decides once whether it writes the SLA attributes.
-        with_sla = workflow.patched(CASE_SLA_PATCH)
+        with_sla = patch_generation.has(CASE_SLA_PATCH)
         if case is None:
             workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset(),
                                                *((key.value_unset() for key in sa.CASE_SLA) if with_sla else ())])
