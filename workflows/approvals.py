@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.decisions import Approval, DecisionRecord, Figures, StartCheck
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
+    from workflows import patch_generation
     from workflows.ap_decisions import decider
     from workflows.controls import read_controls
     from workflows.decisions import verify_start
@@ -51,7 +52,7 @@ class Approvals(LifecycleParts):
     async def _verify_start(self) -> None:
         """A new lifecycle: the controls it runs under and who its start input names, verified
         once and recorded (activity results), so replays decide the same whatever the keys."""
-        if not workflow.patched(DECISIONS_PATCH):
+        if not patch_generation.has(DECISIONS_PATCH):
             return
         controls = self._controls = await read_controls(self._cases.outages)
         inv = self._state.invoice
@@ -130,7 +131,7 @@ class Approvals(LifecycleParts):
                     self._state.approvers = [inv.approved_by]
                     self._state.note(f"approved by {inv.approved_by} in the AP platform")
                     return
-                if not workflow.patched(APPROVALS_PATCH):
+                if not patch_generation.has(APPROVALS_PATCH):
                     return  # started before approvals existed: it went straight to validation
             elif self._approved() and not again:
                 return  # the AP platform's approval suffices (noted at the start)

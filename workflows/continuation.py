@@ -22,7 +22,7 @@ and operator signals all add events, and Temporal ends a run at 51,200 events or
 
 Replay: a history recorded before this existed may already be past the suggestion while it
 waited; waking there would not replay. So the first continuable wait of each run asks
-`workflow.patched(CONTINUE_PATCH)`: lifecycles started before keep waiting as they did.
+`patch_generation.has(CONTINUE_PATCH)`: lifecycles started before keep waiting as they did.
 """
 
 from collections.abc import Iterator
@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         WaitingAt,
         WaitPoint,
     )
+    from workflows import patch_generation
     from workflows.lifecycle_parts import LifecycleParts
 
 CONTINUE_PATCH = "continue-as-new-v1"
@@ -61,7 +62,7 @@ class Continuation(LifecycleParts):
     @contextmanager
     def _continuable(self, at: WaitPoint) -> Iterator[None]:
         """Within: the lifecycle may continue as new while it waits, and resume at `at`."""
-        self._may_continue = workflow.patched(CONTINUE_PATCH)  # memoised by the SDK: one marker per run
+        self._may_continue = patch_generation.has(CONTINUE_PATCH)  # memoised by the SDK: one marker per run
         outer, self._continue_at = self._continue_at, at
         try:
             yield

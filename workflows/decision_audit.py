@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.audit import AuditKind, AuditRecord
     from canonical.decision_record import DecisionRecord
     from workflows import activity_options as opts
+    from workflows import patch_generation
     from workflows.counterpart_calls import OutageListener, call
 
 DECISION_AUDIT_PATCH = "decision-audit-v1"
@@ -25,7 +26,7 @@ class DecisionAudit:
 
     def add(self, record: DecisionRecord) -> None:
         """Called where the decision is recorded in the workflow's state."""
-        if not workflow.patched(DECISION_AUDIT_PATCH):
+        if not patch_generation.has(DECISION_AUDIT_PATCH):
             return  # a history from before the audit log: nothing was appended then
         self._writes.append(asyncio.get_running_loop().create_task(self._append(record)))
 

@@ -90,6 +90,14 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
 
     @workflow.run
     async def run(self, invoice: Invoice, resume: LifecycleSnapshot | None = None) -> InvoiceLifecycleStatus:
+        try:
+            return await self._run(resume)
+        finally:
+            # The SDK adds the run's last command (completion, continue-as-new, failure) as soon as
+            # this returns or raises: search attributes still unsent go out before it.
+            self._state.send_search_attributes()
+
+    async def _run(self, resume: LifecycleSnapshot | None) -> InvoiceLifecycleStatus:
         if workflow.info().workflow_id != self._state.invoice.workflow_id:
             # Invariant 1: a lifecycle under any other id could run beside the real one.
             raise ApplicationError(

@@ -1,7 +1,8 @@
 """The business state of one lifecycle: status, history, ERP keys and the case book, mirrored
 into search attributes and the Web UI's current details on every change."""
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio import workflow
@@ -14,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
     from identity.tokens import VerifiedPerson
     from telemetry import finance
+    from workflows import patch_generation
     from workflows import search_attributes as sa
     from workflows.exception_cases import CaseBook
 
@@ -23,6 +25,9 @@ _MAX_HISTORY = 200
 # CaseSeverity), so the reports count cases by owner and SLA state from visibility alone. A new
 # upsert's content: patched, so histories written before it replay (architecture invariant 10).
 CASE_SLA_PATCH = "case-sla-search-attributes-v1"
+# Search-attribute changes of one workflow task go out as one upsert (each is a billable action):
+# kept per attribute, last value wins, sent when the task's ready work is done (`_upsert`).
+PER_TASK_PATCH = "search-attributes-per-task-v1"
 _MAX_DECISIONS = 200  # verified decisions shown; the audit trail keeps them all (invariant 13)
 
 
@@ -45,11 +50,13 @@ class LifecycleState:
         # called with (status, note) after each status change (supplier answers)
         self.on_change: Callable[[InvoiceStatus, str], None] | None = None
         self.on_decided: Callable[[DecisionRecord], None] | None = None
+        self._unsent: dict[str, SearchAttributeUpdate[Any]] = {}  # by attribute name, this task's last
+        self._send_due = False
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases
         inv = self.invoice
-        workflow.upsert_search_attributes([
+        self._upsert([
             sa.INVOICE_ID.value_set(inv.key),
             sa.SUPPLIER_ID.value_set(inv.supplier_id),
             sa.COMPANY_CODE.value_set(inv.company_code),
@@ -78,7 +85,7 @@ class LifecycleState:
     def show(self) -> None:
         """The Web UI's current details belong to a run: a continued run shows them again. Search
         attributes carry over; a case that opened before they held its SLA gets it now."""
-        if self._cases is not None and self._cases.shown() is not None and workflow.patched(CASE_SLA_PATCH):
+        if self._cases is not None and self._cases.shown() is not None and patch_generation.has(CASE_SLA_PATCH):
             self._upsert_case()
         self._show()
 
@@ -88,7 +95,7 @@ class LifecycleState:
         self.status = status
         self._metrics.entered(status.value, self.invoice.gross_amount, self.invoice.currency)
         self._record(note)
-        workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(status.value)])
+        self._upsert([sa.INVOICE_STATUS.value_set(status.value)])
         self._show()
         if self.on_change is not None:
             self.on_change(status, note)
@@ -138,23 +145,44 @@ class LifecycleState:
     def case_closed(self) -> None:
         """A case closed on the way to the end (cleared, cancelled): its attributes go with it, so
         a query for overdue cases finds no ended lifecycle. Earlier runs ended showing it."""
-        if workflow.patched(CASE_SLA_PATCH):
+        if patch_generation.has(CASE_SLA_PATCH):
             self.case_changed()
 
     def _upsert_case(self) -> None:
         case = self._cases.shown() if self._cases else None
         # Memoised by the SDK: a run decides once whether it writes the SLA attributes.
-        with_sla = workflow.patched(CASE_SLA_PATCH)
+        with_sla = patch_generation.has(CASE_SLA_PATCH)
         if case is None:
-            workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset(),
-                                               *((key.value_unset() for key in sa.CASE_SLA) if with_sla else ())])
+            self._upsert([sa.EXCEPTION_OWNER.value_unset(), sa.EXCEPTION_TYPE.value_unset(),
+                          *((key.value_unset() for key in sa.CASE_SLA) if with_sla else ())])
             return
         updates: list[SearchAttributeUpdate[Any]] = [sa.EXCEPTION_OWNER.value_set(case.owner.value),
                                                      sa.EXCEPTION_TYPE.value_set(case.type)]
         if with_sla:
             updates += [sa.CASE_OPENED_AT.value_set(case.opened_at), sa.CASE_DUE_AT.value_set(case.sla_due_at),
                         sa.CASE_ESCALATED.value_set(case.escalated), sa.CASE_SEVERITY.value_set(case.severity.value)]
-        workflow.upsert_search_attributes(updates)
+        self._upsert(updates)
+
+    def _upsert(self, updates: Sequence[SearchAttributeUpdate[Any]]) -> None:
+        """One upsert per change for histories from before PER_TASK_PATCH; since then one per
+        workflow task. The send is queued on the workflow's event loop, which runs everything
+        ready, the send included, before it completes the task; `send_search_attributes`
+        sends what is left before the run's last command (completion, continue-as-new)."""
+        if not patch_generation.has(PER_TASK_PATCH):
+            workflow.upsert_search_attributes(list(updates))
+            return
+        for update in updates:
+            self._unsent[update.key.name] = update
+        if not self._send_due:
+            self._send_due = True
+            asyncio.get_running_loop().call_soon(self.send_search_attributes)
+
+    def send_search_attributes(self) -> None:
+        """This task's search-attribute changes as one upsert, if any are unsent."""
+        self._send_due = False
+        if self._unsent:
+            updates, self._unsent = list(self._unsent.values()), {}
+            workflow.upsert_search_attributes(updates)
 
     def view(self) -> InvoiceLifecycleStatus:
         inv = self.invoice

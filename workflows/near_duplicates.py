@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.duplicate_search import DuplicateSearch
     from activities.lifecycle_listing import FACTS_MEMO
     from canonical.duplicates import InvoiceFacts, OtherInvoice
+    from workflows import patch_generation
     from workflows.ap_decisions import decider
     from workflows.duplicate_confirmation import DuplicateConfirmation
 
@@ -39,14 +40,14 @@ class NearDuplicates(DuplicateConfirmation):
     def _show_invoice_facts(self) -> None:
         """In the memo, for the other lifecycles' checks (activities/duplicate_search.py)."""
         facts = InvoiceFacts.of(self._state.invoice)
-        if facts != self._facts_shown and workflow.patched(FACTS_PATCH):
+        if facts != self._facts_shown and patch_generation.has(FACTS_PATCH):
             workflow.upsert_memo({FACTS_MEMO: facts})
             self._facts_shown = facts
 
     async def _check_near_duplicates(self, passed_before: bool = False) -> None:
         """Hold until AP confirms the invoice is distinct, if the ERP or a running lifecycle
         has one like it. `passed_before`: a continued run held in the posting step."""
-        if passed_before or not workflow.patched(CHECK_PATCH):
+        if passed_before or not patch_generation.has(CHECK_PATCH):
             return
         self._show_invoice_facts()  # a correction may have changed the amount or the date
         found = await self._step(self._find_near_duplicates)  # a refused query: a case, then again

@@ -15,6 +15,7 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionOwner, Severity
+    from workflows import patch_generation
     from workflows.lifecycle_parts import LifecycleParts
 
 INPUTS_PATCH = "operator-inputs-v1"
@@ -33,7 +34,7 @@ class OperatorInputs(LifecycleParts):
 
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        if not workflow.patched(INPUTS_PATCH):
+        if not patch_generation.has(INPUTS_PATCH):
             return  # histories from before: the signal was left unhandled
         self._input_rejected(name, f"this lifecycle has no signal {name!r} (it knows {', '.join(KNOWN_SIGNALS)}; "
                                    "for decisions use the updates, which answer at once)")

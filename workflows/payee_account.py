@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.einvoice import EInvoiceReceipt
     from canonical.validation import PayeeClaim, ValidatedInvoice
     from canonical.vendors import BankDetailsChange, VendorAccountCheck, mask
+    from workflows import patch_generation
     from workflows.controls import read_controls
     from workflows.lifecycle_parts import LifecycleParts
 
@@ -49,7 +50,7 @@ class PayeeAccount(LifecycleParts):
 
     # -- the e-invoice's payee account ---------------------------------------------------------
     def _take_payee_claim(self, receipt: EInvoiceReceipt) -> None:
-        if not receipt.payee_iban or not workflow.patched(PAYEE_PATCH):
+        if not receipt.payee_iban or not patch_generation.has(PAYEE_PATCH):
             return
         if any(c.payee_iban == receipt.payee_iban for c in self._payee_claims):
             return
@@ -83,7 +84,7 @@ class PayeeAccount(LifecycleParts):
     async def _account_refusal(self) -> str | None:
         """Why the account about to be paid may not be paid now (it changed since the vendor
         sync saw it and nobody confirmed it), or None. Holds the invoice when it refuses."""
-        if not workflow.patched(RESERVE_CHECK_PATCH):
+        if not patch_generation.has(RESERVE_CHECK_PATCH):
             return None
         validated, inv = self._validated, self._state.invoice
         assert validated is not None  # reservable means validated
@@ -108,7 +109,7 @@ class PayeeAccount(LifecycleParts):
     # -- cooling-off ---------------------------------------------------------------------------
     async def _start_cooling_off(self, confirmed: list[BankDetailsChange]) -> None:
         self._confirmed_accounts += [c.new_fingerprint for c in confirmed if c.new_fingerprint]
-        if not workflow.patched(COOLING_OFF_PATCH):
+        if not patch_generation.has(COOLING_OFF_PATCH):
             return
         if self._lifecycle_controls is None:
             self._lifecycle_controls = await read_controls()

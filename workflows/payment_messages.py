@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment_run import ReservedPayment
     from canonical.status import InvoiceStatus
     from telemetry import finance
+    from workflows import patch_generation
     from workflows.bank_confirmation import EVIDENCE_PATCH
     from workflows.lifecycle_parts import LifecycleParts
 
@@ -110,7 +111,7 @@ class PaymentMessages(LifecycleParts):
         rejection = self._decode("bank_rejection", payload, BankRejection)
         if rejection is None:
             return
-        if not workflow.patched(EVIDENCE_PATCH):
+        if not patch_generation.has(EVIDENCE_PATCH):
             self._apply_bank_report(self._pay.manual_rejection(rejection))  # how histories from before ran
             return
         current = self._pay.current

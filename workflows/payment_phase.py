@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.reason_codes import ACCOUNT_REASONS, owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
+    from workflows import patch_generation
     from workflows.bank_confirmation import EVIDENCE_PATCH
     from workflows.lifecycle_parts import LifecycleParts
     from workflows.payment_leg import account_digest
@@ -81,7 +82,7 @@ class PaymentPhase(LifecycleParts):
         await self._wait_or_case(lambda: self._pay.outcome() != "reserved", timedelta(days=1), "PaymentRunStalled",
                                  "reserved by a payment run that has not sent its file for a day")
         if self._pay.outcome() == "released" and (
-                not workflow.patched(EVIDENCE_PATCH) or not await self._release_is_void()):
+                not patch_generation.has(EVIDENCE_PATCH) or not await self._release_is_void()):
             return None
         self._sync_bank_status()
         await self._wait_or_case(lambda: self._pay.outcome() in _ANSWERED,
@@ -96,7 +97,7 @@ class PaymentPhase(LifecycleParts):
         if self._pay.outcome() != "settled":
             # Whoever signalled the failure, only the bank's own messages make it one
             # (architecture invariant 11); if they show the debit, the payment goes on.
-            if not workflow.patched(EVIDENCE_PATCH) or await self._bank_confirms_failure():
+            if not patch_generation.has(EVIDENCE_PATCH) or await self._bank_confirms_failure():
                 return False
             self._sync_bank_status()
         inv = self._state.invoice
@@ -135,7 +136,7 @@ class PaymentPhase(LifecycleParts):
             if next_look is None:
                 # A statement_posted hint that arrives while the ERP is read must not be wiped after
                 # the read (it would wait clearing_check_hours for a clearing already there).
-                hint_first = workflow.patched(CLEARING_HINT_PATCH)
+                hint_first = patch_generation.has(CLEARING_HINT_PATCH)
                 if hint_first:
                     self._pay.clearing_hint = False
                 item = await self._call(ErpActivities.read_open_item,
@@ -171,7 +172,7 @@ class PaymentPhase(LifecycleParts):
         query = OpenItemQuery(erp_document=doc, company_code=inv.company_code)
         deadline = workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         while True:
-            hint_first = workflow.patched(CLEARING_HINT_PATCH)
+            hint_first = patch_generation.has(CLEARING_HINT_PATCH)
             if hint_first:
                 self._pay.clearing_hint = False
             item = await self._call(ErpActivities.read_open_item, query,
@@ -213,7 +214,7 @@ class PaymentPhase(LifecycleParts):
             await self._reapprove_if_due()  # a new payee needs approval again (ap_decisions)
             # The resolution may name new bank details: check them against the ERP before paying.
             self._validated = await self._step(self._validate)
-            while workflow.patched(EVIDENCE_PATCH) and self._pays_a_refused_account():
+            while patch_generation.has(EVIDENCE_PATCH) and self._pays_a_refused_account():
                 self._open_case("SameAccountRejected", f"the ERP still gives {self._validated.bank_account.masked()}, "
                                                        f"the account the bank refused ({attempt.reason}); name another "
                                                        "account or have master data correct it",

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SelectionRequest,
         UnsentRelease,
     )
+    from workflows import patch_generation
     from workflows import search_attributes as sa
     from workflows.counterpart_calls import call
     from workflows.decision_audit import DecisionAudit
@@ -96,7 +97,7 @@ class PaymentRun(RunRelease):
         await self._request_and_limit(req)  # refused here when nobody verifiable asked for it
         account = await self._call(A.paying_account, req.paying_account_id,
                                    summary=f"paying account {req.paying_account_id}", via=opts.TREASURY)
-        if workflow.patched(RUN_CODE_PATCH):
+        if patch_generation.has(RUN_CODE_PATCH):
             erp_run_id = run_identity(req, account)[1]
         self._summary = PaymentRunSummary(run_key=run_key, payment_run_id=erp_run_id, currency=account.currency,
                                           requested_by=self._requested_by if self._verified else None,

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment_run import PaymentRelease, PaymentRunRequest
     from identity.tokens import VerifiedPerson
     from workflows import activity_options as opts
-    from workflows import decisions
+    from workflows import decisions, patch_generation
     from workflows.controls import read_controls
     from workflows.counterpart_calls import call
     from workflows.decision_audit import DecisionAudit
@@ -57,7 +57,7 @@ class RunRelease:
 
     async def _request_and_limit(self, req: PaymentRunRequest) -> None:
         """Before anything is selected: who asks for this run, and above what it waits for a release."""
-        if not workflow.patched(RUN_CONTROLS_PATCH):
+        if not patch_generation.has(RUN_CONTROLS_PATCH):
             self._release_above, self._requested_by = req.release_above, req.requested_by or "treasury-schedule"
             return
         self._verified = True

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
-    from workflows import decisions
+    from workflows import decisions, patch_generation
     from workflows.lifecycle_parts import LifecycleParts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
@@ -192,7 +192,7 @@ class SupplierControls(LifecycleParts):
 
     @workflow.signal
     def einvoice_refused(self, payload: RawValue) -> None:
-        if not workflow.patched(REFUSALS_PATCH):
+        if not patch_generation.has(REFUSALS_PATCH):
             self.unknown_signal("einvoice_refused", [payload])  # as a worker from before took it: unknown
             return
         refusals = self._decode("einvoice_refused", payload, EInvoiceRefusals)

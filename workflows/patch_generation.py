@@ -1,0 +1,56 @@
+"""Patches by generation: a run started on today's code records ONE patch marker for all of them.
+
+Every `workflow.patched(id)` that returns True in a fresh run writes a `core_patch` marker and
+the SDK core adds a `TemporalChangeVersion` search-attribute upsert beside it, a billable action.
+A lifecycle passed through seven such patches, so seven of each per invoice. `has(id)` asks for
+the generation first: a run that records GENERATION takes every patch in it as applied and
+records nothing for the single ids. A history from before has no GENERATION marker, so
+`workflow.patched(GENERATION)` is False on replay and each id is asked on its own, exactly as that
+history was written (architecture invariant 10).
+
+Both answers are memoised by the SDK per run (one marker at most, on first use; a continued run is
+a new run and records it again). GENERATION is always asked before any of its ids, so a run can
+not see a single id False and then the generation True. Not for queries or update validators
+(read-only: the SDK refuses `patched` there), and no `deprecate_patch`: ids leave `MEMBERS` only
+when no history without the generation marker is left to replay.
+
+The rule for a future change: a new patch id never joins MEMBERS (a run recorded with this
+generation did not have it); it is asked with plain `workflow.patched`, a marker per run, until
+a new generation is cut that lists it and is asked before this one (docs/architecture.md,
+"Upgrades of running workflows").
+"""
+
+from temporalio import workflow
+
+GENERATION = "patch-generation-1"
+
+# Every patch that existed when GENERATION was cut (2026-11-27), all workflow types together.
+MEMBERS = frozenset({
+    # InvoiceToPayment and its mixins
+    "approvals-v1",
+    "verified-decisions-v1",
+    "continue-as-new-v1",
+    "decision-audit-v1",  # also BankInbox and PaymentRun (workflows/decision_audit.py)
+    "case-sla-search-attributes-v1",
+    "search-attributes-per-task-v1",  # cut with the generation: no history has one without the other
+    "invoice-facts-memo-v1",
+    "near-duplicate-check-v1",
+    "operator-inputs-v1",
+    "payee-account-check-v1",
+    "reserve-account-check-v1",
+    "bank-cooling-off-v1",
+    "bank-evidence-v1",
+    "clearing-hint-before-read",
+    "einvoice-refusals-v1",
+    # PaymentRun
+    "erp-run-code-per-account-v1",
+    "run-controls-v1",
+})
+
+
+def has(patch_id: str) -> bool:
+    """`workflow.patched(patch_id)` for a patch of this generation, at most one marker per run."""
+    if patch_id not in MEMBERS:
+        # A later patch asked through the generation would read True in runs recorded before it.
+        raise ValueError(f"patch {patch_id!r} is not in {GENERATION}: ask workflow.patched for it")
+    return workflow.patched(GENERATION) or workflow.patched(patch_id)
