@@ -140,3 +140,25 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
             for p in await bank_admin.payments_for(bank_server, e2e)]
     booked = [p for p in paid if str(p.get("outcome", p.get("status", ""))).lower() not in ("rejected", "rjct")]
     assert len(booked) == 1, paid
+
+
+async def test_answers_read_together_reach_the_lifecycle_as_one_signal(client, sap_server, bank_server, store):
+    """With lifecycle_bank_status_lists, the pain.002 ACCP and the camt.054 booking read in one
+    inbox batch are one bank_statuses signal, applied in order: ACCEPTED, then SETTLED."""
+    invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
+    async with new_worker(client, sap_server, store, bank_url=bank_server,
+                          settings_fields={"lifecycle_bank_status_lists": True}) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        # Paid before the inbox runs: its first batch holds both answers (booked inside the POST).
+        summary = await pay(client, worker.task_queue)
+        assert summary.paid_invoices == 1, summary
+        async with bank_inbox(client, worker.task_queue):
+            view = await advance_until(handle, "COMPLETED", bank_server)
+    states = path(view)
+    assert states[states.index("SCHEDULED"):] == [
+        "SCHEDULED", "IN_PAYMENT_RUN", "SENT_TO_BANK", "ACCEPTED", "SETTLED", "CLEARED", "COMPLETED"], states
+    signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in (await handle.fetch_history()).events
+               if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert signals.count("bank_statuses") == 1 and "bank_status" not in signals, signals

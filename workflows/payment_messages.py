@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent, ReportBankRejection
     from canonical.erp import StatementClearing
     from canonical.keys import normalise_reference
-    from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction, end_to_end_id
+    from canonical.payment import BankStatus, BankStatusReport, BankStatusReports, PaymentInstruction, end_to_end_id
     from canonical.payment_run import ReservedPayment
     from canonical.status import InvoiceStatus
     from telemetry import finance
@@ -98,6 +98,15 @@ class PaymentMessages(LifecycleParts):
         report = self._decode("bank_status", payload, BankStatusReport)
         if report is not None:
             self._apply_bank_report(report)
+
+    @workflow.signal
+    def bank_statuses(self, payload: RawValue) -> None:
+        """Several answers read in one inbox batch, applied in the order read: the same as that
+        many bank_status signals (each is de-duplicated and applied by what it says)."""
+        reports = self._decode("bank_statuses", payload, BankStatusReports)
+        if reports is not None:
+            for report in reports.reports:
+                self._apply_bank_report(report)
 
     @workflow.signal
     def settled(self, payload: RawValue) -> None:
