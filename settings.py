@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     fingerprint_key: SecretStr | None = None
     fingerprint_key_file: Path | None = None
     bank_message_retention_days: int = Field(default=400, ge=1)
+    # Several bank answers for one lifecycle in one inbox batch go as one `bank_statuses` signal
+    # (one billed action instead of one each). Off until every lifecycle worker runs a build that
+    # knows that signal: an older one would refuse it and lose the answers (README, "Bank answers").
+    lifecycle_bank_status_lists: bool = False
 
     # The intake's supplier register.
     einvoice_register: Path | None = None

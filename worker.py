@@ -114,7 +114,7 @@ def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory 
     registers = PaymentRegisters(store.engine)
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
     audit = AuditLog(store.engine)  # decisions and money movements, hash-chained (architecture invariant 13)
-    deliveries = LifecycleDeliveries(client, outbox)
+    deliveries = LifecycleDeliveries(client, outbox, bank_status_lists=settings.lifecycle_bank_status_lists)
     runs = PaymentRunActivities(client, store, registers, erps, bank, settings.paying_accounts, audit=audit)
     ours = {account.iban: account.account_id for account in settings.paying_accounts.values() if account.iban}
     # A NACHA account's BAI2 statement names it by its account number.

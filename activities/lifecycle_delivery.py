@@ -7,7 +7,9 @@ chunks and before every failure), so a retry after a crash sends only what is un
 signal sent just before a crash may be sent once more, which the lifecycle de-duplicates
 (payment_leg.PaymentLeg.apply; a repeated statement_posted hint is one more look).
 One lifecycle's signals go one after another, in the order queued, so "accepted" never
-overtakes "settled" on the wire; different lifecycles are told concurrently."""
+overtakes "settled" on the wire; different lifecycles are told concurrently. With
+`bank_status_lists`, a lifecycle's consecutive bank_status signals of one call (a pain.002 and a
+camt.054 read in one inbox batch) go as one `bank_statuses` signal carrying them in that order."""
 
 import asyncio
 from collections import Counter
@@ -30,9 +32,12 @@ _TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCSta
               RPCStatusCode.ABORTED, RPCStatusCode.INTERNAL, RPCStatusCode.UNKNOWN, RPCStatusCode.CANCELLED}
 
 
+BANK_STATUS, BANK_STATUSES = "bank_status", "bank_statuses"
+
+
 class LifecycleDeliveries:
-    def __init__(self, client: Client, outbox: LifecycleOutbox) -> None:
-        self._client, self._outbox = client, outbox
+    def __init__(self, client: Client, outbox: LifecycleOutbox, bank_status_lists: bool = False) -> None:
+        self._client, self._outbox, self._bank_status_lists = client, outbox, bank_status_lists
 
     @activity.defn
     async def deliver_to_lifecycles(self, request: DeliveryRequest) -> DeliveryReport:
@@ -44,12 +49,13 @@ class LifecycleDeliveries:
 
         async def tell(items: list[QueuedSignal]) -> None:
             async with gate:
-                for item in items:
-                    outcome = await self._send(item)
+                for group in self._in_signals(items):
+                    outcome = await self._send(_as_one(group))
                     if outcome is None:  # retried later; this lifecycle's next signals wait behind it
-                        held_back.append(item.workflow_id)
+                        held_back.append(group[0].workflow_id)
                         return
-                    await progress.done(item, outcome)
+                    for item in group:
+                        await progress.done(item, outcome)
 
         try:
             await asyncio.gather(*(tell(items) for items in by_lifecycle.values()))
@@ -59,6 +65,16 @@ class LifecycleDeliveries:
             raise transient_error(f"Temporal did not take the signals for {len(held_back)} lifecycles "
                                   f"(e.g. {held_back[0]}); {progress.count} sent, the rest on the next attempt")
         return await asyncio.to_thread(_report, self._outbox, request.batch_keys)
+
+    def _in_signals(self, items: list[QueuedSignal]) -> list[list[QueuedSignal]]:
+        """One lifecycle's queued signals, grouped into what is sent as one signal."""
+        groups: list[list[QueuedSignal]] = []
+        for item in items:
+            if self._bank_status_lists and groups and _is_answer(item) and _is_answer(groups[-1][-1]):
+                groups[-1].append(item)
+            else:
+                groups.append([item])
+        return groups
 
     async def _send(self, item: QueuedSignal) -> str | None:
         """DELIVERED, ENDED, a permanent failure in words, or None to try again later."""
@@ -75,6 +91,18 @@ class LifecycleDeliveries:
                 return None
             return f"{item.signal} to {item.workflow_id} failed: {err.message}"
         return DELIVERED
+
+
+def _is_answer(item: QueuedSignal) -> bool:
+    return item.signal == BANK_STATUS and item.argument is not None
+
+
+def _as_one(group: list[QueuedSignal]) -> QueuedSignal:
+    """The signal that carries the group: itself when alone; the outbox still marks each queued one."""
+    if len(group) == 1:
+        return group[0]
+    return group[0].model_copy(update={"signal": BANK_STATUSES,
+                                       "argument": {"reports": [item.argument for item in group]}})
 
 
 class _Progress:

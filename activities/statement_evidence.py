@@ -17,7 +17,7 @@ import asyncio
 from adapters.erp_port import ErpPort
 from adapters.payment_registers import PaymentRegisters
 from canonical.bank import BankStatement, StatementEntry
-from canonical.erp import ItemClearing
+from canonical.erp import ItemClearing, StatementClearing
 from canonical.payment import PaymentRecord
 
 
@@ -25,14 +25,18 @@ class ErpView:
     def __init__(self, ours: list[tuple[StatementEntry, PaymentRecord, ItemClearing | None]], erp: ErpPort):
         self._ours, self._erp = ours, erp
 
-    def lifecycles_to_tell(self) -> list[str]:
-        """Lifecycles whose item the ERP shows as the statement left it: paid items cleared,
-        returned items reopened. Telling one too many only costs it a look."""
-        told: dict[str, None] = {}
-        for entry, record, item in self._ours:
-            if item is not None and (item.reopened if entry.is_return else item.cleared):
-                told[record.workflow_id] = None
-        return list(told)
+    def clearings_to_tell(self) -> dict[str, StatementClearing | None]:
+        """Lifecycles whose item the ERP shows as the statement left it (paid items cleared,
+        returned items reopened; telling one too many only costs it a look), each with the ERP's
+        answer when the statement cleared its payment, so it moves on without reading its open
+        item again; None (a plain hint: the lifecycle reads) for a return or several lines."""
+        told: dict[str, StatementClearing | None] = {}
+        for entry, record, item in self.as_left():
+            clearing = None if entry.is_return or record.workflow_id in told else StatementClearing(
+                accounting_document=item.accounting_document, end_to_end_id=entry.end_to_end_id or "",
+                cleared=True, clearing_document=item.clearing_document, clearing_date=item.clearing_date)
+            told[record.workflow_id] = clearing
+        return told
 
     def as_left(self) -> list[tuple[StatementEntry, PaymentRecord, ItemClearing]]:
         """Our payments whose item the ERP shows as the statement left it (cleared, or reopened for a return)."""

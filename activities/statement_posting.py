@@ -167,8 +167,10 @@ class Posting:
         await asyncio.to_thread(self._audit.append, [audit_money.statement_posted(key, message_id, erp_reference)])
 
     async def _queue_hints(self, view: ErpView, batch_key: str, outcome: StatementOutcome) -> None:
-        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True)
-                 for w in view.lifecycles_to_tell()]
+        # The ERP's answer for each payment rides along: a lifecycle told "cleared" needs no read.
+        hints = [LifecycleSignal(workflow_id=w, signal="statement_posted", hint=True,
+                                 argument=None if clearing is None else clearing.model_dump(mode="json"))
+                 for w, clearing in view.clearings_to_tell().items()]
         if not hints:
             return
         for key in (batch_key, batch_key + AGAIN):

@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from canonical.money import Money
 from canonical.status import ErpDocument
@@ -111,3 +111,16 @@ class ItemClearing(BaseModel):
     def reopened(self) -> bool:
         """Paid, then returned: the ERP took the clearing back (a statement's return line)."""
         return not self.cleared and self.clearing_is_reversed
+
+
+class StatementClearing(BaseModel):
+    """What the ERP answered about one lifecycle's payment right after it took a bank statement
+    (ErpPort.clearing_states, read by the statement post): the `statement_posted` signal's
+    optional payload. Only the ERP's own clearing document makes `cleared` true; a lifecycle
+    without one (no payload, `cleared` false) reads its open item as before."""
+
+    accounting_document: str
+    end_to_end_id: str = Field(default="", description="the payment the statement booked: which attempt it clears")
+    cleared: bool = False
+    clearing_document: str = ""
+    clearing_date: date | None = None

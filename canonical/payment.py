@@ -55,6 +55,13 @@ class BankStatusReport(BaseModel):
     amount: Money | None = None
 
 
+class BankStatusReports(BaseModel):
+    """Several of the bank's answers about one payment leg, read in one inbox batch (a pain.002
+    and a camt.054, say), in the order they were read: the `bank_statuses` signal."""
+
+    reports: list[BankStatusReport] = Field(min_length=1)
+
+
 class PaymentRecord(BaseModel):
     """finsync's register of every payment it sent: the bank answers by EndToEndId and
     MsgId, the ERP clears by reference; this ties each back to one invoice lifecycle."""

@@ -4,6 +4,7 @@ ERP's own record of posted invoices (the truth we assert "exactly once" against)
 import httpx
 
 from canonical.keys import normalise_reference
+from tests.clock import business_today
 
 ODATA = "/sap/opu/odata/sap"
 BP = f"{ODATA}/API_BUSINESS_PARTNER_SRV"
@@ -45,6 +46,16 @@ async def get_invoice(sap_url: str, invoice_document: str, fiscal_year: str) -> 
         )
     response.raise_for_status()
     return response.json()["d"]
+
+
+async def clear_by_hand(sap_url: str, doc, company_code: str = "1710") -> None:
+    """mock-sap's test shortcut (guide §6): the item cleared without any bank statement, as an
+    accountant clearing it by hand would leave it."""
+    async with httpx.AsyncClient(base_url=sap_url) as http:
+        (await http.patch("/_mock/open-items", json={
+            "AccountingDocument": doc.accounting_document, "CompanyCode": company_code, "FiscalYear": doc.fiscal_year,
+            "AccountingDocumentItem": "000001", "ClearingAccountingDocument": "0199999999",
+            "ClearingDate": business_today().isoformat()})).raise_for_status()
 
 
 async def set_supplier_blocked(sap_url: str, supplier_id: str, blocked: bool) -> None:

@@ -1,6 +1,7 @@
 """From SCHEDULED to COMPLETED against the real mock-bank and mock-sap: a payment run, the
-bank's answers through the inbox, settlement, the statement cleared in the ERP; and a
-rejection remediated into a second attempt without a second payment."""
+bank's answers through the inbox, settlement, the statement cleared in the ERP (the lifecycle
+cleared from the statement post's answer, without reading its item; without that answer it
+reads); and a rejection remediated into a second attempt without a second payment."""
 
 import asyncio
 import json
@@ -8,12 +9,23 @@ import subprocess
 
 import pytest
 
+from canonical.commands import LifecyclePolicy
+from canonical.erp import StatementClearing
 from canonical.invoice import Invoice
 from cli.processes import BIN
 from tests import bank_admin, sap_admin
-from tests.helpers import decide, invoice_json, new_worker, path, wait_for_history, wait_for_status
+from tests.helpers import (
+    activities_scheduled,
+    assert_eventually,
+    decide,
+    invoice_json,
+    new_worker,
+    path,
+    wait_for_history,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
-from workflows.invoice_lifecycle import InvoiceToPayment
+from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
 
 pytestmark = pytest.mark.clock_sensitive
 
@@ -47,6 +59,46 @@ async def test_invoice_is_paid_settled_and_cleared(client, sap_server, bank_serv
     assert len(await bank_admin.payments_for(bank_server, attempt.end_to_end_id)) == 1
     [position] = [p for p in store.cash_positions("1710") if p.actual_outflow]
     assert str(position.actual_outflow) == "1190.00"
+    # Cleared from the ERP's answer to the statement post: no read right after settlement (the
+    # statement was not posted yet), none after the hint (it carried the ERP's clearing document).
+    assert await activities_scheduled(handle, "read_open_item") == 0
+    [cleared] = [h for h in view.history if h.status.value == "CLEARED"]
+    assert "from the statement post" in cleared.note and cleared.note.startswith("ERP clearing document 0"), cleared
+
+
+async def test_a_hint_without_the_erps_answer_still_reads_and_clears(client, sap_server, bank_server, store):
+    """An older statement post or reconciliation sends statement_posted bare, a post whose ERP
+    said "not cleared" (or named another payment) sends no clearing: the lifecycle reads its
+    item, and only the ERP's read clears it."""
+    invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
+    async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue,  # its own look is 1000 h away
+                                             memo={POLICY_MEMO: LifecyclePolicy(clearing_check_hours=1000)})
+        await wait_for_status(handle, "SCHEDULED")
+        async with bank_inbox(client, worker.task_queue):
+            await pay(client, worker.task_queue)
+            view = await advance_until(handle, "SETTLED", bank_server)
+        # The inbox is gone: no statement reaches the ERP. An answer that does not clear this
+        # payment (another EndToEndId, or not cleared) is no verdict: the lifecycle reads, finds it open.
+        doc, e2e = view.erp_document, view.payment_attempts[0].end_to_end_id
+        for clearing in (StatementClearing(accounting_document=doc.accounting_document, end_to_end_id="OTHER/1",
+                                           cleared=True, clearing_document="0100000001"),
+                         StatementClearing(accounting_document=doc.accounting_document, end_to_end_id=e2e)):
+            reads = await activities_scheduled(handle, "read_open_item")
+            await handle.signal(InvoiceToPayment.statement_posted, clearing)
+            await assert_eventually(lambda n=reads: _read_more_than(handle, n), timeout=15)
+        await wait_for_status(handle, "SETTLED")  # still waiting: nothing cleared it
+        await sap_admin.clear_by_hand(sap_server, doc)
+        await handle.signal(InvoiceToPayment.statement_posted)  # bare, as reconciliation sends it
+        done = await wait_for_status(handle, "COMPLETED")
+    assert await activities_scheduled(handle, "read_open_item") == 3
+    [cleared] = [h for h in done.history if h.status.value == "CLEARED"]
+    assert "0199999999" in cleared.note and "statement post" not in cleared.note, cleared
+
+
+async def _read_more_than(handle, reads: int) -> None:
+    assert await activities_scheduled(handle, "read_open_item") > reads
 
 
 async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_server, bank_server, store,
@@ -88,3 +140,25 @@ async def test_closed_account_rejection_is_remediated_and_paid_once(client, sap_
             for p in await bank_admin.payments_for(bank_server, e2e)]
     booked = [p for p in paid if str(p.get("outcome", p.get("status", ""))).lower() not in ("rejected", "rjct")]
     assert len(booked) == 1, paid
+
+
+async def test_answers_read_together_reach_the_lifecycle_as_one_signal(client, sap_server, bank_server, store):
+    """With lifecycle_bank_status_lists, the pain.002 ACCP and the camt.054 booking read in one
+    inbox batch are one bank_statuses signal, applied in order: ACCEPTED, then SETTLED."""
+    invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
+    async with new_worker(client, sap_server, store, bank_url=bank_server,
+                          settings_fields={"lifecycle_bank_status_lists": True}) as worker:
+        handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
+                                             task_queue=worker.task_queue)
+        await wait_for_status(handle, "SCHEDULED")
+        # Paid before the inbox runs: its first batch holds both answers (booked inside the POST).
+        summary = await pay(client, worker.task_queue)
+        assert summary.paid_invoices == 1, summary
+        async with bank_inbox(client, worker.task_queue):
+            view = await advance_until(handle, "COMPLETED", bank_server)
+    states = path(view)
+    assert states[states.index("SCHEDULED"):] == [
+        "SCHEDULED", "IN_PAYMENT_RUN", "SENT_TO_BANK", "ACCEPTED", "SETTLED", "CLEARED", "COMPLETED"], states
+    signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in (await handle.fetch_history()).events
+               if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert signals.count("bank_statuses") == 1 and "bank_status" not in signals, signals

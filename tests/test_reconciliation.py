@@ -25,10 +25,18 @@ from canonical.reconciliation import DriftKind, ReconciliationReport, Reconcilia
 from canonical.treasury import ExpectedOutflow
 from reports import exceptions_table, load_reconciliation, render_reconciliation
 from settings import DEFAULT_PAYING_ACCOUNTS, Settings
-from tests import bank_admin
+from tests import bank_admin, sap_admin
 from tests.bank_files import foreign_payment_file
 from tests.clock import business_today
-from tests.helpers import assert_eventually, make_invoice, new_worker, run_module, unique_ref, wait_for_status
+from tests.helpers import (
+    activities_scheduled,
+    assert_eventually,
+    make_invoice,
+    new_worker,
+    run_module,
+    unique_ref,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.schedules import run_scheduled_once
 from workflows import search_attributes as sa
@@ -61,24 +69,17 @@ async def reconciliation_worker(client, sap_server, bank_server, store, report_d
 
 
 async def first_look_at_erp(handle) -> None:
-    """SETTLED, read the open item once (not cleared yet) and now waits: clearing the item in
-    the ERP after this is something the lifecycle can only learn from a hint."""
+    """SETTLED, the actual outflow registered, and now waiting for clearing (no read first: the
+    statement is not posted yet): clearing the item in the ERP after this is something the
+    lifecycle can only learn from a hint."""
     async def waiting():
         events = (await handle.fetch_history()).events
-        read = [i for i, e in enumerate(events) if e.HasField("activity_task_scheduled_event_attributes")
-                and e.activity_task_scheduled_event_attributes.activity_type.name == "read_open_item"]
-        assert read and any(e.HasField("timer_started_event_attributes") for e in events[read[0]:]), "not waiting yet"
+        outflows = [i for i, e in enumerate(events) if e.HasField("activity_task_scheduled_event_attributes")
+                    and e.activity_task_scheduled_event_attributes.activity_type.name == "register_expected_outflow"]
+        assert len(outflows) == 2 and any(e.HasField("timer_started_event_attributes")
+                                          for e in events[outflows[-1]:]), "not waiting yet"
 
     await assert_eventually(waiting, timeout=15)
-
-
-async def clear_in_erp(sap_url: str, doc) -> None:
-    """mock-sap's test shortcut (guide §6): cleared without any bank statement."""
-    async with httpx.AsyncClient(base_url=sap_url) as http:
-        (await http.patch("/_mock/open-items", json={
-            "AccountingDocument": doc.accounting_document, "CompanyCode": "1710", "FiscalYear": doc.fiscal_year,
-            "AccountingDocumentItem": "000001", "ClearingAccountingDocument": "0199999999",
-            "ClearingDate": business_today().isoformat()})).raise_for_status()
 
 
 def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:
@@ -139,7 +140,8 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
         # it came after the cut-off), recorded but not yet applied.
         await bank_admin.advance(bank_server, await days_past_booking(bank_server, e2e))
         registers.record_bank_messages(await bank.peek_mailbox())
-        await clear_in_erp(sap_server, view.erp_document)  # (b) the ERP is cleared behind the lifecycle's back
+        # (b) the ERP is cleared behind the lifecycle's back
+        await sap_admin.clear_by_hand(sap_server, view.erp_document)
         ghost = f"1710-1000013-{unique_ref('GHOST')}"  # (c) treasury expects money for no invoice
         store.upsert_expected_outflow(ExpectedOutflow(invoice_key=ghost, company_code="1710", supplier_id="1000013",
                                                       currency="EUR", amount=Decimal("77.10"),
@@ -158,6 +160,8 @@ async def test_reconciliation_finds_seeded_drifts_and_heals_the_safe_one(client,
     waiting = by_kind[(DriftKind.ERP_CLEARED_LIFECYCLE_WAITING, invoice.key)]
     assert waiting.safe and waiting.healed and waiting.workflow_id == invoice.workflow_id
     assert "CLEARED" in [h.status.value for h in healed.history]
+    # Reconciliation's hint carries no ERP answer: the lifecycle read the item itself, once.
+    assert await activities_scheduled(handle, "read_open_item") == 1
     outflow = by_kind[(DriftKind.OUTFLOW_WITHOUT_INVOICE, ghost)]
     assert outflow.owner.value == "treasury-ops" and str(outflow.amount) == "77.10" and not outflow.healed
     unmatched = [d for d in report.drifts if d.kind == DriftKind.STATEMENT_ENTRY_UNMATCHED]

@@ -24,8 +24,9 @@ _MAX_REASON = 900
 M = TypeVar("M")
 
 # Signals this lifecycle answers to; anything else is a typo or a forgery.
-KNOWN_SIGNALS = ("bank_status", "bank_rejection", "settled", "returned", "statement_posted", "included_in_payment_run",
-                 "released_from_payment_run", "einvoice_received", "einvoice_refused", "bank_details_changed")
+KNOWN_SIGNALS = ("bank_status", "bank_statuses", "bank_rejection", "settled", "returned", "statement_posted",
+                 "included_in_payment_run", "released_from_payment_run", "einvoice_received", "einvoice_refused",
+                 "bank_details_changed")
 
 
 class OperatorInputs(LifecycleParts):

@@ -14,6 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from canonical.bank_evidence import BankEvidence
     from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent
+    from canonical.erp import StatementClearing
     from canonical.lifecycle_snapshot import MAX_BANK_ANSWER_KEYS, MAX_LATE_ANSWERS, PaymentLegSnapshot
     from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction
     from canonical.reason_codes import ACCOUNT_REASONS, in_words
@@ -34,6 +35,9 @@ class PaymentLeg:
         self.instruction: PaymentInstruction | None = None
         self.reservation: PaymentRunInclusion | None = None
         self.clearing_hint = False
+        # The ERP's answer that a statement cleared the live attempt (statement_posted's payload);
+        # not carried over a continue-as-new: the new run reads the open item instead.
+        self.erp_clearing: StatementClearing | None = None
         self._seen: dict[str, None] = {}  # answer keys in arrival order: the newest are kept on continue-as-new
         self.late_answers: list[str] = []
         self.paid_twice: list[str] = []  # alerts not yet turned into cases
@@ -186,5 +190,14 @@ class PaymentLeg:
         """Attempt number for the next reservation. Only after the last one failed for good."""
         return (self.attempts[-1].attempt + 1) if self.attempts else 1
 
+    def take_clearing(self, clearing: StatementClearing) -> None:
+        """Kept only when the ERP names a clearing document for the live attempt's payment: an
+        answer about an earlier, returned attempt must not clear this one."""
+        current = self.current
+        if clearing.cleared and clearing.clearing_document and current is not None \
+                and clearing.end_to_end_id == current.end_to_end_id:
+            self.erp_clearing = clearing
+
     def clear_reservation(self) -> None:
         self.reservation, self.instruction, self.clearing_hint = None, None, False
+        self.erp_clearing = None

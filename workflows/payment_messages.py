@@ -5,19 +5,26 @@ dropped by the SDK with a log line."""
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from canonical.commands import BankRejection, PaymentRunInclusion, PaymentSent, ReportBankRejection
+    from canonical.erp import StatementClearing
     from canonical.keys import normalise_reference
-    from canonical.payment import BankStatus, BankStatusReport, PaymentInstruction, end_to_end_id
+    from canonical.payment import BankStatus, BankStatusReport, BankStatusReports, PaymentInstruction, end_to_end_id
     from canonical.payment_run import ReservedPayment
     from canonical.status import InvoiceStatus
     from telemetry import finance
     from workflows import patch_generation
     from workflows.bank_confirmation import EVIDENCE_PATCH
     from workflows.lifecycle_parts import LifecycleParts
+
+# statement_posted without an argument (reconciliation, statement posts before the ERP's answer
+# rode along): the SDK hands a signal's parameters only the payloads it carries, and its type hint
+# must be RawValue exactly for the raw payload, so "none" is this sentinel rather than None.
+_NO_CLEARING = RawValue(Payload())
 
 
 class PaymentMessages(LifecycleParts):
@@ -94,6 +101,15 @@ class PaymentMessages(LifecycleParts):
             self._apply_bank_report(report)
 
     @workflow.signal
+    def bank_statuses(self, payload: RawValue) -> None:
+        """Several answers read in one inbox batch, applied in the order read: the same as that
+        many bank_status signals (each is de-duplicated and applied by what it says)."""
+        reports = self._decode("bank_statuses", payload, BankStatusReports)
+        if reports is not None:
+            for report in reports.reports:
+                self._apply_bank_report(report)
+
+    @workflow.signal
     def settled(self, payload: RawValue) -> None:
         report = self._decode("settled", payload, BankStatusReport)
         if report is not None:
@@ -134,9 +150,14 @@ class PaymentMessages(LifecycleParts):
         self._take_rejection_report(report)
 
     @workflow.signal
-    def statement_posted(self) -> None:
+    def statement_posted(self, payload: RawValue = _NO_CLEARING) -> None:
         """A hint from the bank inbox: a statement touching this invoice reached the ERP, so
-        look at the open item now rather than at the next scheduled check."""
+        look at the open item now rather than at the next scheduled check. With the ERP's answer
+        that it cleared our payment (StatementClearing), there is nothing left to look at."""
+        if payload is not _NO_CLEARING:
+            clearing = self._decode("statement_posted", payload, StatementClearing)
+            if clearing is not None:
+                self._pay.take_clearing(clearing)
         self._pay.clearing_hint = True
 
     def _apply_bank_report(self, report: BankStatusReport) -> None:

@@ -2,7 +2,7 @@
 settlement, clearing in the ERP; on a rejection or return, remediation and a new attempt.
 A mixin of InvoiceToPayment: it shares the lifecycle's state, cases and waits."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
 
 _ANSWERED = ("accepted", "settled", "rejected", "returned")
 CLEARING_HINT_PATCH = "clearing-hint-before-read"
+# No read right after settlement; a statement_posted carrying the ERP's clearing needs no read.
+STATEMENT_CLEARING_PATCH = "clearing-from-statement-post-answer"
 _FINAL = ("settled", "rejected", "returned")
 _RESERVE, _CLEAR, _REMEDIATE = "reserve", "clear", "remediate"
 _PHASE_OF = {WaitingAt.CLEARING: _CLEAR, WaitingAt.REMEDIATION: _REMEDIATE}  # else: for a payment run
@@ -132,8 +134,21 @@ class PaymentPhase(LifecycleParts):
         deadline = resume.deadline if resume else workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         assert deadline is not None  # a clearing wait point has its deadline
         next_look = resume.next_look_at if resume else None
+        told = workflow.patched(STATEMENT_CLEARING_PATCH)
+        if told and next_look is None and not self._pay.clearing_hint and self._pay.outcome() != "returned":
+            # Just settled, no statement told us anything yet: the ERP clears from the statement,
+            # which is not posted yet, so a read now finds the item open. An item cleared by hand
+            # is found by the look after clearing_check_hours (or reconciliation's hint).
+            next_look = workflow.now() + timedelta(hours=self._policy.clearing_check_hours)
         while True:
             if next_look is None:
+                clearing = self._pay.erp_clearing if told and self._pay.outcome() != "returned" else None
+                if clearing is not None and clearing.accounting_document in (doc.accounting_document,
+                                                                             doc.invoice_document):
+                    # The ERP's own answer, read by the statement post right after posting
+                    # (ErpPort.clearing_states): the clearing document a read would show. Never the bank's word.
+                    self._cleared(clearing.clearing_document, clearing.clearing_date, "from the statement post")
+                    return True
                 # A statement_posted hint that arrives while the ERP is read must not be wiped after
                 # the read (it would wait clearing_check_hours for a clearing already there).
                 hint_first = patch_generation.has(CLEARING_HINT_PATCH)
@@ -143,11 +158,7 @@ class PaymentPhase(LifecycleParts):
                                         OpenItemQuery(erp_document=doc, company_code=inv.company_code),
                                         summary=f"is ERP document {doc.invoice_document} cleared?", via=opts.ERP)
                 if item is not None and item.is_cleared:
-                    if self._cases.open is not None:
-                        self._cases.close("finsync", f"cleared by ERP document {item.clearing_document}")
-                        self._state.case_closed()
-                    self._state.advance(S.CLEARED, f"ERP clearing document {item.clearing_document} "
-                                                   f"on {item.clearing_date}")
+                    self._cleared(item.clearing_document, item.clearing_date)
                     return True
                 if self._pay.outcome() == "returned":
                     self._sync_bank_status()
@@ -163,6 +174,13 @@ class PaymentPhase(LifecycleParts):
             if workflow.now() >= deadline and self._cases.open is None:
                 self._open_case("NotCleared", f"settled but the ERP has not cleared document {doc.invoice_document}",
                                 hold=False)
+
+    def _cleared(self, clearing_document: str, clearing_date: date | None, how: str = "") -> None:
+        if self._cases.open is not None:
+            self._cases.close("finsync", f"cleared by ERP document {clearing_document}")
+            self._state.case_closed()
+        self._state.advance(S.CLEARED, f"ERP clearing document {clearing_document} on {clearing_date}"
+                                       + (f" ({how})" if how else ""))
 
     async def _await_reopen(self) -> None:
         """A returned payment is paid again only once the ERP has reopened the item (from the

@@ -6,8 +6,9 @@ It posts once (the register's claim, activities/statement_posting.py), and when 
 lost it does what invoice posting does (`InvoiceToPayment._post`): waits a settle window and
 asks the ERP again; only after several looks without a trace is the statement treasury's
 case, and it is never posted twice. Then every lifecycle whose item the ERP cleared or
-reopened is told to look now (`statement_posted`), from an activity, twice: a hint that lands
-while a lifecycle is reading its open item is spent by that read, so a second one follows.
+reopened is told to look now (`statement_posted`, carrying the ERP's clearing of a paid item,
+which spares the lifecycle its read), from an activity, twice: a hint that lands while a lifecycle
+is reading its open item is spent by that read, so a second one follows.
 Problems go on the bank message, to the inbox (its treasury list) and onto this workflow's
 ExceptionOwner/ExceptionType."""
 

@@ -22,7 +22,7 @@ from tests.clock import business_today
 from tests.helpers import assert_eventually, decision_input, make_invoice, session_issuer, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from tests.recordings.stack import session
-from tests.test_reconciliation import clear_in_erp, first_look_at_erp, post_file
+from tests.test_reconciliation import first_look_at_erp, post_file
 from workflows.bank_inbox import BankInbox
 from workflows.reconciliation import Reconciliation
 from workflows.vendor_master_sync import VendorMasterSync
@@ -54,7 +54,7 @@ async def record_reconciliation(client: Client, tmp: Path) -> Histories:
 
             await assert_eventually(foreign_payment_noted)
         # The inbox is gone: no statement reaches the ERP, which is then cleared by hand.
-        await clear_in_erp(s.sap_url, view.erp_document)
+        await sap_admin.clear_by_hand(s.sap_url, view.erp_document)
         s.store.upsert_expected_outflow(ExpectedOutflow(
             invoice_key="1710-1000013-REPLAY-GHOST", company_code="1710", supplier_id="1000013", currency="EUR",
             amount=Decimal("77.10"), value_date=business_today()))
