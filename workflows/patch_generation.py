@@ -41,6 +41,7 @@ MEMBERS = frozenset({
     "bank-cooling-off-v1",
     "bank-evidence-v1",
     "clearing-hint-before-read",
+    "clearing-from-statement-post-answer",  # cut with the generation, as search-attributes-per-task-v1
     "einvoice-refusals-v1",
     # PaymentRun
     "erp-run-code-per-account-v1",

@@ -134,7 +134,7 @@ class PaymentPhase(LifecycleParts):
         deadline = resume.deadline if resume else workflow.now() + timedelta(days=self._policy.clearing_sla_days)
         assert deadline is not None  # a clearing wait point has its deadline
         next_look = resume.next_look_at if resume else None
-        told = workflow.patched(STATEMENT_CLEARING_PATCH)
+        told = patch_generation.has(STATEMENT_CLEARING_PATCH)
         if told and next_look is None and not self._pay.clearing_hint and self._pay.outcome() != "returned":
             # Just settled, no statement told us anything yet: the ERP clears from the statement,
             # which is not posted yet, so a read now finds the item open. An item cleared by hand
