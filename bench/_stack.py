@@ -113,6 +113,7 @@ class Stack:
             # A run of N bench invoices is far above the default release_above: the bench measures
             # throughput, not a person's release (tests/test_payment_run_release.py covers that).
             controls=ControlPolicy(release_above=Decimal("1000000000")),
+            lifecycle_bank_status_lists=True,  # as the embedded stack runs (cli/stack.py): one build
             **extra,
         )
 

@@ -94,7 +94,10 @@ def _environment(cfg: StackConfig) -> dict[str, str]:
            # The second ERP (company 2710): Tryton on its own SQLite database (cli/tryton_stack.py).
            "FINSYNC_TRYTON_URL": f"http://127.0.0.1:{cfg.port['tryton']}",
            "FINSYNC_TRYTON_DATABASE": tryton_stack.DATABASE, "FINSYNC_TRYTON_USER": "admin",
-           "FINSYNC_TRYTON_PASSWORD": tryton_stack.admin_password(cfg.state_dir / "tryton")}
+           "FINSYNC_TRYTON_PASSWORD": tryton_stack.admin_password(cfg.state_dir / "tryton"),
+           # One worker build serves every lifecycle here, so the batched bank answers are safe
+           # (README, "Clearing from the statement post, and bank answers in one signal").
+           "FINSYNC_LIFECYCLE_BANK_STATUS_LISTS": "true"}
     os.environ.update(env)
     return env
 
