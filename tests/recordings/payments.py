@@ -36,8 +36,10 @@ async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
     """Three lifecycles paid by one run above its release limit, released by treasury.rita: two
     approvers above the threshold; an e-invoice held for validation, resolved, answered AB/UQ/AP/PD;
     INITECH (1000014), whose account the bank rejects AC04, paid again to a new account by a
-    second run. The inbox reads the answers and hands each statement to a StatementPost."""
-    async with session(client, tmp, "paid", einvoice=True) as s:
+    second run. The inbox reads the answers and hands each statement to a StatementPost, and sends
+    a lifecycle's answers of one batch as one `bank_statuses` signal (the returns recording below
+    keeps one `bank_status` signal per answer)."""
+    async with session(client, tmp, "paid", einvoice=True, settings_fields={"lifecycle_bank_status_lists": True}) as s:
         await sap_admin.add_bank_account(s.sap_url, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
         approval = await s.start("REPLAY-APPROVAL", approved_by=None, submitted_by="ap.sam", **BIG)
         answers = await start_einvoice(s, "EI-REPLAY-ANS", bank_account_id="0009")  # the ERP has no 0009

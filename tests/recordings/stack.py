@@ -77,9 +77,10 @@ class Session:
 
 @asynccontextmanager
 async def session(client: Client, tmp: Path, name: str, *, einvoice: bool = False, sap_timeout: float = 10.0,
-                  not_booked_margin_days: int = 4) -> AsyncIterator[Session]:
+                  not_booked_margin_days: int = 4,
+                  settings_fields: dict[str, Any] | None = None) -> AsyncIterator[Session]:
     """Counterparts at the clock profile's moment (tests/clock.py), a store and a worker, all
-    stopped (by PID) on the way out."""
+    stopped (by PID) on the way out. `settings_fields`: the worker's settings that differ."""
     folder = tmp / name
     folder.mkdir()
     decision_keys.install(ISSUER.keyring())
@@ -99,7 +100,8 @@ async def session(client: Client, tmp: Path, name: str, *, einvoice: bool = Fals
         task_queue = f"record-{name}-{uuid.uuid4().hex[:6]}"
         async with new_worker(client, sap_url, store, sap_timeout=sap_timeout, bank_url=bank_url,
                               einvoice_url=einvoice_url, task_queue=task_queue,
-                              not_booked_margin_days=not_booked_margin_days, report_dir=folder / "reports"):
+                              not_booked_margin_days=not_booked_margin_days, report_dir=folder / "reports",
+                              settings_fields=settings_fields):
             yield Session(client, task_queue, sap_url, bank_url, einvoice_url, store,
                           client.service_client.config.target_host)
 
