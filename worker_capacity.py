@@ -6,12 +6,12 @@ from pydantic_settings import BaseSettings
 
 
 class WorkerCapacity(BaseSettings):
-    # Workflows kept in memory between their tasks (the SDK's default is 1,000). Fewer than
-    # are running and every task of an evicted one replays its history in a new sandbox: at
-    # 2,000 lifecycles started at once the default made them superlinearly slow (tasks over
-    # 5 s). A finance team's day of 5,000 invoices, plus runs, inbox and statement posts:
-    # ~6,000. Roughly 60 KB each (README, "Worker capacity"): ~0.4 GB of a worker's memory.
-    max_cached_workflows: int = Field(default=6000, ge=0)
+    # Workflows kept in memory between their tasks (the SDK's default is 1,000). When more run at
+    # once, each task of an evicted one replays its history in a new sandbox: at 2,000 lifecycles
+    # started together the default made them superlinearly slow (tasks over 5 s). Sized for a
+    # day of 5,000 invoices handed over at once to the two replicas of deploy/ (2,500 each, plus
+    # runs, inbox, statement posts). ~270 KB each (bench/worker_memory.py): ~0.8 GB when full.
+    max_cached_workflows: int = Field(default=3000, ge=0)
     # Workflow and activity tasks a worker runs at once (the SDK's defaults). Workflow tasks
     # are CPU: more slots than that do not run them faster. Activities mostly wait on the
     # ERP and the bank; the ERP serialises its writes, so more would only queue there.
