@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from canonical import entities as legal
 from canonical.bank import PayingAccount
@@ -16,6 +16,7 @@ from canonical.controls import ControlPolicy
 from canonical.duplicates import DuplicateRules
 from canonical.entities import LegalEntity
 from canonical.supplier import CompanyCode
+from worker_capacity import WorkerCapacity
 
 # The embedded stack's hybrid sample (canonical/entities.py), development only: production
 # refuses to start without FINSYNC_LEGAL_ENTITIES (Settings.production_problem).
@@ -32,7 +33,7 @@ DEVELOPMENT_FINGERPRINT_KEY = b"finsync development fingerprints: not a secret"
 ROLES = ("lifecycles", "payments", "back-office")
 
 
-class Settings(BaseSettings):
+class Settings(WorkerCapacity):  # the worker's capacity settings: worker_capacity.py
     model_config = SettingsConfigDict(env_prefix="FINSYNC_", extra="ignore")
 
     # Temporal: the same variables the `temporal` CLI reads (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,

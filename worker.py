@@ -27,6 +27,7 @@ from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
 from activities.reconciliation import ReconciliationActivities
+from activities.supplier_master import MasterDataReads
 from activities.supplier_responses import SupplierResponseActivities
 from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
@@ -37,6 +38,7 @@ from adapters.einvoice import EInvoiceClient
 from adapters.erp_connections import connected_erps, erp_configuration_problem, erp_directory, supplier_feed
 from adapters.erp_directory import ErpDirectory
 from adapters.lifecycle_outbox import LifecycleOutbox
+from adapters.master_data_cache import MasterDataCache
 from adapters.payment_registers import PaymentRegisters
 from adapters.sap import SapClient
 from adapters.treasury_store import TreasuryStore
@@ -107,9 +109,14 @@ async def connect(settings: Settings, *, serve_metrics: bool = False, codec: Pay
 def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory | SapClient, store: TreasuryStore,
                    bank: BankClient, einvoice: EInvoiceClient | None = None) -> list:
     erps = erp_directory(erp_or_sap, settings)
+    vendor_store = VendorStore(store.engine)
+    # One per process (build_workers shares these activities across its workers); the sync drops
+    # what it sees change, the vendor store is checked before a cached supplier is served.
+    master_data_cache = MasterDataCache(settings.master_data_cache_seconds, settings.master_data_cache_entries)
+    master_data = MasterDataReads(master_data_cache, vendor_store, settings.fingerprint_secret())
     # Companies paying from a NACHA account pay US suppliers by ABA routing and account number.
     erp = ErpActivities(erps, frozenset(a.company_code for a in settings.paying_accounts.values()
-                                        if a.bank_format == "nacha"))
+                                        if a.bank_format == "nacha"), master_data)
     treasury = TreasuryActivities(store)
     registers = PaymentRegisters(store.engine)
     outbox = LifecycleOutbox(store.engine)  # signals to lifecycles, sent by an activity
@@ -123,8 +130,8 @@ def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory 
                                 timedelta(days=settings.bank_message_retention_days),
                                 file_drops=BankFileDrops(settings.paying_accounts))
     recon = ReconciliationActivities(client, erps, store, registers, report_dir=settings.report_dir)
-    vendors = VendorSyncActivities(client, supplier_feed(erps), VendorStore(store.engine), outbox,
-                                   settings.fingerprint_secret())
+    vendors = VendorSyncActivities(client, supplier_feed(erps), vendor_store, outbox,
+                                   settings.fingerprint_secret(), master_data_cache)
     answers = SupplierResponseActivities(einvoice or EInvoiceClient(settings.einvoice_url), settings.legal_entities)
     evidence = BankEvidenceActivities(bank, registers, settings.paying_accounts, settings.bank_not_booked_margin_days)
     duplicates = DuplicateSearch(client, erps, settings.near_duplicate_check)
@@ -159,6 +166,10 @@ def build_worker(client: Client, settings: Settings, sap: ErpDirectory | SapClie
         # validation message instead of retrying its first task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],
         graceful_shutdown_timeout=DRAIN_TIMEOUT,
+        # Sized to the workflows running at once (worker_capacity.py): an evicted one replays.
+        max_cached_workflows=settings.max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.max_concurrent_activities,
     )
     options.update(overrides)
     deployment = deployment_config(settings)

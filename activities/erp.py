@@ -3,9 +3,11 @@ the ERP directory for the port of the invoice's company code (or of the document
 the same steps serve every ERP; failures come as the ERP port's error family."""
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import business_error, transient_error
 from activities.master_data import check_bank_account, check_purchase_orders, payee_mismatch
+from activities.supplier_master import MasterDataReads
 from adapters.erp_directory import ErpDirectory, UnknownCompanyCode
 from adapters.erp_errors import ErpBusinessError, ErpOutcomeUnknown, ErpTransientError
 from adapters.erp_port import ErpPort
@@ -13,6 +15,7 @@ from canonical.erp import OpenItem, OpenItemQuery, PaymentBlock, PostedInvoice
 from canonical.invoice import Invoice
 from canonical.keys import normalise_reference
 from canonical.status import ErpDocument
+from canonical.supplier import Supplier
 from canonical.validation import PayeeClaim, PostingOutcome, PostingResult, ValidatedInvoice
 
 
@@ -24,11 +27,15 @@ def _port(erps: ErpDirectory, company_code: str) -> ErpPort:
 
 
 class ErpActivities:
-    def __init__(self, erps: ErpDirectory, ach_companies: frozenset[str] = frozenset()) -> None:
+    def __init__(self, erps: ErpDirectory, ach_companies: frozenset[str] = frozenset(),
+                 master_data: MasterDataReads | None = None) -> None:
         """`ach_companies`: the company codes that pay from a NACHA account (settings' paying
-        accounts), whose US suppliers may be paid by ABA routing and account number."""
+        accounts), whose US suppliers may be paid by ABA routing and account number.
+        `master_data`: the supplier and company-code reads (the worker's read-through cache);
+        none: straight from the ERP."""
         self._erps = erps
         self._ach_companies = ach_companies
+        self._master_data = master_data or MasterDataReads()
 
     @activity.defn
     async def validate_invoice_against_master_data(self, invoice: Invoice,
@@ -41,8 +48,9 @@ class ErpActivities:
         payees = [PayeeClaim.model_validate(p) for p in payees] if payees else None
         erp = _port(self._erps, invoice.company_code)
         try:
-            company = await erp.get_company_code(invoice.company_code)
-            supplier = await erp.get_supplier(invoice.supplier_id)
+            company = await self._master_data.company_code(erp, invoice.company_code, invoice.currency)
+            supplier = await self._master_data.supplier(erp, invoice.supplier_id,
+                                                        lambda cached: self._passes(cached, invoice, payees))
         except ErpTransientError as e:
             raise transient_error(f"ERP unavailable while reading master data: {e}", e.retry_after) from e
         if company is None:
@@ -63,6 +71,16 @@ class ErpActivities:
             raise business_error("NotPostableInErp", "; ".join(problems))
         return ValidatedInvoice(supplier_name=supplier.name, bank_account=account,
                                 payee_mismatch=payee_mismatch(supplier, account, payees) if payees else None)
+
+    def _passes(self, supplier: Supplier, invoice: Invoice, payees: list[PayeeClaim] | None) -> bool:
+        """Whether the invoice passes the supplier checks above against this (cached) supplier."""
+        if supplier.is_blocked:
+            return False
+        try:
+            account = check_bank_account(supplier, invoice.bank_account_id, invoice.company_code in self._ach_companies)
+        except ApplicationError:
+            return False
+        return not payees or payee_mismatch(supplier, account, payees) is None
 
     @activity.defn
     async def post_supplier_invoice(self, invoice: Invoice) -> PostingResult:

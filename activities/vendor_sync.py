@@ -16,6 +16,7 @@ from activities.errors import business_error, transient_error
 from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from adapters.erp_port import SupplierDeltaLike, SupplierMasterFeed
 from adapters.lifecycle_outbox import LifecycleOutbox
+from adapters.master_data_cache import MasterDataCache
 from adapters.vendor_store import VendorStore
 from canonical.inbox import LifecycleSignal
 from canonical.masking import mask_bank_details
@@ -90,11 +91,13 @@ def check_account(supplier_id: str, account: SupplierBankAccount,
 
 class VendorSyncActivities:
     def __init__(self, client: Client, feed: SupplierMasterFeed, store: VendorStore, outbox: LifecycleOutbox,
-                 fingerprint_key: bytes) -> None:
+                 fingerprint_key: bytes, master_data_cache: MasterDataCache | None = None) -> None:
         """`feed`: the ERP whose supplier master the vendor store mirrors (an ERP port with the
-        optional SupplierMasterFeed capability; SAP's change log)."""
+        optional SupplierMasterFeed capability; SAP's change log). `master_data_cache`: this
+        process's cache of master data, whose entries of the suppliers a sync sees change it drops."""
         self._client, self._feed, self._store, self._outbox = client, feed, store, outbox
         self._fingerprint_key = fingerprint_key
+        self._master_data_cache = master_data_cache
 
     @activity.defn
     async def sync_vendor_master(self, request: VendorSyncInput) -> VendorSyncResult:
@@ -117,8 +120,16 @@ class VendorSyncActivities:
             raise transient_error(f"ERP unavailable for the vendor master sync: {e}", e.retry_after) from e
         except ErpBusinessError as e:  # the same read will be refused again
             raise business_error("ErpRefusedVendorRead", e.message) from e
-        return await asyncio.to_thread(self._store_and_check, request.sync_key, delta, banks, vat_ids, result,
-                                       changers)
+        checked = await asyncio.to_thread(self._store_and_check, request.sync_key, delta, banks, vat_ids, result,
+                                          changers)
+        if self._master_data_cache is not None:
+            if delta.token_used:  # a delta names what changed since the last sync
+                self._master_data_cache.invalidate(
+                    {s.supplier_id for s in delta.suppliers} | set(delta.deleted_ids)
+                    | {c.supplier_id for c in checked.bank_changes})
+            else:  # a full read: anything may have changed
+                self._master_data_cache.clear()
+        return checked
 
     def _store_and_check(self, sync_key: str, delta: SupplierDeltaLike, banks: dict[str, list[SupplierBankAccount]],
                          vat_ids: dict[str, str] | None, result: VendorSyncResult,

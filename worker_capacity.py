@@ -1,0 +1,23 @@
+"""The worker's capacity settings (FINSYNC_ prefix; settings.Settings inherits them): how many
+workflows a worker keeps in memory and runs at once, and its cache of ERP master data."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class WorkerCapacity(BaseSettings):
+    # Workflows kept in memory between their tasks (the SDK's default is 1,000). When more run at
+    # once, each task of an evicted one replays its history in a new sandbox: at 2,000 lifecycles
+    # started together the default made them superlinearly slow (tasks over 5 s). Sized for a
+    # day of 5,000 invoices handed over at once to the two replicas of deploy/ (2,500 each, plus
+    # runs, inbox, statement posts). ~270 KB each (bench/worker_memory.py): ~0.8 GB when full.
+    max_cached_workflows: int = Field(default=3000, ge=0)
+    # Workflow and activity tasks a worker runs at once (the SDK's defaults). Workflow tasks
+    # are CPU: more slots than that do not run them faster. Activities mostly wait on the
+    # ERP and the bank; the ERP serialises its writes, so more would only queue there.
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    max_concurrent_activities: int = Field(default=100, ge=1)
+    # Supplier and company-code master data read by the validation (activities/supplier_master.py):
+    # kept this many seconds at most (0: always read the ERP), at most this many entries.
+    master_data_cache_seconds: float = Field(default=60.0, ge=0)
+    master_data_cache_entries: int = Field(default=10_000, ge=0)
