@@ -27,6 +27,7 @@ from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
 from activities.reconciliation import ReconciliationActivities
+from activities.start_checks import StartChecks
 from activities.supplier_responses import SupplierResponseActivities
 from activities.treasury import TreasuryActivities
 from activities.vendor_sync import VendorSyncActivities
@@ -144,6 +145,7 @@ def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory 
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
         ControlActivities(settings.controls).read_controls, StartVerification().verify_start,
+        StartChecks(settings.controls).admit_invoice,
         DecisionCheckActivities().verify_decision, DecisionAuditActivities(audit).record_decision,
     ]
 
