@@ -1,7 +1,7 @@
 """What a fresh lifecycle costs in Temporal actions: one patch marker for the patch generation
 (workflows/patch_generation.py), its own search attributes sent once per workflow task
-(workflows/lifecycle_state.py), and its start checks as one activity, against the real dev server,
-mock-sap and mock-bank."""
+(workflows/lifecycle_state.py), and its start checks and near-duplicate reads as one activity each,
+against the real dev server, mock-sap and mock-bank."""
 
 import json
 
@@ -74,6 +74,9 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
     # The start checks are one activity, each asked once (workflows/approvals.py).
     assert scheduled.count("admit_invoice") == 1, scheduled
     assert not {"read_controls", "verify_start"} & set(scheduled), scheduled
+    # So are the near-duplicate check's reads (workflows/near_duplicates.py).
+    assert scheduled.count("possible_duplicates") == 1, scheduled
+    assert not {"possible_duplicates_in_erp", "possible_duplicates_in_lifecycles"} & set(scheduled), scheduled
     upserts = [names for task in tasks for names in task]
     assert upserts.count([CHANGE_VERSION]) == 1, upserts
     ours = [[names for names in task if names != [CHANGE_VERSION]] for task in tasks]

@@ -36,6 +36,7 @@ MEMBERS = frozenset({
     "search-attributes-per-task-v1",  # cut with the generation: no history has one without the other
     "invoice-facts-memo-v1",
     "near-duplicate-check-v1",
+    "near-duplicate-search-v1",  # cut with the generation, as search-attributes-per-task-v1 (not released yet)
     "operator-inputs-v1",
     "payee-account-check-v1",
     "reserve-account-check-v1",
