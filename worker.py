@@ -27,6 +27,7 @@ from activities.erp import ErpActivities
 from activities.lifecycle_delivery import LifecycleDeliveries
 from activities.payment_run import PaymentRunActivities
 from activities.reconciliation import ReconciliationActivities
+from activities.start_checks import StartChecks
 from activities.supplier_master import MasterDataReads
 from activities.supplier_responses import SupplierResponseActivities
 from activities.treasury import TreasuryActivities
@@ -138,7 +139,8 @@ def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory 
     return [
         erp.validate_invoice_against_master_data, erp.post_supplier_invoice, erp.set_payment_block,
         erp.release_payment_run_claim, erp.read_open_item,
-        duplicates.possible_duplicates_in_erp, duplicates.possible_duplicates_in_lifecycles,
+        duplicates.possible_duplicates, duplicates.possible_duplicates_in_erp,
+        duplicates.possible_duplicates_in_lifecycles,
         treasury.register_expected_outflow, treasury.withdraw_expected_outflow,
         runs.paying_account, runs.acquire_paying_account, runs.release_paying_account, runs.register_payment_run,
         runs.select_for_payment_run, runs.reserve_invoices, runs.claim_in_erp, runs.build_payment_files,
@@ -151,6 +153,7 @@ def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory 
         answers.send_invoice_response,
         evidence.bank_evidence_for_payment, evidence.payment_file_of,
         ControlActivities(settings.controls).read_controls, StartVerification().verify_start,
+        StartChecks(settings.controls).admit_invoice,
         DecisionCheckActivities().verify_decision, DecisionAuditActivities(audit).record_decision,
     ]
 

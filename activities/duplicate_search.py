@@ -2,29 +2,54 @@
 invoices in the ERP of its company code (the ERP port) and the supplier's other running
 lifecycles (visibility, by their SupplierId and CompanyCode search attributes, and the facts
 each keeps in its memo; activities/lifecycle_listing.py). Read-only; which rules apply is the
-worker's setting (FINSYNC_NEAR_DUPLICATE_CHECK), never the caller's (architecture invariant 8)."""
+worker's setting (FINSYNC_NEAR_DUPLICATE_CHECK), never the caller's (architecture invariant 8).
+
+`possible_duplicates` asks both in one activity (one billable action instead of two). A transient
+failure of either read is retried under the outage case of the counterpart that failed: it carries
+that counterpart's case type (ERP_OUTAGE, LIFECYCLES_OUTAGE; workflows/activity_options.py,
+NEAR_DUPLICATE_SEARCH). The two single reads stay registered for histories recorded before it."""
 
 from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import business_error, transient_error
 from activities.lifecycle_listing import SupplierLifecycles, UnpostedLifecycle
 from adapters.erp_directory import ErpDirectory
 from adapters.erp_errors import ErpBusinessError, ErpTransientError
-from canonical.duplicates import DuplicateRules, OtherInvoice, loose_reference, near_duplicates
+from canonical.duplicates import DuplicateFindings, DuplicateRules, OtherInvoice, loose_reference, near_duplicates
 from canonical.invoice import Invoice
 
 _QUERY_TIMEOUT = timedelta(seconds=5)
+ERP_OUTAGE, LIFECYCLES_OUTAGE = "ErpUnavailable", "LifecycleCallsFailing"  # the parts' outage case types
 
 
 class DuplicateSearch:
     def __init__(self, client: Client, erps: ErpDirectory, rules: DuplicateRules) -> None:
         self._client, self._erps, self._rules = client, erps, rules
         self._lifecycles = SupplierLifecycles(client)  # list calls batched per supplier (lifecycle_listing)
+
+    @activity.defn
+    async def possible_duplicates(self, invoice: Invoice) -> DuplicateFindings:
+        """Both reads; the ERP first, so a refused ERP query ends the call as it ended the pair.
+        Read-only, so a retry after either part failed asks both again."""
+        try:
+            in_erp = await self.possible_duplicates_in_erp(invoice)
+        except ApplicationError as e:
+            if e.non_retryable:  # a business refusal as it is
+                raise
+            raise _outage(e, ERP_OUTAGE) from None
+        try:
+            in_lifecycles = await self.possible_duplicates_in_lifecycles(invoice)
+        except ApplicationError as e:
+            if e.non_retryable:
+                raise
+            raise _outage(e, LIFECYCLES_OUTAGE) from None
+        return DuplicateFindings(in_erp=in_erp, in_lifecycles=in_lifecycles)
 
     @activity.defn
     async def possible_duplicates_in_erp(self, invoice: Invoice) -> list[OtherInvoice]:
@@ -75,3 +100,8 @@ class DuplicateSearch:
             return None
         return OtherInvoice(source="lifecycle", document=lifecycle.workflow_id, reference=reference,
                             gross_amount=Decimal(view["gross_amount"]), currency=view["currency"], status=status)
+
+
+def _outage(error: ApplicationError, outage_type: str) -> ApplicationError:
+    """A transient failure typed as its counterpart's outage case, Retry-After kept."""
+    return ApplicationError(error.message, type=outage_type, next_retry_delay=error.next_retry_delay)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canonical.controls import ControlPolicy
 from canonical.decision_record import DecisionRecord
 from canonical.invoice import Invoice
 from canonical.money import Money
@@ -45,6 +46,14 @@ class StartVerdict(BaseModel):
     platform_refused: str | None = Field(default=None, description="why a typed approved_by is not honoured")
 
 
+class StartAdmission(BaseModel):
+    """Both answers a new lifecycle records at its start, from one activity: the controls it runs
+    under and the verdict on its start input (activities/start_checks.py)."""
+
+    controls: ControlPolicy
+    verdict: StartVerdict
+
+
 class Figures(BaseModel):
     """What an approval is for: changing any of these after approval needs approval again."""
 
@@ -63,4 +72,4 @@ class Figures(BaseModel):
         return f"{self.gross_amount} {self.currency} to account {self.bank_account_id or '(default)'}"
 
 
-__all__ = ["Approval", "DecisionRecord", "Figures", "StartCheck", "StartVerdict"]
+__all__ = ["Approval", "DecisionRecord", "Figures", "StartAdmission", "StartCheck", "StartVerdict"]

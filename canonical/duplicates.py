@@ -72,6 +72,13 @@ class OtherInvoice(BaseModel):
                 f"{state}; same {self.matched_on})")
 
 
+class DuplicateFindings(BaseModel):
+    """Both reads of the near-duplicate check, from one activity (activities/duplicate_search.py)."""
+
+    in_erp: list[OtherInvoice]
+    in_lifecycles: list[OtherInvoice]
+
+
 def near_duplicates(invoice: Invoice, others: list[OtherInvoice], rules: DuplicateRules) -> list[OtherInvoice]:
     """The others that may be `invoice` again: the same amount and currency, and a reference
     equal once loosened, or (rules "reference-or-date") the same invoice date. One under the

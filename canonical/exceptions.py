@@ -68,6 +68,7 @@ EXCEPTION_OWNERS: dict[str, ExceptionOwner] = {
     "ErpUnavailable": ExceptionOwner.INTEGRATION_OPS,
     "TreasuryStoreUnavailable": ExceptionOwner.INTEGRATION_OPS,
     "LifecycleCallsFailing": ExceptionOwner.INTEGRATION_OPS,
+    "NearDuplicateSearchFailing": ExceptionOwner.INTEGRATION_OPS,
     "EInvoicingUnavailable": ExceptionOwner.INTEGRATION_OPS,
     "BankUnavailable": ExceptionOwner.TREASURY_OPS,
     "PayingAccountBusy": ExceptionOwner.TREASURY_OPS,

@@ -1,6 +1,7 @@
 """What a fresh lifecycle costs in Temporal actions: one patch marker for the patch generation
-(workflows/patch_generation.py), and its own search attributes sent once per workflow task
-(workflows/lifecycle_state.py), against the real dev server, mock-sap and mock-bank."""
+(workflows/patch_generation.py), its own search attributes sent once per workflow task
+(workflows/lifecycle_state.py), and its start checks and near-duplicate reads as one activity each,
+against the real dev server, mock-sap and mock-bank."""
 
 import json
 
@@ -50,6 +51,13 @@ async def _tasks(client: Client, handle: WorkflowHandle) -> tuple[list[str], lis
     return patches, tasks
 
 
+async def _activities(handle: WorkflowHandle) -> list[str]:
+    """The activity types the lifecycle scheduled, in order: each one a billable action."""
+    history = await handle.fetch_history()
+    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+
+
 async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, sap_server, bank_server, store):
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
@@ -62,6 +70,13 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
         await handle.result()
     patches, tasks = await _tasks(client, handle)
     assert patches == [GENERATION]  # not one marker per patch the lifecycle passed
+    scheduled = await _activities(handle)
+    # The start checks are one activity, each asked once (workflows/approvals.py).
+    assert scheduled.count("admit_invoice") == 1, scheduled
+    assert not {"read_controls", "verify_start"} & set(scheduled), scheduled
+    # So are the near-duplicate check's reads (workflows/near_duplicates.py).
+    assert scheduled.count("possible_duplicates") == 1, scheduled
+    assert not {"possible_duplicates_in_erp", "possible_duplicates_in_lifecycles"} & set(scheduled), scheduled
     upserts = [names for task in tasks for names in task]
     assert upserts.count([CHANGE_VERSION]) == 1, upserts
     ours = [[names for names in task if names != [CHANGE_VERSION]] for task in tasks]

@@ -65,6 +65,17 @@ LIFECYCLE_SEARCH = Counterpart(
     retry=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)),
 )
 
+# The near-duplicate check's two reads, the ERP's and the supplier's other lifecycles', as one
+# activity (DuplicateSearch.possible_duplicates). An attempt makes both, so it may take as long as
+# both may; both are integration ops' with a 30-minute SLA, retried as patiently as the ERP is. A
+# transient failure carries the case type of the part that failed, so its outage case is the one
+# that part's own call would open (architecture invariant 12). No settle window: nothing is written.
+NEAR_DUPLICATE_SEARCH = Counterpart(
+    name="the ERP and Temporal (near-duplicate search)", case_type="NearDuplicateSearchFailing", owner=OPS,
+    start_to_close=ERP.start_to_close + LIFECYCLE_SEARCH.start_to_close, outage_sla=timedelta(minutes=30),
+    retry=ERP.retry, parts=(ERP, LIFECYCLE_SEARCH),
+)
+
 # Reading the mailbox: quick when healthy; retried patiently, since messages wait for us.
 BANK_INBOX = Counterpart(
     name="the bank's mailbox", case_type="BankUnavailable", owner=TREASURY_OPS,

@@ -13,6 +13,7 @@ covers the gross amount. The verified submitter can not approve, nobody approves
 `approval_sla_hours` opens an ApprovalOverdue case for AP remediation, escalated each exception
 SLA while the invoice keeps waiting. A correction after approval comes back here (`again`).
 
+Since `admit-invoice-v1` both are one activity, `admit_invoice`, recorded as one result.
 Histories recorded before approvals existed replay without the wait (`approvals-v1`); those
 recorded before verified decisions keep the memo's threshold and the typed `approved_by`.
 """
@@ -31,11 +32,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import patch_generation
     from workflows.ap_decisions import decider
     from workflows.controls import read_controls
-    from workflows.decisions import verify_start
+    from workflows.decisions import admit_invoice, verify_start
     from workflows.lifecycle_parts import LifecycleParts
 
 APPROVALS_PATCH = "approvals-v1"
 DECISIONS_PATCH = "verified-decisions-v1"
+ADMISSION_PATCH = "admit-invoice-v1"  # read_controls + verify_start as one activity (admit_invoice)
 OVERDUE_CASE = "ApprovalOverdue"
 
 
@@ -54,10 +56,16 @@ class Approvals(LifecycleParts):
         once and recorded (activity results), so replays decide the same whatever the keys."""
         if not patch_generation.has(DECISIONS_PATCH):
             return
-        controls = self._controls = await read_controls(self._cases.outages)
         inv = self._state.invoice
-        verdict = await verify_start(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
-                                                now=workflow.now()), self._cases.outages)
+        if patch_generation.has(ADMISSION_PATCH):  # one activity for both answers
+            admission = await admit_invoice(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
+                                                       now=workflow.now()), self._cases.outages)
+            controls = self._controls = admission.controls
+            verdict = admission.verdict
+        else:
+            controls = self._controls = await read_controls(self._cases.outages)
+            verdict = await verify_start(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
+                                                    now=workflow.now()), self._cases.outages)
         now = workflow.now()  # after the local activity, as the notes below are stamped
         if self._policy.second_approval_above != controls.second_approval_above:
             self._state.note(f"the start memo's second_approval_above ({self._policy.second_approval_above}) is "

@@ -41,11 +41,21 @@ class Counterpart:
     # (its last attempt may still be in flight, and its answer is lost), wait this long so
     # whatever it sent has landed before the next round looks (architecture invariant 2).
     settle_after_timeout: timedelta | None = None
+    # One activity that asks several counterparts (the near-duplicate check's reads): a failure
+    # typed with a part's case_type is that part's outage, under its case as a call of its own
+    # would open; any other failure is this counterpart's.
+    parts: tuple["Counterpart", ...] = ()
 
     def __post_init__(self) -> None:
         # The server caps an attempt at the round: attempts shorter than the adapter's own
         # timeout would overlap, and a lookup could then miss a write still in flight.
         assert self.outage_sla >= self.start_to_close, f"{self.name}: outage SLA below start-to-close"
+
+    def blamed(self, err: ActivityError) -> "Counterpart":
+        """The counterpart whose outage `err` is: a part named by the failure's type, else this one."""
+        failure = _last_failure(err)
+        kind = failure.type if isinstance(failure, ApplicationError) else None
+        return next((part for part in self.parts if part.case_type == kind), self)
 
     def options(self) -> dict[str, Any]:
         """Plain activity options (one round), for code that schedules activities itself."""
@@ -66,7 +76,7 @@ class OutageListener(Protocol):
 async def call(activity: Callable | str, *args: Any, summary: str, via: Counterpart, outages: OutageListener,
                result_type: type | None = None) -> Any:
     """Run `activity(*args)` until it succeeds or fails for a business reason (raised)."""
-    failed_rounds = 0
+    failing: list[Counterpart] = []  # whose outage cases this call opened (`via`, or its parts)
     while True:
         try:
             # The SDK takes an activity or its name; its typed overloads take one or the other.
@@ -75,14 +85,17 @@ async def call(activity: Callable | str, *args: Any, summary: str, via: Counterp
         except ActivityError as err:
             if is_business_failure(err) or isinstance(err.cause, CancelledError):
                 raise  # a refusal, or the workflow was cancelled: neither is an outage
-            failed_rounds += 1
-            report = outages.outage_opened if failed_rounds == 1 else outages.outage_persists
-            report(via, summary, describe(err))
+            blamed = via.blamed(err)
+            if blamed in failing:
+                outages.outage_persists(blamed, summary, describe(err))
+            else:
+                failing.append(blamed)
+                outages.outage_opened(blamed, summary, describe(err))
             if via.settle_after_timeout is not None and isinstance(err.cause, TimeoutError):
                 await workflow.sleep(via.settle_after_timeout, summary=f"let a timed-out call to {via.name} land")
             continue
-        if failed_rounds:
-            outages.outage_closed(via, summary)
+        for failed in failing:
+            outages.outage_closed(failed, summary)
         return result
 
 
@@ -101,3 +114,9 @@ def describe(err: ActivityError) -> str:
     if isinstance(cause, ApplicationError):
         return cause.message
     return str(cause or err)
+
+
+def _last_failure(err: ActivityError) -> BaseException | None:
+    """The attempt's own failure: a schedule-to-close timeout wraps the last one."""
+    cause = err.cause
+    return cause.cause if isinstance(cause, TimeoutError) and cause.cause is not None else cause

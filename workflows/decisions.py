@@ -9,7 +9,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.decisions import StartVerification
-    from canonical.decisions import StartCheck, StartVerdict
+    from activities.start_checks import StartChecks
+    from canonical.decisions import StartAdmission, StartCheck, StartVerdict
     from identity import keyring
     from identity.people import DECISION_ROLES
     from identity.tokens import (
@@ -48,4 +49,11 @@ async def verify_start(check: StartCheck, outages: OutageListener) -> StartVerdi
                       via=opts.CONFIGURATION, outages=outages, result_type=StartVerdict)
 
 
-__all__ = ["DecisionRefused", "VerifiedPerson", "person", "verify", "verify_start"]
+async def admit_invoice(check: StartCheck, outages: OutageListener) -> StartAdmission:
+    """`read_controls` and `verify_start` in one call (`admit-invoice-v1`): both are the worker's
+    configuration (same options, same outage case), and neither answer decides the other's call."""
+    return await call(StartChecks.admit_invoice, check, summary="controls and the start input's signatures",
+                      via=opts.CONFIGURATION, outages=outages, result_type=StartAdmission)
+
+
+__all__ = ["DecisionRefused", "VerifiedPerson", "admit_invoice", "person", "verify", "verify_start"]

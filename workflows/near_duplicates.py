@@ -13,6 +13,8 @@ So that the others find this one before it is posted, each lifecycle keeps its i
 in its memo from the start. Both are new commands: lifecycles started before them never ask
 (`workflow.patched`), and recorded histories replay unchanged. The hold does not continue as
 new: it waits for one person, and a run continued later skips the check it already passed.
+Since `near-duplicate-search-v1` both reads are one activity (`possible_duplicates`), each
+read's outage still under its own counterpart's case (activity_options.NEAR_DUPLICATE_SEARCH).
 """
 
 from temporalio import workflow
@@ -21,13 +23,14 @@ with workflow.unsafe.imports_passed_through():
     import workflows.activity_options as opts
     from activities.duplicate_search import DuplicateSearch
     from activities.lifecycle_listing import FACTS_MEMO
-    from canonical.duplicates import InvoiceFacts, OtherInvoice
+    from canonical.duplicates import DuplicateFindings, InvoiceFacts, OtherInvoice
     from workflows import patch_generation
     from workflows.ap_decisions import decider
     from workflows.duplicate_confirmation import DuplicateConfirmation
 
 FACTS_PATCH = "invoice-facts-memo-v1"
 CHECK_PATCH = "near-duplicate-check-v1"
+SEARCH_PATCH = "near-duplicate-search-v1"  # the ERP's and the lifecycles' reads as one activity
 CASE_TYPE = "PossibleDuplicate"
 _MAX_NAMED = 5  # other documents named in the case; the count says if there were more
 
@@ -70,6 +73,11 @@ class NearDuplicates(DuplicateConfirmation):
 
     async def _find_near_duplicates(self) -> list[OtherInvoice]:
         inv = self._state.invoice
+        if patch_generation.has(SEARCH_PATCH):  # both reads in one activity
+            findings: DuplicateFindings = await self._call(
+                DuplicateSearch.possible_duplicates, inv, summary=f"look for near duplicates of {self._ref} "
+                "in the ERP and among the supplier's running lifecycles", via=opts.NEAR_DUPLICATE_SEARCH)
+            return findings.in_erp + findings.in_lifecycles
         found: list[OtherInvoice] = await self._call(
             DuplicateSearch.possible_duplicates_in_erp, inv, summary=f"look for near duplicates of {self._ref} "
             "in the ERP", via=opts.ERP)

@@ -29,12 +29,14 @@ MEMBERS = frozenset({
     # InvoiceToPayment and its mixins
     "approvals-v1",
     "verified-decisions-v1",
+    "admit-invoice-v1",  # cut with the generation, as search-attributes-per-task-v1 (not released yet)
     "continue-as-new-v1",
     "decision-audit-v1",  # also BankInbox and PaymentRun (workflows/decision_audit.py)
     "case-sla-search-attributes-v1",
     "search-attributes-per-task-v1",  # cut with the generation: no history has one without the other
     "invoice-facts-memo-v1",
     "near-duplicate-check-v1",
+    "near-duplicate-search-v1",  # cut with the generation, as search-attributes-per-task-v1 (not released yet)
     "operator-inputs-v1",
     "payee-account-check-v1",
     "reserve-account-check-v1",
