@@ -8,9 +8,11 @@ pending from an earlier wait that fires no later is enough, and its firing only 
 wait, which looks at the clock and re-arms for what is left. So each wait starts at most one
 timer, and a paid lifecycle that runs through its waits within a day starts one or two.
 
-`workflow.now()` moves only with workflow tasks; a timer firing at the deadline is what makes
-the clock read past it (architecture invariant 10: nothing but the history decides). Timers do
-not carry over a continue-as-new: the new run's waits arm again from their WaitPoint deadlines.
+Every wait still has a timer that fires by its deadline (architecture invariant 7), only not
+always its own. `workflow.now()` moves only with workflow tasks: a timer firing at the deadline
+is what makes the clock read past it. Timers do not carry over a continue-as-new: the new run's
+waits arm again from their WaitPoint deadlines. A timer's summary is the wait that started it.
+Runs recorded before ONE_ARMED_DEADLINE_PATCH keep a timer per wait (invoice_lifecycle `_wait`).
 """
 
 import asyncio
