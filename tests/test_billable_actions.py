@@ -1,7 +1,8 @@
 """What a fresh lifecycle costs in Temporal actions: one patch marker for the patch generation
 (workflows/patch_generation.py), its own search attributes sent once per workflow task
-(workflows/lifecycle_state.py), and its start checks and near-duplicate reads as one activity each,
-against the real dev server, mock-sap and mock-bank."""
+(workflows/lifecycle_state.py), its start checks and near-duplicate reads as one activity each,
+and a timer only where no armed one fires in time (workflows/deadline_alarm.py), against the real
+dev server, mock-sap and mock-bank."""
 
 import json
 
@@ -77,6 +78,12 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
     # So are the near-duplicate check's reads (workflows/near_duplicates.py).
     assert scheduled.count("possible_duplicates") == 1, scheduled
     assert not {"possible_duplicates_in_erp", "possible_duplicates_in_lifecycles"} & set(scheduled), scheduled
+    events = (await handle.fetch_history()).events
+    timers = [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    # Each a billable action: the payment-run deadline, the day for the file to go out, the
+    # clearing look, at most; the bank-answer and settlement waits are covered by the day's timer.
+    assert len(timers) <= 3, [e.user_metadata.summary.data for e in timers]
+    assert [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED] == []
     upserts = [names for task in tasks for names in task]
     assert upserts.count([CHANGE_VERSION]) == 1, upserts
     ours = [[names for names in task if names != [CHANGE_VERSION]] for task in tasks]

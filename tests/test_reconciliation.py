@@ -74,10 +74,15 @@ async def first_look_at_erp(handle) -> None:
     lifecycle can only learn from a hint."""
     async def waiting():
         events = (await handle.fetch_history()).events
-        outflows = [i for i, e in enumerate(events) if e.HasField("activity_task_scheduled_event_attributes")
+        outflows = [e.event_id for e in events if e.HasField("activity_task_scheduled_event_attributes")
                     and e.activity_task_scheduled_event_attributes.activity_type.name == "register_expected_outflow"]
-        assert len(outflows) == 2 and any(e.HasField("timer_started_event_attributes")
-                                          for e in events[outflows[-1]:]), "not waiting yet"
+        assert len(outflows) == 2, "not settled yet"
+        done = [i for i, e in enumerate(events) if e.HasField("activity_task_completed_event_attributes")
+                and e.activity_task_completed_event_attributes.scheduled_event_id == outflows[-1]]
+        # The workflow task that took the outflow's answer went on into the clearing wait; it may
+        # start no timer of its own (a pending one covers it: workflows/deadline_alarm.py).
+        assert done and any(e.HasField("workflow_task_completed_event_attributes")
+                            for e in events[done[0]:]), "not waiting yet"
 
     await assert_eventually(waiting, timeout=15)
 

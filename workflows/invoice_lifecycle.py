@@ -27,11 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
+    from workflows import patch_generation
     from workflows.ap_decisions import ApDecisions, decider
     from workflows.approvals import Approvals, Rejected
     from workflows.bank_confirmation import BankConfirmation
     from workflows.continuation import Continuation
     from workflows.counterpart_calls import Counterpart, call
+    from workflows.deadline_alarm import ONE_ARMED_DEADLINE_PATCH, DeadlineAlarm
     from workflows.decision_audit import DecisionAudit
     from workflows.exception_cases import CaseBook
     from workflows.lifecycle_state import LifecycleState
@@ -73,6 +75,7 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
         self._cancel: CancelInvoice | None = None
         self._validated: ValidatedInvoice | None = None
         self._pay = PaymentLeg()
+        self._alarm = DeadlineAlarm()  # the timers of this run's waits (_wait)
         self._state.payment_attempts = self._pay.attempts
         self._init_controls()  # e-invoice receipts and bank-detail holds (supplier_controls)
         self._init_payee()  # the account paid, checked against master data (payee_account)
@@ -246,11 +249,17 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
     async def _wait(self, condition: Callable[[], bool], timeout: timedelta, what: str) -> bool:
         """True when `condition` held before `timeout`; raises _Cancelled on a cancel. At a wait
         marked continuable, the history grown long ends this run for a continued one."""
-        try:
-            await workflow.wait_condition(lambda: condition() or self._cancel is not None or self._continue_due(),
-                                          timeout=max(timeout, timedelta(seconds=1)), timeout_summary=what)
-        except TimeoutError:
-            return False
+        wake = lambda: condition() or self._cancel is not None or self._continue_due()  # noqa: E731
+        timeout = max(timeout, timedelta(seconds=1))
+        if patch_generation.has(ONE_ARMED_DEADLINE_PATCH):
+            # A timer already armed by an earlier wait may do (workflows/deadline_alarm.py).
+            if not await self._alarm.wait(wake, workflow.now() + timeout, what):
+                return False
+        else:  # runs recorded before: a timer per wait, cancelled when it ends early
+            try:
+                await workflow.wait_condition(wake, timeout=timeout, timeout_summary=what)
+            except TimeoutError:
+                return False
         self._raise_if_cancelled()
         if not condition() and self._continue_due():
             self._continue_as_new()

@@ -45,6 +45,7 @@ MEMBERS = frozenset({
     "clearing-hint-before-read",
     "clearing-from-statement-post-answer",  # cut with the generation, as search-attributes-per-task-v1
     "einvoice-refusals-v1",
+    "one-armed-deadline-v1",  # cut with the generation, as search-attributes-per-task-v1
     # PaymentRun
     "erp-run-code-per-account-v1",
     "run-controls-v1",
