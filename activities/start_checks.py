@@ -8,10 +8,9 @@ recorded before `admit-invoice-v1`, and payment runs (controls only), call them.
 
 from temporalio import activity
 
-from activities.decisions import verdict
+from activities.decisions import StartVerification
 from canonical.controls import ControlPolicy
 from canonical.decisions import StartAdmission, StartCheck
-from identity import ap_platform, keyring
 
 
 class StartChecks:
@@ -21,4 +20,4 @@ class StartChecks:
     @activity.defn
     async def admit_invoice(self, check: StartCheck) -> StartAdmission:
         return StartAdmission(controls=self._policy,
-                              verdict=verdict(check, decisions=keyring.installed(), platform=ap_platform.installed()))
+                              verdict=await StartVerification().verify_start(check))

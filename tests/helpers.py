@@ -156,11 +156,16 @@ def run_module(module: str, *args: str, address: str, cwd: Path = REPO, env: dic
                           timeout=60)
 
 
-async def activities_scheduled(handle: WorkflowHandle, name: str) -> int:
-    """How many times the workflow run scheduled activity `name` (retries are not new schedules)."""
+async def activity_types_scheduled(handle: WorkflowHandle) -> list[str]:
+    """The activity types the workflow run scheduled, in order (retries are not new schedules)."""
     events = (await handle.fetch_history()).events
-    return sum(1 for e in events if e.HasField("activity_task_scheduled_event_attributes")
-               and e.activity_task_scheduled_event_attributes.activity_type.name == name)
+    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+            if e.HasField("activity_task_scheduled_event_attributes")]
+
+
+async def activities_scheduled(handle: WorkflowHandle, name: str) -> int:
+    """How many times the workflow run scheduled activity `name`."""
+    return (await activity_types_scheduled(handle)).count(name)
 
 
 def activity_name(fn) -> str:

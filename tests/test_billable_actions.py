@@ -13,7 +13,7 @@ from temporalio.worker import Replayer
 
 from canonical.invoice import Invoice
 from tests import bank_admin
-from tests.helpers import decide, invoice_json, new_worker, wait_for_status
+from tests.helpers import activity_types_scheduled, decide, invoice_json, new_worker, wait_for_status
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from worker import WORKFLOWS
 from workflows import search_attributes as sa
@@ -52,13 +52,6 @@ async def _tasks(client: Client, handle: WorkflowHandle) -> tuple[list[str], lis
     return patches, tasks
 
 
-async def _activities(handle: WorkflowHandle) -> list[str]:
-    """The activity types the lifecycle scheduled, in order: each one a billable action."""
-    history = await handle.fetch_history()
-    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
-
-
 async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, sap_server, bank_server, store):
     invoice = Invoice.model_validate(invoice_json(supplier_id="1000013"))
     async with new_worker(client, sap_server, store, bank_url=bank_server) as worker:
@@ -71,7 +64,7 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
         await handle.result()
     patches, tasks = await _tasks(client, handle)
     assert patches == [GENERATION]  # not one marker per patch the lifecycle passed
-    scheduled = await _activities(handle)
+    scheduled = await activity_types_scheduled(handle)  # in order: each a billable action
     # The start checks are one activity, each asked once (workflows/approvals.py).
     assert scheduled.count("admit_invoice") == 1, scheduled
     assert not {"read_controls", "verify_start"} & set(scheduled), scheduled
