@@ -14,7 +14,7 @@ from canonical.lifecycle_snapshot import LifecycleSnapshot
 from canonical.status import InvoiceLifecycleStatus
 from codec.bank_details import data_converter, load_codec
 from tests.conftest import TEMPORAL_BIN
-from tests.helpers import assert_eventually
+from tests.helpers import activity_types_of, assert_eventually
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 
@@ -73,9 +73,7 @@ async def flood_until_continued(client: Client, handle: WorkflowHandle, send, ti
 
 
 def scheduled_activities(chain: list[WorkflowHistory], name: str) -> int:
-    return sum(1 for history in chain for event in history.events
-               if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-               and event.activity_task_scheduled_event_attributes.activity_type.name == name)
+    return sum(activity_types_of(history.events).count(name) for history in chain)
 
 
 def continue_as_new_inputs(history: WorkflowHistory):

@@ -156,11 +156,26 @@ def run_module(module: str, *args: str, address: str, cwd: Path = REPO, env: dic
                           timeout=60)
 
 
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the SDK core's marker for a local activity's result
+
+
 async def activity_types_scheduled(handle: WorkflowHandle) -> list[str]:
     """The activity types the workflow run scheduled, in order (retries are not new schedules)."""
-    events = (await handle.fetch_history()).events
-    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
-            if e.HasField("activity_task_scheduled_event_attributes")]
+    return activity_types_of((await handle.fetch_history()).events)
+
+
+def activity_types_of(events) -> list[str]:
+    """The activity types in these history events, in order, local activities included: each is a
+    marker with its type in the marker's data (a local attempt retried on a timer is one more)."""
+    types = []
+    for e in events:
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            types.append(e.activity_task_scheduled_event_attributes.activity_type.name)
+        elif e.HasField("marker_recorded_event_attributes") and \
+                e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
+            data = e.marker_recorded_event_attributes.details["data"].payloads[0].data
+            types.append(json.loads(data)["activity_type"])
+    return types
 
 
 async def activities_scheduled(handle: WorkflowHandle, name: str) -> int:

@@ -13,7 +13,14 @@ from temporalio.worker import Replayer
 
 from canonical.invoice import Invoice
 from tests import bank_admin
-from tests.helpers import activity_types_scheduled, decide, invoice_json, new_worker, wait_for_status
+from tests.helpers import (
+    LOCAL_ACTIVITY_MARKER,
+    activity_types_scheduled,
+    decide,
+    invoice_json,
+    new_worker,
+    wait_for_status,
+)
 from tests.payment_helpers import advance_until, bank_inbox, pay
 from worker import WORKFLOWS
 from workflows import search_attributes as sa
@@ -43,6 +50,8 @@ async def _tasks(client: Client, handle: WorkflowHandle) -> tuple[list[str], lis
             tasks.append([])
         elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             marker = event.marker_recorded_event_attributes
+            if marker.marker_name == LOCAL_ACTIVITY_MARKER:
+                continue  # counted by _local_activities_per_task
             assert marker.marker_name == "core_patch"
             patches.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
@@ -50,6 +59,19 @@ async def _tasks(client: Client, handle: WorkflowHandle) -> tuple[list[str], lis
             tasks[-1].append(sorted(fields))
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
     return patches, tasks
+
+
+async def _local_activities_per_task(handle: WorkflowHandle) -> list[list[str]]:
+    """The local activities each workflow task ran, by type, for the tasks that ran any."""
+    tasks: list[list[str]] = []
+    for event in (await handle.fetch_history()).events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            tasks.append([])
+        elif (event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+              and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER):
+            data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
+            tasks[-1].append(json.loads(data)["activity_type"])
+    return [task for task in tasks if task]
 
 
 async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, sap_server, bank_server, store):
@@ -64,6 +86,22 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
         await handle.result()
     patches, tasks = await _tasks(client, handle)
     assert patches == [GENERATION]  # not one marker per patch the lifecycle passed
+    # Reads and keyed treasury writes are local activities; all of one task's are one action.
+    # A query (wait_for_status sends them) ends the task it lands in, so how they group may vary;
+    # the audit append runs beside the validation, so their order may too.
+    local = await _local_activities_per_task(handle)
+    assert sorted(kind for task in local for kind in task) == sorted([
+        "record_decision", "validate_invoice_against_master_data", "possible_duplicates",  # start
+        "register_expected_outflow",  # SCHEDULED
+        "check_vendor_account",  # at reservation
+        "register_expected_outflow",  # settled: actual
+    ]), local
+    # The ERP post stays a normal activity: its retry after a lost worker must not come before
+    # a request still in flight has landed (workflows/counterpart_calls.py). So do the start
+    # checks, in the run's first task (workflows/approvals.py).
+    normal = [e.activity_task_scheduled_event_attributes.activity_type.name
+              for e in (await handle.fetch_history()).events if e.HasField("activity_task_scheduled_event_attributes")]
+    assert normal == ["admit_invoice", "post_supplier_invoice"], normal
     scheduled = await activity_types_scheduled(handle)  # in order: each a billable action
     # The start checks are one activity, each asked once (workflows/approvals.py).
     assert scheduled.count("admit_invoice") == 1, scheduled
@@ -81,8 +119,11 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
     assert upserts.count([CHANGE_VERSION]) == 1, upserts
     ours = [[names for names in task if names != [CHANGE_VERSION]] for task in tasks]
     assert all(len(task) <= 1 for task in ours), ours
-    # The first task's upsert carries the keys and the first status together.
-    assert ours[0] == [sorted(["InvoiceId", "SupplierId", "CompanyCode", "InvoiceStatus"])], ours[0]
+    # The first upsert carries the keys and the status together, sent once the start checks and
+    # the validation's local reads have answered (workflows/lifecycle_state.py, statuses_held).
+    assert ours[0] == [], ours
+    assert next(task for task in ours if task) == [sorted(["InvoiceId", "SupplierId", "CompanyCode",
+                                                           "InvoiceStatus"])], ours
     # CLEARED and COMPLETED in one task: sent once, before the completion (the last event, above).
     assert ours[-1] == [["InvoiceStatus"]], ours[-1]
     attrs = (await handle.describe()).typed_search_attributes

@@ -1,13 +1,16 @@
 """The near-duplicate check's two reads as one activity (DuplicateSearch.possible_duplicates,
 `near-duplicate-search-v1`): a refusal still ends the call, and a transient failure of either
 read is retried under the outage case its own counterpart's call would open (architecture
-invariant 12), on the time-skipping server with the real SLA."""
+invariant 12), on the dev server with a short SLA."""
 
+import dataclasses
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from temporalio import activity
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -50,21 +53,24 @@ async def test_an_erp_failure_in_the_merged_search_keeps_its_meaning(failure, er
         assert raised.value.next_retry_delay == timedelta(seconds=30)
 
 
-async def test_outages_of_either_read_open_their_own_counterparts_cases_and_close_themselves(skipping_env,
-                                                                                             sap_server, store):
-    """The ERP fails for the first 35 minutes of workflow time, then the lifecycle listing until
-    70: each outlasts the 30-minute SLA, so each opens its counterpart's case; both close when
-    the call succeeds, and the invoice goes on to SCHEDULED."""
-    client = skipping_env.client
-    first_call: list = []
+async def test_outages_of_either_read_open_their_own_counterparts_cases_and_close_themselves(
+        client, sap_server, store, monkeypatch):
+    """The ERP fails for the first 8 seconds, then the lifecycle listing until 16: with a 6-second
+    outage SLA each outlasts a round, so each opens its counterpart's case; both close when the
+    call succeeds, and the invoice goes on to SCHEDULED. On the dev server in real time: the
+    search is a local activity, whose rounds end by the worker's clock (`local-activities-v1`)."""
+    monkeypatch.setattr(opts, "NEAR_DUPLICATE_SEARCH", dataclasses.replace(
+        opts.NEAR_DUPLICATE_SEARCH, start_to_close=timedelta(seconds=5), outage_sla=timedelta(seconds=6),
+        retry=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=1))))
+    first_call: list[float] = []
 
     @activity.defn(name="possible_duplicates")
     async def erp_then_visibility_down(invoice: Invoice) -> DuplicateFindings:
-        now = activity.info().current_attempt_scheduled_time
+        now = time.monotonic()
         first_call.append(now) if not first_call else None
-        if now - first_call[0] < timedelta(minutes=35):
+        if now - first_call[0] < 8:
             raise ApplicationError("ERP unavailable for the near-duplicate check", type=ERP_OUTAGE)
-        if now - first_call[0] < timedelta(minutes=70):
+        if now - first_call[0] < 16:
             raise ApplicationError("Temporal visibility unavailable", type=LIFECYCLES_OUTAGE)
         return DuplicateFindings(in_erp=[], in_lifecycles=[])
 
@@ -72,8 +78,7 @@ async def test_outages_of_either_read_open_their_own_counterparts_cases_and_clos
     async with new_worker(client, sap_server, store, replace=[erp_then_visibility_down]) as worker:
         handle = await client.start_workflow(InvoiceToPayment.run, invoice, id=invoice.workflow_id,
                                              task_queue=worker.task_queue)
-        await skipping_env.sleep(timedelta(minutes=80))  # the server skips ahead through the retries
-        view = await wait_for_status(handle, "SCHEDULED", timeout=30)
+        view = await wait_for_status(handle, "SCHEDULED", timeout=60)
         await handle.terminate("test done")
     closed = {c.type: c for c in view.closed_exceptions}
     assert set(closed) == {"ErpUnavailable", "LifecycleCallsFailing"}, view.closed_exceptions

@@ -5,6 +5,8 @@ token's id so a retry finds the entry already there. The workflow does not end o
 while an append is in flight (`idle`, `drained`), so no decision is left out of the chain."""
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from temporalio import workflow
 
@@ -14,14 +16,17 @@ with workflow.unsafe.imports_passed_through():
     from canonical.decision_record import DecisionRecord
     from workflows import activity_options as opts
     from workflows import patch_generation
-    from workflows.counterpart_calls import OutageListener, call
+    from workflows.counterpart_calls import LOCAL_ACTIVITIES_PATCH, OutageListener, call
 
 DECISION_AUDIT_PATCH = "decision-audit-v1"
 
 
 class DecisionAudit:
-    def __init__(self, outages: OutageListener, invoice_key: str | None = None) -> None:
-        self._outages, self._invoice_key = outages, invoice_key
+    def __init__(self, outages: OutageListener, invoice_key: str | None = None,
+                 statuses_held: Callable[[], AbstractContextManager[None]] | None = None) -> None:
+        """`statuses_held`: a lifecycle's appends run as local activities (a keyed write to our own
+        store) inside this context (workflows/lifecycle_state.py); others' as normal ones."""
+        self._outages, self._invoice_key, self._statuses_held = outages, invoice_key, statuses_held
         self._writes: list[asyncio.Task[None]] = []
 
     def add(self, record: DecisionRecord) -> None:
@@ -46,5 +51,8 @@ class DecisionAudit:
             verified_by=record.verified_by or "unverified",
             before=None if record.before is None else {"state": record.before},
             after={"state": record.after, "decision": record.action}, occurred_at=record.at)
-        await call(DecisionAuditActivities.record_decision, entry, summary=f"audit log: {entry.action} by {record.who}",
-                   via=opts.TREASURY, outages=self._outages)
+        local = self._statuses_held is not None and patch_generation.has(LOCAL_ACTIVITIES_PATCH)
+        with self._statuses_held() if self._statuses_held and local else nullcontext():
+            await call(DecisionAuditActivities.record_decision, entry,
+                       summary=f"audit log: {entry.action} by {record.who}", via=opts.TREASURY,
+                       outages=self._outages, local=local)

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import Approvals, Rejected
     from workflows.bank_confirmation import BankConfirmation
     from workflows.continuation import Continuation
-    from workflows.counterpart_calls import Counterpart, call
+    from workflows.counterpart_calls import LOCAL_ACTIVITIES_PATCH, Counterpart, call
     from workflows.deadline_alarm import ONE_ARMED_DEADLINE_PATCH, DeadlineAlarm
     from workflows.decision_audit import DecisionAudit
     from workflows.exception_cases import CaseBook
@@ -87,7 +87,8 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
         self._state.on_change = self._status_changed
         self._cases.outages._on_change = self._state.case_changed
-        self._audit = DecisionAudit(self._cases.outages, self._state.invoice.key)
+        self._audit = DecisionAudit(self._cases.outages, self._state.invoice.key,
+                                    statuses_held=self._state.statuses_held)
         self._state.on_decided = self._audit.add  # every verified decision into the audit log
         self._init_continuation(resume)  # last, so a continued run's state replaces the fresh one
 
@@ -151,9 +152,13 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
         self._state.advance(InvoiceStatus.COMPLETED, "paid and cleared in the ERP")
 
     # -- steps ---------------------------------------------------------------------------
-    async def _call(self, activity: Callable, *args, summary: str, via: Counterpart):
-        """Every activity call: outages retry under a self-closing case (counterpart_calls)."""
-        return await call(activity, *args, summary=summary, via=via, outages=self._cases.outages)
+    async def _call(self, activity: Callable, *args, summary: str, via: Counterpart, local: bool = False):
+        """Every activity call: outages retry under a self-closing case (counterpart_calls).
+        `local`: a read or a keyed treasury write, a local activity in runs since the patch."""
+        if not (local and patch_generation.has(LOCAL_ACTIVITIES_PATCH)):
+            return await call(activity, *args, summary=summary, via=via, outages=self._cases.outages)
+        with self._state.statuses_held():  # its status changes go out with the task's others
+            return await call(activity, *args, summary=summary, via=via, outages=self._cases.outages, local=True)
 
     async def _post(self) -> ErpDocument:
         for _ in range(self._policy.erp_unknown_outcome_limit):
@@ -179,6 +184,7 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
                             currency=inv.currency, amount=inv.gross_amount, value_date=inv.net_due_date,
                             approvers=list(self._state.approvers)),
             summary=f"expect {inv.gross_amount} {inv.currency} out on {inv.net_due_date}", via=opts.TREASURY,
+            local=True,  # keyed by the invoice: a second write changes nothing
         )
 
     async def _withdraw(self) -> None:

@@ -2,7 +2,8 @@
 into search attributes and the Web UI's current details on every change."""
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from temporalio import workflow
@@ -28,6 +29,8 @@ CASE_SLA_PATCH = "case-sla-search-attributes-v1"
 # Search-attribute changes of one workflow task go out as one upsert (each is a billable action):
 # kept per attribute, last value wins, sent when the task's ready work is done (`_upsert`).
 PER_TASK_PATCH = "search-attributes-per-task-v1"
+# Attributes of an open case: sent in the task they change, even while a local activity runs.
+_SHOWN_AT_ONCE = {key.name for key in (sa.EXCEPTION_OWNER, sa.EXCEPTION_TYPE, *sa.CASE_SLA)}
 _MAX_DECISIONS = 200  # verified decisions shown; the audit trail keeps them all (invariant 13)
 
 
@@ -52,6 +55,7 @@ class LifecycleState:
         self.on_decided: Callable[[DecisionRecord], None] | None = None
         self._unsent: dict[str, SearchAttributeUpdate[Any]] = {}  # by attribute name, this task's last
         self._send_due = False
+        self._held = 0  # statuses_held blocks running (local activities, mostly)
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases
@@ -178,11 +182,28 @@ class LifecycleState:
             asyncio.get_running_loop().call_soon(self.send_search_attributes)
 
     def send_search_attributes(self) -> None:
-        """This task's search-attribute changes as one upsert, if any are unsent."""
+        """This task's search-attribute changes as one upsert, if any are unsent. While a local
+        activity runs, the task is not over: the status waits for it, a case is shown at once."""
         self._send_due = False
+        if self._held and not self._unsent.keys() & _SHOWN_AT_ONCE:
+            return
         if self._unsent:
             updates, self._unsent = list(self._unsent.values()), {}
             workflow.upsert_search_attributes(updates)
+
+    @contextmanager
+    def statuses_held(self) -> Iterator[None]:
+        """Around a local activity (workflows/counterpart_calls.py), whose task goes on after it,
+        or a call whose answer decides the next status at once: the status changes before, during
+        and after it go out together, when the workflow next waits outside such a block."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if self._unsent and not self._send_due:
+                self._send_due = True
+                asyncio.get_running_loop().call_soon(self.send_search_attributes)
 
     def view(self) -> InvoiceLifecycleStatus:
         inv = self.invoice

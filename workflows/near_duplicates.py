@@ -76,7 +76,8 @@ class NearDuplicates(DuplicateConfirmation):
         if patch_generation.has(SEARCH_PATCH):  # both reads in one activity
             findings: DuplicateFindings = await self._call(
                 DuplicateSearch.possible_duplicates, inv, summary=f"look for near duplicates of {self._ref} "
-                "in the ERP and among the supplier's running lifecycles", via=opts.NEAR_DUPLICATE_SEARCH)
+                "in the ERP and among the supplier's running lifecycles", via=opts.NEAR_DUPLICATE_SEARCH,
+                local=True)  # reads
             return findings.in_erp + findings.in_lifecycles
         found: list[OtherInvoice] = await self._call(
             DuplicateSearch.possible_duplicates_in_erp, inv, summary=f"look for near duplicates of {self._ref} "

@@ -14,18 +14,23 @@ not see a single id False and then the generation True. Not for queries or updat
 (read-only: the SDK refuses `patched` there), and no `deprecate_patch`: ids leave `MEMBERS` only
 when no history without the generation marker is left to replay.
 
-The rule for a future change: a new patch id never joins MEMBERS (a run recorded with this
-generation did not have it); it is asked with plain `workflow.patched`, a marker per run, until
-a new generation is cut that lists it and is asked before this one (docs/architecture.md,
-"Upgrades of running workflows").
+The rule for a future change: a new patch id never joins a released generation (a run recorded
+with it did not have the change); it is asked with plain `workflow.patched`, a marker per run,
+or a new generation is cut that lists it and every member before it, and is asked first
+(docs/architecture.md, "Upgrades of running workflows"). Generations so far:
+
+- `patch-generation-1` (2026-11-27): the patches listed in GENERATION_1.
+- `patch-generation-2` (2026-11-27): those and `local-activities-v1`. A history with the first
+  generation's marker has no second one: `patched(GENERATION)` is False there, the first is asked.
 """
 
 from temporalio import workflow
 
-GENERATION = "patch-generation-1"
+GENERATION = "patch-generation-2"
+GENERATION_1 = "patch-generation-1"
 
-# Every patch that existed when GENERATION was cut (2026-11-27), all workflow types together.
-MEMBERS = frozenset({
+# Every patch that existed when GENERATION_1 was cut (2026-11-27), all workflow types together.
+MEMBERS_1 = frozenset({
     # InvoiceToPayment and its mixins
     "approvals-v1",
     "verified-decisions-v1",
@@ -51,10 +56,19 @@ MEMBERS = frozenset({
     "run-controls-v1",
 })
 
+# The second generation: the first's members and the patches cut with it (not released before).
+MEMBERS = MEMBERS_1 | {
+    "local-activities-v1",  # reads and keyed treasury writes of a lifecycle as local activities
+}
+
 
 def has(patch_id: str) -> bool:
     """`workflow.patched(patch_id)` for a patch of this generation, at most one marker per run."""
     if patch_id not in MEMBERS:
         # A later patch asked through the generation would read True in runs recorded before it.
         raise ValueError(f"patch {patch_id!r} is not in {GENERATION}: ask workflow.patched for it")
-    return workflow.patched(GENERATION) or workflow.patched(patch_id)
+    if workflow.patched(GENERATION):
+        return True
+    if patch_id not in MEMBERS_1:
+        return False  # cut with GENERATION: no history without its marker has this change
+    return workflow.patched(GENERATION_1) or workflow.patched(patch_id)

@@ -74,7 +74,8 @@ class PayeeAccount(LifecycleParts):
         validated: ValidatedInvoice = await self._call(
             ErpActivities.validate_invoice_against_master_data, inv, *([claims] if claims else []),
             summary=f"validate {inv.supplier_invoice_ref} ({inv.gross_amount} {inv.currency}) against ERP master data"
-                    + (f" and {len(claims)} e-invoice payee account(s)" if claims else ""), via=opts.ERP)
+                    + (f" and {len(claims)} e-invoice payee account(s)" if claims else ""), via=opts.ERP,
+            local=True)  # a read
         del self._payee_claims[:len(claims)]
         if validated.payee_mismatch:
             raise ApplicationError(validated.payee_mismatch, type=MISMATCH_CASE, non_retryable=True)
@@ -96,7 +97,8 @@ class PayeeAccount(LifecycleParts):
             VendorSyncActivities.check_vendor_account,
             VendorAccountCheck(supplier_id=inv.supplier_id, bank_account_id=account.bank_account_id,
                                payee_iban=payee),
-            summary=f"is {account.masked()} still the account the vendor master knows?", via=opts.TREASURY)
+            summary=f"is {account.masked()} still the account the vendor master knows?", via=opts.TREASURY,
+            local=True)  # a read
         if verdict.matches or verdict.account_fingerprint in self._confirmed_accounts:
             return None
         self._bank_details_changed(BankDetailsChange(

@@ -110,6 +110,7 @@ class PaymentPhase(LifecycleParts):
                             amount=inv.gross_amount, value_date=self._pay.live_instruction.requested_execution_date,
                             state=OutflowState.ACTUAL),
             summary=f"cash out: {inv.gross_amount} {inv.currency} actual", via=opts.TREASURY,
+            local=True,  # keyed by the invoice: a second write changes nothing
         )
         return True
 
