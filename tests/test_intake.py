@@ -295,4 +295,7 @@ def _payloads(attributes) -> list:
             found += list(value.payloads)
         elif field.message_type is not None and field.message_type.name == "Payload":
             found.append(value)
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
+            # A marker's details (a local activity's result): Payloads by name.
+            found += [p for entry in value.values() if hasattr(entry, "payloads") for p in entry.payloads]
     return found
