@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import patch_generation
     from workflows.ap_decisions import decider
     from workflows.controls import read_controls
-    from workflows.counterpart_calls import LOCAL_ACTIVITIES_PATCH
     from workflows.decisions import admit_invoice, verify_start
     from workflows.lifecycle_parts import LifecycleParts
 
@@ -61,11 +60,10 @@ class Approvals(LifecycleParts):
         if patch_generation.has(ADMISSION_PATCH):  # one activity for both answers
             # A normal activity: in a run's first task a local one, when a query ended that task
             # early, replayed with another workflow.now() than it ran with (measured, SDK 1.35).
-            # The first status goes out with the next ones, after the validation's local reads.
-            held = patch_generation.has(LOCAL_ACTIVITIES_PATCH)
-            with self._state.statuses_held() if held else nullcontext():
-                admission = await admit_invoice(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
-                                                           now=workflow.now()), self._cases.outages)
+            # The keys and RECEIVED go out with it: a start check slow to answer (a busy worker)
+            # must not leave the invoice unfindable in visibility.
+            admission = await admit_invoice(StartCheck(invoice=inv, workflow_id=workflow.info().workflow_id,
+                                                       now=workflow.now()), self._cases.outages)
             controls = self._controls = admission.controls
             verdict = admission.verdict
         else:
