@@ -106,7 +106,9 @@ async def test_three_workers_one_killed_every_invoice_posted_paid_and_completed_
                    for name, roles in (("w1", "all"), ("w2", "lifecycles,payments,back-office"),
                                        ("w3", "lifecycles"))}
         for name, proc in workers.items():
-            await worker_ready(client, lifecycles_q, proc.pid, timeout=60)
+            # Three processes importing everything at once on a box busy with the rest of the
+            # suite: a CI run saw one not polling after 60 s.
+            await worker_ready(client, lifecycles_q, proc.pid, timeout=180)
             if name != "w3":
                 await worker_ready(client, payments_q, proc.pid, timeout=60)
 
