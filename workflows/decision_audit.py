@@ -5,8 +5,8 @@ token's id so a retry finds the entry already there. The workflow does not end o
 while an append is in flight (`idle`, `drained`), so no decision is left out of the chain."""
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from temporalio import workflow
 
@@ -16,17 +16,18 @@ with workflow.unsafe.imports_passed_through():
     from canonical.decision_record import DecisionRecord
     from workflows import activity_options as opts
     from workflows import patch_generation
-    from workflows.counterpart_calls import LOCAL_ACTIVITIES_PATCH, OutageListener, call
+    from workflows.counterpart_calls import Counterpart, OutageListener, call
 
 DECISION_AUDIT_PATCH = "decision-audit-v1"
 
 
 class DecisionAudit:
     def __init__(self, outages: OutageListener, invoice_key: str | None = None,
-                 statuses_held: Callable[[], AbstractContextManager[None]] | None = None) -> None:
-        """`statuses_held`: a lifecycle's appends run as local activities (a keyed write to our own
-        store) inside this context (workflows/lifecycle_state.py); others' as normal ones."""
-        self._outages, self._invoice_key, self._statuses_held = outages, invoice_key, statuses_held
+                 lifecycle_call: Callable[..., Awaitable[Any]] | None = None) -> None:
+        """`lifecycle_call`: a lifecycle's own `_call`, which runs the append (a keyed write to our
+        own store) as a local activity where its run may; other workflows append with a plain call."""
+        self._outages, self._invoice_key = outages, invoice_key
+        self._call = lifecycle_call or self._plain_call
         self._writes: list[asyncio.Task[None]] = []
 
     def add(self, record: DecisionRecord) -> None:
@@ -51,8 +52,9 @@ class DecisionAudit:
             verified_by=record.verified_by or "unverified",
             before=None if record.before is None else {"state": record.before},
             after={"state": record.after, "decision": record.action}, occurred_at=record.at)
-        local = self._statuses_held is not None and patch_generation.has(LOCAL_ACTIVITIES_PATCH)
-        with self._statuses_held() if self._statuses_held and local else nullcontext():
-            await call(DecisionAuditActivities.record_decision, entry,
-                       summary=f"audit log: {entry.action} by {record.who}", via=opts.TREASURY,
-                       outages=self._outages, local=local)
+        await self._call(DecisionAuditActivities.record_decision, entry,
+                         summary=f"audit log: {entry.action} by {record.who}", via=opts.TREASURY, local=True)
+
+    async def _plain_call(self, activity: Callable, *args: Any, summary: str, via: Counterpart,
+                          local: bool) -> Any:
+        return await call(activity, *args, summary=summary, via=via, outages=self._outages)

@@ -87,8 +87,7 @@ class InvoiceToPayment(Approvals, ApDecisions, NearDuplicates, SupplierControls,
         self._init_operator_inputs()  # malformed or unknown signals are shown (operator_inputs)
         self._state.on_change = self._status_changed
         self._cases.outages._on_change = self._state.case_changed
-        self._audit = DecisionAudit(self._cases.outages, self._state.invoice.key,
-                                    statuses_held=self._state.statuses_held)
+        self._audit = DecisionAudit(self._cases.outages, self._state.invoice.key, lifecycle_call=self._call)
         self._state.on_decided = self._audit.add  # every verified decision into the audit log
         self._init_continuation(resume)  # last, so a continued run's state replaces the fresh one
 
