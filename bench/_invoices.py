@@ -18,6 +18,7 @@ from identity import ap_platform
 from identity.ap_platform import PlatformSigner, ephemeral_platform
 from tests.clock import profile
 from workflows.invoice_lifecycle import InvoiceToPayment
+from workflows.lifecycle_start import start_options
 
 # The bench's AP platform: its invoices arrive approved and signed, as the real platform signs
 # them (architecture invariant 8); the in-process bench workers trust its key.
@@ -54,12 +55,14 @@ def make_invoice(ref: str, supplier_id: str, signer: PlatformSigner | None = Non
     return unsigned.model_copy(update={"ap_platform_approval": approval})
 
 
-async def start_lifecycle(client: Client, inv: Invoice, task_queue: str, **extra) -> WorkflowHandle:
-    """InvoiceToPayment for `inv`, started as the CLI starts it (a duplicate id is refused)."""
+async def start_lifecycle(client: Client, inv: Invoice, task_queue: str, memo: dict | None = None,
+                          **extra) -> WorkflowHandle:
+    """InvoiceToPayment for `inv`, started as the CLI starts it (a duplicate id is refused),
+    with what the lifecycle would show first (workflows/lifecycle_start.py)."""
     return await client.start_workflow(
         InvoiceToPayment.run, inv, id=inv.workflow_id, task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        **extra,
+        **start_options(inv, **(memo or {})), **extra,
     )
 
 

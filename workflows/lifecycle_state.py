@@ -29,6 +29,10 @@ CASE_SLA_PATCH = "case-sla-search-attributes-v1"
 # Search-attribute changes of one workflow task go out as one upsert (each is a billable action):
 # kept per attribute, last value wins, sent when the task's ready work is done (`_upsert`).
 PER_TASK_PATCH = "search-attributes-per-task-v1"
+# A starter may give the search attributes (and the facts memo, near_duplicates.py) the first
+# task would write (workflows/lifecycle_start.py): each is an action saved. A value already shown
+# is not sent again; one the starter got wrong, or forged, is overwritten or unset in that task.
+START_ATTRIBUTES_PATCH = "start-attributes-v1"
 # Attributes of an open case: sent in the task they change, even while a local activity runs.
 _SHOWN_AT_ONCE = {key.name for key in (sa.EXCEPTION_OWNER, sa.EXCEPTION_TYPE, *sa.CASE_SLA)}
 _MAX_DECISIONS = 200  # verified decisions shown; the audit trail keeps them all (invariant 13)
@@ -56,14 +60,19 @@ class LifecycleState:
         self._unsent: dict[str, SearchAttributeUpdate[Any]] = {}  # by attribute name, this task's last
         self._send_due = False
         self._held = 0  # statuses_held blocks running (local activities, mostly)
+        self._skip_shown = False  # since START_ATTRIBUTES_PATCH: values already shown are not sent
 
     def start(self, cases: CaseBook) -> None:
         self._cases = cases
         inv = self.invoice
+        self._skip_shown = patch_generation.has(START_ATTRIBUTES_PATCH)
+        # No case is open yet: one a starter claims is unset (not sent when none was given).
+        no_case = [key.value_unset() for key in (sa.EXCEPTION_OWNER, sa.EXCEPTION_TYPE, *sa.CASE_SLA)]
         self._upsert([
             sa.INVOICE_ID.value_set(inv.key),
             sa.SUPPLIER_ID.value_set(inv.supplier_id),
             sa.COMPANY_CODE.value_set(inv.company_code),
+            *(no_case if self._skip_shown else ()),
         ])
         self.advance(InvoiceStatus.RECEIVED, f"{inv.supplier_invoice_ref} from supplier {inv.supplier_id}")
 
@@ -79,6 +88,7 @@ class LifecycleState:
         """A run that continued as new takes over where the last one stood: no status change,
         no history line, nothing counted again."""
         self._cases = cases
+        self._skip_shown = patch_generation.has(START_ATTRIBUTES_PATCH)  # what the last run showed carries over
         self.status, self._before_hold, self._history = snap.status, snap.before_hold, list(snap.history)
         self.erp_document, self.payment_run_id = snap.erp_document, snap.payment_run_id
         self.einvoice_receipts, self.approvers = list(snap.einvoice_receipts), list(snap.approvers)
@@ -189,7 +199,11 @@ class LifecycleState:
             return
         if self._unsent:
             updates, self._unsent = list(self._unsent.values()), {}
-            workflow.upsert_search_attributes(updates)
+            if self._skip_shown:  # the SDK keeps info's attributes as last upserted
+                shown = workflow.info().typed_search_attributes
+                updates = [u for u in updates if shown.get(u.key) != u.value]
+            if updates:
+                workflow.upsert_search_attributes(updates)
 
     @contextmanager
     def statuses_held(self) -> Iterator[None]:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import patch_generation
     from workflows.ap_decisions import decider
     from workflows.duplicate_confirmation import DuplicateConfirmation
+    from workflows.lifecycle_state import START_ATTRIBUTES_PATCH
 
 FACTS_PATCH = "invoice-facts-memo-v1"
 CHECK_PATCH = "near-duplicate-check-v1"
@@ -43,6 +44,8 @@ class NearDuplicates(DuplicateConfirmation):
     def _show_invoice_facts(self) -> None:
         """In the memo, for the other lifecycles' checks (activities/duplicate_search.py)."""
         facts = InvoiceFacts.of(self._state.invoice)
+        if self._facts_shown is None and patch_generation.has(START_ATTRIBUTES_PATCH):
+            self._facts_shown = _given_facts()  # the starter's, or the last run's: not written again if right
         if facts != self._facts_shown and patch_generation.has(FACTS_PATCH):
             workflow.upsert_memo({FACTS_MEMO: facts})
             self._facts_shown = facts
@@ -86,3 +89,11 @@ class NearDuplicates(DuplicateConfirmation):
             DuplicateSearch.possible_duplicates_in_lifecycles, inv, summary=f"look for near duplicates of "
             f"{self._ref} among the supplier's running lifecycles", via=opts.LIFECYCLE_SEARCH)
         return found
+
+
+def _given_facts() -> InvoiceFacts | None:
+    """The facts memo the run started with. Anything but facts (a starter's typo) counts as none."""
+    try:
+        return workflow.memo_value(FACTS_MEMO, default=None, type_hint=InvoiceFacts)
+    except Exception:  # noqa: BLE001 - whatever it holds, the lifecycle writes its own facts
+        return None

@@ -22,11 +22,14 @@ or a new generation is cut that lists it and every member before it, and is aske
 - `patch-generation-1` (2026-11-27): the patches listed in GENERATION_1.
 - `patch-generation-2` (2026-11-27): those and `local-activities-v1`. A history with the first
   generation's marker has no second one: `patched(GENERATION)` is False there, the first is asked.
+- `patch-generation-3` (2026-11-28): those and `start-attributes-v1`. Asked in the same way: a
+  history with an older generation's marker is asked for that generation next.
 """
 
 from temporalio import workflow
 
-GENERATION = "patch-generation-2"
+GENERATION = "patch-generation-3"
+GENERATION_2 = "patch-generation-2"
 GENERATION_1 = "patch-generation-1"
 
 # Every patch that existed when GENERATION_1 was cut (2026-11-27), all workflow types together.
@@ -57,8 +60,13 @@ MEMBERS_1 = frozenset({
 })
 
 # The second generation: the first's members and the patches cut with it (not released before).
-MEMBERS = MEMBERS_1 | {
+MEMBERS_2 = MEMBERS_1 | {
     "local-activities-v1",  # reads and keyed treasury writes of a lifecycle as local activities
+}
+
+# The third: the second's members and the patches cut with it.
+MEMBERS = MEMBERS_2 | {
+    "start-attributes-v1",  # what the starter already shows (search attributes, facts memo) is not sent again
 }
 
 
@@ -69,6 +77,10 @@ def has(patch_id: str) -> bool:
         raise ValueError(f"patch {patch_id!r} is not in {GENERATION}: ask workflow.patched for it")
     if workflow.patched(GENERATION):
         return True
-    if patch_id not in MEMBERS_1:
+    if patch_id not in MEMBERS_2:
         return False  # cut with GENERATION: no history without its marker has this change
+    if workflow.patched(GENERATION_2):
+        return True
+    if patch_id not in MEMBERS_1:
+        return False  # cut with GENERATION_2
     return workflow.patched(GENERATION_1) or workflow.patched(patch_id)
