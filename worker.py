@@ -129,7 +129,7 @@ def activities_for(client: Client, settings: Settings, erp_or_sap: ErpDirectory 
     ours |= {a.account_number: a.account_id for a in settings.paying_accounts.values() if a.account_number}
     inbox = BankInboxActivities(bank, registers, erps, outbox, audit, ours, settings.fingerprint_secret(),
                                 timedelta(days=settings.bank_message_retention_days),
-                                file_drops=BankFileDrops(settings.paying_accounts))
+                                file_drops=BankFileDrops(settings.paying_accounts), treasury=store)
     recon = ReconciliationActivities(client, erps, store, registers, report_dir=settings.report_dir)
     vendors = VendorSyncActivities(client, supplier_feed(erps), vendor_store, outbox,
                                    settings.fingerprint_secret(), master_data_cache)

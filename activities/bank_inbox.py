@@ -4,7 +4,8 @@ statements to the ERP exactly once (DESIGN invariant 4)."""
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from temporalio import activity
 
@@ -21,9 +22,11 @@ from adapters.erp_directory import ErpDirectory
 from adapters.erp_errors import ErpBusinessError, ErpOutcomeUnknown, ErpStatementNotPostable, ErpTransientError
 from adapters.lifecycle_outbox import LifecycleOutbox
 from adapters.payment_registers import PaymentRegisters
+from adapters.treasury_store import TreasuryStore
 from canonical.bank import BankMessage, BankStatement, MessageKind, PaymentReturn, PaymentStatusReport
-from canonical.inbox import InboxBatch, InboxWork, LifecycleSignal, MarkApplied, StatementOutcome
+from canonical.inbox import Delivery, InboxBatch, InboxWork, LifecycleSignal, MarkApplied, StatementOutcome
 from canonical.masking import mask_bank_details
+from canonical.payment import BankStatus, PaymentRecord
 
 _MAX_PROBLEMS_PER_MESSAGE = 20
 
@@ -32,11 +35,13 @@ class BankInboxActivities:
     def __init__(self, bank: BankClient, registers: PaymentRegisters, erps: ErpDirectory, outbox: LifecycleOutbox,
                  audit: AuditLog | None = None, accounts: Mapping[str, str] | None = None,
                  fingerprint_key: bytes = b"", retention: timedelta = timedelta(days=400),
-                 file_drops: BankFileDrops | None = None) -> None:
+                 file_drops: BankFileDrops | None = None, treasury: TreasuryStore | None = None) -> None:
         """`accounts`: our IBANs and their account ids, which name statements in history.
         `retention`: how long a message's raw body is kept after it was applied.
-        `file_drops`: the paying accounts whose answers come through the bank's pickup directory."""
-        self._bank, self._registers, self._outbox = bank, registers, outbox
+        `file_drops`: the paying accounts whose answers come through the bank's pickup directory.
+        `treasury`: where a batch's settlements become actual outflows (without it, each lifecycle
+        makes its own)."""
+        self._bank, self._registers, self._outbox, self._treasury = bank, registers, outbox, treasury
         self._file_drops = file_drops or BankFileDrops({})
         self._retention = retention
         self._audit = audit or AuditLog(registers.engine)  # the bank's answers outlive history (invariant 13)
@@ -102,11 +107,14 @@ class BankInboxActivities:
                 found, trouble = self._deliveries(message.kind, document)
                 answers += found
                 problems += trouble
+            records = self._registers.payments([d.report.end_to_end_id for d in answers
+                                                if d.report.end_to_end_id]) if answers else {}
+            if message.kind == MessageKind.NOTIFICATION and self._treasury is not None:
+                answers = _book_actual_outflows(answers, records, self._treasury)
             signals = [LifecycleSignal(workflow_id=d.workflow_id, signal=d.signal,
                                        argument=d.report.model_dump(mode="json")) for d in answers]
             work.signals_queued += self._outbox.queue(message.bank_message_id, signals) if signals else 0
             if answers:  # a retry after a crash here appends again and finds the entries there
-                records = self._registers.payments([d.report.end_to_end_id for d in answers if d.report.end_to_end_id])
                 self._audit.append(audit_money.bank_answers(message.bank_message_id, message.received_at, answers,
                                                             records))
             work.payments += len(signals)
@@ -158,6 +166,22 @@ class BankInboxActivities:
         for message_id in done.message_ids:
             await asyncio.to_thread(self._registers.mark_applied, message_id, done.problems.get(message_id))
 
+
+def _book_actual_outflows(answers: list[Delivery], records: Mapping[str, PaymentRecord],
+                          treasury: TreasuryStore) -> list[Delivery]:
+    """A camt.054's debits of our payments: their treasury outflows become actual in one write,
+    on the bank's booking date and amount, and each settlement says so (`treasury_booked`),
+    which spares every lifecycle its own write (an action each). Written again on a retry:
+    the same values. One with no outflow row is left to its lifecycle, as before."""
+    booked: dict[str, tuple[str, date, Decimal]] = {}  # by EndToEndId
+    for d in answers:
+        report, record = d.report, records.get(d.report.end_to_end_id or "")
+        if report.status == BankStatus.SETTLED and record and report.amount is not None and report.booking_date:
+            booked[record.end_to_end_id] = (record.invoice_key, report.booking_date, report.amount)
+    moved = treasury.mark_actual_booked(list(booked.values())) if booked else set()
+    done = {e2e for e2e, (invoice_key, _, _) in booked.items() if invoice_key in moved}
+    return [d.model_copy(update={"report": d.report.model_copy(update={"treasury_booked": True})})
+            if d.report.status == BankStatus.SETTLED and d.report.end_to_end_id in done else d for d in answers]
 
 class _Preloaded:
     """The payment register, with one document's payments read in one query: a pain.002 can

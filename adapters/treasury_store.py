@@ -110,16 +110,25 @@ class TreasuryStore:
     def mark_actual(self, invoice_key: str, value_date: date, amount: Decimal) -> None:
         """The bank settled it: the outflow moves from expected to actual, on the bank's
         value date and for the amount the bank booked (which may differ from the forecast)."""
+        if not self.mark_actual_booked([(invoice_key, value_date, amount)]):
+            raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; "
+                                  "the bank settled an unknown payment")
+
+    def mark_actual_booked(self, bookings: list[tuple[str, date, Decimal]]) -> set[str]:
+        """`mark_actual` for a batch of the bank's debits (invoice key, booking date, amount) in one
+        transaction; returns the invoice keys it moved. One with no row is left to its lifecycle."""
+        moved: set[str] = set()
         with Session(self.engine) as session:
-            row = session.get(OutflowRow, invoice_key)
-            if row is None:
-                raise OutflowNotFound(f"no expected outflow for invoice {invoice_key}; "
-                                      "the bank settled an unknown payment")
-            row.state = OutflowState.ACTUAL.value
-            row.value_date = value_date
-            row.amount = format_amount(check_scale(amount, row.currency, "actual outflow"))
-            session.add(row)
+            for invoice_key, value_date, amount in bookings:
+                row = session.get(OutflowRow, invoice_key)
+                if row is None:
+                    continue
+                row.state, row.value_date = OutflowState.ACTUAL.value, value_date
+                row.amount = format_amount(check_scale(amount, row.currency, "actual outflow"))
+                session.add(row)
+                moved.add(invoice_key)
             session.commit()
+        return moved
 
     def due_outflows(self, company_code: str, currency: str, due_by: date) -> list[ExpectedOutflow]:
         """What a payment run may pay: still expected, in this company code and currency, due

@@ -53,6 +53,9 @@ class BankStatusReport(BaseModel):
     reason_text: str | None = None
     booking_date: date | None = None
     amount: Money | None = None
+    # Set by the bank inbox on a settlement whose treasury outflow it made actual as it read the
+    # camt.054 (activities/bank_inbox.py): the lifecycle writes it only when this is not set.
+    treasury_booked: bool = False
 
 
 class BankStatusReports(BaseModel):

@@ -67,6 +67,7 @@ class PaymentAttempt(BaseModel):
     reported_rejection: str | None = Field(default=None,
                                            description="a person's report of a rejection, not yet the bank's")
     bank_evidence: str | None = Field(default=None, description="what the bank's own messages showed when checked")
+    treasury_booked: bool = Field(default=False, description="the bank inbox made the treasury outflow actual")
 
 
 class InvoiceLifecycleStatus(BaseModel):

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
 from canonical.invoice import Invoice
+from canonical.treasury import OutflowState
 from tests import bank_admin
 from tests.helpers import (
     LOCAL_ACTIVITY_MARKER,
@@ -94,8 +95,9 @@ async def test_paid_lifecycle_marks_one_patch_and_upserts_once_per_task(client, 
         "record_decision", "validate_invoice_against_master_data", "possible_duplicates",  # start
         "register_expected_outflow",  # SCHEDULED
         "check_vendor_account",  # at reservation
-        "register_expected_outflow",  # settled: actual
-    ]), local
+    ]), local  # settled: the bank inbox made the outflow actual as it read the camt.054 (bank_inbox.py)
+    outflow = store.get_outflow(invoice.key)
+    assert (outflow.state, outflow.amount) == (OutflowState.ACTUAL, invoice.gross_amount), outflow
     # The ERP post stays a normal activity: its retry after a lost worker must not come before
     # a request still in flight has landed (workflows/counterpart_calls.py). So do the start
     # checks, in the run's first task (workflows/approvals.py).

@@ -22,7 +22,8 @@ or a new generation is cut that lists it and every member before it, and is aske
 - `patch-generation-1` (2026-11-27): the patches listed in GENERATION_1.
 - `patch-generation-2` (2026-11-27): those and `local-activities-v1`. A history with the first
   generation's marker has no second one: `patched(GENERATION)` is False there, the first is asked.
-- `patch-generation-3` (2026-11-28): those and `start-attributes-v1`. Asked in the same way: a
+- `patch-generation-3` (2026-11-28): those, `start-attributes-v1` and
+  `inbox-books-actual-outflow-v1`. Asked in the same way: a
   history with an older generation's marker is asked for that generation next.
 """
 
@@ -67,6 +68,7 @@ MEMBERS_2 = MEMBERS_1 | {
 # The third: the second's members and the patches cut with it.
 MEMBERS = MEMBERS_2 | {
     "start-attributes-v1",  # what the starter already shows (search attributes, facts memo) is not sent again
+    "inbox-books-actual-outflow-v1",  # the bank inbox makes a settlement's outflow actual, not each lifecycle
 }
 
 

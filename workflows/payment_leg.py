@@ -105,6 +105,7 @@ class PaymentLeg:
             if _RANKS.get(current.outcome, 9) < _RANKS["accepted"]:
                 current.outcome = "accepted"
         elif report.status == BankStatus.SETTLED:
+            current.treasury_booked = current.treasury_booked or report.treasury_booked
             if current.outcome in _RANKS:
                 current.outcome = "settled"
             elif current.outcome in FAILED and current.end_to_end_id not in self.confirmed:

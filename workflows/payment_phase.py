@@ -27,6 +27,9 @@ _ANSWERED = ("accepted", "settled", "rejected", "returned")
 CLEARING_HINT_PATCH = "clearing-hint-before-read"
 # No read right after settlement; a statement_posted carrying the ERP's clearing needs no read.
 STATEMENT_CLEARING_PATCH = "clearing-from-statement-post-answer"
+# A settlement the bank inbox already made an actual outflow (activities/bank_inbox.py) is not
+# written again by the lifecycle: one local activity, an action, fewer per invoice.
+INBOX_BOOKS_ACTUAL_PATCH = "inbox-books-actual-outflow-v1"
 _FINAL = ("settled", "rejected", "returned")
 _RESERVE, _CLEAR, _REMEDIATE = "reserve", "clear", "remediate"
 _PHASE_OF = {WaitingAt.CLEARING: _CLEAR, WaitingAt.REMEDIATION: _REMEDIATE}  # else: for a payment run
@@ -102,6 +105,8 @@ class PaymentPhase(LifecycleParts):
             if not patch_generation.has(EVIDENCE_PATCH) or await self._bank_confirms_failure():
                 return False
             self._sync_bank_status()
+        if self._pay.live.treasury_booked and patch_generation.has(INBOX_BOOKS_ACTUAL_PATCH):
+            return True  # the inbox made the outflow actual as it read the settlement
         inv = self._state.invoice
         await self._call(
             TreasuryActivities.register_expected_outflow,

@@ -126,6 +126,17 @@ def test_mark_actual_for_unknown_invoice_is_refused(store):
         store.mark_actual("1710-100042-GHOST", DUE, Decimal("1.00"))
 
 
+def test_a_batch_of_bank_debits_books_what_it_finds_and_names_it(store):
+    store.upsert_expected_outflow(outflow("INV1", amount="100.00"))
+    store.upsert_expected_outflow(outflow("INV2", amount="40.00"))
+    moved = store.mark_actual_booked([("1710-100042-INV1", date(2025, 4, 2), Decimal("99.5")),
+                                      ("1710-100042-GHOST", date(2025, 4, 2), Decimal("1.00"))])
+    assert moved == {"1710-100042-INV1"}  # the ghost is left to its lifecycle
+    booked = store.get_outflow("1710-100042-INV1")
+    assert (booked.state, booked.value_date, booked.amount) == (OutflowState.ACTUAL, date(2025, 4, 2), Decimal("99.50"))
+    assert store.get_outflow("1710-100042-INV2").state is OutflowState.EXPECTED
+
+
 def test_two_stores_on_one_database_share_rows(url):
     worker, cli = TreasuryStore(url), TreasuryStore(url)
     worker.upsert_expected_outflow(outflow("INV1", amount="10.00"))

@@ -200,7 +200,7 @@ async def record_possible_duplicate(client: Client, tmp: Path) -> Histories:
     as a PossibleDuplicate before posting (nothing reaches the ERP), confirmed distinct by a
     verified AP person, then posted and scheduled (tests/test_near_duplicates.py)."""
     async with session(client, tmp, "duplicates") as s:
-        first = await s.start("RPL-DUP-9001")
+        first = await s.start("RPL-DUP-9001", shown=True)
         await wait_for_status(first, "SCHEDULED")
         second = await s.start("rpl dup 9001")
         await wait_for_status(second, "ON_HOLD")

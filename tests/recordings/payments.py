@@ -41,7 +41,7 @@ async def record_paid_cycle(client: Client, tmp: Path) -> Histories:
     keeps one `bank_status` signal per answer)."""
     async with session(client, tmp, "paid", einvoice=True, settings_fields={"lifecycle_bank_status_lists": True}) as s:
         await sap_admin.add_bank_account(s.sap_url, "1000014", "0002", "DE89370400440532013000", "COBADEFFXXX")
-        approval = await s.start("REPLAY-APPROVAL", approved_by=None, submitted_by="ap.sam", **BIG)
+        approval = await s.start("REPLAY-APPROVAL", shown=True, approved_by=None, submitted_by="ap.sam", **BIG)
         answers = await start_einvoice(s, "EI-REPLAY-ANS", bank_account_id="0009")  # the ERP has no 0009
         rejected = await s.start("REPLAY-AC04", supplier_id="1000014")
         await wait_for_status(approval, "AWAITING_APPROVAL")
@@ -108,7 +108,7 @@ async def record_return(client: Client, tmp: Path) -> Histories:
     async with session(client, tmp, "return") as s:
         await bank_admin.set_account(s.bank_url, "ACME", behaviour="return-later",
                                      parameters={"days": 1, "reason": "MD07"})
-        handle = await s.start("REPLAY-RETURN")
+        handle = await s.start("REPLAY-RETURN", shown=True)
         await wait_for_status(handle, "SCHEDULED")
         async with bank_inbox(client, s.task_queue):
             await pay(client, s.task_queue)

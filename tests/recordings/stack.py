@@ -40,6 +40,7 @@ from tests.servers import running
 from tests.test_supplier_answers import lifecycle_for
 from tests.test_supplier_responses import supplier_side
 from workflows.invoice_lifecycle import POLICY_MEMO, InvoiceToPayment
+from workflows.lifecycle_start import start_options
 
 # Who decides in the recordings: the worker trusts this issuer and the test AP platform.
 ISSUER = session_issuer()  # the one `run_request` signs with too
@@ -56,10 +57,12 @@ class Session:
     address: str  # the dev server's, for the `temporal` CLI
 
     async def start(self, ref: str, *, policy: LifecyclePolicy | None = None, start_signal: str | None = None,
-                    start_signal_args: list | None = None, **invoice: Any) -> WorkflowHandle:
-        """A lifecycle for invoice `ref` (≤ 16 characters), as the tests build one."""
+                    start_signal_args: list | None = None, shown: bool = False, **invoice: Any) -> WorkflowHandle:
+        """A lifecycle for invoice `ref` (≤ 16 characters), as the tests build one. `shown`: as
+        finsync's starters start one, with its search attributes and facts (lifecycle_start.py)."""
         body = Invoice.model_validate(invoice_json(ref=ref, **invoice))
-        extra: dict[str, Any] = {"memo": {POLICY_MEMO: policy}} if policy else {}
+        more = {POLICY_MEMO: policy} if policy else {}
+        extra: dict[str, Any] = start_options(body, **more) if shown else {"memo": more} if more else {}
         if start_signal:
             extra.update(start_signal=start_signal, start_signal_args=start_signal_args or [])
         return await self.client.start_workflow(InvoiceToPayment.run, body, id=body.workflow_id,
@@ -134,7 +137,7 @@ async def start_einvoice(s: Session, number: str, *, policy: LifecyclePolicy | N
     if body.approved_by:  # approved in the AP platform: signed by it for these figures
         body = body.model_copy(update={"ap_platform_approval": platform_approval(body.model_dump(mode="json"),
                                                                                  body.approved_by)})
-    extra: dict[str, Any] = {"memo": {POLICY_MEMO: policy}} if policy else {}
+    extra = start_options(body, **({POLICY_MEMO: policy} if policy else {}))  # as the intake starts one
     return await s.client.start_workflow(InvoiceToPayment.run, body, id=body.workflow_id, task_queue=s.task_queue,
                                          start_signal="einvoice_received", start_signal_args=[receipt], **extra)
 
