@@ -12,7 +12,7 @@ import pydantic
 from canonical.invoice import Invoice
 from canonical.status import InvoiceLifecycleStatus
 from cli.samples import WORKFLOW_TYPE, summary
-from workflows import search_attributes as sa
+from workflows.lifecycle_start import start_attributes, start_memo
 
 EXIT_BAD_INPUT = 2
 
@@ -62,11 +62,12 @@ def start_command(path: str, task_queue: str = "finsync") -> str:
         "--id-reuse-policy", "AllowDuplicateFailedOnly",
         "--fail-existing",
         "--static-summary", summary(inv),
-        # Set at start so `workflow list --query` finds the invoice before its first task runs;
-        # the workflow upserts the same values.
-        "--search-attribute", f'{sa.INVOICE_ID.name}="{inv.key}"',
-        "--search-attribute", f'{sa.SUPPLIER_ID.name}="{inv.supplier_id}"',
-        "--search-attribute", f'{sa.COMPANY_CODE.name}="{inv.company_code}"',
+        # Set at start so `workflow list --query` finds the invoice before its first task runs, and
+        # its first task has none of it to write (workflows/lifecycle_start.py): it checks them and
+        # writes only what differs.
+        *(flag for pair in start_attributes(inv) for flag in ("--search-attribute",
+                                                              f"{pair.key.name}={json.dumps(pair.value)}")),
+        *(flag for key, value in start_memo(inv).items() for flag in ("--memo", f"{key}={value.model_dump_json()}")),
         "--input", body,
     ]
     return " ".join(shlex.quote(a) for a in args)

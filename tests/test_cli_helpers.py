@@ -62,7 +62,9 @@ def test_start_command_fails_on_an_existing_id_and_sends_the_file() -> None:
     assert "--fail-existing" in args
     assert args[args.index("--workflow-id") + 1] == "invoice-1710-1000013-GLX-2026-0417"
     assert args[args.index("--id-reuse-policy") + 1] == "AllowDuplicateFailedOnly"  # a failed start can be corrected
-    assert 'InvoiceId="1710-1000013-GLX-2026-0417"' in args
+    assert 'InvoiceId="1710-1000013-GLX-2026-0417"' in args and 'InvoiceStatus="RECEIVED"' in args
+    facts = json.loads(args[args.index("--memo") + 1].removeprefix("invoice_facts="))
+    assert facts["gross_amount"] == "3932.50" and facts["reference"] == "GLX-2026-0417"  # money as a string
     assert args[args.index("--static-summary") + 1] == "1000013 3932.50 EUR due 2026-12-20"
     assert json.loads(args[args.index("--input") + 1]) == json.loads((REPO / SAMPLE).read_text())
 

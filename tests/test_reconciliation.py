@@ -30,7 +30,6 @@ from tests.bank_files import foreign_payment_file
 from tests.clock import business_today
 from tests.helpers import (
     activities_scheduled,
-    activity_types_of,
     assert_eventually,
     make_invoice,
     new_worker,
@@ -70,17 +69,11 @@ async def reconciliation_worker(client, sap_server, bank_server, store, report_d
 
 
 async def first_look_at_erp(handle) -> None:
-    """SETTLED, the actual outflow registered, and now waiting for clearing (no read first: the
-    statement is not posted yet): clearing the item in the ERP after this is something the
-    lifecycle can only learn from a hint."""
-    async def waiting():
-        events = (await handle.fetch_history()).events
-        # The actual outflow is a local activity (local-activities-v1): its marker is a command of
-        # the workflow task that took its answer and went on into the clearing wait (which may
-        # start no timer of its own: a pending one covers it, workflows/deadline_alarm.py).
-        assert activity_types_of(events).count("register_expected_outflow") == 2, "not settled yet"
-
-    await assert_eventually(waiting, timeout=15)
+    """SETTLED (the bank inbox made the outflow actual as it read the camt.054) and now waiting
+    for clearing (no read first: the statement is not posted yet): clearing the item in the ERP
+    after this is something the lifecycle can only learn from a hint. The task that took the
+    settlement went on into the clearing wait, so a status query answering SETTLED comes after it."""
+    await wait_for_status(handle, "SETTLED", timeout=15)
 
 
 def resend_by_hand(invoice, end_to_end_id: str, bank_day: date) -> bytes:

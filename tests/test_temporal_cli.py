@@ -7,6 +7,7 @@ import shlex
 import subprocess
 
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from canonical.invoice import Invoice
@@ -133,6 +134,9 @@ async def test_corrected_invoice_starts_after_a_failed_start_and_no_invoice_star
         cancelled = await handle.result()
         once_ended = await temporal(temporal_address, *command)
         runs = [w async for w in client.list_workflows(f"WorkflowId = '{invoice.workflow_id}'")]
+        events = (await handle.fetch_history()).events
+    # The facts memo the CLI wrote (JSON) is what the lifecycle would write: it writes none.
+    assert not [e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED]
     assert while_running.returncode != 0 and "already running" in (while_running.stderr + while_running.stdout).lower()
     assert cancelled.status.value == "CANCELLED"
     assert once_ended.returncode != 0 and "already" in (once_ended.stderr + once_ended.stdout).lower(), once_ended
