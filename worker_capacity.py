@@ -12,11 +12,14 @@ class WorkerCapacity(BaseSettings):
     # day of 5,000 invoices handed over at once to the two replicas of deploy/ (2,500 each, plus
     # runs, inbox, statement posts). ~270 KB each (bench/worker_memory.py): ~0.8 GB when full.
     max_cached_workflows: int = Field(default=3000, ge=0)
-    # Workflow and activity tasks a worker runs at once (the SDK's defaults). Workflow tasks
-    # are CPU: more slots than that do not run them faster. Activities mostly wait on the
-    # ERP and the bank; the ERP serialises its writes, so more would only queue there.
-    max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
-    max_concurrent_activities: int = Field(default=100, ge=1)
+    # Workflow and activity tasks a worker runs at once. Workflow tasks are Python under one
+    # lock: with the SDK's 100 slots, 500 invoices started together on 2 cores ran each task so
+    # slowly that ~250-290 of them outlived their 10 s timeout and ran again (their local
+    # activities too); with 10 and 20 none did, and the cycle took 181 s instead of 207 s
+    # (bench/README.md). Tasks past these slots wait at the server, where waiting costs nothing.
+    # Activities mostly wait on the ERP and the bank; the ERP serialises its writes.
+    max_concurrent_workflow_tasks: int = Field(default=10, ge=2)
+    max_concurrent_activities: int = Field(default=20, ge=1)
     # Supplier and company-code master data read by the validation (activities/supplier_master.py):
     # kept this many seconds at most (0: always read the ERP), at most this many entries.
     master_data_cache_seconds: float = Field(default=60.0, ge=0)
