@@ -88,7 +88,6 @@ class LifecycleState:
         """A run that continued as new takes over where the last one stood: no status change,
         no history line, nothing counted again."""
         self._cases = cases
-        self._skip_shown = patch_generation.has(START_ATTRIBUTES_PATCH)  # what the last run showed carries over
         self.status, self._before_hold, self._history = snap.status, snap.before_hold, list(snap.history)
         self.erp_document, self.payment_run_id = snap.erp_document, snap.payment_run_id
         self.einvoice_receipts, self.approvers = list(snap.einvoice_receipts), list(snap.approvers)
@@ -98,7 +97,10 @@ class LifecycleState:
 
     def show(self) -> None:
         """The Web UI's current details belong to a run: a continued run shows them again. Search
-        attributes carry over; a case that opened before they held its SLA gets it now."""
+        attributes carry over; a case that opened before they held its SLA gets it now. Since
+        START_ATTRIBUTES_PATCH, values the last run showed are not sent again (asked here, not in
+        `restore`, which runs in __init__ and writes no commands)."""
+        self._skip_shown = patch_generation.has(START_ATTRIBUTES_PATCH)
         if self._cases is not None and self._cases.shown() is not None and patch_generation.has(CASE_SLA_PATCH):
             self._upsert_case()
         self._show()
