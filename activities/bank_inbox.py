@@ -173,15 +173,17 @@ def _book_actual_outflows(answers: list[Delivery], records: Mapping[str, Payment
     on the bank's booking date and amount, and each settlement says so (`treasury_booked`),
     which spares every lifecycle its own write (an action each). Written again on a retry:
     the same values. One with no outflow row is left to its lifecycle, as before."""
-    booked: dict[str, tuple[str, date, Decimal]] = {}  # by EndToEndId
-    for d in answers:
+    def booking(d: Delivery) -> tuple[str, date, Decimal] | None:  # (invoice key, booking date, amount)
         report, record = d.report, records.get(d.report.end_to_end_id or "")
-        if report.status == BankStatus.SETTLED and record and report.amount is not None and report.booking_date:
-            booked[record.end_to_end_id] = (record.invoice_key, report.booking_date, report.amount)
-    moved = treasury.mark_actual_booked(list(booked.values())) if booked else set()
-    done = {e2e for e2e, (invoice_key, _, _) in booked.items() if invoice_key in moved}
+        if report.status != BankStatus.SETTLED or record is None or report.amount is None or not report.booking_date:
+            return None
+        return record.invoice_key, report.booking_date, report.amount
+
+    bookings = [b for d in answers if (b := booking(d))]
+    moved = treasury.mark_actual_booked(bookings) if bookings else set()
     return [d.model_copy(update={"report": d.report.model_copy(update={"treasury_booked": True})})
-            if d.report.status == BankStatus.SETTLED and d.report.end_to_end_id in done else d for d in answers]
+            if (b := booking(d)) and b[0] in moved else d for d in answers]
+
 
 class _Preloaded:
     """The payment register, with one document's payments read in one query: a pain.002 can

@@ -66,14 +66,13 @@ class LifecycleState:
         self._cases = cases
         inv = self.invoice
         self._skip_shown = patch_generation.has(START_ATTRIBUTES_PATCH)
-        # No case is open yet: one a starter claims is unset (not sent when none was given).
-        no_case = [key.value_unset() for key in (sa.EXCEPTION_OWNER, sa.EXCEPTION_TYPE, *sa.CASE_SLA)]
         self._upsert([
             sa.INVOICE_ID.value_set(inv.key),
             sa.SUPPLIER_ID.value_set(inv.supplier_id),
             sa.COMPANY_CODE.value_set(inv.company_code),
-            *(no_case if self._skip_shown else ()),
         ])
+        if self._skip_shown:
+            self._upsert_case()  # no case is open yet: one a starter claims is unset (none given: nothing sent)
         self.advance(InvoiceStatus.RECEIVED, f"{inv.supplier_invoice_ref} from supplier {inv.supplier_id}")
 
     def snapshot(self) -> StateSnapshot:
