@@ -10,7 +10,7 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError
 
 from _invoices import make_invoice, sap_cleared_items, sap_our_invoices, start_lifecycle
-from _progress import TROUBLE, Figures, Progress
+from _progress import TROUBLE, Figures, PaymentDay, Progress
 from _stack import CpuMeter
 from adapters.bank import BankClient
 from adapters.sap import SapClient
@@ -28,6 +28,7 @@ from canonical.payment_run import PaymentRunRequest
 from identity import keyring as decision_keys
 from identity.dev_issuer import ephemeral_dev_issuer
 from settings import Settings
+from tests.clock import profile
 from worker import build_worker
 from workflows.bank_inbox import BankInbox
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
@@ -85,8 +86,13 @@ async def cycle(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter
 async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter, args, prefix: str,
                  progress: Progress, f: Figures) -> list[str]:
     tq, n = settings.task_queue, args.n
-    # 1. N lifecycles to SCHEDULED, all started at once.
-    invoices = [make_invoice(f"{prefix}{i:05d}", SUPPLIERS[i % len(SUPPLIERS)]) for i in range(n)]
+    # 1. N lifecycles to SCHEDULED, all started at once. With --days D they fall due on D
+    # consecutive days (block k one day after block k-1), so each day's run pays one block.
+    block = lambda i: i * args.days // n  # noqa: E731 - contiguous blocks of (about) n / D
+    f.days = [PaymentDay(invoices=sum(1 for i in range(n) if block(i) == k)) for k in range(args.days)]
+    first_day = profile().business_date - timedelta(days=args.days - 1)
+    invoices = [make_invoice(f"{prefix}{i:05d}", SUPPLIERS[i % len(SUPPLIERS)],
+                             invoice_date=first_day + timedelta(days=block(i))) for i in range(n)]
     before = cpu.sample()
     await asyncio.gather(*(start_lifecycle(client, inv, tq) for inv in invoices))
     f.starts_done = time.time()
@@ -115,50 +121,72 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
 
 async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
                           deadline: float, before: dict[str, float], alive) -> list[str]:
-    n = args.n
-    # The bench's in-process worker trusts an issuer of its own; treasury.tom requests the run.
+    # The bench's in-process worker trusts an issuer of its own; treasury.tom requests each run.
     issuer = ephemeral_dev_issuer()
     decision_keys.install(issuer.keyring())
+    failures: list[str] = []
+    for k in range(len(f.days)):
+        failures += await _pay_one_day(client, bank_url, cpu, args, progress, f, deadline, alive, issuer, k)
+        if failures:
+            break
+    return failures
+
+
+def _add_cpu(f: Figures, phase: str, used: dict[str, float]) -> None:
+    f.cpu[phase] = {name: f.cpu.get(phase, {}).get(name, 0.0) + seconds for name, seconds in used.items()}
+
+
+async def _pay_one_day(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
+                       deadline: float, alive, issuer, k: int) -> list[str]:
+    """Day k: a run pays the invoices due that day, the bank answers and books them, and its
+    statement clears them; `at_least` counts every earlier day's invoices too."""
+    day, so_far = f.days[k], sum(d.invoices for d in f.days[:k + 1])
     token = issuer.issue("treasury.tom", workflow_id=payment_run_workflow_id("ACME"), decision="request_run",
                          now=datetime.now(UTC))
-    request = PaymentRunRequest(paying_account_id="ACME", horizon_days=60, max_payments_per_file=args.per_file,
-                                token=token)
-    f.run_start = time.time()
+    request = PaymentRunRequest(paying_account_id="ACME", run_date=profile().business_date, run_number=k + 1,
+                                horizon_days=30 - (len(f.days) - 1 - k),  # due by block k's due date
+                                max_payments_per_file=args.per_file, token=token)
+    before = cpu.sample()
+    day.run_start = time.time()
+    f.run_start = f.run_start or day.run_start
     run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                       task_queue=progress.task_queue)
     try:
-        f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
+        day.summary = f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
     except TimeoutError:
         f.run_stage = (await run.query(PaymentRun.status)).get("stage", "?")
         return [f"the payment run did not end within {args.timeout:g} s (stage: {f.run_stage})"]
     except WorkflowFailureError as e:
         return [f"the payment run failed: {e.cause}"]
-    f.run_end = time.time()
-    f.cpu["payment run"] = cpu.since(before)
+    day.run_end = f.run_end = time.time()
+    _add_cpu(f, "payment run", cpu.since(before))
     failures = []
-    if f.summary.paid_invoices != n:
-        failures.append(f"the payment run paid {f.summary.paid_invoices} of {n} "
-                        f"(refused: {dict(list(f.summary.refused.items())[:5])})")
+    if day.summary.paid_invoices != day.invoices:
+        failures.append(f"the payment run of day {k + 1} paid {day.summary.paid_invoices} of {day.invoices} "
+                        f"(refused: {dict(list(day.summary.refused.items())[:5])})")
 
-    # 3. The bank's answers, then its clock, a day at a time.
+    # The bank's answers, then its clock, a day at a time.
     before = cpu.sample()
     try:
-        if problem := await progress.wait_for("ACCEPTED", deadline, alive):
+        if problem := await progress.wait_for("ACCEPTED", deadline, alive, so_far):
             return [*failures, problem]
+        day.accepted = time.time()
         state = await bank_state(bank_url)
         for _ in range(args.max_days):  # until the bank has booked every payment
             if state["payments"]["booked"] >= state["payments"]["accepted"]:
                 break
-            await _advance(bank_url, f)
+            await _advance(bank_url, f, day)
             state = await bank_state(bank_url)
-        if problem := await progress.wait_for("SETTLED", deadline, alive):
+        if problem := await progress.wait_for("SETTLED", deadline, alive, so_far):
             booked, accepted = state["payments"]["booked"], state["payments"]["accepted"]
             return [*failures, f"{problem} (bank booked {booked}, accepted {accepted})"]
-        await _advance(bank_url, f)  # closes the booking day: its camt.053 is released
-        if problem := await progress.wait_for("COMPLETED", deadline, alive):
+        day.settled = time.time()
+        await _advance(bank_url, f, day)  # closes the booking day: its camt.053 is released
+        if problem := await progress.wait_for("COMPLETED", deadline, alive, so_far):
             return [*failures, problem]
+        day.completed = time.time()
     finally:
-        f.cpu["bank answers, advances, clearing"] = cpu.since(before)
+        _add_cpu(f, "bank answers, advances, clearing", cpu.since(before))
     return failures
 
 
@@ -179,11 +207,12 @@ async def inbox_dead(client: Client, workflow_id: str) -> str | None:
     return f"the BankInbox workflow is {described.status.name}" + (f": {why}" if why else "")
 
 
-async def _advance(bank_url: str, f: Figures) -> None:
+async def _advance(bank_url: str, f: Figures, day: PaymentDay) -> None:
     start = time.time()
     answer = await bank_advance(bank_url)
     state = await bank_state(bank_url)
     f.advances.append((start, time.time(), state["clock"]["date"]))
+    day.advances.append(f.advances[-1])
     print(f"  [{start - f.t0:7.1f} s] bank clock advanced one day to {state['clock']['date']} "
           f"in {time.time() - start:.2f} s (business days crossed: {answer.get('businessDaysCrossed', '?')}; "
           f"booked {state['payments']['booked']})",
@@ -196,13 +225,15 @@ async def verify(client: Client, f: Figures, bank_url: str, sap_url: str, prefix
                  progress: Progress) -> list[str]:
     failures = []
     print("\nChecks")
-    if f.summary:
-        files = -(-n // per_file)
-        print(f"  run summary: paid {f.summary.paid_invoices}, total {f.summary.total} {f.summary.currency}, "
-              f"files {f.summary.message_ids}, refused {len(f.summary.refused)}, "
-              f"file rejected {f.summary.file_rejected}")
-        if len(f.summary.message_ids) != files:
-            failures.append(f"the run sent {len(f.summary.message_ids)} files, expected {files}")
+    for k, day in enumerate(f.days):
+        if not (summary := day.summary):
+            continue
+        files = -(-day.invoices // per_file)
+        print(f"  run {summary.run_key} summary: paid {summary.paid_invoices}, total {summary.total} "
+              f"{summary.currency}, files {summary.message_ids}, refused {len(summary.refused)}, "
+              f"file rejected {summary.file_rejected}")
+        if len(summary.message_ids) != files:
+            failures.append(f"the run of day {k + 1} sent {len(summary.message_ids)} files, expected {files}")
     state = await bank_state(bank_url)
     pay = state["payments"]
     rows = await bank_payments(bank_url)
@@ -250,3 +281,6 @@ def add_cycle_options(parser, schedule_timeout: float, timeout: float) -> None:
                         help=f"seconds from SCHEDULED to all COMPLETED (default {timeout:g})")
     parser.add_argument("--max-days", type=int, default=5,
                         help="bank days to advance at most before settlement (default 5)")
+    parser.add_argument("--days", type=int, default=1, choices=range(1, 10), metavar="D",
+                        help="spread the N invoices over D booking days: D payment runs (one a day, run numbers "
+                             "1..D), one bank statement each (default 1; at most 9, a run number's digit)")

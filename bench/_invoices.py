@@ -7,7 +7,7 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
     print("bench/_invoices.py: a helper of the bench scripts, nothing to measure")
     sys.exit(0)
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
@@ -29,14 +29,16 @@ SI_PATH = "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV/A_SupplierInvoice"
 ITEMS_PATH = "/sap/opu/odata/sap/API_OPLACCTGDOCITEMCUBE_SRV/A_OperationalAcctgDocItemCube"
 
 
-def make_invoice(ref: str, supplier_id: str, signer: PlatformSigner | None = None) -> Invoice:
+def make_invoice(ref: str, supplier_id: str, signer: PlatformSigner | None = None,
+                 invoice_date: date | None = None) -> Invoice:
     """Approved in the AP platform, signed by `signer` (a worker process of its own trusts the
-    stack's development platform, identity/ap_platform.py) or the bench's own."""
+    stack's development platform, identity/ap_platform.py) or the bench's own; dated
+    `invoice_date` (default: the mocks' day), due 30 days later."""
     unsigned = Invoice.model_validate({
         "company_code": "1710",
         "supplier_id": supplier_id,
         "supplier_invoice_ref": ref,
-        "invoice_date": profile().business_date.isoformat(),  # the mocks' day (bench/_stack.py)
+        "invoice_date": (invoice_date or profile().business_date).isoformat(),  # the mocks' day (bench/_stack.py)
         "currency": "EUR",
         "net_amount": "1000.00",
         "tax_amount": "190.00",

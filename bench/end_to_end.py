@@ -26,12 +26,17 @@ ceil(N / --per-file) files, mock-bank holds exactly N accepted and booked paymen
 distinct EndToEndIds, SAP cleared exactly N of this run's items, all N lifecycles COMPLETED,
 none in a trouble state, and the inbox still running.
 
-    .venv/bin/python bench/end_to_end.py [-n 1000] [--memory] [--per-file 500] [--timeout 900]
+With --days D the N invoices fall due on D consecutive days and are paid by D runs, one a bank
+day, each booking day with its own statement (a FINSTA01 post grows with lines x open items, so
+one statement of 5,000 lines would measure the mock); stages are then printed per day.
+
+    .venv/bin/python bench/end_to_end.py [-n 1000] [--days D] [--memory] [--per-file 500] [--timeout 900]
 """
 
 import argparse
 import asyncio
 import os
+import resource
 import sys
 import time
 import uuid
@@ -49,21 +54,23 @@ from adapters.sap_payments import IDOC
 
 
 def stages(f: Figures, progress: Progress, posts: list[tuple[float, float]]) -> dict[str, float]:
-    """Seconds per stage; a stage not reached is left out."""
+    """Seconds per stage (per booking day with --days); a stage not reached is left out."""
     r, out = progress.reached, {}
     if "SCHEDULED" in r:
         out["start -> all SCHEDULED"] = r["SCHEDULED"] - f.t0
-    if f.run_end:
-        out["payment run (start -> end)"] = f.run_end - f.run_start
-    if "ACCEPTED" in r and f.run_end:
-        out["bank answers: run end -> all ACCEPTED"] = r["ACCEPTED"] - f.run_end
-    booking = f.advances[:-1]  # the last advance only closes the day, releasing the statement
-    if "SETTLED" in r and booking:
-        out["bank answers: last booking -> all SETTLED"] = max(0.0, r["SETTLED"] - booking[-1][1])
-    elif "SETTLED" in r and f.run_end:  # a business day before the cut-off: booked inside the POST
-        out["bank answers: run end -> all SETTLED"] = r["SETTLED"] - f.run_end
-    if f.advances and "COMPLETED" in r:
-        out["day close -> all COMPLETED"] = r["COMPLETED"] - f.advances[-1][0]
+    for k, day in enumerate(f.days):
+        label = f"day {k + 1} ({day.invoices}): " if len(f.days) > 1 else ""
+        if day.run_end:
+            out[f"{label}payment run (start -> end)"] = day.run_end - day.run_start
+        if day.accepted and day.run_end:
+            out[f"{label}bank answers: run end -> all ACCEPTED"] = day.accepted - day.run_end
+        booking = day.advances[:-1]  # the last advance only closes the day, releasing the statement
+        if day.settled and booking:
+            out[f"{label}bank answers: last booking -> all SETTLED"] = max(0.0, day.settled - booking[-1][1])
+        elif day.settled and day.run_end:  # a business day before the cut-off: booked inside the POST
+            out[f"{label}bank answers: run end -> all SETTLED"] = day.settled - day.run_end
+        if day.advances and day.completed:
+            out[f"{label}day close -> all COMPLETED"] = day.completed - day.advances[-1][0]
     if posts:
         out["statement posted (StatementPost runs)"] = sum(end - start for start, end in posts)
     if "COMPLETED" in r:
@@ -95,7 +102,7 @@ async def main(args: argparse.Namespace) -> int:
 
         print("\nStages (s)")
         for label, seconds in stages(f, progress, posts).items():
-            print(f"  {label:<46}{seconds:8.1f}")
+            print(f"  {label:<58}{seconds:8.1f}")
         print(f"  bank clock advances: {len(f.advances)}, {sum(e - s for s, e, _ in f.advances):.1f} s in the "
               f"mock's /_mock/advance (the bench's, not finsync's)")
 
@@ -105,7 +112,9 @@ async def main(args: argparse.Namespace) -> int:
         print(f"\nWhere the wall time goes ({wall:.1f} s from the first start to all COMPLETED)")
         print(f"  mock-sap, its request log: {len(sap_log)} requests, {sap_ms / 1000:.1f} s inside the mock "
               f"({sap_ms / 1000 / wall:.0%}; it serves one request at a time), of which FINSTA01 IDoc posts "
-              f"{len(finsta)} in {finsta_s:.1f} s ({finsta_s / wall:.0%})")
+              f"{len(finsta)} in {finsta_s:.1f} s ({finsta_s / wall:.0%})"
+              + (": " + ", ".join(f"{(r.get('duration_ms') or 0) / 1000:.1f}" for r in finsta) + " s"
+                 if len(finsta) > 1 else ""))
         inside = 0.0
         for name, url in (("mock-sap", stack.sap_url), ("mock-bank", stack.bank_url)):
             count, summed, busy = http.busy(url, f.t0, t1)
@@ -118,6 +127,9 @@ async def main(args: argparse.Namespace) -> int:
         print(f"\nCPU seconds per process, first start -> end ({wall:.1f} s wall)")
         for name, seconds in used.items():
             print(f"  {name:<16}{seconds:8.1f}  ({seconds / max(1, args.n) * 1000:.0f} ms per invoice)")
+        # ru_maxrss is in KiB on Linux: the worker's cache of N lifecycles is most of it.
+        print(f"  peak memory of the bench process (worker and its workflow cache): "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
         counted = await usage(client)
         counted.print(args.n)
