@@ -87,18 +87,18 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
                  progress: Progress, f: Figures) -> list[str]:
     tq, n = settings.task_queue, args.n
     # 1. N lifecycles to SCHEDULED, all started at once. With --days D they fall due on D
-    # consecutive days (block k one day after block k-1), so each day's run pays one block.
+    # consecutive days (block k one day after block k-1), so each day's run pays one block;
+    # with --arrival daily, block k is only started on day k.
     block = lambda i: i * args.days // n  # noqa: E731 - contiguous blocks of (about) n / D
-    f.days = [PaymentDay(invoices=sum(1 for i in range(n) if block(i) == k)) for k in range(args.days)]
     first_day = profile().business_date - timedelta(days=args.days - 1)
     invoices = [make_invoice(f"{prefix}{i:05d}", SUPPLIERS[i % len(SUPPLIERS)],
                              invoice_date=first_day + timedelta(days=block(i))) for i in range(n)]
-    before = cpu.sample()
-    await asyncio.gather(*(start_lifecycle(client, inv, tq) for inv in invoices))
-    f.starts_done = time.time()
-    if problem := await progress.wait_for("SCHEDULED", f.t0 + args.schedule_timeout):
-        return [f"{problem} ({args.schedule_timeout:g} s)"]
-    f.cpu["to SCHEDULED"] = cpu.since(before)
+    batches = [[inv for i, inv in enumerate(invoices) if block(i) == k] for k in range(args.days)]
+    f.days = [PaymentDay(invoices=len(batch)) for batch in batches]
+    if args.arrival == "once":
+        batches = [invoices] + [[] for _ in batches[1:]]
+    if problem := await _arrive(client, tq, cpu, args, progress, f, 0, batches[0]):
+        return [problem]
 
     # 2. The inbox, then one payment run.
     deadline = time.time() + args.timeout
@@ -108,7 +108,7 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
                                         id=f"bank-inbox-{prefix}", task_queue=tq)
     alive = lambda: inbox_dead(client, inbox.id)  # noqa: E731
     try:
-        return await _pay_and_settle(client, bank_url, cpu, args, progress, f, deadline, before, alive)
+        return await _pay_and_settle(client, bank_url, cpu, args, progress, f, deadline, before, alive, batches)
     finally:
         f.inbox_end = await inbox_dead(client, inbox.id) or "RUNNING"
         if f.inbox_end == "RUNNING":
@@ -119,13 +119,31 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
                 print(f"  inbox status query or terminate failed: {e}")
 
 
+async def _arrive(client: Client, tq: str, cpu: CpuMeter, args, progress: Progress, f: Figures, k: int,
+                  batch: list) -> str | None:
+    """Day k's invoices (all N on day 0 with --arrival once) started at once, then SCHEDULED."""
+    day, before = f.days[k], cpu.sample()
+    day.arrived = time.time() if k else f.t0
+    await asyncio.gather(*(start_lifecycle(client, inv, tq) for inv in batch))
+    f.starts_done = f.starts_done or time.time()
+    so_far = sum(d.invoices for d in f.days[:k + 1]) if args.arrival == "daily" else args.n
+    if problem := await progress.wait_for("SCHEDULED", day.arrived + args.schedule_timeout, None, so_far):
+        return f"{problem} ({args.schedule_timeout:g} s)"
+    day.scheduled = time.time()
+    _add_cpu(f, "to SCHEDULED", cpu.since(before))
+    return None
+
+
 async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
-                          deadline: float, before: dict[str, float], alive) -> list[str]:
+                          deadline: float, before: dict[str, float], alive, batches: list[list]) -> list[str]:
     # The bench's in-process worker trusts an issuer of its own; treasury.tom requests each run.
     issuer = ephemeral_dev_issuer()
     decision_keys.install(issuer.keyring())
     failures: list[str] = []
     for k in range(len(f.days)):
+        if k and batches[k] and (problem := await _arrive(client, progress.task_queue, cpu, args, progress, f, k,
+                                                            batches[k])):
+            return [problem]
         failures += await _pay_one_day(client, bank_url, cpu, args, progress, f, deadline, alive, issuer, k)
         if failures:
             break
@@ -284,3 +302,6 @@ def add_cycle_options(parser, schedule_timeout: float, timeout: float) -> None:
     parser.add_argument("--days", type=int, default=1, choices=range(1, 10), metavar="D",
                         help="spread the N invoices over D booking days: D payment runs (one a day, run numbers "
                              "1..D), one bank statement each (default 1; at most 9, a run number's digit)")
+    parser.add_argument("--arrival", choices=("once", "daily"), default="once",
+                        help="with --days: start all N at once (default), or each day's invoices on their day "
+                             "(the ERP then holds one day's open items when a statement is posted)")

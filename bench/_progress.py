@@ -98,6 +98,8 @@ class Progress:
 class PaymentDay:
     """One bank booking day of the cycle: its payment run, the bank's answers, its statement."""
     invoices: int
+    arrived: float = 0.0  # with --arrival daily: its invoices' first start call
+    scheduled: float = 0.0  # ... and all of them SCHEDULED
     run_start: float = 0.0
     run_end: float = 0.0
     accepted: float = 0.0  # all of this day's invoices ACCEPTED (or further)
