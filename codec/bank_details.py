@@ -35,10 +35,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.converter import DataConverter, PayloadCodec
 
 from canonical.masking import iban_tokens
 from canonical.supplier import SENSITIVE_FIELDS
+from codec.failures import BoundedFailureConverter
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -241,6 +242,7 @@ def data_converter(codec: PayloadCodec) -> DataConverter:
     """The one converter of the worker and every client. Failures carry their message and
     stack trace in an encoded-attributes payload (history shows "Encoded failure"), so the
     codec sees them like any other payload and encrypts one that quotes an account; the SDK,
-    the codec server and so the Web UI decode them back."""
+    the codec server and so the Web UI decode them back. Bounded in size, so a retrying
+    activity's last failure is kept by the server (codec/failures.py)."""
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
-                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+                               failure_converter_class=BoundedFailureConverter)
