@@ -9,6 +9,7 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one only 
     sys.exit(0)
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,7 @@ from identity import keyring as decision_keys
 from identity.dev_issuer import ephemeral_dev_issuer
 from settings import Settings
 from tests.clock import profile
-from worker import build_worker
+from worker import build_workers
 from workflows.bank_inbox import BankInbox
 from workflows.payment_run import PaymentRun, payment_run_workflow_id
 
@@ -60,15 +61,21 @@ async def cycle(client: Client, settings: Settings, bank_url: str, cpu: CpuMeter
                 worker_overrides: dict, f: Figures) -> tuple[Progress, list[str]]:
     failures: list[str] = []
     store = TreasuryStore(settings.treasury_db_url)
+    # The capacity overrides are the worker's own settings (worker_capacity.py).
+    settings = settings.model_copy(update=worker_overrides)
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-        worker = build_worker(client, settings, sap, store, bank, **worker_overrides)
-        config = worker.config()
-        print(f"worker: max_concurrent_activities={config.get('max_concurrent_activities')}, "
-              f"max_concurrent_workflow_tasks={config.get('max_concurrent_workflow_tasks')}, "
-              f"max_cached_workflows={config.get('max_cached_workflows')}"
-              + (f" (overridden: {worker_overrides})" if worker_overrides else " (build_worker's defaults)"),
-              flush=True)
-        async with worker:
+        # As the embedded stack and deploy/ run it: lifecycles on their queue; runs, the inbox and
+        # its statement posts on the payments queue, each queue with its own Worker and slots.
+        workers = build_workers(client, settings, sap, store, bank)
+        for worker in workers:
+            config = worker.config()
+            print(f"worker on {worker.task_queue}: max_concurrent_activities={config.get('max_concurrent_activities')}"
+                  f", max_concurrent_workflow_tasks={config.get('max_concurrent_workflow_tasks')}, "
+                  f"max_cached_workflows={config.get('max_cached_workflows')}"
+                  + (f" (overridden: {worker_overrides})" if worker_overrides else " (the defaults)"), flush=True)
+        async with contextlib.AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
             f.t0 = time.time()
             progress = Progress(client, settings.task_queue, args.n, args.poll_ms / 1000, f.t0)
             watcher = asyncio.create_task(progress.run())
@@ -105,10 +112,11 @@ async def _drive(client: Client, settings: Settings, bank_url: str, cpu: CpuMete
     before = cpu.sample()
     inbox = await client.start_workflow(BankInbox.run,
                                         BankInboxConfig(poll_seconds=args.inbox_poll, batch_size=args.batch),
-                                        id=f"bank-inbox-{prefix}", task_queue=tq)
+                                        id=f"bank-inbox-{prefix}", task_queue=settings.payments_task_queue)
     alive = lambda: inbox_dead(client, inbox.id)  # noqa: E731
     try:
-        return await _pay_and_settle(client, bank_url, cpu, args, progress, f, deadline, before, alive, batches)
+        return await _pay_and_settle(client, bank_url, cpu, args, progress, f, deadline, before, alive, batches,
+                                     settings.payments_task_queue)
     finally:
         f.inbox_end = await inbox_dead(client, inbox.id) or "RUNNING"
         if f.inbox_end == "RUNNING":
@@ -135,7 +143,8 @@ async def _arrive(client: Client, tq: str, cpu: CpuMeter, args, progress: Progre
 
 
 async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
-                          deadline: float, before: dict[str, float], alive, batches: list[list]) -> list[str]:
+                          deadline: float, before: dict[str, float], alive, batches: list[list],
+                          run_queue: str) -> list[str]:
     # The bench's in-process worker trusts an issuer of its own; treasury.tom requests each run.
     issuer = ephemeral_dev_issuer()
     decision_keys.install(issuer.keyring())
@@ -144,7 +153,8 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
         if k and batches[k] and (problem := await _arrive(client, progress.task_queue, cpu, args, progress, f, k,
                                                             batches[k])):
             return [problem]
-        failures += await _pay_one_day(client, bank_url, cpu, args, progress, f, deadline, alive, issuer, k)
+        failures += await _pay_one_day(client, bank_url, cpu, args, progress, f, deadline, alive, issuer, k,
+                                       run_queue)
         if failures:
             break
     return failures
@@ -155,7 +165,7 @@ def _add_cpu(f: Figures, phase: str, used: dict[str, float]) -> None:
 
 
 async def _pay_one_day(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
-                       deadline: float, alive, issuer, k: int) -> list[str]:
+                       deadline: float, alive, issuer, k: int, run_queue: str) -> list[str]:
     """Day k: a run pays the invoices due that day, the bank answers and books them, and its
     statement clears them; `at_least` counts every earlier day's invoices too."""
     day, so_far = f.days[k], sum(d.invoices for d in f.days[:k + 1])
@@ -168,7 +178,7 @@ async def _pay_one_day(client: Client, bank_url: str, cpu: CpuMeter, args, progr
     day.run_start = time.time()
     f.run_start = f.run_start or day.run_start
     run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
-                                      task_queue=progress.task_queue)
+                                      task_queue=run_queue)
     try:
         day.summary = f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
     except TimeoutError:

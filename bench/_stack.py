@@ -100,10 +100,11 @@ class Stack:
         return "SQLite file, WAL, synchronous=off" if self.sqlite else "in memory"
 
     def settings(self, **extra) -> Settings:
+        queue = f"bench-{uuid.uuid4()}"
         return Settings(
             # A fresh key: nothing outside this run reads these histories.
             codec_key=base64.b64encode(AESGCM.generate_key(bit_length=256)).decode(),
-            task_queue=f"bench-{uuid.uuid4()}",
+            task_queue=queue, payments_task_queue=f"{queue}-payments", back_office_task_queue=f"{queue}-back-office",
             sap_url=self.sap_url,
             bank_url=self.bank_url,
             bank_download_path=MOCK_BANK_DOWNLOAD_PATH, bank_report_request_path=MOCK_BANK_REPORT_REQUEST_PATH,
