@@ -134,7 +134,7 @@ async def _arrive(client: Client, tq: str, cpu: CpuMeter, args, progress: Progre
     day.arrived = time.time() if k else f.t0
     await asyncio.gather(*(start_lifecycle(client, inv, tq) for inv in batch))
     f.starts_done = f.starts_done or time.time()
-    so_far = sum(d.invoices for d in f.days[:k + 1]) if args.arrival == "daily" else args.n
+    so_far = f.invoices_until(k) if args.arrival == "daily" else args.n
     if problem := await progress.wait_for("SCHEDULED", day.arrived + args.schedule_timeout, None, so_far):
         return f"{problem} ({args.schedule_timeout:g} s)"
     day.scheduled = time.time()
@@ -167,8 +167,8 @@ def _add_cpu(f: Figures, phase: str, used: dict[str, float]) -> None:
 async def _pay_one_day(client: Client, bank_url: str, cpu: CpuMeter, args, progress: Progress, f: Figures,
                        deadline: float, alive, issuer, k: int, run_queue: str) -> list[str]:
     """Day k: a run pays the invoices due that day, the bank answers and books them, and its
-    statement clears them; `at_least` counts every earlier day's invoices too."""
-    day, so_far = f.days[k], sum(d.invoices for d in f.days[:k + 1])
+    statement clears them; the lifecycles counted include every earlier day's."""
+    day, so_far = f.days[k], f.invoices_until(k)
     token = issuer.issue("treasury.tom", workflow_id=payment_run_workflow_id("ACME"), decision="request_run",
                          now=datetime.now(UTC))
     request = PaymentRunRequest(paying_account_id="ACME", run_date=profile().business_date, run_number=k + 1,
@@ -176,17 +176,16 @@ async def _pay_one_day(client: Client, bank_url: str, cpu: CpuMeter, args, progr
                                 max_payments_per_file=args.per_file, token=token)
     before = cpu.sample()
     day.run_start = time.time()
-    f.run_start = f.run_start or day.run_start
     run = await client.start_workflow(PaymentRun.run, request, id=payment_run_workflow_id("ACME"),
                                       task_queue=run_queue)
     try:
-        day.summary = f.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
+        day.summary = await asyncio.wait_for(run.result(), timeout=max(1.0, deadline - time.time()))
     except TimeoutError:
         f.run_stage = (await run.query(PaymentRun.status)).get("stage", "?")
         return [f"the payment run did not end within {args.timeout:g} s (stage: {f.run_stage})"]
     except WorkflowFailureError as e:
         return [f"the payment run failed: {e.cause}"]
-    day.run_end = f.run_end = time.time()
+    day.run_end = time.time()
     _add_cpu(f, "payment run", cpu.since(before))
     failures = []
     if day.summary.paid_invoices != day.invoices:
@@ -239,8 +238,7 @@ async def _advance(bank_url: str, f: Figures, day: PaymentDay) -> None:
     start = time.time()
     answer = await bank_advance(bank_url)
     state = await bank_state(bank_url)
-    f.advances.append((start, time.time(), state["clock"]["date"]))
-    day.advances.append(f.advances[-1])
+    day.advances.append((start, time.time(), state["clock"]["date"]))
     print(f"  [{start - f.t0:7.1f} s] bank clock advanced one day to {state['clock']['date']} "
           f"in {time.time() - start:.2f} s (business days crossed: {answer.get('businessDaysCrossed', '?')}; "
           f"booked {state['payments']['booked']})",

@@ -113,15 +113,28 @@ class PaymentDay:
 class Figures:
     t0: float = 0.0  # wall clock before the first start call
     starts_done: float = 0.0
-    run_start: float = 0.0  # the first day's run
-    run_end: float = 0.0  # the last day's run
     days: list[PaymentDay] = field(default_factory=list)
-    advances: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, bank date after)
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
-    summary: PaymentRunSummary | None = None  # the last day's run
     run_stage: str = ""
     inbox_problems: list[dict] | None = None  # what the inbox reported to treasury-ops
     inbox_end: str = ""  # RUNNING when the cycle ended, or how the inbox had ended
+
+    # The whole cycle, read from its days: the first run's start, the last ended run, every advance.
+    @property
+    def run_start(self) -> float:
+        return self.days[0].run_start if self.days else 0.0
+
+    @property
+    def run_end(self) -> float:
+        return max((d.run_end for d in self.days), default=0.0)
+
+    @property
+    def advances(self) -> list[tuple[float, float, str]]:
+        return [advance for d in self.days for advance in d.advances]
+
+    def invoices_until(self, k: int) -> int:
+        """Invoices due on days 0..k: how many lifecycles must be that far once day k is done."""
+        return sum(d.invoices for d in self.days[:k + 1])
 
 
 def report(f: Figures, progress: Progress, n: int) -> None:
