@@ -45,7 +45,7 @@ class Progress:
     async def poll_once(self) -> None:
         """One count per status, summed into "at least" counts here: a visibility count costs
         the dev server in proportion to the rows it matches, and counting `IN (all later
-        statuses)` per stage matched up to 7 N rows a poll (at n=5,000 about half a core)."""
+        statuses)` per stage matched up to 7 N rows a poll (17 ms for 2,200 rows on a busy dev server)."""
         self.polls += 1
         counts, at_least = {}, 0
         # Latest status first: a lifecycle that moves on between two counts is missed for one
