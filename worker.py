@@ -13,8 +13,14 @@ from typing import Any
 import pydantic
 from temporalio.client import Client, TLSConfig
 from temporalio.common import VersioningBehavior
-from temporalio.converter import PayloadCodec
-from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVersion
+from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.worker import (
+    Replayer,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerDeploymentConfig,
+    WorkerDeploymentVersion,
+)
 
 from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
@@ -61,6 +67,16 @@ from workflows.vendor_master_sync import VendorMasterSync
 # must be longer (deploy/k8s/worker.yaml, deploy/compose.yaml; tests/test_deploy_files.py checks).
 DRAIN_TIMEOUT = timedelta(seconds=30)
 WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, StatementPost, Reconciliation, VendorMasterSync]
+# No SDK sandbox: it re-ran a workflow's module (and its class checks) for every new instance and
+# handed every payload and activation through exec, ~30% of the worker's CPU, while guarding only
+# each workflow's own module (its mixins were passed through). Determinism is checked on the
+# source instead (tests/test_workflow_determinism.py) and by replay (README, "Worker capacity").
+WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
+
+
+def history_replayer(data_converter: DataConverter) -> Replayer:
+    """Replays histories as the worker runs them: its workflows, its runner, the given converter."""
+    return Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER, data_converter=data_converter)
 # Each role is one task queue (settings.queue_of). A workflow's activities run on its own queue;
 # StatementPost is the inbox's child, so it inherits the payments queue; runs, the inbox and
 # vendor sync reach lifecycles by update or signal, which need no queue.
@@ -168,6 +184,7 @@ def build_worker(client: Client, settings: Settings, sap: ErpDirectory | SapClie
         # A malformed --input (bad JSON shape, float money) fails the workflow with the
         # validation message instead of retrying its first task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],
+        workflow_runner=WORKFLOW_RUNNER,
         graceful_shutdown_timeout=DRAIN_TIMEOUT,
         # Sized to the workflows running at once (worker_capacity.py): an evicted one replays.
         max_cached_workflows=settings.max_cached_workflows,

@@ -135,3 +135,17 @@ def print_spans(title: str, found: list[Span], t0: float, min_seconds: float = 0
         print(f"  {s.start - t0:8.1f} {s.seconds:8.2f}  {s.what}{extra}{rate}")
     if hidden:
         print(f"  ({hidden} shorter activities, {hidden_s:.1f} s together, not listed)")
+
+
+async def print_timeline(client: Client, workflow_id: str, started: float) -> None:
+    """Each history event's time after `started` (the wall clock before the start call), in ms."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    print(f"\n{workflow_id}: history events, ms after the start call")
+    for e in history.events:
+        at = (e.event_time.seconds + e.event_time.nanos / 1e9 - started) * 1000
+        name = EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name += f" {e.activity_task_scheduled_event_attributes.activity_type.name}"
+        elif e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            name += f" {e.marker_recorded_event_attributes.marker_name}"
+        print(f"  {at:8.1f}  {name}")

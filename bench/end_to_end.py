@@ -50,9 +50,11 @@ if __name__ == "__main__":  # run as a script from bench/, where the project is 
 
 from _accounting import HttpTimer, sap_request_log, usage, workflow_spans  # bench/ is sys.path[0]
 from _cycle import add_cycle_options, cycle, verify
+from _history import history_spans, print_spans
 from _progress import Figures, Progress
 from _stack import Stack, arguments, finish
 from adapters.sap_payments import IDOC
+from workflows.payment_run import payment_run_workflow_id
 
 
 def stages(f: Figures, progress: Progress, posts: list[tuple[float, float]]) -> dict[str, float]:
@@ -135,6 +137,14 @@ async def main(args: argparse.Namespace) -> int:
         # ru_maxrss is in KiB on Linux: the worker's cache of N lifecycles is most of it.
         print(f"  peak memory of the bench process (worker and its workflow cache): "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+        # Where each payment run's time went: its activities, from its history (all days' runs).
+        for i, run in enumerate(sorted([wf async for wf in client.list_workflows(
+                f'WorkflowId="{payment_run_workflow_id("ACME")}"')], key=lambda w: w.start_time)):
+            found, size = await history_spans(client, run.id, run.run_id)
+            start = f.days[i].run_start if i < len(f.days) else f.t0
+            print_spans(f"PaymentRun {i + 1}, started at {time.strftime('%H:%M:%S', time.localtime(start))} ({size})",
+                        found, start)
 
         counted = await usage(client)
         counted.print(args.n)

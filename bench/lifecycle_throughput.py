@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     import workflows.activity_options as opts
+    from _history import print_timeline
     from _invoices import sap_our_invoices, sap_post_count  # bench/ is sys.path[0]
     from _stack import CpuMeter, Stack, arguments, finish
     from _throughput import report, run_invoices, run_noops
@@ -78,8 +79,8 @@ async def noop_register(ref: str) -> str:
 @workflow.defn(name="BenchNoOpThreeSteps")
 class NoOpThreeSteps:
     """Same shape as the lifecycle up to SCHEDULED: ERP, ERP, treasury options, in sequence.
-    Runs in the default sandbox like InvoiceToPayment, so the ratio does not credit finsync
-    with the sandbox's cost."""
+    Runs with the worker's own workflow runner (unsandboxed, worker.WORKFLOW_RUNNER), as
+    InvoiceToPayment does, so the ratio does not credit finsync with the sandbox's absence."""
 
     @workflow.run
     async def run(self, ref: str) -> datetime:
@@ -97,11 +98,12 @@ async def measure(client: Client, settings: Settings, sap_url: str, store: Treas
     # address nothing listens on (as in tests/helpers.new_worker).
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
         inv_worker = build_worker(client, settings, sap, store, bank)
-        # build_worker's defaults (slots, sandboxed runner, shutdown grace); only the workflow differs.
+        # build_worker's defaults (slots, workflow runner, shutdown grace); only the workflow differs.
         noop_worker = Worker(
             client, task_queue=f"bench-noop-{uuid.uuid4()}", workflows=[NoOpThreeSteps],
             activities=[noop_validate, noop_post, noop_register],
             graceful_shutdown_timeout=inv_worker.config()["graceful_shutdown_timeout"],
+            workflow_runner=inv_worker.config()["workflow_runner"],
         )
         async with inv_worker, noop_worker:
             # Warm-up, one workflow at a time: loads the sandboxed modules, fetches the CSRF
@@ -115,6 +117,9 @@ async def measure(client: Client, settings: Settings, sap_url: str, store: Treas
                     return [f"warm-up: {p}" for p in problems + more]
                 alone["invoice"] += p1.latencies(p1.done_at)
                 alone["no-op"] += p2.latencies(p2.done_at)
+            if args.timeline:  # where a lone invoice's milliseconds go: its last warm-up's history
+                (wf_id, started), = p1.started_at.items()
+                await print_timeline(client, wf_id, started)
             noop, failures = await run_noops(client, noop_worker, NoOpThreeSteps.run, cpu, args.n, prefix, args)
             if failures:
                 return failures
@@ -162,5 +167,7 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=5,
                         help="unmeasured workflows of each kind first, one at a time (default 5)")
     parser.add_argument("--poll-ms", type=float, default=100, help="visibility poll interval (default 100)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the last warm-up invoice's history events with their times")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per phase before giving up (default 60)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -2,14 +2,15 @@
 
 N lifecycles are started at once on the real worker (worker.build_worker, a cache larger than N)
 and run to SCHEDULED, where they wait for a payment run: each stays in the worker's workflow cache
-with its own sandbox. The resident memory of this process (the worker runs in it) is read before
-and after, each after a garbage collection and a warm-up of a few lifecycles (modules loaded,
-connections open); the difference over N is the memory per cached lifecycle. Then the worker's
+(unsandboxed, as the worker runs them; `--sandboxed` gives each its SDK sandbox for comparison).
+The resident memory of this process (the worker runs in it) is read before and after, each
+after a garbage collection and a warm-up of a few lifecycles (modules loaded, connections
+open); the difference over N is the memory per cached lifecycle. Then the worker's
 cache is emptied (a worker with max_cached_workflows=0 would replay every task) by stopping it, and
 RSS is read again: Python rarely returns freed memory to the system, so that figure is an upper
 bound of what stays. Servers are its own (bench/_stack.py) and stopped at the end.
 
-    .venv/bin/python bench/worker_memory.py [-n 500]
+    .venv/bin/python bench/worker_memory.py [-n 500] [--sandboxed]
 """
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 if __name__ == "__main__":  # run as a script from bench/, where the project is not importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from _stack import Stack, arguments, finish
 from _throughput import run_invoices
@@ -46,11 +47,9 @@ async def main(args: argparse.Namespace) -> int:
     async with stack.running(settings) as client:
         store = TreasuryStore(f"sqlite:///{stack.dir / 'treasury.db'}")
         async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
-            # --passthrough-workflows: the workflows package imported once, outside the sandbox,
-            # shared by every instance (the SDK re-imports a workflow's own modules per instance).
-            runner = dict(workflow_runner=SandboxedWorkflowRunner(
-                restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")),
-            ) if args.passthrough_workflows else {}
+            # --sandboxed: the SDK's default runner, which re-imports a workflow's own module in
+            # a sandbox per instance (the worker runs unsandboxed: worker.WORKFLOW_RUNNER).
+            runner = dict(workflow_runner=SandboxedWorkflowRunner()) if args.sandboxed else {}
             worker = build_worker(client, settings, sap, store, bank, **runner)
             async with worker:
                 _, _, problems = await run_invoices(client, worker, stack.cpu_meter(), 5, "MWARM", args)
@@ -67,7 +66,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"RSS before {before:.0f} MB; with {args.n} more lifecycles cached (SCHEDULED, waiting) {cached:.0f} MB: "
           f"{per:.0f} KB per cached lifecycle; after the worker stopped {after_stop:.0f} MB")
     print(f"CPU seconds of this process (worker + bench) for the {args.n}: {cpu:.1f} "
-          f"({cpu * 1000 / args.n:.0f} ms per lifecycle); workflows passed through: {args.passthrough_workflows}")
+          f"({cpu * 1000 / args.n:.0f} ms per lifecycle); sandboxed: {args.sandboxed}")
     print(f"so 1,000 cached: ~{per * 1000 / 1024:.0f} MB; 6,000 cached: ~{per * 6000 / 1024:.0f} MB")
     return finish([])
 
@@ -76,6 +75,6 @@ if __name__ == "__main__":
     parser = arguments(__doc__, 500, "lifecycles kept in the worker's cache")
     parser.add_argument("--poll-ms", type=float, default=200, help="visibility poll interval (default 200)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to reach SCHEDULED (default 300)")
-    parser.add_argument("--passthrough-workflows", action="store_true",
-                        help="the workflows package passed through the sandbox (imported once per process)")
+    parser.add_argument("--sandboxed", action="store_true",
+                        help="run the lifecycles in the SDK's default sandbox, as the worker did until 2026-11-28")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -9,7 +9,6 @@ import json
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Replayer
 
 from canonical.invoice import Invoice
 from canonical.treasury import OutflowState
@@ -23,7 +22,7 @@ from tests.helpers import (
     wait_for_status,
 )
 from tests.payment_helpers import advance_until, bank_inbox, pay
-from worker import WORKFLOWS
+from worker import history_replayer
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.patch_generation import GENERATION
@@ -43,7 +42,7 @@ async def _tasks(client: Client, handle: WorkflowHandle) -> tuple[list[str], lis
     its commands wrote (the events after its WORKFLOW_TASK_COMPLETED). The history replays: the
     upsert sent from the event loop's queue lands in the same task on replay."""
     history = await handle.fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter).replay_workflow(history)
+    await history_replayer(client.data_converter).replay_workflow(history)
     patches: list[str] = []
     tasks: list[list[list[str]]] = []
     for event in history.events:

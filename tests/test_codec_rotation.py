@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Replayer
 
 from canonical.commands import PaymentRunInclusion
 from canonical.invoice import Invoice
@@ -21,7 +20,7 @@ from settings import Settings
 from tests.clock import business_today
 from tests.helpers import TEST_CODEC_KEY, invoice_json, new_worker, wait_for_status
 from tests.recordings import layout
-from worker import WORKFLOWS
+from worker import history_replayer
 
 pytestmark = pytest.mark.clock_independent
 
@@ -122,7 +121,7 @@ async def test_a_lifecycle_lives_through_a_rotation(client, temporal_address, sa
 
 
 async def test_the_replay_set_reads_with_the_rotated_keyring(tmp_path):
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(load_codec(rotated(tmp_path))))
+    replayer = history_replayer(data_converter(load_codec(rotated(tmp_path))))
     paths = layout.histories(layout.CURRENT)
     assert paths
     for path in paths:

@@ -15,7 +15,7 @@ from settings import Settings
 from tests.helpers import TEST_CODEC_KEY
 from tests.record_histories import PATHS
 from tests.recordings import layout
-from worker import WORKFLOWS
+from worker import WORKFLOWS, history_replayer
 
 CURRENT = layout.histories(layout.CURRENT)
 ARCHIVED = sorted(layout.ARCHIVE.glob("*/*.json"))
@@ -45,7 +45,7 @@ def test_the_archive_keeps_lifecycles_and_never_retires_them():
 
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
-    return Replayer(workflows=WORKFLOWS, data_converter=data_converter(load_codec(Settings(codec_key=TEST_CODEC_KEY))))
+    return history_replayer(data_converter(load_codec(Settings(codec_key=TEST_CODEC_KEY))))
 
 
 @pytest.mark.parametrize("path", REPLAYED, ids=name)

@@ -8,13 +8,12 @@ from decimal import Decimal
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.worker import Replayer
 
 from activities.lifecycle_listing import FACTS_MEMO
 from canonical.duplicates import InvoiceFacts
 from canonical.invoice import Invoice
 from tests.helpers import invoice_json, new_worker, wait_for_status
-from worker import WORKFLOWS
+from worker import history_replayer
 from workflows import search_attributes as sa
 from workflows.invoice_lifecycle import InvoiceToPayment
 from workflows.lifecycle_start import start_options
@@ -26,7 +25,7 @@ async def _first_task_writes(client: Client, handle: WorkflowHandle) -> list[str
     """The upserts' attribute names and memo changes the first workflow task wrote; checks the
     history replays."""
     history = await handle.fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter).replay_workflow(history)
+    await history_replayer(client.data_converter).replay_workflow(history)
     writes: list[str] = []
     tasks = 0
     for event in history.events:
