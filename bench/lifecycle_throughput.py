@@ -90,6 +90,11 @@ class NoOpThreeSteps:
         return workflow.now()
 
 
+# The no-op worker takes these from the lifecycles' worker, so only the workflow differs.
+SAME_OPTIONS = ("graceful_shutdown_timeout", "workflow_runner", "max_concurrent_workflow_tasks",
+                "max_concurrent_activities", "max_cached_workflows")
+
+
 # -- the run: warm-up, N no-ops, N lifecycles, then what SAP and the treasury hold ---------
 
 async def measure(client: Client, settings: Settings, sap_url: str, store: TreasuryStore, cpu: CpuMeter,
@@ -98,15 +103,13 @@ async def measure(client: Client, settings: Settings, sap_url: str, store: Treas
     # address nothing listens on (as in tests/helpers.new_worker).
     async with SapClient.from_settings(settings) as sap, BankClient.from_settings(settings) as bank:
         inv_worker = build_worker(client, settings, sap, store, bank)
-        # build_worker's defaults (slots, workflow runner, shutdown grace); only the workflow differs.
         noop_worker = Worker(
             client, task_queue=f"bench-noop-{uuid.uuid4()}", workflows=[NoOpThreeSteps],
             activities=[noop_validate, noop_post, noop_register],
-            graceful_shutdown_timeout=inv_worker.config()["graceful_shutdown_timeout"],
-            workflow_runner=inv_worker.config()["workflow_runner"],
+            **{option: inv_worker.config()[option] for option in SAME_OPTIONS},
         )
         async with inv_worker, noop_worker:
-            # Warm-up, one workflow at a time: loads the sandboxed modules, fetches the CSRF
+            # Warm-up, one workflow at a time: loads the modules, fetches the CSRF
             # token, and gives the latency of a lone workflow on an idle worker.
             alone: dict[str, list[float]] = {"no-op": [], "invoice": []}
             for i in range(args.warmup):
