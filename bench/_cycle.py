@@ -153,6 +153,8 @@ async def _pay_and_settle(client: Client, bank_url: str, cpu: CpuMeter, args, pr
         if k and batches[k] and (problem := await _arrive(client, progress.task_queue, cpu, args, progress, f, k,
                                                             batches[k])):
             return [problem]
+        if k:  # each booking day gets --timeout from its start (its invoices SCHEDULED)
+            deadline = time.time() + args.timeout
         failures += await _pay_one_day(client, bank_url, cpu, args, progress, f, deadline, alive, issuer, k,
                                        run_queue)
         if failures:
@@ -304,7 +306,8 @@ def add_cycle_options(parser, schedule_timeout: float, timeout: float) -> None:
     parser.add_argument("--schedule-timeout", type=float, default=schedule_timeout,
                         help=f"seconds for N to reach SCHEDULED (default {schedule_timeout:g})")
     parser.add_argument("--timeout", type=float, default=timeout,
-                        help=f"seconds from SCHEDULED to all COMPLETED (default {timeout:g})")
+                        help=f"seconds from SCHEDULED to all COMPLETED, per booking day with --days "
+                             f"(default {timeout:g})")
     parser.add_argument("--max-days", type=int, default=5,
                         help="bank days to advance at most before settlement (default 5)")
     parser.add_argument("--days", type=int, default=1, choices=range(1, 10), metavar="D",
