@@ -21,6 +21,7 @@ from temporalio.worker import (
     WorkerDeploymentConfig,
     WorkerDeploymentVersion,
 )
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.bank_evidence import BankEvidenceActivities
 from activities.bank_inbox import BankInboxActivities
@@ -67,16 +68,18 @@ from workflows.vendor_master_sync import VendorMasterSync
 # must be longer (deploy/k8s/worker.yaml, deploy/compose.yaml; tests/test_deploy_files.py checks).
 DRAIN_TIMEOUT = timedelta(seconds=30)
 WORKFLOWS = [InvoiceToPayment, PaymentRun, BankInbox, StatementPost, Reconciliation, VendorMasterSync]
-# No SDK sandbox: it re-ran a workflow's module (and its class checks) for every new instance and
-# handed every payload and activation through exec, ~30% of the worker's CPU, while guarding only
-# each workflow's own module (its mixins were passed through). Determinism is checked on the
-# source instead (tests/test_workflow_determinism.py) and by replay (README, "Worker capacity").
+# No SDK sandbox at run time: it re-ran a workflow's module (and its class checks) for every new
+# instance and handed every payload and activation through exec, ~30% of the worker's CPU.
+# Determinism is checked on the source (tests/test_workflow_determinism.py) and by replaying every
+# recorded path in the sandbox, which loads all of workflows/ inside it (README, "Worker capacity").
 WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 
 
-def history_replayer(data_converter: DataConverter) -> Replayer:
-    """Replays histories as the worker runs them: its workflows, its runner, the given converter."""
-    return Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER, data_converter=data_converter)
+def history_replayer(data_converter: DataConverter, sandboxed: bool = False) -> Replayer:
+    """Replays histories as the worker runs them (its workflows, its runner), or in the SDK's
+    sandbox, which refuses a clock read or I/O anywhere in workflows/ on the paths replayed."""
+    runner = SandboxedWorkflowRunner() if sandboxed else WORKFLOW_RUNNER
+    return Replayer(workflows=WORKFLOWS, workflow_runner=runner, data_converter=data_converter)
 # Each role is one task queue (settings.queue_of). A workflow's activities run on its own queue;
 # StatementPost is the inbox's child, so it inherits the payments queue; runs, the inbox and
 # vendor sync reach lifecycles by update or signal, which need no queue.

@@ -2,7 +2,8 @@
 mock-sap: an ERP down after the money left opens an outage case on the statement post that
 closes itself; an ERP maintenance window while invoices post leaves no ticket for AP.
 The outage SLA is shortened for the test by replacing the ERP counterpart's settings
-(workflows.activity_options is shared with the workflow sandbox, which passes it through)."""
+(the worker runs workflows unsandboxed, so they read the workflows.activity_options the test
+patches)."""
 
 import asyncio
 import dataclasses

@@ -5,7 +5,8 @@ history in tests/histories/current/ (one per current path, written by
 replay forever, so a lifecycle change needs `workflow.patched`. Not replayed: retired/, the
 pinned types' histories of earlier generations, whose runs finished on the build that started
 them (tests/recordings/layout.py). No server: the Replayer needs only the workflows and the
-codec (the fixed test key the histories were recorded with)."""
+codec (the fixed test key the histories were recorded with). Each replays twice: with the
+worker's own runner, and in the SDK's sandbox (worker.history_replayer)."""
 
 import pytest
 from temporalio.worker import Replayer
@@ -43,9 +44,12 @@ def test_the_archive_keeps_lifecycles_and_never_retires_them():
     assert [name(p) for p in RETIRED if layout.workflow_type(p) in layout.LIFECYCLE_TYPES] == []
 
 
-@pytest.fixture(scope="module")
-def replayer() -> Replayer:
-    return history_replayer(data_converter(load_codec(Settings(codec_key=TEST_CODEC_KEY))))
+@pytest.fixture(scope="module", params=["worker-runner", "sdk-sandbox"])
+def replayer(request) -> Replayer:
+    """Each history twice: as the worker runs it (unsandboxed), and in the SDK's sandbox, where
+    every module of workflows/ is loaded inside it and a clock read or I/O on the path fails."""
+    converter = data_converter(load_codec(Settings(codec_key=TEST_CODEC_KEY)))
+    return history_replayer(converter, sandboxed=request.param == "sdk-sandbox")
 
 
 @pytest.mark.parametrize("path", REPLAYED, ids=name)

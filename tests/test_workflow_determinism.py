@@ -1,11 +1,11 @@
 """Workflow code is deterministic, checked on the source (architecture invariant 10).
 
 The worker runs workflows without the SDK's sandbox (worker.WORKFLOW_RUNNER, README "Worker
-capacity"): the sandbox guarded only each workflow's own module, since the mixins it is built
-from were passed through already, and its instances and per-payload hand-offs cost ~30% of the
-worker's CPU. What it would have refused is refused here, for every module under workflows/:
-no clock, randomness, I/O, threads or counterpart clients; no `hash()` (salted per process, so a
-replay on another worker differs); no module state a run could change for the next one."""
+capacity"), whose instances and per-payload hand-offs cost ~30% of the worker's CPU. Two checks
+stand in for it: every recorded history replays in the sandbox (tests/test_replay.py), and, for
+code no recorded path reaches, every module under workflows/ is read here: no clock,
+randomness, I/O, threads or counterpart clients; no `hash()` (salted per process, so a replay on
+another worker differs); no module state a run could change for the next."""
 
 import ast
 from pathlib import Path

@@ -25,9 +25,10 @@ with workflow.unsafe.imports_passed_through():
     from canonical.decisions import Approval, DecisionRecord, Figures
     from canonical.status import InvoiceStatus as S
     from identity.people import AP_APPROVER, AP_CLERK, AP_SENIOR_APPROVER, MASTER_DATA
-    from workflows import decisions
-    from workflows.decisions import DecisionRefused, VerifiedPerson
-    from workflows.lifecycle_parts import LifecycleParts
+
+from workflows import decisions
+from workflows.decisions import DecisionRefused, VerifiedPerson
+from workflows.lifecycle_parts import LifecycleParts
 
 AP_CORRECTORS = frozenset({AP_CLERK, AP_APPROVER, AP_SENIOR_APPROVER})  # who may correct an invoice's content
 # Before this point the invoice can still be withdrawn; after it, money may be moving.

@@ -29,11 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from canonical.decisions import Approval, DecisionRecord, Figures, StartCheck
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
-    from workflows import patch_generation
-    from workflows.ap_decisions import decider
-    from workflows.controls import read_controls
-    from workflows.decisions import admit_invoice, verify_start
-    from workflows.lifecycle_parts import LifecycleParts
+
+from workflows import patch_generation
+from workflows.ap_decisions import decider
+from workflows.controls import read_controls
+from workflows.decisions import admit_invoice, verify_start
+from workflows.lifecycle_parts import LifecycleParts
 
 APPROVALS_PATCH = "approvals-v1"
 DECISIONS_PATCH = "verified-decisions-v1"

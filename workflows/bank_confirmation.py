@@ -18,7 +18,6 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.bank_evidence import BankEvidenceActivities
     from canonical.bank_evidence import BankEvidence, BankEvidenceQuery, Evidence
     from canonical.commands import ReportBankRejection
@@ -26,9 +25,11 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment import BankStatus, BankStatusReport
     from canonical.reason_codes import in_words
     from canonical.status import PaymentAttempt
-    from workflows import decisions
-    from workflows.lifecycle_parts import LifecycleParts
-    from workflows.payment_leg import FAILED
+
+import workflows.activity_options as opts
+from workflows import decisions
+from workflows.lifecycle_parts import LifecycleParts
+from workflows.payment_leg import FAILED
 
 EVIDENCE_PATCH = "bank-evidence-v1"
 UNCONFIRMED = "RejectionNotConfirmed"

@@ -15,7 +15,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.bank_inbox import BankInboxActivities as A
     from activities.lifecycle_delivery import LifecycleDeliveries as D
     from canonical.decision_record import DecisionRecord
@@ -29,12 +28,14 @@ with workflow.unsafe.imports_passed_through():
         StatementPostRequest,
         StatementReport,
     )
-    from workflows import decisions
-    from workflows import search_attributes as sa
-    from workflows.counterpart_calls import call
-    from workflows.decision_audit import DecisionAudit
-    from workflows.outage_board import OutageBoard
-    from workflows.statement_post import StatementPost, statement_post_id
+
+import workflows.activity_options as opts
+from workflows import decisions
+from workflows import search_attributes as sa
+from workflows.counterpart_calls import call
+from workflows.decision_audit import DecisionAudit
+from workflows.outage_board import OutageBoard
+from workflows.statement_post import StatementPost, statement_post_id
 
 _MAX_PROBLEMS = 200
 _MAX_DECISIONS = 50  # the newest acknowledgements: enough to refuse a token used twice within its lifetime

@@ -41,8 +41,9 @@ with workflow.unsafe.imports_passed_through():
         WaitingAt,
         WaitPoint,
     )
-    from workflows import patch_generation
-    from workflows.lifecycle_parts import LifecycleParts
+
+from workflows import patch_generation
+from workflows.lifecycle_parts import LifecycleParts
 
 CONTINUE_PATCH = "continue-as-new-v1"
 # Our own bound on size, for a namespace whose suggestion is set higher: below Temporal's

@@ -7,8 +7,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.controls import ControlActivities
     from canonical.controls import ControlPolicy
-    from workflows import activity_options as opts
-    from workflows.counterpart_calls import Counterpart, OutageListener, call
+
+from workflows import activity_options as opts
+from workflows.counterpart_calls import Counterpart, OutageListener, call
 
 
 class _LoggedOutages:

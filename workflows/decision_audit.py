@@ -14,9 +14,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.decision_audit import DecisionAuditActivities
     from canonical.audit import AuditKind, AuditRecord
     from canonical.decision_record import DecisionRecord
-    from workflows import activity_options as opts
-    from workflows import patch_generation
-    from workflows.counterpart_calls import Counterpart, OutageListener, call
+
+from workflows import activity_options as opts
+from workflows import patch_generation
+from workflows.counterpart_calls import Counterpart, OutageListener, call
 
 DECISION_AUDIT_PATCH = "decision-audit-v1"
 

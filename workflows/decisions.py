@@ -20,8 +20,9 @@ with workflow.unsafe.imports_passed_through():
         unverified_person,
         verify_decision_token,
     )
-    from workflows import activity_options as opts
-    from workflows.counterpart_calls import OutageListener, call
+
+from workflows import activity_options as opts
+from workflows.counterpart_calls import OutageListener, call
 
 
 def verify(token: str | None, decision: str) -> VerifiedPerson:

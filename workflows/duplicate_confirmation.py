@@ -7,8 +7,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from canonical.commands import ConfirmNotDuplicate, ResolveException
-    from workflows.ap_decisions import decider
-    from workflows.lifecycle_parts import LifecycleParts
+
+from workflows.ap_decisions import decider
+from workflows.lifecycle_parts import LifecycleParts
 
 
 class DuplicateConfirmation(LifecycleParts):

@@ -11,7 +11,8 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import MAX_CLOSED_CASES, CaseBookSnapshot
     from canonical.masking import mask_bank_details
     from telemetry import finance
-    from workflows.outage_board import OutageBoard
+
+from workflows.outage_board import OutageBoard
 
 _ESCALATION = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
 

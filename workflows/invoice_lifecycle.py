@@ -15,7 +15,6 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
     from canonical.commands import CancelInvoice, LifecyclePolicy, ResolveException
@@ -27,24 +26,26 @@ with workflow.unsafe.imports_passed_through():
     from canonical.treasury import ExpectedOutflow
     from canonical.validation import PostingOutcome, ValidatedInvoice
     from telemetry import finance
-    from workflows import patch_generation
-    from workflows.ap_decisions import ApDecisions, decider
-    from workflows.approvals import Approvals, Rejected
-    from workflows.bank_confirmation import BankConfirmation
-    from workflows.continuation import Continuation
-    from workflows.counterpart_calls import LOCAL_ACTIVITIES_PATCH, Counterpart, call
-    from workflows.deadline_alarm import ONE_ARMED_DEADLINE_PATCH, DeadlineAlarm
-    from workflows.decision_audit import DecisionAudit
-    from workflows.exception_cases import CaseBook
-    from workflows.lifecycle_state import LifecycleState
-    from workflows.near_duplicates import NearDuplicates
-    from workflows.operator_inputs import OperatorInputs
-    from workflows.payee_account import PayeeAccount
-    from workflows.payment_leg import PaymentLeg
-    from workflows.payment_messages import PaymentMessages
-    from workflows.payment_phase import PaymentPhase
-    from workflows.supplier_answers import SupplierAnswers
-    from workflows.supplier_controls import SupplierControls
+
+import workflows.activity_options as opts
+from workflows import patch_generation
+from workflows.ap_decisions import ApDecisions, decider
+from workflows.approvals import Approvals, Rejected
+from workflows.bank_confirmation import BankConfirmation
+from workflows.continuation import Continuation
+from workflows.counterpart_calls import LOCAL_ACTIVITIES_PATCH, Counterpart, call
+from workflows.deadline_alarm import ONE_ARMED_DEADLINE_PATCH, DeadlineAlarm
+from workflows.decision_audit import DecisionAudit
+from workflows.exception_cases import CaseBook
+from workflows.lifecycle_state import LifecycleState
+from workflows.near_duplicates import NearDuplicates
+from workflows.operator_inputs import OperatorInputs
+from workflows.payee_account import PayeeAccount
+from workflows.payment_leg import PaymentLeg
+from workflows.payment_messages import PaymentMessages
+from workflows.payment_phase import PaymentPhase
+from workflows.supplier_answers import SupplierAnswers
+from workflows.supplier_controls import SupplierControls
 
 T = TypeVar("T")
 

@@ -16,9 +16,10 @@ with workflow.unsafe.imports_passed_through():
     from canonical.status import ErpDocument, InvoiceLifecycleStatus, InvoiceStatus, StatusChange
     from identity.tokens import VerifiedPerson
     from telemetry import finance
-    from workflows import patch_generation
-    from workflows import search_attributes as sa
-    from workflows.exception_cases import CaseBook
+
+from workflows import patch_generation
+from workflows import search_attributes as sa
+from workflows.exception_cases import CaseBook
 
 # History notes are for people reading the status; keep the query answer small.
 _MAX_HISTORY = 200

@@ -20,14 +20,15 @@ read's outage still under its own counterpart's case (activity_options.NEAR_DUPL
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.duplicate_search import DuplicateSearch
     from activities.lifecycle_listing import FACTS_MEMO
     from canonical.duplicates import DuplicateFindings, InvoiceFacts, OtherInvoice
-    from workflows import patch_generation
-    from workflows.ap_decisions import decider
-    from workflows.duplicate_confirmation import DuplicateConfirmation
-    from workflows.lifecycle_state import START_ATTRIBUTES_PATCH
+
+import workflows.activity_options as opts
+from workflows import patch_generation
+from workflows.ap_decisions import decider
+from workflows.duplicate_confirmation import DuplicateConfirmation
+from workflows.lifecycle_state import START_ATTRIBUTES_PATCH
 
 FACTS_PATCH = "invoice-facts-memo-v1"
 CHECK_PATCH = "near-duplicate-check-v1"

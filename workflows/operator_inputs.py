@@ -15,8 +15,9 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionOwner, Severity
-    from workflows import patch_generation
-    from workflows.lifecycle_parts import LifecycleParts
+
+from workflows import patch_generation
+from workflows.lifecycle_parts import LifecycleParts
 
 INPUTS_PATCH = "operator-inputs-v1"
 INPUT_CASE = "OperatorInputRejected"

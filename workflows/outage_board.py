@@ -11,8 +11,9 @@ with workflow.unsafe.imports_passed_through():
     from canonical.exceptions import ExceptionCase, Severity
     from canonical.masking import mask_bank_details
     from telemetry import finance
-    from workflows import search_attributes as sa
-    from workflows.counterpart_calls import Counterpart
+
+from workflows import search_attributes as sa
+from workflows.counterpart_calls import Counterpart
 
 _ESCALATION = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH, Severity.HIGH: Severity.CRITICAL}
 CLOSED_BY = "finsync"

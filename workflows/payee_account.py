@@ -23,16 +23,17 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from activities.vendor_sync import VendorSyncActivities
     from canonical.controls import ControlPolicy
     from canonical.einvoice import EInvoiceReceipt
     from canonical.validation import PayeeClaim, ValidatedInvoice
     from canonical.vendors import BankDetailsChange, VendorAccountCheck, mask
-    from workflows import patch_generation
-    from workflows.controls import read_controls
-    from workflows.lifecycle_parts import LifecycleParts
+
+import workflows.activity_options as opts
+from workflows import patch_generation
+from workflows.controls import read_controls
+from workflows.lifecycle_parts import LifecycleParts
 
 PAYEE_PATCH = "payee-account-check-v1"
 RESERVE_CHECK_PATCH = "reserve-account-check-v1"

@@ -17,9 +17,10 @@ with workflow.unsafe.imports_passed_through():
     from canonical.payment_run import ReservedPayment
     from canonical.status import InvoiceStatus
     from telemetry import finance
-    from workflows import patch_generation
-    from workflows.bank_confirmation import EVIDENCE_PATCH
-    from workflows.lifecycle_parts import LifecycleParts
+
+from workflows import patch_generation
+from workflows.bank_confirmation import EVIDENCE_PATCH
+from workflows.lifecycle_parts import LifecycleParts
 
 # statement_posted without an argument (reconciliation, statement posts before the ERP's answer
 # rode along): the SDK hands a signal's parameters only the payloads it carries, and its type hint

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.bank_evidence import BankEvidenceActivities
     from activities.erp import ErpActivities
     from activities.treasury import TreasuryActivities
@@ -18,10 +17,12 @@ with workflow.unsafe.imports_passed_through():
     from canonical.reason_codes import ACCOUNT_REASONS, owner_for_reason
     from canonical.status import InvoiceStatus as S
     from canonical.treasury import ExpectedOutflow, OutflowState
-    from workflows import patch_generation
-    from workflows.bank_confirmation import EVIDENCE_PATCH
-    from workflows.lifecycle_parts import LifecycleParts
-    from workflows.payment_leg import account_digest
+
+import workflows.activity_options as opts
+from workflows import patch_generation
+from workflows.bank_confirmation import EVIDENCE_PATCH
+from workflows.lifecycle_parts import LifecycleParts
+from workflows.payment_leg import account_digest
 
 _ANSWERED = ("accepted", "settled", "rejected", "returned")
 CLEARING_HINT_PATCH = "clearing-hint-before-read"

@@ -17,7 +17,6 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.payment_run import PaymentRunActivities as A
     from canonical.bank import PayingAccount
     from canonical.payment_run import (
@@ -32,13 +31,14 @@ with workflow.unsafe.imports_passed_through():
         SelectionRequest,
         UnsentRelease,
     )
-    from workflows import patch_generation
-    from workflows import search_attributes as sa
-    from workflows.counterpart_calls import call
-    from workflows.decision_audit import DecisionAudit
-    from workflows.outage_board import OutageBoard, show_case
-    from workflows.run_release import RunRelease
 
+import workflows.activity_options as opts
+from workflows import patch_generation
+from workflows import search_attributes as sa
+from workflows.counterpart_calls import call
+from workflows.decision_audit import DecisionAudit
+from workflows.outage_board import OutageBoard, show_case
+from workflows.run_release import RunRelease
 
 # Runs started before it named the account in the ERP run id by its first letter: ACME's and
 # AMRO's runs of one day carried the same id. Behind it, the account's own run code

@@ -11,7 +11,6 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.reconciliation import BankFindingsQuery, ErpItemsQuery, ReportToWrite
     from activities.reconciliation import ReconciliationActivities as A
     from canonical.exceptions import ExceptionOwner
@@ -28,9 +27,11 @@ with workflow.unsafe.imports_passed_through():
         find_drifts,
     )
     from telemetry import finance
-    from workflows import search_attributes as sa
-    from workflows.counterpart_calls import call
-    from workflows.outage_board import OutageBoard, show_case
+
+import workflows.activity_options as opts
+from workflows import search_attributes as sa
+from workflows.counterpart_calls import call
+from workflows.outage_board import OutageBoard, show_case
 
 CASE_TYPE = "ReconciliationDrift"
 

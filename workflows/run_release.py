@@ -26,12 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from canonical.decision_record import DecisionRecord
     from canonical.payment_run import PaymentRelease, PaymentRunRequest
     from identity.tokens import VerifiedPerson
-    from workflows import activity_options as opts
-    from workflows import decisions, patch_generation
-    from workflows.controls import read_controls
-    from workflows.counterpart_calls import call
-    from workflows.decision_audit import DecisionAudit
-    from workflows.outage_board import OutageBoard
+
+from workflows import activity_options as opts
+from workflows import decisions, patch_generation
+from workflows.controls import read_controls
+from workflows.counterpart_calls import call
+from workflows.decision_audit import DecisionAudit
+from workflows.outage_board import OutageBoard
 
 RUN_CONTROLS_PATCH = "run-controls-v1"
 SCHEDULED_BY = SearchAttributeKey.for_keyword("TemporalScheduledById")

@@ -18,14 +18,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.bank_inbox import BankInboxActivities as A
     from activities.lifecycle_delivery import LifecycleDeliveries as D
     from activities.statement_posting import AGAIN
     from canonical.inbox import DeliveryRequest, MarkApplied, StatementOutcome, StatementPostRequest, StatementReport
-    from workflows import search_attributes as sa
-    from workflows.counterpart_calls import call
-    from workflows.outage_board import OutageBoard
+
+import workflows.activity_options as opts
+from workflows import search_attributes as sa
+from workflows.counterpart_calls import call
+from workflows.outage_board import OutageBoard
 
 CASE_TYPE = "StatementPosting"
 REPORT_SIGNAL = "statement_reported"  # BankInbox's handler

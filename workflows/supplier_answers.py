@@ -23,13 +23,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.supplier_responses import SupplierResponseActivities
     from canonical.einvoice import EInvoiceReceipt
     from canonical.invoice_response import InvoiceResponse, ResponseCode, allowed_next
     from canonical.status import InvoiceStatus as S
     from canonical.supplier_texts import NOTES, case_type_of, reviewed, supplier_reasons
-    from workflows.lifecycle_parts import LifecycleParts
+
+import workflows.activity_options as opts
+from workflows.lifecycle_parts import LifecycleParts
 
 C = ResponseCode
 

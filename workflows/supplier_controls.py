@@ -26,7 +26,6 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.erp import ErpActivities
     from canonical.commands import ConfirmBankDetails, ResolveException
     from canonical.einvoice import EInvoiceReceipt, EInvoiceReceiptRecord, EInvoiceRefusals
@@ -34,8 +33,10 @@ with workflow.unsafe.imports_passed_through():
     from canonical.lifecycle_snapshot import Stage, WaitingAt, WaitPoint
     from canonical.status import InvoiceStatus as S
     from canonical.vendors import BankDetailsChange
-    from workflows import decisions, patch_generation
-    from workflows.lifecycle_parts import LifecycleParts
+
+import workflows.activity_options as opts
+from workflows import decisions, patch_generation
+from workflows.lifecycle_parts import LifecycleParts
 
 CONFLICT_CASE = "DuplicateReferenceConflict"
 REFUSALS_PATCH = "einvoice-refusals-v1"

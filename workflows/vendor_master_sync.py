@@ -14,16 +14,17 @@ a supplier with thousands of open invoices cannot push this workflow over Tempor
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.activity_options as opts
     from activities.lifecycle_delivery import LifecycleDeliveries as D
     from activities.vendor_sync import VendorSyncActivities as A
     from activities.vendor_sync import VendorSyncInput
     from canonical.exceptions import ExceptionOwner
     from canonical.inbox import DeliveryRequest
     from canonical.vendors import BankChangeNotice, VendorSyncRequest, VendorSyncResult
-    from workflows import search_attributes as sa
-    from workflows.counterpart_calls import call
-    from workflows.outage_board import OutageBoard, show_case
+
+import workflows.activity_options as opts
+from workflows import search_attributes as sa
+from workflows.counterpart_calls import call
+from workflows.outage_board import OutageBoard, show_case
 
 CASE_TYPE = "VendorMasterData"
 
