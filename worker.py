@@ -80,6 +80,8 @@ def history_replayer(data_converter: DataConverter, sandboxed: bool = False) -> 
     sandbox, which refuses a clock read or I/O anywhere in workflows/ on the paths replayed."""
     runner = SandboxedWorkflowRunner() if sandboxed else WORKFLOW_RUNNER
     return Replayer(workflows=WORKFLOWS, workflow_runner=runner, data_converter=data_converter)
+
+
 # Each role is one task queue (settings.queue_of). A workflow's activities run on its own queue;
 # StatementPost is the inbox's child, so it inherits the payments queue; runs, the inbox and
 # vendor sync reach lifecycles by update or signal, which need no queue.

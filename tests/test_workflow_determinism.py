@@ -37,6 +37,11 @@ def _module_mutables(tree: ast.Module) -> set[str]:
     return names
 
 
+def _owner(node: ast.expr) -> str:
+    """`datetime` for `datetime.now` and for `dt.datetime.now`."""
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+
 def problems_in(source: str, name: str = "<source>") -> list[str]:
     tree = ast.parse(source)
     found: list[str] = []
@@ -53,9 +58,8 @@ def problems_in(source: str, name: str = "<source>") -> list[str]:
             func = node.func
             if isinstance(func, ast.Name) and func.id in BUILTIN_IO:
                 found.append(f"{where} calls {func.id}()")
-            elif isinstance(func, ast.Attribute) and func.attr in CLOCK_CALLS and (
-                    isinstance(func.value, ast.Name) and func.value.id in CLOCK_OWNERS):
-                found.append(f"{where} reads the clock ({func.value.id}.{func.attr}); use workflow.now()")
+            elif isinstance(func, ast.Attribute) and func.attr in CLOCK_CALLS and _owner(func.value) in CLOCK_OWNERS:
+                found.append(f"{where} reads the clock ({_owner(func.value)}.{func.attr}); use workflow.now()")
             elif (isinstance(func, ast.Attribute) and func.attr in MUTATORS and isinstance(func.value, ast.Name)
                   and func.value.id in mutables):
                 found.append(f"{where} changes module state ({func.value.id}.{func.attr})")
@@ -76,8 +80,9 @@ def test_workflow_code_has_no_clock_chance_io_or_shared_state():
     assert found == []
 
 
-def test_the_check_refuses_what_the_sandbox_refused():
+def test_the_check_refuses_each_kind_it_names():
     bad = """
+import datetime as dt
 import random
 from datetime import datetime
 from adapters.sap import SapClient
@@ -89,9 +94,13 @@ def step(key):
     SEEN[key] = datetime.now()
     CACHE.append(key)
     return open("x").read(), hash(key), random.random()
+
+def later():
+    return dt.date.today()
 """
     found = "\n".join(problems_in(bad))
     for expected in ("imports random", "imports from adapters.sap", "global LAST", "reads the clock (datetime.now)",
+                     "reads the clock (date.today)",
                      "SEEN[...]", "CACHE.append", "calls open()", "calls hash()"):
         assert expected in found
 
