@@ -45,10 +45,14 @@ class HistorySize:
                 f"({self.largest_what})")
 
 
+def ts(event) -> float:
+    """An event's time, in seconds since the epoch."""
+    return event.event_time.seconds + event.event_time.nanos / 1e9
+
+
 def spans(events) -> tuple[list[Span], HistorySize]:
     """Activities (scheduled -> closed) and runs of consecutive signals to other workflows
     (first initiated -> last acknowledged), in history order; and the history's size."""
-    ts = lambda e: e.event_time.seconds + e.event_time.nanos / 1e9  # noqa: E731
     out: list[Span] = []
     by_scheduled: dict[int, Span] = {}
     signals: Span | None = None
@@ -142,7 +146,7 @@ async def print_timeline(client: Client, workflow_id: str, started: float) -> No
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     print(f"\n{workflow_id}: history events, ms after the start call")
     for e in history.events:
-        at = (e.event_time.seconds + e.event_time.nanos / 1e9 - started) * 1000
+        at = (ts(e) - started) * 1000
         name = EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name += f" {e.activity_task_scheduled_event_attributes.activity_type.name}"
