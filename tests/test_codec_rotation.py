@@ -81,7 +81,7 @@ def test_read_keys_decrypt_and_the_active_key_encrypts(tmp_path):
     (f"finsync-1 {NEXT_KEY}\nfinsync-1 {NEXT_KEY}\n", "appears twice"),
     ("finsync-1 bm90IGEga2V5\n", "line 1 decodes to 9 bytes"),
     (f"finsync-2 {NEXT_KEY}\n", "a key id must name one key forever"),
-])
+], ids=["no-key", "key-twice", "short-key", "id-renamed"])  # not the random key: test ids agree across processes
 def test_a_bad_read_keys_file_is_refused_without_echoing_keys(tmp_path, text, expected):
     settings = Settings(codec_key=base64.b64encode(os.urandom(32)).decode(), codec_key_id="finsync-2",
                         codec_read_keys_file=read_keys(tmp_path, text))

@@ -5,6 +5,7 @@ data), so the seeded file is cached, keyed by the installed Tryton versions, the
 the fiscal years; each session serves a fresh copy of it. Later sessions start in ~2 s.
 """
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -45,6 +46,15 @@ def seeded_database(cache_dir: Path, years: list[int]) -> Path:
     cached = cache_dir / f"tryton-{cache_key(years)}.sqlite"
     if cached.exists():
         return cached
+    # Parallel test processes (pytest-xdist) share the cache: one builds, the others wait for it.
+    with open(cache_dir / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cached.exists():
+            _build(cache_dir, cached, years)
+    return cached
+
+
+def _build(cache_dir: Path, cached: Path, years: list[int]) -> None:
     scratch = cache_dir / f"build-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     started = time.monotonic()
@@ -52,7 +62,6 @@ def seeded_database(cache_dir: Path, years: list[int]) -> Path:
     tryton_stack.copy_database(tryton_stack.database_file(scratch), cached)
     print(f"\nTryton database created and seeded in {time.monotonic() - started:.0f}s (cached at {cached})")
     shutil.rmtree(scratch, ignore_errors=True)
-    return cached
 
 
 @contextmanager
