@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import business_error, transient_error
 from activities.lifecycle_listing import SupplierLifecycles, UnpostedLifecycle
+from activities.shared_reads import SharedReads
 from adapters.erp_directory import ErpDirectory
 from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from canonical.duplicates import DuplicateFindings, DuplicateRules, OtherInvoice, loose_reference, near_duplicates
@@ -31,7 +32,10 @@ ERP_OUTAGE, LIFECYCLES_OUTAGE = "ErpUnavailable", "LifecycleCallsFailing"  # the
 class DuplicateSearch:
     def __init__(self, client: Client, erps: ErpDirectory, rules: DuplicateRules) -> None:
         self._client, self._erps, self._rules = client, erps, rules
-        self._lifecycles = SupplierLifecycles(client)  # list calls batched per supplier (lifecycle_listing)
+        self._lifecycles = SupplierLifecycles(client)  # list calls shared per supplier (lifecycle_listing)
+        # A burst of one supplier's invoices of one amount asks the ERP the same question, whose
+        # answer grows with each one posted: one read at a time per question (shared_reads).
+        self._in_erp = SharedReads(self._invoices_of_amount)
 
     @activity.defn
     async def possible_duplicates(self, invoice: Invoice) -> DuplicateFindings:
@@ -56,13 +60,18 @@ class DuplicateSearch:
         if self._rules == "off":
             return []
         try:
-            posted = await self._erps.for_company(invoice.company_code).invoices_of_amount(
-                invoice.supplier_id, invoice.company_code, invoice.gross_amount, invoice.currency)
+            posted = await self._in_erp.get(
+                (invoice.company_code, invoice.supplier_id, invoice.gross_amount, invoice.currency))
         except ErpTransientError as e:
             raise transient_error(f"ERP unavailable for the near-duplicate check: {e}", e.retry_after) from e
         except ErpBusinessError as e:  # a refused query is refused again: a person looks
             raise business_error("ErpRefusedDuplicateQuery", e.message) from e
         return near_duplicates(invoice, posted, self._rules)
+
+    async def _invoices_of_amount(self, question: tuple[str, str, Decimal, str]) -> list[OtherInvoice]:
+        company_code, supplier_id, amount, currency = question
+        return await self._erps.for_company(company_code).invoices_of_amount(supplier_id, company_code, amount,
+                                                                            currency)
 
     @activity.defn
     async def possible_duplicates_in_lifecycles(self, invoice: Invoice) -> list[OtherInvoice]:

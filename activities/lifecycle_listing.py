@@ -4,17 +4,17 @@ near-duplicate check (activities/duplicate_search.py).
 Visibility is not made for a query per invoice: a burst of one supplier's invoices would send
 as many list calls as invoices, each returning all the others (measured on the dev server: 200
 lifecycles of one supplier, 200 concurrent lists, the SQLite visibility store locked up for
-minutes). So the calls of one worker are batched: per supplier and company code at most one
-list is in flight, and a caller always gets the answer of a list that *started after it asked*
-(as fresh as a list of its own), shared with everyone who asked meanwhile; a few suppliers at a
-time. A 200-invoice burst then costs a handful of lists."""
+minutes). So the calls of one worker are shared (activities/shared_reads.py): per supplier and
+company code at most one list is in flight, and a caller always gets the answer of a list that
+*started after it asked*, shared with everyone who asked meanwhile; a few suppliers at a time.
+A 200-invoice burst then costs a handful of lists."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from activities.shared_reads import SharedReads
 from canonical.duplicates import InvoiceFacts
 from canonical.status import InvoiceStatus
 from workflows import search_attributes as sa
@@ -39,32 +39,11 @@ class UnpostedLifecycle:
 class SupplierLifecycles:
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._asked: dict[tuple[str, str], asyncio.Future[list[UnpostedLifecycle]]] = {}
-        self._listing: set[tuple[str, str]] = set()
-        self._gate = asyncio.Semaphore(PARALLEL_SUPPLIERS)
+        self._reads: SharedReads[tuple[str, str], list[UnpostedLifecycle]] = SharedReads(
+            lambda key: self._list(*key), PARALLEL_SUPPLIERS)
 
     async def unposted(self, supplier_id: str, company_code: str) -> list[UnpostedLifecycle]:
-        key = (supplier_id, company_code)
-        answer = self._asked.get(key)
-        if answer is None:
-            answer = self._asked[key] = asyncio.get_running_loop().create_future()
-            if key not in self._listing:
-                self._listing.add(key)
-                asyncio.get_running_loop().create_task(self._serve(key))
-        return await asyncio.shield(answer)  # a cancelled caller leaves the answer to the others
-
-    async def _serve(self, key: tuple[str, str]) -> None:
-        """Lists until nobody waits: each round answers those who asked before it started."""
-        try:
-            while key in self._asked:
-                answer = self._asked.pop(key)
-                try:
-                    async with self._gate:
-                        answer.set_result(await self._list(*key))
-                except Exception as err:  # noqa: BLE001 - every waiter of this round gets the failure
-                    answer.set_exception(err)
-        finally:
-            self._listing.discard(key)
+        return await self._reads.get((supplier_id, company_code))
 
     async def _list(self, supplier_id: str, company_code: str) -> list[UnpostedLifecycle]:
         # Both values are [0-9A-Z] (Invoice's patterns): safe inside a query string. Only the
