@@ -45,5 +45,6 @@ class SharedReads(Generic[K, V]):
                         answer.set_result(await self._read(key))
                     except Exception as err:  # noqa: BLE001 - every waiter of this round gets the failure
                         answer.set_exception(err)
+                        answer.exception()  # retrieved: waiters re-raise it; none left is no "never retrieved" log
         finally:
             self._reading.discard(key)
