@@ -26,8 +26,9 @@ class DropBank:
             "channel": "file-drop", "drop_dir": str(self.drop_dir), "pickup_dir": str(self.pickup_dir)})
 
     def waiting(self) -> list[str]:
-        """What the bank wrote and nobody has picked up yet."""
-        return sorted(p.name for p in self.pickup_dir.iterdir() if p.is_file())
+        """What the bank wrote and nobody has picked up yet. Not a file it is still writing: mock-bank
+        writes `<name>.tmp` and renames it, and a test that took the temp name raced the rename."""
+        return sorted(p.name for p in self.pickup_dir.iterdir() if p.is_file() and not p.name.endswith(".tmp"))
 
     def done(self) -> list[str]:
         folder = self.pickup_dir / "done"
