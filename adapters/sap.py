@@ -178,15 +178,26 @@ class SapClient(HttpAdapter):
         return [to_posted_invoice(row) for row in sorted(rows, key=lambda r: (r["FiscalYear"], r["SupplierInvoice"]))]
 
     async def invoices_of_amount(self, supplier_id: str, company_code: str, amount: Decimal, currency: str,
-                                 limit: int = 1000) -> list[OtherInvoice]:
+                                 page: int = 1000) -> list[OtherInvoice]:
         """The supplier's posted invoices in this company code for exactly this amount: what a
-        near-duplicate check compares references and dates with (canonical/duplicates.py)."""
-        response = await self._send("GET", f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", params={
-            "$filter": f"InvoicingParty eq {literal(supplier_id)} and CompanyCode eq {literal(company_code)} and "
-                       f"DocumentCurrency eq {literal(currency)} and InvoiceGrossAmount eq {format_amount(amount)}M",
-            "$select": OTHER_INVOICE_FIELDS, "$top": str(limit)})
-        raise_for_sap_status(response)
-        return [to_other_invoice(row) for row in response.json()["d"]["results"]]
+        near-duplicate check compares references and dates with (canonical/duplicates.py). All
+        of them, `page` at a time: a check that saw only the first thousand would pass a copy of
+        a monthly fee's thousand-and-first invoice unseen. In document order, so one posted while
+        this reads comes after the pages already read."""
+        params = {"$filter": f"InvoicingParty eq {literal(supplier_id)} and CompanyCode eq {literal(company_code)} "
+                             f"and DocumentCurrency eq {literal(currency)} and InvoiceGrossAmount eq "
+                             f"{format_amount(amount)}M",
+                  "$select": OTHER_INVOICE_FIELDS, "$orderby": "FiscalYear,SupplierInvoice", "$top": str(page)}
+        rows: list[dict] = []
+        while True:
+            response = await self._send("GET", f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice",
+                                        params={**params, "$skip": str(len(rows))})
+            raise_for_sap_status(response)
+            body = response.json()["d"]
+            rows += body["results"]
+            # A gateway paging on its own (__next) may answer a short page before the end.
+            if not body["results"] or (len(body["results"]) < page and not body.get("__next")):
+                return [to_other_invoice(row) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -171,6 +171,19 @@ async def test_post_then_find_exactly_one(sap):
     assert await sap.find_supplier_invoices("1000013", "NO'SUCH") == []  # quote escaped, no 400
 
 
+async def test_every_invoice_of_an_amount_is_read_past_the_first_page(sap):
+    """The near-duplicate check's ERP read pages to the end: a supplier's same-amount invoices
+    beyond one page (a monthly fee, a thousand months in) are compared too."""
+    gross = f"{uuid.uuid4().int % 90000 + 10000}.37"  # an amount no other test posts
+    refs = [new_ref() for _ in range(5)]
+    for ref in refs:
+        await sap.post_supplier_invoice(make_invoice(ref, gross=gross, tax="0.00"))
+    read = await sap.invoices_of_amount("1000013", "1710", Decimal(gross), "EUR", page=2)
+    assert sorted(other.reference for other in read) == sorted(refs)
+    assert [other.document for other in read] == sorted({other.document for other in read})  # each once, in order
+    assert await sap.invoices_of_amount("1000013", "1710", Decimal(gross), "EUR", page=5) == read  # a full last page
+
+
 async def test_post_with_po_lines(sap, control):
     lines = [
         {"line_no": 1, "description": "Keyboard " * 8, "net_amount": "600.00", "quantity": "2", "unit": "PC",
