@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import business_error, transient_error
+from activities.shared_reads import SharedReads
 from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from adapters.erp_port import SupplierDeltaLike, SupplierMasterFeed
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -98,6 +99,10 @@ class VendorSyncActivities:
         self._client, self._feed, self._store, self._outbox = client, feed, store, outbox
         self._fingerprint_key = fingerprint_key
         self._master_data_cache = master_data_cache
+        # A payment run checks a thousand payees of a few suppliers at once: one store read per
+        # supplier in flight, each answer read after its check asked (shared_reads), never older.
+        self._vendor_reads: SharedReads[str, VendorRecord | None] = SharedReads(
+            lambda supplier_id: asyncio.to_thread(self._store.vendor, supplier_id))
 
     @activity.defn
     async def sync_vendor_master(self, request: VendorSyncInput) -> VendorSyncResult:
@@ -162,7 +167,7 @@ class VendorSyncActivities:
         """The account a lifecycle is about to pay against the vendor store's fingerprint of it: a
         difference means the ERP's account changed since the last sync saw it (architecture
         invariant 9: only fingerprints and masks leave this activity)."""
-        record = await asyncio.to_thread(self._store.vendor, check.supplier_id)
+        record = await self._vendor_reads.get(check.supplier_id)
         accounts = record.bank_accounts if record else []
         stored = next((a for a in accounts if a.bank_account_id == check.bank_account_id), None)
         paid = fingerprint(check.payee_iban, self._fingerprint_key)

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import Column, Index, LargeBinary, func, insert, update
+from sqlalchemy import Column, Index, LargeBinary, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.sql.expression import Select
@@ -179,14 +179,19 @@ class PaymentRunStore:
 
     def record_reservations(self, run_key: str, answers: list[dict]) -> None:
         """Each answer: invoice_key, state and the columns it sets. Only a SELECTED invoice
-        takes an answer, so a repeated chunk changes nothing."""
-        with Session(self.engine) as session:
-            for answer in answers:
-                values = {k: v for k, v in answer.items() if k != "invoice_key"}
-                session.execute(update(RunItemRow).where(
-                    col(RunItemRow.run_key) == run_key, col(RunItemRow.invoice_key) == answer["invoice_key"],
-                    col(RunItemRow.state) == SELECTED).values(**values, updated_at=_now()))
-            session.commit()
+        takes an answer, so a repeated chunk changes nothing. One executemany per kind of
+        answer: a compiled ORM update per invoice cost the worker a fifth of a run's reserving."""
+        items, kinds = table(RunItemRow), dict[tuple[str, ...], list[dict]]()
+        for answer in answers:
+            columns = tuple(sorted(k for k in answer if k != "invoice_key"))
+            kinds.setdefault(columns, []).append({f"set_{k}": answer[k] for k in columns} | {
+                "answered": answer["invoice_key"]})
+        with self.engine.begin() as connection:
+            for columns, rows in kinds.items():
+                sets: dict[str, object] = {c: bindparam(f"set_{c}") for c in columns} | {"updated_at": _now()}
+                connection.execute(items.update().where(
+                    items.c.run_key == run_key, items.c.invoice_key == bindparam("answered"),
+                    items.c.state == SELECTED).values(sets), rows)
 
     def move(self, run_key: str, invoice_keys: list[str], from_states: tuple[str, ...], to_state: str,
              reason: str | None = None, reasons: dict[str, str] | None = None) -> int:

@@ -33,7 +33,8 @@ class DeadlineAlarm:
 
     def covers(self, at: datetime) -> bool:
         """A pending timer fires at or before `at`."""
-        return any(fires <= at for fires in self._pending)
+        # Asked by every wait's condition at every activation: min(), not a generator per call.
+        return bool(self._pending) and min(self._pending) <= at
 
     def arm(self, at: datetime, what: str) -> None:
         """Make sure a timer fires at or before `at` (in the future). `what`: the timer's summary in the UI."""
