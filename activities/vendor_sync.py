@@ -13,7 +13,6 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import business_error, transient_error
-from activities.shared_reads import SharedReads
 from adapters.erp_errors import ErpBusinessError, ErpTransientError
 from adapters.erp_port import SupplierDeltaLike, SupplierMasterFeed
 from adapters.lifecycle_outbox import LifecycleOutbox
@@ -99,10 +98,6 @@ class VendorSyncActivities:
         self._client, self._feed, self._store, self._outbox = client, feed, store, outbox
         self._fingerprint_key = fingerprint_key
         self._master_data_cache = master_data_cache
-        # A payment run checks a thousand payees of a few suppliers at once: one store read per
-        # supplier in flight, each answer read after its check asked (shared_reads), never older.
-        self._vendor_reads: SharedReads[str, VendorRecord | None] = SharedReads(
-            lambda supplier_id: asyncio.to_thread(self._store.vendor, supplier_id))
 
     @activity.defn
     async def sync_vendor_master(self, request: VendorSyncInput) -> VendorSyncResult:
@@ -167,14 +162,13 @@ class VendorSyncActivities:
         """The account a lifecycle is about to pay against the vendor store's fingerprint of it: a
         difference means the ERP's account changed since the last sync saw it (architecture
         invariant 9: only fingerprints and masks leave this activity)."""
-        record = await self._vendor_reads.get(check.supplier_id)
-        accounts = record.bank_accounts if record else []
-        stored = next((a for a in accounts if a.bank_account_id == check.bank_account_id), None)
+        stored = await asyncio.to_thread(self._store.stored_account, check.supplier_id, check.bank_account_id)
         paid = fingerprint(check.payee_iban, self._fingerprint_key)
-        if stored is None or stored.fingerprint is None:
+        if stored is None or stored[0] is None:
             return VendorAccountVerdict(known=False, matches=True, account_fingerprint=paid)
-        same = stored.fingerprint in (paid, legacy_fingerprint(check.payee_iban))  # a sync before keying wrote bare
-        return VendorAccountVerdict(known=True, matches=same, account_fingerprint=paid, store_masked=stored.masked)
+        stored_fingerprint, stored_masked = stored
+        same = stored_fingerprint in (paid, legacy_fingerprint(check.payee_iban))  # a sync before keying wrote bare
+        return VendorAccountVerdict(known=True, matches=same, account_fingerprint=paid, store_masked=stored_masked)
 
     @activity.defn
     async def queue_bank_change_signals(self, notice: BankChangeNotice) -> int:

@@ -162,6 +162,18 @@ class VendorStore:
                               select(VendorBankAccountRow).where(VendorBankAccountRow.supplier_id == supplier_id))
         return found[0] if found else None
 
+    def stored_account(self, supplier_id: str, bank_account_id: str) -> tuple[str | None, str | None] | None:
+        """(fingerprint, masked) of one known vendor's account, or None: what a payee check at
+        reservation compares. One primary-key read: a run checks a thousand payees in seconds,
+        and building the whole VendorRecord each time was a fifth of the worker's time."""
+        query = (select(VendorBankAccountRow.fingerprint, VendorBankAccountRow.masked)
+                 .join(VendorRow, col(VendorRow.supplier_id) == col(VendorBankAccountRow.supplier_id))
+                 .where(VendorBankAccountRow.supplier_id == supplier_id,
+                        VendorBankAccountRow.bank_account_id == bank_account_id))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return (row[0], row[1]) if row is not None else None
+
     def _records(self, vendor_query, account_query) -> list[VendorRecord]:
         with Session(self.engine) as session:
             accounts: dict[str, list[VendorBankAccount]] = {}

@@ -1,10 +1,8 @@
 """Identical reads asked together are served by one read that started after each asked
-(activities/shared_reads.py); the near-duplicate check's ERP read and the payee check at
-reservation use it. Fakes only: the real-server near-duplicate tests (test_near_duplicates.py)
-and payment-run tests run the same paths against mock-sap and the treasury store."""
+(activities/shared_reads.py), and the near-duplicate check's ERP read uses it. Fakes only: the
+real-server near-duplicate tests (test_near_duplicates.py) run the same path against mock-sap."""
 
 import asyncio
-import time
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -12,9 +10,7 @@ import pytest
 
 from activities.duplicate_search import DuplicateSearch
 from activities.shared_reads import SharedReads
-from activities.vendor_sync import VendorSyncActivities
 from canonical.duplicates import OtherInvoice
-from canonical.vendors import VendorAccountCheck, VendorBankAccount, VendorRecord, fingerprint, mask
 from tests.helpers import make_invoice
 
 
@@ -88,28 +84,3 @@ async def test_near_duplicate_checks_of_one_supplier_and_amount_share_their_erp_
     assert len(erp.reads) <= 3 * len(questions)  # 40 checks: a handful of reads per question
     # Each check still judges the ERP's answer for itself: INV7 matches INV-7 loosely, the others do not.
     assert [bool(f) for f in found] == [inv.supplier_invoice_ref == "INV7" for inv in invoices]
-
-
-async def test_a_runs_payee_checks_share_vendor_store_reads_and_see_a_change_made_before_they_asked():
-    """A payment run checks each payee at reservation (check_vendor_account): a thousand checks
-    of a few suppliers need not read the store a thousand times, but a check that asks after a
-    vendor sync changed the account must see the change."""
-    key = b"k" * 32
-    account = lambda iban: VendorBankAccount(bank_account_id="0001", masked=mask(iban),  # noqa: E731
-                                             fingerprint=fingerprint(iban, key))
-    store = SimpleNamespace(reads=0, iban="DE89370400440532013000")
-
-    def vendor(supplier_id: str) -> VendorRecord:
-        store.reads += 1
-        time.sleep(0.02)  # a store read (in a thread, as the activity does)
-        return VendorRecord(supplier_id=supplier_id, name="ACME", bank_accounts=[account(store.iban)])
-
-    checks = VendorSyncActivities(None, None, SimpleNamespace(vendor=vendor), None, key)  # type: ignore[arg-type]
-    ask = lambda iban: checks.check_vendor_account(  # noqa: E731
-        VendorAccountCheck(supplier_id="1000013", bank_account_id="0001", payee_iban=iban))
-    verdicts = await asyncio.gather(*(ask("DE89370400440532013000") for _ in range(100)))
-    assert all(v.known and v.matches for v in verdicts) and store.reads <= 3
-
-    store.iban = "DE02120300000000202051"  # the sync saw the ERP's account change
-    [changed] = await asyncio.gather(ask("DE89370400440532013000"))
-    assert changed.known and not changed.matches and changed.store_masked == mask("DE02120300000000202051")
