@@ -15,10 +15,12 @@ class WorkerCapacity(BaseSettings):
     # Workflow and activity tasks a worker runs at once. Workflow tasks are Python under one
     # lock: with the SDK's 100 slots, 500 invoices started together on 2 cores ran each task so
     # slowly that ~250-290 of them outlived their 10 s timeout and ran again (their local
-    # activities too); with 10 and 20 none did, and the cycle took 181 s instead of 207 s
-    # (bench/README.md). Tasks past these slots wait at the server, where waiting costs nothing.
-    # Activities mostly wait on the ERP and the bank; the ERP serialises its writes.
-    max_concurrent_workflow_tasks: int = Field(default=10, ge=2)
+    # activities too); 10 fixed that while tasks ran in the SDK's sandbox. Unsandboxed tasks are
+    # cheaper, and 10 left the worker waiting on round trips: at n=1,000 (bench/README.md) 32
+    # took 1,000 invoices to SCHEDULED in 82-92 s instead of 102-126 s, end to end 167-181 s
+    # instead of 196-224 s, with 0-1 task of ~6,500 timing out. Tasks past these slots wait at the
+    # server. Activities mostly wait on the ERP and the bank; the ERP serialises its writes.
+    max_concurrent_workflow_tasks: int = Field(default=32, ge=2)
     max_concurrent_activities: int = Field(default=20, ge=1)
     # Supplier and company-code master data read by the validation (activities/supplier_master.py):
     # kept this many seconds at most (0: always read the ERP), at most this many entries.

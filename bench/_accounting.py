@@ -71,6 +71,9 @@ class Usage:
                     self.not_billed[f"marker {attrs.marker_name}"] += 1
             elif t == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 self.not_billed["workflow tasks"] += 1
+            elif t in (E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, E.EVENT_TYPE_WORKFLOW_TASK_FAILED):
+                # A task that ran again: too slow a worker (too many at once) or a failed one.
+                self.not_billed["workflow tasks timed out or failed"] += 1
         acts["local activities"] += len(la_tasks)
 
     def total_actions(self) -> int:
