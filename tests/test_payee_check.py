@@ -23,8 +23,8 @@ def _sync(vendors: VendorStore, sync_key: str, iban: str, deleted: list[str] | N
 
 
 @pytest.fixture
-def checks(tmp_path) -> tuple[VendorSyncActivities, VendorStore]:
-    vendors = VendorStore(TreasuryStore(f"sqlite:///{tmp_path / 'treasury.db'}").engine)
+def checks(store: TreasuryStore) -> tuple[VendorSyncActivities, VendorStore]:
+    vendors = VendorStore(store.engine)
     return VendorSyncActivities(None, None, vendors, None, KEY), vendors  # type: ignore[arg-type]
 
 

@@ -13,8 +13,8 @@ from canonical.treasury import ExpectedOutflow
 RUN = "ACME-20261202-1"
 
 
-def _store(tmp_path) -> PaymentRunStore:
-    runs = PaymentRunStore(TreasuryStore(f"sqlite:///{tmp_path / 'treasury.db'}").engine)
+def _runs(store: TreasuryStore) -> PaymentRunStore:
+    runs = PaymentRunStore(store.engine)
     header = RunHeaderRow(run_key=RUN, workflow_id="payment-run-ACME", workflow_run_id="r1", paying_account_id="ACME",
                           payment_run_id="A12021", run_date=date(2026, 12, 2), selected_at=datetime.now(UTC))
     assert runs.record_selection(header, [
@@ -34,8 +34,8 @@ def _rows(runs: PaymentRunStore) -> dict[str, RunItemRow]:
         return {row.invoice_key: row for row in session.exec(select(RunItemRow).where(RunItemRow.run_key == RUN))}
 
 
-def test_a_chunk_of_mixed_answers_sets_each_invoice_its_own_columns_once(tmp_path):
-    runs = _store(tmp_path)
+def test_a_chunk_of_mixed_answers_sets_each_invoice_its_own_columns_once(store):
+    runs = _runs(store)
     runs.record_reservations(RUN, [
         _reserved("1710-1000013-INV0", "E2E-0"),
         {"invoice_key": "1710-1000013-INV1", "state": REFUSED, "reason": "on hold"},
