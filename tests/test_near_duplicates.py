@@ -12,7 +12,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest, ListWorkflowExecutionsResponse
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.converter import DataConverter
 
 from canonical.duplicates import MATCH_DATE, MATCH_REFERENCE, OtherInvoice, loose_reference, near_duplicates
 from canonical.invoice import Invoice
@@ -187,27 +191,24 @@ async def test_the_facts_other_lifecycles_judge_by_are_in_the_memo(client, sap_s
 
 
 class _Listing:
-    """A stand-in for Client.list_workflows that takes a moment and names itself in the one
-    lifecycle it lists (in addition to the dev-server tests above: only the batching is tested)."""
+    """A stand-in for the client's visibility list call that takes a moment and names itself in
+    the one lifecycle it lists (in addition to the dev-server tests above: only the batching is
+    tested)."""
+
+    namespace = "default"
+    data_converter = DataConverter.default
 
     def __init__(self) -> None:
         self.started: list[float] = []
+        self.workflow_service = SimpleNamespace(list_workflow_executions=self._list)
 
-    def list_workflows(self, query: str, **_):
-        assert "SupplierId='1000013'" in query and "InvoiceStatus IN (" in query, query
-        outer = self
-
-        async def rows():
-            outer.started.append(asyncio.get_running_loop().time())
-            number = len(outer.started) - 1
-            await asyncio.sleep(0.05)
-
-            async def no_memo(*_, **__):
-                return None
-
-            yield SimpleNamespace(id=f"list-{number}", typed_search_attributes={}, memo_value=no_memo)
-
-        return rows()
+    async def _list(self, request: ListWorkflowExecutionsRequest, **_) -> ListWorkflowExecutionsResponse:
+        assert "SupplierId='1000013'" in request.query and "InvoiceStatus IN (" in request.query, request.query
+        self.started.append(asyncio.get_running_loop().time())
+        number = len(self.started) - 1
+        await asyncio.sleep(0.05)
+        return ListWorkflowExecutionsResponse(executions=[
+            WorkflowExecutionInfo(execution=WorkflowExecution(workflow_id=f"list-{number}"))])
 
 
 async def test_concurrent_checks_of_one_supplier_share_lists_started_after_they_asked():
