@@ -33,6 +33,7 @@ from adapters.sap_odata import (
     to_purchase_order,
     to_supplier,
 )
+from adapters.sap_paging import read_all
 from canonical.duplicates import OtherInvoice
 from canonical.erp import PostedInvoice, PurchaseOrder
 from canonical.invoice import Invoice
@@ -190,13 +191,12 @@ class SapClient(HttpAdapter):
                   "$select": OTHER_INVOICE_FIELDS, "$orderby": "FiscalYear,SupplierInvoice", "$top": str(page)}
         rows: list[dict] = []
         while True:
-            response = await self._send("GET", f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice",
-                                        params={**params, "$skip": str(len(rows))})
-            raise_for_sap_status(response)
-            body = response.json()["d"]
-            rows += body["results"]
-            # A gateway paging on its own (__next) may answer a short page before the end.
-            if not body["results"] or (len(body["results"]) < page and not body.get("__next")):
+            # One window of `page` rows from $skip on, whole even where the gateway pages it
+            # (__next); a short window is the last.
+            window, _ = await read_all(self._send, f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice",
+                                       {**params, "$skip": str(len(rows))})
+            rows += window
+            if len(window) < page:
                 return [to_other_invoice(row) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------

@@ -10,8 +10,8 @@ SapTransientError (retry) or SapBusinessError (a person) as every other SAP call
 from decimal import Decimal
 
 from adapters.sap import SapClient
-from adapters.sap_errors import raise_for_sap_status
 from adapters.sap_odata import ODATA, literal
+from adapters.sap_paging import read_all
 
 MATERIAL_DOCUMENT_SRV = f"{ODATA}/API_MATERIAL_DOCUMENT_SRV"
 
@@ -48,18 +48,9 @@ class SapGoodsReceipts:
         # Filtered by PO only: the mock stores PurchaseOrderItem as posted ("10" or "00010"),
         # so an item filter would miss receipts; items are normalised above instead.
         path = f"{MATERIAL_DOCUMENT_SRV}/A_MaterialDocumentItem"
-        params: dict[str, str] | None = {
+        params = {
             "$filter": f"PurchaseOrder eq {literal(po_number)}",
             "$select": "PurchaseOrderItem,GoodsMovementType,QuantityInEntryUnit",
         }
-        rows: list[dict] = []
-        while True:
-            response = await self._sap._send("GET", path, params=params)
-            raise_for_sap_status(response)
-            body = response.json()["d"]
-            rows.extend(body["results"])
-            # A real gateway pages large answers with __next (the mock never does); its URL
-            # already carries the filter.
-            if not body.get("__next"):
-                return rows
-            path, params = body["__next"], None
+        rows, _ = await read_all(self._sap._send, path, params)
+        return rows

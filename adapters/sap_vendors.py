@@ -10,12 +10,12 @@ import logging
 import re
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel
 
 from adapters.sap import SapClient
 from adapters.sap_errors import raise_for_sap_status
 from adapters.sap_odata import BUSINESS_PARTNER_SRV, to_supplier
+from adapters.sap_paging import read_all
 from canonical.supplier import Supplier, SupplierBankAccount
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,10 @@ class SapVendors:
         query = "&".join(f"{k}={quote(v, safe=',')}" for k, v in _SUPPLIER_QUERY.items())
         if delta_token:
             # Spelled as SAP wrote it in __delta (quotes and all), not re-encoded.
-            rows, delta_link = await self._read_all(f"{SUPPLIERS}?{query}&!deltatoken={delta_token}")
+            rows, delta_link = await read_all(self._sap._send, f"{SUPPLIERS}?{query}&!deltatoken={delta_token}")
         else:
-            rows, delta_link = await self._read_all(f"{SUPPLIERS}?{query}", {"Prefer": "odata.track-changes"})
+            rows, delta_link = await read_all(self._sap._send, f"{SUPPLIERS}?{query}",
+                                              headers={"Prefer": "odata.track-changes"})
         suppliers, deleted = [], []
         for row in rows:
             if row.get("__metadata", {}).get("deleted"):
@@ -72,7 +73,7 @@ class SapVendors:
         accepts bank rows for partners that do not exist. `changers` gets (BP, bank id) -> the
         ERP user who last changed the row, where the ERP's record names one (`LastChangedByUser`,
         as SAP names it on the business partner); mock-sap keeps none for bank rows."""
-        rows, _ = await self._read_all(BANKS)
+        rows, _ = await read_all(self._sap._send, BANKS)
         accounts: dict[str, list[SupplierBankAccount]] = {}
         for row in rows:
             if changers is not None and row.get("LastChangedByUser"):
@@ -103,21 +104,6 @@ class SapVendors:
             for row in sorted(response.json()["d"]["results"], key=lambda r: (r["BusinessPartner"], r["BPTaxType"]))
             if row.get("BPTaxType", "").endswith("0") and row.get("BPTaxNumber")
         }
-
-    async def _read_all(self, url: str, headers: dict[str, str] | None = None) -> tuple[list[dict], str | None]:
-        """Follows server-side paging (`__next`, which real gateways use and the mock never
-        does); returns the rows and the last page's `__delta` link."""
-        rows: list[dict] = []
-        while True:
-            response = await self._sap._send("GET", url, headers=headers)
-            raise_for_sap_status(response)
-            body = response.json()["d"]
-            rows += body["results"]
-            if not body.get("__next"):
-                return rows, body.get("__delta")
-            # Same host as ours: only the path and query of SAP's absolute link.
-            next_url = httpx.URL(body["__next"])
-            url = next_url.raw_path.decode()
 
 
 def _country(row: dict) -> str:
