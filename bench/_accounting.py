@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 E = EventType
@@ -77,6 +77,9 @@ class Usage:
             elif t in (E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, E.EVENT_TYPE_WORKFLOW_TASK_FAILED):
                 # A task that ran again: too slow a worker (too many at once) or a failed one.
                 self.not_billed["workflow tasks timed out or failed"] += 1
+                if t == E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:  # never started (sticky queue) or ran too long
+                    kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
+                    self.not_billed[f"workflow task {kind.removeprefix('TIMEOUT_TYPE_').lower()}"] += 1
         acts["local activities"] += len(la_tasks)
 
     def total_actions(self) -> int:
