@@ -13,8 +13,8 @@ Goes through SapClient's own HTTP path, as SapPayments does: one error mapping, 
 from decimal import Decimal
 
 from adapters.sap import SapClient
-from adapters.sap_errors import raise_for_sap_status
 from adapters.sap_odata import ODATA, key, literal, parse_date
+from adapters.sap_paging import read_all
 from canonical.erp import ItemClearing
 
 __all__ = ["ItemClearing", "SapClearing"]
@@ -40,10 +40,9 @@ class SapClearing:
         for start in range(0, len(unique), _PER_REQUEST):
             chunk = unique[start:start + _PER_REQUEST]
             documents = " or ".join(f"AccountingDocument eq {literal(d)}" for d in chunk)
-            response = await self._sap._send("GET", f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube", params={
+            rows, _ = await read_all(self._sap._send, f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube", {
                 "$filter": f"AccountingDocumentItemType eq 'K' and ({documents})", "$select": _FIELDS})
-            raise_for_sap_status(response)
-            for row in response.json()["d"]["results"]:
+            for row in rows:
                 found.setdefault(row["AccountingDocument"], []).append(ItemClearing(
                     accounting_document=row["AccountingDocument"], company_code=row["CompanyCode"],
                     fiscal_year=row["FiscalYear"], amount=Decimal(row["AmountInTransactionCurrency"]),

@@ -2,6 +2,7 @@
 pages every answer by two rows, behind the real SapClient. The reads against mock-sap itself
 are in test_sap_adapter.py; here only what the mock cannot show."""
 
+from datetime import date
 from decimal import Decimal
 from urllib.parse import parse_qs
 
@@ -10,6 +11,7 @@ import httpx
 from adapters.sap import SapClient
 from adapters.sap_goods_receipts import SapGoodsReceipts
 from adapters.sap_paging import read_all
+from adapters.sap_reconciliation import erp_supplier_items
 
 OURS = "http://sap.test"
 GATEWAY_PAGE = 2  # rows per answer, whatever $top asked
@@ -20,22 +22,23 @@ class PagingGateway:
     rows linked by `__next`. The links name another host, as a misconfigured or forged gateway
     might; the last answer of a whole read carries `__delta`."""
 
-    def __init__(self, rows: list[dict]):
-        self.rows = rows
+    def __init__(self, rows: list[dict], **by_entity_set: list[dict]):
+        self.rows, self.by_entity_set = rows, by_entity_set  # by entity set name, else `rows`
         self.requests: list[httpx.URL] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request.url)
+        rows = self.by_entity_set.get(request.url.path.rsplit("/", 1)[-1], self.rows)
         q = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
         start = int(q.get("$skip", "0"))
-        end = min(len(self.rows), start + int(q.get("$top", str(len(self.rows)))))
+        end = min(len(rows), start + int(q.get("$top", str(len(rows)))))
         at = int(q.get("$skiptoken", str(start)))
         upto = int(q.get("$windowend", str(end)))
-        body: dict = {"results": self.rows[at:min(at + GATEWAY_PAGE, upto)]}
+        body: dict = {"results": rows[at:min(at + GATEWAY_PAGE, upto)]}
         if at + GATEWAY_PAGE < upto:
             body["__next"] = (f"https://elsewhere.example{request.url.path}"
                               f"?$skiptoken={at + GATEWAY_PAGE}&$windowend={upto}")
-        elif upto == len(self.rows):
+        elif upto == len(rows):
             body["__delta"] = f"{OURS}{request.url.path}?!deltatoken='T1'"
         return httpx.Response(200, json={"d": body})
 
@@ -79,3 +82,18 @@ async def test_goods_receipts_add_up_across_the_gateways_pages():
         received = await SapGoodsReceipts(sap).received_quantities("4500000001")
     assert received == {"00010": Decimal("11")}  # 3 x 4 received, 1 returned, over two answers
     assert len(gateway.requests) == 2
+
+
+async def test_the_reconciliation_reads_every_supplier_item_and_reference_across_pages():
+    """An item past the gateway's first page, left out, would be a difference nobody sees."""
+    items = [{"AccountingDocument": f"51000000{i:02d}", "FiscalYear": "2026", "CompanyCode": "1710",
+              "Supplier": "1000013", "AmountInTransactionCurrency": "119.000", "TransactionCurrency": "EUR",
+              "PaymentBlockingReason": "", "ClearingAccountingDocument": "", "ClearingDate": None} for i in range(5)]
+    invoices = [{"AccountingDocument": item["AccountingDocument"], "FiscalYear": "2026",
+                 "SupplierInvoiceIDByInvcgParty": f"REF-{i}"} for i, item in enumerate(items)]
+    gateway = PagingGateway([], A_OperationalAcctgDocItemCube=items, A_SupplierInvoice=invoices)
+    async with client(gateway) as sap:
+        read = await erp_supplier_items(sap, "1710", date(2026, 11, 1))
+    assert [(item.accounting_document, item.reference, str(item.amount)) for item in read] == \
+        [(f"51000000{i:02d}", f"REF-{i}", "119.00") for i in range(5)]
+    assert len(gateway.requests) == 6  # 3 answers of items, 3 of their references
