@@ -163,10 +163,10 @@ class VendorSyncActivities:
         difference means the ERP's account changed since the last sync saw it (architecture
         invariant 9: only fingerprints and masks leave this activity)."""
         stored = await asyncio.to_thread(self._store.stored_account, check.supplier_id, check.bank_account_id)
+        stored_fingerprint, stored_masked = stored or (None, None)
         paid = fingerprint(check.payee_iban, self._fingerprint_key)
-        if stored is None or stored[0] is None:
+        if stored_fingerprint is None:
             return VendorAccountVerdict(known=False, matches=True, account_fingerprint=paid)
-        stored_fingerprint, stored_masked = stored
         same = stored_fingerprint in (paid, legacy_fingerprint(check.payee_iban))  # a sync before keying wrote bare
         return VendorAccountVerdict(known=True, matches=same, account_fingerprint=paid, store_masked=stored_masked)
 

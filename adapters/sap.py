@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from adapters import sap_paging
 from adapters.http_client import HttpAdapter
 from adapters.sap_errors import (
     SapBusinessError,
@@ -33,7 +34,6 @@ from adapters.sap_odata import (
     to_purchase_order,
     to_supplier,
 )
-from adapters.sap_paging import read_all
 from canonical.duplicates import OtherInvoice
 from canonical.erp import PostedInvoice, PurchaseOrder
 from canonical.invoice import Invoice
@@ -193,11 +193,16 @@ class SapClient(HttpAdapter):
         while True:
             # One window of `page` rows from $skip on, whole even where the gateway pages it
             # (__next); a short window is the last.
-            window, _ = await read_all(self._send, f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice",
-                                       {**params, "$skip": str(len(rows))})
+            window, _ = await self.read_all(f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice",
+                                            {**params, "$skip": str(len(rows))})
             rows += window
             if len(window) < page:
                 return [to_other_invoice(row) for row in rows]
+
+    async def read_all(self, path: str, params: dict[str, str] | None = None,
+                       headers: dict[str, str] | None = None) -> tuple[list[dict], str | None]:
+        """Every row of a read, across the gateway's own pages, and the last `__delta` link."""
+        return await sap_paging.read_all(self._send, path, params, headers)
 
     # -- writes ----------------------------------------------------------------------------
 

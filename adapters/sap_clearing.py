@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from adapters.sap import SapClient
 from adapters.sap_odata import ODATA, key, literal, parse_date
-from adapters.sap_paging import read_all
 from canonical.erp import ItemClearing
 
 __all__ = ["ItemClearing", "SapClearing"]
@@ -40,7 +39,7 @@ class SapClearing:
         for start in range(0, len(unique), _PER_REQUEST):
             chunk = unique[start:start + _PER_REQUEST]
             documents = " or ".join(f"AccountingDocument eq {literal(d)}" for d in chunk)
-            rows, _ = await read_all(self._sap._send, f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube", {
+            rows, _ = await self._sap.read_all(f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube", {
                 "$filter": f"AccountingDocumentItemType eq 'K' and ({documents})", "$select": _FIELDS})
             for row in rows:
                 found.setdefault(row["AccountingDocument"], []).append(ItemClearing(

@@ -23,7 +23,6 @@ from decimal import Decimal
 from adapters.sap import SapClient
 from adapters.sap_errors import SapBusinessError
 from adapters.sap_odata import SUPPLIER_INVOICE_SRV, literal
-from adapters.sap_paging import read_all
 from canonical.status import ErpDocument
 
 # What a twin is made of, read with the claim fields of every invoice a run claims.
@@ -91,7 +90,7 @@ async def claimed_twins(sap: SapClient, invoices: list[dict]) -> ClaimedTwins:
     for start in range(0, len(references), _REFERENCES_PER_REQUEST):
         chunk = references[start:start + _REFERENCES_PER_REQUEST]
         quoted = " or ".join(f"SupplierInvoiceIDByInvcgParty eq {literal(r)}" for r in chunk)
-        found, _ = await read_all(sap._send, f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", {
+        found, _ = await sap.read_all(f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", {
             "$filter": f"({quoted}) and PaymentRunID ne ''", "$select": f"{TWIN_FIELDS},PaymentRunID"})
         rows += found
     return ClaimedTwins(rows)

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from adapters.sap import SapClient
 from adapters.sap_odata import ODATA, literal
-from adapters.sap_paging import read_all
 
 MATERIAL_DOCUMENT_SRV = f"{ODATA}/API_MATERIAL_DOCUMENT_SRV"
 
@@ -52,5 +51,5 @@ class SapGoodsReceipts:
             "$filter": f"PurchaseOrder eq {literal(po_number)}",
             "$select": "PurchaseOrderItem,GoodsMovementType,QuantityInEntryUnit",
         }
-        rows, _ = await read_all(self._sap._send, path, params)
+        rows, _ = await self._sap.read_all(path, params)
         return rows

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from adapters.sap import SapClient
 from adapters.sap_odata import literal, parse_date
-from adapters.sap_paging import read_all
 from adapters.sap_payments import OPEN_ITEM_SRV, SUPPLIER_INVOICE_SRV
 from canonical.money import MINOR_UNITS
 from canonical.reconciliation import ErpItem
@@ -37,8 +36,8 @@ async def erp_supplier_items(sap: SapClient, company_code: str, cleared_since: d
                "PaymentBlockingReason,ClearingAccountingDocument,ClearingDate")
     # Every item, across the gateway's own pages: an item past the first page left out would be
     # a difference the reconciliation never saw.
-    rows, _ = await read_all(sap._send, f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
-                             {"$filter": flt, "$select": select_})
+    rows, _ = await sap.read_all(f"{OPEN_ITEM_SRV}/A_OperationalAcctgDocItemCube",
+                                 {"$filter": flt, "$select": select_})
     references = await _references(sap, company_code, sorted({r["AccountingDocument"] for r in rows}))
     return [ErpItem(
         accounting_document=r["AccountingDocument"], fiscal_year=r["FiscalYear"], company_code=r["CompanyCode"],
@@ -55,7 +54,7 @@ async def _references(sap: SapClient, company_code: str, documents: list[str]) -
     found: dict[tuple[str, str], str] = {}
     for start in range(0, len(documents), _JOIN_CHUNK):
         docs = " or ".join(f"AccountingDocument eq {literal(d)}" for d in documents[start:start + _JOIN_CHUNK])
-        rows, _ = await read_all(sap._send, f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", {
+        rows, _ = await sap.read_all(f"{SUPPLIER_INVOICE_SRV}/A_SupplierInvoice", {
             "$filter": f"CompanyCode eq {literal(company_code)} and ({docs})",
             "$select": "AccountingDocument,FiscalYear,SupplierInvoiceIDByInvcgParty"})
         for row in rows:

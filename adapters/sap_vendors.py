@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from adapters.sap import SapClient
 from adapters.sap_errors import raise_for_sap_status
 from adapters.sap_odata import BUSINESS_PARTNER_SRV, to_supplier
-from adapters.sap_paging import read_all
 from canonical.supplier import Supplier, SupplierBankAccount
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,10 @@ class SapVendors:
         query = "&".join(f"{k}={quote(v, safe=',')}" for k, v in _SUPPLIER_QUERY.items())
         if delta_token:
             # Spelled as SAP wrote it in __delta (quotes and all), not re-encoded.
-            rows, delta_link = await read_all(self._sap._send, f"{SUPPLIERS}?{query}&!deltatoken={delta_token}")
+            rows, delta_link = await self._sap.read_all(f"{SUPPLIERS}?{query}&!deltatoken={delta_token}")
         else:
-            rows, delta_link = await read_all(self._sap._send, f"{SUPPLIERS}?{query}",
-                                              headers={"Prefer": "odata.track-changes"})
+            rows, delta_link = await self._sap.read_all(f"{SUPPLIERS}?{query}",
+                                                        headers={"Prefer": "odata.track-changes"})
         suppliers, deleted = [], []
         for row in rows:
             if row.get("__metadata", {}).get("deleted"):
@@ -73,7 +72,7 @@ class SapVendors:
         accepts bank rows for partners that do not exist. `changers` gets (BP, bank id) -> the
         ERP user who last changed the row, where the ERP's record names one (`LastChangedByUser`,
         as SAP names it on the business partner); mock-sap keeps none for bank rows."""
-        rows, _ = await read_all(self._sap._send, BANKS)
+        rows, _ = await self._sap.read_all(BANKS)
         accounts: dict[str, list[SupplierBankAccount]] = {}
         for row in rows:
             if changers is not None and row.get("LastChangedByUser"):

@@ -10,7 +10,6 @@ import httpx
 
 from adapters.sap import SapClient
 from adapters.sap_goods_receipts import SapGoodsReceipts
-from adapters.sap_paging import read_all
 from adapters.sap_reconciliation import erp_supplier_items
 
 OURS = "http://sap.test"
@@ -51,7 +50,7 @@ async def test_a_read_follows_next_links_on_our_own_host_to_the_last_page():
     rows = [{"n": i} for i in range(5)]
     gateway = PagingGateway(rows)
     async with client(gateway) as sap:
-        read, delta = await read_all(sap._send, "/sap/opu/odata/sap/X_SRV/A_Thing", {"$filter": "n ge 0"})
+        read, delta = await sap.read_all("/sap/opu/odata/sap/X_SRV/A_Thing", {"$filter": "n ge 0"})
     assert read == rows  # every row once, in the gateway's order
     assert delta == f"{OURS}/sap/opu/odata/sap/X_SRV/A_Thing?!deltatoken='T1'"
     assert len(gateway.requests) == 3
