@@ -13,7 +13,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from adapters.sap import SapClient
-from adapters.sap_errors import raise_for_sap_status
+from adapters.sap_errors import SapBusinessError
 from adapters.sap_odata import BUSINESS_PARTNER_SRV, to_supplier
 from canonical.supplier import Supplier, SupplierBankAccount
 
@@ -93,14 +93,15 @@ class SapVendors:
         """VAT registration numbers by BP, from A_BusinessPartnerTaxNumber; None where SAP does
         not serve it (mock-sap answers 404). Tax types ending in 0 are SAP's VAT registration
         numbers (DE0, NL0, ...); the others are national tax numbers, not VAT ids."""
-        response = await self._sap._send("GET", TAX_NUMBERS,
-                                         params={"$select": "BusinessPartner,BPTaxType,BPTaxNumber"})
-        if response.status_code == 404:
-            return None
-        raise_for_sap_status(response)
+        try:  # every BP's numbers, across the gateway's own pages
+            rows, _ = await self._sap.read_all(TAX_NUMBERS, {"$select": "BusinessPartner,BPTaxType,BPTaxNumber"})
+        except SapBusinessError as e:
+            if e.status == 404:
+                return None
+            raise
         return {
             row["BusinessPartner"]: row["BPTaxNumber"]
-            for row in sorted(response.json()["d"]["results"], key=lambda r: (r["BusinessPartner"], r["BPTaxType"]))
+            for row in sorted(rows, key=lambda r: (r["BusinessPartner"], r["BPTaxType"]))
             if row.get("BPTaxType", "").endswith("0") and row.get("BPTaxNumber")
         }
 

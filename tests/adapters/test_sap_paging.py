@@ -11,6 +11,7 @@ import httpx
 from adapters.sap import SapClient
 from adapters.sap_goods_receipts import SapGoodsReceipts
 from adapters.sap_reconciliation import erp_supplier_items
+from adapters.sap_vendors import SapVendors
 
 OURS = "http://sap.test"
 GATEWAY_PAGE = 2  # rows per answer, whatever $top asked
@@ -96,3 +97,12 @@ async def test_the_reconciliation_reads_every_supplier_item_and_reference_across
     assert [(item.accounting_document, item.reference, str(item.amount)) for item in read] == \
         [(f"51000000{i:02d}", f"REF-{i}", "119.00") for i in range(5)]
     assert len(gateway.requests) == 6  # 3 answers of items, 3 of their references
+
+
+async def test_vat_ids_of_every_business_partner_are_read_across_pages():
+    rows = [{"BusinessPartner": f"100001{i}", "BPTaxType": "DE0", "BPTaxNumber": f"DE12345678{i}"} for i in range(5)]
+    gateway = PagingGateway([], A_BusinessPartnerTaxNumber=rows)
+    async with client(gateway) as sap:
+        vat_ids = await SapVendors(sap).read_vat_ids()
+    assert vat_ids == {f"100001{i}": f"DE12345678{i}" for i in range(5)}
+    assert len(gateway.requests) == 3
